@@ -1,0 +1,1 @@
+"""Generated protobuf and gRPC stubs of protos/juki (do not edit; run scripts/gen_protos.py)."""

@@ -1,0 +1,110 @@
+"""Node configuration: one frozen dataclass, read from one JSON file.
+
+This module is the only place that reads configuration files or juki-net's
+environment variables. OpenTelemetry's own OTEL_* variables are read by the
+OpenTelemetry SDK (see telemetry.py).
+
+Environment overrides (useful under a process manager):
+
+``JUKI_DATABASE_URL``
+    SQLAlchemy URL of the node's database, e.g.
+    ``postgresql+psycopg://juki@db/juki_pref14``; overrides ``database_url``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jukinet.identity import Identity
+
+DATABASE_URL_ENV = "JUKI_DATABASE_URL"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Credentials:
+    """Where a node's TLS material lives.
+
+    cert_file/key_file: this node's certificate (PEM) and private key (0600).
+    trust_bundle: the CA certificates of the network it accepts (PEM).
+    """
+
+    cert_file: Path
+    key_file: Path
+    trust_bundle: Path
+
+
+@dataclass(frozen=True, kw_only=True)
+class NextHop:
+    """The node this node forwards changes to (CS → prefecture → national).
+
+    address: host:port; spiffe_id: the identity its certificate must carry
+    (checked after the TLS handshake, so a different node at that address is
+    never sent a record).
+    """
+
+    address: str
+    spiffe_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeConfig:
+    """Everything one node process needs.
+
+    name: short name in the network, e.g. "cs-141003".
+    spiffe_id: the node's identity; must match its certificate.
+    listen: host:port to serve on ("127.0.0.1:0" picks a free port).
+    database_url: SQLAlchemy URL; a SQLite file by default.
+    credentials: TLS material.
+    next_hop: where to forward changes, or None (national).
+    trace_file: JSON-lines file for finished spans, or None (then OTEL_*).
+    max_connection_age_s: connections are closed after this many seconds so
+        renewed or revoked credentials take effect on every peer.
+    outbox_batch_size: changes sent in one delivery RPC at most.
+    """
+
+    name: str
+    spiffe_id: str
+    listen: str
+    database_url: str
+    credentials: Credentials
+    next_hop: NextHop | None = None
+    trace_file: Path | None = None
+    max_connection_age_s: float = 300.0
+    outbox_batch_size: int = 200
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def identity(self) -> Identity:
+        """The parsed identity of this node."""
+        return Identity.parse(self.spiffe_id)
+
+    def to_json(self) -> str:
+        """The config as JSON (paths as strings)."""
+        return json.dumps(asdict(self), default=str, indent=2, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NodeConfig:
+        """Build from parsed JSON; unknown keys are an error."""
+        data = dict(data)
+        creds = data.pop("credentials")
+        hop = data.pop("next_hop", None)
+        trace = data.pop("trace_file", None)
+        return cls(
+            credentials=Credentials(**{k: Path(v) for k, v in creds.items()}),
+            next_hop=NextHop(**hop) if hop else None,
+            trace_file=Path(trace) if trace else None,
+            **data,
+        )
+
+
+def load_node_config(path: Path) -> NodeConfig:
+    """Read a node's JSON config file and apply environment overrides."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    url = os.environ.get(DATABASE_URL_ENV)
+    if url:
+        data["database_url"] = url
+    return NodeConfig.from_dict(data)

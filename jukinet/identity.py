@@ -1,0 +1,136 @@
+"""Who a peer is: the SPIFFE ID in its certificate's single URI SAN.
+
+IDs look like ``spiffe://juki.example/<role>/<code>[/<name>]``:
+
+=================  ==========================================  ====================
+role               path                                        jurisdiction
+=================  ==========================================  ====================
+national           ``national``                                the whole country
+prefecture         ``prefecture/<2-digit prefecture>``         that prefecture
+fuhyo              ``fuhyo/<2-digit prefecture>``              that prefecture
+cs                 ``cs/<6-digit municipality>``               that municipality
+register           ``register/<6-digit municipality>``         that municipality
+organ              ``organ/<2-digit prefecture>/<name>``       that prefecture
+operator           ``operator/<2-digit prefecture>/<id>``      that prefecture
+=================  ==========================================  ====================
+
+``register`` is the municipality's own register system (既存住基システム),
+the only client allowed to enter changes at its CS.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+import grpc
+
+DEFAULT_TRUST_DOMAIN = "juki.example"
+
+
+class Role(enum.StrEnum):
+    """The kinds of identity the network knows."""
+
+    NATIONAL = "national"
+    PREFECTURE = "prefecture"
+    FUHYO = "fuhyo"
+    CS = "cs"
+    REGISTER = "register"
+    ORGAN = "organ"
+    OPERATOR = "operator"
+
+
+_PREF = r"(?:0[1-9]|[1-3][0-9]|4[0-7])"
+_MUNI = rf"{_PREF}[0-9]{{4}}"
+_NAME = r"[a-z0-9][a-z0-9-]{0,62}"
+_PATHS: dict[Role, re.Pattern[str]] = {
+    Role.NATIONAL: re.compile(r""),
+    Role.PREFECTURE: re.compile(_PREF),
+    Role.FUHYO: re.compile(_PREF),
+    Role.CS: re.compile(_MUNI),
+    Role.REGISTER: re.compile(_MUNI),
+    Role.ORGAN: re.compile(rf"{_PREF}/{_NAME}"),
+    Role.OPERATOR: re.compile(rf"{_PREF}/{_NAME}"),
+}
+_TRUST_DOMAIN = re.compile(r"[a-z0-9.-]{1,255}")
+
+
+class IdentityError(ValueError):
+    """A certificate or string that is not a juki-net SPIFFE ID."""
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A parsed juki-net identity.
+
+    `code` is the prefecture (2 digits) or municipality (6 digits) code, empty
+    for the national server; `name` is the organ or operator id.
+    """
+
+    trust_domain: str
+    role: Role
+    code: str = ""
+    name: str = ""
+
+    @property
+    def spiffe_id(self) -> str:
+        """The identity as a SPIFFE ID URI."""
+        parts = [self.role.value]
+        if self.code:
+            parts.append(self.code)
+        if self.name:
+            parts.append(self.name)
+        return f"spiffe://{self.trust_domain}/{'/'.join(parts)}"
+
+    @property
+    def prefecture(self) -> str:
+        """The 2-digit prefecture this identity belongs to ('' for national)."""
+        return self.code[:2]
+
+    def __str__(self) -> str:
+        return self.spiffe_id
+
+    @classmethod
+    def parse(cls, spiffe_id: str) -> Identity:
+        """Parse a SPIFFE ID; raises IdentityError if it is not one of ours."""
+        prefix = "spiffe://"
+        if not spiffe_id.startswith(prefix):
+            raise IdentityError("not a spiffe:// URI")
+        domain, _, path = spiffe_id[len(prefix) :].partition("/")
+        if not _TRUST_DOMAIN.fullmatch(domain):
+            raise IdentityError("bad trust domain")
+        role_text, _, rest = path.partition("/")
+        try:
+            role = Role(role_text)
+        except ValueError:
+            raise IdentityError("unknown role") from None
+        if not _PATHS[role].fullmatch(rest):
+            raise IdentityError(f"malformed {role.value} path")
+        code, _, name = rest.partition("/")
+        return cls(trust_domain=domain, role=role, code=code, name=name)
+
+    @classmethod
+    def of(
+        cls, role: Role, code: str = "", name: str = "", trust_domain: str = DEFAULT_TRUST_DOMAIN
+    ) -> Identity:
+        """Build and check an identity from its parts."""
+        parts = "/".join(p for p in (role.value, code, name) if p)
+        return cls.parse(f"spiffe://{trust_domain}/{parts}")
+
+
+def peer_identity(context: grpc.ServicerContext, trust_domain: str) -> Identity | None:
+    """The caller's identity from the verified TLS peer, or None.
+
+    gRPC sets ``peer_spiffe_id`` only when the verified client certificate has
+    exactly one URI SAN and it is a SPIFFE ID; anything else (no certificate,
+    several URIs, a foreign trust domain) yields None.
+    """
+    values = context.auth_context().get("peer_spiffe_id") or []
+    if len(values) != 1:
+        return None
+    try:
+        identity = Identity.parse(values[0].decode("ascii"))
+    except (IdentityError, UnicodeDecodeError):
+        return None
+    return identity if identity.trust_domain == trust_domain else None

@@ -1,0 +1,327 @@
+"""The local network `juki-net up` runs: its plan, its PKI, its processes.
+
+State directory layout (everything a node or script needs is found from
+``network.json``)::
+
+    DIR/network.json           trust bundle, client credentials, every node
+    DIR/pki/ca.crt, ca.key     the development CA (kept across runs)
+    DIR/pki/bundle.pem         the trust bundle every node and client uses
+    DIR/pki/clients/*.crt|key  operator and register-system certificates
+    DIR/nodes/<name>/          config.json, node.crt|key, data.db, spans.jsonl, node.log
+
+Each node runs in its own process (``juki-net serve --config …``). Re-running
+with the same DIR keeps the CA, the ports and every node's database; node and
+client certificates are re-issued (they are short-lived).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from jukinet import pki, tls
+from jukinet.config import Credentials, NextHop, NodeConfig
+from jukinet.identity import DEFAULT_TRUST_DOMAIN, Identity, Role
+
+HOST = "127.0.0.1"
+STARTUP_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    """One node of the local network: its role, code and next hop (by name)."""
+
+    role: Role
+    code: str = ""
+    next_hop: str | None = None
+
+    @property
+    def name(self) -> str:
+        """e.g. 'cs-141003', 'national'."""
+        return f"{self.role.value}-{self.code}" if self.code else self.role.value
+
+
+# Start order: every node's next hop comes before it.
+TOPOLOGY: tuple[NodePlan, ...] = (
+    NodePlan(Role.NATIONAL),
+    NodePlan(Role.PREFECTURE, "13", next_hop="national"),
+    NodePlan(Role.PREFECTURE, "14", next_hop="national"),
+    NodePlan(Role.FUHYO, "14"),
+    NodePlan(Role.CS, "131016", next_hop="prefecture-13"),  # 千代田区
+    NodePlan(Role.CS, "141003", next_hop="prefecture-14"),  # 横浜市
+    NodePlan(Role.CS, "141305", next_hop="prefecture-14"),  # 川崎市
+)
+
+OPERATOR = ("14", "local-admin")
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    """True if `port` can be bound on loopback now."""
+    with socket.socket() as s:
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+        return True
+
+
+class LocalNetwork:
+    """Prepares and runs the local network in `state_dir`."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        topology: tuple[NodePlan, ...] = TOPOLOGY,
+        trust_domain: str = DEFAULT_TRUST_DOMAIN,
+        node_lifetime_hours: float = 24.0,
+    ) -> None:
+        self.dir = state_dir.resolve()
+        self.topology = topology
+        self.trust_domain = trust_domain
+        self.node_lifetime_hours = node_lifetime_hours
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.info: dict[str, Any] = {}
+
+    # -- paths -----------------------------------------------------------------
+    @property
+    def pki_dir(self) -> Path:
+        """Where the CA, bundle and client credentials live."""
+        return self.dir / "pki"
+
+    @property
+    def bundle(self) -> Path:
+        """The trust bundle."""
+        return self.pki_dir / "bundle.pem"
+
+    def node_dir(self, name: str) -> Path:
+        """A node's own folder."""
+        return self.dir / "nodes" / name
+
+    def identity(self, plan: NodePlan) -> Identity:
+        """A planned node's identity."""
+        return Identity.of(plan.role, plan.code, trust_domain=self.trust_domain)
+
+    # -- preparation -------------------------------------------------------------
+    def _issuer(self) -> pki.Issuer:
+        cert, key = self.pki_dir / "ca.crt", self.pki_dir / "ca.key"
+        if not cert.exists():
+            issuer = pki.create_ca("juki-net development CA")
+            pki.write_pair(self.pki_dir, "ca", issuer.certificate, issuer.key)
+            pki.write_bundle(self.bundle, [issuer.certificate])
+        return pki.Issuer.load(cert, key)
+
+    def _ports(self) -> dict[str, int]:
+        previous: dict[str, int] = {}
+        path = self.dir / "network.json"
+        if path.exists():
+            for node in json.loads(path.read_text())["nodes"]:
+                previous[node["name"]] = int(node["address"].rsplit(":", 1)[1])
+        ports: dict[str, int] = {}
+        for plan in self.topology:
+            port = previous.get(plan.name)
+            if port is None or not port_is_free(port):
+                port = free_port()
+            ports[plan.name] = port
+        return ports
+
+    def _client(self, issuer: pki.Issuer, stem: str, identity: Identity) -> dict[str, str]:
+        lifetime = pki.CLIENT_LIFETIME
+        cert, key = pki.issue(issuer, identity, lifetime=lifetime)
+        cert_path, key_path = pki.write_pair(self.pki_dir / "clients", stem, cert, key)
+        return {"spiffe_id": identity.spiffe_id, "cert": str(cert_path), "key": str(key_path)}
+
+    def prepare(self) -> dict[str, Any]:
+        """Create or refresh the PKI, node configs and network.json; returns the latter."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        issuer = self._issuer()
+        ports = self._ports()
+        nodes = []
+        lifetime = dt.timedelta(hours=self.node_lifetime_hours)
+        for plan in self.topology:
+            identity = self.identity(plan)
+            folder = self.node_dir(plan.name)
+            cert, key = pki.issue(
+                issuer,
+                identity,
+                lifetime=lifetime,
+                dns_names=[tls.node_dns_name(identity), "localhost"],
+                ip_addresses=[HOST],
+            )
+            cert_path, key_path = pki.write_pair(folder, "node", cert, key)
+            hop = None
+            if plan.next_hop:
+                hop_plan = next(p for p in self.topology if p.name == plan.next_hop)
+                hop = NextHop(
+                    address=f"{HOST}:{ports[hop_plan.name]}",
+                    spiffe_id=self.identity(hop_plan).spiffe_id,
+                )
+            config = NodeConfig(
+                name=plan.name,
+                spiffe_id=identity.spiffe_id,
+                listen=f"{HOST}:{ports[plan.name]}",
+                database_url=f"sqlite:///{folder / 'data.db'}",
+                credentials=Credentials(
+                    cert_file=cert_path, key_file=key_path, trust_bundle=self.bundle
+                ),
+                next_hop=hop,
+                trace_file=folder / "spans.jsonl",
+            )
+            pki.write_atomic(folder / "config.json", config.to_json().encode())
+            nodes.append(
+                {
+                    "name": plan.name,
+                    "role": plan.role.value,
+                    "code": plan.code,
+                    "spiffe_id": identity.spiffe_id,
+                    "address": config.listen,
+                    "tls_name": tls.node_dns_name(identity),
+                    "config": str(folder / "config.json"),
+                    "database_url": config.database_url,
+                    "trace_file": str(config.trace_file),
+                    "log_file": str(folder / "node.log"),
+                }
+            )
+        clients = {
+            "operator": self._client(
+                issuer,
+                "operator",
+                Identity.of(Role.OPERATOR, *OPERATOR, trust_domain=self.trust_domain),
+            )
+        }
+        for plan in self.topology:
+            if plan.role is Role.CS:
+                clients[f"register-{plan.code}"] = self._client(
+                    issuer,
+                    f"register-{plan.code}",
+                    Identity.of(Role.REGISTER, plan.code, trust_domain=self.trust_domain),
+                )
+        self.info = {
+            "trust_domain": self.trust_domain,
+            "trust_bundle": str(self.bundle),
+            "operator": clients["operator"],
+            "clients": clients,
+            "nodes": nodes,
+        }
+        pki.write_atomic(
+            self.dir / "network.json", json.dumps(self.info, indent=2).encode()
+        )
+        return self.info
+
+    # -- processes ---------------------------------------------------------------
+    def node_info(self, name: str) -> dict[str, Any]:
+        """The network.json entry of one node."""
+        return next(n for n in self.info["nodes"] if n["name"] == name)
+
+    def start_node(self, name: str, *, wait: bool = True) -> None:
+        """Start one node's process (and wait until it answers health checks)."""
+        info = self.node_info(name)
+        log = Path(info["log_file"]).open("ab")
+        env = dict(os.environ)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        self.processes[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "jukinet.cli", "serve", "--config", info["config"]],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        log.close()
+        if wait:
+            self.wait_healthy(name)
+
+    def wait_healthy(self, name: str, timeout: float = STARTUP_TIMEOUT_S) -> None:
+        """Block until `name` reports SERVING; raise if its process died or time ran out."""
+        info = self.node_info(name)
+        deadline = time.monotonic() + timeout
+        with self.operator_channel(name) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while True:
+                process = self.processes.get(name)
+                if process is not None and process.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {process.returncode}; see {info['log_file']}")
+                try:
+                    reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                        return
+                except grpc.RpcError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{name} did not become healthy; see {info['log_file']}")
+                time.sleep(0.1)
+
+    def stop_node(self, name: str, timeout: float = 15.0) -> None:
+        """Stop one node gracefully (SIGTERM), killing it if it does not stop in time."""
+        process = self.processes.pop(name, None)
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def start(self) -> None:
+        """Start every node in topology order."""
+        for plan in self.topology:
+            self.start_node(plan.name, wait=False)
+        for plan in self.topology:
+            self.wait_healthy(plan.name)
+
+    def stop(self) -> None:
+        """Stop every node, clients-side first."""
+        for plan in reversed(self.topology):
+            self.stop_node(plan.name)
+
+    # -- clients -------------------------------------------------------------------
+    def client_channel(self, node_name: str, client: str) -> grpc.Channel:
+        """A channel to `node_name` presenting the certificate of `client` (e.g. 'operator')."""
+        return connect(self.info, node_name, client)
+
+    def operator_channel(self, node_name: str) -> grpc.Channel:
+        """A channel to `node_name` as the operator."""
+        return self.client_channel(node_name, "operator")
+
+
+def connect(network: dict[str, Any], node_name: str, client: str) -> grpc.Channel:
+    """A channel to a node of a network.json, as one of its clients."""
+    node = next(n for n in network["nodes"] if n["name"] == node_name)
+    who = network["clients"][client]
+    creds = Credentials(
+        cert_file=Path(who["cert"]),
+        key_file=Path(who["key"]),
+        trust_bundle=Path(network["trust_bundle"]),
+    )
+    return tls.secure_channel(node["address"], creds, Identity.parse(node["spiffe_id"]))
+
+
+def grpcurl_commands(network: dict[str, Any]) -> list[str]:
+    """Working grpcurl invocations for every node, with the operator's certificate."""
+    op = network["operator"]
+    base = f"grpcurl -cacert {network['trust_bundle']} -cert {op['cert']} -key {op['key']}"
+    lines = []
+    for node in network["nodes"]:
+        lines.append(f"# {node['name']} ({node['spiffe_id']})")
+        lines.append(f"{base} {node['address']} list")
+        lines.append(f"{base} {node['address']} grpc.health.v1.Health/Check")
+        lines.append(f"{base} {node['address']} juki.v1.NodeAdminService/GetNodeStatus")
+    return lines

@@ -1,0 +1,146 @@
+"""One node process: a gRPC server with mTLS, policy, tracing, health, reflection and an outbox.
+
+`create_node(config, spec)` builds everything without serving, so tests and
+`juki-net up` bind real ports and stop nodes gracefully; `serve()` runs a
+node in the foreground until SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from concurrent import futures
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from jukinet import tls
+from jukinet.admin import NodeAdminServicer
+from jukinet.audit import AuditLog
+from jukinet.authz import AuthorizationInterceptor
+from jukinet.config import NodeConfig
+from jukinet.identity import Identity, Role
+from jukinet.outbox import Deliverer, Sender
+from jukinet.pki import load_certificate
+from jukinet.storage import Database, open_database
+from jukinet.telemetry import grpc_server_interceptor, setup_tracing, traced_channel
+from juki.v1 import node_admin_service_pb2, node_admin_service_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+WORKERS = 16
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """What makes a node a CS, a prefecture server, a fuhyo server or the national server.
+
+    role: the role its certificate must carry.
+    service_names: full names of the gRPC services it adds (for health and reflection).
+    register: adds its servicers to the server.
+    make_sender: given a channel to the next hop, the function its outbox sends with.
+    """
+
+    role: Role
+    service_names: tuple[str, ...]
+    register: Callable[[grpc.Server, Node], None]
+    make_sender: Callable[[grpc.Channel], Sender] | None = None
+
+
+class Node:
+    """A node's parts, wired but not yet serving."""
+
+    def __init__(self, config: NodeConfig, spec: ServiceSpec) -> None:
+        self.config = config
+        self.identity: Identity = config.identity
+        if self.identity.role is not spec.role:
+            raise ValueError(f"config identity is a {self.identity.role}, not a {spec.role}")
+        self.db: Database = open_database(config.database_url)
+        self.audit = AuditLog(self.db)
+        self.tracer_provider = setup_tracing(config.name, config.trace_file)
+        self.tracer = self.tracer_provider.get_tracer("juki-net")
+        self.certificate = load_certificate(config.credentials.cert_file)
+        self.health = health.HealthServicer()
+        self.server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix=config.name),
+            interceptors=[
+                grpc_server_interceptor(self.tracer_provider),  # type: ignore[list-item]
+                AuthorizationInterceptor(self.identity, self.audit),
+            ],
+            options=tls.server_options(config.max_connection_age_s),
+        )
+        self._service_names = (
+            *spec.service_names,
+            node_admin_service_pb2.DESCRIPTOR.services_by_name["NodeAdminService"].full_name,
+        )
+        spec.register(self.server, self)
+        node_admin_service_pb2_grpc.add_NodeAdminServiceServicer_to_server(
+            NodeAdminServicer(self), self.server
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (*self._service_names, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+        )
+        self.port = self.server.add_secure_port(
+            config.listen, tls.server_credentials(config.credentials)
+        )
+        if self.port == 0:
+            raise OSError(f"could not bind {config.listen}")
+        self.deliverer: Deliverer | None = None
+        self._channel: grpc.Channel | None = None
+        if config.next_hop is not None and spec.make_sender is not None:
+            hop = Identity.parse(config.next_hop.spiffe_id)
+            raw = tls.secure_channel(config.next_hop.address, config.credentials, hop)
+            self._channel = traced_channel(raw, self.tracer_provider)
+            self.deliverer = Deliverer(
+                self.db,
+                spec.make_sender(self._channel),
+                batch_size=config.outbox_batch_size,
+                tracer=self.tracer,
+            )
+
+    def start(self) -> None:
+        """Serve, mark every service SERVING, and start delivering the outbox."""
+        self.server.start()
+        for name in ("", *self._service_names):
+            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        if self.deliverer is not None:
+            self.deliverer.start()
+        log.info("%s serving on port %d", self.config.name, self.port)
+
+    def changes_queued(self) -> None:
+        """Tell the outbox something new waits (called after a commit)."""
+        if self.deliverer is not None:
+            self.deliverer.notify()
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Stop gracefully: NOT_SERVING, finish in-flight calls, stop delivery, flush spans."""
+        self.health.enter_graceful_shutdown()
+        if self.deliverer is not None:
+            self.deliverer.stop()
+        self.server.stop(grace).wait()
+        if self._channel is not None:
+            self._channel.close()
+        self.tracer_provider.shutdown()
+        self.db.dispose()
+
+
+def serve(config: NodeConfig, spec: ServiceSpec) -> None:
+    """Run one node in the foreground until SIGINT or SIGTERM."""
+    node = Node(config, spec)
+    node.start()
+    done = threading.Event()
+
+    def _on_signal(_signum: int, _frame: FrameType | None) -> Any:
+        done.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    done.wait()
+    node.stop()

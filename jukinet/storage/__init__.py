@@ -1,0 +1,6 @@
+"""Each node's own database, through SQLAlchemy 2.x: SQLite file by default, PostgreSQL by URL."""
+
+from jukinet.storage.db import Database, open_database
+from jukinet.storage.schema import metadata
+
+__all__ = ["Database", "metadata", "open_database"]

@@ -1,0 +1,82 @@
+"""Opening a node's database and keeping it correct under concurrent writers.
+
+SQLite: WAL journal (readers never block the writer), ``synchronous=FULL``
+(a committed change survives power loss: the outbox must lose nothing), a
+busy timeout, and every transaction opened with ``BEGIN IMMEDIATE`` so two
+writers serialise at BEGIN instead of failing at COMMIT with "database is
+locked" after both have read. This follows SQLAlchemy's documented pysqlite
+recipe (driver-level transactions off, SQLAlchemy emits BEGIN itself).
+
+PostgreSQL: the default READ COMMITTED; conflicting writers are caught by
+primary keys and unique constraints, never by read-then-write alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+@dataclass(frozen=True)
+class Database:
+    """A node's engine plus the one way to run a unit of work on it."""
+
+    engine: Engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One atomic unit of work: committed on success, rolled back on any error."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision."""
+    script_location = str(resources.files("jukinet") / "migrations")
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", script_location)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def open_database(url: str, *, run_migrations: bool = True) -> Database:
+    """Open (and by default migrate) the database at `url`."""
+    is_sqlite = make_url(url).get_backend_name() == "sqlite"
+    engine = create_engine(url, pool_pre_ping=not is_sqlite)
+    if is_sqlite:
+        _configure_sqlite(engine)
+    if run_migrations:
+        migrate(engine)
+    return Database(engine)

@@ -1,0 +1,91 @@
+"""OpenTelemetry tracing for a node process, configured the OpenTelemetry way.
+
+Exporters, chosen by the standard ``OTEL_TRACES_EXPORTER`` variable
+(comma-separated): ``otlp`` (OTLP/gRPC; endpoint, headers and TLS from the
+standard ``OTEL_EXPORTER_OTLP_*`` variables), ``console`` (stdout), ``none``.
+Unlike the SDK's default we treat an unset variable as ``none``, so a node
+never blocks on a collector nobody runs. A node's ``trace_file`` adds a
+JSON-lines file of finished spans (what ``juki-net up`` uses locally).
+``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES`` are honoured by the SDK.
+
+Context crosses gRPC hops in metadata (W3C ``traceparent``) through the
+opentelemetry-instrumentation-grpc interceptors, and crosses an outbox as the
+``traceparent`` stored with each entry.
+
+Spans carry method names, status codes and counts only; no attribute is ever
+set from a record.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import IO
+
+import grpc
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.instrumentation.grpc import client_interceptor, server_interceptor
+from opentelemetry.instrumentation.grpc.grpcext import intercept_channel
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+)
+
+EXPORTER_ENV = "OTEL_TRACES_EXPORTER"
+
+
+def _json_line(span: ReadableSpan) -> str:
+    return span.to_json(indent=None) + "\n"
+
+
+def setup_tracing(service_name: str, trace_file: Path | None) -> TracerProvider:
+    """Build this process's tracer provider from OTEL_* and the optional trace file."""
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}))
+    if trace_file is not None:
+        trace_file.parent.mkdir(parents=True, exist_ok=True)
+        stream: IO[str] = trace_file.open("a", encoding="utf-8", buffering=1)
+        provider.add_span_processor(
+            SimpleSpanProcessor(ConsoleSpanExporter(out=stream, formatter=_json_line))
+        )
+    for name in (n.strip() for n in os.environ.get(EXPORTER_ENV, "none").split(",")):
+        if name == "otlp":
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+                OTLPSpanExporter,
+            )
+
+            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        elif name == "console":
+            provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    return provider
+
+
+def grpc_server_interceptor(provider: TracerProvider) -> object:
+    """Server spans for every RPC, continuing the caller's trace from metadata."""
+    return server_interceptor(tracer_provider=provider)
+
+
+def traced_channel(channel: grpc.Channel, provider: TracerProvider) -> grpc.Channel:
+    """`channel` with client spans for every RPC, injecting the context into metadata."""
+    traced: grpc.Channel = intercept_channel(channel, client_interceptor(tracer_provider=provider))
+    return traced
+
+
+def current_traceparent() -> str:
+    """The active span's W3C traceparent ('' outside any span), to store with outbox rows."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent", "")
+
+
+def context_from_traceparent(traceparent: str) -> otel_context.Context:
+    """A context whose parent is the span a stored traceparent names."""
+    return propagate.extract({"traceparent": traceparent} if traceparent else {})
+
+
+def span_context_of(traceparent: str) -> trace.SpanContext:
+    """The span context a stored traceparent names (invalid if empty)."""
+    return trace.get_current_span(context_from_traceparent(traceparent)).get_span_context()

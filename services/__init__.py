@@ -1,0 +1,16 @@
+"""The four kinds of juki-net node. Each package exposes its `SPEC` (a jukinet.node.ServiceSpec)."""
+
+from __future__ import annotations
+
+from jukinet.identity import Role
+from jukinet.node import ServiceSpec
+
+
+def spec_for(role: Role) -> ServiceSpec:
+    """The service definition of the node kind with `role`."""
+    from services import cs, fuhyo, national, prefecture
+
+    specs = {s.role: s for s in (cs.SPEC, prefecture.SPEC, fuhyo.SPEC, national.SPEC)}
+    if role not in specs:
+        raise ValueError(f"no node kind has the role {role}")
+    return specs[role]

@@ -1,0 +1,104 @@
+"""CsService: changes from the municipality's register system in, towards the prefecture out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import grpc
+from sqlalchemy import select
+
+from jukinet import ledger, outbox, validation
+from jukinet.authz import current_caller
+from jukinet.errors import RefusedError
+from jukinet.identity import Role
+from jukinet.node import Node, ServiceSpec
+from jukinet.storage.schema import outbox as outbox_table
+from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc, prefecture_service_pb2
+from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
+
+DELIVERY_TIMEOUT_S = 10.0
+
+_STATE = {
+    outbox.OutboxState.PENDING: cs_service_pb2.DELIVERY_STATE_PENDING,
+    outbox.OutboxState.DELIVERED: cs_service_pb2.DELIVERY_STATE_DELIVERED,
+    outbox.OutboxState.REJECTED: cs_service_pb2.DELIVERY_STATE_REJECTED,
+}
+
+
+def wrong_municipality() -> RefusedError:
+    """A change entered at a CS that does not keep that municipality."""
+    return RefusedError(
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "WRONG_MUNICIPALITY",
+        "the change's municipality is not the one this CS serves",
+    )
+
+
+def unknown_change() -> RefusedError:
+    """A status request for a change this CS never accepted."""
+    return RefusedError(grpc.StatusCode.NOT_FOUND, "UNKNOWN_CHANGE", "no such change here")
+
+
+class CsServicer(cs_service_pb2_grpc.CsServiceServicer):
+    """Validates and stores a change, and queues it for the prefecture server."""
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+
+    def SubmitChange(
+        self, request: cs_service_pb2.SubmitChangeRequest, context: grpc.ServicerContext
+    ) -> cs_service_pb2.SubmitChangeResponse:
+        change = request.change
+        if change.municipality_code != self._node.identity.code:
+            raise wrong_municipality()
+        with self._node.db.transaction() as conn:
+            decision = ledger.take_change(
+                conn, change, sender=current_caller().spiffe_id, forward=True
+            )
+        self._node.changes_queued()
+        return cs_service_pb2.SubmitChangeResponse(
+            change_id=change.change_id, duplicate=decision is ledger.DUPLICATE
+        )
+
+    def GetChangeStatus(
+        self, request: cs_service_pb2.GetChangeStatusRequest, context: grpc.ServicerContext
+    ) -> cs_service_pb2.GetChangeStatusResponse:
+        validation.check_change_id(request.change_id)
+        with self._node.db.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    outbox_table.c.state,
+                    outbox_table.c.rejection_reason,
+                    outbox_table.c.attempts,
+                ).where(outbox_table.c.change_id == request.change_id)
+            ).first()
+        if row is None:
+            raise unknown_change()
+        return cs_service_pb2.GetChangeStatusResponse(
+            change_id=request.change_id,
+            state=_STATE[outbox.OutboxState(row.state)],
+            rejection_reason=row.rejection_reason,
+            attempts=row.attempts,
+        )
+
+
+def _register(server: grpc.Server, node: Node) -> None:
+    cs_service_pb2_grpc.add_CsServiceServicer_to_server(CsServicer(node), server)
+
+
+def _make_sender(channel: grpc.Channel) -> outbox.Sender:
+    stub = prefecture_grpc.PrefectureServiceStub(channel)
+
+    def deliver(batch: common_pb2.ChangeBatch) -> Sequence[common_pb2.ChangeResult]:
+        request = prefecture_service_pb2.DeliverMunicipalChangesRequest(batch=batch)
+        return stub.DeliverMunicipalChanges(request, timeout=DELIVERY_TIMEOUT_S).results
+
+    return outbox.batch_sender(deliver)
+
+
+SPEC = ServiceSpec(
+    role=Role.CS,
+    service_names=(cs_service_pb2.DESCRIPTOR.services_by_name["CsService"].full_name,),
+    register=_register,
+    make_sender=_make_sender,
+)

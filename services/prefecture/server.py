@@ -1,0 +1,66 @@
+"""PrefectureService: changes from the prefecture's CSs in, towards the national server out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import grpc
+
+from jukinet import ledger, outbox
+from jukinet.authz import current_caller
+from jukinet.identity import Role
+from jukinet.node import Node, ServiceSpec
+from juki.v1 import common_pb2, national_service_pb2, prefecture_service_pb2
+from juki.v1 import national_service_pb2_grpc as national_grpc
+from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
+
+DELIVERY_TIMEOUT_S = 10.0
+
+
+class PrefectureServicer(prefecture_grpc.PrefectureServiceServicer):
+    """Takes each delivered change once and queues it for the national server."""
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+
+    def DeliverMunicipalChanges(
+        self,
+        request: prefecture_service_pb2.DeliverMunicipalChangesRequest,
+        context: grpc.ServicerContext,
+    ) -> prefecture_service_pb2.DeliverMunicipalChangesResponse:
+        cs = current_caller()
+
+        def from_this_cs(change: common_pb2.Change) -> None:
+            if change.municipality_code != cs.code:
+                raise ledger.origin_mismatch()
+
+        with self._node.db.transaction() as conn:
+            results = ledger.take_batch(
+                conn, request.batch, sender=cs.spiffe_id, forward=True, check_origin=from_this_cs
+            )
+        self._node.changes_queued()
+        return prefecture_service_pb2.DeliverMunicipalChangesResponse(results=results)
+
+
+def _register(server: grpc.Server, node: Node) -> None:
+    prefecture_grpc.add_PrefectureServiceServicer_to_server(PrefectureServicer(node), server)
+
+
+def _make_sender(channel: grpc.Channel) -> outbox.Sender:
+    stub = national_grpc.NationalServiceStub(channel)
+
+    def deliver(batch: common_pb2.ChangeBatch) -> Sequence[common_pb2.ChangeResult]:
+        request = national_service_pb2.DeliverPrefectureChangesRequest(batch=batch)
+        return stub.DeliverPrefectureChanges(request, timeout=DELIVERY_TIMEOUT_S).results
+
+    return outbox.batch_sender(deliver)
+
+
+SPEC = ServiceSpec(
+    role=Role.PREFECTURE,
+    service_names=(
+        prefecture_service_pb2.DESCRIPTOR.services_by_name["PrefectureService"].full_name,
+    ),
+    register=_register,
+    make_sender=_make_sender,
+)

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import grpc
 from google.protobuf import timestamp_pb2
 
-from jukinet import ledger, outbox
 from juki.v1 import node_admin_service_pb2, node_admin_service_pb2_grpc
+from jukinet import ledger, outbox
 
 if TYPE_CHECKING:
     from jukinet.node import Node

@@ -22,7 +22,7 @@ import grpc
 
 from jukinet.audit import AuditLog
 from jukinet.errors import RefusedError, abort
-from jukinet.identity import Identity, Role, peer_identity
+from jukinet.identity import Identity, Role, peer_identity, peer_spiffe_ids
 
 log = logging.getLogger(__name__)
 
@@ -172,14 +172,14 @@ class AuthorizationInterceptor(grpc.ServerInterceptor):
 
     def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = continuation(handler_call_details)
         if handler is None:
             return None
         method = handler_call_details.method
-        kinds: tuple[tuple[str, Callable[..., grpc.RpcMethodHandler], bool], ...] = (
+        kinds: tuple[tuple[str, Callable[..., grpc.RpcMethodHandler[Any, Any]], bool], ...] = (
             ("unary_unary", grpc.unary_unary_rpc_method_handler, False),
             ("unary_stream", grpc.unary_stream_rpc_method_handler, True),
             ("stream_unary", grpc.stream_unary_rpc_method_handler, False),
@@ -197,5 +197,5 @@ class AuthorizationInterceptor(grpc.ServerInterceptor):
 
 
 def _peer_spiffe_id(context: grpc.ServicerContext) -> str:
-    values = context.auth_context().get("peer_spiffe_id") or [b"(none)"]
-    return values[0].decode("ascii", "replace")[:255]
+    values = peer_spiffe_ids(context)
+    return values[0][:255] if values else "(none)"

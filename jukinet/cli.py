@@ -29,14 +29,14 @@ from typing import Any
 import grpc
 from google.protobuf import json_format
 
+from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc
+from juki.v1 import node_admin_service_pb2 as admin_pb2
+from juki.v1 import node_admin_service_pb2_grpc as admin_grpc
 from jukinet import pki, synthetic
 from jukinet.config import load_node_config
 from jukinet.errors import error_info
 from jukinet.identity import Identity
 from jukinet.localnet import LocalNetwork, connect, grpcurl_commands
-from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc
-from juki.v1 import node_admin_service_pb2 as admin_pb2
-from juki.v1 import node_admin_service_pb2_grpc as admin_grpc
 
 DEMO_TIMEOUT_S = 60.0
 
@@ -183,7 +183,7 @@ def run_demo(network: dict[str, Any]) -> None:
     """The main job: a birth entered at 横浜市's CS reaches the national server."""
     national = next(n for n in network["nodes"] if n["role"] == "national")
     before = {r.node_name: r.applied_change_count for r in node_statuses(network)}
-    change = synthetic.birth("141003", random.Random())
+    change = synthetic.birth("141003", random.Random())  # noqa: S311 - synthetic person
     submit_change(network, change)
     print(f"demo: birth entered at cs-141003 as change {change.change_id}")
     deadline = time.monotonic() + DEMO_TIMEOUT_S
@@ -192,8 +192,10 @@ def run_demo(network: dict[str, Any]) -> None:
         if after[national["name"]] > before[national["name"]]:
             for name in ("cs-141003", "prefecture-14", national["name"]):
                 print(f"demo:   {name:<14} applied changes {before[name]} -> {after[name]}")
-            print(f"demo: the change is one trace; spans are in {national['trace_file']} and "
-                  "the other nodes' spans.jsonl")
+            print(
+                f"demo: the change is one trace; spans are in {national['trace_file']} and "
+                "the other nodes' spans.jsonl"
+            )
             return
         time.sleep(0.2)
     print("demo: the change has not reached the national server yet; see `juki-net status`")
@@ -244,7 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", type=Path, required=True)
     serve.set_defaults(func=cmd_serve)
 
-    pki_cmd = sub.add_parser("pki", help="development PKI").add_subparsers(dest="pki", required=True)
+    pki_cmd = sub.add_parser("pki", help="development PKI").add_subparsers(
+        dest="pki", required=True
+    )
     init = pki_cmd.add_parser("init-ca", help="create a CA and trust bundle")
     init.add_argument("--dir", type=Path, required=True)
     init.add_argument("--name", default="juki-net development CA")

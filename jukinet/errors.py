@@ -65,7 +65,8 @@ def to_status(error: RefusedError) -> grpc.Status:
         message=error.message,
         details=[detail],
     )
-    return rpc_status.to_status(proto)
+    status: grpc.Status = rpc_status.to_status(proto)
+    return status
 
 
 def abort(context: grpc.ServicerContext, error: RefusedError) -> NoReturn:
@@ -76,7 +77,7 @@ def abort(context: grpc.ServicerContext, error: RefusedError) -> NoReturn:
 
 def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
     """The ErrorInfo detail of a failed call, if the server sent one."""
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    status = rpc_status.from_call(error)
     if status is None:
         return None
     for detail in status.details:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 
@@ -119,6 +120,13 @@ class Identity:
         return cls.parse(f"spiffe://{trust_domain}/{parts}")
 
 
+def peer_spiffe_ids(context: grpc.ServicerContext) -> list[str]:
+    """The ``peer_spiffe_id`` values of the verified TLS peer (normally zero or one)."""
+    # grpc's stubs type auth_context() as Mapping[str, bytes]; it maps to lists of bytes.
+    raw: Any = context.auth_context().get("peer_spiffe_id", ())
+    return [v.decode("ascii", "replace") for v in raw if isinstance(v, bytes)]
+
+
 def peer_identity(context: grpc.ServicerContext, trust_domain: str) -> Identity | None:
     """The caller's identity from the verified TLS peer, or None.
 
@@ -126,11 +134,11 @@ def peer_identity(context: grpc.ServicerContext, trust_domain: str) -> Identity 
     exactly one URI SAN and it is a SPIFFE ID; anything else (no certificate,
     several URIs, a foreign trust domain) yields None.
     """
-    values = context.auth_context().get("peer_spiffe_id") or []
+    values = peer_spiffe_ids(context)
     if len(values) != 1:
         return None
     try:
-        identity = Identity.parse(values[0].decode("ascii"))
-    except (IdentityError, UnicodeDecodeError):
+        identity = Identity.parse(values[0])
+    except IdentityError:
         return None
     return identity if identity.trust_domain == trust_domain else None

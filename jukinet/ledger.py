@@ -24,10 +24,10 @@ from dataclasses import dataclass
 import grpc
 from sqlalchemy import Connection, func, insert, select
 
+from juki.v1 import common_pb2
 from jukinet import outbox, validation
 from jukinet.errors import RefusedError
 from jukinet.storage.schema import received_changes, resident_versions
-from juki.v1 import common_pb2
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
 
@@ -46,7 +46,9 @@ class Decision:
 
     def as_result(self, change_id: str) -> common_pb2.ChangeResult:
         """The wire form sent back to the delivering node."""
-        return common_pb2.ChangeResult(change_id=change_id, outcome=self.outcome, reason=self.reason)
+        return common_pb2.ChangeResult(
+            change_id=change_id, outcome=self.outcome, reason=self.reason
+        )
 
 
 APPLIED = Decision(common_pb2.CHANGE_OUTCOME_APPLIED)
@@ -180,7 +182,9 @@ def take_delivered_change(
 def resident_count(conn: Connection) -> int:
     """Persons with at least one record version on this node."""
     return int(
-        conn.execute(select(func.count(func.distinct(resident_versions.c.juminhyo_code)))).scalar_one()
+        conn.execute(
+            select(func.count(func.distinct(resident_versions.c.juminhyo_code)))
+        ).scalar_one()
     )
 
 
@@ -188,7 +192,9 @@ def applied_count(conn: Connection) -> int:
     """Changes applied on this node."""
     return int(
         conn.execute(
-            select(func.count()).where(received_changes.c.outcome == common_pb2.CHANGE_OUTCOME_APPLIED)
+            select(func.count()).where(
+                received_changes.c.outcome == common_pb2.CHANGE_OUTCOME_APPLIED
+            )
         ).scalar_one()
     )
 

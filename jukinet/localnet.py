@@ -222,9 +222,7 @@ class LocalNetwork:
             "clients": clients,
             "nodes": nodes,
         }
-        pki.write_atomic(
-            self.dir / "network.json", json.dumps(self.info, indent=2).encode()
-        )
+        pki.write_atomic(self.dir / "network.json", json.dumps(self.info, indent=2).encode())
         return self.info
 
     # -- processes ---------------------------------------------------------------
@@ -235,16 +233,15 @@ class LocalNetwork:
     def start_node(self, name: str, *, wait: bool = True) -> None:
         """Start one node's process (and wait until it answers health checks)."""
         info = self.node_info(name)
-        log = Path(info["log_file"]).open("ab")
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
-        self.processes[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "jukinet.cli", "serve", "--config", info["config"]],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-        log.close()
+        with Path(info["log_file"]).open("ab") as log:
+            self.processes[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "jukinet.cli", "serve", "--config", info["config"]],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
         if wait:
             self.wait_healthy(name)
 
@@ -257,7 +254,9 @@ class LocalNetwork:
             while True:
                 process = self.processes.get(name)
                 if process is not None and process.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {process.returncode}; see {info['log_file']}")
+                    raise RuntimeError(
+                        f"{name} exited with {process.returncode}; see {info['log_file']}"
+                    )
                 try:
                     reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
                     if reply.status == health_pb2.HealthCheckResponse.SERVING:

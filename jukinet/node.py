@@ -20,6 +20,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from juki.v1 import node_admin_service_pb2, node_admin_service_pb2_grpc
 from jukinet import tls
 from jukinet.admin import NodeAdminServicer
 from jukinet.audit import AuditLog
@@ -30,7 +31,6 @@ from jukinet.outbox import Deliverer, Sender
 from jukinet.pki import load_certificate
 from jukinet.storage import Database, open_database
 from jukinet.telemetry import grpc_server_interceptor, setup_tracing, traced_channel
-from juki.v1 import node_admin_service_pb2, node_admin_service_pb2_grpc
 
 log = logging.getLogger(__name__)
 

@@ -23,10 +23,10 @@ import grpc
 from opentelemetry import trace
 from sqlalchemy import Connection, func, insert, select, update
 
+from juki.v1 import common_pb2
 from jukinet.storage import Database
 from jukinet.storage.schema import outbox
 from jukinet.telemetry import context_from_traceparent, current_traceparent, span_context_of
-from juki.v1 import common_pb2
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +133,14 @@ class Deliverer:
     def _due(self) -> list[Pending]:
         with self._db.engine.connect() as conn:
             rows = conn.execute(
-                select(outbox.c.id, outbox.c.change_id, outbox.c.payload,
-                       outbox.c.trace_context, outbox.c.attempts, outbox.c.next_attempt_at)
+                select(
+                    outbox.c.id,
+                    outbox.c.change_id,
+                    outbox.c.payload,
+                    outbox.c.trace_context,
+                    outbox.c.attempts,
+                    outbox.c.next_attempt_at,
+                )
                 .where(outbox.c.state == OutboxState.PENDING)
                 .order_by(outbox.c.id)
                 .limit(self._batch_size)
@@ -188,7 +194,9 @@ class Deliverer:
                 conn.execute(
                     update(outbox)
                     .where(outbox.c.id == p.id)
-                    .values(attempts=p.attempts + 1, next_attempt_at=utcnow() + _backoff(p.attempts))
+                    .values(
+                        attempts=p.attempts + 1, next_attempt_at=utcnow() + _backoff(p.attempts)
+                    )
                 )
 
     def _record(self, batch: list[Pending], results: Sequence[common_pb2.ChangeResult]) -> None:
@@ -199,7 +207,8 @@ class Deliverer:
                 result = by_id.get(p.change_id)
                 if result is None:  # not answered: try again later
                     conn.execute(
-                        update(outbox).where(outbox.c.id == p.id)
+                        update(outbox)
+                        .where(outbox.c.id == p.id)
                         .values(attempts=p.attempts + 1, next_attempt_at=now + _backoff(p.attempts))
                     )
                     continue

@@ -6,8 +6,8 @@ import datetime as dt
 import random
 import uuid
 
-from jukinet.identifiers import JUMINHYO_SCHEME, complete_my_number
 from juki.v1 import common_pb2
+from jukinet.identifiers import JUMINHYO_SCHEME, complete_my_number
 
 _NAMES = (
     ("山田 花子", "ヤマダ ハナコ", common_pb2.SEX_FEMALE),
@@ -47,7 +47,8 @@ def birth(
             birth_date=born.isoformat(),
             sex=sex,
             address=common_pb2.Address(
-                municipality_code=municipality_code, text=f"本町{rng.randrange(1, 30)}丁目{rng.randrange(1, 40)}番"
+                municipality_code=municipality_code,
+                text=f"本町{rng.randrange(1, 30)}丁目{rng.randrange(1, 40)}番",
             ),
         ),
     )

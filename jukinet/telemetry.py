@@ -39,7 +39,7 @@ EXPORTER_ENV = "OTEL_TRACES_EXPORTER"
 
 
 def _json_line(span: ReadableSpan) -> str:
-    return span.to_json(indent=None) + "\n"
+    return f"{span.to_json(indent=None)}\n"
 
 
 def setup_tracing(service_name: str, trace_file: Path | None) -> TracerProvider:
@@ -65,12 +65,14 @@ def setup_tracing(service_name: str, trace_file: Path | None) -> TracerProvider:
 
 def grpc_server_interceptor(provider: TracerProvider) -> object:
     """Server spans for every RPC, continuing the caller's trace from metadata."""
-    return server_interceptor(tracer_provider=provider)
+    # opentelemetry-instrumentation-grpc ships no type hints.
+    return server_interceptor(tracer_provider=provider)  # type: ignore[no-untyped-call]
 
 
 def traced_channel(channel: grpc.Channel, provider: TracerProvider) -> grpc.Channel:
     """`channel` with client spans for every RPC, injecting the context into metadata."""
-    traced: grpc.Channel = intercept_channel(channel, client_interceptor(tracer_provider=provider))
+    interceptor = client_interceptor(tracer_provider=provider)  # type: ignore[no-untyped-call]
+    traced: grpc.Channel = intercept_channel(channel, interceptor)  # type: ignore[no-untyped-call]
     return traced
 
 
@@ -78,7 +80,7 @@ def current_traceparent() -> str:
     """The active span's W3C traceparent ('' outside any span), to store with outbox rows."""
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
-    return carrier.get("traceparent", "")
+    return str(carrier.get("traceparent", ""))
 
 
 def context_from_traceparent(traceparent: str) -> otel_context.Context:

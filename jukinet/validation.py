@@ -13,13 +13,13 @@ import re
 import unicodedata
 import uuid
 
+from juki.v1 import common_pb2
 from jukinet.errors import invalid_field
 from jukinet.identifiers import (
     is_known_municipality,
     is_valid_juminhyo_code,
     is_valid_my_number,
 )
-from juki.v1 import common_pb2
 
 # Full-width katakana, the prolonged sound mark and spaces between names.
 _KANA = re.compile(r"[\u30A1-\u30FA\u30FC\u3000 ]+")

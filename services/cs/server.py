@@ -7,14 +7,14 @@ from collections.abc import Sequence
 import grpc
 from sqlalchemy import select
 
+from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc, prefecture_service_pb2
+from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
 from jukinet import ledger, outbox, validation
 from jukinet.authz import current_caller
 from jukinet.errors import RefusedError
 from jukinet.identity import Role
 from jukinet.node import Node, ServiceSpec
 from jukinet.storage.schema import outbox as outbox_table
-from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc, prefecture_service_pb2
-from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
 
 DELIVERY_TIMEOUT_S = 10.0
 

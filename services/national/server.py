@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import grpc
 
+from juki.v1 import common_pb2, national_service_pb2
+from juki.v1 import national_service_pb2_grpc as national_grpc
 from jukinet import ledger
 from jukinet.authz import current_caller
 from jukinet.identifiers import prefecture_of
 from jukinet.identity import Role
 from jukinet.node import Node, ServiceSpec
-from juki.v1 import common_pb2, national_service_pb2
-from juki.v1 import national_service_pb2_grpc as national_grpc
 
 
 class NationalServicer(national_grpc.NationalServiceServicer):
@@ -47,8 +47,6 @@ def _register(server: grpc.Server, node: Node) -> None:
 
 SPEC = ServiceSpec(
     role=Role.NATIONAL,
-    service_names=(
-        national_service_pb2.DESCRIPTOR.services_by_name["NationalService"].full_name,
-    ),
+    service_names=(national_service_pb2.DESCRIPTOR.services_by_name["NationalService"].full_name,),
     register=_register,
 )

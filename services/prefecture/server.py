@@ -6,13 +6,13 @@ from collections.abc import Sequence
 
 import grpc
 
+from juki.v1 import common_pb2, national_service_pb2, prefecture_service_pb2
+from juki.v1 import national_service_pb2_grpc as national_grpc
+from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
 from jukinet import ledger, outbox
 from jukinet.authz import current_caller
 from jukinet.identity import Role
 from jukinet.node import Node, ServiceSpec
-from juki.v1 import common_pb2, national_service_pb2, prefecture_service_pb2
-from juki.v1 import national_service_pb2_grpc as national_grpc
-from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
 
 DELIVERY_TIMEOUT_S = 10.0
 

@@ -1,0 +1,78 @@
+"""Helpers for tests that run the real local network (node processes on loopback)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, func, select, text
+
+from jukinet.cli import node_statuses
+from jukinet.localnet import LocalNetwork
+from jukinet.storage.schema import outbox, resident_versions
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:
+    """Poll `predicate` until it returns something truthy; fail the test on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
+
+
+def node_db(net: LocalNetwork, name: str) -> Any:
+    """A read-only SQLAlchemy engine on a node's SQLite database."""
+    path = Path(net.node_info(name)["database_url"].removeprefix("sqlite:///"))
+    return create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+
+
+def versions(net: LocalNetwork, name: str, juminhyo_code: str) -> list[Any]:
+    """Every stored version of one person's record on a node."""
+    engine = node_db(net, name)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(resident_versions).where(resident_versions.c.juminhyo_code == juminhyo_code)
+        ).all()
+    engine.dispose()
+    return list(rows)
+
+
+def count_rows(net: LocalNetwork, name: str, table: str) -> int:
+    """Rows in one table of a node's database."""
+    engine = node_db(net, name)
+    with engine.connect() as conn:
+        n = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+    engine.dispose()
+    return int(n)
+
+
+def pending_outbox(net: LocalNetwork, name: str) -> int:
+    """Outbox entries of a node not yet delivered."""
+    engine = node_db(net, name)
+    with engine.connect() as conn:
+        n = conn.execute(select(func.count()).where(outbox.c.state == 1)).scalar_one()
+    engine.dispose()
+    return int(n)
+
+
+def applied(net: LocalNetwork) -> dict[str, int]:
+    """Applied-change counts of every node, from NodeAdminService."""
+    return {r.node_name: r.applied_change_count for r in node_statuses(net.info)}
+
+
+def everything_written(net: LocalNetwork) -> dict[str, tuple[int, int, int]]:
+    """(versions, received changes, outbox rows) per node: to show nothing was written."""
+    return {
+        n["name"]: (
+            count_rows(net, n["name"], "resident_versions"),
+            count_rows(net, n["name"], "received_changes"),
+            count_rows(net, n["name"], "outbox"),
+        )
+        for n in net.info["nodes"]
+    }

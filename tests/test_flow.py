@@ -1,0 +1,132 @@
+"""The birth flow CS → prefecture → national, its trace, and the absence of personal data."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+from juki.v1 import common_pb2
+from jukinet import synthetic
+from jukinet.cli import submit_change
+from jukinet.localnet import LocalNetwork
+from tests.helpers.network import versions, wait_for
+
+PATH = ("cs-141003", "prefecture-14", "national")
+
+
+def _birth(seed: int) -> common_pb2.Change:
+    return synthetic.birth("141003", random.Random(seed))
+
+
+def test_birth_lands_at_national_with_every_field_intact(network: LocalNetwork) -> None:
+    change = _birth(1)
+    assert submit_change(network.info, change) is False
+    rows = wait_for(lambda: versions(network, "national", change.record.juminhyo_code))
+    r = change.record
+    for node in PATH:
+        (row,) = versions(network, node, r.juminhyo_code)
+        assert (row.version, row.change_id, row.change_reason, row.change_date) == (
+            1,
+            change.change_id,
+            common_pb2.CHANGE_REASON_BIRTH,
+            change.change_date,
+        )
+        assert (row.my_number, row.name_kanji, row.name_kana, row.birth_date, row.sex) == (
+            r.my_number,
+            r.name_kanji,
+            r.name_kana,
+            r.birth_date,
+            r.sex,
+        )
+        assert (row.address_municipality_code, row.address_text, row.municipality_code) == (
+            r.address.municipality_code,
+            r.address.text,
+            "141003",
+        )
+    assert len(rows) == 1
+
+
+def test_resubmitting_the_same_change_is_a_no_op(network: LocalNetwork) -> None:
+    change = _birth(2)
+    assert submit_change(network.info, change) is False
+    assert submit_change(network.info, change) is True
+    wait_for(lambda: versions(network, "national", change.record.juminhyo_code))
+    for node in PATH:
+        assert len(versions(network, node, change.record.juminhyo_code)) == 1
+
+
+def _spans(net: LocalNetwork, node: str) -> list[dict[str, Any]]:
+    path = Path(net.node_info(node)["trace_file"])
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_one_trace_covers_cs_prefecture_national(network: LocalNetwork) -> None:
+    change = _birth(3)
+    submit_change(network.info, change)
+    wait_for(lambda: versions(network, "national", change.record.juminhyo_code))
+
+    def spans_of_trace() -> dict[str, list[dict[str, Any]]] | None:
+        submit = [s for s in _spans(network, "cs-141003") if s["name"].endswith("/SubmitChange")]
+        trace_id = submit[-1]["context"]["trace_id"]
+        found = {
+            n: [s for s in _spans(network, n) if s["context"]["trace_id"] == trace_id] for n in PATH
+        }
+        national = [s for s in found["national"] if s["name"].endswith("DeliverPrefectureChanges")]
+        return found if national else None
+
+    found = wait_for(spans_of_trace)
+    by_id = {s["context"]["span_id"]: s for spans in found.values() for s in spans}
+
+    def server_span(node: str, method: str) -> dict[str, Any]:
+        (span,) = [
+            s for s in found[node] if s["kind"] == "SpanKind.SERVER" and s["name"].endswith(method)
+        ]
+        return span
+
+    def ancestors(span: dict[str, Any]) -> list[str]:
+        names = []
+        while span.get("parent_id") in by_id:
+            span = by_id[span["parent_id"]]
+            names.append(f"{span['resource']['attributes']['service.name']}:{span['name']}")
+        return names
+
+    # The national server's span descends, through client spans and outbox deliveries,
+    # from the prefecture's server span, which descends from the CS's SubmitChange span.
+    national_chain = ancestors(server_span("national", "DeliverPrefectureChanges"))
+    assert "prefecture-14:/juki.v1.PrefectureService/DeliverMunicipalChanges" in national_chain
+    assert "cs-141003:/juki.v1.CsService/SubmitChange" in national_chain
+    assert "prefecture-14:outbox.deliver" in national_chain
+    # Client spans exist on the sending side of each hop and are parents across processes.
+    nat = server_span("national", "DeliverPrefectureChanges")
+    assert by_id[nat["parent_id"]]["kind"] == "SpanKind.CLIENT"
+    assert by_id[nat["parent_id"]]["resource"]["attributes"]["service.name"] == "prefecture-14"
+    pref = server_span("prefecture-14", "DeliverMunicipalChanges")
+    assert by_id[pref["parent_id"]]["resource"]["attributes"]["service.name"] == "cs-141003"
+
+
+def _personal_values(change: common_pb2.Change) -> list[str]:
+    r = change.record
+    return [
+        r.juminhyo_code,
+        r.my_number,
+        r.name_kanji,
+        r.name_kana,
+        r.address.text,
+        r.birth_date,
+        r.name_kanji.split()[0],
+        r.name_kana.split()[0],
+    ]
+
+
+def test_no_personal_data_in_spans_or_logs(network: LocalNetwork) -> None:
+    change = _birth(4)
+    submit_change(network.info, change)
+    wait_for(lambda: versions(network, "national", change.record.juminhyo_code))
+    assert all(Path(network.node_info(n)["trace_file"]).stat().st_size > 0 for n in PATH)
+    for node in network.info["nodes"]:
+        for key in ("trace_file", "log_file"):
+            text = Path(node[key]).read_text(encoding="utf-8", errors="replace")
+            for value in _personal_values(change):
+                assert value not in text, f"personal data in {node['name']} {key}"

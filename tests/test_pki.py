@@ -1,0 +1,115 @@
+"""The PKI scripts and library: identities, EKUs, lifetimes, key file modes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from jukinet import pki
+from jukinet.identity import Identity, IdentityError, Role
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "jukinet.cli", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+
+
+def test_scripts_issue_a_node_certificate(tmp_path: Path) -> None:
+    env = {**os.environ, "JUKI_PYTHON": sys.executable}
+    subprocess.run(
+        ["bash", str(ROOT / "certs" / "init-ca.sh"), str(tmp_path / "ca")],
+        check=True,
+        timeout=60,
+        env=env,
+    )
+    subprocess.run(
+        [
+            "bash",
+            str(ROOT / "certs" / "issue.sh"),
+            str(tmp_path / "ca"),
+            "spiffe://juki.example/prefecture/14",
+            str(tmp_path / "out"),
+            "prefecture-14",
+        ],
+        check=True,
+        timeout=60,
+        env=env,
+    )
+    cert = pki.load_certificate(tmp_path / "out" / "prefecture-14.crt")
+    key_mode = stat.S_IMODE((tmp_path / "out" / "prefecture-14.key").stat().st_mode)
+    assert key_mode == 0o600
+    assert stat.S_IMODE((tmp_path / "ca" / "ca.key").stat().st_mode) == 0o600
+    assert pki.spiffe_id_of(cert) == "spiffe://juki.example/prefecture/14"
+    eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert set(eku) == {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
+    assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey)
+    assert cert.public_key().curve.name == "secp256r1"  # type: ignore[union-attr]
+    life = cert.not_valid_after_utc - cert.not_valid_before_utc
+    assert dt.timedelta(hours=1) <= life <= dt.timedelta(days=1, minutes=10)
+    inspected = json.loads(
+        _run("pki", "inspect", str(tmp_path / "out" / "prefecture-14.crt")).stdout
+    )
+    assert inspected["spiffe_id"] == "spiffe://juki.example/prefecture/14"
+    assert inspected["serial"] == f"{cert.serial_number:x}"
+
+
+def test_init_ca_refuses_to_overwrite(tmp_path: Path) -> None:
+    _run("pki", "init-ca", "--dir", str(tmp_path))
+    again = subprocess.run(
+        [sys.executable, "-m", "jukinet.cli", "pki", "init-ca", "--dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert again.returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("spiffe_id", "role", "code", "name"),
+    [
+        ("spiffe://juki.example/national", Role.NATIONAL, "", ""),
+        ("spiffe://juki.example/prefecture/14", Role.PREFECTURE, "14", ""),
+        ("spiffe://juki.example/cs/141003", Role.CS, "141003", ""),
+        ("spiffe://juki.example/organ/14/passport-centre", Role.ORGAN, "14", "passport-centre"),
+        ("spiffe://juki.example/operator/14/alice", Role.OPERATOR, "14", "alice"),
+    ],
+)
+def test_identities_parse(spiffe_id: str, role: Role, code: str, name: str) -> None:
+    identity = Identity.parse(spiffe_id)
+    assert (identity.role, identity.code, identity.name) == (role, code, name)
+    assert identity.spiffe_id == spiffe_id
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "https://juki.example/national",
+        "spiffe://juki.example/mayor/14",
+        "spiffe://juki.example/prefecture/48",
+        "spiffe://juki.example/prefecture/14/extra",
+        "spiffe://juki.example/cs/14100",
+        "spiffe://juki.example/organ/14",
+        "spiffe://juki.example/national/1",
+    ],
+)
+def test_malformed_identities_are_rejected(bad: str) -> None:
+    with pytest.raises(IdentityError):
+        Identity.parse(bad)

@@ -1,0 +1,110 @@
+"""Storage on SQLite and a real PostgreSQL server: migrations, exactly-once, outbox, audit."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from juki.v1 import common_pb2
+from jukinet import ledger, synthetic
+from jukinet.audit import AuditLog
+from jukinet.outbox import OutboxState, count_by_state
+from jukinet.storage import Database, open_database
+from jukinet.storage.schema import audit_log, resident_versions
+from tests.helpers.postgres import postgres_server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    if request.param == "sqlite":
+        database = open_database(f"sqlite:///{tmp_path / 'node.db'}")
+        yield database
+        database.dispose()
+        return
+    with postgres_server() as url:
+        database = open_database(url)
+        yield database
+        database.dispose()
+
+
+def test_migrations_are_idempotent(db: Database) -> None:
+    open_database(str(db.engine.url.render_as_string(hide_password=False))).dispose()
+    with db.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(resident_versions)).scalar_one() == 0
+
+
+def test_a_change_is_taken_once_and_queued(db: Database) -> None:
+    change = synthetic.birth("141003", random.Random(1))
+    with db.transaction() as conn:
+        first = ledger.take_change(
+            conn, change, sender="spiffe://juki.example/register/141003", forward=True
+        )
+    with db.transaction() as conn:
+        second = ledger.take_change(
+            conn, change, sender="spiffe://juki.example/register/141003", forward=True
+        )
+    assert (first, second) == (ledger.APPLIED, ledger.DUPLICATE)
+    with db.engine.connect() as conn:
+        assert ledger.resident_count(conn) == 1
+        assert count_by_state(conn)[OutboxState.PENDING] == 1
+
+
+def test_a_refused_change_in_a_batch_leaves_the_others(db: Database) -> None:
+    good = synthetic.birth("141003", random.Random(2))
+    bad = synthetic.birth("141003", random.Random(3))
+    bad.record.juminhyo_code = good.record.juminhyo_code  # a second birth for the same code
+    batch = common_pb2.ChangeBatch(changes=[good, bad])
+    with db.transaction() as conn:
+        results = ledger.take_batch(
+            conn, batch, sender="x", forward=False, check_origin=lambda c: None
+        )
+    assert [r.outcome for r in results] == [
+        common_pb2.CHANGE_OUTCOME_APPLIED,
+        common_pb2.CHANGE_OUTCOME_REJECTED,
+    ]
+    assert results[1].reason == "BIRTH_FOR_EXISTING_CODE"
+    with db.engine.connect() as conn:
+        assert ledger.resident_count(conn) == 1
+    # Re-delivery of the batch: the same answers, nothing more applied.
+    with db.transaction() as conn:
+        again = ledger.take_batch(
+            conn, batch, sender="x", forward=False, check_origin=lambda c: None
+        )
+    assert [r.outcome for r in again] == [
+        common_pb2.CHANGE_OUTCOME_DUPLICATE,
+        common_pb2.CHANGE_OUTCOME_REJECTED,
+    ]
+
+
+def test_audit_chain_under_concurrent_writers_and_tamper_detection(db: Database) -> None:
+    audit = AuditLog(db)
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(15):
+                audit.append(
+                    actor=f"spiffe://juki.example/operator/14/op{n}",
+                    action="/m",
+                    outcome="ok",
+                    reason=str(i),
+                )
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert audit.verify() is None
+    with db.transaction() as conn:
+        assert conn.execute(select(func.count()).select_from(audit_log)).scalar_one() == 90
+        conn.execute(update(audit_log).where(audit_log.c.seq == 40).values(outcome="refused"))
+    assert audit.verify() == 40

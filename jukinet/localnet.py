@@ -313,10 +313,16 @@ def connect(network: dict[str, Any], node_name: str, client: str) -> grpc.Channe
     return tls.secure_channel(node["address"], creds, Identity.parse(node["spiffe_id"]))
 
 
+def grpcurl_path() -> str:
+    """grpcurl beside this interpreter (installed by the `tools` extra), else from PATH."""
+    beside = Path(sys.executable).parent / "grpcurl"
+    return str(beside) if beside.exists() else "grpcurl"
+
+
 def grpcurl_commands(network: dict[str, Any]) -> list[str]:
     """Working grpcurl invocations for every node, with the operator's certificate."""
     op = network["operator"]
-    base = f"grpcurl -cacert {network['trust_bundle']} -cert {op['cert']} -key {op['key']}"
+    base = f"{grpcurl_path()} -cacert {network['trust_bundle']} -cert {op['cert']} -key {op['key']}"
     lines = []
     for node in network["nodes"]:
         lines.append(f"# {node['name']} ({node['spiffe_id']})")

@@ -3,7 +3,7 @@
 # Usage: scripts/up.sh [--state-dir DIR] [--no-demo]      (default DIR: .juki-state)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/bootstrap.sh
+scripts/bootstrap.sh tools
 args=("$@")
 [[ " ${args[*]-} " == *" --state-dir "* ]] || args+=(--state-dir .juki-state)
 exec .venv/bin/juki-net up "${args[@]}"

@@ -72,7 +72,7 @@ def test_grpcurl_lists_and_calls_every_node(network: LocalNetwork) -> None:
 def test_printed_grpcurl_commands_work(network: LocalNetwork) -> None:
     from jukinet.localnet import grpcurl_commands
 
-    commands = [c for c in grpcurl_commands(network.info) if c.startswith("grpcurl ")]
+    commands = [c for c in grpcurl_commands(network.info) if not c.startswith("#")]
     assert len(commands) == 3 * len(network.info["nodes"])
     for line in commands[:3]:
         args = line.split()[1:]

@@ -134,14 +134,18 @@ class AuthorizationInterceptor(grpc.ServerInterceptor):
         except Exception:  # the refusal itself must still reach the caller
             log.exception("audit append failed for %s", method)
 
+    def _admit(self, method: str, context: grpc.ServicerContext) -> Identity:
+        """`authorize`, recording and aborting the call on refusal."""
+        try:
+            return self.authorize(method, context)
+        except RefusedError as refusal:
+            self._record(_peer_spiffe_id(context), method, "refused", refusal.reason)
+            abort(context, refusal)
+
     def _guard(self, method: str, behavior: Callable[..., Any], streaming: bool) -> Any:
         def checked(request: Any, context: grpc.ServicerContext) -> Any:
-            actor = _peer_spiffe_id(context)
-            try:
-                caller = self.authorize(method, context)
-            except RefusedError as refusal:
-                self._record(actor, method, "refused", refusal.reason)
-                abort(context, refusal)
+            caller = self._admit(method, context)
+            actor = caller.spiffe_id
             token = _caller.set(caller)
             try:
                 result = behavior(request, context)
@@ -156,13 +160,7 @@ class AuthorizationInterceptor(grpc.ServerInterceptor):
 
         def checked_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             # Streaming responses: authorise before the first message is produced.
-            actor = _peer_spiffe_id(context)
-            try:
-                caller = self.authorize(method, context)
-            except RefusedError as refusal:
-                self._record(actor, method, "refused", refusal.reason)
-                abort(context, refusal)
-            token = _caller.set(caller)
+            token = _caller.set(self._admit(method, context))
             try:
                 yield from behavior(request, context)
             finally:

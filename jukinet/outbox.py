@@ -18,6 +18,7 @@ import random
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from opentelemetry import trace
@@ -225,16 +226,21 @@ class Deliverer:
                 )
 
 
-def batch_sender(
-    deliver: Callable[[common_pb2.ChangeBatch], Sequence[common_pb2.ChangeResult]],
-) -> Sender:
+DELIVERY_TIMEOUT_S = 10.0
+
+
+def batch_sender(rpc: Callable[..., Any], request_type: Callable[..., Any]) -> Sender:
     """A Sender for outboxes holding serialized `Change` messages.
 
-    `deliver` makes the next hop's delivery RPC with one batch and returns its results.
+    `rpc` is the next hop's delivery method (a stub attribute) and
+    `request_type` its request message, whose `batch` field takes a ChangeBatch
+    and whose response lists `results`.
     """
 
     def send(payloads: Sequence[bytes]) -> Sequence[common_pb2.ChangeResult]:
         batch = common_pb2.ChangeBatch(changes=[common_pb2.Change.FromString(p) for p in payloads])
-        return deliver(batch)
+        reply = rpc(request_type(batch=batch), timeout=DELIVERY_TIMEOUT_S)
+        results: Sequence[common_pb2.ChangeResult] = reply.results
+        return results
 
     return send

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import grpc
 from sqlalchemy import select
 
-from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc, prefecture_service_pb2
+from juki.v1 import cs_service_pb2, cs_service_pb2_grpc, prefecture_service_pb2
 from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
 from jukinet import ledger, outbox, validation
 from jukinet.authz import current_caller
@@ -15,8 +13,6 @@ from jukinet.errors import RefusedError
 from jukinet.identity import Role
 from jukinet.node import Node, ServiceSpec
 from jukinet.storage.schema import outbox as outbox_table
-
-DELIVERY_TIMEOUT_S = 10.0
 
 _STATE = {
     outbox.OutboxState.PENDING: cs_service_pb2.DELIVERY_STATE_PENDING,
@@ -87,13 +83,10 @@ def _register(server: grpc.Server, node: Node) -> None:
 
 
 def _make_sender(channel: grpc.Channel) -> outbox.Sender:
-    stub = prefecture_grpc.PrefectureServiceStub(channel)
-
-    def deliver(batch: common_pb2.ChangeBatch) -> Sequence[common_pb2.ChangeResult]:
-        request = prefecture_service_pb2.DeliverMunicipalChangesRequest(batch=batch)
-        return stub.DeliverMunicipalChanges(request, timeout=DELIVERY_TIMEOUT_S).results
-
-    return outbox.batch_sender(deliver)
+    return outbox.batch_sender(
+        prefecture_grpc.PrefectureServiceStub(channel).DeliverMunicipalChanges,
+        prefecture_service_pb2.DeliverMunicipalChangesRequest,
+    )
 
 
 SPEC = ServiceSpec(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import grpc
 
 from juki.v1 import common_pb2, national_service_pb2, prefecture_service_pb2
@@ -13,8 +11,6 @@ from jukinet import ledger, outbox
 from jukinet.authz import current_caller
 from jukinet.identity import Role
 from jukinet.node import Node, ServiceSpec
-
-DELIVERY_TIMEOUT_S = 10.0
 
 
 class PrefectureServicer(prefecture_grpc.PrefectureServiceServicer):
@@ -47,13 +43,10 @@ def _register(server: grpc.Server, node: Node) -> None:
 
 
 def _make_sender(channel: grpc.Channel) -> outbox.Sender:
-    stub = national_grpc.NationalServiceStub(channel)
-
-    def deliver(batch: common_pb2.ChangeBatch) -> Sequence[common_pb2.ChangeResult]:
-        request = national_service_pb2.DeliverPrefectureChangesRequest(batch=batch)
-        return stub.DeliverPrefectureChanges(request, timeout=DELIVERY_TIMEOUT_S).results
-
-    return outbox.batch_sender(deliver)
+    return outbox.batch_sender(
+        national_grpc.NationalServiceStub(channel).DeliverPrefectureChanges,
+        national_service_pb2.DeliverPrefectureChangesRequest,
+    )
 
 
 SPEC = ServiceSpec(

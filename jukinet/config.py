@@ -59,6 +59,8 @@ class NodeConfig:
     listen: host:port to serve on ("127.0.0.1:0" picks a free port).
     database_url: SQLAlchemy URL; a SQLite file by default.
     credentials: TLS material.
+    keyring_file: the node's private sealing keys (JSON, 0600).
+    key_directory: folder of every node's CA-signed key document (*.keydoc).
     next_hop: where to forward changes, or None (national).
     trace_file: JSON-lines file for finished spans, or None (then OTEL_*).
     max_connection_age_s: connections are closed after this many seconds so
@@ -71,6 +73,8 @@ class NodeConfig:
     listen: str
     database_url: str
     credentials: Credentials
+    keyring_file: Path
+    key_directory: Path
     next_hop: NextHop | None = None
     trace_file: Path | None = None
     max_connection_age_s: float = 300.0
@@ -95,6 +99,8 @@ class NodeConfig:
         trace = data.pop("trace_file", None)
         return cls(
             credentials=Credentials(**{k: Path(v) for k, v in creds.items()}),
+            keyring_file=Path(data.pop("keyring_file")),
+            key_directory=Path(data.pop("key_directory")),
             next_hop=NextHop(**hop) if hop else None,
             trace_file=Path(trace) if trace else None,
             **data,

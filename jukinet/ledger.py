@@ -10,7 +10,7 @@ same way, in one transaction:
    住民票コード that already exists is refused);
 4. (4) the new version is inserted (history is never overwritten), the change
    id remembered, and, where there is a next hop, the change queued in the
-   outbox.
+   outbox, sealed (`queue` seals it to the node itself; see envelope.py).
 
 A refused change leaves no record version and no outbox entry behind.
 """
@@ -130,12 +130,16 @@ def _remember(conn: Connection, change_id: str, sender: str, decision: Decision)
     )
 
 
+# Seals a change for this node's own outbox; None on the last hop.
+Queue = Callable[[common_pb2.Change], bytes] | None
+
+
 def take_change(
     conn: Connection,
     change: common_pb2.Change,
     *,
     sender: str,
-    forward: bool,
+    queue: Queue,
 ) -> Decision:
     """Apply `change` in the caller's transaction, or raise RefusedError.
 
@@ -149,8 +153,8 @@ def take_change(
     version = _check_against_store(conn, change)  # (3)
     _insert_version(conn, change, version, outbox.utcnow())  # (4)
     _remember(conn, change.change_id, sender, APPLIED)
-    if forward:
-        outbox.enqueue(conn, change_id=change.change_id, payload=change.SerializeToString())
+    if queue is not None:
+        outbox.enqueue(conn, change_id=change.change_id, payload=queue(change))
     return APPLIED
 
 
@@ -159,7 +163,7 @@ def take_delivered_change(
     change: common_pb2.Change,
     *,
     sender: str,
-    forward: bool,
+    queue: Queue,
     check_origin: Callable[[common_pb2.Change], None],
 ) -> Decision:
     """`take_change` for a delivered batch: a refusal is remembered and answered, not raised.
@@ -171,7 +175,7 @@ def take_delivered_change(
     try:
         check_origin(change)
         with conn.begin_nested():
-            return take_change(conn, change, sender=sender, forward=forward)
+            return take_change(conn, change, sender=sender, queue=queue)
     except RefusedError as refusal:
         decision = Decision(common_pb2.CHANGE_OUTCOME_REJECTED, refusal.reason)
         with conn.begin_nested():
@@ -216,7 +220,7 @@ def take_batch(
     batch: common_pb2.ChangeBatch,
     *,
     sender: str,
-    forward: bool,
+    queue: Queue,
     check_origin: Callable[[common_pb2.Change], None],
 ) -> list[common_pb2.ChangeResult]:
     """Take every change of a delivered batch in order; one result per change."""
@@ -224,7 +228,7 @@ def take_batch(
         raise batch_size_error()
     return [
         take_delivered_change(
-            conn, change, sender=sender, forward=forward, check_origin=check_origin
+            conn, change, sender=sender, queue=queue, check_origin=check_origin
         ).as_result(change.change_id)
         for change in batch.changes
     ]

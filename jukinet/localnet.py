@@ -7,7 +7,9 @@ State directory layout (everything a node or script needs is found from
     DIR/pki/ca.crt, ca.key     the development CA (kept across runs)
     DIR/pki/bundle.pem         the trust bundle every node and client uses
     DIR/pki/clients/*.crt|key  operator and register-system certificates
-    DIR/nodes/<name>/          config.json, node.crt|key, data.db, spans.jsonl, node.log
+    DIR/keys/<name>.keydoc     every node's CA-signed sealing key document
+    DIR/nodes/<name>/          config.json, node.crt|key, sealing-keys.json (0600),
+                               data.db, spans.jsonl, node.log
 
 Each node runs in its own process (``juki-net serve --config …``). Re-running
 with the same DIR keeps the CA, the ports and every node's database; node and
@@ -34,6 +36,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from jukinet import pki, tls
 from jukinet.config import Credentials, NextHop, NodeConfig
 from jukinet.identity import DEFAULT_TRUST_DOMAIN, Identity, Role
+from jukinet.keys import NodeKeyring, new_entries, publish, sign_document
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT_S = 30.0
@@ -113,6 +116,11 @@ class LocalNetwork:
         """The trust bundle."""
         return self.pki_dir / "bundle.pem"
 
+    @property
+    def key_dir(self) -> Path:
+        """Every node's CA-signed key document."""
+        return self.dir / "keys"
+
     def node_dir(self, name: str) -> Path:
         """A node's own folder."""
         return self.dir / "nodes" / name
@@ -175,6 +183,17 @@ class LocalNetwork:
                     address=f"{HOST}:{ports[hop_plan.name]}",
                     spiffe_id=self.identity(hop_plan).spiffe_id,
                 )
+            keyring_file = folder / "sealing-keys.json"
+            ring = (
+                NodeKeyring(keyring_file)
+                if keyring_file.exists()
+                else NodeKeyring.create(keyring_file, new_entries(pki.now()))
+            )
+            publish(
+                self.key_dir,
+                plan.name,
+                sign_document(ring.document(identity.spiffe_id, pki.now()), issuer),
+            )
             config = NodeConfig(
                 name=plan.name,
                 spiffe_id=identity.spiffe_id,
@@ -183,6 +202,8 @@ class LocalNetwork:
                 credentials=Credentials(
                     cert_file=cert_path, key_file=key_path, trust_bundle=self.bundle
                 ),
+                keyring_file=keyring_file,
+                key_directory=self.key_dir,
                 next_hop=hop,
                 trace_file=folder / "spans.jsonl",
             )

@@ -26,7 +26,9 @@ from jukinet.admin import NodeAdminServicer
 from jukinet.audit import AuditLog
 from jukinet.authz import AuthorizationInterceptor
 from jukinet.config import NodeConfig
+from jukinet.envelope import Sealer
 from jukinet.identity import Identity, Role
+from jukinet.keys import KeyDirectory, NodeKeyring
 from jukinet.outbox import Deliverer, Sender
 from jukinet.pki import load_certificate
 from jukinet.storage import Database, open_database
@@ -44,13 +46,13 @@ class ServiceSpec:
     role: the role its certificate must carry.
     service_names: full names of the gRPC services it adds (for health and reflection).
     register: adds its servicers to the server.
-    make_sender: given a channel to the next hop, the function its outbox sends with.
+    make_sender: given the node and a channel to its next hop, the function its outbox sends with.
     """
 
     role: Role
     service_names: tuple[str, ...]
     register: Callable[[grpc.Server, Node], None]
-    make_sender: Callable[[grpc.Channel], Sender] | None = None
+    make_sender: Callable[[Node, grpc.Channel], Sender] | None = None
 
 
 class Node:
@@ -66,6 +68,11 @@ class Node:
         self.tracer_provider = setup_tracing(config.name, config.trace_file)
         self.tracer = self.tracer_provider.get_tracer("juki-net")
         self.certificate = load_certificate(config.credentials.cert_file)
+        self.sealer = Sealer(
+            self.identity.spiffe_id,
+            NodeKeyring(config.keyring_file),
+            KeyDirectory(config.key_directory, config.credentials.trust_bundle),
+        )
         self.health = health.HealthServicer()
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix=config.name),
@@ -100,7 +107,7 @@ class Node:
             self._channel = traced_channel(raw, self.tracer_provider)
             self.deliverer = Deliverer(
                 self.db,
-                spec.make_sender(self._channel),
+                spec.make_sender(self, self._channel),
                 batch_size=config.outbox_batch_size,
                 tracer=self.tracer,
             )

@@ -18,7 +18,6 @@ import random
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import grpc
 from opentelemetry import trace
@@ -224,23 +223,3 @@ class Deliverer:
                         finished_at=now,
                     )
                 )
-
-
-DELIVERY_TIMEOUT_S = 10.0
-
-
-def batch_sender(rpc: Callable[..., Any], request_type: Callable[..., Any]) -> Sender:
-    """A Sender for outboxes holding serialized `Change` messages.
-
-    `rpc` is the next hop's delivery method (a stub attribute) and
-    `request_type` its request message, whose `batch` field takes a ChangeBatch
-    and whose response lists `results`.
-    """
-
-    def send(payloads: Sequence[bytes]) -> Sequence[common_pb2.ChangeResult]:
-        batch = common_pb2.ChangeBatch(changes=[common_pb2.Change.FromString(p) for p in payloads])
-        reply = rpc(request_type(batch=batch), timeout=DELIVERY_TIMEOUT_S)
-        results: Sequence[common_pb2.ChangeResult] = reply.results
-        return results
-
-    return send

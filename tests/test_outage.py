@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import grpc
 
 from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc, prefecture_service_pb2
 from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
-from jukinet import synthetic, tls
+from jukinet import synthetic
 from jukinet.cli import submit_change
-from jukinet.config import Credentials
-from jukinet.identity import Identity
 from jukinet.localnet import LocalNetwork
-from tests.helpers.network import pending_outbox, versions, wait_for
+from services.cs.server import DELIVER_MUNICIPAL_CHANGES
+from tests.helpers.network import (
+    channel_as,
+    node_credentials,
+    node_sealer,
+    pending_outbox,
+    versions,
+    wait_for,
+)
 
 
 def _status(net: LocalNetwork, change_id: str) -> cs_service_pb2.GetChangeStatusResponse:
@@ -56,20 +61,23 @@ def test_national_down_change_waits_at_prefecture_then_arrives_once(network: Loc
 
 def test_redelivered_batch_is_not_applied_twice(network: LocalNetwork) -> None:
     """A CS whose acknowledgement was lost sends the same batch again: answered DUPLICATE."""
-    cs = network.node_info("cs-141003")
-    folder = Path(cs["config"]).parent
-    creds = Credentials(
-        cert_file=folder / "node.crt", key_file=folder / "node.key", trust_bundle=network.bundle
-    )
-    target = network.node_info("prefecture-14")
     batch = common_pb2.ChangeBatch(changes=[synthetic.birth("141003", random.Random(103))])
-    request = prefecture_service_pb2.DeliverMunicipalChangesRequest(batch=batch)
-    with tls.secure_channel(
-        target["address"], creds, Identity.parse(target["spiffe_id"])
-    ) as channel:
+    sealer = node_sealer(network, "cs-141003")
+
+    def request() -> prefecture_service_pb2.DeliverMunicipalChangesRequest:
+        # A re-delivery is a new envelope (fresh id and time) around the same changes.
+        envelope = sealer.seal(
+            batch,
+            recipient=network.node_info("prefecture-14")["spiffe_id"],
+            method=DELIVER_MUNICIPAL_CHANGES,
+        )
+        return prefecture_service_pb2.DeliverMunicipalChangesRequest(envelope=envelope)
+
+    creds = node_credentials(network, "cs-141003")
+    with channel_as(network, "prefecture-14", creds) as channel:
         stub = prefecture_grpc.PrefectureServiceStub(channel)
-        first = stub.DeliverMunicipalChanges(request, timeout=5).results[0].outcome
-        second = stub.DeliverMunicipalChanges(request, timeout=5).results[0].outcome
+        first = stub.DeliverMunicipalChanges(request(), timeout=5).results[0].outcome
+        second = stub.DeliverMunicipalChanges(request(), timeout=5).results[0].outcome
     assert (first, second) == (
         common_pb2.CHANGE_OUTCOME_APPLIED,
         common_pb2.CHANGE_OUTCOME_DUPLICATE,

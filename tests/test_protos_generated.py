@@ -29,22 +29,14 @@ def test_every_proto_element_has_a_leading_comment() -> None:
     """Services, RPCs, messages, fields and enum values are all documented (buf-lint style)."""
     from google.protobuf import descriptor_pb2
 
-    from juki.v1 import (
-        common_pb2,
-        cs_service_pb2,
-        national_service_pb2,
-        node_admin_service_pb2,
-        prefecture_service_pb2,
-    )
+    import importlib
 
     undocumented: list[str] = []
-    for module in (
-        common_pb2,
-        cs_service_pb2,
-        national_service_pb2,
-        node_admin_service_pb2,
-        prefecture_service_pb2,
-    ):
+    modules = [
+        importlib.import_module(f"juki.v1.{p.stem}_pb2")
+        for p in sorted((ROOT / "protos" / "juki" / "v1").glob("*.proto"))
+    ]
+    for module in modules:
         proto = descriptor_pb2.FileDescriptorProto()
         module.DESCRIPTOR.CopyToProto(proto)
         # Generated descriptors drop source info; parse the comments from the .proto text instead.

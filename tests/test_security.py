@@ -17,6 +17,7 @@ from juki.v1 import (
     common_pb2,
     cs_service_pb2,
     cs_service_pb2_grpc,
+    envelope_pb2,
     national_service_pb2,
     national_service_pb2_grpc,
     prefecture_service_pb2,
@@ -30,8 +31,15 @@ from jukinet.identity import Identity
 from jukinet.localnet import LocalNetwork
 from jukinet.storage import open_database
 from jukinet.storage.schema import audit_log
+from services.national.server import DELIVER_PREFECTURE_CHANGES
 from tests.helpers.certs import credentials_for, credentials_without_spiffe_id
-from tests.helpers.network import everything_written, node_db
+from tests.helpers.network import (
+    channel_as,
+    everything_written,
+    node_credentials,
+    node_db,
+    node_sealer,
+)
 
 DOMAIN = "spiffe://juki.example"
 
@@ -139,8 +147,8 @@ def test_wrong_identity_cannot_submit(
     assert AuditLog(open_database(network.node_info("cs-141003")["database_url"])).verify() is None
 
 
-def _batch() -> common_pb2.ChangeBatch:
-    return common_pb2.ChangeBatch(changes=[synthetic.birth("141003", random.Random())])
+# The policy refuses these callers before their payload is even looked at.
+NO_ENVELOPE = envelope_pb2.SealedEnvelope()
 
 
 @pytest.mark.parametrize(
@@ -155,7 +163,8 @@ def test_only_a_cs_of_the_prefecture_delivers_to_it(
     def call() -> None:
         with _channel(network, "prefecture-14", creds) as channel:
             prefecture_service_pb2_grpc.PrefectureServiceStub(channel).DeliverMunicipalChanges(
-                prefecture_service_pb2.DeliverMunicipalChangesRequest(batch=_batch()), timeout=5
+                prefecture_service_pb2.DeliverMunicipalChangesRequest(envelope=NO_ENVELOPE),
+                timeout=5,
             )
 
     assert _refused(network, call).code() == grpc.StatusCode.PERMISSION_DENIED
@@ -172,7 +181,8 @@ def test_only_prefecture_servers_deliver_to_national(
     def call() -> None:
         with _channel(network, "national", creds) as channel:
             national_service_pb2_grpc.NationalServiceStub(channel).DeliverPrefectureChanges(
-                national_service_pb2.DeliverPrefectureChangesRequest(batch=_batch()), timeout=5
+                national_service_pb2.DeliverPrefectureChangesRequest(envelope=NO_ENVELOPE),
+                timeout=5,
             )
 
     assert _refused(network, call).code() == grpc.StatusCode.PERMISSION_DENIED
@@ -181,12 +191,17 @@ def test_only_prefecture_servers_deliver_to_national(
 def test_a_prefecture_cannot_deliver_another_prefectures_change(
     network: LocalNetwork, tmp_path: Path
 ) -> None:
-    creds = credentials_for(network, tmp_path, "pref13", f"{DOMAIN}/prefecture/13")
-    batch = _batch()  # a change of 141003 (Kanagawa) delivered by Tokyo's server
+    # A change of 141003 (Kanagawa) delivered, properly sealed, by Tokyo's server.
+    batch = common_pb2.ChangeBatch(changes=[synthetic.birth("141003", random.Random())])
+    envelope = node_sealer(network, "prefecture-13").seal(
+        batch,
+        recipient=network.node_info("national")["spiffe_id"],
+        method=DELIVER_PREFECTURE_CHANGES,
+    )
     before = everything_written(network)
-    with _channel(network, "national", creds) as channel:
+    with channel_as(network, "national", node_credentials(network, "prefecture-13")) as channel:
         reply = national_service_pb2_grpc.NationalServiceStub(channel).DeliverPrefectureChanges(
-            national_service_pb2.DeliverPrefectureChangesRequest(batch=batch), timeout=5
+            national_service_pb2.DeliverPrefectureChangesRequest(envelope=envelope), timeout=5
         )
     (result,) = reply.results
     assert result.outcome == common_pb2.CHANGE_OUTCOME_REJECTED

@@ -42,11 +42,17 @@ def test_a_change_is_taken_once_and_queued(db: Database) -> None:
     change = synthetic.birth("141003", random.Random(1))
     with db.transaction() as conn:
         first = ledger.take_change(
-            conn, change, sender="spiffe://juki.example/register/141003", forward=True
+            conn,
+            change,
+            sender="spiffe://juki.example/register/141003",
+            queue=lambda c: b"sealed elsewhere",
         )
     with db.transaction() as conn:
         second = ledger.take_change(
-            conn, change, sender="spiffe://juki.example/register/141003", forward=True
+            conn,
+            change,
+            sender="spiffe://juki.example/register/141003",
+            queue=lambda c: b"sealed elsewhere",
         )
     assert (first, second) == (ledger.APPLIED, ledger.DUPLICATE)
     with db.engine.connect() as conn:
@@ -61,7 +67,7 @@ def test_a_refused_change_in_a_batch_leaves_the_others(db: Database) -> None:
     batch = common_pb2.ChangeBatch(changes=[good, bad])
     with db.transaction() as conn:
         results = ledger.take_batch(
-            conn, batch, sender="x", forward=False, check_origin=lambda c: None
+            conn, batch, sender="x", queue=None, check_origin=lambda c: None
         )
     assert [r.outcome for r in results] == [
         common_pb2.CHANGE_OUTCOME_APPLIED,
@@ -72,9 +78,7 @@ def test_a_refused_change_in_a_batch_leaves_the_others(db: Database) -> None:
         assert ledger.resident_count(conn) == 1
     # Re-delivery of the batch: the same answers, nothing more applied.
     with db.transaction() as conn:
-        again = ledger.take_batch(
-            conn, batch, sender="x", forward=False, check_origin=lambda c: None
-        )
+        again = ledger.take_batch(conn, batch, sender="x", queue=None, check_origin=lambda c: None)
     assert [r.outcome for r in again] == [
         common_pb2.CHANGE_OUTCOME_DUPLICATE,
         common_pb2.CHANGE_OUTCOME_REJECTED,

@@ -23,19 +23,20 @@ _sym_db = _symbol_database.Default()
 
 
 from juki.v1 import common_pb2 as juki_dot_v1_dot_common__pb2
+from juki.v1 import envelope_pb2 as juki_dot_v1_dot_envelope__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ejuki/v1/national_service.proto\x12\x07juki.v1\x1a\x14juki/v1/common.proto\"F\n\x1f\x44\x65liverPrefectureChangesRequest\x12#\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x14.juki.v1.ChangeBatch\"J\n DeliverPrefectureChangesResponse\x12&\n\x07results\x18\x01 \x03(\x0b\x32\x15.juki.v1.ChangeResult2\x82\x01\n\x0fNationalService\x12o\n\x18\x44\x65liverPrefectureChanges\x12(.juki.v1.DeliverPrefectureChangesRequest\x1a).juki.v1.DeliverPrefectureChangesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ejuki/v1/national_service.proto\x12\x07juki.v1\x1a\x14juki/v1/common.proto\x1a\x16juki/v1/envelope.proto\"L\n\x1f\x44\x65liverPrefectureChangesRequest\x12)\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x17.juki.v1.SealedEnvelope\"J\n DeliverPrefectureChangesResponse\x12&\n\x07results\x18\x01 \x03(\x0b\x32\x15.juki.v1.ChangeResult2\x82\x01\n\x0fNationalService\x12o\n\x18\x44\x65liverPrefectureChanges\x12(.juki.v1.DeliverPrefectureChangesRequest\x1a).juki.v1.DeliverPrefectureChangesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'juki.v1.national_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DELIVERPREFECTURECHANGESREQUEST']._serialized_start=65
-  _globals['_DELIVERPREFECTURECHANGESREQUEST']._serialized_end=135
-  _globals['_DELIVERPREFECTURECHANGESRESPONSE']._serialized_start=137
-  _globals['_DELIVERPREFECTURECHANGESRESPONSE']._serialized_end=211
-  _globals['_NATIONALSERVICE']._serialized_start=214
-  _globals['_NATIONALSERVICE']._serialized_end=344
+  _globals['_DELIVERPREFECTURECHANGESREQUEST']._serialized_start=89
+  _globals['_DELIVERPREFECTURECHANGESREQUEST']._serialized_end=165
+  _globals['_DELIVERPREFECTURECHANGESRESPONSE']._serialized_start=167
+  _globals['_DELIVERPREFECTURECHANGESRESPONSE']._serialized_end=241
+  _globals['_NATIONALSERVICE']._serialized_start=244
+  _globals['_NATIONALSERVICE']._serialized_end=374
 # @@protoc_insertion_point(module_scope)

@@ -45,6 +45,13 @@ class NationalServiceStub:
 
     Each change is answered on its own in `results`, in request order.
 
+    The payload is sealed (envelope.proto). Fails with the envelope's
+    refusals (ErrorInfo.reason): ENVELOPE_MALFORMED, ENVELOPE_TAMPERED
+    (INVALID_ARGUMENT), ENVELOPE_UNKNOWN_KEY, ENVELOPE_OUTSIDE_TIME_WINDOW
+    (FAILED_PRECONDITION), ENVELOPE_WRONG_RECIPIENT, ENVELOPE_WRONG_METHOD,
+    ENVELOPE_SENDER_NOT_PEER (PERMISSION_DENIED), ENVELOPE_REPLAYED
+    (ALREADY_EXISTS); nothing is applied then.
+
     Fails with INVALID_ARGUMENT if the batch is empty or too large,
     PERMISSION_DENIED if the caller is not a prefecture server or a change
     names a municipality outside the caller's prefecture.
@@ -66,6 +73,13 @@ class NationalServiceAsyncStub(NationalServiceStub):
     (caller: spiffe://<domain>/prefecture/<code>).
 
     Each change is answered on its own in `results`, in request order.
+
+    The payload is sealed (envelope.proto). Fails with the envelope's
+    refusals (ErrorInfo.reason): ENVELOPE_MALFORMED, ENVELOPE_TAMPERED
+    (INVALID_ARGUMENT), ENVELOPE_UNKNOWN_KEY, ENVELOPE_OUTSIDE_TIME_WINDOW
+    (FAILED_PRECONDITION), ENVELOPE_WRONG_RECIPIENT, ENVELOPE_WRONG_METHOD,
+    ENVELOPE_SENDER_NOT_PEER (PERMISSION_DENIED), ENVELOPE_REPLAYED
+    (ALREADY_EXISTS); nothing is applied then.
 
     Fails with INVALID_ARGUMENT if the batch is empty or too large,
     PERMISSION_DENIED if the caller is not a prefecture server or a change
@@ -91,6 +105,13 @@ class NationalServiceServicer(metaclass=_abc_1.ABCMeta):
         (caller: spiffe://<domain>/prefecture/<code>).
 
         Each change is answered on its own in `results`, in request order.
+
+        The payload is sealed (envelope.proto). Fails with the envelope's
+        refusals (ErrorInfo.reason): ENVELOPE_MALFORMED, ENVELOPE_TAMPERED
+        (INVALID_ARGUMENT), ENVELOPE_UNKNOWN_KEY, ENVELOPE_OUTSIDE_TIME_WINDOW
+        (FAILED_PRECONDITION), ENVELOPE_WRONG_RECIPIENT, ENVELOPE_WRONG_METHOD,
+        ENVELOPE_SENDER_NOT_PEER (PERMISSION_DENIED), ENVELOPE_REPLAYED
+        (ALREADY_EXISTS); nothing is applied then.
 
         Fails with INVALID_ARGUMENT if the batch is empty or too large,
         PERMISSION_DENIED if the caller is not a prefecture server or a change

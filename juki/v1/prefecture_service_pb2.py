@@ -23,19 +23,20 @@ _sym_db = _symbol_database.Default()
 
 
 from juki.v1 import common_pb2 as juki_dot_v1_dot_common__pb2
+from juki.v1 import envelope_pb2 as juki_dot_v1_dot_envelope__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n juki/v1/prefecture_service.proto\x12\x07juki.v1\x1a\x14juki/v1/common.proto\"E\n\x1e\x44\x65liverMunicipalChangesRequest\x12#\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x14.juki.v1.ChangeBatch\"I\n\x1f\x44\x65liverMunicipalChangesResponse\x12&\n\x07results\x18\x01 \x03(\x0b\x32\x15.juki.v1.ChangeResult2\x81\x01\n\x11PrefectureService\x12l\n\x17\x44\x65liverMunicipalChanges\x12\'.juki.v1.DeliverMunicipalChangesRequest\x1a(.juki.v1.DeliverMunicipalChangesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n juki/v1/prefecture_service.proto\x12\x07juki.v1\x1a\x14juki/v1/common.proto\x1a\x16juki/v1/envelope.proto\"K\n\x1e\x44\x65liverMunicipalChangesRequest\x12)\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x17.juki.v1.SealedEnvelope\"I\n\x1f\x44\x65liverMunicipalChangesResponse\x12&\n\x07results\x18\x01 \x03(\x0b\x32\x15.juki.v1.ChangeResult2\x81\x01\n\x11PrefectureService\x12l\n\x17\x44\x65liverMunicipalChanges\x12\'.juki.v1.DeliverMunicipalChangesRequest\x1a(.juki.v1.DeliverMunicipalChangesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'juki.v1.prefecture_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DELIVERMUNICIPALCHANGESREQUEST']._serialized_start=67
-  _globals['_DELIVERMUNICIPALCHANGESREQUEST']._serialized_end=136
-  _globals['_DELIVERMUNICIPALCHANGESRESPONSE']._serialized_start=138
-  _globals['_DELIVERMUNICIPALCHANGESRESPONSE']._serialized_end=211
-  _globals['_PREFECTURESERVICE']._serialized_start=214
-  _globals['_PREFECTURESERVICE']._serialized_end=343
+  _globals['_DELIVERMUNICIPALCHANGESREQUEST']._serialized_start=91
+  _globals['_DELIVERMUNICIPALCHANGESREQUEST']._serialized_end=166
+  _globals['_DELIVERMUNICIPALCHANGESRESPONSE']._serialized_start=168
+  _globals['_DELIVERMUNICIPALCHANGESRESPONSE']._serialized_end=241
+  _globals['_PREFECTURESERVICE']._serialized_start=244
+  _globals['_PREFECTURESERVICE']._serialized_end=373
 # @@protoc_insertion_point(module_scope)

@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
 from juki.v1 import common_pb2 as _common_pb2
+from juki.v1 import envelope_pb2 as _envelope_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -25,19 +26,21 @@ class DeliverMunicipalChangesRequest(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    BATCH_FIELD_NUMBER: _builtins.int
+    ENVELOPE_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def batch(self) -> _common_pb2.ChangeBatch:
-        """The changes, oldest first."""
+    def envelope(self) -> _envelope_pb2.SealedEnvelope:
+        """A SealedEnvelope addressed to this server by the sender, for this method,
+        whose payload is a juki.v1.ChangeBatch (changes oldest first).
+        """
 
     def __init__(
         self,
         *,
-        batch: _common_pb2.ChangeBatch | None = ...,
+        envelope: _envelope_pb2.SealedEnvelope | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["envelope", b"envelope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["envelope", b"envelope"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -48,6 +48,13 @@ class PrefectureServiceStub:
     duplicate (already applied under the same change_id: a re-delivery), or
     rejected with a reason code. A rejected change is not stored.
 
+    The payload is sealed (envelope.proto). Fails with the envelope's
+    refusals (ErrorInfo.reason): ENVELOPE_MALFORMED, ENVELOPE_TAMPERED
+    (INVALID_ARGUMENT), ENVELOPE_UNKNOWN_KEY, ENVELOPE_OUTSIDE_TIME_WINDOW
+    (FAILED_PRECONDITION), ENVELOPE_WRONG_RECIPIENT, ENVELOPE_WRONG_METHOD,
+    ENVELOPE_SENDER_NOT_PEER (PERMISSION_DENIED), ENVELOPE_REPLAYED
+    (ALREADY_EXISTS); nothing is applied then.
+
     Fails with INVALID_ARGUMENT if the batch is empty or too large,
     PERMISSION_DENIED if the caller is not a CS of this prefecture or a change
     names a municipality other than the caller's.
@@ -72,6 +79,13 @@ class PrefectureServiceAsyncStub(PrefectureServiceStub):
     Each change is answered on its own in `results`, in request order: applied,
     duplicate (already applied under the same change_id: a re-delivery), or
     rejected with a reason code. A rejected change is not stored.
+
+    The payload is sealed (envelope.proto). Fails with the envelope's
+    refusals (ErrorInfo.reason): ENVELOPE_MALFORMED, ENVELOPE_TAMPERED
+    (INVALID_ARGUMENT), ENVELOPE_UNKNOWN_KEY, ENVELOPE_OUTSIDE_TIME_WINDOW
+    (FAILED_PRECONDITION), ENVELOPE_WRONG_RECIPIENT, ENVELOPE_WRONG_METHOD,
+    ENVELOPE_SENDER_NOT_PEER (PERMISSION_DENIED), ENVELOPE_REPLAYED
+    (ALREADY_EXISTS); nothing is applied then.
 
     Fails with INVALID_ARGUMENT if the batch is empty or too large,
     PERMISSION_DENIED if the caller is not a CS of this prefecture or a change
@@ -100,6 +114,13 @@ class PrefectureServiceServicer(metaclass=_abc_1.ABCMeta):
         Each change is answered on its own in `results`, in request order: applied,
         duplicate (already applied under the same change_id: a re-delivery), or
         rejected with a reason code. A rejected change is not stored.
+
+        The payload is sealed (envelope.proto). Fails with the envelope's
+        refusals (ErrorInfo.reason): ENVELOPE_MALFORMED, ENVELOPE_TAMPERED
+        (INVALID_ARGUMENT), ENVELOPE_UNKNOWN_KEY, ENVELOPE_OUTSIDE_TIME_WINDOW
+        (FAILED_PRECONDITION), ENVELOPE_WRONG_RECIPIENT, ENVELOPE_WRONG_METHOD,
+        ENVELOPE_SENDER_NOT_PEER (PERMISSION_DENIED), ENVELOPE_REPLAYED
+        (ALREADY_EXISTS); nothing is applied then.
 
         Fails with INVALID_ARGUMENT if the batch is empty or too large,
         PERMISSION_DENIED if the caller is not a CS of this prefecture or a change

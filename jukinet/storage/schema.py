@@ -11,6 +11,8 @@ outbox
     Changes waiting for the next hop (store-and-forward). The payload is the
     serialized message to send; the trace context links the delivery to the
     trace of the change that produced it.
+seen_envelopes
+    Message ids of sealed envelopes received recently (replay protection).
 audit_log
     Append-only, hash-chained record of refusals and operator actions; see
     audit.py.
@@ -83,6 +85,14 @@ outbox = Table(
     Column("finished_at", DateTime(timezone=True), nullable=True),
 )
 Index("ix_outbox_pending", outbox.c.state, outbox.c.id)
+
+seen_envelopes = Table(
+    "seen_envelopes",
+    metadata,
+    Column("message_id", String(36), primary_key=True),
+    Column("sender", String(255), nullable=False),
+    Column("seen_at", DateTime(timezone=True), nullable=False, index=True),
+)
 
 audit_log = Table(
     "audit_log",

@@ -7,12 +7,17 @@ from sqlalchemy import select
 
 from juki.v1 import cs_service_pb2, cs_service_pb2_grpc, prefecture_service_pb2
 from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
-from jukinet import ledger, outbox, validation
+from jukinet import delivery, ledger, outbox, validation
 from jukinet.authz import current_caller
 from jukinet.errors import RefusedError
 from jukinet.identity import Role
 from jukinet.node import Node, ServiceSpec
 from jukinet.storage.schema import outbox as outbox_table
+
+DELIVER_MUNICIPAL_CHANGES = delivery.full_method(
+    prefecture_service_pb2.DESCRIPTOR.services_by_name["PrefectureService"],
+    "DeliverMunicipalChanges",
+)
 
 _STATE = {
     outbox.OutboxState.PENDING: cs_service_pb2.DELIVERY_STATE_PENDING,
@@ -49,7 +54,10 @@ class CsServicer(cs_service_pb2_grpc.CsServiceServicer):
             raise wrong_municipality()
         with self._node.db.transaction() as conn:
             decision = ledger.take_change(
-                conn, change, sender=current_caller().spiffe_id, forward=True
+                conn,
+                change,
+                sender=current_caller().spiffe_id,
+                queue=self._node.sealer.seal_at_rest,
             )
         self._node.changes_queued()
         return cs_service_pb2.SubmitChangeResponse(
@@ -82,10 +90,12 @@ def _register(server: grpc.Server, node: Node) -> None:
     cs_service_pb2_grpc.add_CsServiceServicer_to_server(CsServicer(node), server)
 
 
-def _make_sender(channel: grpc.Channel) -> outbox.Sender:
-    return outbox.batch_sender(
+def _make_sender(node: Node, channel: grpc.Channel) -> outbox.Sender:
+    return delivery.batch_sender(
+        node,
         prefecture_grpc.PrefectureServiceStub(channel).DeliverMunicipalChanges,
         prefecture_service_pb2.DeliverMunicipalChangesRequest,
+        method=DELIVER_MUNICIPAL_CHANGES,
     )
 
 

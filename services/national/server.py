@@ -6,11 +6,15 @@ import grpc
 
 from juki.v1 import common_pb2, national_service_pb2
 from juki.v1 import national_service_pb2_grpc as national_grpc
-from jukinet import ledger
+from jukinet import delivery, ledger
 from jukinet.authz import current_caller
 from jukinet.identifiers import prefecture_of
 from jukinet.identity import Role
 from jukinet.node import Node, ServiceSpec
+
+DELIVER_PREFECTURE_CHANGES = delivery.full_method(
+    national_service_pb2.DESCRIPTOR.services_by_name["NationalService"], "DeliverPrefectureChanges"
+)
 
 
 class NationalServicer(national_grpc.NationalServiceServicer):
@@ -30,14 +34,13 @@ class NationalServicer(national_grpc.NationalServiceServicer):
             if prefecture_of(change.municipality_code) != prefecture.code:
                 raise ledger.origin_mismatch()
 
-        with self._node.db.transaction() as conn:
-            results = ledger.take_batch(
-                conn,
-                request.batch,
-                sender=prefecture.spiffe_id,
-                forward=False,
-                check_origin=from_this_prefecture,
-            )
+        results = delivery.receive_batch(
+            self._node,
+            request.envelope,
+            method=DELIVER_PREFECTURE_CHANGES,
+            check_origin=from_this_prefecture,
+            forward=False,
+        )
         return national_service_pb2.DeliverPrefectureChangesResponse(results=results)
 
 

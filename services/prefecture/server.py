@@ -7,10 +7,18 @@ import grpc
 from juki.v1 import common_pb2, national_service_pb2, prefecture_service_pb2
 from juki.v1 import national_service_pb2_grpc as national_grpc
 from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
-from jukinet import ledger, outbox
+from jukinet import delivery, ledger, outbox
 from jukinet.authz import current_caller
 from jukinet.identity import Role
 from jukinet.node import Node, ServiceSpec
+
+DELIVER_MUNICIPAL_CHANGES = delivery.full_method(
+    prefecture_service_pb2.DESCRIPTOR.services_by_name["PrefectureService"],
+    "DeliverMunicipalChanges",
+)
+DELIVER_PREFECTURE_CHANGES = delivery.full_method(
+    national_service_pb2.DESCRIPTOR.services_by_name["NationalService"], "DeliverPrefectureChanges"
+)
 
 
 class PrefectureServicer(prefecture_grpc.PrefectureServiceServicer):
@@ -30,11 +38,13 @@ class PrefectureServicer(prefecture_grpc.PrefectureServiceServicer):
             if change.municipality_code != cs.code:
                 raise ledger.origin_mismatch()
 
-        with self._node.db.transaction() as conn:
-            results = ledger.take_batch(
-                conn, request.batch, sender=cs.spiffe_id, forward=True, check_origin=from_this_cs
-            )
-        self._node.changes_queued()
+        results = delivery.receive_batch(
+            self._node,
+            request.envelope,
+            method=DELIVER_MUNICIPAL_CHANGES,
+            check_origin=from_this_cs,
+            forward=True,
+        )
         return prefecture_service_pb2.DeliverMunicipalChangesResponse(results=results)
 
 
@@ -42,10 +52,12 @@ def _register(server: grpc.Server, node: Node) -> None:
     prefecture_grpc.add_PrefectureServiceServicer_to_server(PrefectureServicer(node), server)
 
 
-def _make_sender(channel: grpc.Channel) -> outbox.Sender:
-    return outbox.batch_sender(
+def _make_sender(node: Node, channel: grpc.Channel) -> outbox.Sender:
+    return delivery.batch_sender(
+        node,
         national_grpc.NationalServiceStub(channel).DeliverPrefectureChanges,
         national_service_pb2.DeliverPrefectureChangesRequest,
+        method=DELIVER_PREFECTURE_CHANGES,
     )
 
 

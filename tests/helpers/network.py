@@ -7,9 +7,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import grpc
 from sqlalchemy import create_engine, func, select, text
 
+from jukinet import tls
 from jukinet.cli import node_statuses
+from jukinet.config import Credentials
+from jukinet.envelope import Sealer
+from jukinet.identity import Identity
+from jukinet.keys import KeyDirectory, NodeKeyring
 from jukinet.localnet import LocalNetwork
 from jukinet.storage.schema import outbox, resident_versions
 
@@ -76,3 +82,24 @@ def everything_written(net: LocalNetwork) -> dict[str, tuple[int, int, int]]:
         )
         for n in net.info["nodes"]
     }
+
+
+def node_credentials(net: LocalNetwork, name: str) -> Credentials:
+    """A node's own TLS credentials (to act as that node in a test)."""
+    folder = Path(net.node_info(name)["config"]).parent
+    return Credentials(
+        cert_file=folder / "node.crt", key_file=folder / "node.key", trust_bundle=net.bundle
+    )
+
+
+def node_sealer(net: LocalNetwork, name: str) -> Sealer:
+    """A node's own sealer (its private keys and the network's key directory)."""
+    info = net.node_info(name)
+    keyring = NodeKeyring(Path(info["config"]).parent / "sealing-keys.json")
+    return Sealer(info["spiffe_id"], keyring, KeyDirectory(net.key_dir, net.bundle))
+
+
+def channel_as(net: LocalNetwork, target: str, creds: Credentials) -> grpc.Channel:
+    """A channel to node `target` presenting `creds`."""
+    info = net.node_info(target)
+    return tls.secure_channel(info["address"], creds, Identity.parse(info["spiffe_id"]))

@@ -1,0 +1,92 @@
+"""The hop protocol between nodes: a batch of changes, sealed, sent from an outbox and taken once.
+
+Sending (`batch_sender`): the outbox holds each change sealed to the sending
+node itself; at delivery the rows are opened, gathered into one ChangeBatch
+and sealed afresh to the next hop for the delivery method, so an envelope on
+the wire is always within the receiver's time window however long the change
+waited, and many records share one envelope's cost.
+
+Receiving (`receive_batch`): open the envelope from the TLS peer (every check
+of envelope.py), then in one transaction remember its message id (replay) and
+take each change once (ledger.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from juki.v1 import common_pb2, envelope_pb2
+from jukinet import ledger, replay
+from jukinet.authz import current_caller
+from jukinet.envelope import AT_REST_METHOD
+from jukinet.outbox import Sender
+
+if TYPE_CHECKING:
+    from jukinet.node import Node
+
+DELIVERY_TIMEOUT_S = 10.0
+
+
+def full_method(service: Any, method: str) -> str:
+    """The gRPC path of `method` of a service descriptor, e.g. /juki.v1.X/Y."""
+    return f"/{service.full_name}/{method}"
+
+
+def batch_sender(
+    node: Node,
+    rpc: Callable[..., Any],
+    request_type: Callable[..., Any],
+    *,
+    method: str,
+) -> Sender:
+    """A Sender delivering outbox rows to the node's next hop through `rpc`.
+
+    `request_type` is the RPC's request message, whose `envelope` field takes
+    the sealed ChangeBatch; its response lists `results`.
+    """
+    assert node.config.next_hop is not None
+    recipient = node.config.next_hop.spiffe_id
+    me = node.identity.spiffe_id
+
+    def send(payloads: Sequence[bytes]) -> Sequence[common_pb2.ChangeResult]:
+        changes = [
+            node.sealer.open(
+                envelope_pb2.SealedEnvelope.FromString(p),
+                common_pb2.Change,
+                peer=me,
+                method=AT_REST_METHOD,
+                window=None,  # at rest for as long as the next hop is away
+            )[1]
+            for p in payloads
+        ]
+        envelope = node.sealer.seal(
+            common_pb2.ChangeBatch(changes=changes), recipient=recipient, method=method
+        )
+        reply = rpc(request_type(envelope=envelope), timeout=DELIVERY_TIMEOUT_S)
+        results: Sequence[common_pb2.ChangeResult] = reply.results
+        return results
+
+    return send
+
+
+def receive_batch(
+    node: Node,
+    envelope: envelope_pb2.SealedEnvelope,
+    *,
+    method: str,
+    check_origin: Callable[[common_pb2.Change], None],
+    forward: bool,
+) -> list[common_pb2.ChangeResult]:
+    """Open a delivered envelope and take its changes; raises RefusedError on any envelope check."""
+    sender = current_caller().spiffe_id
+    header, batch = node.sealer.open(envelope, common_pb2.ChangeBatch, peer=sender, method=method)
+    queue = node.sealer.seal_at_rest if forward else None
+    with node.db.transaction() as conn:
+        replay.remember(conn, header)
+        results = ledger.take_batch(
+            conn, batch, sender=sender, queue=queue, check_origin=check_origin
+        )
+    if forward:
+        node.changes_queued()
+    return results

@@ -7,6 +7,7 @@ Subcommands::
     juki-net pki init-ca --dir DIR        create a development CA and trust bundle
     juki-net pki issue …                  issue a node or client certificate
     juki-net pki inspect FILE             identity, serial, validity of a certificate
+    juki-net keys rotate|retire …         sealing-key rotation of a local network's node
     juki-net submit --network FILE …      enter a change at a CS as its register system
     juki-net status --network FILE        every node's status, as the operator
 """
@@ -113,6 +114,22 @@ def _is_ca(cert: Any) -> bool:
 def cmd_pki_inspect(args: argparse.Namespace) -> int:
     """Print a certificate's identity, serial and validity as JSON."""
     print(json.dumps(describe_certificate(args.file), indent=2))
+    return 0
+
+
+# -- sealing keys ----------------------------------------------------------------------
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    """New sealing keys for a node of a local network, published beside the old ones."""
+    net = LocalNetwork(args.state_dir)
+    net.rotate_keys(args.node)
+    print(f"{args.node}: new sealing keys published; old keys still open envelopes until retired")
+    return 0
+
+
+def cmd_keys_retire(args: argparse.Namespace) -> int:
+    """End a rotation's overlap: remove a node's superseded sealing keys."""
+    dropped = LocalNetwork(args.state_dir).retire_keys(args.node)
+    print(f"{args.node}: retired {', '.join(dropped) or 'nothing'}")
     return 0
 
 
@@ -266,6 +283,17 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = pki_cmd.add_parser("inspect", help="describe a certificate")
     inspect.add_argument("file", type=Path)
     inspect.set_defaults(func=cmd_pki_inspect)
+
+    keys_cmd = sub.add_parser("keys", help="sealing keys of a local network's nodes")
+    keys_sub = keys_cmd.add_subparsers(dest="keys", required=True)
+    for verb, func, text in (
+        ("rotate", cmd_keys_rotate, "publish new sealing keys beside the old"),
+        ("retire", cmd_keys_retire, "remove superseded sealing keys"),
+    ):
+        p = keys_sub.add_parser(verb, help=text)
+        p.add_argument("--state-dir", type=Path, required=True)
+        p.add_argument("--node", required=True, help="node name, e.g. prefecture-14")
+        p.set_defaults(func=func)
 
     submit = sub.add_parser("submit", help="enter a change at a CS (as its register system)")
     submit.add_argument("--network", type=Path, required=True)

@@ -43,6 +43,9 @@ HYBRID_SUITE = envelope_pb2.HPKE_SUITE_MLKEM768X25519_HKDFSHA256_AES256GCM
 ED25519 = envelope_pb2.SIGNATURE_ALGORITHM_ED25519
 ML_DSA_65 = envelope_pb2.SIGNATURE_ALGORITHM_ML_DSA_65
 KEY_LIFETIME = dt.timedelta(days=90)
+# New keys count as valid from an hour before they were made, so a receiver
+# whose clock lags the key's maker does not refuse a freshly published key.
+KEY_BACKDATE = dt.timedelta(hours=1)
 _MLKEM768_PUBLIC_LEN = 1184
 
 SigningPrivateKey = ed25519.Ed25519PrivateKey | mldsa.MLDSA65PrivateKey
@@ -134,7 +137,8 @@ def signing_public_key(algorithm: int, raw: bytes) -> SigningPublicKey:
 def new_entries(
     now: dt.datetime, *, signature_algorithm: int = ED25519, lifetime: dt.timedelta = KEY_LIFETIME
 ) -> list[PrivateKeyEntry]:
-    """A fresh encryption key and signing key, valid from `now`."""
+    """A fresh encryption key and signing key, valid from `now` (less KEY_BACKDATE)."""
+    start = now - KEY_BACKDATE
     stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
     kem_seed = mlkem.MLKEM768PrivateKey.generate().private_bytes_raw()
     dh_raw = x25519.X25519PrivateKey.generate().private_bytes_raw()
@@ -148,7 +152,7 @@ def new_entries(
             envelope_pb2.KEY_USE_ENCRYPTION,
             HYBRID_SUITE,
             kem_seed + dh_raw,
-            now,
+            start,
             now + lifetime,
         ),
         PrivateKeyEntry(
@@ -156,7 +160,7 @@ def new_entries(
             envelope_pb2.KEY_USE_SIGNING,
             signature_algorithm,
             sign_seed,
-            now,
+            start,
             now + lifetime,
         ),
     ]

@@ -36,7 +36,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from jukinet import pki, tls
 from jukinet.config import Credentials, NextHop, NodeConfig
 from jukinet.identity import DEFAULT_TRUST_DOMAIN, Identity, Role
-from jukinet.keys import NodeKeyring, new_entries, publish, sign_document
+from jukinet.keys import NodeKeyring, new_entries, publish, retire, rotate, sign_document
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT_S = 30.0
@@ -184,16 +184,9 @@ class LocalNetwork:
                     spiffe_id=self.identity(hop_plan).spiffe_id,
                 )
             keyring_file = folder / "sealing-keys.json"
-            ring = (
-                NodeKeyring(keyring_file)
-                if keyring_file.exists()
-                else NodeKeyring.create(keyring_file, new_entries(pki.now()))
-            )
-            publish(
-                self.key_dir,
-                plan.name,
-                sign_document(ring.document(identity.spiffe_id, pki.now()), issuer),
-            )
+            if not keyring_file.exists():
+                NodeKeyring.create(keyring_file, new_entries(pki.now()))
+            self.publish_keys(plan, issuer)
             config = NodeConfig(
                 name=plan.name,
                 spiffe_id=identity.spiffe_id,
@@ -245,6 +238,38 @@ class LocalNetwork:
         }
         pki.write_atomic(self.dir / "network.json", json.dumps(self.info, indent=2).encode())
         return self.info
+
+    # -- sealing keys ------------------------------------------------------------------
+    def keyring(self, name: str) -> NodeKeyring:
+        """A node's private sealing keys."""
+        return NodeKeyring(self.node_dir(name) / "sealing-keys.json")
+
+    def publish_keys(self, plan: NodePlan, issuer: pki.Issuer | None = None) -> None:
+        """Sign a node's current key document with the CA and put it in the key directory."""
+        issuer = issuer or self._issuer()
+        document = self.keyring(plan.name).document(self.identity(plan).spiffe_id, pki.now())
+        publish(self.key_dir, plan.name, sign_document(document, issuer))
+
+    def rotate_keys(self, name: str) -> None:
+        """Give a node new sealing keys and publish them beside the old (overlap begins)."""
+        rotate(self.keyring(name), pki.now())
+        self.publish_keys(self._plan(name))
+
+    def retire_keys(self, name: str) -> list[str]:
+        """End the overlap: drop all but the newest key of each use; returns the ids dropped."""
+        ring = self.keyring(name)
+        ring.refresh()
+        newest = {
+            use: max((e for e in ring.entries if e.use == use), key=lambda e: e.not_before)
+            for use in {e.use for e in ring.entries}
+        }
+        old = [e.key_id for e in ring.entries if e is not newest[e.use]]
+        retire(ring, old)
+        self.publish_keys(self._plan(name))
+        return old
+
+    def _plan(self, name: str) -> NodePlan:
+        return next(p for p in self.topology if p.name == name)
 
     # -- processes ---------------------------------------------------------------
     def node_info(self, name: str) -> dict[str, Any]:

@@ -27,9 +27,9 @@ def test_regenerating_the_stubs_changes_nothing(tmp_path: Path) -> None:
 
 def test_every_proto_element_has_a_leading_comment() -> None:
     """Services, RPCs, messages, fields and enum values are all documented (buf-lint style)."""
-    from google.protobuf import descriptor_pb2
-
     import importlib
+
+    from google.protobuf import descriptor_pb2
 
     undocumented: list[str] = []
     modules = [

@@ -1,0 +1,232 @@
+"""Sealing and opening envelopes: every check of envelope.py, key documents and rotation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+
+from juki.v1 import common_pb2, envelope_pb2
+from jukinet import pki, replay, synthetic
+from jukinet.envelope import Sealer
+from jukinet.errors import RefusedError
+from jukinet.keys import (
+    ML_DSA_65,
+    KeyDirectory,
+    KeyTrustError,
+    NodeKeyring,
+    new_entries,
+    publish,
+    retire,
+    rotate,
+    sign_document,
+)
+from jukinet.storage import open_database
+
+CS = "spiffe://juki.example/cs/141003"
+PREF14 = "spiffe://juki.example/prefecture/14"
+PREF13 = "spiffe://juki.example/prefecture/13"
+METHOD = "/juki.v1.PrefectureService/DeliverMunicipalChanges"
+
+
+@dataclass
+class World:
+    """A CA, a key directory and a keyring per node."""
+
+    tmp: Path
+    issuer: pki.Issuer
+    rings: dict[str, NodeKeyring]
+
+    @property
+    def key_dir(self) -> Path:
+        return self.tmp / "keys"
+
+    def directory(self) -> KeyDirectory:
+        return KeyDirectory(self.key_dir, self.tmp / "bundle.pem")
+
+    def add(self, spiffe_id: str, *, signature_algorithm: int = 1, published: bool = True) -> None:
+        path = self.tmp / f"{spiffe_id.rsplit('/', 2)[-2]}-{spiffe_id[-2:]}.json"
+        # Keys valid from an hour ago, so envelopes "sealed" minutes in the past can be made.
+        created = pki.now() - dt.timedelta(hours=1)
+        ring = NodeKeyring.create(
+            path, new_entries(created, signature_algorithm=signature_algorithm)
+        )
+        self.rings[spiffe_id] = ring
+        if published:
+            self.publish(spiffe_id)
+
+    def publish(self, spiffe_id: str, issuer: pki.Issuer | None = None) -> None:
+        doc = self.rings[spiffe_id].document(spiffe_id, pki.now())
+        publish(
+            self.key_dir, spiffe_id.replace("/", "_"), sign_document(doc, issuer or self.issuer)
+        )
+
+    def sealer(self, spiffe_id: str) -> Sealer:
+        return Sealer(spiffe_id, self.rings[spiffe_id], self.directory())
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    issuer = pki.create_ca("test CA")
+    pki.write_bundle(tmp_path / "bundle.pem", [issuer.certificate])
+    (tmp_path / "keys").mkdir()
+    w = World(tmp_path, issuer, {})
+    for node in (CS, PREF14, PREF13):
+        w.add(node)
+    return w
+
+
+def _batch() -> common_pb2.ChangeBatch:
+    return common_pb2.ChangeBatch(changes=[synthetic.birth("141003", random.Random(5))])
+
+
+def _reason(call: object) -> str:
+    with pytest.raises(RefusedError) as caught:
+        call()  # type: ignore[operator]
+    return caught.value.reason
+
+
+def test_sealed_batch_opens_for_its_recipient(world: World) -> None:
+    envelope = world.sealer(CS).seal(_batch(), recipient=PREF14, method=METHOD)
+    header, batch = world.sealer(PREF14).open(
+        envelope, common_pb2.ChangeBatch, peer=CS, method=METHOD
+    )
+    assert batch == _batch()
+    assert (header.sender, header.recipient, header.method) == (CS, PREF14, METHOD)
+    assert header.suite == envelope_pb2.HPKE_SUITE_MLKEM768X25519_HKDFSHA256_AES256GCM
+    assert header.payload_type == "juki.v1.ChangeBatch"
+    assert len(envelope.encapsulated_key) == 1120
+    # The plaintext is nowhere in the envelope.
+    raw = envelope.SerializeToString()
+    for value in (_batch().changes[0].record.juminhyo_code, _batch().changes[0].record.name_kanji):
+        assert value.encode() not in raw
+
+
+def test_envelope_for_another_node_is_refused(world: World) -> None:
+    envelope = world.sealer(CS).seal(_batch(), recipient=PREF13, method=METHOD)
+    opener = world.sealer(PREF14)
+    reason = _reason(lambda: opener.open(envelope, common_pb2.ChangeBatch, peer=CS, method=METHOD))
+    assert reason == "ENVELOPE_WRONG_RECIPIENT"
+
+
+def test_envelope_signed_by_other_than_the_peer_is_refused(world: World) -> None:
+    envelope = world.sealer(PREF13).seal(_batch(), recipient=PREF14, method=METHOD)
+    opener = world.sealer(PREF14)
+    reason = _reason(lambda: opener.open(envelope, common_pb2.ChangeBatch, peer=CS, method=METHOD))
+    assert reason == "ENVELOPE_SENDER_NOT_PEER"
+
+
+def test_envelope_for_another_method_is_refused(world: World) -> None:
+    envelope = world.sealer(CS).seal(_batch(), recipient=PREF14, method="/juki.v1.Other/Method")
+    opener = world.sealer(PREF14)
+    reason = _reason(lambda: opener.open(envelope, common_pb2.ChangeBatch, peer=CS, method=METHOD))
+    assert reason == "ENVELOPE_WRONG_METHOD"
+
+
+@pytest.mark.parametrize("skew", [dt.timedelta(minutes=-6), dt.timedelta(minutes=6)])
+def test_envelope_outside_the_time_window_is_refused(world: World, skew: dt.timedelta) -> None:
+    envelope = world.sealer(CS).seal(
+        _batch(), recipient=PREF14, method=METHOD, now=pki.now() + skew
+    )
+    opener = world.sealer(PREF14)
+    reason = _reason(lambda: opener.open(envelope, common_pb2.ChangeBatch, peer=CS, method=METHOD))
+    assert reason == "ENVELOPE_OUTSIDE_TIME_WINDOW"
+
+
+def test_any_flipped_byte_is_refused(world: World) -> None:
+    envelope = world.sealer(CS).seal(_batch(), recipient=PREF14, method=METHOD)
+    opener = world.sealer(PREF14)
+    fields = ("header", "encapsulated_key", "ciphertext", "signature")
+    checked = 0
+    for name in fields:
+        original = getattr(envelope, name)
+        for i in range(len(original)):
+            tampered = envelope_pb2.SealedEnvelope()
+            tampered.CopyFrom(envelope)
+            setattr(tampered, name, original[:i] + bytes([original[i] ^ 0x01]) + original[i + 1 :])
+            with pytest.raises(RefusedError):
+                opener.open(tampered, common_pb2.ChangeBatch, peer=CS, method=METHOD)
+            checked += 1
+    assert checked == sum(len(getattr(envelope, f)) for f in fields)
+
+
+def test_unpublished_signing_key_is_unknown(world: World) -> None:
+    world.add("spiffe://juki.example/cs/141305", published=False)
+    envelope = world.sealer("spiffe://juki.example/cs/141305").seal(
+        _batch(), recipient=PREF14, method=METHOD
+    )
+    opener = world.sealer(PREF14)
+    reason = _reason(
+        lambda: opener.open(
+            envelope, common_pb2.ChangeBatch, peer="spiffe://juki.example/cs/141305", method=METHOD
+        )
+    )
+    assert reason == "ENVELOPE_UNKNOWN_KEY"
+
+
+def test_key_document_from_a_foreign_ca_is_ignored(world: World) -> None:
+    world.add("spiffe://juki.example/cs/141305", published=False)
+    world.publish("spiffe://juki.example/cs/141305", issuer=pki.create_ca("someone else"))
+    with pytest.raises(KeyTrustError):
+        world.sealer(CS).seal(_batch(), recipient="spiffe://juki.example/cs/141305", method=METHOD)
+
+
+def test_rotation_keeps_old_envelopes_openable_until_retired(world: World) -> None:
+    sender, receiver = world.sealer(CS), world.sealer(PREF14)
+    before = sender.seal(_batch(), recipient=PREF14, method=METHOD)
+    old_key = envelope_pb2.EnvelopeHeader.FromString(before.header).recipient_key_id
+    rotate(world.rings[PREF14], pki.now() + dt.timedelta(seconds=1))
+    world.publish(PREF14)
+    receiver = world.sealer(PREF14)
+    after = world.sealer(CS).seal(
+        _batch(), recipient=PREF14, method=METHOD, now=pki.now() + dt.timedelta(seconds=2)
+    )
+    new_key = envelope_pb2.EnvelopeHeader.FromString(after.header).recipient_key_id
+    assert new_key != old_key, "senders seal to the newest key"
+    receiver.open(
+        before, common_pb2.ChangeBatch, peer=CS, method=METHOD
+    )  # overlap: old still opens
+    receiver.open(
+        after,
+        common_pb2.ChangeBatch,
+        peer=CS,
+        method=METHOD,
+        now=pki.now() + dt.timedelta(seconds=2),
+    )
+    retire(world.rings[PREF14], [old_key])
+    reason = _reason(lambda: receiver.open(before, common_pb2.ChangeBatch, peer=CS, method=METHOD))
+    assert reason == "ENVELOPE_UNKNOWN_KEY"
+
+
+def test_ml_dsa_65_signatures_work_too(world: World) -> None:
+    world.add("spiffe://juki.example/cs/141305", signature_algorithm=ML_DSA_65)
+    sender = world.sealer("spiffe://juki.example/cs/141305")
+    envelope = sender.seal(_batch(), recipient=PREF14, method=METHOD)
+    header, _ = world.sealer(PREF14).open(
+        envelope, common_pb2.ChangeBatch, peer="spiffe://juki.example/cs/141305", method=METHOD
+    )
+    assert header.signature_algorithm == ML_DSA_65
+    assert len(envelope.signature) == 3309
+
+
+def test_a_replayed_message_id_is_refused(world: World, tmp_path: Path) -> None:
+    db = open_database(f"sqlite:///{tmp_path / 'node.db'}")
+    envelope = world.sealer(CS).seal(_batch(), recipient=PREF14, method=METHOD)
+    header, _ = world.sealer(PREF14).open(envelope, common_pb2.ChangeBatch, peer=CS, method=METHOD)
+    with db.transaction() as conn:
+        replay.remember(conn, header)
+    with pytest.raises(RefusedError) as caught, db.transaction() as conn:
+        replay.remember(conn, header)
+    assert (caught.value.code, caught.value.reason) == (
+        grpc.StatusCode.ALREADY_EXISTS,
+        "ENVELOPE_REPLAYED",
+    )
+    db.dispose()
+
+
+def test_private_key_file_is_owner_only(world: World) -> None:
+    assert world.rings[CS].path.stat().st_mode & 0o777 == 0o600

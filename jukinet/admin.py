@@ -31,7 +31,7 @@ class NodeAdminServicer(node_admin_service_pb2_grpc.NodeAdminServiceServicer):
             states = outbox.count_by_state(conn)
             residents = ledger.resident_count(conn)
             applied = ledger.applied_count(conn)
-        not_after = node.certificate.not_valid_after_utc
+        not_after = node.credentials.current().certificate.not_valid_after_utc
         stamp = timestamp_pb2.Timestamp()
         stamp.FromDatetime(not_after)
         return node_admin_service_pb2.GetNodeStatusResponse(

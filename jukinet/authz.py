@@ -6,7 +6,9 @@ relate to this node (same municipality, same prefecture, or anywhere in the
 network). Identity comes only from the verified TLS peer's SPIFFE ID; a caller
 without one is UNAUTHENTICATED.
 
-Every refusal, and every operator action, is appended to the node's audit log.
+Before the policy, the peer's certificate is checked against the network's
+revocation list (revocation.py). Every refusal, and every operator action, is
+appended to the node's audit log.
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ import grpc
 
 from jukinet.audit import AuditLog
 from jukinet.errors import RefusedError, abort
-from jukinet.identity import Identity, Role, peer_identity, peer_spiffe_ids
+from jukinet.identity import (
+    Identity,
+    Role,
+    peer_certificate_pem,
+    peer_identity,
+    peer_spiffe_ids,
+)
+from jukinet.revocation import RevocationList
 
 log = logging.getLogger(__name__)
 
@@ -114,16 +123,20 @@ class AuthorizationInterceptor(grpc.ServerInterceptor):
         node: Identity,
         audit: AuditLog,
         policy: Mapping[str, tuple[Allow, ...]] = POLICY,
+        revocation: RevocationList | None = None,
     ) -> None:
         self._node = node
         self._audit = audit
         self._policy = policy
+        self._revocation = revocation
 
     def authorize(self, method: str, context: grpc.ServicerContext) -> Identity:
         """The caller's identity if admitted to `method`; raises RefusedError otherwise."""
         caller = peer_identity(context, self._node.trust_domain)
         if caller is None:
             raise unauthenticated()
+        if self._revocation is not None:
+            self._revocation.check(peer_certificate_pem(context))
         if not any(rule.admits(caller, self._node) for rule in self._policy.get(method, ())):
             raise permission_denied(method)
         return caller

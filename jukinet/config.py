@@ -61,6 +61,8 @@ class NodeConfig:
     credentials: TLS material.
     keyring_file: the node's private sealing keys (JSON, 0600).
     key_directory: folder of every node's CA-signed key document (*.keydoc).
+    revocation_list: PEM file of the CAs' CRLs, checked on every call; None
+        disables revocation checks (not for production).
     next_hop: where to forward changes, or None (national).
     trace_file: JSON-lines file for finished spans, or None (then OTEL_*).
     max_connection_age_s: connections are closed after this many seconds so
@@ -75,6 +77,7 @@ class NodeConfig:
     credentials: Credentials
     keyring_file: Path
     key_directory: Path
+    revocation_list: Path | None = None
     next_hop: NextHop | None = None
     trace_file: Path | None = None
     max_connection_age_s: float = 300.0
@@ -97,12 +100,14 @@ class NodeConfig:
         creds = data.pop("credentials")
         hop = data.pop("next_hop", None)
         trace = data.pop("trace_file", None)
+        crl = data.pop("revocation_list", None)
         return cls(
             credentials=Credentials(**{k: Path(v) for k, v in creds.items()}),
             keyring_file=Path(data.pop("keyring_file")),
             key_directory=Path(data.pop("key_directory")),
             next_hop=NextHop(**hop) if hop else None,
             trace_file=Path(trace) if trace else None,
+            revocation_list=Path(crl) if crl else None,
             **data,
         )
 

@@ -35,15 +35,17 @@ def full_method(service: Any, method: str) -> str:
 
 def batch_sender(
     node: Node,
-    rpc: Callable[..., Any],
+    rpc: Callable[[], Callable[..., Any]],
     request_type: Callable[..., Any],
     *,
     method: str,
 ) -> Sender:
-    """A Sender delivering outbox rows to the node's next hop through `rpc`.
+    """A Sender delivering outbox rows to the node's next hop.
 
-    `request_type` is the RPC's request message, whose `envelope` field takes
-    the sealed ChangeBatch; its response lists `results`.
+    `rpc()` returns the delivery method on the current channel (it changes
+    when credentials are renewed); `request_type` is its request message,
+    whose `envelope` field takes the sealed ChangeBatch; its response lists
+    `results`.
     """
     assert node.config.next_hop is not None
     recipient = node.config.next_hop.spiffe_id
@@ -63,7 +65,7 @@ def batch_sender(
         envelope = node.sealer.seal(
             common_pb2.ChangeBatch(changes=changes), recipient=recipient, method=method
         )
-        reply = rpc(request_type(envelope=envelope), timeout=DELIVERY_TIMEOUT_S)
+        reply = rpc()(request_type(envelope=envelope), timeout=DELIVERY_TIMEOUT_S)
         results: Sequence[common_pb2.ChangeResult] = reply.results
         return results
 

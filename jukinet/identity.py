@@ -127,6 +127,12 @@ def peer_spiffe_ids(context: grpc.ServicerContext) -> list[str]:
     return [v.decode("ascii", "replace") for v in raw if isinstance(v, bytes)]
 
 
+def peer_certificate_pem(context: grpc.ServicerContext) -> bytes:
+    """The verified TLS peer's certificate (PEM), b'' if there is none."""
+    raw: Any = context.auth_context().get("x509_pem_cert", ())
+    return next((v for v in raw if isinstance(v, bytes)), b"")
+
+
 def peer_identity(context: grpc.ServicerContext, trust_domain: str) -> Identity | None:
     """The caller's identity from the verified TLS peer, or None.
 

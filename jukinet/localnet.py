@@ -4,8 +4,7 @@ State directory layout (everything a node or script needs is found from
 ``network.json``)::
 
     DIR/network.json           trust bundle, client credentials, every node
-    DIR/pki/ca.crt, ca.key     the development CA (kept across runs)
-    DIR/pki/bundle.pem         the trust bundle every node and client uses
+    DIR/pki/                   CA, trust bundle, CRLs (see localpki.py; kept across runs)
     DIR/pki/clients/*.crt|key  operator and register-system certificates
     DIR/keys/<name>.keydoc     every node's CA-signed sealing key document
     DIR/nodes/<name>/          config.json, node.crt|key, sealing-keys.json (0600),
@@ -37,6 +36,7 @@ from jukinet import pki, tls
 from jukinet.config import Credentials, NextHop, NodeConfig
 from jukinet.identity import DEFAULT_TRUST_DOMAIN, Identity, Role
 from jukinet.keys import NodeKeyring, new_entries, publish, retire, rotate, sign_document
+from jukinet.localpki import LocalPki
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT_S = 30.0
@@ -102,6 +102,7 @@ class LocalNetwork:
         self.topology = topology
         self.trust_domain = trust_domain
         self.node_lifetime_hours = node_lifetime_hours
+        self.pki = LocalPki(self.dir / "pki")
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.info: dict[str, Any] = {}
 
@@ -130,14 +131,6 @@ class LocalNetwork:
         return Identity.of(plan.role, plan.code, trust_domain=self.trust_domain)
 
     # -- preparation -------------------------------------------------------------
-    def _issuer(self) -> pki.Issuer:
-        cert, key = self.pki_dir / "ca.crt", self.pki_dir / "ca.key"
-        if not cert.exists():
-            issuer = pki.create_ca("juki-net development CA")
-            pki.write_pair(self.pki_dir, "ca", issuer.certificate, issuer.key)
-            pki.write_bundle(self.bundle, [issuer.certificate])
-        return pki.Issuer.load(cert, key)
-
     def _ports(self) -> dict[str, int]:
         previous: dict[str, int] = {}
         path = self.dir / "network.json"
@@ -152,41 +145,61 @@ class LocalNetwork:
             ports[plan.name] = port
         return ports
 
-    def _client(self, issuer: pki.Issuer, stem: str, identity: Identity) -> dict[str, str]:
-        lifetime = pki.CLIENT_LIFETIME
-        cert, key = pki.issue(issuer, identity, lifetime=lifetime)
-        cert_path, key_path = pki.write_pair(self.pki_dir / "clients", stem, cert, key)
-        return {"spiffe_id": identity.spiffe_id, "cert": str(cert_path), "key": str(key_path)}
+    def _clients(self) -> dict[str, Identity]:
+        """The non-node identities of the network: an operator, each CS's register system."""
+        clients = {
+            "operator": Identity.of(Role.OPERATOR, *OPERATOR, trust_domain=self.trust_domain)
+        }
+        for plan in self.topology:
+            if plan.role is Role.CS:
+                clients[f"register-{plan.code}"] = Identity.of(
+                    Role.REGISTER, plan.code, trust_domain=self.trust_domain
+                )
+        return clients
+
+    def issue_node_certificate(self, name: str) -> tuple[Path, Path]:
+        """Issue or renew a node's certificate (new key, written beside the old atomically)."""
+        identity = self.identity(self._plan(name))
+        return self.pki.issue(
+            identity,
+            self.node_dir(name),
+            "node",
+            lifetime=dt.timedelta(hours=self.node_lifetime_hours),
+            dns_names=[tls.node_dns_name(identity), "localhost"],
+            ip_addresses=[HOST],
+        )
+
+    def issue_client_certificates(self) -> dict[str, dict[str, str]]:
+        """Issue or renew every client certificate; returns their network.json entries."""
+        entries = {}
+        for stem, identity in self._clients().items():
+            cert, key = self.pki.issue(
+                identity, self.pki_dir / "clients", stem, lifetime=pki.CLIENT_LIFETIME
+            )
+            entries[stem] = {"spiffe_id": identity.spiffe_id, "cert": str(cert), "key": str(key)}
+        return entries
 
     def prepare(self) -> dict[str, Any]:
         """Create or refresh the PKI, node configs and network.json; returns the latter."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        issuer = self._issuer()
+        self.pki.ensure_ca()
+        self.pki.write_crls()
         ports = self._ports()
         nodes = []
-        lifetime = dt.timedelta(hours=self.node_lifetime_hours)
         for plan in self.topology:
             identity = self.identity(plan)
             folder = self.node_dir(plan.name)
-            cert, key = pki.issue(
-                issuer,
-                identity,
-                lifetime=lifetime,
-                dns_names=[tls.node_dns_name(identity), "localhost"],
-                ip_addresses=[HOST],
-            )
-            cert_path, key_path = pki.write_pair(folder, "node", cert, key)
+            cert_path, key_path = self.issue_node_certificate(plan.name)
             hop = None
             if plan.next_hop:
-                hop_plan = next(p for p in self.topology if p.name == plan.next_hop)
                 hop = NextHop(
-                    address=f"{HOST}:{ports[hop_plan.name]}",
-                    spiffe_id=self.identity(hop_plan).spiffe_id,
+                    address=f"{HOST}:{ports[plan.next_hop]}",
+                    spiffe_id=self.identity(self._plan(plan.next_hop)).spiffe_id,
                 )
             keyring_file = folder / "sealing-keys.json"
             if not keyring_file.exists():
                 NodeKeyring.create(keyring_file, new_entries(pki.now()))
-            self.publish_keys(plan, issuer)
+            self.publish_keys(plan)
             config = NodeConfig(
                 name=plan.name,
                 spiffe_id=identity.spiffe_id,
@@ -197,6 +210,7 @@ class LocalNetwork:
                 ),
                 keyring_file=keyring_file,
                 key_directory=self.key_dir,
+                revocation_list=self.pki.crl,
                 next_hop=hop,
                 trace_file=folder / "spans.jsonl",
             )
@@ -210,28 +224,17 @@ class LocalNetwork:
                     "address": config.listen,
                     "tls_name": tls.node_dns_name(identity),
                     "config": str(folder / "config.json"),
+                    "certificate": str(cert_path),
                     "database_url": config.database_url,
                     "trace_file": str(config.trace_file),
                     "log_file": str(folder / "node.log"),
                 }
             )
-        clients = {
-            "operator": self._client(
-                issuer,
-                "operator",
-                Identity.of(Role.OPERATOR, *OPERATOR, trust_domain=self.trust_domain),
-            )
-        }
-        for plan in self.topology:
-            if plan.role is Role.CS:
-                clients[f"register-{plan.code}"] = self._client(
-                    issuer,
-                    f"register-{plan.code}",
-                    Identity.of(Role.REGISTER, plan.code, trust_domain=self.trust_domain),
-                )
+        clients = self.issue_client_certificates()
         self.info = {
             "trust_domain": self.trust_domain,
             "trust_bundle": str(self.bundle),
+            "revocation_list": str(self.pki.crl),
             "operator": clients["operator"],
             "clients": clients,
             "nodes": nodes,
@@ -239,14 +242,54 @@ class LocalNetwork:
         pki.write_atomic(self.dir / "network.json", json.dumps(self.info, indent=2).encode())
         return self.info
 
+    def load(self) -> dict[str, Any]:
+        """Read network.json of an already prepared network (for operator commands)."""
+        self.info = json.loads((self.dir / "network.json").read_text(encoding="utf-8"))
+        return self.info
+
+    # -- certificate lifecycle -------------------------------------------------------
+    def renew_all(self) -> None:
+        """Renew every node and client certificate and re-sign every key document."""
+        for plan in self.topology:
+            self.issue_node_certificate(plan.name)
+            self.publish_keys(plan)
+        self.issue_client_certificates()
+
+    def renew_due(self, now: dt.datetime) -> list[str]:
+        """Renew the node certificates past half their lifetime; returns the nodes renewed."""
+        renewed = []
+        for plan in self.topology:
+            cert = pki.load_certificate(self.node_dir(plan.name) / "node.crt")
+            start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+            if now >= start + (end - start) / 2:
+                self.issue_node_certificate(plan.name)
+                renewed.append(plan.name)
+        if self.pki.crl_due(now):
+            self.pki.write_crls()
+        return renewed
+
+    def revoke_node(self, name: str) -> int:
+        """Revoke a node's current certificate; returns its serial."""
+        return self.pki.revoke(self.node_dir(name) / "node.crt")
+
+    def rollover_begin(self) -> None:
+        """Trust a new CA beside the old one; renewals now come from the new CA."""
+        self.pki.begin_rollover()
+
+    def rollover_finish(self) -> None:
+        """Stop trusting the old CA (refused while any certificate still comes from it)."""
+        in_use = [self.node_dir(p.name) / "node.crt" for p in self.topology]
+        in_use += [self.pki_dir / "clients" / f"{stem}.crt" for stem in self._clients()]
+        self.pki.finish_rollover(in_use)
+
     # -- sealing keys ------------------------------------------------------------------
     def keyring(self, name: str) -> NodeKeyring:
         """A node's private sealing keys."""
         return NodeKeyring(self.node_dir(name) / "sealing-keys.json")
 
-    def publish_keys(self, plan: NodePlan, issuer: pki.Issuer | None = None) -> None:
+    def publish_keys(self, plan: NodePlan) -> None:
         """Sign a node's current key document with the CA and put it in the key directory."""
-        issuer = issuer or self._issuer()
+        issuer = self.pki.signer()
         document = self.keyring(plan.name).document(self.identity(plan).spiffe_id, pki.now())
         publish(self.key_dir, plan.name, sign_document(document, issuer))
 

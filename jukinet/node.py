@@ -21,16 +21,17 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from juki.v1 import node_admin_service_pb2, node_admin_service_pb2_grpc
-from jukinet import tls
+from jukinet import credentials, tls
 from jukinet.admin import NodeAdminServicer
 from jukinet.audit import AuditLog
 from jukinet.authz import AuthorizationInterceptor
 from jukinet.config import NodeConfig
+from jukinet.credentials import CredentialWatcher, ReloadingChannel
 from jukinet.envelope import Sealer
 from jukinet.identity import Identity, Role
 from jukinet.keys import KeyDirectory, NodeKeyring
 from jukinet.outbox import Deliverer, Sender
-from jukinet.pki import load_certificate
+from jukinet.revocation import RevocationList
 from jukinet.storage import Database, open_database
 from jukinet.telemetry import grpc_server_interceptor, setup_tracing, traced_channel
 
@@ -46,13 +47,15 @@ class ServiceSpec:
     role: the role its certificate must carry.
     service_names: full names of the gRPC services it adds (for health and reflection).
     register: adds its servicers to the server.
-    make_sender: given the node and a channel to its next hop, the function its outbox sends with.
+    make_sender: given the node and the current channel to its next hop (a
+        function: the channel is rebuilt when credentials change), the
+        function its outbox sends with.
     """
 
     role: Role
     service_names: tuple[str, ...]
     register: Callable[[grpc.Server, Node], None]
-    make_sender: Callable[[Node, grpc.Channel], Sender] | None = None
+    make_sender: Callable[[Node, Callable[[], grpc.Channel]], Sender] | None = None
 
 
 class Node:
@@ -67,7 +70,7 @@ class Node:
         self.audit = AuditLog(self.db)
         self.tracer_provider = setup_tracing(config.name, config.trace_file)
         self.tracer = self.tracer_provider.get_tracer("juki-net")
-        self.certificate = load_certificate(config.credentials.cert_file)
+        self.credentials = CredentialWatcher(config.credentials)
         self.sealer = Sealer(
             self.identity.spiffe_id,
             NodeKeyring(config.keyring_file),
@@ -78,7 +81,15 @@ class Node:
             futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix=config.name),
             interceptors=[
                 grpc_server_interceptor(self.tracer_provider),  # type: ignore[list-item]
-                AuthorizationInterceptor(self.identity, self.audit),
+                AuthorizationInterceptor(
+                    self.identity,
+                    self.audit,
+                    revocation=(
+                        RevocationList(config.revocation_list, config.credentials.trust_bundle)
+                        if config.revocation_list
+                        else None
+                    ),
+                ),
             ],
             options=tls.server_options(config.max_connection_age_s),
         )
@@ -95,19 +106,24 @@ class Node:
             (*self._service_names, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
         )
         self.port = self.server.add_secure_port(
-            config.listen, tls.server_credentials(config.credentials)
+            config.listen, credentials.server_credentials(self.credentials)
         )
         if self.port == 0:
             raise OSError(f"could not bind {config.listen}")
         self.deliverer: Deliverer | None = None
-        self._channel: grpc.Channel | None = None
+        self._channel: ReloadingChannel | None = None
         if config.next_hop is not None and spec.make_sender is not None:
             hop = Identity.parse(config.next_hop.spiffe_id)
-            raw = tls.secure_channel(config.next_hop.address, config.credentials, hop)
-            self._channel = traced_channel(raw, self.tracer_provider)
+            address = config.next_hop.address
+
+            def build(m: credentials.Material) -> grpc.Channel:
+                creds = tls.channel_credentials(m.key, m.cert, m.bundle)
+                return traced_channel(tls.channel_to(address, creds, hop), self.tracer_provider)
+
+            self._channel = ReloadingChannel(self.credentials, build)
             self.deliverer = Deliverer(
                 self.db,
-                spec.make_sender(self, self._channel),
+                spec.make_sender(self, self._channel.get),
                 batch_size=config.outbox_batch_size,
                 tracer=self.tracer,
             )

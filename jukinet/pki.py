@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +140,40 @@ def issue(
         .sign(issuer.key, hashes.SHA256())
     )
     return cert, key
+
+
+CRL_LIFETIME = dt.timedelta(hours=24)
+
+
+def build_crl(
+    issuer: Issuer, serials: Iterable[int], *, lifetime: dt.timedelta = CRL_LIFETIME
+) -> x509.CertificateRevocationList:
+    """A CRL of `issuer` listing `serials`, valid for `lifetime` (its nextUpdate)."""
+    start = now() - BACKDATE
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer.certificate.subject)
+        .last_update(start)
+        .next_update(now() + lifetime)
+    )
+    for serial in sorted(set(serials)):
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(start).build()
+        )
+    return builder.sign(issuer.key, hashes.SHA256())
+
+
+def write_crls(path: Path, crls: Iterable[x509.CertificateRevocationList]) -> None:
+    """Write CRLs (one per CA) as one PEM file, atomically."""
+    write_atomic(path, b"".join(c.public_bytes(serialization.Encoding.PEM) for c in crls))
+
+
+_PEM_CRL = re.compile(rb"-----BEGIN X509 CRL-----.+?-----END X509 CRL-----", re.DOTALL)
+
+
+def load_crls(data: bytes) -> list[x509.CertificateRevocationList]:
+    """Every CRL of a PEM file holding several."""
+    return [x509.load_pem_x509_crl(block) for block in _PEM_CRL.findall(data)]
 
 
 def pem(cert: x509.Certificate) -> bytes:

@@ -32,25 +32,20 @@ def node_dns_name(identity: Identity) -> str:
     return f"{label}.{identity.trust_domain}"
 
 
-def _read(creds: Credentials) -> tuple[bytes, bytes, bytes]:
-    return (
-        creds.key_file.read_bytes(),
-        creds.cert_file.read_bytes(),
-        creds.trust_bundle.read_bytes(),
-    )
-
-
 def server_credentials(creds: Credentials) -> grpc.ServerCredentials:
-    """Server side: present our certificate, require and verify the client's."""
-    key, cert, bundle = _read(creds)
+    """Server side, fixed material: present our certificate, require and verify the client's.
+
+    Nodes use `credentials.server_credentials`, which also picks up renewals.
+    """
     return grpc.ssl_server_credentials(
-        [(key, cert)], root_certificates=bundle, require_client_auth=True
+        [(creds.key_file.read_bytes(), creds.cert_file.read_bytes())],
+        root_certificates=creds.trust_bundle.read_bytes(),
+        require_client_auth=True,
     )
 
 
-def channel_credentials(creds: Credentials) -> grpc.ChannelCredentials:
+def channel_credentials(key: bytes, cert: bytes, bundle: bytes) -> grpc.ChannelCredentials:
     """Client side: present our certificate, verify the server's against the bundle."""
-    key, cert, bundle = _read(creds)
     return grpc.ssl_channel_credentials(
         root_certificates=bundle, private_key=key, certificate_chain=cert
     )
@@ -66,10 +61,25 @@ def server_options(max_connection_age_s: float) -> list[tuple[str, int]]:
 
 
 def secure_channel(address: str, creds: Credentials, server: Identity) -> grpc.Channel:
-    """A mutually authenticated channel to `address`, which must be `server`."""
+    """A mutually authenticated channel to `address`, which must be `server` (files read now)."""
+    return channel_to(
+        address,
+        channel_credentials(
+            creds.key_file.read_bytes(),
+            creds.cert_file.read_bytes(),
+            creds.trust_bundle.read_bytes(),
+        ),
+        server,
+    )
+
+
+def channel_to(
+    address: str, credentials: grpc.ChannelCredentials, server: Identity
+) -> grpc.Channel:
+    """A channel to `address` with `credentials`, verifying the server is `server`."""
     return grpc.secure_channel(
         address,
-        channel_credentials(creds),
+        credentials,
         options=[
             ("grpc.ssl_target_name_override", node_dns_name(server)),
             ("grpc.default_authority", node_dns_name(server)),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import grpc
 from sqlalchemy import select
 
@@ -90,10 +92,10 @@ def _register(server: grpc.Server, node: Node) -> None:
     cs_service_pb2_grpc.add_CsServiceServicer_to_server(CsServicer(node), server)
 
 
-def _make_sender(node: Node, channel: grpc.Channel) -> outbox.Sender:
+def _make_sender(node: Node, channel: Callable[[], grpc.Channel]) -> outbox.Sender:
     return delivery.batch_sender(
         node,
-        prefecture_grpc.PrefectureServiceStub(channel).DeliverMunicipalChanges,
+        lambda: prefecture_grpc.PrefectureServiceStub(channel()).DeliverMunicipalChanges,
         prefecture_service_pb2.DeliverMunicipalChangesRequest,
         method=DELIVER_MUNICIPAL_CHANGES,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import grpc
 
 from juki.v1 import common_pb2, national_service_pb2, prefecture_service_pb2
@@ -52,10 +54,10 @@ def _register(server: grpc.Server, node: Node) -> None:
     prefecture_grpc.add_PrefectureServiceServicer_to_server(PrefectureServicer(node), server)
 
 
-def _make_sender(node: Node, channel: grpc.Channel) -> outbox.Sender:
+def _make_sender(node: Node, channel: Callable[[], grpc.Channel]) -> outbox.Sender:
     return delivery.batch_sender(
         node,
-        national_grpc.NationalServiceStub(channel).DeliverPrefectureChanges,
+        lambda: national_grpc.NationalServiceStub(channel()).DeliverPrefectureChanges,
         national_service_pb2.DeliverPrefectureChangesRequest,
         method=DELIVER_PREFECTURE_CHANGES,
     )

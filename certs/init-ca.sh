@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# Create a development CA (ca.crt, ca.key 0600) and trust bundle (bundle.pem) in DIR.
-# Usage: certs/init-ca.sh DIR [--days N]
+# Create a PKI folder: CA (ca.crt, ca.key 0600), trust bundle (bundle.pem) and empty CRL (crl.pem).
+# Usage: certs/init-ca.sh DIR
 set -euo pipefail
-dir=${1:?usage: init-ca.sh DIR [--days N]}; shift
-exec "${JUKI_PYTHON:-python3}" -m jukinet.cli pki init-ca --dir "$dir" "$@"
+exec "${JUKI_PYTHON:-python3}" -m jukinet.cli pki init-ca --dir "${1:?usage: init-ca.sh DIR}"

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Issue a certificate for a SPIFFE ID, signed by the CA in CA_DIR; writes OUT/STEM.crt and OUT/STEM.key (0600).
-# Usage: certs/issue.sh CA_DIR SPIFFE_ID OUT STEM [--hours H] [--dns NAME]... [--ip ADDR]...
+# Issue a certificate for a SPIFFE ID from the PKI folder's signing CA; writes OUT/STEM.crt and OUT/STEM.key (0600).
+# Usage: certs/issue.sh PKI_DIR SPIFFE_ID OUT STEM [--hours H] [--dns NAME]... [--ip ADDR]...
 set -euo pipefail
 if [ $# -lt 4 ]; then
-  echo "usage: issue.sh CA_DIR SPIFFE_ID OUT STEM [--hours H] [--dns NAME]... [--ip ADDR]..." >&2
+  echo "usage: issue.sh PKI_DIR SPIFFE_ID OUT STEM [--hours H] [--dns NAME]... [--ip ADDR]..." >&2
   exit 2
 fi
-ca=$1 id=$2 out=$3 stem=$4; shift 4
-exec "${JUKI_PYTHON:-python3}" -m jukinet.cli pki issue --ca-dir "$ca" --spiffe-id "$id" --out "$out" --stem "$stem" "$@"
+pki=$1 id=$2 out=$3 stem=$4; shift 4
+exec "${JUKI_PYTHON:-python3}" -m jukinet.cli pki issue --pki-dir "$pki" --spiffe-id "$id" --out "$out" --stem "$stem" "$@"

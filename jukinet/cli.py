@@ -4,9 +4,8 @@ Subcommands::
 
     juki-net up --state-dir DIR           run the local network and its demo
     juki-net serve --config FILE          run one node (what `up` starts per node)
-    juki-net pki init-ca --dir DIR        create a development CA and trust bundle
-    juki-net pki issue …                  issue a node or client certificate
-    juki-net pki inspect FILE             identity, serial, validity of a certificate
+    juki-net pki init-ca|issue|renew|revoke|crl|rollover|inspect …   PKI folder operations
+    juki-net net renew|revoke|rollover --state-dir DIR …             the same on a local network
     juki-net keys rotate|retire …         sealing-key rotation of a local network's node
     juki-net submit --network FILE …      enter a change at a CS as its register system
     juki-net status --network FILE        every node's status, as the operator
@@ -33,13 +32,15 @@ from google.protobuf import json_format
 from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc
 from juki.v1 import node_admin_service_pb2 as admin_pb2
 from juki.v1 import node_admin_service_pb2_grpc as admin_grpc
-from jukinet import pki, synthetic
+from jukinet import keys, pki, synthetic
 from jukinet.config import load_node_config
 from jukinet.errors import error_info
 from jukinet.identity import Identity
 from jukinet.localnet import LocalNetwork, connect, grpcurl_commands
+from jukinet.localpki import LocalPki, RolloverError
 
 DEMO_TIMEOUT_S = 60.0
+RENEW_CHECK_S = 30.0
 
 
 def _load_network(path: Path) -> dict[str, Any]:
@@ -59,40 +60,84 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 # -- pki ------------------------------------------------------------------------------
+# Generic operations on a PKI folder (ca.crt/ca.key, bundle.pem, crl.pem, revoked.json;
+# see localpki.py). For a local network the folder is DIR/pki.
 def cmd_pki_init_ca(args: argparse.Namespace) -> int:
-    """Create ca.crt/ca.key and bundle.pem in --dir (refuses to overwrite a CA)."""
+    """Create a CA, trust bundle and CRL in --dir (refuses to overwrite a CA)."""
     if (args.dir / "ca.key").exists():
         print(f"{args.dir / 'ca.key'} exists; refusing to overwrite a CA", file=sys.stderr)
         return 1
-    issuer = pki.create_ca(args.name, lifetime=dt.timedelta(days=args.days))
-    pki.write_pair(args.dir, "ca", issuer.certificate, issuer.key)
-    pki.write_bundle(args.dir / "bundle.pem", [issuer.certificate])
-    print(f"CA written to {args.dir}/ca.crt (key 0600), trust bundle {args.dir}/bundle.pem")
+    LocalPki(args.dir).ensure_ca()
+    print(f"CA written to {args.dir}/ca.crt (key 0600), bundle.pem and crl.pem beside it")
     return 0
 
 
 def cmd_pki_issue(args: argparse.Namespace) -> int:
-    """Issue a certificate for a SPIFFE ID, signed by the CA in --ca-dir."""
-    issuer = pki.Issuer.load(args.ca_dir / "ca.crt", args.ca_dir / "ca.key")
+    """Issue a certificate for a SPIFFE ID, signed by the PKI's signing CA."""
     identity = Identity.parse(args.spiffe_id)
-    cert, key = pki.issue(
-        issuer,
+    cert, key = LocalPki(args.pki_dir).issue(
         identity,
+        args.out,
+        args.stem,
         lifetime=dt.timedelta(hours=args.hours),
         dns_names=args.dns,
         ip_addresses=args.ip,
     )
-    cert_path, key_path = pki.write_pair(args.out, args.stem, cert, key)
-    print(f"issued {identity} -> {cert_path} (key {key_path}, 0600)")
+    print(f"issued {identity} -> {cert} (key {key}, 0600)")
     return 0
 
 
-def describe_certificate(path: Path) -> dict[str, str]:
-    """What an operator needs to know about a certificate file."""
+def cmd_pki_renew(args: argparse.Namespace) -> int:
+    """New key and certificate for the same identity, names and lifetime, beside the old."""
+    old = pki.load_certificate(args.cert)
+    dns_names, ip_addresses = pki.names_of(old)
+    cert, key = LocalPki(args.pki_dir).issue(
+        Identity.parse(pki.spiffe_id_of(old)),
+        args.cert.parent,
+        args.cert.stem,
+        lifetime=old.not_valid_after_utc - old.not_valid_before_utc,
+        dns_names=dns_names,
+        ip_addresses=ip_addresses,
+    )
+    print(f"renewed {cert} (key {key}); serving nodes pick it up on their next handshake")
+    return 0
+
+
+def cmd_pki_revoke(args: argparse.Namespace) -> int:
+    """Revoke a certificate and publish the CRLs."""
+    serial = LocalPki(args.pki_dir).revoke(args.cert)
+    print(f"revoked serial {serial:x}; {args.pki_dir / 'crl.pem'} updated")
+    return 0
+
+
+def cmd_pki_crl(args: argparse.Namespace) -> int:
+    """Re-sign the CRLs (fresh nextUpdate); run before they go stale."""
+    LocalPki(args.pki_dir).write_crls()
+    print(f"{args.pki_dir / 'crl.pem'} re-signed")
+    return 0
+
+
+def cmd_pki_rollover(args: argparse.Namespace) -> int:
+    """Begin (trust old + new CA) or finish (drop the old CA) a CA rollover."""
+    local = LocalPki(args.pki_dir)
+    try:
+        if args.step == "begin":
+            local.begin_rollover()
+        else:
+            local.finish_rollover(args.in_use)
+    except RolloverError as error:
+        print(f"rollover refused: {error}", file=sys.stderr)
+        return 1
+    print(f"rollover {args.step}: bundle now trusts {len(local.trusted())} CA(s)")
+    return 0
+
+
+def describe_certificate(path: Path, bundle: Path | None = None) -> dict[str, str]:
+    """What an operator needs to know about a certificate file (and its chain, given a bundle)."""
     cert = pki.load_certificate(path)
     left = cert.not_valid_after_utc - pki.now()
-    return {
-        "spiffe_id": pki.spiffe_id_of(cert) if not _is_ca(cert) else "(CA)",
+    facts = {
+        "spiffe_id": "(CA)" if pki.is_ca(cert) else pki.spiffe_id_of(cert),
         "subject": cert.subject.rfc4514_string(),
         "issuer": cert.issuer.rfc4514_string(),
         "serial": f"{cert.serial_number:x}",
@@ -100,20 +145,54 @@ def describe_certificate(path: Path) -> dict[str, str]:
         "not_after": cert.not_valid_after_utc.isoformat(),
         "seconds_left": str(int(left.total_seconds())),
     }
-
-
-def _is_ca(cert: Any) -> bool:
-    from cryptography import x509
-
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return False
+    if bundle is not None:
+        chain = pki.issuing_ca(cert, keys.load_bundle(bundle))
+        facts["chains_to_bundle"] = "yes" if chain is not None else "NO"
+        if chain is not None:
+            facts["issuer_fingerprint"] = keys.fingerprint(chain)
+    return facts
 
 
 def cmd_pki_inspect(args: argparse.Namespace) -> int:
-    """Print a certificate's identity, serial and validity as JSON."""
-    print(json.dumps(describe_certificate(args.file), indent=2))
+    """Print a certificate's identity, serial, validity (and chain) as JSON."""
+    print(json.dumps(describe_certificate(args.file, args.bundle), indent=2))
+    return 0
+
+
+# -- local network certificate lifecycle ----------------------------------------------
+def cmd_net_renew(args: argparse.Namespace) -> int:
+    """Renew node (and client) certificates of a local network."""
+    net = LocalNetwork(args.state_dir)
+    net.load()
+    if args.node:
+        for name in args.node:
+            net.issue_node_certificate(name)
+    else:
+        net.renew_all()
+    print(f"renewed {', '.join(args.node) if args.node else 'every node and client certificate'}")
+    return 0
+
+
+def cmd_net_revoke(args: argparse.Namespace) -> int:
+    """Revoke a local network node's certificate."""
+    serial = LocalNetwork(args.state_dir).revoke_node(args.node)
+    print(f"revoked {args.node} (serial {serial:x}); every node refuses it from its next call")
+    return 0
+
+
+def cmd_net_rollover(args: argparse.Namespace) -> int:
+    """CA rollover of a local network: begin, then `net renew`, then finish."""
+    net = LocalNetwork(args.state_dir)
+    try:
+        if args.step == "begin":
+            net.rollover_begin()
+        else:
+            net.rollover_finish()
+    except RolloverError as error:
+        print(f"rollover refused: {error}", file=sys.stderr)
+        return 1
+    hint = "; now run `juki-net net renew` then `rollover finish`" if args.step == "begin" else ""
+    print(f"rollover {args.step} done{hint}")
     return 0
 
 
@@ -241,7 +320,11 @@ def cmd_up(args: argparse.Namespace) -> int:
             run_demo(network)
         print("\nrunning; press Ctrl-C to stop")
         sys.stdout.flush()
-        done.wait()
+        # Node certificates are renewed at half their lifetime, CRLs re-signed at half theirs.
+        while not done.wait(RENEW_CHECK_S):
+            renewed = net.renew_due(pki.now())
+            if renewed:
+                print(f"renewed certificates of {', '.join(renewed)}")
     finally:
         print("stopping…")
         net.stop()
@@ -263,16 +346,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", type=Path, required=True)
     serve.set_defaults(func=cmd_serve)
 
-    pki_cmd = sub.add_parser("pki", help="development PKI").add_subparsers(
+    pki_cmd = sub.add_parser("pki", help="PKI folder operations").add_subparsers(
         dest="pki", required=True
     )
-    init = pki_cmd.add_parser("init-ca", help="create a CA and trust bundle")
+    init = pki_cmd.add_parser("init-ca", help="create a CA, trust bundle and CRL")
     init.add_argument("--dir", type=Path, required=True)
-    init.add_argument("--name", default="juki-net development CA")
-    init.add_argument("--days", type=float, default=365)
     init.set_defaults(func=cmd_pki_init_ca)
     issue = pki_cmd.add_parser("issue", help="issue a certificate for a SPIFFE ID")
-    issue.add_argument("--ca-dir", type=Path, required=True)
+    issue.add_argument("--pki-dir", type=Path, required=True)
     issue.add_argument("--spiffe-id", required=True)
     issue.add_argument("--out", type=Path, required=True)
     issue.add_argument("--stem", required=True, help="file name stem: STEM.crt, STEM.key")
@@ -280,9 +361,40 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument("--dns", action="append", default=[])
     issue.add_argument("--ip", action="append", default=[])
     issue.set_defaults(func=cmd_pki_issue)
+    for verb, func, text in (
+        ("renew", cmd_pki_renew, "new key + certificate for a certificate's identity"),
+        ("revoke", cmd_pki_revoke, "revoke a certificate (updates crl.pem)"),
+    ):
+        p = pki_cmd.add_parser(verb, help=text)
+        p.add_argument("--pki-dir", type=Path, required=True)
+        p.add_argument("--cert", type=Path, required=True)
+        p.set_defaults(func=func)
+    crl = pki_cmd.add_parser("crl", help="re-sign the CRLs")
+    crl.add_argument("--pki-dir", type=Path, required=True)
+    crl.set_defaults(func=cmd_pki_crl)
+    roll = pki_cmd.add_parser("rollover", help="CA rollover: begin | finish")
+    roll.add_argument("step", choices=["begin", "finish"])
+    roll.add_argument("--pki-dir", type=Path, required=True)
+    roll.add_argument("--in-use", type=Path, nargs="*", default=[], help="certificates to check")
+    roll.set_defaults(func=cmd_pki_rollover)
     inspect = pki_cmd.add_parser("inspect", help="describe a certificate")
     inspect.add_argument("file", type=Path)
+    inspect.add_argument("--bundle", type=Path, help="also check it chains to this bundle")
     inspect.set_defaults(func=cmd_pki_inspect)
+
+    net_cmd = sub.add_parser("net", help="certificate lifecycle of a local network")
+    net_sub = net_cmd.add_subparsers(dest="net", required=True)
+    renew = net_sub.add_parser("renew", help="renew certificates (all, or --node …)")
+    renew.add_argument("--node", action="append", default=[])
+    renew.set_defaults(func=cmd_net_renew)
+    revoke = net_sub.add_parser("revoke", help="revoke a node's certificate")
+    revoke.add_argument("--node", required=True)
+    revoke.set_defaults(func=cmd_net_revoke)
+    rollover = net_sub.add_parser("rollover", help="CA rollover: begin | finish")
+    rollover.add_argument("step", choices=["begin", "finish"])
+    rollover.set_defaults(func=cmd_net_rollover)
+    for p in (renew, revoke, rollover):
+        p.add_argument("--state-dir", type=Path, required=True)
 
     keys_cmd = sub.add_parser("keys", help="sealing keys of a local network's nodes")
     keys_sub = keys_cmd.add_subparsers(dest="keys", required=True)

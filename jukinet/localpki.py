@@ -22,7 +22,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 
 from jukinet import pki
 from jukinet.identity import Identity
@@ -159,8 +158,4 @@ class LocalPki:
 
 
 def _issued_by(cert: x509.Certificate, issuer: pki.Issuer) -> bool:
-    try:
-        cert.verify_directly_issued_by(issuer.certificate)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
+    return pki.issuing_ca(cert, [issuer.certificate]) is not None

@@ -7,6 +7,7 @@ node in the foreground until SIGINT/SIGTERM.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import signal
 import threading
@@ -17,6 +18,7 @@ from types import FrameType
 from typing import Any
 
 import grpc
+from cryptography import x509
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -56,6 +58,20 @@ class ServiceSpec:
     service_names: tuple[str, ...]
     register: Callable[[grpc.Server, Node], None]
     make_sender: Callable[[Node, Callable[[], grpc.Channel]], Sender] | None = None
+
+
+EXPIRY_CHECK_S = 60.0
+
+
+def expiry_warning(cert: x509.Certificate, now: dt.datetime) -> str | None:
+    """A warning once less than a quarter of the certificate's lifetime is left."""
+    start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+    left = end - now
+    if left <= dt.timedelta(0):
+        return "the node certificate has expired"
+    if left < (end - start) / 4:
+        return f"the node certificate expires in {left.total_seconds() / 3600:.1f} h; renew it"
+    return None
 
 
 class Node:
@@ -110,6 +126,7 @@ class Node:
         )
         if self.port == 0:
             raise OSError(f"could not bind {config.listen}")
+        self._stopped = threading.Event()
         self.deliverer: Deliverer | None = None
         self._channel: ReloadingChannel | None = None
         if config.next_hop is not None and spec.make_sender is not None:
@@ -135,7 +152,18 @@ class Node:
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         if self.deliverer is not None:
             self.deliverer.start()
+        threading.Thread(target=self._watch_expiry, name="expiry", daemon=True).start()
         log.info("%s serving on port %d", self.config.name, self.port)
+
+    def _watch_expiry(self) -> None:
+        while True:
+            warning = expiry_warning(
+                self.credentials.current().certificate, dt.datetime.now(dt.UTC)
+            )
+            if warning:
+                log.warning("%s: %s", self.config.name, warning)
+            if self._stopped.wait(EXPIRY_CHECK_S):
+                return
 
     def changes_queued(self) -> None:
         """Tell the outbox something new waits (called after a commit)."""
@@ -144,6 +172,7 @@ class Node:
 
     def stop(self, grace: float = 5.0) -> None:
         """Stop gracefully: NOT_SERVING, finish in-flight calls, stop delivery, flush spans."""
+        self._stopped.set()
         self.health.enter_graceful_shutdown()
         if self.deliverer is not None:
             self.deliverer.stop()

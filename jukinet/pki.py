@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -227,6 +228,37 @@ def write_bundle(path: Path, cas: Iterable[x509.Certificate]) -> None:
 def load_certificate(path: Path) -> x509.Certificate:
     """Read one PEM certificate."""
     return x509.load_pem_x509_certificate(path.read_bytes())
+
+
+def names_of(cert: x509.Certificate) -> tuple[list[str], list[str]]:
+    """The DNS names and IP addresses a certificate carries (to renew it with the same)."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return [], []
+    return (
+        list(san.get_values_for_type(x509.DNSName)),
+        [str(a) for a in san.get_values_for_type(x509.IPAddress)],
+    )
+
+
+def is_ca(cert: x509.Certificate) -> bool:
+    """True for a CA certificate."""
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+def issuing_ca(cert: x509.Certificate, cas: Iterable[x509.Certificate]) -> x509.Certificate | None:
+    """The CA among `cas` that signed `cert`, if any."""
+    for ca in cas:
+        try:
+            cert.verify_directly_issued_by(ca)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        return ca
+    return None
 
 
 def spiffe_id_of(cert: x509.Certificate) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from juki.v1 import common_pb2, envelope_pb2
+from juki.v1 import common_pb2, envelope_pb2, national_service_pb2, prefecture_service_pb2
 from jukinet import ledger, replay
 from jukinet.authz import current_caller
 from jukinet.envelope import AT_REST_METHOD
@@ -31,6 +31,16 @@ DELIVERY_TIMEOUT_S = 10.0
 def full_method(service: Any, method: str) -> str:
     """The gRPC path of `method` of a service descriptor, e.g. /juki.v1.X/Y."""
     return f"/{service.full_name}/{method}"
+
+
+# The two hops' delivery RPCs; an envelope is sealed for exactly one of them.
+DELIVER_MUNICIPAL_CHANGES = full_method(
+    prefecture_service_pb2.DESCRIPTOR.services_by_name["PrefectureService"],
+    "DeliverMunicipalChanges",
+)
+DELIVER_PREFECTURE_CHANGES = full_method(
+    national_service_pb2.DESCRIPTOR.services_by_name["NationalService"], "DeliverPrefectureChanges"
+)
 
 
 def batch_sender(

@@ -10,8 +10,8 @@ from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc, prefecture_
 from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
 from jukinet import synthetic
 from jukinet.cli import submit_change
+from jukinet.delivery import DELIVER_MUNICIPAL_CHANGES
 from jukinet.localnet import LocalNetwork
-from services.cs.server import DELIVER_MUNICIPAL_CHANGES
 from tests.helpers.network import (
     channel_as,
     node_credentials,

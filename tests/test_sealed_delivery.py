@@ -14,12 +14,12 @@ from juki.v1 import common_pb2, envelope_pb2, prefecture_service_pb2
 from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
 from jukinet import pki, synthetic
 from jukinet.cli import submit_change
+from jukinet.delivery import DELIVER_MUNICIPAL_CHANGES
 from jukinet.envelope import AT_REST_METHOD, Sealer
 from jukinet.errors import error_info
 from jukinet.keys import KeyDirectory, NodeKeyring, new_entries
 from jukinet.localnet import LocalNetwork
 from jukinet.storage.schema import audit_log, outbox, seen_envelopes
-from services.cs.server import DELIVER_MUNICIPAL_CHANGES
 from tests.helpers.network import (
     channel_as,
     everything_written,

@@ -26,12 +26,12 @@ from juki.v1 import (
 from jukinet import pki, synthetic, tls
 from jukinet.audit import AuditLog
 from jukinet.config import Credentials
+from jukinet.delivery import DELIVER_PREFECTURE_CHANGES
 from jukinet.errors import error_info
 from jukinet.identity import Identity
 from jukinet.localnet import LocalNetwork
 from jukinet.storage import open_database
 from jukinet.storage.schema import audit_log
-from services.national.server import DELIVER_PREFECTURE_CHANGES
 from tests.helpers.certs import credentials_for, credentials_without_spiffe_id
 from tests.helpers.network import (
     channel_as,

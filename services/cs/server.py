@@ -16,11 +16,6 @@ from jukinet.identity import Role
 from jukinet.node import Node, ServiceSpec
 from jukinet.storage.schema import outbox as outbox_table
 
-DELIVER_MUNICIPAL_CHANGES = delivery.full_method(
-    prefecture_service_pb2.DESCRIPTOR.services_by_name["PrefectureService"],
-    "DeliverMunicipalChanges",
-)
-
 _STATE = {
     outbox.OutboxState.PENDING: cs_service_pb2.DELIVERY_STATE_PENDING,
     outbox.OutboxState.DELIVERED: cs_service_pb2.DELIVERY_STATE_DELIVERED,
@@ -97,7 +92,7 @@ def _make_sender(node: Node, channel: Callable[[], grpc.Channel]) -> outbox.Send
         node,
         lambda: prefecture_grpc.PrefectureServiceStub(channel()).DeliverMunicipalChanges,
         prefecture_service_pb2.DeliverMunicipalChangesRequest,
-        method=DELIVER_MUNICIPAL_CHANGES,
+        method=delivery.DELIVER_MUNICIPAL_CHANGES,
     )
 
 

@@ -12,10 +12,6 @@ from jukinet.identifiers import prefecture_of
 from jukinet.identity import Role
 from jukinet.node import Node, ServiceSpec
 
-DELIVER_PREFECTURE_CHANGES = delivery.full_method(
-    national_service_pb2.DESCRIPTOR.services_by_name["NationalService"], "DeliverPrefectureChanges"
-)
-
 
 class NationalServicer(national_grpc.NationalServiceServicer):
     """Takes each delivered change once; the national server is the last hop."""
@@ -37,7 +33,7 @@ class NationalServicer(national_grpc.NationalServiceServicer):
         results = delivery.receive_batch(
             self._node,
             request.envelope,
-            method=DELIVER_PREFECTURE_CHANGES,
+            method=delivery.DELIVER_PREFECTURE_CHANGES,
             check_origin=from_this_prefecture,
             forward=False,
         )

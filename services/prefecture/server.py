@@ -14,14 +14,6 @@ from jukinet.authz import current_caller
 from jukinet.identity import Role
 from jukinet.node import Node, ServiceSpec
 
-DELIVER_MUNICIPAL_CHANGES = delivery.full_method(
-    prefecture_service_pb2.DESCRIPTOR.services_by_name["PrefectureService"],
-    "DeliverMunicipalChanges",
-)
-DELIVER_PREFECTURE_CHANGES = delivery.full_method(
-    national_service_pb2.DESCRIPTOR.services_by_name["NationalService"], "DeliverPrefectureChanges"
-)
-
 
 class PrefectureServicer(prefecture_grpc.PrefectureServiceServicer):
     """Takes each delivered change once and queues it for the national server."""
@@ -43,7 +35,7 @@ class PrefectureServicer(prefecture_grpc.PrefectureServiceServicer):
         results = delivery.receive_batch(
             self._node,
             request.envelope,
-            method=DELIVER_MUNICIPAL_CHANGES,
+            method=delivery.DELIVER_MUNICIPAL_CHANGES,
             check_origin=from_this_cs,
             forward=True,
         )
@@ -59,7 +51,7 @@ def _make_sender(node: Node, channel: Callable[[], grpc.Channel]) -> outbox.Send
         node,
         lambda: national_grpc.NationalServiceStub(channel()).DeliverPrefectureChanges,
         national_service_pb2.DeliverPrefectureChangesRequest,
-        method=DELIVER_PREFECTURE_CHANGES,
+        method=delivery.DELIVER_PREFECTURE_CHANGES,
     )
 
 

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from juki.v1 import common_pb2, envelope_pb2, national_service_pb2, prefecture_service_pb2
 from jukinet import ledger, replay
 from jukinet.authz import current_caller
-from jukinet.envelope import AT_REST_METHOD
 from jukinet.outbox import Sender
 
 if TYPE_CHECKING:
@@ -59,19 +58,10 @@ def batch_sender(
     """
     assert node.config.next_hop is not None
     recipient = node.config.next_hop.spiffe_id
-    me = node.identity.spiffe_id
 
     def send(payloads: Sequence[bytes]) -> Sequence[common_pb2.ChangeResult]:
-        changes = [
-            node.sealer.open(
-                envelope_pb2.SealedEnvelope.FromString(p),
-                common_pb2.Change,
-                peer=me,
-                method=AT_REST_METHOD,
-                window=None,  # at rest for as long as the next hop is away
-            )[1]
-            for p in payloads
-        ]
+        # At rest for as long as the next hop was away: opened without a time window.
+        changes = [node.sealer.open_at_rest(p, common_pb2.Change) for p in payloads]
         envelope = node.sealer.seal(
             common_pb2.ChangeBatch(changes=changes), recipient=recipient, method=method
         )
@@ -93,11 +83,15 @@ def receive_batch(
     """Open a delivered envelope and take its changes; raises RefusedError on any envelope check."""
     sender = current_caller().spiffe_id
     header, batch = node.sealer.open(envelope, common_pb2.ChangeBatch, peer=sender, method=method)
-    queue = node.sealer.seal_at_rest if forward else None
     with node.db.transaction() as conn:
         replay.remember(conn, header)
         results = ledger.take_batch(
-            conn, batch, sender=sender, queue=queue, check_origin=check_origin
+            conn,
+            batch,
+            sender=sender,
+            vault=node.sealer,
+            forward=forward,
+            check_origin=check_origin,
         )
     if forward:
         node.changes_queued()

@@ -141,6 +141,13 @@ class Sealer:
             payload, recipient=self.spiffe_id, method=AT_REST_METHOD
         ).SerializeToString()
 
+    def open_at_rest(self, sealed: bytes, payload_type: type[M]) -> M:
+        """Open an envelope this node sealed to itself (no time window: it may wait long)."""
+        envelope = envelope_pb2.SealedEnvelope.FromString(sealed)
+        return self.open(
+            envelope, payload_type, peer=self.spiffe_id, method=AT_REST_METHOD, window=None
+        )[1]
+
     def open(
         self,
         envelope: envelope_pb2.SealedEnvelope,

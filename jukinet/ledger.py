@@ -1,4 +1,4 @@
-"""Applying a change to a node's record store, exactly once.
+"""Applying a change to a node's record store: exactly once, in order, never half-applied.
 
 The CS, the prefecture server and the national server all take a change the
 same way, in one transaction:
@@ -6,13 +6,18 @@ same way, in one transaction:
 1. (1) a change id already decided here is answered as before, nothing done
    (re-delivery after a lost acknowledgement);
 2. (2) the change's own fields are checked again (no hop trusts the previous);
-3. (3) the change is checked against the stored records (e.g. a birth for a
-   住民票コード that already exists is refused);
-4. (4) the new version is inserted (history is never overwritten), the change
-   id remembered, and, where there is a next hop, the change queued in the
-   outbox, sealed (`queue` seals it to the node itself; see envelope.py).
+3. (3) the change is judged against the person's current state
+   (lifecycle.py): applied now, held back until an earlier change of the
+   person arrives, or refused;
+4. (4) checks against other persons: a new 住民票コード or a My Number held by
+   someone else is refused (CODE_ALREADY_IN_USE, MY_NUMBER_IN_USE);
+5. (5) the new version is inserted (history is never overwritten), the
+   current-state index updated, the change id remembered and, where there is
+   a next hop, the change queued in the outbox sealed to the node itself;
+6. (6) changes of the same person held back for this one are applied next,
+   in sequence order.
 
-A refused change leaves no record version and no outbox entry behind.
+A refused change leaves no version, no outbox entry and no held entry behind.
 """
 
 from __future__ import annotations
@@ -20,21 +25,37 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 import grpc
-from sqlalchemy import Connection, func, insert, select
+from google.protobuf import message as protobuf_message
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from juki.v1 import common_pb2
-from jukinet import outbox, validation
+from jukinet import lifecycle, outbox, records, validation
 from jukinet.errors import RefusedError
-from jukinet.storage.schema import received_changes, resident_versions
+from jukinet.storage.schema import (
+    held_changes,
+    received_changes,
+    resident_current,
+    resident_versions,
+)
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
+M = TypeVar("M", bound=protobuf_message.Message)
 
 
 def today_in_japan() -> dt.date:
     """The register's calendar date (Japan has one time zone and no DST)."""
     return dt.datetime.now(JST).date()
+
+
+class Vault(Protocol):
+    """Seals what a node keeps for later (outbox, held changes) to itself; see envelope.Sealer."""
+
+    def seal_at_rest(self, payload: protobuf_message.Message) -> bytes: ...
+
+    def open_at_rest(self, sealed: bytes, payload_type: type[M]) -> M: ...
 
 
 @dataclass(frozen=True)
@@ -53,56 +74,148 @@ class Decision:
 
 APPLIED = Decision(common_pb2.CHANGE_OUTCOME_APPLIED)
 DUPLICATE = Decision(common_pb2.CHANGE_OUTCOME_DUPLICATE)
+HELD = Decision(common_pb2.CHANGE_OUTCOME_HELD)
 
 
-def birth_for_existing_code() -> RefusedError:
-    """A birth names a 住民票コード that already has a record."""
-    return RefusedError(
-        grpc.StatusCode.FAILED_PRECONDITION,
-        "BIRTH_FOR_EXISTING_CODE",
-        "a birth must not name a resident record code that already has a record",
-    )
+def _current(conn: Connection, code: str) -> lifecycle.Current | None:
+    row = conn.execute(
+        select(resident_current.c.sequence_number, resident_current.c.removed, resident_versions)
+        .join(resident_versions, resident_versions.c.id == resident_current.c.version_id)
+        .where(resident_current.c.juminhyo_code == code)
+    ).first()
+    if row is None:
+        return None
+    return lifecycle.Current(int(row.sequence_number), bool(row.removed), records.record_of(row))
 
 
-def _current_version(conn: Connection, juminhyo_code: str) -> int:
-    version = conn.execute(
-        select(func.max(resident_versions.c.version)).where(
-            resident_versions.c.juminhyo_code == juminhyo_code
+def _check_others(conn: Connection, change: common_pb2.Change, key: str) -> None:
+    """(4): a new code must be unused; a My Number must not be someone else's."""
+    code = change.record.juminhyo_code
+    if change.reason == common_pb2.CHANGE_REASON_CODE_CHANGE and _current(conn, code) is not None:
+        raise lifecycle.refused("CODE_ALREADY_IN_USE", "the new resident record code is in use")
+    if lifecycle.removes(change):
+        return
+    holder = conn.execute(
+        select(resident_current.c.juminhyo_code).where(
+            resident_current.c.my_number == change.record.my_number,
+            resident_current.c.removed.is_(False),
+            resident_current.c.juminhyo_code.not_in([key, code]),
         )
-    ).scalar_one()
-    return int(version or 0)
+    ).first()
+    if holder is not None:
+        raise lifecycle.refused("MY_NUMBER_IN_USE", "the My Number belongs to another person")
 
 
-def _check_against_store(conn: Connection, change: common_pb2.Change) -> int:
-    """(3): the rules that need the stored records; returns the new version number."""
-    current = _current_version(conn, change.record.juminhyo_code)
-    if change.reason == common_pb2.CHANGE_REASON_BIRTH and current:
-        raise birth_for_existing_code()
-    return current + 1
-
-
-def _insert_version(
-    conn: Connection, change: common_pb2.Change, version: int, now: dt.datetime
+def _store(
+    conn: Connection,
+    change: common_pb2.Change,
+    record: common_pb2.ResidentRecord,
+    *,
+    removed: bool,
 ) -> None:
-    r = change.record
-    conn.execute(
-        insert(resident_versions).values(
-            juminhyo_code=r.juminhyo_code,
-            version=version,
-            change_id=change.change_id,
-            change_reason=change.reason,
-            change_date=change.change_date,
-            municipality_code=change.municipality_code,
-            my_number=r.my_number,
-            name_kanji=r.name_kanji,
-            name_kana=r.name_kana,
-            birth_date=r.birth_date,
-            sex=r.sex,
-            address_municipality_code=r.address.municipality_code,
-            address_text=r.address.text,
-            recorded_at=now,
+    """Insert a version of `record` and point the current-state index at it."""
+    code = record.juminhyo_code
+    version = (
+        int(
+            conn.execute(
+                select(func.coalesce(func.max(resident_versions.c.version), 0)).where(
+                    resident_versions.c.juminhyo_code == code
+                )
+            ).scalar_one()
         )
+        + 1
     )
+    values = records.version_values(
+        change, record, version=version, removed=removed, recorded_at=outbox.utcnow()
+    )
+    key = conn.execute(insert(resident_versions).values(**values)).inserted_primary_key
+    assert key is not None
+    version_id = key[0]
+    state = {
+        "version_id": version_id,
+        "sequence_number": change.sequence_number,
+        "removed": removed,
+        "municipality_code": change.municipality_code,
+        "my_number": record.my_number,
+        "seion_kana": values["seion_kana"],
+        "name_kanji": record.name_kanji,
+        "birth_date": record.birth_date,
+        "sex": record.sex,
+    }
+    updated = conn.execute(
+        update(resident_current).where(resident_current.c.juminhyo_code == code).values(**state)
+    ).rowcount
+    if not updated:
+        conn.execute(insert(resident_current).values(juminhyo_code=code, **state))
+
+
+def _apply(conn: Connection, change: common_pb2.Change, current: lifecycle.Current | None) -> None:
+    """(5): versions and index; a code change removes the old code and starts the new."""
+    if change.reason == common_pb2.CHANGE_REASON_CODE_CHANGE and current is not None:
+        _store(conn, change, current.record, removed=True)
+    _store(conn, change, change.record, removed=lifecycle.removes(change))
+
+
+def _judge_and_apply(
+    conn: Connection, change: common_pb2.Change, *, sender: str, vault: Vault, forward: bool
+) -> Decision:
+    """(2)-(5) for one change; raises RefusedError having written nothing."""
+    validation.check_change(change, today_in_japan())
+    key = lifecycle.person_key(change)
+    current = _current(conn, key)
+    if lifecycle.judge(change, current) is lifecycle.Verdict.HOLD:
+        conn.execute(
+            insert(held_changes).values(
+                change_id=change.change_id,
+                person_key=key,
+                sequence_number=change.sequence_number,
+                sender=sender,
+                payload=vault.seal_at_rest(change),
+                received_at=outbox.utcnow(),
+            )
+        )
+        return HELD
+    _check_others(conn, change, key)
+    _apply(conn, change, current)
+    if forward:
+        outbox.enqueue(conn, change_id=change.change_id, payload=vault.seal_at_rest(change))
+    return APPLIED
+
+
+def _release_held(
+    conn: Connection, change: common_pb2.Change, *, vault: Vault, forward: bool
+) -> None:
+    """(6): apply, in order, the changes that waited for `change`."""
+    while True:
+        row = conn.execute(
+            select(held_changes)
+            .where(
+                held_changes.c.person_key == change.record.juminhyo_code,
+                held_changes.c.sequence_number == change.sequence_number + 1,
+            )
+            .order_by(held_changes.c.received_at)
+            .limit(1)
+        ).first()
+        if row is None:
+            return
+        conn.execute(delete(held_changes).where(held_changes.c.change_id == row.change_id))
+        waiting = vault.open_at_rest(row.payload, common_pb2.Change)
+        try:
+            with conn.begin_nested():
+                decision = _judge_and_apply(
+                    conn, waiting, sender=row.sender, vault=vault, forward=forward
+                )
+        except RefusedError as refusal:
+            _settle(
+                conn,
+                waiting.change_id,
+                Decision(common_pb2.CHANGE_OUTCOME_REJECTED, refusal.reason),
+            )
+            return
+        _settle(conn, waiting.change_id, decision)
+        if decision is not APPLIED:
+            return
+        change = waiting
 
 
 def _previous_decision(conn: Connection, change_id: str) -> Decision | None:
@@ -113,8 +226,8 @@ def _previous_decision(conn: Connection, change_id: str) -> Decision | None:
     ).first()
     if row is None:
         return None
-    if row.outcome == common_pb2.CHANGE_OUTCOME_REJECTED:
-        return Decision(common_pb2.CHANGE_OUTCOME_REJECTED, row.reason)
+    if row.outcome in (common_pb2.CHANGE_OUTCOME_REJECTED, common_pb2.CHANGE_OUTCOME_HELD):
+        return Decision(row.outcome, row.reason)
     return DUPLICATE
 
 
@@ -130,8 +243,13 @@ def _remember(conn: Connection, change_id: str, sender: str, decision: Decision)
     )
 
 
-# Seals a change for this node's own outbox; None on the last hop.
-Queue = Callable[[common_pb2.Change], bytes] | None
+def _settle(conn: Connection, change_id: str, decision: Decision) -> None:
+    """Record what finally happened to a change that was held."""
+    conn.execute(
+        update(received_changes)
+        .where(received_changes.c.change_id == change_id)
+        .values(outcome=decision.outcome, reason=decision.reason)
+    )
 
 
 def take_change(
@@ -139,23 +257,22 @@ def take_change(
     change: common_pb2.Change,
     *,
     sender: str,
-    queue: Queue,
+    vault: Vault,
+    forward: bool,
 ) -> Decision:
-    """Apply `change` in the caller's transaction, or raise RefusedError.
+    """Apply, hold or refuse `change` in the caller's transaction; (1)-(6) above.
 
-    (1)-(4) of the module docstring. On RefusedError nothing has been
-    written; the caller decides whether to remember the refusal.
+    On RefusedError nothing has been written; the caller decides whether to
+    remember the refusal.
     """
     previous = _previous_decision(conn, change.change_id)  # (1)
     if previous is not None:
         return previous
-    validation.check_change(change, today_in_japan())  # (2)
-    version = _check_against_store(conn, change)  # (3)
-    _insert_version(conn, change, version, outbox.utcnow())  # (4)
-    _remember(conn, change.change_id, sender, APPLIED)
-    if queue is not None:
-        outbox.enqueue(conn, change_id=change.change_id, payload=queue(change))
-    return APPLIED
+    decision = _judge_and_apply(conn, change, sender=sender, vault=vault, forward=forward)
+    _remember(conn, change.change_id, sender, decision)
+    if decision is APPLIED:
+        _release_held(conn, change, vault=vault, forward=forward)
+    return decision
 
 
 def take_delivered_change(
@@ -163,7 +280,8 @@ def take_delivered_change(
     change: common_pb2.Change,
     *,
     sender: str,
-    queue: Queue,
+    vault: Vault,
+    forward: bool,
     check_origin: Callable[[common_pb2.Change], None],
 ) -> Decision:
     """`take_change` for a delivered batch: a refusal is remembered and answered, not raised.
@@ -175,32 +293,12 @@ def take_delivered_change(
     try:
         check_origin(change)
         with conn.begin_nested():
-            return take_change(conn, change, sender=sender, queue=queue)
+            return take_change(conn, change, sender=sender, vault=vault, forward=forward)
     except RefusedError as refusal:
         decision = Decision(common_pb2.CHANGE_OUTCOME_REJECTED, refusal.reason)
         with conn.begin_nested():
             _remember(conn, change.change_id, sender, decision)
         return decision
-
-
-def resident_count(conn: Connection) -> int:
-    """Persons with at least one record version on this node."""
-    return int(
-        conn.execute(
-            select(func.count(func.distinct(resident_versions.c.juminhyo_code)))
-        ).scalar_one()
-    )
-
-
-def applied_count(conn: Connection) -> int:
-    """Changes applied on this node."""
-    return int(
-        conn.execute(
-            select(func.count()).where(
-                received_changes.c.outcome == common_pb2.CHANGE_OUTCOME_APPLIED
-            )
-        ).scalar_one()
-    )
 
 
 MAX_BATCH = 500
@@ -220,7 +318,8 @@ def take_batch(
     batch: common_pb2.ChangeBatch,
     *,
     sender: str,
-    queue: Queue,
+    vault: Vault,
+    forward: bool,
     check_origin: Callable[[common_pb2.Change], None],
 ) -> list[common_pb2.ChangeResult]:
     """Take every change of a delivered batch in order; one result per change."""
@@ -228,7 +327,7 @@ def take_batch(
         raise batch_size_error()
     return [
         take_delivered_change(
-            conn, change, sender=sender, queue=queue, check_origin=check_origin
+            conn, change, sender=sender, vault=vault, forward=forward, check_origin=check_origin
         ).as_result(change.change_id)
         for change in batch.changes
     ]
@@ -241,3 +340,26 @@ def origin_mismatch() -> RefusedError:
         "ORIGIN_MISMATCH",
         "the change belongs to a municipality outside the sender's jurisdiction",
     )
+
+
+def resident_count(conn: Connection) -> int:
+    """Persons who are current residents according to this node."""
+    return int(
+        conn.execute(select(func.count()).where(resident_current.c.removed.is_(False))).scalar_one()
+    )
+
+
+def applied_count(conn: Connection) -> int:
+    """Changes applied on this node."""
+    return int(
+        conn.execute(
+            select(func.count()).where(
+                received_changes.c.outcome == common_pb2.CHANGE_OUTCOME_APPLIED
+            )
+        ).scalar_one()
+    )
+
+
+def held_count(conn: Connection) -> int:
+    """Changes waiting for an earlier change of the same person."""
+    return int(conn.execute(select(func.count()).select_from(held_changes)).scalar_one())

@@ -23,8 +23,11 @@ from jukinet.identifiers import (
 
 # Full-width katakana, the prolonged sound mark and spaces between names.
 _KANA = re.compile(r"[\u30A1-\u30FA\u30FC\u3000 ]+")
+_OPAQUE_ID = re.compile(r"[A-Za-z0-9._-]{1,32}")
+_OAZA = re.compile(r"[0-9]{1,12}")
 MAX_NAME = 100
 MAX_ADDRESS = 200
+MAX_FORMER_SURNAME = 50
 
 
 def check_change_id(change_id: str, field: str = "change_id") -> None:
@@ -61,6 +64,17 @@ def _check_municipality(value: str, field: str) -> None:
         raise invalid_field(field, "must be a municipality code of JIS X 0402")
 
 
+def _check_count(value: int, field: str, limit: int) -> None:
+    if not 0 <= value <= limit:
+        raise invalid_field(field, f"must be 0..{limit}")
+
+
+def _check_kana(value: str, field: str, limit: int) -> None:
+    _check_text(value, field, limit)
+    if not _KANA.fullmatch(value):
+        raise invalid_field(field, "must be full-width katakana")
+
+
 def check_record(record: common_pb2.ResidentRecord, today: dt.date) -> dt.date:
     """Check every field of a resident record; returns the birth date."""
     if not is_valid_juminhyo_code(record.juminhyo_code):
@@ -68,9 +82,8 @@ def check_record(record: common_pb2.ResidentRecord, today: dt.date) -> dt.date:
     if not is_valid_my_number(record.my_number):
         raise invalid_field("record.my_number", "must be 12 digits with a valid check digit")
     _check_text(record.name_kanji, "record.name_kanji", MAX_NAME)
-    _check_text(record.name_kana, "record.name_kana", MAX_NAME)
-    if not _KANA.fullmatch(record.name_kana):
-        raise invalid_field("record.name_kana", "must be full-width katakana")
+    _check_kana(record.name_kana, "record.name_kana", MAX_NAME)
+    _check_count(record.name_gaiji_count, "record.name_gaiji_count", len(record.name_kanji))
     birth = _check_date(record.birth_date, "record.birth_date", today)
     if record.sex not in (common_pb2.SEX_MALE, common_pb2.SEX_FEMALE):
         raise invalid_field("record.sex", "must be SEX_MALE or SEX_FEMALE")
@@ -78,24 +91,50 @@ def check_record(record: common_pb2.ResidentRecord, today: dt.date) -> dt.date:
         raise invalid_field("record.address", "is required")
     _check_municipality(record.address.municipality_code, "record.address.municipality_code")
     _check_text(record.address.text, "record.address.text", MAX_ADDRESS)
+    _check_count(record.address_gaiji_count, "record.address_gaiji_count", len(record.address.text))
+    if record.oaza_code and not _OAZA.fullmatch(record.oaza_code):
+        raise invalid_field("record.oaza_code", "must be 1..12 digits")
+    for name in ("name_gaiji_change_seq", "address_gaiji_change_seq"):
+        if getattr(record, name) < 0:
+            raise invalid_field(f"record.{name}", "must not be negative")
+    if record.HasField("former_surname"):
+        former = record.former_surname
+        _check_text(former.kanji, "record.former_surname.kanji", MAX_FORMER_SURNAME)
+        _check_kana(former.kana, "record.former_surname.kana", MAX_FORMER_SURNAME)
+        _check_count(former.gaiji_count, "record.former_surname.gaiji_count", len(former.kanji))
+        if former.gaiji_change_seq < 0:
+            raise invalid_field("record.former_surname.gaiji_change_seq", "must not be negative")
     return birth
 
 
 def check_change(change: common_pb2.Change, today: dt.date) -> None:
     """Check a change's own fields and its record, before any lookup in the store."""
     check_change_id(change.change_id)
-    if change.reason != common_pb2.CHANGE_REASON_BIRTH:
+    if change.reason not in common_pb2.ChangeReason.values() or not change.reason:
         raise invalid_field("reason", "is not a supported change reason")
     change_date = _check_date(change.change_date, "change_date", today)
+    _check_date(change.notified_date, "notified_date", today)
     _check_municipality(change.municipality_code, "municipality_code")
+    if change.sequence_number < 1:
+        raise invalid_field("sequence_number", "must be 1 or more")
+    for name in ("operator_id", "terminal_id"):
+        if not _OPAQUE_ID.fullmatch(getattr(change, name)):
+            raise invalid_field(name, "must be 1..32 letters, digits, '.', '_' or '-'")
     if not change.HasField("record"):
         raise invalid_field("record", "is required")
     birth = check_record(change.record, today)
-    if change.reason == common_pb2.CHANGE_REASON_BIRTH:
-        if change_date != birth:
-            raise invalid_field("change_date", "must equal the birth date for a birth")
-        if change.record.address.municipality_code != change.municipality_code:
-            raise invalid_field(
-                "record.address.municipality_code",
-                "must be the entering municipality for a birth",
-            )
+    if change_date < birth:
+        raise invalid_field("change_date", "must not be before the birth date")
+    if change.record.address.municipality_code != change.municipality_code:
+        raise invalid_field(
+            "record.address.municipality_code", "must be the municipality entering the change"
+        )
+    if change.reason == common_pb2.CHANGE_REASON_BIRTH and change_date != birth:
+        raise invalid_field("change_date", "must equal the birth date for a birth")
+    if change.reason == common_pb2.CHANGE_REASON_CODE_CHANGE:
+        if not is_valid_juminhyo_code(change.previous_juminhyo_code):
+            raise invalid_field("previous_juminhyo_code", "must be a valid resident record code")
+        if change.previous_juminhyo_code == change.record.juminhyo_code:
+            raise invalid_field("previous_juminhyo_code", "must differ from the new code")
+    elif change.previous_juminhyo_code:
+        raise invalid_field("previous_juminhyo_code", "is only for a code change")

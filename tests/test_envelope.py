@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -12,20 +11,15 @@ import pytest
 
 from juki.v1 import common_pb2, envelope_pb2
 from jukinet import pki, replay, synthetic
-from jukinet.envelope import Sealer
 from jukinet.errors import RefusedError
 from jukinet.keys import (
     ML_DSA_65,
-    KeyDirectory,
     KeyTrustError,
-    NodeKeyring,
-    new_entries,
-    publish,
     retire,
     rotate,
-    sign_document,
 )
 from jukinet.storage import open_database
+from tests.helpers.sealing import World, make_world
 
 CS = "spiffe://juki.example/cs/141003"
 PREF14 = "spiffe://juki.example/prefecture/14"
@@ -33,51 +27,9 @@ PREF13 = "spiffe://juki.example/prefecture/13"
 METHOD = "/juki.v1.PrefectureService/DeliverMunicipalChanges"
 
 
-@dataclass
-class World:
-    """A CA, a key directory and a keyring per node."""
-
-    tmp: Path
-    issuer: pki.Issuer
-    rings: dict[str, NodeKeyring]
-
-    @property
-    def key_dir(self) -> Path:
-        return self.tmp / "keys"
-
-    def directory(self) -> KeyDirectory:
-        return KeyDirectory(self.key_dir, self.tmp / "bundle.pem")
-
-    def add(self, spiffe_id: str, *, signature_algorithm: int = 1, published: bool = True) -> None:
-        path = self.tmp / f"{spiffe_id.rsplit('/', 2)[-2]}-{spiffe_id[-2:]}.json"
-        # Keys valid from an hour ago, so envelopes "sealed" minutes in the past can be made.
-        created = pki.now() - dt.timedelta(hours=1)
-        ring = NodeKeyring.create(
-            path, new_entries(created, signature_algorithm=signature_algorithm)
-        )
-        self.rings[spiffe_id] = ring
-        if published:
-            self.publish(spiffe_id)
-
-    def publish(self, spiffe_id: str, issuer: pki.Issuer | None = None) -> None:
-        doc = self.rings[spiffe_id].document(spiffe_id, pki.now())
-        publish(
-            self.key_dir, spiffe_id.replace("/", "_"), sign_document(doc, issuer or self.issuer)
-        )
-
-    def sealer(self, spiffe_id: str) -> Sealer:
-        return Sealer(spiffe_id, self.rings[spiffe_id], self.directory())
-
-
 @pytest.fixture
 def world(tmp_path: Path) -> World:
-    issuer = pki.create_ca("test CA")
-    pki.write_bundle(tmp_path / "bundle.pem", [issuer.certificate])
-    (tmp_path / "keys").mkdir()
-    w = World(tmp_path, issuer, {})
-    for node in (CS, PREF14, PREF13):
-        w.add(node)
-    return w
+    return make_world(tmp_path, (CS, PREF14, PREF13))
 
 
 def _batch() -> common_pb2.ChangeBatch:

@@ -13,10 +13,19 @@ from sqlalchemy import func, select, update
 from juki.v1 import common_pb2
 from jukinet import ledger, synthetic
 from jukinet.audit import AuditLog
+from jukinet.envelope import Sealer
 from jukinet.outbox import OutboxState, count_by_state
 from jukinet.storage import Database, open_database
 from jukinet.storage.schema import audit_log, resident_versions
 from tests.helpers.postgres import postgres_server
+from tests.helpers.sealing import make_world
+
+
+@pytest.fixture
+def vault(tmp_path: Path) -> Sealer:
+    """The node's real at-rest sealing (keys, key document, CA) in a temporary folder."""
+    node = "spiffe://juki.example/prefecture/14"
+    return make_world(tmp_path / "world", (node,)).sealer(node)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -38,21 +47,23 @@ def test_migrations_are_idempotent(db: Database) -> None:
         assert conn.execute(select(func.count()).select_from(resident_versions)).scalar_one() == 0
 
 
-def test_a_change_is_taken_once_and_queued(db: Database) -> None:
+def test_a_change_is_taken_once_and_queued(db: Database, vault: Sealer) -> None:
     change = synthetic.birth("141003", random.Random(1))
     with db.transaction() as conn:
         first = ledger.take_change(
             conn,
             change,
             sender="spiffe://juki.example/register/141003",
-            queue=lambda c: b"sealed elsewhere",
+            vault=vault,
+            forward=True,
         )
     with db.transaction() as conn:
         second = ledger.take_change(
             conn,
             change,
             sender="spiffe://juki.example/register/141003",
-            queue=lambda c: b"sealed elsewhere",
+            vault=vault,
+            forward=True,
         )
     assert (first, second) == (ledger.APPLIED, ledger.DUPLICATE)
     with db.engine.connect() as conn:
@@ -60,14 +71,14 @@ def test_a_change_is_taken_once_and_queued(db: Database) -> None:
         assert count_by_state(conn)[OutboxState.PENDING] == 1
 
 
-def test_a_refused_change_in_a_batch_leaves_the_others(db: Database) -> None:
+def test_a_refused_change_in_a_batch_leaves_the_others(db: Database, vault: Sealer) -> None:
     good = synthetic.birth("141003", random.Random(2))
     bad = synthetic.birth("141003", random.Random(3))
     bad.record.juminhyo_code = good.record.juminhyo_code  # a second birth for the same code
     batch = common_pb2.ChangeBatch(changes=[good, bad])
     with db.transaction() as conn:
         results = ledger.take_batch(
-            conn, batch, sender="x", queue=None, check_origin=lambda c: None
+            conn, batch, sender="x", vault=vault, forward=False, check_origin=lambda c: None
         )
     assert [r.outcome for r in results] == [
         common_pb2.CHANGE_OUTCOME_APPLIED,
@@ -78,7 +89,9 @@ def test_a_refused_change_in_a_batch_leaves_the_others(db: Database) -> None:
         assert ledger.resident_count(conn) == 1
     # Re-delivery of the batch: the same answers, nothing more applied.
     with db.transaction() as conn:
-        again = ledger.take_batch(conn, batch, sender="x", queue=None, check_origin=lambda c: None)
+        again = ledger.take_batch(
+            conn, batch, sender="x", vault=vault, forward=False, check_origin=lambda c: None
+        )
     assert [r.outcome for r in again] == [
         common_pb2.CHANGE_OUTCOME_DUPLICATE,
         common_pb2.CHANGE_OUTCOME_REJECTED,

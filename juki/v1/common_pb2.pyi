@@ -57,19 +57,77 @@ class _ChangeReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ChangeRe
     CHANGE_REASON_UNSPECIFIED: _ChangeReason.ValueType  # 0
     """Not set. Always refused with INVALID_ARGUMENT."""
     CHANGE_REASON_BIRTH: _ChangeReason.ValueType  # 1
-    """出生: a new person is entered with a new 住民票コード."""
+    """出生: a new person, new 住民票コード, update sequence number 1."""
+    CHANGE_REASON_MOVE_IN: _ChangeReason.ValueType  # 2
+    """転入: moved in from another municipality (or back from abroad); refused
+    for a person who is a current resident here (MOVE_IN_FOR_CURRENT_RESIDENT).
+    """
+    CHANGE_REASON_MOVE_OUT: _ChangeReason.ValueType  # 3
+    """転出: moved out to another municipality; the record is removed (除票) here."""
+    CHANGE_REASON_MOVE_WITHIN: _ChangeReason.ValueType  # 4
+    """転居: moved within the municipality; only the address may change."""
+    CHANGE_REASON_DEATH: _ChangeReason.ValueType  # 5
+    """死亡: died; the record is removed."""
+    CHANGE_REASON_EMIGRATION: _ChangeReason.ValueType  # 6
+    """国外転出: emigrated; the record is removed (the fuhyo file keeps the person)."""
+    CHANGE_REASON_NAME_CHANGE: _ChangeReason.ValueType  # 7
+    """氏名変更: name changed (the former surname 旧氏 may be recorded); only
+    the name fields may change.
+    """
+    CHANGE_REASON_EX_OFFICIO_ENTRY: _ChangeReason.ValueType  # 8
+    """職権記載: entered by the mayor's authority."""
+    CHANGE_REASON_EX_OFFICIO_CORRECTION: _ChangeReason.ValueType  # 9
+    """職権修正: corrected by the mayor's authority (any field but the code)."""
+    CHANGE_REASON_EX_OFFICIO_REMOVAL: _ChangeReason.ValueType  # 10
+    """職権消除: removed by the mayor's authority; refused for a removed person."""
+    CHANGE_REASON_CODE_CHANGE: _ChangeReason.ValueType  # 11
+    """住民票コード変更: the person's code changes; `previous_juminhyo_code`
+    names the old one, which is removed; the new one must be unused.
+    """
+    CHANGE_REASON_MY_NUMBER_CHANGE: _ChangeReason.ValueType  # 12
+    """個人番号変更: the My Number changes; only my_number may change, and the
+    new number must not be held by anyone else.
+    """
 
 class ChangeReason(_ChangeReason, metaclass=_ChangeReasonEnumTypeWrapper):
-    """Why a resident's identity record changed (異動事由).
-
-    Only the reasons listed here are accepted; more are added as the record
-    lifecycle grows (adding enum values is backward compatible).
+    """Why a resident's identity record changed (異動事由). The logic checks each
+    reason must pass are listed in jukinet/lifecycle.py and the README.
     """
 
 CHANGE_REASON_UNSPECIFIED: ChangeReason.ValueType  # 0
 """Not set. Always refused with INVALID_ARGUMENT."""
 CHANGE_REASON_BIRTH: ChangeReason.ValueType  # 1
-"""出生: a new person is entered with a new 住民票コード."""
+"""出生: a new person, new 住民票コード, update sequence number 1."""
+CHANGE_REASON_MOVE_IN: ChangeReason.ValueType  # 2
+"""転入: moved in from another municipality (or back from abroad); refused
+for a person who is a current resident here (MOVE_IN_FOR_CURRENT_RESIDENT).
+"""
+CHANGE_REASON_MOVE_OUT: ChangeReason.ValueType  # 3
+"""転出: moved out to another municipality; the record is removed (除票) here."""
+CHANGE_REASON_MOVE_WITHIN: ChangeReason.ValueType  # 4
+"""転居: moved within the municipality; only the address may change."""
+CHANGE_REASON_DEATH: ChangeReason.ValueType  # 5
+"""死亡: died; the record is removed."""
+CHANGE_REASON_EMIGRATION: ChangeReason.ValueType  # 6
+"""国外転出: emigrated; the record is removed (the fuhyo file keeps the person)."""
+CHANGE_REASON_NAME_CHANGE: ChangeReason.ValueType  # 7
+"""氏名変更: name changed (the former surname 旧氏 may be recorded); only
+the name fields may change.
+"""
+CHANGE_REASON_EX_OFFICIO_ENTRY: ChangeReason.ValueType  # 8
+"""職権記載: entered by the mayor's authority."""
+CHANGE_REASON_EX_OFFICIO_CORRECTION: ChangeReason.ValueType  # 9
+"""職権修正: corrected by the mayor's authority (any field but the code)."""
+CHANGE_REASON_EX_OFFICIO_REMOVAL: ChangeReason.ValueType  # 10
+"""職権消除: removed by the mayor's authority; refused for a removed person."""
+CHANGE_REASON_CODE_CHANGE: ChangeReason.ValueType  # 11
+"""住民票コード変更: the person's code changes; `previous_juminhyo_code`
+names the old one, which is removed; the new one must be unused.
+"""
+CHANGE_REASON_MY_NUMBER_CHANGE: ChangeReason.ValueType  # 12
+"""個人番号変更: the My Number changes; only my_number may change, and the
+new number must not be held by anyone else.
+"""
 Global___ChangeReason: _TypeAlias = ChangeReason  # noqa: Y015
 
 class _ChangeOutcome:
@@ -86,6 +144,11 @@ class _ChangeOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ChangeO
     """Already applied earlier under the same change_id; nothing was done."""
     CHANGE_OUTCOME_REJECTED: _ChangeOutcome.ValueType  # 3
     """Refused; `reason` says why. The sender must not retry it."""
+    CHANGE_OUTCOME_HELD: _ChangeOutcome.ValueType  # 4
+    """Accepted but held back: an earlier change of the same person (by update
+    sequence number) has not arrived yet. It is applied, and forwarded, as
+    soon as the gap is filled; the sender need not resend it.
+    """
 
 class ChangeOutcome(_ChangeOutcome, metaclass=_ChangeOutcomeEnumTypeWrapper):
     """What a receiving node did with one delivered change."""
@@ -98,7 +161,46 @@ CHANGE_OUTCOME_DUPLICATE: ChangeOutcome.ValueType  # 2
 """Already applied earlier under the same change_id; nothing was done."""
 CHANGE_OUTCOME_REJECTED: ChangeOutcome.ValueType  # 3
 """Refused; `reason` says why. The sender must not retry it."""
+CHANGE_OUTCOME_HELD: ChangeOutcome.ValueType  # 4
+"""Accepted but held back: an earlier change of the same person (by update
+sequence number) has not arrived yet. It is applied, and forwarded, as
+soon as the gap is filled; the sender need not resend it.
+"""
 Global___ChangeOutcome: _TypeAlias = ChangeOutcome  # noqa: Y015
+
+@_typing.final
+class FormerSurname(_message.Message):
+    """The former surname (旧氏) recorded at the person's request."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KANJI_FIELD_NUMBER: _builtins.int
+    KANA_FIELD_NUMBER: _builtins.int
+    GAIJI_COUNT_FIELD_NUMBER: _builtins.int
+    GAIJI_CHANGE_SEQ_FIELD_NUMBER: _builtins.int
+    kanji: _builtins.str
+    """旧氏 漢字, 1..50 characters."""
+    kana: _builtins.str
+    """旧氏 ふりがな, full-width katakana."""
+    gaiji_count: _builtins.int
+    """旧氏 外字数: characters outside the standard set, 0..50."""
+    gaiji_change_seq: _builtins.int
+    """旧氏 外字変更連番: sequence of changes to those characters, >= 0."""
+    def __init__(
+        self,
+        *,
+        kanji: _builtins.str = ...,
+        kana: _builtins.str = ...,
+        gaiji_count: _builtins.int = ...,
+        gaiji_change_seq: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["gaiji_change_seq", b"gaiji_change_seq", "gaiji_count", b"gaiji_count", "kana", b"kana", "kanji", b"kanji"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FormerSurname: _TypeAlias = FormerSurname  # noqa: Y015
 
 @_typing.final
 class Address(_message.Message):
@@ -141,6 +243,14 @@ class ResidentRecord(_message.Message):
     BIRTH_DATE_FIELD_NUMBER: _builtins.int
     SEX_FIELD_NUMBER: _builtins.int
     ADDRESS_FIELD_NUMBER: _builtins.int
+    NAME_GAIJI_COUNT_FIELD_NUMBER: _builtins.int
+    ADDRESS_GAIJI_COUNT_FIELD_NUMBER: _builtins.int
+    OAZA_CODE_FIELD_NUMBER: _builtins.int
+    GAIJI_FLAG_FIELD_NUMBER: _builtins.int
+    NAME_GAIJI_CHANGE_SEQ_FIELD_NUMBER: _builtins.int
+    ADDRESS_GAIJI_CHANGE_SEQ_FIELD_NUMBER: _builtins.int
+    FORMER_SURNAME_FIELD_NUMBER: _builtins.int
+    SEION_KANA_FIELD_NUMBER: _builtins.int
     juminhyo_code: _builtins.str
     """住民票コード: 11 ASCII digits, the last a mod-11 check digit."""
     my_number: _builtins.str
@@ -155,9 +265,30 @@ class ResidentRecord(_message.Message):
     """Date of birth (生年月日), ISO 8601 calendar date "YYYY-MM-DD", not in the future."""
     sex: Global___Sex.ValueType
     """Sex (性別)."""
+    name_gaiji_count: _builtins.int
+    """外字数（氏名）: characters of the name outside the standard set, 0..100."""
+    address_gaiji_count: _builtins.int
+    """外字数（住所）: characters of the address outside the standard set, 0..200."""
+    oaza_code: _builtins.str
+    """大字・字コード: code of the district within the municipality, 1..12 digits."""
+    gaiji_flag: _builtins.bool
+    """外字フラグ: the record uses characters outside the standard set."""
+    name_gaiji_change_seq: _builtins.int
+    """氏名外字変更連番: sequence of changes to the name's non-standard characters."""
+    address_gaiji_change_seq: _builtins.int
+    """住所外字変更連番: sequence of changes to the address's non-standard characters."""
+    seion_kana: _builtins.str
+    """清音化かな氏名: name_kana normalised for search (NFKC, katakana, voiced
+    marks removed, small kana made large, spaces removed). Output only:
+    computed by every node, ignored on input.
+    """
     @_builtins.property
     def address(self) -> Global___Address:
         """Address (住所) with its municipality code."""
+
+    @_builtins.property
+    def former_surname(self) -> Global___FormerSurname:
+        """旧氏, if recorded."""
 
     def __init__(
         self,
@@ -169,10 +300,18 @@ class ResidentRecord(_message.Message):
         birth_date: _builtins.str = ...,
         sex: Global___Sex.ValueType = ...,
         address: Global___Address | None = ...,
+        name_gaiji_count: _builtins.int = ...,
+        address_gaiji_count: _builtins.int = ...,
+        oaza_code: _builtins.str = ...,
+        gaiji_flag: _builtins.bool = ...,
+        name_gaiji_change_seq: _builtins.int = ...,
+        address_gaiji_change_seq: _builtins.int = ...,
+        former_surname: Global___FormerSurname | None = ...,
+        seion_kana: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["address", b"address"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "former_surname", b"former_surname"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "birth_date", b"birth_date", "juminhyo_code", b"juminhyo_code", "my_number", b"my_number", "name_kana", b"name_kana", "name_kanji", b"name_kanji", "sex", b"sex"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "address_gaiji_change_seq", b"address_gaiji_change_seq", "address_gaiji_count", b"address_gaiji_count", "birth_date", b"birth_date", "former_surname", b"former_surname", "gaiji_flag", b"gaiji_flag", "juminhyo_code", b"juminhyo_code", "my_number", b"my_number", "name_gaiji_change_seq", b"name_gaiji_change_seq", "name_gaiji_count", b"name_gaiji_count", "name_kana", b"name_kana", "name_kanji", b"name_kanji", "oaza_code", b"oaza_code", "seion_kana", b"seion_kana", "sex", b"sex"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -191,6 +330,11 @@ class Change(_message.Message):
     CHANGE_DATE_FIELD_NUMBER: _builtins.int
     MUNICIPALITY_CODE_FIELD_NUMBER: _builtins.int
     RECORD_FIELD_NUMBER: _builtins.int
+    SEQUENCE_NUMBER_FIELD_NUMBER: _builtins.int
+    NOTIFIED_DATE_FIELD_NUMBER: _builtins.int
+    OPERATOR_ID_FIELD_NUMBER: _builtins.int
+    TERMINAL_ID_FIELD_NUMBER: _builtins.int
+    PREVIOUS_JUMINHYO_CODE_FIELD_NUMBER: _builtins.int
     change_id: _builtins.str
     """Identifier of this change, a UUID (RFC 9562, lowercase hex with dashes)
     chosen by the municipal register system. It is the idempotency key on
@@ -202,9 +346,22 @@ class Change(_message.Message):
     """Date the change took effect (異動年月日), "YYYY-MM-DD"."""
     municipality_code: _builtins.str
     """The municipality whose CS entered the change (6-digit code)."""
+    sequence_number: _builtins.int
+    """更新順番号: this person's update sequence number, 1 for a birth, one more
+    than the previous change otherwise. A change whose predecessor has not
+    arrived is held back (CHANGE_OUTCOME_HELD) until it does.
+    """
+    notified_date: _builtins.str
+    """通知を受けた年月日: when the municipality was notified, "YYYY-MM-DD"."""
+    operator_id: _builtins.str
+    """操作者ID: the clerk who entered the change (an opaque id, 1..32 chars)."""
+    terminal_id: _builtins.str
+    """操作端末ID: the terminal it was entered at (an opaque id, 1..32 chars)."""
+    previous_juminhyo_code: _builtins.str
+    """For CHANGE_REASON_CODE_CHANGE only: the code being replaced."""
     @_builtins.property
     def record(self) -> Global___ResidentRecord:
-        """The record after the change."""
+        """The record after the change (for a removal: the record as it was)."""
 
     def __init__(
         self,
@@ -214,10 +371,15 @@ class Change(_message.Message):
         change_date: _builtins.str = ...,
         municipality_code: _builtins.str = ...,
         record: Global___ResidentRecord | None = ...,
+        sequence_number: _builtins.int = ...,
+        notified_date: _builtins.str = ...,
+        operator_id: _builtins.str = ...,
+        terminal_id: _builtins.str = ...,
+        previous_juminhyo_code: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_date", b"change_date", "change_id", b"change_id", "municipality_code", b"municipality_code", "reason", b"reason", "record", b"record"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_date", b"change_date", "change_id", b"change_id", "municipality_code", b"municipality_code", "notified_date", b"notified_date", "operator_id", b"operator_id", "previous_juminhyo_code", b"previous_juminhyo_code", "reason", b"reason", "record", b"record", "sequence_number", b"sequence_number", "terminal_id", b"terminal_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -78,19 +78,25 @@ class SubmitChangeResponse(_message.Message):
 
     CHANGE_ID_FIELD_NUMBER: _builtins.int
     DUPLICATE_FIELD_NUMBER: _builtins.int
+    HELD_FIELD_NUMBER: _builtins.int
     change_id: _builtins.str
     """The accepted change's id, as sent."""
     duplicate: _builtins.bool
     """True if this change_id had already been accepted; nothing new was stored."""
+    held: _builtins.bool
+    """True if the change waits for an earlier change of the same person (a gap
+    in update sequence numbers); it is applied when that one arrives.
+    """
     def __init__(
         self,
         *,
         change_id: _builtins.str = ...,
         duplicate: _builtins.bool = ...,
+        held: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_id", b"change_id", "duplicate", b"duplicate"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_id", b"change_id", "duplicate", b"duplicate", "held", b"held"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

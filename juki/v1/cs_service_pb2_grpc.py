@@ -76,7 +76,11 @@ class CsServiceServicer:
 
         Fails with INVALID_ARGUMENT if a field is malformed (ErrorInfo.reason
         INVALID_FIELD, metadata "field" names it), FAILED_PRECONDITION if the
-        change contradicts the stored records (e.g. BIRTH_FOR_EXISTING_CODE,
+        change contradicts the stored records (BIRTH_FOR_EXISTING_CODE,
+        MOVE_IN_FOR_CURRENT_RESIDENT, MOVE_WITHIN_CHANGES_MORE_THAN_ADDRESS,
+        NAME_CHANGE_CHANGES_MORE_THAN_NAME, MY_NUMBER_CHANGE_CHANGES_MORE,
+        REMOVAL_OF_REMOVED_PERSON, CHANGE_FOR_REMOVED_PERSON, UNKNOWN_PERSON,
+        CODE_ALREADY_IN_USE, MY_NUMBER_IN_USE, STALE_SEQUENCE,
         WRONG_MUNICIPALITY), PERMISSION_DENIED for any other caller.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

@@ -1,9 +1,15 @@
 """The tables every node keeps. Alembic migrations (jukinet/migrations) create them.
 
 resident_versions
-    本人確認情報, one row per version of a person's record. Rows are only
-    ever inserted: the current record is the highest version; older ones are
-    the history the law keeps.
+    本人確認情報 (the 28 items of seed 003 別添2 (1)), one row per version of a
+    person's record. Rows are only ever inserted: older versions and removed
+    persons are the history the law keeps.
+resident_current
+    An index of each person's latest version (state and search keys), the
+    only table whose rows are updated; it can be rebuilt from the versions.
+held_changes
+    Changes that arrived before an earlier change of the same person; sealed
+    at rest like the outbox, applied when the gap fills.
 received_changes
     Every change id this node has decided on (applied or rejected), so a
     re-delivery is answered the same way and never applied twice.
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Index,
@@ -32,6 +39,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -57,8 +65,57 @@ resident_versions = Table(
     Column("address_municipality_code", String(6), nullable=False),
     Column("address_text", String(200), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
+    # Added in revision 0003: the rest of the 28 items of 別添2 (1).
+    Column("sequence_number", BigInteger, nullable=False, server_default="0"),
+    Column("notified_date", String(10), nullable=False, server_default=""),
+    Column("operator_id", String(32), nullable=False, server_default=""),
+    Column("terminal_id", String(32), nullable=False, server_default=""),
+    Column("previous_juminhyo_code", String(11), nullable=False, server_default=""),
+    Column("name_gaiji_count", Integer, nullable=False, server_default="0"),
+    Column("address_gaiji_count", Integer, nullable=False, server_default="0"),
+    Column("oaza_code", String(12), nullable=False, server_default=""),
+    Column("gaiji_flag", Boolean, nullable=False, server_default=false()),
+    Column("name_gaiji_change_seq", Integer, nullable=False, server_default="0"),
+    Column("address_gaiji_change_seq", Integer, nullable=False, server_default="0"),
+    Column("former_surname_kanji", String(50), nullable=False, server_default=""),
+    Column("former_surname_kana", String(50), nullable=False, server_default=""),
+    Column("former_surname_gaiji_count", Integer, nullable=False, server_default="0"),
+    Column("former_surname_gaiji_change_seq", Integer, nullable=False, server_default="0"),
+    Column("seion_kana", String(100), nullable=False, server_default=""),
+    Column("deleted", Boolean, nullable=False, server_default=false()),
+    Column("retention", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("juminhyo_code", "version", name="uq_resident_versions_code_version"),
 )
+
+resident_current = Table(
+    "resident_current",
+    metadata,
+    Column("juminhyo_code", String(11), primary_key=True),
+    Column("version_id", Id, nullable=False),
+    Column("sequence_number", BigInteger, nullable=False),
+    Column("removed", Boolean, nullable=False),
+    Column("municipality_code", String(6), nullable=False),
+    Column("my_number", String(12), nullable=False),
+    Column("seion_kana", String(100), nullable=False),
+    Column("name_kanji", String(100), nullable=False),
+    Column("birth_date", String(10), nullable=False),
+    Column("sex", SmallInteger, nullable=False),
+)
+Index("ix_resident_current_my_number", resident_current.c.my_number)
+Index("ix_resident_current_kana", resident_current.c.seion_kana, resident_current.c.birth_date)
+Index("ix_resident_current_kanji", resident_current.c.name_kanji, resident_current.c.birth_date)
+
+held_changes = Table(
+    "held_changes",
+    metadata,
+    Column("change_id", String(36), primary_key=True),
+    Column("person_key", String(11), nullable=False),
+    Column("sequence_number", BigInteger, nullable=False),
+    Column("sender", String(255), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_held_changes_person", held_changes.c.person_key, held_changes.c.sequence_number)
 
 received_changes = Table(
     "received_changes",

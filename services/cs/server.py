@@ -7,7 +7,7 @@ from collections.abc import Callable
 import grpc
 from sqlalchemy import select
 
-from juki.v1 import cs_service_pb2, cs_service_pb2_grpc, prefecture_service_pb2
+from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc, prefecture_service_pb2
 from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
 from jukinet import delivery, ledger, outbox, validation
 from jukinet.authz import current_caller
@@ -54,11 +54,14 @@ class CsServicer(cs_service_pb2_grpc.CsServiceServicer):
                 conn,
                 change,
                 sender=current_caller().spiffe_id,
-                queue=self._node.sealer.seal_at_rest,
+                vault=self._node.sealer,
+                forward=True,
             )
         self._node.changes_queued()
         return cs_service_pb2.SubmitChangeResponse(
-            change_id=change.change_id, duplicate=decision is ledger.DUPLICATE
+            change_id=change.change_id,
+            duplicate=decision is ledger.DUPLICATE,
+            held=decision.outcome == common_pb2.CHANGE_OUTCOME_HELD,
         )
 
     def GetChangeStatus(

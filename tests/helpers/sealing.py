@@ -1,0 +1,58 @@
+"""A throwaway sealing world: a CA, a key directory and real keyrings for a few nodes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from jukinet import pki
+from jukinet.envelope import Sealer
+from jukinet.keys import KeyDirectory, NodeKeyring, new_entries, publish, sign_document
+
+
+@dataclass
+class World:
+    """A CA, a key directory and a keyring per node."""
+
+    tmp: Path
+    issuer: pki.Issuer
+    rings: dict[str, NodeKeyring]
+
+    @property
+    def key_dir(self) -> Path:
+        return self.tmp / "keys"
+
+    def directory(self) -> KeyDirectory:
+        return KeyDirectory(self.key_dir, self.tmp / "bundle.pem")
+
+    def add(self, spiffe_id: str, *, signature_algorithm: int = 1, published: bool = True) -> None:
+        path = self.tmp / f"{spiffe_id.rsplit('/', 2)[-2]}-{spiffe_id[-2:]}.json"
+        # Keys valid from an hour ago, so envelopes "sealed" minutes in the past can be made.
+        created = pki.now() - dt.timedelta(hours=1)
+        ring = NodeKeyring.create(
+            path, new_entries(created, signature_algorithm=signature_algorithm)
+        )
+        self.rings[spiffe_id] = ring
+        if published:
+            self.publish(spiffe_id)
+
+    def publish(self, spiffe_id: str, issuer: pki.Issuer | None = None) -> None:
+        doc = self.rings[spiffe_id].document(spiffe_id, pki.now())
+        publish(
+            self.key_dir, spiffe_id.replace("/", "_"), sign_document(doc, issuer or self.issuer)
+        )
+
+    def sealer(self, spiffe_id: str) -> Sealer:
+        return Sealer(spiffe_id, self.rings[spiffe_id], self.directory())
+
+
+def make_world(tmp_path: Path, nodes: tuple[str, ...]) -> World:
+    """A fresh CA in `tmp_path`, with a published keyring for each of `nodes`."""
+    issuer = pki.create_ca("test CA")
+    (tmp_path / "keys").mkdir(parents=True)
+    pki.write_bundle(tmp_path / "bundle.pem", [issuer.certificate])
+    w = World(tmp_path, issuer, {})
+    for node in nodes:
+        w.add(node)
+    return w

@@ -275,26 +275,42 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 # -- up ----------------------------------------------------------------------------------
+def demo_life(rng: random.Random) -> list[common_pb2.Change]:
+    """A synthetic resident's life at 横浜市: birth, move, name change (旧氏), emigration."""
+    born = synthetic.birth("141003", rng)
+    moved = synthetic.follow(born, common_pb2.CHANGE_REASON_MOVE_WITHIN, rng=rng)
+    moved.record.address.text = "港町2丁目3番"
+    renamed = synthetic.follow(moved, common_pb2.CHANGE_REASON_NAME_CHANGE, rng=rng)
+    renamed.record.former_surname.kanji = renamed.record.name_kanji.split()[0]
+    renamed.record.former_surname.kana = renamed.record.name_kana.split()[0]
+    renamed.record.name_kanji = "川口 " + renamed.record.name_kanji.split()[1]
+    renamed.record.name_kana = "カワグチ " + renamed.record.name_kana.split()[1]
+    emigrated = synthetic.follow(renamed, common_pb2.CHANGE_REASON_EMIGRATION, rng=rng)
+    return [born, moved, renamed, emigrated]
+
+
 def run_demo(network: dict[str, Any]) -> None:
-    """The main job: a birth entered at 横浜市's CS reaches the national server."""
+    """The main job: a resident's life entered at 横浜市's CS reaches the national server."""
     national = next(n for n in network["nodes"] if n["role"] == "national")
     before = {r.node_name: r.applied_change_count for r in node_statuses(network)}
-    change = synthetic.birth("141003", random.Random())  # noqa: S311 - synthetic person
-    submit_change(network, change)
-    print(f"demo: birth entered at cs-141003 as change {change.change_id}")
+    life = demo_life(random.Random())  # noqa: S311 - a synthetic person
+    for change in life:
+        submit_change(network, change)
+        reason = common_pb2.ChangeReason.Name(change.reason).removeprefix("CHANGE_REASON_")
+        print(f"demo: {reason:<12} entered at cs-141003 (change {change.change_id})")
     deadline = time.monotonic() + DEMO_TIMEOUT_S
     while time.monotonic() < deadline:
         after = {r.node_name: r.applied_change_count for r in node_statuses(network)}
-        if after[national["name"]] > before[national["name"]]:
+        if after[national["name"]] >= before[national["name"]] + len(life):
             for name in ("cs-141003", "prefecture-14", national["name"]):
                 print(f"demo:   {name:<14} applied changes {before[name]} -> {after[name]}")
             print(
-                f"demo: the change is one trace; spans are in {national['trace_file']} and "
-                "the other nodes' spans.jsonl"
+                f"demo: each change is one trace CS -> prefecture -> national; spans are in "
+                f"{national['trace_file']} and the other nodes' spans.jsonl"
             )
             return
         time.sleep(0.2)
-    print("demo: the change has not reached the national server yet; see `juki-net status`")
+    print("demo: the changes have not all reached the national server yet; see `juki-net status`")
 
 
 def cmd_up(args: argparse.Namespace) -> int:

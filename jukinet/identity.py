@@ -120,17 +120,20 @@ class Identity:
         return cls.parse(f"spiffe://{trust_domain}/{parts}")
 
 
+def _auth_values(context: grpc.ServicerContext, key: str) -> list[bytes]:
+    # grpc's stubs type auth_context() as Mapping[str, bytes]; it maps to lists of bytes.
+    raw: Any = context.auth_context().get(key, ())
+    return [v for v in raw if isinstance(v, bytes)]
+
+
 def peer_spiffe_ids(context: grpc.ServicerContext) -> list[str]:
     """The ``peer_spiffe_id`` values of the verified TLS peer (normally zero or one)."""
-    # grpc's stubs type auth_context() as Mapping[str, bytes]; it maps to lists of bytes.
-    raw: Any = context.auth_context().get("peer_spiffe_id", ())
-    return [v.decode("ascii", "replace") for v in raw if isinstance(v, bytes)]
+    return [v.decode("ascii", "replace") for v in _auth_values(context, "peer_spiffe_id")]
 
 
 def peer_certificate_pem(context: grpc.ServicerContext) -> bytes:
     """The verified TLS peer's certificate (PEM), b'' if there is none."""
-    raw: Any = context.auth_context().get("x509_pem_cert", ())
-    return next((v for v in raw if isinstance(v, bytes)), b"")
+    return next(iter(_auth_values(context, "x509_pem_cert")), b"")
 
 
 def peer_identity(context: grpc.ServicerContext, trust_domain: str) -> Identity | None:

@@ -97,6 +97,15 @@ def _backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=base * (0.5 + random.random() / 2))  # noqa: S311 - jitter only
 
 
+def _postpone(conn: Connection, entry: Pending) -> None:
+    """Count a failed attempt and schedule the next one after a backoff."""
+    conn.execute(
+        update(outbox)
+        .where(outbox.c.id == entry.id)
+        .values(attempts=entry.attempts + 1, next_attempt_at=utcnow() + _backoff(entry.attempts))
+    )
+
+
 class Deliverer:
     """The background thread that drains one node's outbox to its next hop."""
 
@@ -191,13 +200,7 @@ class Deliverer:
     def _retry_later(self, batch: list[Pending]) -> None:
         with self._db.transaction() as conn:
             for p in batch:
-                conn.execute(
-                    update(outbox)
-                    .where(outbox.c.id == p.id)
-                    .values(
-                        attempts=p.attempts + 1, next_attempt_at=utcnow() + _backoff(p.attempts)
-                    )
-                )
+                _postpone(conn, p)
 
     def _record(self, batch: list[Pending], results: Sequence[common_pb2.ChangeResult]) -> None:
         by_id = {r.change_id: r for r in results}
@@ -206,11 +209,7 @@ class Deliverer:
             for p in batch:
                 result = by_id.get(p.change_id)
                 if result is None:  # not answered: try again later
-                    conn.execute(
-                        update(outbox)
-                        .where(outbox.c.id == p.id)
-                        .values(attempts=p.attempts + 1, next_attempt_at=now + _backoff(p.attempts))
-                    )
+                    _postpone(conn, p)
                     continue
                 rejected = result.outcome == common_pb2.CHANGE_OUTCOME_REJECTED
                 conn.execute(

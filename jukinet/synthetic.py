@@ -8,6 +8,7 @@ import uuid
 
 from juki.v1 import common_pb2
 from jukinet.identifiers import JUMINHYO_SCHEME, complete_my_number
+from jukinet.ledger import today_in_japan
 
 _NAMES = (
     ("山田 花子", "ヤマダ ハナコ", common_pb2.SEX_FEMALE),
@@ -15,7 +16,6 @@ _NAMES = (
     ("鈴木 さくら", "スズキ サクラ", common_pb2.SEX_FEMALE),
     ("高橋 大輝", "タカハシ ダイキ", common_pb2.SEX_MALE),
 )
-JST = dt.timezone(dt.timedelta(hours=9))
 
 
 def juminhyo_code(rng: random.Random) -> str:
@@ -77,7 +77,7 @@ def follow(
     move, a new name for a name change, ...).
     """
     rng = rng or random.Random()  # noqa: S311 - synthetic data, not secrets
-    today = dt.datetime.now(JST).date().isoformat()
+    today = today_in_japan().isoformat()
     following = common_pb2.Change()
     following.CopyFrom(change)
     following.change_id = _uuid(rng)

@@ -32,18 +32,6 @@ def node_dns_name(identity: Identity) -> str:
     return f"{label}.{identity.trust_domain}"
 
 
-def server_credentials(creds: Credentials) -> grpc.ServerCredentials:
-    """Server side, fixed material: present our certificate, require and verify the client's.
-
-    Nodes use `credentials.server_credentials`, which also picks up renewals.
-    """
-    return grpc.ssl_server_credentials(
-        [(creds.key_file.read_bytes(), creds.cert_file.read_bytes())],
-        root_certificates=creds.trust_bundle.read_bytes(),
-        require_client_auth=True,
-    )
-
-
 def channel_credentials(key: bytes, cert: bytes, bundle: bytes) -> grpc.ChannelCredentials:
     """Client side: present our certificate, verify the server's against the bundle."""
     return grpc.ssl_channel_credentials(

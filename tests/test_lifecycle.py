@@ -23,7 +23,7 @@ from jukinet.errors import error_info
 from jukinet.identity import Identity
 from jukinet.localnet import LocalNetwork
 from jukinet.storage.schema import audit_log, outbox
-from tests.helpers.network import node_db, versions, wait_for
+from tests.helpers.network import channel_as, node_credentials, node_db, versions, wait_for
 
 CSS = ("131016", "141003", "141305")
 
@@ -156,13 +156,6 @@ def test_renewal_and_ca_rollover_under_traffic_lose_no_call(network: LocalNetwor
     )
 
 
-def _node_creds(net: LocalNetwork, name: str) -> Credentials:
-    folder = net.node_dir(name)
-    return Credentials(
-        cert_file=folder / "node.crt", key_file=folder / "node.key", trust_bundle=net.bundle
-    )
-
-
 def test_revoked_cs_is_refused_and_the_others_continue(network: LocalNetwork) -> None:
     revoked_change = synthetic.birth("141305", random.Random(9001))
     network.revoke_node("cs-141305")
@@ -191,11 +184,9 @@ def test_revoked_cs_is_refused_and_the_others_continue(network: LocalNetwork) ->
     wait_for(refusal_recorded, timeout=10)
     assert versions(network, "prefecture-14", revoked_change.record.juminhyo_code) == []
     # A direct call with the revoked certificate: UNAUTHENTICATED, CERTIFICATE_REVOKED.
-    info = network.node_info("prefecture-14")
+    revoked_creds = node_credentials(network, "cs-141305")
     with (
-        tls.secure_channel(
-            info["address"], _node_creds(network, "cs-141305"), Identity.parse(info["spiffe_id"])
-        ) as channel,
+        channel_as(network, "prefecture-14", revoked_creds) as channel,
         pytest.raises(grpc.RpcError) as caught,
     ):
         admin_grpc.NodeAdminServiceStub(channel).GetNodeStatus(

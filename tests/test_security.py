@@ -26,6 +26,7 @@ from juki.v1 import (
 from jukinet import pki, synthetic, tls
 from jukinet.audit import AuditLog
 from jukinet.config import Credentials
+from jukinet.credentials import CredentialWatcher, server_credentials
 from jukinet.delivery import DELIVER_PREFECTURE_CHANGES
 from jukinet.errors import error_info
 from jukinet.identity import Identity
@@ -44,14 +45,9 @@ from tests.helpers.network import (
 DOMAIN = "spiffe://juki.example"
 
 
-def _channel(net: LocalNetwork, node: str, creds: Credentials) -> grpc.Channel:
-    info = net.node_info(node)
-    return tls.secure_channel(info["address"], creds, Identity.parse(info["spiffe_id"]))
-
-
 def _submit(net: LocalNetwork, creds: Credentials, node: str = "cs-141003") -> None:
     change = synthetic.birth("141003", random.Random())
-    with _channel(net, node, creds) as channel:
+    with channel_as(net, node, creds) as channel:
         cs_service_pb2_grpc.CsServiceStub(channel).SubmitChange(
             cs_service_pb2.SubmitChangeRequest(change=change), timeout=5
         )
@@ -161,7 +157,7 @@ def test_only_a_cs_of_the_prefecture_delivers_to_it(
     creds = credentials_for(network, tmp_path, "node", spiffe_id)
 
     def call() -> None:
-        with _channel(network, "prefecture-14", creds) as channel:
+        with channel_as(network, "prefecture-14", creds) as channel:
             prefecture_service_pb2_grpc.PrefectureServiceStub(channel).DeliverMunicipalChanges(
                 prefecture_service_pb2.DeliverMunicipalChangesRequest(envelope=NO_ENVELOPE),
                 timeout=5,
@@ -179,7 +175,7 @@ def test_only_prefecture_servers_deliver_to_national(
     creds = credentials_for(network, tmp_path, "node", spiffe_id)
 
     def call() -> None:
-        with _channel(network, "national", creds) as channel:
+        with channel_as(network, "national", creds) as channel:
             national_service_pb2_grpc.NationalServiceStub(channel).DeliverPrefectureChanges(
                 national_service_pb2.DeliverPrefectureChangesRequest(envelope=NO_ENVELOPE),
                 timeout=5,
@@ -258,7 +254,9 @@ def test_tls13_with_hybrid_post_quantum_key_exchange(tmp_path: Path) -> None:
             )
         ]
     )
-    port = server.add_secure_port("127.0.0.1:0", tls.server_credentials(server_creds))
+    port = server.add_secure_port(
+        "127.0.0.1:0", server_credentials(CredentialWatcher(server_creds))
+    )
     server.start()
     try:
         with tls.secure_channel(f"127.0.0.1:{port}", client_creds, server_id) as channel:

@@ -42,6 +42,7 @@ class Scope(enum.Enum):
     SAME_MUNICIPALITY = "same municipality"
     SAME_PREFECTURE = "same prefecture"
     NETWORK = "anywhere in the network"
+    AT_NATIONAL = "only at the national server"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class Allow:
             return caller.code == node.code
         if self.scope is Scope.SAME_PREFECTURE:
             return caller.prefecture == node.prefecture
+        if self.scope is Scope.AT_NATIONAL:
+            return node.role is Role.NATIONAL
         return True
 
 
@@ -76,6 +79,26 @@ POLICY: Mapping[str, tuple[Allow, ...]] = {
     "/juki.v1.PrefectureService/DeliverMunicipalChanges": (Allow(Role.CS, Scope.SAME_PREFECTURE),),
     # Only prefecture servers deliver to the national server.
     "/juki.v1.NationalService/DeliverPrefectureChanges": (Allow(Role.PREFECTURE),),
+    # Provision: a prefecture's own organs at its prefecture server, national agencies at the
+    # national server; the task catalogue (catalogue.py) then decides per task.
+    "/juki.v1.ProvisionService/QueryResidents": (
+        Allow(Role.ORGAN, Scope.SAME_PREFECTURE),
+        Allow(Role.AGENCY, Scope.AT_NATIONAL),
+    ),
+    "/juki.v1.ProvisionService/BulkQueryResidents": (
+        Allow(Role.ORGAN, Scope.SAME_PREFECTURE),
+        Allow(Role.AGENCY, Scope.AT_NATIONAL),
+    ),
+    # A prefecture server asks about another prefecture's resident for one of its organs.
+    "/juki.v1.NationalService/QueryForPrefecture": (Allow(Role.PREFECTURE),),
+    # Disclosure, statistics, bulk approvals: the prefecture's own operators.
+    "/juki.v1.ProvisionAdminService/DiscloseRecord": (Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),),
+    "/juki.v1.ProvisionAdminService/GetProvisionStatistics": (
+        Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),
+    ),
+    "/juki.v1.ProvisionAdminService/ApproveBulkProvision": (
+        Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),
+    ),
     # Operators see counts and states (no personal data) of any node.
     "/juki.v1.NodeAdminService/GetNodeStatus": (Allow(Role.OPERATOR),),
     # Liveness and schema, for every identity of the network.
@@ -173,9 +196,13 @@ class AuthorizationInterceptor(grpc.ServerInterceptor):
 
         def checked_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             # Streaming responses: authorise before the first message is produced.
-            token = _caller.set(self._admit(method, context))
+            caller = self._admit(method, context)
+            token = _caller.set(caller)
             try:
                 yield from behavior(request, context)
+            except RefusedError as refusal:
+                self._record(caller.spiffe_id, method, "refused", refusal.reason)
+                abort(context, refusal)
             finally:
                 _caller.reset(token)
 

@@ -9,6 +9,11 @@ Subcommands::
     juki-net keys rotate|retire …         sealing-key rotation of a local network's node
     juki-net submit --network FILE …      enter a change at a CS as its register system
     juki-net status --network FILE        every node's status, as the operator
+    juki-net query --network FILE --as CLIENT --task T KEY…         one provision query
+    juki-net bulk --network FILE --as CLIENT --task T --in CSV --out JSONL   bulk provision
+    juki-net disclose|stats|approve --network FILE …                 operator provision RPCs
+    juki-net load --config FILE --count N   load synthetic residents into a node's store
+    juki-net retention --config FILE        purge what is past its retention period
 """
 
 from __future__ import annotations
@@ -32,12 +37,15 @@ from google.protobuf import json_format
 from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc
 from juki.v1 import node_admin_service_pb2 as admin_pb2
 from juki.v1 import node_admin_service_pb2_grpc as admin_grpc
-from jukinet import keys, pki, synthetic
+from juki.v1 import provision_service_pb2 as admin_pb
+from jukinet import clients, keys, pki, provision_log, retention, synthetic
+from jukinet.catalogue import ITEM_NAMES
 from jukinet.config import load_node_config
 from jukinet.errors import error_info
 from jukinet.identity import Identity
 from jukinet.localnet import LocalNetwork, connect, grpcurl_commands
 from jukinet.localpki import LocalPki, RolloverError
+from jukinet.storage import open_database
 
 DEMO_TIMEOUT_S = 60.0
 RENEW_CHECK_S = 30.0
@@ -274,6 +282,120 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- provision -------------------------------------------------------------------------
+def cmd_query(args: argparse.Namespace) -> int:
+    """One provision query as an organ or agency; prints the answer as JSON."""
+    network = _load_network(args.network)
+    four = clients.four_information(
+        name_kana=args.kana,
+        name_kanji=args.kanji,
+        birth_date=args.birth_date,
+        sex=args.sex,
+        municipality_code=args.municipality,
+        address_text=args.address_text,
+    )
+    items = [i for i in args.items.split(",") if i]
+    q = clients.query(
+        args.task, juminhyo_code=args.code, my_number=args.my_number, four=four, items=items
+    )
+    try:
+        reply = clients.ask(network, args.client, q)
+    except grpc.RpcError as error:
+        return _report_error(error)
+    print(json_format.MessageToJson(reply, ensure_ascii=False, preserving_proto_field_name=True))
+    return 0
+
+
+def cmd_bulk(args: argparse.Namespace) -> int:
+    """Bulk provision: a CSV of keys in, JSON lines out (one per row)."""
+    network = _load_network(args.network)
+    with args.input.open(encoding="utf-8", newline="") as source:
+        rows = list(clients.read_bulk_file(source, args.task))
+    answers = clients.bulk(network, args.client, args.task, rows, approval_id=args.approval)
+    try:
+        count = clients.write_bulk_results(answers, args.output)
+    except grpc.RpcError as error:
+        return _report_error(error)
+    print(f"{count} rows answered; results in {args.output}")
+    return 0
+
+
+def cmd_disclose(args: argparse.Namespace) -> int:
+    """Print the disclosure document of one person (as the operator)."""
+    network = _load_network(args.network)
+    try:
+        with clients.admin(network, args.node) as stub:
+            reply = stub.DiscloseRecord(
+                admin_pb.DiscloseRecordRequest(juminhyo_code=args.code), timeout=10
+            )
+    except grpc.RpcError as error:
+        return _report_error(error)
+    print(reply.document)
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Print provision statistics of a fiscal year (table, or CSV with --csv)."""
+    network = _load_network(args.network)
+    try:
+        with clients.admin(network, args.node) as stub:
+            reply = stub.GetProvisionStatistics(
+                admin_pb.GetProvisionStatisticsRequest(fiscal_year=args.fiscal_year), timeout=10
+            )
+    except grpc.RpcError as error:
+        return _report_error(error)
+    print(reply.csv if args.csv else reply.table, end="")
+    return 0
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    """Record an approval for a bulk provision above the threshold; prints its id."""
+    network = _load_network(args.network)
+    try:
+        with clients.admin(network, args.node) as stub:
+            reply = stub.ApproveBulkProvision(
+                admin_pb.ApproveBulkProvisionRequest(
+                    recipient=args.recipient, task_id=args.task, max_rows=args.max_rows
+                ),
+                timeout=10,
+            )
+    except grpc.RpcError as error:
+        return _report_error(error)
+    print(reply.approval_id)
+    return 0
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    """Load synthetic residents straight into a node's store."""
+    config = load_node_config(args.config)
+    db = open_database(config.database_url)
+    started = time.monotonic()
+    try:
+        count = synthetic.load_residents(db, args.prefecture, args.count, seed=args.seed)
+    finally:
+        db.dispose()
+    took = time.monotonic() - started
+    print(f"loaded {count} residents of prefecture {args.prefecture} in {took:.1f} s")
+    return 0
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    """Purge what is past its retention period (as of --now, default the present)."""
+    config = load_node_config(args.config)
+    db = open_database(config.database_url)
+    now = dt.datetime.fromisoformat(args.now) if args.now else dt.datetime.now(dt.UTC)
+    try:
+        with db.transaction() as conn:
+            purged = retention.purge(conn, now if now.tzinfo else now.replace(tzinfo=dt.UTC))
+    finally:
+        db.dispose()
+    print(
+        f"purged {purged.versions} superseded versions, {purged.persons} removed persons, "
+        f"{purged.provisions} provision-log entries, {purged.outbox_rows} outbox rows"
+    )
+    return 0
+
+
 # -- up ----------------------------------------------------------------------------------
 def demo_life(rng: random.Random) -> list[common_pb2.Change]:
     """A synthetic resident's life at 横浜市: birth, move, name change (旧氏), emigration."""
@@ -289,28 +411,115 @@ def demo_life(rng: random.Random) -> list[common_pb2.Change]:
     return [born, moved, renamed, emigrated]
 
 
-def run_demo(network: dict[str, Any]) -> None:
-    """The main job: a resident's life entered at 横浜市's CS reaches the national server."""
-    national = next(n for n in network["nodes"] if n["role"] == "national")
-    before = {r.node_name: r.applied_change_count for r in node_statuses(network)}
+def _applied(network: dict[str, Any]) -> dict[str, int]:
+    return {r.node_name: r.applied_change_count for r in node_statuses(network)}
+
+
+def _reach_national(network: dict[str, Any], changes: list[common_pb2.Change]) -> dict[str, int]:
+    """Enter `changes` and wait until the national server applied them; returns counts before."""
+    before = _applied(network)
+    for change in changes:
+        submit_change(network, change)
+    deadline = time.monotonic() + DEMO_TIMEOUT_S
+    while _applied(network)["national"] < before["national"] + len(changes):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the changes did not reach the national server in time")
+        time.sleep(0.2)
+    return before
+
+
+def demo_resident_life(network: dict[str, Any]) -> None:
+    """A resident's life entered at 横浜市's CS reaches the national server."""
     life = demo_life(random.Random())  # noqa: S311 - a synthetic person
     for change in life:
-        submit_change(network, change)
         reason = common_pb2.ChangeReason.Name(change.reason).removeprefix("CHANGE_REASON_")
-        print(f"demo: {reason:<12} entered at cs-141003 (change {change.change_id})")
-    deadline = time.monotonic() + DEMO_TIMEOUT_S
-    while time.monotonic() < deadline:
-        after = {r.node_name: r.applied_change_count for r in node_statuses(network)}
-        if after[national["name"]] >= before[national["name"]] + len(life):
-            for name in ("cs-141003", "prefecture-14", national["name"]):
-                print(f"demo:   {name:<14} applied changes {before[name]} -> {after[name]}")
-            print(
-                f"demo: each change is one trace CS -> prefecture -> national; spans are in "
-                f"{national['trace_file']} and the other nodes' spans.jsonl"
-            )
-            return
-        time.sleep(0.2)
-    print("demo: the changes have not all reached the national server yet; see `juki-net status`")
+        print(f"demo: {reason:<12} to be entered at cs-141003 (change {change.change_id})")
+    before = _reach_national(network, life)
+    after = _applied(network)
+    for name in ("cs-141003", "prefecture-14", "national"):
+        print(f"demo:   {name:<14} applied changes {before[name]} -> {after[name]}")
+    national = next(n for n in network["nodes"] if n["role"] == "national")
+    print(
+        f"demo: each change is one trace CS -> prefecture -> national; spans are in "
+        f"{national['trace_file']} and the other nodes' spans.jsonl"
+    )
+
+
+def _refusal(error: grpc.RpcError) -> str:
+    info = error_info(error)
+    code = error.code().name if isinstance(error, grpc.Call) else "UNKNOWN"
+    return f"refused {code} [{info.reason if info else ''}]"
+
+
+def demo_provision(network: dict[str, Any]) -> None:
+    """Organs ask under the task catalogue: lawful queries answered, unlawful ones refused."""
+    rng = random.Random()  # noqa: S311 - synthetic persons
+    here, there = synthetic.birth("141003", rng), synthetic.birth("131016", rng)
+    _reach_national(network, [here, there])
+    organ = "organ-14-passport-centre"
+    person = here.record
+    four = clients.four_information(name_kana=person.name_kana, birth_date=person.birth_date)
+    answer = clients.ask(network, organ, clients.query("pref5-passport", four=four))
+    items = ",".join(ITEM_NAMES[i] for i in answer.records[0].items) if answer.records else ""
+    print(f"demo: {organ}, task pref5-passport (旅券法), by 4 information (kana + birth date):")
+    print(f"demo:   answered by prefecture-14: {len(answer.records)} record, items {items}")
+    answer = clients.ask(
+        network,
+        organ,
+        clients.query("pref5-passport", juminhyo_code=there.record.juminhyo_code),
+    )
+    print("demo:   a 東京都 resident by 住民票コード (別表第3, wide-area):")
+    print(
+        f"demo:   answered by the national server: {answer.answered_by_national}, "
+        f"{len(answer.records)} record"
+    )
+    unlawful = (
+        (
+            "the My Number under the 旅券法 task",
+            organ,
+            clients.query(
+                "pref5-passport", juminhyo_code=person.juminhyo_code, items=["my_number"]
+            ),
+        ),
+        (
+            "a tax task by the NPO office",
+            "organ-14-npo-office",
+            clients.query("pref5-prefectural-tax", my_number=person.my_number),
+        ),
+        (
+            "a 4-information search by name alone",
+            organ,
+            clients.query(
+                "pref5-passport", four=clients.four_information(name_kana=person.name_kana)
+            ),
+        ),
+    )
+    for what, client, q in unlawful:
+        try:
+            clients.ask(network, client, q)
+            print(f"demo:   {what}: ANSWERED (unexpected)")
+        except grpc.RpcError as error:
+            print(f"demo:   {what}: {_refusal(error)}")
+    with clients.admin(network, "prefecture-14") as stub:
+        disclosed = stub.DiscloseRecord(
+            admin_pb.DiscloseRecordRequest(juminhyo_code=person.juminhyo_code), timeout=10
+        )
+        year = provision_log.fiscal_year(dt.datetime.now(dt.UTC))
+        stats = stub.GetProvisionStatistics(
+            admin_pb.GetProvisionStatisticsRequest(fiscal_year=year), timeout=10
+        )
+    print(f"demo: disclosure for the person lists {disclosed.provision_count} provision(s)")
+    print("demo: provision statistics of prefecture-14 (juki-net stats):")
+    print(stats.table)
+
+
+def run_demo(network: dict[str, Any]) -> None:
+    """The main job: a resident's life reaches national; organs' queries answered or refused."""
+    try:
+        demo_resident_life(network)
+        demo_provision(network)
+    except TimeoutError as error:
+        print(f"demo: {error}; see `juki-net status`")
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -431,6 +640,56 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="every node's status (as the operator)")
     status.add_argument("--network", type=Path, required=True)
     status.set_defaults(func=cmd_status)
+
+    query_cmd = sub.add_parser("query", help="one provision query (as an organ or agency)")
+    query_cmd.add_argument("--code", default="", help="住民票コード")
+    query_cmd.add_argument("--my-number", default="")
+    query_cmd.add_argument("--kana", default="", help="name in katakana (4 information)")
+    query_cmd.add_argument("--kanji", default="", help="name in kanji (4 information)")
+    query_cmd.add_argument("--birth-date", default="")
+    query_cmd.add_argument("--sex", default="", choices=["", "male", "female"])
+    query_cmd.add_argument("--municipality", default="", help="address municipality code")
+    query_cmd.add_argument("--address-text", default="", help="beginning of the address")
+    query_cmd.add_argument("--items", default="", help="comma-separated items (default: all)")
+    query_cmd.set_defaults(func=cmd_query)
+    bulk = sub.add_parser("bulk", help="bulk provision from a CSV file")
+    bulk.add_argument("--in", dest="input", type=Path, required=True)
+    bulk.add_argument("--out", dest="output", type=Path, required=True)
+    bulk.add_argument("--approval", default="", help="approval id (above the threshold)")
+    bulk.set_defaults(func=cmd_bulk)
+    for p in (query_cmd, bulk):
+        p.add_argument("--network", type=Path, required=True)
+        p.add_argument(
+            "--as", dest="client", required=True, help="client, e.g. organ-14-tax-office"
+        )
+        p.add_argument("--task", required=True, help="task id of the catalogue")
+
+    disclose = sub.add_parser("disclose", help="a person's disclosure document (operator)")
+    disclose.add_argument("--code", required=True, help="住民票コード")
+    disclose.set_defaults(func=cmd_disclose)
+    stats = sub.add_parser("stats", help="provision statistics of a fiscal year (operator)")
+    stats.add_argument("--fiscal-year", type=int, required=True)
+    stats.add_argument("--csv", action="store_true")
+    stats.set_defaults(func=cmd_stats)
+    approve = sub.add_parser("approve", help="approve one bulk provision (operator)")
+    approve.add_argument("--recipient", required=True, help="SPIFFE ID of the organ")
+    approve.add_argument("--task", required=True)
+    approve.add_argument("--max-rows", type=int, required=True)
+    approve.set_defaults(func=cmd_approve)
+    for p in (disclose, stats, approve):
+        p.add_argument("--network", type=Path, required=True)
+        p.add_argument("--node", default="prefecture-14")
+
+    load = sub.add_parser("load", help="load synthetic residents into a node's store")
+    load.add_argument("--prefecture", required=True, help="2-digit prefecture code")
+    load.add_argument("--count", type=int, required=True)
+    load.add_argument("--seed", type=int, default=0)
+    load.set_defaults(func=cmd_load)
+    keep = sub.add_parser("retention", help="purge what is past its retention period")
+    keep.add_argument("--now", default="", help="ISO time to purge as of (default: now)")
+    keep.set_defaults(func=cmd_retention)
+    for p in (load, keep):
+        p.add_argument("--config", type=Path, required=True, help="the node's config.json")
     return parser
 
 

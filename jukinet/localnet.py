@@ -68,6 +68,16 @@ TOPOLOGY: tuple[NodePlan, ...] = (
 )
 
 OPERATOR = ("14", "local-admin")
+# Organs of the prefectures and national agencies that ask for records (see tasks.toml).
+ORGANS = (
+    ("14", "passport-centre"),
+    ("14", "tax-office"),
+    ("14", "welfare-office"),
+    ("14", "board-of-education"),
+    ("14", "npo-office"),
+    ("13", "passport-centre"),
+)
+AGENCIES = ("pension-service", "mofa-passport")
 
 
 def free_port() -> int:
@@ -146,10 +156,15 @@ class LocalNetwork:
         return ports
 
     def _clients(self) -> dict[str, Identity]:
-        """The non-node identities of the network: an operator, each CS's register system."""
-        clients = {
-            "operator": Identity.of(Role.OPERATOR, *OPERATOR, trust_domain=self.trust_domain)
-        }
+        """The non-node identities: an operator, each CS's register system, organs, agencies."""
+        domain = self.trust_domain
+        clients = {"operator": Identity.of(Role.OPERATOR, *OPERATOR, trust_domain=domain)}
+        for prefecture, name in ORGANS:
+            clients[f"organ-{prefecture}-{name}"] = Identity.of(
+                Role.ORGAN, prefecture, name, trust_domain=domain
+            )
+        for name in AGENCIES:
+            clients[f"agency-{name}"] = Identity.of(Role.AGENCY, name=name, trust_domain=domain)
         for plan in self.topology:
             if plan.role is Role.CS:
                 clients[f"register-{plan.code}"] = Identity.of(

@@ -33,6 +33,7 @@ from jukinet.envelope import Sealer
 from jukinet.identity import Identity, Role
 from jukinet.keys import KeyDirectory, NodeKeyring
 from jukinet.outbox import Deliverer, Sender
+from jukinet.provision_log import ProvisionLog, load_or_create_secret
 from jukinet.revocation import RevocationList
 from jukinet.storage import Database, open_database
 from jukinet.telemetry import grpc_server_interceptor, setup_tracing, traced_channel
@@ -84,6 +85,12 @@ class Node:
             raise ValueError(f"config identity is a {self.identity.role}, not a {spec.role}")
         self.db: Database = open_database(config.database_url)
         self.audit = AuditLog(self.db)
+        self.provision_log = ProvisionLog(
+            self.db,
+            load_or_create_secret(
+                config.log_secret_file or config.keyring_file.with_name("provision-log.secret")
+            ),
+        )
         self.tracer_provider = setup_tracing(config.name, config.trace_file)
         self.tracer = self.tracer_provider.get_tracer("juki-net")
         self.credentials = CredentialWatcher(config.credentials)
@@ -164,6 +171,12 @@ class Node:
                 log.warning("%s: %s", self.config.name, warning)
             if self._stopped.wait(EXPIRY_CHECK_S):
                 return
+
+    def next_hop_channel(self) -> grpc.Channel:
+        """The current channel to the next hop (rebuilt when credentials change)."""
+        if self._channel is None:
+            raise RuntimeError("this node has no next hop")
+        return self._channel.get()
 
     def changes_queued(self) -> None:
         """Tell the outbox something new waits (called after a commit)."""

@@ -13,8 +13,10 @@ import re
 import unicodedata
 import uuid
 
-from juki.v1 import common_pb2
-from jukinet.errors import invalid_field
+import grpc
+
+from juki.v1 import common_pb2, provision_service_pb2
+from jukinet.errors import RefusedError, invalid_field
 from jukinet.identifiers import (
     is_known_municipality,
     is_valid_juminhyo_code,
@@ -138,3 +140,43 @@ def check_change(change: common_pb2.Change, today: dt.date) -> None:
             raise invalid_field("previous_juminhyo_code", "must differ from the new code")
     elif change.previous_juminhyo_code:
         raise invalid_field("previous_juminhyo_code", "is only for a code change")
+
+
+def check_query(query: provision_service_pb2.ResidentQuery, today: dt.date) -> None:
+    """Check a provision query's ids and its search key, and the 4-information minimum.
+
+    The minimum conditions of a 4-information search: a name (kana or kanji)
+    and at least one of birth date and address; a name alone, or a name and
+    sex, match too many people and are refused (QUERY_TOO_BROAD).
+    """
+    check_change_id(query.request_id, "query.request_id")
+    if not _OPAQUE_ID.fullmatch(query.operator_id):
+        raise invalid_field("query.operator_id", "must be 1..32 letters, digits, '.', '_' or '-'")
+    key = query.WhichOneof("key")
+    if key == "juminhyo_code" and not is_valid_juminhyo_code(query.juminhyo_code):
+        raise invalid_field("query.juminhyo_code", "must be 11 digits with a valid check digit")
+    if key == "my_number" and not is_valid_my_number(query.my_number):
+        raise invalid_field("query.my_number", "must be 12 digits with a valid check digit")
+    if key != "four_information":
+        return
+    four = query.four_information
+    if four.name_kana:
+        _check_kana(four.name_kana, "query.four_information.name_kana", MAX_NAME)
+    if four.name_kanji:
+        _check_text(four.name_kanji, "query.four_information.name_kanji", MAX_NAME)
+    if four.birth_date:
+        _check_date(four.birth_date, "query.four_information.birth_date", today)
+    if four.sex not in (common_pb2.SEX_UNSPECIFIED, common_pb2.SEX_MALE, common_pb2.SEX_FEMALE):
+        raise invalid_field("query.four_information.sex", "is not a sex code")
+    address = four.address if four.HasField("address") else None
+    if address is not None:
+        _check_municipality(address.municipality_code, "query.four_information.address")
+        if address.text:
+            _check_text(address.text, "query.four_information.address.text", MAX_ADDRESS)
+    has_name = bool(four.name_kana or four.name_kanji)
+    if not (has_name and (four.birth_date or address is not None)):
+        raise RefusedError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "QUERY_TOO_BROAD",
+            "a 4-information search needs a name and a birth date or an address",
+        )

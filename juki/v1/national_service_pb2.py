@@ -24,19 +24,26 @@ _sym_db = _symbol_database.Default()
 
 from juki.v1 import common_pb2 as juki_dot_v1_dot_common__pb2
 from juki.v1 import envelope_pb2 as juki_dot_v1_dot_envelope__pb2
+from juki.v1 import provision_service_pb2 as juki_dot_v1_dot_provision__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ejuki/v1/national_service.proto\x12\x07juki.v1\x1a\x14juki/v1/common.proto\x1a\x16juki/v1/envelope.proto\"L\n\x1f\x44\x65liverPrefectureChangesRequest\x12)\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x17.juki.v1.SealedEnvelope\"J\n DeliverPrefectureChangesResponse\x12&\n\x07results\x18\x01 \x03(\x0b\x32\x15.juki.v1.ChangeResult2\x82\x01\n\x0fNationalService\x12o\n\x18\x44\x65liverPrefectureChanges\x12(.juki.v1.DeliverPrefectureChangesRequest\x1a).juki.v1.DeliverPrefectureChangesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ejuki/v1/national_service.proto\x12\x07juki.v1\x1a\x14juki/v1/common.proto\x1a\x16juki/v1/envelope.proto\x1a\x1fjuki/v1/provision_service.proto\"L\n\x1f\x44\x65liverPrefectureChangesRequest\x12)\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x17.juki.v1.SealedEnvelope\"J\n DeliverPrefectureChangesResponse\x12&\n\x07results\x18\x01 \x03(\x0b\x32\x15.juki.v1.ChangeResult\"F\n\x0e\x46orwardedQuery\x12%\n\x05query\x18\x01 \x01(\x0b\x32\x16.juki.v1.ResidentQuery\x12\r\n\x05organ\x18\x02 \x01(\t\"F\n\x19QueryForPrefectureRequest\x12)\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x17.juki.v1.SealedEnvelope\"G\n\x1aQueryForPrefectureResponse\x12)\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x17.juki.v1.SealedEnvelope2\xe1\x01\n\x0fNationalService\x12o\n\x18\x44\x65liverPrefectureChanges\x12(.juki.v1.DeliverPrefectureChangesRequest\x1a).juki.v1.DeliverPrefectureChangesResponse\x12]\n\x12QueryForPrefecture\x12\".juki.v1.QueryForPrefectureRequest\x1a#.juki.v1.QueryForPrefectureResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'juki.v1.national_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DELIVERPREFECTURECHANGESREQUEST']._serialized_start=89
-  _globals['_DELIVERPREFECTURECHANGESREQUEST']._serialized_end=165
-  _globals['_DELIVERPREFECTURECHANGESRESPONSE']._serialized_start=167
-  _globals['_DELIVERPREFECTURECHANGESRESPONSE']._serialized_end=241
-  _globals['_NATIONALSERVICE']._serialized_start=244
-  _globals['_NATIONALSERVICE']._serialized_end=374
+  _globals['_DELIVERPREFECTURECHANGESREQUEST']._serialized_start=122
+  _globals['_DELIVERPREFECTURECHANGESREQUEST']._serialized_end=198
+  _globals['_DELIVERPREFECTURECHANGESRESPONSE']._serialized_start=200
+  _globals['_DELIVERPREFECTURECHANGESRESPONSE']._serialized_end=274
+  _globals['_FORWARDEDQUERY']._serialized_start=276
+  _globals['_FORWARDEDQUERY']._serialized_end=346
+  _globals['_QUERYFORPREFECTUREREQUEST']._serialized_start=348
+  _globals['_QUERYFORPREFECTUREREQUEST']._serialized_end=418
+  _globals['_QUERYFORPREFECTURERESPONSE']._serialized_start=420
+  _globals['_QUERYFORPREFECTURERESPONSE']._serialized_end=491
+  _globals['_NATIONALSERVICE']._serialized_start=494
+  _globals['_NATIONALSERVICE']._serialized_end=719
 # @@protoc_insertion_point(module_scope)

@@ -9,6 +9,7 @@ from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
 from juki.v1 import common_pb2 as _common_pb2
 from juki.v1 import envelope_pb2 as _envelope_pb2
+from juki.v1 import provision_service_pb2 as _provision_service_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -69,3 +70,83 @@ class DeliverPrefectureChangesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeliverPrefectureChangesResponse: _TypeAlias = DeliverPrefectureChangesResponse  # noqa: Y015
+
+@_typing.final
+class ForwardedQuery(_message.Message):
+    """The payload of QueryForPrefectureRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERY_FIELD_NUMBER: _builtins.int
+    ORGAN_FIELD_NUMBER: _builtins.int
+    organ: _builtins.str
+    """The organ that asked (its SPIFFE ID), of the calling prefecture."""
+    @_builtins.property
+    def query(self) -> _provision_service_pb2.ResidentQuery:
+        """The organ's query, as the prefecture server received it."""
+
+    def __init__(
+        self,
+        *,
+        query: _provision_service_pb2.ResidentQuery | None = ...,
+        organ: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["query", b"query"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["organ", b"organ", "query", b"query"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ForwardedQuery: _TypeAlias = ForwardedQuery  # noqa: Y015
+
+@_typing.final
+class QueryForPrefectureRequest(_message.Message):
+    """Request of NationalService.QueryForPrefecture."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENVELOPE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def envelope(self) -> _envelope_pb2.SealedEnvelope:
+        """A SealedEnvelope addressed to the national server for this method,
+        whose payload is a juki.v1.ForwardedQuery.
+        """
+
+    def __init__(
+        self,
+        *,
+        envelope: _envelope_pb2.SealedEnvelope | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["envelope", b"envelope"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["envelope", b"envelope"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QueryForPrefectureRequest: _TypeAlias = QueryForPrefectureRequest  # noqa: Y015
+
+@_typing.final
+class QueryForPrefectureResponse(_message.Message):
+    """Response of NationalService.QueryForPrefecture."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENVELOPE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def envelope(self) -> _envelope_pb2.SealedEnvelope:
+        """A SealedEnvelope addressed to the calling prefecture server for this
+        method, whose payload is a juki.v1.QueryResidentsResponse.
+        """
+
+    def __init__(
+        self,
+        *,
+        envelope: _envelope_pb2.SealedEnvelope | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["envelope", b"envelope"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["envelope", b"envelope"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QueryForPrefectureResponse: _TypeAlias = QueryForPrefectureResponse  # noqa: Y015

@@ -45,6 +45,11 @@ class NationalServiceStub:
                 request_serializer=juki_dot_v1_dot_national__service__pb2.DeliverPrefectureChangesRequest.SerializeToString,
                 response_deserializer=juki_dot_v1_dot_national__service__pb2.DeliverPrefectureChangesResponse.FromString,
                 _registered_method=True)
+        self.QueryForPrefecture = channel.unary_unary(
+                '/juki.v1.NationalService/QueryForPrefecture',
+                request_serializer=juki_dot_v1_dot_national__service__pb2.QueryForPrefectureRequest.SerializeToString,
+                response_deserializer=juki_dot_v1_dot_national__service__pb2.QueryForPrefectureResponse.FromString,
+                _registered_method=True)
 
 
 class NationalServiceServicer:
@@ -77,6 +82,21 @@ class NationalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def QueryForPrefecture(self, request, context):
+        """Answers a prefecture server's query about a person who is not a
+        resident of that prefecture, on behalf of one of its organs, under a
+        wide-area task (住基法 別表第3) (caller: spiffe://<domain>/prefecture/<code>).
+
+        The request's payload is a sealed juki.v1.ForwardedQuery; the answer's a
+        juki.v1.QueryResidentsResponse sealed to the calling prefecture server
+        for the same method. The national server checks the task again for the
+        organ named and logs the provision. Fails with the envelope refusals
+        listed above and the task refusals of ProvisionService.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NationalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -84,6 +104,11 @@ def add_NationalServiceServicer_to_server(servicer, server):
                     servicer.DeliverPrefectureChanges,
                     request_deserializer=juki_dot_v1_dot_national__service__pb2.DeliverPrefectureChangesRequest.FromString,
                     response_serializer=juki_dot_v1_dot_national__service__pb2.DeliverPrefectureChangesResponse.SerializeToString,
+            ),
+            'QueryForPrefecture': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryForPrefecture,
+                    request_deserializer=juki_dot_v1_dot_national__service__pb2.QueryForPrefectureRequest.FromString,
+                    response_serializer=juki_dot_v1_dot_national__service__pb2.QueryForPrefectureResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -119,6 +144,33 @@ class NationalService:
             '/juki.v1.NationalService/DeliverPrefectureChanges',
             juki_dot_v1_dot_national__service__pb2.DeliverPrefectureChangesRequest.SerializeToString,
             juki_dot_v1_dot_national__service__pb2.DeliverPrefectureChangesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryForPrefecture(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/juki.v1.NationalService/QueryForPrefecture',
+            juki_dot_v1_dot_national__service__pb2.QueryForPrefectureRequest.SerializeToString,
+            juki_dot_v1_dot_national__service__pb2.QueryForPrefectureResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -56,6 +56,17 @@ class NationalServiceStub:
     PERMISSION_DENIED if the caller is not a prefecture server or a change
     names a municipality outside the caller's prefecture.
     """
+    QueryForPrefecture: _grpc.UnaryUnaryMultiCallable[_national_service_pb2.QueryForPrefectureRequest, _national_service_pb2.QueryForPrefectureResponse]
+    """Answers a prefecture server's query about a person who is not a
+    resident of that prefecture, on behalf of one of its organs, under a
+    wide-area task (住基法 別表第3) (caller: spiffe://<domain>/prefecture/<code>).
+
+    The request's payload is a sealed juki.v1.ForwardedQuery; the answer's a
+    juki.v1.QueryResidentsResponse sealed to the calling prefecture server
+    for the same method. The national server checks the task again for the
+    organ named and logs the provision. Fails with the envelope refusals
+    listed above and the task refusals of ProvisionService.
+    """
 
 @_typing.type_check_only
 class NationalServiceAsyncStub(NationalServiceStub):
@@ -84,6 +95,17 @@ class NationalServiceAsyncStub(NationalServiceStub):
     Fails with INVALID_ARGUMENT if the batch is empty or too large,
     PERMISSION_DENIED if the caller is not a prefecture server or a change
     names a municipality outside the caller's prefecture.
+    """
+    QueryForPrefecture: _aio.UnaryUnaryMultiCallable[_national_service_pb2.QueryForPrefectureRequest, _national_service_pb2.QueryForPrefectureResponse]  # type: ignore[assignment]
+    """Answers a prefecture server's query about a person who is not a
+    resident of that prefecture, on behalf of one of its organs, under a
+    wide-area task (住基法 別表第3) (caller: spiffe://<domain>/prefecture/<code>).
+
+    The request's payload is a sealed juki.v1.ForwardedQuery; the answer's a
+    juki.v1.QueryResidentsResponse sealed to the calling prefecture server
+    for the same method. The national server checks the task again for the
+    organ named and logs the provision. Fails with the envelope refusals
+    listed above and the task refusals of ProvisionService.
     """
 
 class NationalServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -116,6 +138,23 @@ class NationalServiceServicer(metaclass=_abc_1.ABCMeta):
         Fails with INVALID_ARGUMENT if the batch is empty or too large,
         PERMISSION_DENIED if the caller is not a prefecture server or a change
         names a municipality outside the caller's prefecture.
+        """
+
+    @_abc_1.abstractmethod
+    def QueryForPrefecture(
+        self,
+        request: _national_service_pb2.QueryForPrefectureRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_national_service_pb2.QueryForPrefectureResponse, _abc.Awaitable[_national_service_pb2.QueryForPrefectureResponse]]:
+        """Answers a prefecture server's query about a person who is not a
+        resident of that prefecture, on behalf of one of its organs, under a
+        wide-area task (住基法 別表第3) (caller: spiffe://<domain>/prefecture/<code>).
+
+        The request's payload is a sealed juki.v1.ForwardedQuery; the answer's a
+        juki.v1.QueryResidentsResponse sealed to the calling prefecture server
+        for the same method. The national server checks the task again for the
+        organ named and logs the provision. Fails with the envelope refusals
+        listed above and the task refusals of ProvisionService.
         """
 
 def add_NationalServiceServicer_to_server(servicer: NationalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

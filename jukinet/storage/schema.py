@@ -22,6 +22,11 @@ seen_envelopes
 audit_log
     Append-only, hash-chained record of refusals and operator actions; see
     audit.py.
+provision_log
+    Every provision of a record and every refused query (provision_log.py):
+    who, for which task, which items; keys and persons only as keyed hashes.
+bulk_approvals
+    Approvals recorded by operators for bulk provisions above the threshold.
 """
 
 from __future__ import annotations
@@ -162,4 +167,40 @@ audit_log = Table(
     Column("reason", String(64), nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+provision_log = Table(
+    "provision_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("fiscal_year", SmallInteger, nullable=False),
+    # The TLS caller, and the organ or agency the record is for (differs for forwarded queries).
+    Column("caller", String(255), nullable=False),
+    Column("recipient", String(255), nullable=False),
+    Column("operator_id", String(32), nullable=False),
+    Column("task_id", String(64), nullable=False),
+    Column("request_id", String(36), nullable=False),
+    Column("key_kind", String(20), nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    # The person provided (keyed hash of the 住民票コード); "" for refusals and no match.
+    Column("subject_hash", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("reason", String(64), nullable=False),
+    Column("items_given", String(200), nullable=False),
+)
+Index("ix_provision_log_at", provision_log.c.at)
+Index("ix_provision_log_subject", provision_log.c.subject_hash)
+Index("ix_provision_log_year_task", provision_log.c.fiscal_year, provision_log.c.task_id)
+
+bulk_approvals = Table(
+    "bulk_approvals",
+    metadata,
+    Column("approval_id", String(36), primary_key=True),
+    Column("recipient", String(255), nullable=False),
+    Column("task_id", String(64), nullable=False),
+    Column("max_rows", BigInteger, nullable=False),
+    Column("approved_by", String(255), nullable=False),
+    Column("approved_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=True),
 )

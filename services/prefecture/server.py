@@ -1,4 +1,4 @@
-"""PrefectureService: changes from the prefecture's CSs in, towards the national server out."""
+"""The prefecture server: changes from its CSs in and on to national; provision to its organs."""
 
 from __future__ import annotations
 
@@ -6,13 +6,22 @@ from collections.abc import Callable
 
 import grpc
 
-from juki.v1 import common_pb2, national_service_pb2, prefecture_service_pb2
+from juki.v1 import (
+    common_pb2,
+    national_service_pb2,
+    prefecture_service_pb2,
+    provision_service_pb2,
+    provision_service_pb2_grpc,
+)
 from juki.v1 import national_service_pb2_grpc as national_grpc
 from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
 from jukinet import delivery, ledger, outbox
 from jukinet.authz import current_caller
+from jukinet.catalogue import PREFECTURE_TABLES
 from jukinet.identity import Role
 from jukinet.node import Node, ServiceSpec
+from jukinet.provision import Provider, ProvisionServicer, national_asker
+from jukinet.provision_admin import ProvisionAdminServicer
 
 
 class PrefectureServicer(prefecture_grpc.PrefectureServiceServicer):
@@ -44,6 +53,15 @@ class PrefectureServicer(prefecture_grpc.PrefectureServiceServicer):
 
 def _register(server: grpc.Server, node: Node) -> None:
     prefecture_grpc.add_PrefectureServiceServicer_to_server(PrefectureServicer(node), server)
+    hop = node.config.next_hop
+    ask = national_asker(node, hop.spiffe_id, node.next_hop_channel) if hop else None
+    provider = Provider(node, tables=PREFECTURE_TABLES, ask_national=ask)
+    provision_service_pb2_grpc.add_ProvisionServiceServicer_to_server(
+        ProvisionServicer(provider), server
+    )
+    provision_service_pb2_grpc.add_ProvisionAdminServiceServicer_to_server(
+        ProvisionAdminServicer(node), server
+    )
 
 
 def _make_sender(node: Node, channel: Callable[[], grpc.Channel]) -> outbox.Sender:
@@ -59,6 +77,8 @@ SPEC = ServiceSpec(
     role=Role.PREFECTURE,
     service_names=(
         prefecture_service_pb2.DESCRIPTOR.services_by_name["PrefectureService"].full_name,
+        provision_service_pb2.DESCRIPTOR.services_by_name["ProvisionService"].full_name,
+        provision_service_pb2.DESCRIPTOR.services_by_name["ProvisionAdminService"].full_name,
     ),
     register=_register,
     make_sender=_make_sender,

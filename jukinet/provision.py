@@ -1,0 +1,328 @@
+"""Provision of identity records: one query or a bulk stream, authorised, answered, logged.
+
+`Provider` is what prefecture and national servers share: for each query it
+checks the task (catalogue.py), the key (validation.py), finds the persons
+(search.py), cuts each record down to the task's items and writes the
+provision log in the same transaction as the read, so nothing is provided
+without its log entry. A refusal is logged in its own transaction and then
+raised to the caller.
+
+A prefecture server that does not hold the person asks the national server
+(QueryForPrefecture) when the task is wide-area (別表第3); the query and the
+answer travel sealed, and both servers log the provision.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
+
+import grpc
+from sqlalchemy import update
+
+from juki.v1 import national_service_pb2, provision_service_pb2_grpc
+from juki.v1 import national_service_pb2_grpc as national_grpc
+from juki.v1 import provision_service_pb2 as pb
+from jukinet import search, validation
+from jukinet.authz import current_caller
+from jukinet.catalogue import ITEM_NAMES, PREFECTURE_TABLES, Catalogue, default_catalogue
+from jukinet.delivery import full_method
+from jukinet.errors import RefusedError, error_info, invalid_field
+from jukinet.identity import Identity
+from jukinet.ledger import today_in_japan
+from jukinet.provision_log import NO_MATCH, PROVIDED, REFUSED, Entry, ProvisionLog
+from jukinet.storage.schema import bulk_approvals
+
+if TYPE_CHECKING:
+    from jukinet.node import Node
+
+QUERY_FOR_PREFECTURE = full_method(
+    national_service_pb2.DESCRIPTOR.services_by_name["NationalService"], "QueryForPrefecture"
+)
+FORWARD_TIMEOUT_S = 10.0
+
+# Answers a forwarded query at the national server.
+AskNational = Callable[[national_service_pb2.ForwardedQuery], pb.QueryResidentsResponse]
+
+
+def _item_names(items: Iterable[int]) -> str:
+    return ",".join(ITEM_NAMES[i] for i in sorted(items))
+
+
+def _key_value(query: pb.ResidentQuery) -> tuple[str, str | pb.FourInformation]:
+    key = query.WhichOneof("key") or ""
+    if key == "four_information":
+        return key, query.four_information
+    return key, getattr(query, key) if key else ""
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+class Provider:
+    """Answers provision queries at one node."""
+
+    def __init__(
+        self,
+        node: Node,
+        *,
+        tables: frozenset[str],
+        ask_national: AskNational | None = None,
+        catalogue: Catalogue | None = None,
+    ) -> None:
+        self._node = node
+        self._log: ProvisionLog = node.provision_log
+        self._tables = tables
+        self._ask_national = ask_national
+        self.catalogue = catalogue or default_catalogue()
+
+    def _entry(self, query: pb.ResidentQuery, caller: Identity, recipient: Identity) -> Entry:
+        kind, value = _key_value(query)
+        return Entry(
+            caller=caller.spiffe_id,
+            recipient=recipient.spiffe_id,
+            operator_id=query.operator_id[:32],
+            task_id=query.task_id[:64],
+            request_id=query.request_id if _is_uuid(query.request_id) else "",
+            key_kind=kind,
+            key_hash=self._log.keyed_hash(kind, value) if kind else "",
+            outcome=REFUSED,
+        )
+
+    def answer(
+        self,
+        query: pb.ResidentQuery,
+        *,
+        caller: Identity,
+        recipient: Identity,
+        forwarded: bool = False,
+    ) -> pb.QueryResidentsResponse:
+        """Authorise, find, log and answer one query; RefusedError (logged) if refused.
+
+        `caller` is the TLS peer; `recipient` the organ or agency the answer is
+        for (the caller itself, or the organ a prefecture forwards for).
+        """
+        entry = self._entry(query, caller, recipient)
+        try:
+            task, items = self.catalogue.authorise(
+                query, recipient=recipient, tables=self._tables, wide_area_only=forwarded
+            )
+            validation.check_query(query, today_in_japan())
+            names = _item_names(items)
+            with self._node.db.transaction() as conn:
+                rows = search.find(conn, query)
+                if rows or self._ask_national is None or not task.wide_area:
+                    ProvisionLog.write(
+                        conn,
+                        [
+                            dataclasses.replace(
+                                entry,
+                                outcome=PROVIDED,
+                                subject_hash=self._log.subject(row.juminhyo_code),
+                                items_given=names,
+                            )
+                            for row in rows
+                        ]
+                        or [dataclasses.replace(entry, outcome=NO_MATCH)],
+                    )
+                    return pb.QueryResidentsResponse(
+                        records=[search.provided(row, items) for row in rows]
+                    )
+            # Not a resident here: the national server answers (and logs) for the organ.
+            answer = self._ask_national(
+                national_service_pb2.ForwardedQuery(query=query, organ=recipient.spiffe_id)
+            )
+            answer.answered_by_national = True
+            with self._node.db.transaction() as conn:
+                ProvisionLog.write(
+                    conn,
+                    [
+                        dataclasses.replace(
+                            entry,
+                            outcome=PROVIDED,
+                            subject_hash=(
+                                self._log.subject(r.record.juminhyo_code)
+                                if r.record.juminhyo_code
+                                else ""
+                            ),
+                            items_given=_item_names(r.items),
+                            reason="ANSWERED_BY_NATIONAL",
+                        )
+                        for r in answer.records
+                    ]
+                    or [dataclasses.replace(entry, outcome=NO_MATCH)],
+                )
+            return answer
+        except RefusedError as refusal:
+            self._log.write_refusal(dataclasses.replace(entry, reason=refusal.reason))
+            raise
+
+    def _admit_bulk(self, header: pb.BulkHeader, caller: Identity) -> None:
+        """Check the task of a bulk provision, and its approval above the threshold."""
+        self.catalogue.task_for(
+            header.task_id, recipient=caller, tables=self._tables, wide_area_only=False
+        )
+        if header.declared_rows < 1:
+            raise invalid_field("header.declared_rows", "must be 1 or more")
+        if header.declared_rows <= self._node.config.bulk_approval_threshold:
+            return
+        with self._node.db.transaction() as conn:
+            used = conn.execute(
+                update(bulk_approvals)
+                .where(
+                    bulk_approvals.c.approval_id == header.approval_id,
+                    bulk_approvals.c.recipient == caller.spiffe_id,
+                    bulk_approvals.c.task_id == header.task_id,
+                    bulk_approvals.c.max_rows >= header.declared_rows,
+                    bulk_approvals.c.used_at.is_(None),
+                )
+                .values(used_at=dt.datetime.now(dt.UTC))
+            )
+            if used.rowcount != 1:
+                raise RefusedError(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    "BULK_APPROVAL_REQUIRED",
+                    "this many rows need an unused approval for this caller and task",
+                )
+
+    def bulk(
+        self, requests: Iterator[pb.BulkQueryResidentsRequest], caller: Identity
+    ) -> Iterator[pb.BulkQueryResidentsResponse]:
+        """Answer a bulk stream row by row (each authorised and logged on its own)."""
+        first = next(requests, None)
+        if first is None or first.WhichOneof("part") != "header":
+            raise RefusedError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "BULK_HEADER_MISSING",
+                "the first message of a bulk provision must be its header",
+            )
+        header = first.header
+        try:
+            self._admit_bulk(header, caller)
+        except RefusedError as refusal:
+            self._log.write_refusal(
+                Entry(
+                    caller=caller.spiffe_id,
+                    recipient=caller.spiffe_id,
+                    operator_id=header.operator_id[:32],
+                    task_id=header.task_id[:64],
+                    request_id="",
+                    key_kind="bulk",
+                    key_hash="",
+                    outcome=REFUSED,
+                    reason=refusal.reason,
+                )
+            )
+            raise
+        for count, request in enumerate(requests, start=1):
+            if count > header.declared_rows:
+                raise RefusedError(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    "BULK_ROWS_EXCEEDED",
+                    "more rows arrived than the header declared",
+                )
+            row = request.row
+            request_id = row.request_id if _is_uuid(row.request_id) else ""
+            try:
+                if request.WhichOneof("part") != "row" or row.task_id != header.task_id:
+                    mismatch = RefusedError(
+                        grpc.StatusCode.INVALID_ARGUMENT,
+                        "BULK_ROW_MISMATCH",
+                        "a row must be a query for the header's task",
+                    )
+                    entry = self._entry(row, caller, caller)
+                    self._log.write_refusal(dataclasses.replace(entry, reason=mismatch.reason))
+                    raise mismatch
+                answer = self.answer(row, caller=caller, recipient=caller)
+            except RefusedError as refusal:
+                yield pb.BulkQueryResidentsResponse(
+                    request_id=request_id, refusal_reason=refusal.reason
+                )
+                continue
+            yield pb.BulkQueryResidentsResponse(request_id=request_id, records=answer.records)
+
+
+class ProvisionServicer(provision_service_pb2_grpc.ProvisionServiceServicer):
+    """ProvisionService over a Provider (the caller is the recipient)."""
+
+    def __init__(self, provider: Provider) -> None:
+        self._provider = provider
+
+    def QueryResidents(
+        self, request: pb.QueryResidentsRequest, context: grpc.ServicerContext
+    ) -> pb.QueryResidentsResponse:
+        caller = current_caller()
+        return self._provider.answer(request.query, caller=caller, recipient=caller)
+
+    def BulkQueryResidents(
+        self,
+        request_iterator: Iterator[pb.BulkQueryResidentsRequest],
+        context: grpc.ServicerContext,
+    ) -> Iterator[pb.BulkQueryResidentsResponse]:
+        return self._provider.bulk(request_iterator, current_caller())
+
+
+def national_asker(node: Node, national: str, channel: Callable[[], grpc.Channel]) -> AskNational:
+    """Ask the national server (SPIFFE ID `national`) sealed, over the node's next-hop channel."""
+
+    def ask(forwarded: national_service_pb2.ForwardedQuery) -> pb.QueryResidentsResponse:
+        envelope = node.sealer.seal(forwarded, recipient=national, method=QUERY_FOR_PREFECTURE)
+        try:
+            reply = national_grpc.NationalServiceStub(channel()).QueryForPrefecture(
+                national_service_pb2.QueryForPrefectureRequest(envelope=envelope),
+                timeout=FORWARD_TIMEOUT_S,
+            )
+        except grpc.RpcError as error:
+            info = error_info(error)
+            code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNAVAILABLE
+            raise RefusedError(
+                code if info else grpc.StatusCode.UNAVAILABLE,
+                info.reason if info else "NATIONAL_UNAVAILABLE",
+                "the national server did not answer the forwarded query",
+            ) from None
+        _, answer = node.sealer.open(
+            reply.envelope, pb.QueryResidentsResponse, peer=national, method=QUERY_FOR_PREFECTURE
+        )
+        return answer
+
+    return ask
+
+
+def record_approval(
+    node: Node, *, recipient: str, task_id: str, max_rows: int, approved_by: str
+) -> tuple[str, dt.datetime]:
+    """Record an operator's approval of one bulk provision; returns (approval id, time)."""
+    catalogue = default_catalogue()
+    try:
+        who = Identity.parse(recipient)
+    except ValueError:
+        raise invalid_field("recipient", "must be a SPIFFE ID of this network") from None
+    if who.prefecture != node.identity.prefecture:
+        raise RefusedError(
+            grpc.StatusCode.PERMISSION_DENIED,
+            "TASK_NOT_FOR_CALLER",
+            "the recipient is not an organ of this prefecture",
+        )
+    catalogue.task_for(task_id, recipient=who, tables=PREFECTURE_TABLES, wide_area_only=False)
+    if max_rows < 1:
+        raise invalid_field("max_rows", "must be 1 or more")
+    approval_id, now = str(uuid.uuid4()), dt.datetime.now(dt.UTC)
+    with node.db.transaction() as conn:
+        conn.execute(
+            bulk_approvals.insert().values(
+                approval_id=approval_id,
+                recipient=who.spiffe_id,
+                task_id=task_id,
+                max_rows=max_rows,
+                approved_by=approved_by,
+                approved_at=now,
+            )
+        )
+    return approval_id, now

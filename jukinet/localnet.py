@@ -37,6 +37,7 @@ from jukinet.config import Credentials, NextHop, NodeConfig
 from jukinet.identity import DEFAULT_TRUST_DOMAIN, Identity, Role
 from jukinet.keys import NodeKeyring, new_entries, publish, retire, rotate, sign_document
 from jukinet.localpki import LocalPki
+from jukinet.provision_log import fiscal_year
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT_S = 30.0
@@ -433,4 +434,10 @@ def grpcurl_commands(network: dict[str, Any]) -> list[str]:
         lines.append(f"{base} {node['address']} list")
         lines.append(f"{base} {node['address']} grpc.health.v1.Health/Check")
         lines.append(f"{base} {node['address']} juki.v1.NodeAdminService/GetNodeStatus")
+        if node["role"] == "prefecture" and node["spiffe_id"].endswith(f"/{OPERATOR[0]}"):
+            year = json.dumps({"fiscal_year": fiscal_year(pki.now())})
+            lines.append(
+                f"{base} -d '{year}' {node['address']} "
+                "juki.v1.ProvisionAdminService/GetProvisionStatistics"
+            )
     return lines

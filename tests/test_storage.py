@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select, update
 
 from juki.v1 import common_pb2
@@ -17,28 +14,6 @@ from jukinet.envelope import Sealer
 from jukinet.outbox import OutboxState, count_by_state
 from jukinet.storage import Database, open_database
 from jukinet.storage.schema import audit_log, resident_versions
-from tests.helpers.postgres import postgres_server
-from tests.helpers.sealing import make_world
-
-
-@pytest.fixture
-def vault(tmp_path: Path) -> Sealer:
-    """The node's real at-rest sealing (keys, key document, CA) in a temporary folder."""
-    node = "spiffe://juki.example/prefecture/14"
-    return make_world(tmp_path / "world", (node,)).sealer(node)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        database = open_database(f"sqlite:///{tmp_path / 'node.db'}")
-        yield database
-        database.dispose()
-        return
-    with postgres_server() as url:
-        database = open_database(url)
-        yield database
-        database.dispose()
 
 
 def test_migrations_are_idempotent(db: Database) -> None:

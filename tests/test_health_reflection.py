@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 from typing import Any
 
@@ -73,9 +74,10 @@ def test_printed_grpcurl_commands_work(network: LocalNetwork) -> None:
     from jukinet.localnet import grpcurl_commands
 
     commands = [c for c in grpcurl_commands(network.info) if not c.startswith("#")]
-    assert len(commands) == 3 * len(network.info["nodes"])
-    for line in commands[:3]:
-        args = line.split()[1:]
+    # list, health, status per node; provision statistics at the operator's prefecture server
+    assert len(commands) == 3 * len(network.info["nodes"]) + 1
+    for line in [*commands[:3], *(c for c in commands if "ProvisionAdminService" in c)]:
+        args = shlex.split(line)[1:]
         done = subprocess.run(
             [grpcurl_binary(), *args], capture_output=True, text=True, timeout=30, check=False
         )

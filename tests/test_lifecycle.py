@@ -210,8 +210,13 @@ def test_renewal_at_half_life_is_picked_up_without_restart(network: LocalNetwork
     time.sleep(1.1)  # the new certificates start (backdated) one second later
     renewed = network.renew_due(half_life + dt.timedelta(minutes=1))
     assert set(renewed) == {p.name for p in network.topology}
-    after = {r.node_name: r.certificate_seconds_left for r in _statuses(network)}
-    assert all(after[name] > before[name] for name in before), (before, after)
+
+    def all_picked_up() -> bool:
+        # Each node's credential watcher notices the new files on its next poll.
+        after = {r.node_name: r.certificate_seconds_left for r in _statuses(network)}
+        return all(after[name] > before[name] for name in before)
+
+    wait_for(all_picked_up, timeout=15)
 
 
 def _statuses(net: LocalNetwork) -> list[admin_pb2.GetNodeStatusResponse]:

@@ -91,6 +91,10 @@ POLICY: Mapping[str, tuple[Allow, ...]] = {
     ),
     # A prefecture server asks about another prefecture's resident for one of its organs.
     "/juki.v1.NationalService/QueryForPrefecture": (Allow(Role.PREFECTURE),),
+    # The narrow link (mynumber_link.py): the one caller is this prefecture's fuhyo server.
+    "/juki.v1.MyNumberLinkService/GetMyNumberForEmigrant": (
+        Allow(Role.FUHYO, Scope.SAME_PREFECTURE),
+    ),
     # Disclosure, statistics, bulk approvals: the prefecture's own operators.
     "/juki.v1.ProvisionAdminService/DiscloseRecord": (Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),),
     "/juki.v1.ProvisionAdminService/GetProvisionStatistics": (

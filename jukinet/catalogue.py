@@ -24,6 +24,7 @@ from jukinet.errors import RefusedError
 from jukinet.identity import Identity, Role
 
 TABLES = ("1", "2", "3", "4", "5", "6", "ordinance")
+RESIDENT, FUHYO = "resident", "fuhyo"  # which record a task is about
 # Tables answered by a prefecture server (its own residents); 別表第1 by the national server.
 PREFECTURE_TABLES = frozenset({"5", "6", "ordinance"})
 NATIONAL_TABLES = frozenset({"1"})
@@ -67,6 +68,7 @@ class Task:
     items: frozenset[pb.RecordItem.ValueType]
     my_number_act: bool = False
     wide_area: bool = False
+    record: str = RESIDENT
 
     @property
     def recipient_role(self) -> Role:
@@ -90,11 +92,14 @@ def _task(entry: dict[str, object]) -> Task:
             items=frozenset(ITEMS[i] for i in entry["items"]),  # type: ignore[attr-defined]
             my_number_act=bool(entry.get("my_number_act", False)),
             wide_area=bool(entry.get("wide_area", False)),
+            record=str(entry.get("record", RESIDENT)),
         )
     except (KeyError, ValueError) as error:
         raise CatalogueError(f"task {entry.get('id')!r}: {error}") from None
     if task.table not in TABLES:
         raise CatalogueError(f"task {task.id}: unknown table {task.table!r}")
+    if task.record not in (RESIDENT, FUHYO):
+        raise CatalogueError(f"task {task.id}: unknown record {task.record!r}")
     uses_my_number = pb.RECORD_ITEM_MY_NUMBER in task.items or SearchKey.MY_NUMBER in task.keys
     if uses_my_number and not task.my_number_act:
         raise CatalogueError(f"task {task.id}: My Number only for My Number Act tasks")
@@ -121,7 +126,13 @@ class Catalogue:
         return cls(tasks)
 
     def task_for(
-        self, task_id: str, *, recipient: Identity, tables: Iterable[str], wide_area_only: bool
+        self,
+        task_id: str,
+        *,
+        recipient: Identity,
+        tables: Iterable[str],
+        wide_area_only: bool,
+        record: str = RESIDENT,
     ) -> Task:
         """The task if `recipient` may use it at a node providing `tables`; else RefusedError.
 
@@ -132,7 +143,11 @@ class Catalogue:
         task = self.tasks.get(task_id)
         if task is None:
             raise _refused("TASK_UNKNOWN", "the task is not in the catalogue")
-        in_scope = task.table in set(tables) and (task.wide_area or not wide_area_only)
+        in_scope = (
+            task.record == record
+            and task.table in set(tables)
+            and (task.wide_area or not wide_area_only)
+        )
         if not in_scope or not task.admits(recipient):
             raise _refused("TASK_NOT_FOR_CALLER", "this caller may not use this task here")
         return task

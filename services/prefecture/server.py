@@ -8,6 +8,8 @@ import grpc
 
 from juki.v1 import (
     common_pb2,
+    my_number_link_service_pb2,
+    my_number_link_service_pb2_grpc,
     national_service_pb2,
     prefecture_service_pb2,
     provision_service_pb2,
@@ -19,6 +21,7 @@ from jukinet import delivery, ledger, outbox
 from jukinet.authz import current_caller
 from jukinet.catalogue import PREFECTURE_TABLES
 from jukinet.identity import Role
+from jukinet.mynumber_link import MyNumberLinkServicer
 from jukinet.node import Node, ServiceSpec
 from jukinet.provision import Provider, ProvisionServicer, national_asker
 from jukinet.provision_admin import ProvisionAdminServicer
@@ -62,6 +65,9 @@ def _register(server: grpc.Server, node: Node) -> None:
     provision_service_pb2_grpc.add_ProvisionAdminServiceServicer_to_server(
         ProvisionAdminServicer(node), server
     )
+    my_number_link_service_pb2_grpc.add_MyNumberLinkServiceServicer_to_server(
+        MyNumberLinkServicer(node), server
+    )
 
 
 def _make_sender(node: Node, channel: Callable[[], grpc.Channel]) -> outbox.Sender:
@@ -79,6 +85,7 @@ SPEC = ServiceSpec(
         prefecture_service_pb2.DESCRIPTOR.services_by_name["PrefectureService"].full_name,
         provision_service_pb2.DESCRIPTOR.services_by_name["ProvisionService"].full_name,
         provision_service_pb2.DESCRIPTOR.services_by_name["ProvisionAdminService"].full_name,
+        my_number_link_service_pb2.DESCRIPTOR.services_by_name["MyNumberLinkService"].full_name,
     ),
     register=_register,
     make_sender=_make_sender,

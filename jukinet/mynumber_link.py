@@ -1,0 +1,156 @@
+"""The narrow link, prefecture side: one emigrant's My Number to its own fuhyo server, or nothing.
+
+Who may call is one policy entry (authz.POLICY: the fuhyo server of the same
+prefecture). What may be asked is `check_link_request`, the one function
+below: a well-formed request of exactly four fields, a fuhyo task of the My
+Number Act whose items include the My Number and whose recipients include
+the organ, an organ of this prefecture, and a person on this prefecture's
+file whose record was removed by emigration (国外転出). The answer carries the
+My Number only. Request and answer are sealed; every request and refusal is
+written to the provision log (identifiers as keyed hashes) and refusals also
+to the audit log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+import grpc
+from sqlalchemy import Connection, select
+
+from juki.v1 import common_pb2
+from juki.v1 import my_number_link_service_pb2 as pb
+from juki.v1 import my_number_link_service_pb2_grpc as pb_grpc
+from juki.v1 import provision_service_pb2 as provision_pb
+from jukinet import replay
+from jukinet.authz import current_caller
+from jukinet.catalogue import FUHYO, PREFECTURE_TABLES, Catalogue, Task, default_catalogue
+from jukinet.delivery import full_method
+from jukinet.errors import RefusedError, invalid_field
+from jukinet.identifiers import is_valid_juminhyo_code
+from jukinet.identity import Identity, IdentityError, Role
+from jukinet.provision_log import PROVIDED, REFUSED, Entry, ProvisionLog
+from jukinet.storage.schema import resident_current, resident_versions
+from jukinet.validation import check_change_id
+
+if TYPE_CHECKING:
+    from jukinet.node import Node
+
+GET_MY_NUMBER_FOR_EMIGRANT = full_method(
+    pb.DESCRIPTOR.services_by_name["MyNumberLinkService"], "GetMyNumberForEmigrant"
+)
+
+
+def _refused(code: grpc.StatusCode, reason: str, message: str) -> RefusedError:
+    return RefusedError(code, reason, message)
+
+
+def check_link_request(
+    catalogue: Catalogue, request: pb.MyNumberLinkRequest, *, fuhyo: Identity, node: Identity
+) -> tuple[Task, Identity]:
+    """The task and organ of an admissible link request; RefusedError otherwise."""
+    if fuhyo.role is not Role.FUHYO or fuhyo.prefecture != node.prefecture:
+        raise _refused(
+            grpc.StatusCode.PERMISSION_DENIED,
+            "CALLER_NOT_ADMITTED",
+            "only this prefecture's fuhyo server may use the link",
+        )
+    check_change_id(request.request_id, "request_id")
+    if not is_valid_juminhyo_code(request.juminhyo_code):
+        raise invalid_field("juminhyo_code", "must be 11 digits with a valid check digit")
+    try:
+        organ = Identity.parse(request.organ)
+    except IdentityError:
+        raise invalid_field("organ", "must be a SPIFFE ID of this network") from None
+    if organ.role is not Role.ORGAN or organ.prefecture != node.prefecture:
+        raise _refused(
+            grpc.StatusCode.PERMISSION_DENIED,
+            "ORGAN_NOT_OF_CALLER",
+            "the organ is not an organ of this prefecture",
+        )
+    task = catalogue.task_for(
+        request.task_id,
+        recipient=organ,
+        tables=PREFECTURE_TABLES,
+        wide_area_only=False,
+        record=FUHYO,
+    )
+    if not task.my_number_act or provision_pb.RECORD_ITEM_MY_NUMBER not in task.items:
+        raise _refused(
+            grpc.StatusCode.PERMISSION_DENIED,
+            "MY_NUMBER_NOT_ALLOWED_FOR_TASK",
+            "the task may not receive the My Number",
+        )
+    return task, organ
+
+
+def emigrants_my_number(conn: Connection, juminhyo_code: str) -> str:
+    """The My Number of a person whose record here was removed by emigration."""
+    row = conn.execute(
+        select(
+            resident_current.c.removed,
+            resident_versions.c.change_reason,
+            resident_versions.c.my_number,
+        )
+        .join(resident_versions, resident_versions.c.id == resident_current.c.version_id)
+        .where(resident_current.c.juminhyo_code == juminhyo_code)
+    ).first()
+    if row is None:
+        raise _refused(grpc.StatusCode.NOT_FOUND, "PERSON_NOT_FOUND", "no such person on file")
+    if not row.removed or row.change_reason != common_pb2.CHANGE_REASON_EMIGRATION:
+        raise _refused(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "PERSON_NOT_EMIGRANT",
+            "the person's record does not show an emigration",
+        )
+    return str(row.my_number)
+
+
+class MyNumberLinkServicer(pb_grpc.MyNumberLinkServiceServicer):
+    """GetMyNumberForEmigrant: open, check, look up, log, seal the answer."""
+
+    def __init__(self, node: Node, catalogue: Catalogue | None = None) -> None:
+        self._node = node
+        self._catalogue = catalogue or default_catalogue()
+
+    def GetMyNumberForEmigrant(
+        self, request: pb.GetMyNumberForEmigrantRequest, context: grpc.ServicerContext
+    ) -> pb.GetMyNumberForEmigrantResponse:
+        fuhyo = current_caller()
+        header, link = self._node.sealer.open(
+            request.envelope,
+            pb.MyNumberLinkRequest,
+            peer=fuhyo.spiffe_id,
+            method=GET_MY_NUMBER_FOR_EMIGRANT,
+        )
+        log: ProvisionLog = self._node.provision_log
+        entry = Entry(
+            caller=fuhyo.spiffe_id,
+            recipient=link.organ[:255],
+            operator_id="",
+            task_id=link.task_id[:64],
+            request_id=link.request_id[:36],
+            key_kind="juminhyo_code",
+            key_hash=log.keyed_hash("juminhyo_code", link.juminhyo_code),
+            outcome=REFUSED,
+            items_given="my_number",
+        )
+        try:
+            check_link_request(self._catalogue, link, fuhyo=fuhyo, node=self._node.identity)
+            with self._node.db.transaction() as conn:
+                replay.remember(conn, header)
+                my_number = emigrants_my_number(conn, link.juminhyo_code)
+                provided = dataclasses.replace(
+                    entry, outcome=PROVIDED, subject_hash=log.subject(link.juminhyo_code)
+                )
+                ProvisionLog.write(conn, [provided])
+        except RefusedError as refusal:
+            log.write_refusal(dataclasses.replace(entry, reason=refusal.reason, items_given=""))
+            raise
+        envelope = self._node.sealer.seal(
+            pb.MyNumberLinkAnswer(my_number=my_number),
+            recipient=fuhyo.spiffe_id,
+            method=GET_MY_NUMBER_FOR_EMIGRANT,
+        )
+        return pb.GetMyNumberForEmigrantResponse(envelope=envelope)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, insert, select, text
 
-from jukinet.storage import Database
+from jukinet.storage import Database, as_utc
 from jukinet.storage.schema import audit_log
 
 GENESIS = "0" * 64
@@ -31,11 +31,6 @@ def entry_hash(prev_hash: str, seq: int, at: dt.datetime, fields: dict[str, str]
         {"seq": seq, "at": at.isoformat(), **fields}, sort_keys=True, ensure_ascii=True
     )
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
-
-
-def _as_utc(value: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -76,7 +71,7 @@ class AuditLog:
                 good = (
                     row.seq == expected_seq
                     and row.prev_hash == prev
-                    and row.hash == entry_hash(prev, row.seq, _as_utc(row.at), fields)
+                    and row.hash == entry_hash(prev, row.seq, as_utc(row.at), fields)
                 )
                 if not good:
                     return int(row.seq)

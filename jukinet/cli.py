@@ -45,7 +45,7 @@ from jukinet.errors import error_info
 from jukinet.identity import Identity
 from jukinet.localnet import LocalNetwork, connect, grpcurl_commands
 from jukinet.localpki import LocalPki, RolloverError
-from jukinet.storage import open_database
+from jukinet.storage import as_utc, open_database
 
 DEMO_TIMEOUT_S = 60.0
 RENEW_CHECK_S = 30.0
@@ -221,12 +221,16 @@ def cmd_keys_retire(args: argparse.Namespace) -> int:
 
 
 # -- clients --------------------------------------------------------------------------
-def _report_error(error: grpc.RpcError) -> int:
+def _status_of(error: grpc.RpcError) -> str:
+    """'CODE [REASON]' of a failed call (the reason from its ErrorInfo, if any)."""
     info = error_info(error)
     code = error.code().name if isinstance(error, grpc.Call) else "UNKNOWN"
-    reason = f" [{info.reason}]" if info else ""
+    return f"{code} [{info.reason}]" if info else code
+
+
+def _report_error(error: grpc.RpcError) -> int:
     details = error.details() if isinstance(error, grpc.Call) else ""
-    print(f"refused: {code}{reason}: {details}", file=sys.stderr)
+    print(f"refused: {_status_of(error)}: {details}", file=sys.stderr)
     return 2
 
 
@@ -386,7 +390,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
     now = dt.datetime.fromisoformat(args.now) if args.now else dt.datetime.now(dt.UTC)
     try:
         with db.transaction() as conn:
-            purged = retention.purge(conn, now if now.tzinfo else now.replace(tzinfo=dt.UTC))
+            purged = retention.purge(conn, as_utc(now))
     finally:
         db.dispose()
     print(
@@ -411,17 +415,18 @@ def demo_life(rng: random.Random) -> list[common_pb2.Change]:
     return [born, moved, renamed, emigrated]
 
 
-def _applied(network: dict[str, Any]) -> dict[str, int]:
+def applied_counts(network: dict[str, Any]) -> dict[str, int]:
+    """Applied-change count of every node, by name (from GetNodeStatus, as the operator)."""
     return {r.node_name: r.applied_change_count for r in node_statuses(network)}
 
 
 def _reach_national(network: dict[str, Any], changes: list[common_pb2.Change]) -> dict[str, int]:
     """Enter `changes` and wait until the national server applied them; returns counts before."""
-    before = _applied(network)
+    before = applied_counts(network)
     for change in changes:
         submit_change(network, change)
     deadline = time.monotonic() + DEMO_TIMEOUT_S
-    while _applied(network)["national"] < before["national"] + len(changes):
+    while applied_counts(network)["national"] < before["national"] + len(changes):
         if time.monotonic() > deadline:
             raise TimeoutError("the changes did not reach the national server in time")
         time.sleep(0.2)
@@ -435,7 +440,7 @@ def demo_resident_life(network: dict[str, Any]) -> None:
         reason = common_pb2.ChangeReason.Name(change.reason).removeprefix("CHANGE_REASON_")
         print(f"demo: {reason:<12} to be entered at cs-141003 (change {change.change_id})")
     before = _reach_national(network, life)
-    after = _applied(network)
+    after = applied_counts(network)
     for name in ("cs-141003", "prefecture-14", "national"):
         print(f"demo:   {name:<14} applied changes {before[name]} -> {after[name]}")
     national = next(n for n in network["nodes"] if n["role"] == "national")
@@ -443,12 +448,6 @@ def demo_resident_life(network: dict[str, Any]) -> None:
         f"demo: each change is one trace CS -> prefecture -> national; spans are in "
         f"{national['trace_file']} and the other nodes' spans.jsonl"
     )
-
-
-def _refusal(error: grpc.RpcError) -> str:
-    info = error_info(error)
-    code = error.code().name if isinstance(error, grpc.Call) else "UNKNOWN"
-    return f"refused {code} [{info.reason if info else ''}]"
 
 
 def demo_provision(network: dict[str, Any]) -> None:
@@ -499,7 +498,7 @@ def demo_provision(network: dict[str, Any]) -> None:
             clients.ask(network, client, q)
             print(f"demo:   {what}: ANSWERED (unexpected)")
         except grpc.RpcError as error:
-            print(f"demo:   {what}: {_refusal(error)}")
+            print(f"demo:   {what}: refused {_status_of(error)}")
     with clients.admin(network, "prefecture-14") as stub:
         disclosed = stub.DiscloseRecord(
             admin_pb.DiscloseRecordRequest(juminhyo_code=person.juminhyo_code), timeout=10

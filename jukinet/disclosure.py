@@ -18,7 +18,8 @@ from jukinet.catalogue import Catalogue
 from jukinet.errors import RefusedError
 from jukinet.ledger import JST
 from jukinet.provision_log import ProvisionLog
-from jukinet.records import record_of
+from jukinet.records import current_versions, record_of
+from jukinet.storage import as_utc
 from jukinet.storage.schema import resident_current, resident_versions
 
 ITEM_LABELS = {
@@ -64,9 +65,7 @@ def document(
 ) -> tuple[str, int]:
     """The disclosure document for one person and how many provisions it lists."""
     row = conn.execute(
-        select(resident_current.c.removed, resident_versions)
-        .join(resident_versions, resident_versions.c.id == resident_current.c.version_id)
-        .where(resident_current.c.juminhyo_code == juminhyo_code)
+        current_versions().where(resident_current.c.juminhyo_code == juminhyo_code)
     ).first()
     if row is None:
         raise not_on_file()
@@ -107,7 +106,7 @@ def document(
         task = catalogue.tasks.get(task_id)
         title = task.title if task else task_id
         given = "・".join(ITEM_LABELS.get(i, i) for i in items.split(",") if i)
-        stamp = (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(JST)
+        stamp = as_utc(at).astimezone(JST)
         lines.append(f"  {stamp:%Y-%m-%d %H:%M}  {recipient}")
         lines.append(f"      事務: {title} ({task_id})")
         lines.append(f"      提供項目: {given}")

@@ -76,10 +76,6 @@ def signed_bytes(header: bytes, encapsulated_key: bytes, ciphertext: bytes) -> b
     return b"".join(struct.pack(">I", len(p)) + p for p in parts)
 
 
-def _utc(stamp: dt.datetime) -> dt.datetime:
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
-
-
 @dataclass(frozen=True)
 class Opened:
     """A verified, decrypted envelope: its header and its payload message."""
@@ -212,7 +208,7 @@ class Sealer:
                 "the envelope was sealed for another method",
             )
         # (7): fresh
-        sealed_at = _utc(header.sealed_at.ToDatetime(dt.UTC))
+        sealed_at = header.sealed_at.ToDatetime(dt.UTC)
         if window is not None and abs(now - sealed_at) > window:
             raise refused(
                 grpc.StatusCode.FAILED_PRECONDITION,

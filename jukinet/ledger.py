@@ -79,9 +79,7 @@ HELD = Decision(common_pb2.CHANGE_OUTCOME_HELD)
 
 def _current(conn: Connection, code: str) -> lifecycle.Current | None:
     row = conn.execute(
-        select(resident_current.c.sequence_number, resident_current.c.removed, resident_versions)
-        .join(resident_versions, resident_versions.c.id == resident_current.c.version_id)
-        .where(resident_current.c.juminhyo_code == code)
+        records.current_versions().where(resident_current.c.juminhyo_code == code)
     ).first()
     if row is None:
         return None
@@ -130,18 +128,7 @@ def _store(
     )
     key = conn.execute(insert(resident_versions).values(**values)).inserted_primary_key
     assert key is not None
-    version_id = key[0]
-    state = {
-        "version_id": version_id,
-        "sequence_number": change.sequence_number,
-        "removed": removed,
-        "municipality_code": change.municipality_code,
-        "my_number": record.my_number,
-        "seion_kana": values["seion_kana"],
-        "name_kanji": record.name_kanji,
-        "birth_date": record.birth_date,
-        "sex": record.sex,
-    }
+    state = records.index_row(values, version_id=key[0])
     updated = conn.execute(
         update(resident_current).where(resident_current.c.juminhyo_code == code).values(**state)
     ).rowcount

@@ -17,7 +17,7 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 import grpc
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from juki.v1 import common_pb2
 from juki.v1 import my_number_link_service_pb2 as pb
@@ -31,7 +31,8 @@ from jukinet.errors import RefusedError, invalid_field
 from jukinet.identifiers import is_valid_juminhyo_code
 from jukinet.identity import Identity, IdentityError, Role
 from jukinet.provision_log import PROVIDED, REFUSED, Entry, ProvisionLog
-from jukinet.storage.schema import resident_current, resident_versions
+from jukinet.records import current_versions
+from jukinet.storage.schema import resident_current
 from jukinet.validation import check_change_id
 
 if TYPE_CHECKING:
@@ -42,16 +43,12 @@ GET_MY_NUMBER_FOR_EMIGRANT = full_method(
 )
 
 
-def _refused(code: grpc.StatusCode, reason: str, message: str) -> RefusedError:
-    return RefusedError(code, reason, message)
-
-
 def check_link_request(
     catalogue: Catalogue, request: pb.MyNumberLinkRequest, *, fuhyo: Identity, node: Identity
 ) -> tuple[Task, Identity]:
     """The task and organ of an admissible link request; RefusedError otherwise."""
     if fuhyo.role is not Role.FUHYO or fuhyo.prefecture != node.prefecture:
-        raise _refused(
+        raise RefusedError(
             grpc.StatusCode.PERMISSION_DENIED,
             "CALLER_NOT_ADMITTED",
             "only this prefecture's fuhyo server may use the link",
@@ -64,7 +61,7 @@ def check_link_request(
     except IdentityError:
         raise invalid_field("organ", "must be a SPIFFE ID of this network") from None
     if organ.role is not Role.ORGAN or organ.prefecture != node.prefecture:
-        raise _refused(
+        raise RefusedError(
             grpc.StatusCode.PERMISSION_DENIED,
             "ORGAN_NOT_OF_CALLER",
             "the organ is not an organ of this prefecture",
@@ -77,7 +74,7 @@ def check_link_request(
         record=FUHYO,
     )
     if not task.my_number_act or provision_pb.RECORD_ITEM_MY_NUMBER not in task.items:
-        raise _refused(
+        raise RefusedError(
             grpc.StatusCode.PERMISSION_DENIED,
             "MY_NUMBER_NOT_ALLOWED_FOR_TASK",
             "the task may not receive the My Number",
@@ -88,18 +85,12 @@ def check_link_request(
 def emigrants_my_number(conn: Connection, juminhyo_code: str) -> str:
     """The My Number of a person whose record here was removed by emigration."""
     row = conn.execute(
-        select(
-            resident_current.c.removed,
-            resident_versions.c.change_reason,
-            resident_versions.c.my_number,
-        )
-        .join(resident_versions, resident_versions.c.id == resident_current.c.version_id)
-        .where(resident_current.c.juminhyo_code == juminhyo_code)
+        current_versions().where(resident_current.c.juminhyo_code == juminhyo_code)
     ).first()
     if row is None:
-        raise _refused(grpc.StatusCode.NOT_FOUND, "PERSON_NOT_FOUND", "no such person on file")
+        raise RefusedError(grpc.StatusCode.NOT_FOUND, "PERSON_NOT_FOUND", "no such person on file")
     if not row.removed or row.change_reason != common_pb2.CHANGE_REASON_EMIGRATION:
-        raise _refused(
+        raise RefusedError(
             grpc.StatusCode.FAILED_PRECONDITION,
             "PERSON_NOT_EMIGRANT",
             "the person's record does not show an emigration",

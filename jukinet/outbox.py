@@ -24,7 +24,7 @@ from opentelemetry import trace
 from sqlalchemy import Connection, func, insert, select, update
 
 from juki.v1 import common_pb2
-from jukinet.storage import Database
+from jukinet.storage import Database, as_utc
 from jukinet.storage.schema import outbox
 from jukinet.telemetry import context_from_traceparent, current_traceparent, span_context_of
 
@@ -158,10 +158,7 @@ class Deliverer:
         due: list[Pending] = []
         now = utcnow()
         for row in rows:
-            next_at = row.next_attempt_at
-            if next_at.tzinfo is None:
-                next_at = next_at.replace(tzinfo=dt.UTC)
-            if next_at > now:
+            if as_utc(row.next_attempt_at) > now:
                 break
             due.append(Pending(row.id, row.change_id, row.payload, row.trace_context, row.attempts))
         return due

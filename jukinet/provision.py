@@ -59,11 +59,15 @@ def _key_value(query: pb.ResidentQuery) -> tuple[str, str | pb.FourInformation]:
     return key, getattr(query, key) if key else ""
 
 
-def _is_uuid(value: str) -> bool:
-    try:
-        return str(uuid.UUID(value)) == value
-    except ValueError:
-        return False
+def _outcomes(entry: Entry, given: list[tuple[str, str]], reason: str = "") -> list[Entry]:
+    """One PROVIDED entry per (person's keyed hash, items) given, or one NO_MATCH entry."""
+    provided = [
+        dataclasses.replace(
+            entry, outcome=PROVIDED, subject_hash=subject, items_given=items, reason=reason
+        )
+        for subject, items in given
+    ]
+    return provided or [dataclasses.replace(entry, outcome=NO_MATCH)]
 
 
 class Provider:
@@ -90,7 +94,7 @@ class Provider:
             recipient=recipient.spiffe_id,
             operator_id=query.operator_id[:32],
             task_id=query.task_id[:64],
-            request_id=query.request_id if _is_uuid(query.request_id) else "",
+            request_id=query.request_id if validation.is_uuid(query.request_id) else "",
             key_kind=kind,
             key_hash=self._log.keyed_hash(kind, value) if kind else "",
             outcome=REFUSED,
@@ -119,19 +123,8 @@ class Provider:
             with self._node.db.transaction() as conn:
                 rows = search.find(conn, query)
                 if rows or self._ask_national is None or not task.wide_area:
-                    ProvisionLog.write(
-                        conn,
-                        [
-                            dataclasses.replace(
-                                entry,
-                                outcome=PROVIDED,
-                                subject_hash=self._log.subject(row.juminhyo_code),
-                                items_given=names,
-                            )
-                            for row in rows
-                        ]
-                        or [dataclasses.replace(entry, outcome=NO_MATCH)],
-                    )
+                    given = [(self._log.subject(row.juminhyo_code), names) for row in rows]
+                    ProvisionLog.write(conn, _outcomes(entry, given))
                     return pb.QueryResidentsResponse(
                         records=[search.provided(row, items) for row in rows]
                     )
@@ -140,25 +133,16 @@ class Provider:
                 national_service_pb2.ForwardedQuery(query=query, organ=recipient.spiffe_id)
             )
             answer.answered_by_national = True
-            with self._node.db.transaction() as conn:
-                ProvisionLog.write(
-                    conn,
-                    [
-                        dataclasses.replace(
-                            entry,
-                            outcome=PROVIDED,
-                            subject_hash=(
-                                self._log.subject(r.record.juminhyo_code)
-                                if r.record.juminhyo_code
-                                else ""
-                            ),
-                            items_given=_item_names(r.items),
-                            reason="ANSWERED_BY_NATIONAL",
-                        )
-                        for r in answer.records
-                    ]
-                    or [dataclasses.replace(entry, outcome=NO_MATCH)],
+            # A task that does not give the code leaves the person unnamed in this log.
+            given = [
+                (
+                    self._log.subject(code) if (code := r.record.juminhyo_code) else "",
+                    _item_names(r.items),
                 )
+                for r in answer.records
+            ]
+            with self._node.db.transaction() as conn:
+                ProvisionLog.write(conn, _outcomes(entry, given, reason="ANSWERED_BY_NATIONAL"))
             return answer
         except RefusedError as refusal:
             self._log.write_refusal(dataclasses.replace(entry, reason=refusal.reason))
@@ -207,18 +191,10 @@ class Provider:
         try:
             self._admit_bulk(header, caller)
         except RefusedError as refusal:
+            opening = pb.ResidentQuery(task_id=header.task_id, operator_id=header.operator_id)
+            entry = self._entry(opening, caller, caller)
             self._log.write_refusal(
-                Entry(
-                    caller=caller.spiffe_id,
-                    recipient=caller.spiffe_id,
-                    operator_id=header.operator_id[:32],
-                    task_id=header.task_id[:64],
-                    request_id="",
-                    key_kind="bulk",
-                    key_hash="",
-                    outcome=REFUSED,
-                    reason=refusal.reason,
-                )
+                dataclasses.replace(entry, key_kind="bulk", reason=refusal.reason)
             )
             raise
         for count, request in enumerate(requests, start=1):
@@ -229,7 +205,7 @@ class Provider:
                     "more rows arrived than the header declared",
                 )
             row = request.row
-            request_id = row.request_id if _is_uuid(row.request_id) else ""
+            request_id = row.request_id if validation.is_uuid(row.request_id) else ""
             try:
                 if request.WhichOneof("part") != "row" or row.task_id != header.task_id:
                     mismatch = RefusedError(

@@ -39,8 +39,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import Select, select
+
 from juki.v1 import common_pb2
 from jukinet.kana import seion
+from jukinet.storage.schema import resident_current, resident_versions
+
+# The current-state index columns copied from a version (the rest is its id and state).
+_INDEXED = ("municipality_code", "my_number", "seion_kana", "name_kanji", "birth_date", "sex")
 
 
 def version_values(
@@ -87,6 +93,23 @@ def version_values(
         "deleted": removed,
         "retention": removed,  # a removed record is kept for the retention period
     }
+
+
+def index_row(values: dict[str, Any], version_id: int) -> dict[str, Any]:
+    """The resident_current row (without its key) pointing at a version with `values`."""
+    return {
+        **{k: values[k] for k in _INDEXED},
+        "version_id": version_id,
+        "sequence_number": values["sequence_number"],
+        "removed": values["deleted"],
+    }
+
+
+def current_versions() -> Select[Any]:
+    """Each person's latest version row with its index state (`sequence_number`, `removed`)."""
+    return select(
+        resident_current.c.sequence_number, resident_current.c.removed, resident_versions
+    ).join(resident_versions, resident_versions.c.id == resident_current.c.version_id)
 
 
 def record_of(row: Any) -> common_pb2.ResidentRecord:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import grpc
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row
 
 from juki.v1 import common_pb2
 from juki.v1 import provision_service_pb2 as pb
@@ -33,9 +33,7 @@ def _like_prefix(text: str) -> str:
 
 def find(conn: Connection, query: pb.ResidentQuery) -> Sequence[Row[Any]]:
     """The version rows (with `removed`) of the persons the query's key matches."""
-    statement = select(resident_current.c.removed, resident_versions).join(
-        resident_versions, resident_versions.c.id == resident_current.c.version_id
-    )
+    statement = records.current_versions()
     key = query.WhichOneof("key")
     if key == "juminhyo_code":
         statement = statement.where(resident_current.c.juminhyo_code == query.juminhyo_code)

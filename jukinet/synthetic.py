@@ -18,6 +18,7 @@ import random
 import uuid
 from collections.abc import Iterator
 from functools import cache
+from typing import Any
 
 from faker import Faker
 from sqlalchemy import func, insert, select, text
@@ -112,17 +113,6 @@ def residents(prefecture: str, count: int, rng: random.Random) -> Iterator[commo
         yield change
 
 
-def _index_row(values: dict[str, object]) -> dict[str, object]:
-    """The resident_current row of a freshly loaded (version 1) person."""
-    keys = ("juminhyo_code", "municipality_code", "my_number", "seion_kana", "name_kanji")
-    return {
-        **{k: values[k] for k in (*keys, "birth_date", "sex")},
-        "version_id": values["id"],
-        "sequence_number": 1,
-        "removed": False,
-    }
-
-
 def load_residents(db: Database, prefecture: str, count: int, seed: int = 0) -> int:
     """Write `count` synthetic residents of `prefecture` into `db`; returns how many.
 
@@ -136,12 +126,18 @@ def load_residents(db: Database, prefecture: str, count: int, seed: int = 0) -> 
     with db.engine.connect() as conn:
         last = conn.execute(select(func.coalesce(func.max(resident_versions.c.id), 0)))
         next_id = int(last.scalar_one()) + 1
-    versions: list[dict[str, object]] = []
+    versions: list[dict[str, Any]] = []
 
     def flush() -> None:
         with db.transaction() as conn:
             conn.execute(insert(resident_versions), versions)
-            conn.execute(insert(resident_current), [_index_row(v) for v in versions])
+            conn.execute(
+                insert(resident_current),
+                [
+                    {"juminhyo_code": v["juminhyo_code"], **records.index_row(v, v["id"])}
+                    for v in versions
+                ],
+            )
         versions.clear()
 
     for change in residents(prefecture, count, rng):

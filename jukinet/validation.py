@@ -32,13 +32,17 @@ MAX_ADDRESS = 200
 MAX_FORMER_SURNAME = 50
 
 
+def is_uuid(value: str) -> bool:
+    """True if `value` is a UUID in canonical form (lowercase hex with dashes)."""
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
 def check_change_id(change_id: str, field: str = "change_id") -> None:
     """A canonical lowercase UUID."""
-    try:
-        ok = str(uuid.UUID(change_id)) == change_id
-    except ValueError:
-        ok = False
-    if not ok:
+    if not is_uuid(change_id):
         raise invalid_field(field, "must be a lowercase UUID")
 
 

@@ -7,7 +7,6 @@ import random
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
 import grpc
 import pytest
@@ -17,23 +16,26 @@ from juki.v1 import cs_service_pb2, cs_service_pb2_grpc
 from juki.v1 import node_admin_service_pb2 as admin_pb2
 from juki.v1 import node_admin_service_pb2_grpc as admin_grpc
 from jukinet import pki, synthetic, tls
-from jukinet.config import Credentials
 from jukinet.credentials import CredentialWatcher, Material, ReloadingChannel
 from jukinet.errors import error_info
 from jukinet.identity import Identity
 from jukinet.localnet import LocalNetwork
 from jukinet.storage.schema import audit_log, outbox
-from tests.helpers.network import channel_as, node_credentials, node_db, versions, wait_for
+from tests.helpers.network import (
+    channel_as,
+    client_credentials,
+    node_credentials,
+    node_db,
+    versions,
+    wait_for,
+)
 
 CSS = ("131016", "141003", "141305")
 
 
 def _client_channel(net: LocalNetwork, node: str, client: str) -> ReloadingChannel:
     """A long-lived client channel that follows renewals of the client's own certificate."""
-    who = net.info["clients"][client]
-    watcher = CredentialWatcher(
-        Credentials(cert_file=Path(who["cert"]), key_file=Path(who["key"]), trust_bundle=net.bundle)
-    )
+    watcher = CredentialWatcher(client_credentials(net, client))
     info = net.node_info(node)
 
     def build(m: Material) -> grpc.Channel:

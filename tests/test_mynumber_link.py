@@ -12,7 +12,6 @@ from typing import Any
 
 import grpc
 import pytest
-from sqlalchemy import select
 
 from juki.v1 import common_pb2
 from juki.v1 import my_number_link_service_pb2 as pb
@@ -24,12 +23,13 @@ from jukinet.errors import error_info
 from jukinet.identity import Identity, Role
 from jukinet.localnet import LocalNetwork
 from jukinet.mynumber_link import GET_MY_NUMBER_FOR_EMIGRANT
-from jukinet.storage.schema import audit_log, provision_log
 from tests.helpers.network import (
     channel_as,
+    client_credentials,
+    last_audit_reason,
     node_credentials,
-    node_db,
     node_sealer,
+    provision_rows,
     versions,
     wait_for,
 )
@@ -75,36 +75,14 @@ def _fuhyo(network: LocalNetwork) -> Credentials:
     return node_credentials(network, "fuhyo-14")
 
 
-def _client(network: LocalNetwork, name: str) -> Credentials:
-    who = network.info["clients"][name]
-    return Credentials(
-        cert_file=Path(who["cert"]), key_file=Path(who["key"]), trust_bundle=network.bundle
-    )
-
-
 def _refusal(network: LocalNetwork, creds: Credentials, link: pb.MyNumberLinkRequest) -> Any:
     with pytest.raises(grpc.RpcError) as caught:
         _call(network, creds, link)
     return caught.value
 
 
-def _last_audit_reason(network: LocalNetwork) -> str:
-    engine = node_db(network, "prefecture-14")
-    with engine.connect() as conn:
-        row = conn.execute(select(audit_log.c.reason).order_by(audit_log.c.seq.desc())).first()
-    engine.dispose()
-    return str(row.reason) if row else ""
-
-
 def _logged(network: LocalNetwork, request_id: str) -> list[tuple[str, str]]:
-    engine = node_db(network, "prefecture-14")
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(provision_log.c.outcome, provision_log.c.reason).where(
-                provision_log.c.request_id == request_id
-            )
-        ).all()
-    engine.dispose()
+    rows = provision_rows(network, "prefecture-14", request_id)
     return [(r.outcome, r.reason) for r in rows]
 
 
@@ -133,14 +111,14 @@ def test_every_other_caller_is_refused(
     if who == "fuhyo-13":
         creds = _other_fuhyo(network, tmp_path)
     elif who in network.info["clients"]:
-        creds = _client(network, who)
+        creds = client_credentials(network, who)
     else:
         creds = node_credentials(network, who)
     link = _request(people["emigrant"].juminhyo_code)
     error = _refusal(network, creds, link)
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
     assert error_info(error).reason == "CALLER_NOT_ADMITTED"
-    assert _last_audit_reason(network) == "CALLER_NOT_ADMITTED"
+    assert last_audit_reason(network, "prefecture-14") == "CALLER_NOT_ADMITTED"
 
 
 @pytest.mark.parametrize(
@@ -217,7 +195,7 @@ def test_refusals_are_recorded_in_both_logs(
         assert record.my_number not in error.details()
         assert record.juminhyo_code not in error.details()
     assert _logged(network, link.request_id) == [("refused", reason)]
-    assert _last_audit_reason(network) == reason
+    assert last_audit_reason(network, "prefecture-14") == reason
 
 
 def test_my_number_never_in_logs_or_spans(network: LocalNetwork, people: Any) -> None:

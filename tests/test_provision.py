@@ -15,7 +15,6 @@ from typing import Any
 
 import grpc
 import pytest
-from sqlalchemy import select
 
 from juki.v1 import common_pb2, envelope_pb2, national_service_pb2
 from juki.v1 import national_service_pb2_grpc as national_grpc
@@ -29,13 +28,13 @@ from jukinet.kana import seion
 from jukinet.localnet import LocalNetwork
 from jukinet.provision import QUERY_FOR_PREFECTURE
 from jukinet.provision_log import fiscal_year
-from jukinet.storage.schema import audit_log, provision_log
 from tests.helpers.grpcurl import grpcurl_binary
 from tests.helpers.network import (
     channel_as,
+    last_audit_reason,
     node_credentials,
-    node_db,
     node_sealer,
+    provision_rows,
     versions,
     wait_for,
 )
@@ -67,14 +66,6 @@ def _refusal(net: LocalNetwork, client: str, q: pb.ResidentQuery) -> grpc.RpcErr
     with pytest.raises(grpc.RpcError) as caught:
         _ask(net, client, q)
     return caught.value
-
-
-def _log_rows(net: LocalNetwork, node: str) -> list[Any]:
-    engine = node_db(net, node)
-    with engine.connect() as conn:
-        rows = conn.execute(select(provision_log).order_by(provision_log.c.id)).all()
-    engine.dispose()
-    return list(rows)
 
 
 def test_by_code_gives_only_the_tasks_items(network: LocalNetwork, people: Any) -> None:
@@ -185,7 +176,7 @@ def test_other_prefectures_resident_is_answered_by_national(
     assert [r.record.juminhyo_code for r in answer.records] == [person.juminhyo_code]
     assert answer.records[0].record.my_number == ""
     # Both servers logged it, for the organ, under the request's id.
-    national = [r for r in _log_rows(network, "national") if r.request_id == q.request_id]
+    national = provision_rows(network, "national", q.request_id)
     assert [(r.outcome, r.recipient, r.caller) for r in national] == [
         (
             "provided",
@@ -193,7 +184,7 @@ def test_other_prefectures_resident_is_answered_by_national(
             network.node_info("prefecture-14")["spiffe_id"],
         )
     ]
-    local = [r for r in _log_rows(network, "prefecture-14") if r.request_id == q.request_id]
+    local = provision_rows(network, "prefecture-14", q.request_id)
     assert [(r.outcome, r.reason) for r in local] == [("provided", "ANSWERED_BY_NATIONAL")]
 
 
@@ -257,14 +248,10 @@ def test_catalogue_refusals_are_logged_without_identifiers(
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
     assert error_info(error).reason == reason
     assert person.juminhyo_code not in error.details() and person.my_number not in error.details()
-    rows = [r for r in _log_rows(network, node) if r.request_id == q.request_id]
+    rows = provision_rows(network, node, q.request_id)
     assert [(r.outcome, r.reason) for r in rows] == [("refused", reason)]
     assert rows[0].key_hash and person.juminhyo_code not in rows[0].key_hash
-    engine = node_db(network, node)
-    with engine.connect() as conn:
-        audited = conn.execute(select(audit_log.c.reason).order_by(audit_log.c.seq.desc())).first()
-    engine.dispose()
-    assert audited is not None and audited.reason == reason
+    assert last_audit_reason(network, node) == reason
 
 
 def test_organ_of_another_prefecture_is_refused_by_policy(
@@ -331,7 +318,7 @@ def test_provision_log_holds_no_identifiers(network: LocalNetwork, people: Any) 
         clients.query("pref5-passport", juminhyo_code=people["kawasaki"].juminhyo_code),
     )
     text = json.dumps(
-        [list(map(str, r)) for r in _log_rows(network, "prefecture-14")], ensure_ascii=False
+        [list(map(str, r)) for r in provision_rows(network, "prefecture-14")], ensure_ascii=False
     )
     for person in people.values():
         for value in (person.juminhyo_code, person.my_number, person.name_kanji, person.name_kana):
@@ -359,7 +346,7 @@ def test_bulk_provision_streams_one_answer_per_row(network: LocalNetwork, people
     assert answers[0].records[0].record.juminhyo_code == people["yokohama"].juminhyo_code
     assert answers[2].records[0].record.juminhyo_code == people["tokyo"].juminhyo_code
     assert people["kawasaki"].juminhyo_code in [r.record.juminhyo_code for r in answers[3].records]
-    logged = {r.request_id for r in _log_rows(network, "prefecture-14")}
+    logged = {r.request_id for r in provision_rows(network, "prefecture-14")}
     assert {r.request_id for r in rows} <= logged
 
 

@@ -13,6 +13,7 @@ primary keys and unique constraints, never by read-then-write alone.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -69,6 +70,11 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """A stored (or given) time as UTC: SQLite hands back naive datetimes, all of them UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def open_database(url: str, *, run_migrations: bool = True) -> Database:

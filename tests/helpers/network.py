@@ -11,13 +11,13 @@ import grpc
 from sqlalchemy import create_engine, func, select, text
 
 from jukinet import tls
-from jukinet.cli import node_statuses
+from jukinet.cli import applied_counts
 from jukinet.config import Credentials
 from jukinet.envelope import Sealer
 from jukinet.identity import Identity
 from jukinet.keys import KeyDirectory, NodeKeyring
 from jukinet.localnet import LocalNetwork
-from jukinet.storage.schema import outbox, resident_versions
+from jukinet.storage.schema import audit_log, outbox, provision_log, resident_versions
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:
@@ -69,7 +69,7 @@ def pending_outbox(net: LocalNetwork, name: str) -> int:
 
 def applied(net: LocalNetwork) -> dict[str, int]:
     """Applied-change counts of every node, from NodeAdminService."""
-    return {r.node_name: r.applied_change_count for r in node_statuses(net.info)}
+    return applied_counts(net.info)
 
 
 def everything_written(net: LocalNetwork) -> dict[str, tuple[int, int, int]]:
@@ -82,6 +82,35 @@ def everything_written(net: LocalNetwork) -> dict[str, tuple[int, int, int]]:
         )
         for n in net.info["nodes"]
     }
+
+
+def provision_rows(net: LocalNetwork, name: str, request_id: str | None = None) -> list[Any]:
+    """A node's provision-log rows, oldest first (only one request's, if given)."""
+    statement = select(provision_log).order_by(provision_log.c.id)
+    if request_id is not None:
+        statement = statement.where(provision_log.c.request_id == request_id)
+    engine = node_db(net, name)
+    with engine.connect() as conn:
+        rows = conn.execute(statement).all()
+    engine.dispose()
+    return list(rows)
+
+
+def last_audit_reason(net: LocalNetwork, name: str) -> str:
+    """The reason of the newest entry of a node's audit log ('' if empty)."""
+    engine = node_db(net, name)
+    with engine.connect() as conn:
+        row = conn.execute(select(audit_log.c.reason).order_by(audit_log.c.seq.desc())).first()
+    engine.dispose()
+    return str(row.reason) if row else ""
+
+
+def client_credentials(net: LocalNetwork, client: str) -> Credentials:
+    """The TLS credentials of one of network.json's clients (e.g. 'operator')."""
+    who = net.info["clients"][client]
+    return Credentials(
+        cert_file=Path(who["cert"]), key_file=Path(who["key"]), trust_bundle=net.bundle
+    )
 
 
 def node_credentials(net: LocalNetwork, name: str) -> Credentials:

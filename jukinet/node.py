@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
+from functools import cached_property
 from types import FrameType
 from typing import Any
 
@@ -85,12 +86,6 @@ class Node:
             raise ValueError(f"config identity is a {self.identity.role}, not a {spec.role}")
         self.db: Database = open_database(config.database_url)
         self.audit = AuditLog(self.db)
-        self.provision_log = ProvisionLog(
-            self.db,
-            load_or_create_secret(
-                config.log_secret_file or config.keyring_file.with_name("provision-log.secret")
-            ),
-        )
         self.tracer_provider = setup_tracing(config.name, config.trace_file)
         self.tracer = self.tracer_provider.get_tracer("juki-net")
         self.credentials = CredentialWatcher(config.credentials)
@@ -171,6 +166,15 @@ class Node:
                 log.warning("%s: %s", self.config.name, warning)
             if self._stopped.wait(EXPIRY_CHECK_S):
                 return
+
+    @cached_property
+    def provision_log(self) -> ProvisionLog:
+        """The provision log (only nodes that provide records create its hashing secret)."""
+        config = self.config
+        secret_file = config.log_secret_file or config.keyring_file.with_name(
+            "provision-log.secret"
+        )
+        return ProvisionLog(self.db, load_or_create_secret(secret_file))
 
     def next_hop_channel(self) -> grpc.Channel:
         """The current channel to the next hop (rebuilt when credentials change)."""

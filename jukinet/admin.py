@@ -9,7 +9,7 @@ import grpc
 from google.protobuf import timestamp_pb2
 
 from juki.v1 import node_admin_service_pb2, node_admin_service_pb2_grpc
-from jukinet import ledger, outbox
+from jukinet import fuhyo_ledger, ledger, outbox
 
 if TYPE_CHECKING:
     from jukinet.node import Node
@@ -31,6 +31,7 @@ class NodeAdminServicer(node_admin_service_pb2_grpc.NodeAdminServiceServicer):
             states = outbox.count_by_state(conn)
             residents = ledger.resident_count(conn)
             applied = ledger.applied_count(conn)
+            on_fuhyo_file = fuhyo_ledger.fuhyo_count(conn)
         not_after = node.credentials.current().certificate.not_valid_after_utc
         stamp = timestamp_pb2.Timestamp()
         stamp.FromDatetime(not_after)
@@ -43,4 +44,5 @@ class NodeAdminServicer(node_admin_service_pb2_grpc.NodeAdminServiceServicer):
             outbox_rejected_count=states[outbox.OutboxState.REJECTED],
             certificate_not_after=stamp,
             certificate_seconds_left=int((not_after - dt.datetime.now(dt.UTC)).total_seconds()),
+            fuhyo_count=on_fuhyo_file,
         )

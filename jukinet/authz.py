@@ -95,6 +95,16 @@ POLICY: Mapping[str, tuple[Allow, ...]] = {
     "/juki.v1.MyNumberLinkService/GetMyNumberForEmigrant": (
         Allow(Role.FUHYO, Scope.SAME_PREFECTURE),
     ),
+    # The fuhyo network: a municipality's register system enters fuhyo changes at its CS; a CS
+    # of prefecture P delivers to P's fuhyo server, fuhyo servers to the national fuhyo server.
+    "/juki.v1.CsService/SubmitFuhyoChange": (Allow(Role.REGISTER, Scope.SAME_MUNICIPALITY),),
+    "/juki.v1.FuhyoService/DeliverMunicipalFuhyoChanges": (Allow(Role.CS, Scope.SAME_PREFECTURE),),
+    "/juki.v1.NationalFuhyoService/DeliverPrefectureFuhyoChanges": (Allow(Role.FUHYO),),
+    # Fuhyo provision to the prefecture's own organs; the catalogue then decides per task.
+    "/juki.v1.FuhyoService/QueryFuhyoRecords": (Allow(Role.ORGAN, Scope.SAME_PREFECTURE),),
+    "/juki.v1.FuhyoService/ConfirmMyNumberDelivery": (Allow(Role.ORGAN, Scope.SAME_PREFECTURE),),
+    # A fuhyo server asks about another prefecture's fuhyo file for one of its organs.
+    "/juki.v1.NationalFuhyoService/QueryFuhyoForPrefecture": (Allow(Role.FUHYO),),
     # Disclosure, statistics, bulk approvals: the prefecture's own operators.
     "/juki.v1.ProvisionAdminService/DiscloseRecord": (Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),),
     "/juki.v1.ProvisionAdminService/GetProvisionStatistics": (

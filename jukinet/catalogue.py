@@ -159,6 +159,7 @@ class Catalogue:
         recipient: Identity,
         tables: Iterable[str],
         wide_area_only: bool = False,
+        record: str = RESIDENT,
     ) -> tuple[Task, frozenset[pb.RecordItem.ValueType]]:
         """The task and the items to give, if `recipient` may have them; else RefusedError.
 
@@ -166,7 +167,11 @@ class Catalogue:
         every item asked for.
         """
         task = self.task_for(
-            query.task_id, recipient=recipient, tables=tables, wide_area_only=wide_area_only
+            query.task_id,
+            recipient=recipient,
+            tables=tables,
+            wide_area_only=wide_area_only,
+            record=record,
         )
         key = query.WhichOneof("key")
         if key is None:

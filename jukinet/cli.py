@@ -27,6 +27,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -34,12 +35,14 @@ from typing import Any
 import grpc
 from google.protobuf import json_format
 
-from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc
+from juki.v1 import common_pb2
+from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from juki.v1 import node_admin_service_pb2 as admin_pb2
 from juki.v1 import node_admin_service_pb2_grpc as admin_grpc
 from juki.v1 import provision_service_pb2 as admin_pb
 from jukinet import clients, keys, pki, provision_log, retention, synthetic
 from jukinet.catalogue import ITEM_NAMES
+from jukinet.clients import submit_change
 from jukinet.config import load_node_config
 from jukinet.errors import error_info
 from jukinet.identity import Identity
@@ -234,16 +237,6 @@ def _report_error(error: grpc.RpcError) -> int:
     return 2
 
 
-def submit_change(network: dict[str, Any], change: common_pb2.Change) -> bool:
-    """Enter `change` at its municipality's CS as that municipality's register system."""
-    code = change.municipality_code
-    with connect(network, f"cs-{code}", f"register-{code}") as channel:
-        reply = cs_service_pb2_grpc.CsServiceStub(channel).SubmitChange(
-            cs_service_pb2.SubmitChangeRequest(change=change), timeout=10
-        )
-    return bool(reply.duplicate)
-
-
 def cmd_submit(args: argparse.Namespace) -> int:
     """Enter a change read from a JSON file (protobuf JSON of juki.v1.Change)."""
     network = _load_network(args.network)
@@ -276,11 +269,14 @@ def cmd_status(args: argparse.Namespace) -> int:
         replies = node_statuses(network)
     except grpc.RpcError as error:
         return _report_error(error)
-    print(f"{'node':<16}{'residents':>10}{'applied':>9}{'pending':>9}{'rejected':>9}  cert left")
+    print(
+        f"{'node':<16}{'residents':>10}{'fuhyo':>7}{'applied':>9}{'pending':>9}{'rejected':>9}"
+        "  cert left"
+    )
     for r in replies:
         hours = r.certificate_seconds_left / 3600
         print(
-            f"{r.node_name:<16}{r.resident_count:>10}{r.applied_change_count:>9}"
+            f"{r.node_name:<16}{r.resident_count:>10}{r.fuhyo_count:>7}{r.applied_change_count:>9}"
             f"{r.outbox_pending_count:>9}{r.outbox_rejected_count:>9}  {hours:.1f} h"
         )
     return 0
@@ -420,11 +416,18 @@ def applied_counts(network: dict[str, Any]) -> dict[str, int]:
     return {r.node_name: r.applied_change_count for r in node_statuses(network)}
 
 
-def _reach_national(network: dict[str, Any], changes: list[common_pb2.Change]) -> dict[str, int]:
-    """Enter `changes` and wait until the national server applied them; returns counts before."""
+def _reach_national(
+    network: dict[str, Any],
+    changes: Sequence[Any],
+    submit: Callable[[dict[str, Any], Any], bool] = submit_change,
+) -> dict[str, int]:
+    """Enter `changes` (with `submit`) and wait until the national server applied them.
+
+    Returns every node's applied count before.
+    """
     before = applied_counts(network)
     for change in changes:
-        submit_change(network, change)
+        submit(network, change)
     deadline = time.monotonic() + DEMO_TIMEOUT_S
     while applied_counts(network)["national"] < before["national"] + len(changes):
         if time.monotonic() > deadline:
@@ -512,11 +515,42 @@ def demo_provision(network: dict[str, Any]) -> None:
     print(stats.table)
 
 
+def demo_fuhyo(network: dict[str, Any]) -> None:
+    """An emigrant's fuhyo record with My Number under a lawful task; refused under another."""
+    rng = random.Random()  # noqa: S311 - a synthetic person
+    born = synthetic.birth("141003", rng)
+    left = synthetic.follow(born, common_pb2.CHANGE_REASON_EMIGRATION, rng=rng)
+    entry = synthetic.fuhyo_entry(born, rng)
+    abroad = synthetic.fuhyo_follow(entry, fuhyo_pb.FUHYO_NOTICE_KIND_EMIGRATION, rng)
+    _reach_national(network, [born, left])
+    _reach_national(network, [entry, abroad], submit=clients.submit_fuhyo_change)
+    print("demo: fuhyo: ENTRY and EMIGRATION entered at cs-141003 -> fuhyo-14 -> national")
+    tax, passport = "organ-14-tax-office", "organ-14-passport-centre"
+    code = born.record.juminhyo_code
+    q = clients.query("fuhyo5-prefectural-tax", juminhyo_code=code)
+    (found,) = clients.ask_fuhyo(network, tax, q).records
+    status = fuhyo_pb.FuhyoStatus.Name(found.record.status).removeprefix("FUHYO_STATUS_")
+    number = "received (12 digits)" if found.my_number else f"withheld {found.my_number_withheld}"
+    print(f"demo: {tax}, task fuhyo5-prefectural-tax (地方税法, My Number Act), by 住民票コード:")
+    print(f"demo:   fuhyo record: status {status}, last domestic address kept; My Number {number}")
+    print("demo:   (via the narrow link fuhyo-14 -> prefecture-14; one trace, see spans.jsonl)")
+    confirmed = clients.confirm_my_number(network, tax, q.request_id)
+    print(f"demo:   delivery confirmed; fuhyo-14's temporary copy deleted: {confirmed}")
+    unlawful = clients.query("fuhyo5-passport", juminhyo_code=code, items=["my_number"])
+    try:
+        clients.ask_fuhyo(network, passport, unlawful)
+        print(f"demo: {passport}, the My Number under fuhyo5-passport: ANSWERED (unexpected)")
+    except grpc.RpcError as error:
+        print(f"demo: {passport}, the My Number under fuhyo5-passport: refused {_status_of(error)}")
+
+
 def run_demo(network: dict[str, Any]) -> None:
-    """The main job: a resident's life reaches national; organs' queries answered or refused."""
+    """The main job: a resident's life reaches national; organs' queries answered or refused;
+    an emigrant's fuhyo record with My Number through the narrow link."""
     try:
         demo_resident_life(network)
         demo_provision(network)
+        demo_fuhyo(network)
     except TimeoutError as error:
         print(f"demo: {error}; see `juki-net status`")
 

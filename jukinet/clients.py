@@ -16,7 +16,9 @@ from typing import Any, TextIO
 
 from google.protobuf import json_format
 
-from juki.v1 import common_pb2
+from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc
+from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
+from juki.v1 import fuhyo_service_pb2_grpc as fuhyo_grpc
 from juki.v1 import provision_service_pb2 as pb
 from juki.v1 import provision_service_pb2_grpc as pb_grpc
 from jukinet.catalogue import ITEMS
@@ -162,3 +164,48 @@ def admin(network: dict[str, Any], node: str) -> Iterator[pb_grpc.ProvisionAdmin
     """A ProvisionAdminService stub of `node`, as the operator."""
     with connect(network, node, "operator") as channel:
         yield pb_grpc.ProvisionAdminServiceStub(channel)
+
+
+def submit_change(network: dict[str, Any], change: common_pb2.Change) -> bool:
+    """Enter `change` at its municipality's CS as its register system; True if duplicate."""
+    code = change.municipality_code
+    with connect(network, f"cs-{code}", f"register-{code}") as channel:
+        reply = cs_service_pb2_grpc.CsServiceStub(channel).SubmitChange(
+            cs_service_pb2.SubmitChangeRequest(change=change), timeout=TIMEOUT_S
+        )
+    return bool(reply.duplicate)
+
+
+def submit_fuhyo_change(network: dict[str, Any], change: fuhyo_pb.FuhyoChange) -> bool:
+    """Enter a fuhyo change at its municipality's CS as its register system; True if duplicate."""
+    code = change.municipality_code
+    with connect(network, f"cs-{code}", f"register-{code}") as channel:
+        reply = cs_service_pb2_grpc.CsServiceStub(channel).SubmitFuhyoChange(
+            cs_service_pb2.SubmitFuhyoChangeRequest(change=change), timeout=TIMEOUT_S
+        )
+    return bool(reply.duplicate)
+
+
+def fuhyo_server_of(network: dict[str, Any], client: str) -> str:
+    """The fuhyo server an organ asks: its own prefecture's."""
+    return f"fuhyo-{Identity.parse(network['clients'][client]['spiffe_id']).prefecture}"
+
+
+def ask_fuhyo(
+    network: dict[str, Any], client: str, q: pb.ResidentQuery
+) -> fuhyo_pb.QueryFuhyoRecordsResponse:
+    """Send one fuhyo query as organ `client`; raises grpc.RpcError if refused."""
+    with connect(network, fuhyo_server_of(network, client), client) as channel:
+        reply: fuhyo_pb.QueryFuhyoRecordsResponse = fuhyo_grpc.FuhyoServiceStub(
+            channel
+        ).QueryFuhyoRecords(fuhyo_pb.QueryFuhyoRecordsRequest(query=q), timeout=TIMEOUT_S)
+    return reply
+
+
+def confirm_my_number(network: dict[str, Any], client: str, request_id: str) -> bool:
+    """Confirm receipt of a request's My Number (the fuhyo server deletes its copy)."""
+    with connect(network, fuhyo_server_of(network, client), client) as channel:
+        reply = fuhyo_grpc.FuhyoServiceStub(channel).ConfirmMyNumberDelivery(
+            fuhyo_pb.ConfirmMyNumberDeliveryRequest(request_id=request_id), timeout=TIMEOUT_S
+        )
+    return bool(reply.deleted)

@@ -23,6 +23,10 @@ from jukinet.identity import Identity
 
 DATABASE_URL_ENV = "JUKI_DATABASE_URL"
 
+# The hops a node may have, by their config field: where changes go next (and
+# forwarded queries), a CS's fuhyo server, a fuhyo server's prefecture server.
+NEXT_HOP, FUHYO_HOP, LINK_HOP = "next_hop", "fuhyo_hop", "link_hop"
+
 
 @dataclass(frozen=True, kw_only=True)
 class Credentials:
@@ -71,6 +75,12 @@ class NodeConfig:
     log_secret_file: the secret the provision log hashes keys with (0600,
         created on first use); None: ``provision-log.secret`` beside the keyring.
     bulk_approval_threshold: bulk provisions of more rows need an approval.
+    fuhyo_hop: a CS's fuhyo prefecture server (fuhyo changes go there), or None.
+    link_hop: a fuhyo server's own prefecture server (the narrow link), or None.
+    my_number_ttl_s: how long a fuhyo server keeps an obtained My Number for
+        a re-send, at most (deleted earlier when the organ confirms).
+    my_number_store_file: the fuhyo server's temporary My Number store (a
+        SQLite file of its own); None: ``my-number-store.db`` beside the keyring.
     """
 
     name: str
@@ -87,6 +97,10 @@ class NodeConfig:
     outbox_batch_size: int = 200
     log_secret_file: Path | None = None
     bulk_approval_threshold: int = 1000
+    fuhyo_hop: NextHop | None = None
+    link_hop: NextHop | None = None
+    my_number_ttl_s: float = 300.0
+    my_number_store_file: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -107,6 +121,9 @@ class NodeConfig:
         trace = data.pop("trace_file", None)
         crl = data.pop("revocation_list", None)
         secret = data.pop("log_secret_file", None)
+        fuhyo_hop = data.pop("fuhyo_hop", None)
+        link_hop = data.pop("link_hop", None)
+        store = data.pop("my_number_store_file", None)
         return cls(
             credentials=Credentials(**{k: Path(v) for k, v in creds.items()}),
             keyring_file=Path(data.pop("keyring_file")),
@@ -115,6 +132,9 @@ class NodeConfig:
             trace_file=Path(trace) if trace else None,
             revocation_list=Path(crl) if crl else None,
             log_secret_file=Path(secret) if secret else None,
+            fuhyo_hop=NextHop(**fuhyo_hop) if fuhyo_hop else None,
+            link_hop=NextHop(**link_hop) if link_hop else None,
+            my_number_store_file=Path(store) if store else None,
             **data,
         )
 

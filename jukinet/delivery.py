@@ -16,9 +16,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from juki.v1 import common_pb2, envelope_pb2, national_service_pb2, prefecture_service_pb2
+from google.protobuf import message as protobuf_message
+
+from juki.v1 import (
+    common_pb2,
+    envelope_pb2,
+    fuhyo_service_pb2,
+    national_service_pb2,
+    prefecture_service_pb2,
+)
 from jukinet import ledger, replay
 from jukinet.authz import current_caller
+from jukinet.config import NextHop
 from jukinet.outbox import Sender
 
 if TYPE_CHECKING:
@@ -40,6 +49,14 @@ DELIVER_MUNICIPAL_CHANGES = full_method(
 DELIVER_PREFECTURE_CHANGES = full_method(
     national_service_pb2.DESCRIPTOR.services_by_name["NationalService"], "DeliverPrefectureChanges"
 )
+# The fuhyo network's two hops.
+DELIVER_MUNICIPAL_FUHYO_CHANGES = full_method(
+    fuhyo_service_pb2.DESCRIPTOR.services_by_name["FuhyoService"], "DeliverMunicipalFuhyoChanges"
+)
+DELIVER_PREFECTURE_FUHYO_CHANGES = full_method(
+    fuhyo_service_pb2.DESCRIPTOR.services_by_name["NationalFuhyoService"],
+    "DeliverPrefectureFuhyoChanges",
+)
 
 
 def batch_sender(
@@ -48,23 +65,25 @@ def batch_sender(
     request_type: Callable[..., Any],
     *,
     method: str,
+    hop: NextHop | None = None,
+    change_type: type[protobuf_message.Message] = common_pb2.Change,
+    batch_type: Callable[..., protobuf_message.Message] = common_pb2.ChangeBatch,
 ) -> Sender:
-    """A Sender delivering outbox rows to the node's next hop.
+    """A Sender delivering outbox rows to one hop (the node's next hop by default).
 
     `rpc()` returns the delivery method on the current channel (it changes
     when credentials are renewed); `request_type` is its request message,
-    whose `envelope` field takes the sealed ChangeBatch; its response lists
-    `results`.
+    whose `envelope` field takes the sealed batch (`batch_type` of
+    `change_type`); its response lists `results`.
     """
-    assert node.config.next_hop is not None
-    recipient = node.config.next_hop.spiffe_id
+    hop = hop or node.config.next_hop
+    assert hop is not None
+    recipient = hop.spiffe_id
 
     def send(payloads: Sequence[bytes]) -> Sequence[common_pb2.ChangeResult]:
         # At rest for as long as the next hop was away: opened without a time window.
-        changes = [node.sealer.open_at_rest(p, common_pb2.Change) for p in payloads]
-        envelope = node.sealer.seal(
-            common_pb2.ChangeBatch(changes=changes), recipient=recipient, method=method
-        )
+        changes = [node.sealer.open_at_rest(p, change_type) for p in payloads]
+        envelope = node.sealer.seal(batch_type(changes=changes), recipient=recipient, method=method)
         reply = rpc()(request_type(envelope=envelope), timeout=DELIVERY_TIMEOUT_S)
         results: Sequence[common_pb2.ChangeResult] = reply.results
         return results
@@ -77,21 +96,28 @@ def receive_batch(
     envelope: envelope_pb2.SealedEnvelope,
     *,
     method: str,
-    check_origin: Callable[[common_pb2.Change], None],
+    check_origin: Callable[[Any], None],
     forward: bool,
+    batch_type: type[protobuf_message.Message] = common_pb2.ChangeBatch,
+    take: ledger.Take[Any] = ledger.take_change,
 ) -> list[common_pb2.ChangeResult]:
-    """Open a delivered envelope and take its changes; raises RefusedError on any envelope check."""
+    """Open a delivered envelope and take its changes with `take`; RefusedError if it fails a check.
+
+    `batch_type` is the sealed payload (ChangeBatch, or FuhyoChangeBatch with
+    fuhyo_ledger.take_fuhyo_change).
+    """
     sender = current_caller().spiffe_id
-    header, batch = node.sealer.open(envelope, common_pb2.ChangeBatch, peer=sender, method=method)
+    header, batch = node.sealer.open(envelope, batch_type, peer=sender, method=method)
     with node.db.transaction() as conn:
         replay.remember(conn, header)
         results = ledger.take_batch(
             conn,
-            batch,
+            getattr(batch, "changes"),  # noqa: B009 - both batch types have it
             sender=sender,
             vault=node.sealer,
             forward=forward,
             check_origin=check_origin,
+            take=take,
         )
     if forward:
         node.changes_queued()

@@ -86,3 +86,16 @@ def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
             detail.Unpack(info)
             return info
     return None
+
+
+def passed_on(error: grpc.RpcError, *, unavailable: str, message: str) -> RefusedError:
+    """A node-to-node call's failure as this node's refusal.
+
+    The other node's status and reason are kept when it refused; a call that
+    got no refusal back (down, timed out) becomes UNAVAILABLE with the reason
+    `unavailable`.
+    """
+    info = error_info(error)
+    if info is None or not isinstance(error, grpc.Call):
+        return RefusedError(grpc.StatusCode.UNAVAILABLE, unavailable, message)
+    return RefusedError(error.code(), info.reason, message)

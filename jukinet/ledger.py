@@ -23,7 +23,7 @@ A refused change leaves no version, no outbox entry and no held entry behind.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -43,6 +43,17 @@ from jukinet.storage.schema import (
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
 M = TypeVar("M", bound=protobuf_message.Message)
+
+
+class Identified(Protocol):
+    """A change of any kind: it has an id."""
+
+    @property
+    def change_id(self) -> str: ...
+
+
+C = TypeVar("C", bound=Identified)
+C_contra = TypeVar("C_contra", bound=Identified, contravariant=True)
 
 
 def today_in_japan() -> dt.date:
@@ -205,7 +216,7 @@ def _release_held(
         change = waiting
 
 
-def _previous_decision(conn: Connection, change_id: str) -> Decision | None:
+def previous_decision(conn: Connection, change_id: str) -> Decision | None:
     row = conn.execute(
         select(received_changes.c.outcome, received_changes.c.reason).where(
             received_changes.c.change_id == change_id
@@ -218,7 +229,7 @@ def _previous_decision(conn: Connection, change_id: str) -> Decision | None:
     return DUPLICATE
 
 
-def _remember(conn: Connection, change_id: str, sender: str, decision: Decision) -> None:
+def remember(conn: Connection, change_id: str, sender: str, decision: Decision) -> None:
     conn.execute(
         insert(received_changes).values(
             change_id=change_id,
@@ -252,24 +263,33 @@ def take_change(
     On RefusedError nothing has been written; the caller decides whether to
     remember the refusal.
     """
-    previous = _previous_decision(conn, change.change_id)  # (1)
+    previous = previous_decision(conn, change.change_id)  # (1)
     if previous is not None:
         return previous
     decision = _judge_and_apply(conn, change, sender=sender, vault=vault, forward=forward)
-    _remember(conn, change.change_id, sender, decision)
+    remember(conn, change.change_id, sender, decision)
     if decision is APPLIED:
         _release_held(conn, change, vault=vault, forward=forward)
     return decision
 
 
+class Take(Protocol[C_contra]):
+    """How a node takes one change of some kind (`take_change`, fuhyo_ledger.take_fuhyo_change)."""
+
+    def __call__(
+        self, conn: Connection, change: C_contra, *, sender: str, vault: Vault, forward: bool
+    ) -> Decision: ...
+
+
 def take_delivered_change(
     conn: Connection,
-    change: common_pb2.Change,
+    change: C,
     *,
     sender: str,
     vault: Vault,
     forward: bool,
-    check_origin: Callable[[common_pb2.Change], None],
+    check_origin: Callable[[C], None],
+    take: Take[C],
 ) -> Decision:
     """`take_change` for a delivered batch: a refusal is remembered and answered, not raised.
 
@@ -280,11 +300,11 @@ def take_delivered_change(
     try:
         check_origin(change)
         with conn.begin_nested():
-            return take_change(conn, change, sender=sender, vault=vault, forward=forward)
+            return take(conn, change, sender=sender, vault=vault, forward=forward)
     except RefusedError as refusal:
         decision = Decision(common_pb2.CHANGE_OUTCOME_REJECTED, refusal.reason)
         with conn.begin_nested():
-            _remember(conn, change.change_id, sender, decision)
+            remember(conn, change.change_id, sender, decision)
         return decision
 
 
@@ -302,21 +322,28 @@ def batch_size_error() -> RefusedError:
 
 def take_batch(
     conn: Connection,
-    batch: common_pb2.ChangeBatch,
+    changes: Sequence[C],
     *,
     sender: str,
     vault: Vault,
     forward: bool,
-    check_origin: Callable[[common_pb2.Change], None],
+    check_origin: Callable[[C], None],
+    take: Take[C],
 ) -> list[common_pb2.ChangeResult]:
-    """Take every change of a delivered batch in order; one result per change."""
-    if not 1 <= len(batch.changes) <= MAX_BATCH:
+    """Take every change of a delivered batch in order with `take`; one result per change."""
+    if not 1 <= len(changes) <= MAX_BATCH:
         raise batch_size_error()
     return [
         take_delivered_change(
-            conn, change, sender=sender, vault=vault, forward=forward, check_origin=check_origin
+            conn,
+            change,
+            sender=sender,
+            vault=vault,
+            forward=forward,
+            check_origin=check_origin,
+            take=take,
         ).as_result(change.change_id)
-        for change in batch.changes
+        for change in changes
     ]
 
 

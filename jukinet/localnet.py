@@ -45,11 +45,13 @@ STARTUP_TIMEOUT_S = 30.0
 
 @dataclass(frozen=True)
 class NodePlan:
-    """One node of the local network: its role, code and next hop (by name)."""
+    """One node of the local network: its role, code and hops (by name)."""
 
     role: Role
     code: str = ""
     next_hop: str | None = None
+    fuhyo_hop: str | None = None
+    link_hop: str | None = None
 
     @property
     def name(self) -> str:
@@ -57,15 +59,16 @@ class NodePlan:
         return f"{self.role.value}-{self.code}" if self.code else self.role.value
 
 
-# Start order: every node's next hop comes before it.
+# Start order: every node's hops come before it.
 TOPOLOGY: tuple[NodePlan, ...] = (
     NodePlan(Role.NATIONAL),
     NodePlan(Role.PREFECTURE, "13", next_hop="national"),
     NodePlan(Role.PREFECTURE, "14", next_hop="national"),
-    NodePlan(Role.FUHYO, "14"),
-    NodePlan(Role.CS, "131016", next_hop="prefecture-13"),  # 千代田区
-    NodePlan(Role.CS, "141003", next_hop="prefecture-14"),  # 横浜市
-    NodePlan(Role.CS, "141305", next_hop="prefecture-14"),  # 川崎市
+    NodePlan(Role.FUHYO, "13", next_hop="national", link_hop="prefecture-13"),
+    NodePlan(Role.FUHYO, "14", next_hop="national", link_hop="prefecture-14"),
+    NodePlan(Role.CS, "131016", next_hop="prefecture-13", fuhyo_hop="fuhyo-13"),  # 千代田区
+    NodePlan(Role.CS, "141003", next_hop="prefecture-14", fuhyo_hop="fuhyo-14"),  # 横浜市
+    NodePlan(Role.CS, "141305", next_hop="prefecture-14", fuhyo_hop="fuhyo-14"),  # 川崎市
 )
 
 OPERATOR = ("14", "local-admin")
@@ -108,11 +111,13 @@ class LocalNetwork:
         topology: tuple[NodePlan, ...] = TOPOLOGY,
         trust_domain: str = DEFAULT_TRUST_DOMAIN,
         node_lifetime_hours: float = 24.0,
+        my_number_ttl_s: float = 300.0,
     ) -> None:
         self.dir = state_dir.resolve()
         self.topology = topology
         self.trust_domain = trust_domain
         self.node_lifetime_hours = node_lifetime_hours
+        self.my_number_ttl_s = my_number_ttl_s
         self.pki = LocalPki(self.dir / "pki")
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.info: dict[str, Any] = {}
@@ -206,12 +211,15 @@ class LocalNetwork:
             identity = self.identity(plan)
             folder = self.node_dir(plan.name)
             cert_path, key_path = self.issue_node_certificate(plan.name)
-            hop = None
-            if plan.next_hop:
-                hop = NextHop(
-                    address=f"{HOST}:{ports[plan.next_hop]}",
-                    spiffe_id=self.identity(self._plan(plan.next_hop)).spiffe_id,
+
+            def hop(name: str | None) -> NextHop | None:
+                if name is None:
+                    return None
+                return NextHop(
+                    address=f"{HOST}:{ports[name]}",
+                    spiffe_id=self.identity(self._plan(name)).spiffe_id,
                 )
+
             keyring_file = folder / "sealing-keys.json"
             if not keyring_file.exists():
                 NodeKeyring.create(keyring_file, new_entries(pki.now()))
@@ -227,7 +235,10 @@ class LocalNetwork:
                 keyring_file=keyring_file,
                 key_directory=self.key_dir,
                 revocation_list=self.pki.crl,
-                next_hop=hop,
+                next_hop=hop(plan.next_hop),
+                fuhyo_hop=hop(plan.fuhyo_hop),
+                link_hop=hop(plan.link_hop),
+                my_number_ttl_s=self.my_number_ttl_s,
                 trace_file=folder / "spans.jsonl",
             )
             pki.write_atomic(folder / "config.json", config.to_json().encode())

@@ -1,4 +1,8 @@
-"""The narrow link, prefecture side: one emigrant's My Number to its own fuhyo server, or nothing.
+"""The narrow link: one emigrant's My Number from a prefecture server to its own fuhyo server.
+
+Prefecture side (MyNumberLinkServicer): one emigrant's My Number to its own
+fuhyo server, or nothing. Fuhyo side (`ask_prefecture`): the one call that
+asks for it.
 
 Who may call is one policy entry (authz.POLICY: the fuhyo server of the same
 prefecture). What may be asked is `check_link_request`, the one function
@@ -26,8 +30,9 @@ from juki.v1 import provision_service_pb2 as provision_pb
 from jukinet import replay
 from jukinet.authz import current_caller
 from jukinet.catalogue import FUHYO, PREFECTURE_TABLES, Catalogue, Task, default_catalogue
+from jukinet.config import LINK_HOP
 from jukinet.delivery import full_method
-from jukinet.errors import RefusedError, invalid_field
+from jukinet.errors import RefusedError, invalid_field, passed_on
 from jukinet.identifiers import is_valid_juminhyo_code
 from jukinet.identity import Identity, IdentityError, Role
 from jukinet.provision_log import PROVIDED, REFUSED, Entry, ProvisionLog
@@ -145,3 +150,35 @@ class MyNumberLinkServicer(pb_grpc.MyNumberLinkServiceServicer):
             method=GET_MY_NUMBER_FOR_EMIGRANT,
         )
         return pb.GetMyNumberForEmigrantResponse(envelope=envelope)
+
+
+LINK_TIMEOUT_S = 10.0
+
+
+def ask_prefecture(node: Node, request: pb.MyNumberLinkRequest) -> str:
+    """Fuhyo side: the emigrant's My Number from this node's prefecture server (its link hop).
+
+    Sealed both ways, over the node's traced channel (so the prefecture's
+    span joins the organ's trace). RefusedError with the prefecture's status
+    and reason if it refused, LINK_UNAVAILABLE if it did not answer.
+    """
+    hop = node.config.link_hop
+    if hop is None:
+        raise RefusedError(
+            grpc.StatusCode.FAILED_PRECONDITION, "NO_LINK", "this node has no narrow link"
+        )
+    envelope = node.sealer.seal(request, recipient=hop.spiffe_id, method=GET_MY_NUMBER_FOR_EMIGRANT)
+    try:
+        reply = pb_grpc.MyNumberLinkServiceStub(node.channel(LINK_HOP)).GetMyNumberForEmigrant(
+            pb.GetMyNumberForEmigrantRequest(envelope=envelope), timeout=LINK_TIMEOUT_S
+        )
+    except grpc.RpcError as error:
+        raise passed_on(
+            error,
+            unavailable="LINK_UNAVAILABLE",
+            message="the prefecture server did not give the My Number",
+        ) from None
+    _, answer = node.sealer.open(
+        reply.envelope, pb.MyNumberLinkAnswer, peer=hop.spiffe_id, method=GET_MY_NUMBER_FOR_EMIGRANT
+    )
+    return answer.my_number

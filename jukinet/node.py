@@ -28,7 +28,7 @@ from jukinet import credentials, tls
 from jukinet.admin import NodeAdminServicer
 from jukinet.audit import AuditLog
 from jukinet.authz import AuthorizationInterceptor
-from jukinet.config import NodeConfig
+from jukinet.config import FUHYO_HOP, LINK_HOP, NEXT_HOP, NextHop, NodeConfig
 from jukinet.credentials import CredentialWatcher, ReloadingChannel
 from jukinet.envelope import Sealer
 from jukinet.identity import Identity, Role
@@ -54,12 +54,14 @@ class ServiceSpec:
     make_sender: given the node and the current channel to its next hop (a
         function: the channel is rebuilt when credentials change), the
         function its outbox sends with.
+    make_fuhyo_sender: the same for the fuhyo hop (a CS's fuhyo server).
     """
 
     role: Role
     service_names: tuple[str, ...]
     register: Callable[[grpc.Server, Node], None]
     make_sender: Callable[[Node, Callable[[], grpc.Channel]], Sender] | None = None
+    make_fuhyo_sender: Callable[[Node, Callable[[], grpc.Channel]], Sender] | None = None
 
 
 EXPIRY_CHECK_S = 60.0
@@ -115,6 +117,7 @@ class Node:
             *spec.service_names,
             node_admin_service_pb2.DESCRIPTOR.services_by_name["NodeAdminService"].full_name,
         )
+        self._closers: list[Callable[[], None]] = []
         spec.register(self.server, self)
         node_admin_service_pb2_grpc.add_NodeAdminServiceServicer_to_server(
             NodeAdminServicer(self), self.server
@@ -129,31 +132,47 @@ class Node:
         if self.port == 0:
             raise OSError(f"could not bind {config.listen}")
         self._stopped = threading.Event()
-        self.deliverer: Deliverer | None = None
-        self._channel: ReloadingChannel | None = None
-        if config.next_hop is not None and spec.make_sender is not None:
-            hop = Identity.parse(config.next_hop.spiffe_id)
-            address = config.next_hop.address
-
-            def build(m: credentials.Material) -> grpc.Channel:
-                creds = tls.channel_credentials(m.key, m.cert, m.bundle)
-                return traced_channel(tls.channel_to(address, creds, hop), self.tracer_provider)
-
-            self._channel = ReloadingChannel(self.credentials, build)
-            self.deliverer = Deliverer(
+        self._channels = {
+            name: self._reloading_channel(hop)
+            for name, hop in (
+                (NEXT_HOP, config.next_hop),
+                (FUHYO_HOP, config.fuhyo_hop),
+                (LINK_HOP, config.link_hop),
+            )
+            if hop is not None
+        }
+        self.deliverers = [
+            Deliverer(
                 self.db,
-                spec.make_sender(self, self._channel.get),
+                make(self, self._channels[destination].get),
                 batch_size=config.outbox_batch_size,
                 tracer=self.tracer,
+                destination=destination,
             )
+            for destination, make in (
+                (NEXT_HOP, spec.make_sender),
+                (FUHYO_HOP, spec.make_fuhyo_sender),
+            )
+            if make is not None and destination in self._channels
+        ]
+
+    def _reloading_channel(self, hop: NextHop) -> ReloadingChannel:
+        """A traced mTLS channel to `hop`, rebuilt when this node's credentials change."""
+        peer = Identity.parse(hop.spiffe_id)
+
+        def build(m: credentials.Material) -> grpc.Channel:
+            creds = tls.channel_credentials(m.key, m.cert, m.bundle)
+            return traced_channel(tls.channel_to(hop.address, creds, peer), self.tracer_provider)
+
+        return ReloadingChannel(self.credentials, build)
 
     def start(self) -> None:
         """Serve, mark every service SERVING, and start delivering the outbox."""
         self.server.start()
         for name in ("", *self._service_names):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        if self.deliverer is not None:
-            self.deliverer.start()
+        for deliverer in self.deliverers:
+            deliverer.start()
         threading.Thread(target=self._watch_expiry, name="expiry", daemon=True).start()
         log.info("%s serving on port %d", self.config.name, self.port)
 
@@ -176,26 +195,36 @@ class Node:
         )
         return ProvisionLog(self.db, load_or_create_secret(secret_file))
 
+    def close_on_stop(self, close: Callable[[], None]) -> None:
+        """Run `close` when the node stops (after in-flight calls finished)."""
+        self._closers.append(close)
+
+    def channel(self, hop: str) -> grpc.Channel:
+        """The current channel to one of the configured hops (NEXT_HOP, FUHYO_HOP, LINK_HOP)."""
+        if hop not in self._channels:
+            raise RuntimeError(f"this node has no {hop}")
+        return self._channels[hop].get()
+
     def next_hop_channel(self) -> grpc.Channel:
         """The current channel to the next hop (rebuilt when credentials change)."""
-        if self._channel is None:
-            raise RuntimeError("this node has no next hop")
-        return self._channel.get()
+        return self.channel(NEXT_HOP)
 
     def changes_queued(self) -> None:
-        """Tell the outbox something new waits (called after a commit)."""
-        if self.deliverer is not None:
-            self.deliverer.notify()
+        """Tell the outboxes something new waits (called after a commit)."""
+        for deliverer in self.deliverers:
+            deliverer.notify()
 
     def stop(self, grace: float = 5.0) -> None:
         """Stop gracefully: NOT_SERVING, finish in-flight calls, stop delivery, flush spans."""
         self._stopped.set()
         self.health.enter_graceful_shutdown()
-        if self.deliverer is not None:
-            self.deliverer.stop()
+        for deliverer in self.deliverers:
+            deliverer.stop()
         self.server.stop(grace).wait()
-        if self._channel is not None:
-            self._channel.close()
+        for channel in self._channels.values():
+            channel.close()
+        for close in self._closers:
+            close()
         self.tracer_provider.shutdown()
         self.db.dispose()
 

@@ -1,5 +1,8 @@
 """Store-and-forward delivery to the next hop from a durable outbox.
 
+Each entry names its hop (NEXT_HOP, or FUHYO_HOP for a CS's fuhyo changes);
+one `Deliverer` per hop.
+
 A change is written to the outbox in the same transaction that stores it, so
 it is either both stored and queued or neither. A single background
 `Deliverer` per node sends pending entries oldest first, in batches, and marks
@@ -24,6 +27,7 @@ from opentelemetry import trace
 from sqlalchemy import Connection, func, insert, select, update
 
 from juki.v1 import common_pb2
+from jukinet.config import NEXT_HOP
 from jukinet.storage import Database, as_utc
 from jukinet.storage.schema import outbox
 from jukinet.telemetry import context_from_traceparent, current_traceparent, span_context_of
@@ -63,8 +67,10 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def enqueue(conn: Connection, *, change_id: str, payload: bytes) -> None:
-    """Queue `payload` for the next hop inside the caller's transaction.
+def enqueue(
+    conn: Connection, *, change_id: str, payload: bytes, destination: str = NEXT_HOP
+) -> None:
+    """Queue `payload` for the hop `destination` inside the caller's transaction.
 
     The active trace context is stored with it so the delivery continues the
     same trace.
@@ -80,6 +86,7 @@ def enqueue(conn: Connection, *, change_id: str, payload: bytes) -> None:
             rejection_reason="",
             created_at=now,
             next_attempt_at=now,
+            destination=destination,
         )
     )
 
@@ -107,7 +114,7 @@ def _postpone(conn: Connection, entry: Pending) -> None:
 
 
 class Deliverer:
-    """The background thread that drains one node's outbox to its next hop."""
+    """The background thread that drains one node's outbox entries for one hop."""
 
     def __init__(
         self,
@@ -116,14 +123,16 @@ class Deliverer:
         *,
         batch_size: int,
         tracer: trace.Tracer,
+        destination: str = NEXT_HOP,
     ) -> None:
         self._db = db
+        self._destination = destination
         self._send = send
         self._batch_size = batch_size
         self._tracer = tracer
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="outbox-deliverer", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"outbox-{destination}", daemon=True)
 
     def start(self) -> None:
         """Start delivering (pending entries from earlier runs included)."""
@@ -150,7 +159,9 @@ class Deliverer:
                     outbox.c.attempts,
                     outbox.c.next_attempt_at,
                 )
-                .where(outbox.c.state == OutboxState.PENDING)
+                .where(
+                    outbox.c.state == OutboxState.PENDING, outbox.c.destination == self._destination
+                )
                 .order_by(outbox.c.id)
                 .limit(self._batch_size)
             ).all()

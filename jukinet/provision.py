@@ -17,21 +17,30 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 import grpc
-from sqlalchemy import update
+from google.protobuf import message as protobuf_message
+from sqlalchemy import Connection, Row, update
 
-from juki.v1 import national_service_pb2, provision_service_pb2_grpc
+from juki.v1 import envelope_pb2, national_service_pb2, provision_service_pb2_grpc
 from juki.v1 import national_service_pb2_grpc as national_grpc
 from juki.v1 import provision_service_pb2 as pb
-from jukinet import search, validation
+from jukinet import replay, search, validation
 from jukinet.authz import current_caller
-from jukinet.catalogue import ITEM_NAMES, PREFECTURE_TABLES, Catalogue, default_catalogue
+from jukinet.catalogue import (
+    ITEM_NAMES,
+    PREFECTURE_TABLES,
+    RESIDENT,
+    Catalogue,
+    Task,
+    default_catalogue,
+)
 from jukinet.delivery import full_method
-from jukinet.errors import RefusedError, error_info, invalid_field
-from jukinet.identity import Identity
+from jukinet.errors import RefusedError, invalid_field, passed_on
+from jukinet.identity import Identity, IdentityError, Role
 from jukinet.ledger import today_in_japan
 from jukinet.provision_log import NO_MATCH, PROVIDED, REFUSED, Entry, ProvisionLog
 from jukinet.storage.schema import bulk_approvals
@@ -44,8 +53,62 @@ QUERY_FOR_PREFECTURE = full_method(
 )
 FORWARD_TIMEOUT_S = 10.0
 
+
+class Provided(Protocol):
+    """One provided record (ProvidedRecord, ProvidedFuhyoRecord): its code and its items."""
+
+    @property
+    def record(self) -> Any: ...
+
+    @property
+    def items(self) -> Sequence[int]: ...
+
+
+class Answer(Protocol):
+    """A query's answer (QueryResidentsResponse, QueryFuhyoRecordsResponse)."""
+
+    @property
+    def records(self) -> Sequence[Provided]: ...
+
+    answered_by_national: bool
+
+
+R = TypeVar("R", bound=protobuf_message.Message)
+
+
+@dataclass(frozen=True)
+class RecordKind(Generic[R]):
+    """What a Provider provides: resident records (RESIDENTS) or fuhyo records.
+
+    record: the catalogue's record name (tasks must be for it);
+    find: the rows a query's key matches;
+    provided: one row cut down to items;
+    response: the answer message type, built with `records=`;
+    record_items: the items a stored record can give (the rest come from elsewhere).
+    """
+
+    record: str
+    find: Callable[[Connection, pb.ResidentQuery], Sequence[Row[Any]]]
+    provided: Callable[[Row[Any], frozenset[pb.RecordItem.ValueType]], Any]
+    response: type[R]
+    record_items: frozenset[pb.RecordItem.ValueType] | None = None
+
+
+RESIDENTS = RecordKind(RESIDENT, search.find, search.provided, pb.QueryResidentsResponse)
+
+
+@dataclass(frozen=True)
+class Provision(Generic[R]):
+    """A query's answer with what went into it: the task, the items allowed, the rows found here."""
+
+    response: R
+    task: Task
+    items: frozenset[pb.RecordItem.ValueType]
+    rows: Sequence[Row[Any]]
+
+
 # Answers a forwarded query at the national server.
-AskNational = Callable[[national_service_pb2.ForwardedQuery], pb.QueryResidentsResponse]
+AskNational = Callable[[national_service_pb2.ForwardedQuery], R]
 
 
 def _item_names(items: Iterable[int]) -> str:
@@ -70,18 +133,20 @@ def _outcomes(entry: Entry, given: list[tuple[str, str]], reason: str = "") -> l
     return provided or [dataclasses.replace(entry, outcome=NO_MATCH)]
 
 
-class Provider:
-    """Answers provision queries at one node."""
+class Provider(Generic[R]):
+    """Answers provision queries at one node, for one kind of record."""
 
     def __init__(
         self,
         node: Node,
         *,
         tables: frozenset[str],
-        ask_national: AskNational | None = None,
+        kind: RecordKind[R],
+        ask_national: AskNational[R] | None = None,
         catalogue: Catalogue | None = None,
     ) -> None:
         self._node = node
+        self._kind = kind
         self._log: ProvisionLog = node.provision_log
         self._tables = tables
         self._ask_national = ask_national
@@ -107,43 +172,62 @@ class Provider:
         caller: Identity,
         recipient: Identity,
         forwarded: bool = False,
-    ) -> pb.QueryResidentsResponse:
+    ) -> R:
         """Authorise, find, log and answer one query; RefusedError (logged) if refused.
 
         `caller` is the TLS peer; `recipient` the organ or agency the answer is
         for (the caller itself, or the organ a prefecture forwards for).
         """
+        return self.provide(query, caller=caller, recipient=recipient, forwarded=forwarded).response
+
+    def provide(
+        self,
+        query: pb.ResidentQuery,
+        *,
+        caller: Identity,
+        recipient: Identity,
+        forwarded: bool = False,
+    ) -> Provision[R]:
+        """`answer`, with the task, the items allowed and the rows found here."""
         entry = self._entry(query, caller, recipient)
+        kind = self._kind
         try:
             task, items = self.catalogue.authorise(
-                query, recipient=recipient, tables=self._tables, wide_area_only=forwarded
+                query,
+                recipient=recipient,
+                tables=self._tables,
+                wide_area_only=forwarded,
+                record=kind.record,
             )
             validation.check_query(query, today_in_japan())
-            names = _item_names(items)
+            given_items = items & kind.record_items if kind.record_items else items
+            names = _item_names(given_items)
             with self._node.db.transaction() as conn:
-                rows = search.find(conn, query)
+                rows = kind.find(conn, query)
                 if rows or self._ask_national is None or not task.wide_area:
                     given = [(self._log.subject(row.juminhyo_code), names) for row in rows]
                     ProvisionLog.write(conn, _outcomes(entry, given))
-                    return pb.QueryResidentsResponse(
-                        records=[search.provided(row, items) for row in rows]
+                    response = kind.response(
+                        records=[kind.provided(row, given_items) for row in rows]
                     )
+                    return Provision(response, task, items, rows)
             # Not a resident here: the national server answers (and logs) for the organ.
             answer = self._ask_national(
                 national_service_pb2.ForwardedQuery(query=query, organ=recipient.spiffe_id)
             )
-            answer.answered_by_national = True
+            national: Answer = answer  # type: ignore[assignment]
+            national.answered_by_national = True
             # A task that does not give the code leaves the person unnamed in this log.
             given = [
                 (
                     self._log.subject(code) if (code := r.record.juminhyo_code) else "",
                     _item_names(r.items),
                 )
-                for r in answer.records
+                for r in national.records
             ]
             with self._node.db.transaction() as conn:
                 ProvisionLog.write(conn, _outcomes(entry, given, reason="ANSWERED_BY_NATIONAL"))
-            return answer
+            return Provision(answer, task, items, ())
         except RefusedError as refusal:
             self._log.write_refusal(dataclasses.replace(entry, reason=refusal.reason))
             raise
@@ -222,13 +306,14 @@ class Provider:
                     request_id=request_id, refusal_reason=refusal.reason
                 )
                 continue
-            yield pb.BulkQueryResidentsResponse(request_id=request_id, records=answer.records)
+            residents = cast(pb.QueryResidentsResponse, answer)
+            yield pb.BulkQueryResidentsResponse(request_id=request_id, records=residents.records)
 
 
 class ProvisionServicer(provision_service_pb2_grpc.ProvisionServiceServicer):
     """ProvisionService over a Provider (the caller is the recipient)."""
 
-    def __init__(self, provider: Provider) -> None:
+    def __init__(self, provider: Provider[pb.QueryResidentsResponse]) -> None:
         self._provider = provider
 
     def QueryResidents(
@@ -245,30 +330,87 @@ class ProvisionServicer(provision_service_pb2_grpc.ProvisionServiceServicer):
         return self._provider.bulk(request_iterator, current_caller())
 
 
-def national_asker(node: Node, national: str, channel: Callable[[], grpc.Channel]) -> AskNational:
-    """Ask the national server (SPIFFE ID `national`) sealed, over the node's next-hop channel."""
+def national_asker(
+    node: Node,
+    national: str,
+    channel: Callable[[], grpc.Channel],
+    *,
+    answer_type: type[R],
+    rpc: Callable[[grpc.Channel], Callable[..., Any]],
+    request_type: Callable[..., Any],
+    method: str,
+) -> AskNational[R]:
+    """Ask the national server (SPIFFE ID `national`) sealed, over `channel`.
 
-    def ask(forwarded: national_service_pb2.ForwardedQuery) -> pb.QueryResidentsResponse:
-        envelope = node.sealer.seal(forwarded, recipient=national, method=QUERY_FOR_PREFECTURE)
+    `rpc(channel)` is the national method (QueryForPrefecture or
+    QueryFuhyoForPrefecture), `request_type` its request (an `envelope`
+    field), `answer_type` the sealed answer's payload.
+    """
+
+    def ask(forwarded: national_service_pb2.ForwardedQuery) -> R:
+        envelope = node.sealer.seal(forwarded, recipient=national, method=method)
         try:
-            reply = national_grpc.NationalServiceStub(channel()).QueryForPrefecture(
-                national_service_pb2.QueryForPrefectureRequest(envelope=envelope),
-                timeout=FORWARD_TIMEOUT_S,
-            )
+            reply = rpc(channel())(request_type(envelope=envelope), timeout=FORWARD_TIMEOUT_S)
         except grpc.RpcError as error:
-            info = error_info(error)
-            code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNAVAILABLE
-            raise RefusedError(
-                code if info else grpc.StatusCode.UNAVAILABLE,
-                info.reason if info else "NATIONAL_UNAVAILABLE",
-                "the national server did not answer the forwarded query",
+            raise passed_on(
+                error,
+                unavailable="NATIONAL_UNAVAILABLE",
+                message="the national server did not answer the forwarded query",
             ) from None
-        _, answer = node.sealer.open(
-            reply.envelope, pb.QueryResidentsResponse, peer=national, method=QUERY_FOR_PREFECTURE
-        )
+        _, answer = node.sealer.open(reply.envelope, answer_type, peer=national, method=method)
         return answer
 
     return ask
+
+
+def resident_asker(node: Node) -> AskNational[pb.QueryResidentsResponse] | None:
+    """A prefecture server's way to ask the national server about residents (None: no hop)."""
+    hop = node.config.next_hop
+    if hop is None:
+        return None
+    return national_asker(
+        node,
+        hop.spiffe_id,
+        node.next_hop_channel,
+        answer_type=pb.QueryResidentsResponse,
+        rpc=lambda channel: national_grpc.NationalServiceStub(channel).QueryForPrefecture,
+        request_type=national_service_pb2.QueryForPrefectureRequest,
+        method=QUERY_FOR_PREFECTURE,
+    )
+
+
+def organ_not_of_caller() -> RefusedError:
+    """A forwarded query naming an organ that is not of the forwarding prefecture."""
+    return RefusedError(
+        grpc.StatusCode.PERMISSION_DENIED,
+        "ORGAN_NOT_OF_CALLER",
+        "the forwarded query names an organ of another prefecture",
+    )
+
+
+def answer_forwarded(
+    node: Node, provider: Provider[R], envelope: envelope_pb2.SealedEnvelope, *, method: str
+) -> envelope_pb2.SealedEnvelope:
+    """At the national server: open a prefecture's forwarded query, answer it, seal the answer.
+
+    The organ named must be of the calling server's prefecture; the task is
+    checked again for that organ (wide-area tasks only) and the provision
+    logged here too.
+    """
+    server = current_caller()
+    header, forwarded = node.sealer.open(
+        envelope, national_service_pb2.ForwardedQuery, peer=server.spiffe_id, method=method
+    )
+    with node.db.transaction() as conn:
+        replay.remember(conn, header)
+    try:
+        organ = Identity.parse(forwarded.organ)
+    except IdentityError:
+        raise organ_not_of_caller() from None
+    if organ.role is not Role.ORGAN or organ.prefecture != server.prefecture:
+        raise organ_not_of_caller()
+    answer = provider.answer(forwarded.query, caller=server, recipient=organ, forwarded=True)
+    return node.sealer.seal(answer, recipient=server.spiffe_id, method=method)
 
 
 def record_approval(

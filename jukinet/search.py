@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import grpc
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection, Row, Select, Table
 
 from juki.v1 import common_pb2
 from juki.v1 import provision_service_pb2 as pb
@@ -31,6 +31,46 @@ def _like_prefix(text: str) -> str:
     return escaped + "%"
 
 
+def with_four_information(
+    statement: Select[Any], four: pb.FourInformation, current: Table, versions: Table
+) -> Select[Any]:
+    """`statement` narrowed by the 4-information key (kana in search form, address by prefix).
+
+    `current` is an index table with seion_kana, name_kanji, birth_date and
+    sex; `versions` the version table with the address columns. Shared by the
+    resident and the fuhyo file.
+    """
+    if four.name_kana:
+        statement = statement.where(current.c.seion_kana == seion(four.name_kana))
+    if four.name_kanji:
+        statement = statement.where(current.c.name_kanji == four.name_kanji)
+    if four.birth_date:
+        statement = statement.where(current.c.birth_date == four.birth_date)
+    if four.sex:
+        statement = statement.where(current.c.sex == four.sex)
+    if four.HasField("address"):
+        statement = statement.where(
+            versions.c.address_municipality_code == four.address.municipality_code
+        )
+        if four.address.text:
+            statement = statement.where(
+                versions.c.address_text.like(_like_prefix(four.address.text), escape="\\")
+            )
+    return statement
+
+
+def at_most_max_matches(conn: Connection, statement: Select[Any]) -> Sequence[Row[Any]]:
+    """The rows of `statement`, or QUERY_TOO_BROAD if there are more than MAX_MATCHES."""
+    found = conn.execute(statement.limit(MAX_MATCHES + 1)).all()
+    if len(found) > MAX_MATCHES:
+        raise RefusedError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "QUERY_TOO_BROAD",
+            f"the search matches more than {MAX_MATCHES} persons; give more conditions",
+        )
+    return found
+
+
 def find(conn: Connection, query: pb.ResidentQuery) -> Sequence[Row[Any]]:
     """The version rows (with `removed`) of the persons the query's key matches."""
     statement = records.current_versions()
@@ -40,35 +80,13 @@ def find(conn: Connection, query: pb.ResidentQuery) -> Sequence[Row[Any]]:
     elif key == "my_number":
         statement = statement.where(resident_current.c.my_number == query.my_number)
     else:
-        four = query.four_information
-        statement = statement.where(resident_current.c.removed.is_(False))
-        if four.name_kana:
-            statement = statement.where(resident_current.c.seion_kana == seion(four.name_kana))
-        if four.name_kanji:
-            statement = statement.where(resident_current.c.name_kanji == four.name_kanji)
-        if four.birth_date:
-            statement = statement.where(resident_current.c.birth_date == four.birth_date)
-        if four.sex:
-            statement = statement.where(resident_current.c.sex == four.sex)
-        if four.HasField("address"):
-            statement = statement.where(
-                resident_versions.c.address_municipality_code == four.address.municipality_code
-            )
-            if four.address.text:
-                statement = statement.where(
-                    resident_versions.c.address_text.like(
-                        _like_prefix(four.address.text), escape="\\"
-                    )
-                )
-    rows = conn.execute(statement.order_by(resident_current.c.juminhyo_code).limit(MAX_MATCHES + 1))
-    found = rows.all()
-    if len(found) > MAX_MATCHES:
-        raise RefusedError(
-            grpc.StatusCode.INVALID_ARGUMENT,
-            "QUERY_TOO_BROAD",
-            f"the search matches more than {MAX_MATCHES} persons; give more conditions",
+        statement = with_four_information(
+            statement.where(resident_current.c.removed.is_(False)),
+            query.four_information,
+            resident_current,
+            resident_versions,
         )
-    return found
+    return at_most_max_matches(conn, statement.order_by(resident_current.c.juminhyo_code))
 
 
 def provided(row: Row[Any], items: frozenset[pb.RecordItem.ValueType]) -> pb.ProvidedRecord:

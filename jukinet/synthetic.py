@@ -24,6 +24,7 @@ from faker import Faker
 from sqlalchemy import func, insert, select, text
 
 from juki.v1 import common_pb2
+from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from jukinet import records
 from jukinet.identifiers import JUMINHYO_SCHEME, complete_my_number, municipalities_of
 from jukinet.ledger import today_in_japan
@@ -187,4 +188,68 @@ def follow(
     if municipality_code is not None:
         following.municipality_code = municipality_code
         following.record.address.municipality_code = municipality_code
+    return following
+
+
+def fuhyo_entry(resident: common_pb2.Change, rng: random.Random) -> fuhyo_pb.FuhyoChange:
+    """A new fuhyo (記載) for the person of a resident change, kept by that municipality."""
+    record = resident.record
+    return fuhyo_pb.FuhyoChange(
+        change_id=_uuid(rng),
+        municipality_code=resident.municipality_code,
+        record=fuhyo_pb.FuhyoRecord(
+            juminhyo_code=record.juminhyo_code,
+            name_kanji=record.name_kanji,
+            name_kana=record.name_kana,
+            birth_date=record.birth_date,
+            sex=record.sex,
+            address=record.address,
+            change_date=resident.change_date,
+            keeping_municipality_code=resident.municipality_code,
+            status=fuhyo_pb.FUHYO_STATUS_DOMESTIC,
+            notice_kind=fuhyo_pb.FUHYO_NOTICE_KIND_ENTRY,
+        ),
+    )
+
+
+COUNTRIES = (
+    "アメリカ合衆国",
+    "オーストラリア",
+    "ドイツ連邦共和国",
+    "タイ王国",
+    "ブラジル連邦共和国",
+)
+
+
+def fuhyo_follow(
+    change: fuhyo_pb.FuhyoChange,
+    kind: fuhyo_pb.FuhyoNoticeKind.ValueType,
+    rng: random.Random,
+) -> fuhyo_pb.FuhyoChange:
+    """The next fuhyo change of the same person, dated today; an emigration moves abroad.
+
+    EMIGRATION: address abroad (a country), last domestic address = the
+    address left; RETURN: back to the last domestic address; REMOVAL: status
+    REMOVED; others: the record copied (callers edit it).
+    """
+    following = fuhyo_pb.FuhyoChange()
+    following.CopyFrom(change)
+    following.change_id = _uuid(rng)
+    record = following.record
+    record.notice_kind = kind
+    record.change_date = today_in_japan().isoformat()
+    record.former_juminhyo_code = ""
+    if kind == fuhyo_pb.FUHYO_NOTICE_KIND_EMIGRATION:
+        record.last_domestic_address = record.address.text
+        record.address.CopyFrom(common_pb2.Address(text=rng.choice(COUNTRIES)))
+        record.status = fuhyo_pb.FUHYO_STATUS_EMIGRATED
+    elif kind == fuhyo_pb.FUHYO_NOTICE_KIND_RETURN:
+        record.address.CopyFrom(
+            common_pb2.Address(
+                municipality_code=change.municipality_code, text=record.last_domestic_address
+            )
+        )
+        record.status = fuhyo_pb.FUHYO_STATUS_DOMESTIC
+    elif kind == fuhyo_pb.FUHYO_NOTICE_KIND_REMOVAL:
+        record.status = fuhyo_pb.FUHYO_STATUS_REMOVED
     return following

@@ -16,6 +16,7 @@ import uuid
 import grpc
 
 from juki.v1 import common_pb2, provision_service_pb2
+from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from jukinet.errors import RefusedError, invalid_field
 from jukinet.identifiers import (
     is_known_municipality,
@@ -27,6 +28,7 @@ from jukinet.identifiers import (
 _KANA = re.compile(r"[\u30A1-\u30FA\u30FC\u3000 ]+")
 _OPAQUE_ID = re.compile(r"[A-Za-z0-9._-]{1,32}")
 _OAZA = re.compile(r"[0-9]{1,12}")
+_GAIJI_PATTERN = re.compile(r"[A-Za-z0-9]{0,64}")
 MAX_NAME = 100
 MAX_ADDRESS = 200
 MAX_FORMER_SURNAME = 50
@@ -144,6 +146,88 @@ def check_change(change: common_pb2.Change, today: dt.date) -> None:
             raise invalid_field("previous_juminhyo_code", "must differ from the new code")
     elif change.previous_juminhyo_code:
         raise invalid_field("previous_juminhyo_code", "is only for a code change")
+
+
+# The fuhyo status each notice kind must leave the record in.
+_STATUS_AFTER = {
+    fuhyo_pb.FUHYO_NOTICE_KIND_ENTRY: {
+        fuhyo_pb.FUHYO_STATUS_DOMESTIC,
+        fuhyo_pb.FUHYO_STATUS_EMIGRATED,
+    },
+    fuhyo_pb.FUHYO_NOTICE_KIND_CORRECTION: {
+        fuhyo_pb.FUHYO_STATUS_DOMESTIC,
+        fuhyo_pb.FUHYO_STATUS_EMIGRATED,
+    },
+    fuhyo_pb.FUHYO_NOTICE_KIND_EMIGRATION: {fuhyo_pb.FUHYO_STATUS_EMIGRATED},
+    fuhyo_pb.FUHYO_NOTICE_KIND_RETURN: {fuhyo_pb.FUHYO_STATUS_DOMESTIC},
+    fuhyo_pb.FUHYO_NOTICE_KIND_REMOVAL: {fuhyo_pb.FUHYO_STATUS_REMOVED},
+    fuhyo_pb.FUHYO_NOTICE_KIND_CODE_CHANGE: {
+        fuhyo_pb.FUHYO_STATUS_DOMESTIC,
+        fuhyo_pb.FUHYO_STATUS_EMIGRATED,
+    },
+}
+
+
+def _check_fuhyo_address(record: fuhyo_pb.FuhyoRecord) -> None:
+    """In Japan: a known municipality; abroad: no municipality, and a last domestic address."""
+    if not record.HasField("address"):
+        raise invalid_field("record.address", "is required")
+    _check_text(record.address.text, "record.address.text", MAX_ADDRESS)
+    _check_count(record.address_gaiji_count, "record.address_gaiji_count", len(record.address.text))
+    emigrant = record.status == fuhyo_pb.FUHYO_STATUS_EMIGRATED
+    if emigrant and record.address.municipality_code:
+        raise invalid_field("record.address.municipality_code", "must be empty for an emigrant")
+    # A removed emigrant keeps the address abroad.
+    abroad = emigrant or (
+        record.status == fuhyo_pb.FUHYO_STATUS_REMOVED and not record.address.municipality_code
+    )
+    if not abroad:
+        _check_municipality(record.address.municipality_code, "record.address.municipality_code")
+    if emigrant or record.last_domestic_address:
+        _check_text(record.last_domestic_address, "record.last_domestic_address", MAX_ADDRESS)
+    _check_count(
+        record.last_domestic_address_gaiji_count,
+        "record.last_domestic_address_gaiji_count",
+        len(record.last_domestic_address),
+    )
+
+
+def check_fuhyo_change(change: fuhyo_pb.FuhyoChange, today: dt.date) -> None:
+    """Check a fuhyo change's own fields and record (the 18 items), before any lookup."""
+    check_change_id(change.change_id)
+    _check_municipality(change.municipality_code, "municipality_code")
+    if not change.HasField("record"):
+        raise invalid_field("record", "is required")
+    record = change.record
+    if not is_valid_juminhyo_code(record.juminhyo_code):
+        raise invalid_field("record.juminhyo_code", "must be 11 digits with a valid check digit")
+    _check_text(record.name_kanji, "record.name_kanji", MAX_NAME)
+    _check_kana(record.name_kana, "record.name_kana", MAX_NAME)
+    _check_count(record.name_gaiji_count, "record.name_gaiji_count", len(record.name_kanji))
+    birth = _check_date(record.birth_date, "record.birth_date", today)
+    if record.sex not in (common_pb2.SEX_MALE, common_pb2.SEX_FEMALE):
+        raise invalid_field("record.sex", "must be SEX_MALE or SEX_FEMALE")
+    if _check_date(record.change_date, "record.change_date", today) < birth:
+        raise invalid_field("record.change_date", "must not be before the birth date")
+    allowed = _STATUS_AFTER.get(record.notice_kind)
+    if allowed is None:
+        raise invalid_field("record.notice_kind", "is not a supported notice kind")
+    if record.status not in allowed:
+        raise invalid_field("record.status", "does not fit the notice kind")
+    _check_fuhyo_address(record)
+    if record.keeping_municipality_code != change.municipality_code:
+        raise invalid_field(
+            "record.keeping_municipality_code", "must be the municipality entering the change"
+        )
+    if not _GAIJI_PATTERN.fullmatch(record.gaiji_pattern):
+        raise invalid_field("record.gaiji_pattern", "must be 0..64 letters or digits")
+    if record.notice_kind == fuhyo_pb.FUHYO_NOTICE_KIND_CODE_CHANGE:
+        if not is_valid_juminhyo_code(record.former_juminhyo_code):
+            raise invalid_field("record.former_juminhyo_code", "must be a valid resident code")
+        if record.former_juminhyo_code == record.juminhyo_code:
+            raise invalid_field("record.former_juminhyo_code", "must differ from the new code")
+    elif record.former_juminhyo_code:
+        raise invalid_field("record.former_juminhyo_code", "is only for a code change")
 
 
 def check_query(query: provision_service_pb2.ResidentQuery, today: dt.date) -> None:

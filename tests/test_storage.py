@@ -53,7 +53,13 @@ def test_a_refused_change_in_a_batch_leaves_the_others(db: Database, vault: Seal
     batch = common_pb2.ChangeBatch(changes=[good, bad])
     with db.transaction() as conn:
         results = ledger.take_batch(
-            conn, batch, sender="x", vault=vault, forward=False, check_origin=lambda c: None
+            conn,
+            batch.changes,
+            sender="x",
+            vault=vault,
+            forward=False,
+            check_origin=lambda c: None,
+            take=ledger.take_change,
         )
     assert [r.outcome for r in results] == [
         common_pb2.CHANGE_OUTCOME_APPLIED,
@@ -65,7 +71,13 @@ def test_a_refused_change_in_a_batch_leaves_the_others(db: Database, vault: Seal
     # Re-delivery of the batch: the same answers, nothing more applied.
     with db.transaction() as conn:
         again = ledger.take_batch(
-            conn, batch, sender="x", vault=vault, forward=False, check_origin=lambda c: None
+            conn,
+            batch.changes,
+            sender="x",
+            vault=vault,
+            forward=False,
+            check_origin=lambda c: None,
+            take=ledger.take_change,
         )
     assert [r.outcome for r in again] == [
         common_pb2.CHANGE_OUTCOME_DUPLICATE,

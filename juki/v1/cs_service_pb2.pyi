@@ -7,6 +7,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from juki.v1 import common_pb2 as _common_pb2
+from juki.v1 import fuhyo_service_pb2 as _fuhyo_service_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -157,3 +158,53 @@ class GetChangeStatusResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetChangeStatusResponse: _TypeAlias = GetChangeStatusResponse  # noqa: Y015
+
+@_typing.final
+class SubmitFuhyoChangeRequest(_message.Message):
+    """Request of CsService.SubmitFuhyoChange."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def change(self) -> _fuhyo_service_pb2.FuhyoChange:
+        """The change; its municipality_code must be this CS's municipality."""
+
+    def __init__(
+        self,
+        *,
+        change: _fuhyo_service_pb2.FuhyoChange | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["change", b"change"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change", b"change"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitFuhyoChangeRequest: _TypeAlias = SubmitFuhyoChangeRequest  # noqa: Y015
+
+@_typing.final
+class SubmitFuhyoChangeResponse(_message.Message):
+    """Response of CsService.SubmitFuhyoChange."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANGE_ID_FIELD_NUMBER: _builtins.int
+    DUPLICATE_FIELD_NUMBER: _builtins.int
+    change_id: _builtins.str
+    """The accepted change's id, as sent."""
+    duplicate: _builtins.bool
+    """True if this change_id had already been accepted; nothing new was stored."""
+    def __init__(
+        self,
+        *,
+        change_id: _builtins.str = ...,
+        duplicate: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_id", b"change_id", "duplicate", b"duplicate"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitFuhyoChangeResponse: _TypeAlias = SubmitFuhyoChangeResponse  # noqa: Y015

@@ -53,6 +53,11 @@ class CsServiceStub:
                 request_serializer=juki_dot_v1_dot_cs__service__pb2.GetChangeStatusRequest.SerializeToString,
                 response_deserializer=juki_dot_v1_dot_cs__service__pb2.GetChangeStatusResponse.FromString,
                 _registered_method=True)
+        self.SubmitFuhyoChange = channel.unary_unary(
+                '/juki.v1.CsService/SubmitFuhyoChange',
+                request_serializer=juki_dot_v1_dot_cs__service__pb2.SubmitFuhyoChangeRequest.SerializeToString,
+                response_deserializer=juki_dot_v1_dot_cs__service__pb2.SubmitFuhyoChangeResponse.FromString,
+                _registered_method=True)
 
 
 class CsServiceServicer:
@@ -98,6 +103,20 @@ class CsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubmitFuhyoChange(self, request, context):
+        """Enters one change of a fuhyo record (戸籍の附票) kept by this
+        municipality; it is stored in the CS's fuhyo file and forwarded to the
+        prefecture's fuhyo server (not to the prefecture server). Same caller,
+        idempotency and error model as SubmitChange; FAILED_PRECONDITION
+        reasons: ENTRY_FOR_PERSON_ON_FILE, PERSON_NOT_ON_FILE,
+        CHANGE_FOR_REMOVED_PERSON, REMOVAL_OF_REMOVED_PERSON, ALREADY_EMIGRATED,
+        NOT_EMIGRATED, STATUS_CHANGE_NOT_ALLOWED, EMIGRATION_CHANGES_MORE_THAN_ADDRESS,
+        CODE_ALREADY_IN_USE, WRONG_MUNICIPALITY.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -110,6 +129,11 @@ def add_CsServiceServicer_to_server(servicer, server):
                     servicer.GetChangeStatus,
                     request_deserializer=juki_dot_v1_dot_cs__service__pb2.GetChangeStatusRequest.FromString,
                     response_serializer=juki_dot_v1_dot_cs__service__pb2.GetChangeStatusResponse.SerializeToString,
+            ),
+            'SubmitFuhyoChange': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitFuhyoChange,
+                    request_deserializer=juki_dot_v1_dot_cs__service__pb2.SubmitFuhyoChangeRequest.FromString,
+                    response_serializer=juki_dot_v1_dot_cs__service__pb2.SubmitFuhyoChangeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -175,6 +199,33 @@ class CsService:
             '/juki.v1.CsService/GetChangeStatus',
             juki_dot_v1_dot_cs__service__pb2.GetChangeStatusRequest.SerializeToString,
             juki_dot_v1_dot_cs__service__pb2.GetChangeStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitFuhyoChange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/juki.v1.CsService/SubmitFuhyoChange',
+            juki_dot_v1_dot_cs__service__pb2.SubmitFuhyoChangeRequest.SerializeToString,
+            juki_dot_v1_dot_cs__service__pb2.SubmitFuhyoChangeResponse.FromString,
             options,
             channel_credentials,
             insecure,

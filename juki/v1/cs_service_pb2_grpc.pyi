@@ -65,6 +65,16 @@ class CsServiceStub:
     Fails with INVALID_ARGUMENT if change_id is not a UUID, NOT_FOUND if
     this CS never accepted it.
     """
+    SubmitFuhyoChange: _grpc.UnaryUnaryMultiCallable[_cs_service_pb2.SubmitFuhyoChangeRequest, _cs_service_pb2.SubmitFuhyoChangeResponse]
+    """Enters one change of a fuhyo record (戸籍の附票) kept by this
+    municipality; it is stored in the CS's fuhyo file and forwarded to the
+    prefecture's fuhyo server (not to the prefecture server). Same caller,
+    idempotency and error model as SubmitChange; FAILED_PRECONDITION
+    reasons: ENTRY_FOR_PERSON_ON_FILE, PERSON_NOT_ON_FILE,
+    CHANGE_FOR_REMOVED_PERSON, REMOVAL_OF_REMOVED_PERSON, ALREADY_EMIGRATED,
+    NOT_EMIGRATED, STATUS_CHANGE_NOT_ALLOWED, EMIGRATION_CHANGES_MORE_THAN_ADDRESS,
+    CODE_ALREADY_IN_USE, WRONG_MUNICIPALITY.
+    """
 
 @_typing.type_check_only
 class CsServiceAsyncStub(CsServiceStub):
@@ -102,6 +112,16 @@ class CsServiceAsyncStub(CsServiceStub):
 
     Fails with INVALID_ARGUMENT if change_id is not a UUID, NOT_FOUND if
     this CS never accepted it.
+    """
+    SubmitFuhyoChange: _aio.UnaryUnaryMultiCallable[_cs_service_pb2.SubmitFuhyoChangeRequest, _cs_service_pb2.SubmitFuhyoChangeResponse]  # type: ignore[assignment]
+    """Enters one change of a fuhyo record (戸籍の附票) kept by this
+    municipality; it is stored in the CS's fuhyo file and forwarded to the
+    prefecture's fuhyo server (not to the prefecture server). Same caller,
+    idempotency and error model as SubmitChange; FAILED_PRECONDITION
+    reasons: ENTRY_FOR_PERSON_ON_FILE, PERSON_NOT_ON_FILE,
+    CHANGE_FOR_REMOVED_PERSON, REMOVAL_OF_REMOVED_PERSON, ALREADY_EMIGRATED,
+    NOT_EMIGRATED, STATUS_CHANGE_NOT_ALLOWED, EMIGRATION_CHANGES_MORE_THAN_ADDRESS,
+    CODE_ALREADY_IN_USE, WRONG_MUNICIPALITY.
     """
 
 class CsServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -149,6 +169,22 @@ class CsServiceServicer(metaclass=_abc_1.ABCMeta):
 
         Fails with INVALID_ARGUMENT if change_id is not a UUID, NOT_FOUND if
         this CS never accepted it.
+        """
+
+    @_abc_1.abstractmethod
+    def SubmitFuhyoChange(
+        self,
+        request: _cs_service_pb2.SubmitFuhyoChangeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_cs_service_pb2.SubmitFuhyoChangeResponse, _abc.Awaitable[_cs_service_pb2.SubmitFuhyoChangeResponse]]:
+        """Enters one change of a fuhyo record (戸籍の附票) kept by this
+        municipality; it is stored in the CS's fuhyo file and forwarded to the
+        prefecture's fuhyo server (not to the prefecture server). Same caller,
+        idempotency and error model as SubmitChange; FAILED_PRECONDITION
+        reasons: ENTRY_FOR_PERSON_ON_FILE, PERSON_NOT_ON_FILE,
+        CHANGE_FOR_REMOVED_PERSON, REMOVAL_OF_REMOVED_PERSON, ALREADY_EMIGRATED,
+        NOT_EMIGRATED, STATUS_CHANGE_NOT_ALLOWED, EMIGRATION_CHANGES_MORE_THAN_ADDRESS,
+        CODE_ALREADY_IN_USE, WRONG_MUNICIPALITY.
         """
 
 def add_CsServiceServicer_to_server(servicer: CsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -48,6 +48,7 @@ class GetNodeStatusResponse(_message.Message):
     OUTBOX_REJECTED_COUNT_FIELD_NUMBER: _builtins.int
     CERTIFICATE_NOT_AFTER_FIELD_NUMBER: _builtins.int
     CERTIFICATE_SECONDS_LEFT_FIELD_NUMBER: _builtins.int
+    FUHYO_COUNT_FIELD_NUMBER: _builtins.int
     node_name: _builtins.str
     """The node's name in the local network, e.g. "cs-141003"."""
     spiffe_id: _builtins.str
@@ -62,6 +63,8 @@ class GetNodeStatusResponse(_message.Message):
     """Outbox entries the next hop refused."""
     certificate_seconds_left: _builtins.int
     """Whole seconds left until certificate_not_after (negative once expired)."""
+    fuhyo_count: _builtins.int
+    """Persons on this node's fuhyo file, emigrants included (0 on a prefecture server)."""
     @_builtins.property
     def certificate_not_after(self) -> _timestamp_pb2.Timestamp:
         """When this node's serving certificate stops being valid."""
@@ -77,10 +80,11 @@ class GetNodeStatusResponse(_message.Message):
         outbox_rejected_count: _builtins.int = ...,
         certificate_not_after: _timestamp_pb2.Timestamp | None = ...,
         certificate_seconds_left: _builtins.int = ...,
+        fuhyo_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["certificate_not_after", b"certificate_not_after"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_change_count", b"applied_change_count", "certificate_not_after", b"certificate_not_after", "certificate_seconds_left", b"certificate_seconds_left", "node_name", b"node_name", "outbox_pending_count", b"outbox_pending_count", "outbox_rejected_count", b"outbox_rejected_count", "resident_count", b"resident_count", "spiffe_id", b"spiffe_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_change_count", b"applied_change_count", "certificate_not_after", b"certificate_not_after", "certificate_seconds_left", b"certificate_seconds_left", "fuhyo_count", b"fuhyo_count", "node_name", b"node_name", "outbox_pending_count", b"outbox_pending_count", "outbox_rejected_count", b"outbox_rejected_count", "resident_count", b"resident_count", "spiffe_id", b"spiffe_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

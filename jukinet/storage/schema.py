@@ -27,6 +27,10 @@ provision_log
     who, for which task, which items; keys and persons only as keyed hashes.
 bulk_approvals
     Approvals recorded by operators for bulk provisions above the threshold.
+fuhyo_versions, fuhyo_current
+    附票本人確認情報 (the 18 items of seed 003 別添2 (2)), kept like the
+    resident record: versions only inserted, an index of the latest. No My
+    Number column exists, by design.
 """
 
 from __future__ import annotations
@@ -147,6 +151,8 @@ outbox = Table(
     Column("finished_at", DateTime(timezone=True), nullable=True),
 )
 Index("ix_outbox_pending", outbox.c.state, outbox.c.id)
+# Added in revision 0005: which of the node's hops an entry goes to (a CS has two).
+outbox.append_column(Column("destination", String(16), nullable=False, server_default="next_hop"))
 
 seen_envelopes = Table(
     "seen_envelopes",
@@ -204,3 +210,48 @@ bulk_approvals = Table(
     Column("approved_at", DateTime(timezone=True), nullable=False),
     Column("used_at", DateTime(timezone=True), nullable=True),
 )
+
+fuhyo_versions = Table(
+    "fuhyo_versions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("juminhyo_code", String(11), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("change_id", String(36), nullable=False),
+    Column("municipality_code", String(6), nullable=False),
+    Column("name_kanji", String(100), nullable=False),
+    Column("name_gaiji_count", Integer, nullable=False),
+    Column("name_kana", String(100), nullable=False),
+    Column("seion_kana", String(100), nullable=False),
+    Column("birth_date", String(10), nullable=False),
+    Column("sex", SmallInteger, nullable=False),
+    Column("address_municipality_code", String(6), nullable=False),
+    Column("address_text", String(200), nullable=False),
+    Column("address_gaiji_count", Integer, nullable=False),
+    Column("last_domestic_address", String(200), nullable=False),
+    Column("last_domestic_address_gaiji_count", Integer, nullable=False),
+    Column("change_date", String(10), nullable=False),
+    Column("former_juminhyo_code", String(11), nullable=False),
+    Column("keeping_municipality_code", String(6), nullable=False),
+    Column("status", SmallInteger, nullable=False),
+    Column("gaiji_flag", Boolean, nullable=False),
+    Column("gaiji_pattern", String(64), nullable=False),
+    Column("notice_kind", SmallInteger, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("juminhyo_code", "version", name="uq_fuhyo_versions_code_version"),
+)
+
+fuhyo_current = Table(
+    "fuhyo_current",
+    metadata,
+    Column("juminhyo_code", String(11), primary_key=True),
+    Column("version_id", Id, nullable=False),
+    Column("status", SmallInteger, nullable=False),
+    Column("keeping_municipality_code", String(6), nullable=False),
+    Column("seion_kana", String(100), nullable=False),
+    Column("name_kanji", String(100), nullable=False),
+    Column("birth_date", String(10), nullable=False),
+    Column("sex", SmallInteger, nullable=False),
+)
+Index("ix_fuhyo_current_kana", fuhyo_current.c.seion_kana, fuhyo_current.c.birth_date)
+Index("ix_fuhyo_current_kanji", fuhyo_current.c.name_kanji, fuhyo_current.c.birth_date)

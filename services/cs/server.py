@@ -1,4 +1,5 @@
-"""CsService: changes from the municipality's register system in, towards the prefecture out."""
+"""CsService: changes from the register system in; resident changes to the prefecture server,
+fuhyo changes to the fuhyo server."""
 
 from __future__ import annotations
 
@@ -7,10 +8,18 @@ from collections.abc import Callable
 import grpc
 from sqlalchemy import select
 
-from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc, prefecture_service_pb2
+from juki.v1 import (
+    common_pb2,
+    cs_service_pb2,
+    cs_service_pb2_grpc,
+    fuhyo_service_pb2,
+    prefecture_service_pb2,
+)
+from juki.v1 import fuhyo_service_pb2_grpc as fuhyo_grpc
 from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
-from jukinet import delivery, ledger, outbox, validation
+from jukinet import delivery, fuhyo_ledger, ledger, outbox, validation
 from jukinet.authz import current_caller
+from jukinet.config import FUHYO_HOP
 from jukinet.errors import RefusedError
 from jukinet.identity import Role
 from jukinet.node import Node, ServiceSpec
@@ -64,6 +73,26 @@ class CsServicer(cs_service_pb2_grpc.CsServiceServicer):
             held=decision.outcome == common_pb2.CHANGE_OUTCOME_HELD,
         )
 
+    def SubmitFuhyoChange(
+        self, request: cs_service_pb2.SubmitFuhyoChangeRequest, context: grpc.ServicerContext
+    ) -> cs_service_pb2.SubmitFuhyoChangeResponse:
+        change = request.change
+        if change.municipality_code != self._node.identity.code:
+            raise wrong_municipality()
+        with self._node.db.transaction() as conn:
+            decision = fuhyo_ledger.take_fuhyo_change(
+                conn,
+                change,
+                sender=current_caller().spiffe_id,
+                vault=self._node.sealer,
+                forward=self._node.config.fuhyo_hop is not None,
+                destination=FUHYO_HOP,
+            )
+        self._node.changes_queued()
+        return cs_service_pb2.SubmitFuhyoChangeResponse(
+            change_id=change.change_id, duplicate=decision is ledger.DUPLICATE
+        )
+
     def GetChangeStatus(
         self, request: cs_service_pb2.GetChangeStatusRequest, context: grpc.ServicerContext
     ) -> cs_service_pb2.GetChangeStatusResponse:
@@ -99,9 +128,22 @@ def _make_sender(node: Node, channel: Callable[[], grpc.Channel]) -> outbox.Send
     )
 
 
+def _make_fuhyo_sender(node: Node, channel: Callable[[], grpc.Channel]) -> outbox.Sender:
+    return delivery.batch_sender(
+        node,
+        lambda: fuhyo_grpc.FuhyoServiceStub(channel()).DeliverMunicipalFuhyoChanges,
+        fuhyo_service_pb2.DeliverMunicipalFuhyoChangesRequest,
+        method=delivery.DELIVER_MUNICIPAL_FUHYO_CHANGES,
+        hop=node.config.fuhyo_hop,
+        change_type=fuhyo_service_pb2.FuhyoChange,
+        batch_type=fuhyo_service_pb2.FuhyoChangeBatch,
+    )
+
+
 SPEC = ServiceSpec(
     role=Role.CS,
     service_names=(cs_service_pb2.DESCRIPTOR.services_by_name["CsService"].full_name,),
     register=_register,
     make_sender=_make_sender,
+    make_fuhyo_sender=_make_fuhyo_sender,
 )

@@ -23,7 +23,7 @@ from jukinet.catalogue import PREFECTURE_TABLES
 from jukinet.identity import Role
 from jukinet.mynumber_link import MyNumberLinkServicer
 from jukinet.node import Node, ServiceSpec
-from jukinet.provision import Provider, ProvisionServicer, national_asker
+from jukinet.provision import RESIDENTS, Provider, ProvisionServicer, resident_asker
 from jukinet.provision_admin import ProvisionAdminServicer
 
 
@@ -56,9 +56,9 @@ class PrefectureServicer(prefecture_grpc.PrefectureServiceServicer):
 
 def _register(server: grpc.Server, node: Node) -> None:
     prefecture_grpc.add_PrefectureServiceServicer_to_server(PrefectureServicer(node), server)
-    hop = node.config.next_hop
-    ask = national_asker(node, hop.spiffe_id, node.next_hop_channel) if hop else None
-    provider = Provider(node, tables=PREFECTURE_TABLES, ask_national=ask)
+    provider = Provider(
+        node, tables=PREFECTURE_TABLES, kind=RESIDENTS, ask_national=resident_asker(node)
+    )
     provision_service_pb2_grpc.add_ProvisionServiceServicer_to_server(
         ProvisionServicer(provider), server
     )

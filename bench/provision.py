@@ -1,7 +1,5 @@
-"""P2 and P4: provision queries at a loaded prefecture server, and the load itself, against a
-bare gRPC echo over the same mutual TLS measured in the same run.
-
-Usage: python bench/provision.py [--residents N] [--queries Q] [--json FILE]
+"""P2 and P4 for bench/run.py: provision queries at a loaded prefecture server, the load itself,
+and the bare gRPC echo over the same mutual TLS every figure is compared with.
 
 - P4: N synthetic residents written into prefecture-14's store (time, rows/s, database bytes
   per resident), extrapolated linearly to Tokyo (14M) and the nation (125M).
@@ -12,16 +10,11 @@ Usage: python bench/provision.py [--residents N] [--queries Q] [--json FILE]
   (policy, catalogue, provision log in the same transaction, tracing to a span file).
 
 Targets (issue #7): P2 p99 <= 2x the bare p99; P4 1M residents in <= 2 minutes.
-The full run is `--residents 1000000`; the default is a quick run.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -37,7 +30,7 @@ from juki.v1 import provision_service_pb2_grpc as pb_grpc
 from jukinet import clients, synthetic, tls
 from jukinet.config import Credentials
 from jukinet.identity import Identity, Role
-from jukinet.localnet import LocalNetwork, NodePlan, connect, free_port
+from jukinet.localnet import LocalNetwork, connect, free_port
 from jukinet.storage import open_database
 from jukinet.storage.schema import resident_current
 
@@ -47,7 +40,7 @@ TASK = "pref5-prefectural-tax"
 TOKYO, NATION = 14_000_000, 125_000_000
 
 
-def _percentiles(samples: list[float]) -> dict[str, float]:
+def percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
     return {"p50_ms": statistics.median(ordered) * 1e3, "p99_ms": p99 * 1e3}
@@ -71,7 +64,7 @@ def measure(call: Callable[[int], object], count: int, concurrency: int) -> dict
     with futures.ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(worker, range(concurrency)))
     took = time.perf_counter() - began
-    return {**_percentiles(latencies), "rate_per_s": count / took}
+    return {**percentiles(latencies), "rate_per_s": count / took}
 
 
 def _echo_server(net: LocalNetwork) -> tuple[grpc.Server, str]:
@@ -179,50 +172,3 @@ def queries(net: LocalNetwork, count: int) -> dict[str, dict[str, float]]:
             results[f"{name} sequential"] = measure(call, count, 1)
             results[f"{name} concurrent"] = measure(call, count, CONCURRENCY)
     return results
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--residents", type=int, default=20_000)
-    parser.add_argument("--queries", type=int, default=400)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        net = LocalNetwork(
-            Path(tmp),
-            topology=(NodePlan(Role.NATIONAL), NodePlan(Role.PREFECTURE, "14", "national")),
-        )
-        net.prepare()
-        p4 = load(net, args.residents)
-        net.start()
-        try:
-            bare = baseline(net, args.queries)
-            p2 = queries(net, args.queries)
-        finally:
-            net.stop()
-    print(
-        f"P4 load: {p4['residents']:,} residents in {p4['seconds']:.1f} s "
-        f"({p4['rows_per_s']:,.0f}/s, {p4['bytes_per_resident']:.0f} B/resident); "
-        f"Tokyo {p4['tokyo_minutes']:.1f} min / {p4['tokyo_gb']:.1f} GB, "
-        f"nation {p4['nation_hours']:.1f} h / {p4['nation_gb']:.0f} GB"
-    )
-    if args.residents:
-        per_million = p4["seconds"] * 1_000_000 / args.residents
-        print(f"    1M residents ≈ {per_million:.0f} s (target <= 120 s)")
-    print(f"\n{'measurement':<32}{'p50 ms':>9}{'p99 ms':>9}{'rate/s':>10}{'p99/bare':>10}")
-    rows = [(f"bare echo {k}", v, bare[k]) for k, v in bare.items()]
-    rows += [(f"P2 {k}", v, bare[k.rsplit(" ", 1)[1]]) for k, v in p2.items()]
-    for label, figures, reference in rows:
-        ratio = figures["p99_ms"] / reference["p99_ms"]
-        print(
-            f"{label:<32}{figures['p50_ms']:>9.2f}{figures['p99_ms']:>9.2f}"
-            f"{figures['rate_per_s']:>10.0f}{ratio:>10.2f}"
-        )
-    print("target: P2 p99 <= 2.00x bare p99")
-    if args.json:
-        args.json.write_text(json.dumps({"p4": p4, "baseline": bare, "p2": p2}, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -123,15 +123,14 @@ class EmigrantMyNumbers:
                 reason=refusal.reason,
             )
             return
-        with self._node.db.transaction() as conn:
-            given = dataclasses.replace(
-                entry,
-                outcome=PROVIDED,
-                subject_hash=self._log.subject(code),
-                reason=how,
-                items_given="my_number",
-            )
-            ProvisionLog.write(conn, [given])
+        given = dataclasses.replace(
+            entry,
+            outcome=PROVIDED,
+            subject_hash=self._log.subject(code),
+            reason=how,
+            items_given="my_number",
+        )
+        self._log.commit([given])
         records[0].my_number = my_number
         records[0].items.append(pb.RECORD_ITEM_MY_NUMBER)
 

@@ -1,11 +1,11 @@
 """Provision of identity records: one query or a bulk stream, authorised, answered, logged.
 
-`Provider` is what prefecture and national servers share: for each query it
-checks the task (catalogue.py), the key (validation.py), finds the persons
-(search.py), cuts each record down to the task's items and writes the
-provision log in the same transaction as the read, so nothing is provided
-without its log entry. A refusal is logged in its own transaction and then
-raised to the caller.
+`Provider` is what prefecture, fuhyo and national servers share: for each
+query it checks the task (catalogue.py), the key (validation.py), finds the
+persons (search.py, or fuhyo_records.py) in a read-only snapshot, cuts each
+record down to the task's items and commits the provision log (group commit,
+provision_log.GroupCommit) before it answers, so nothing is provided without
+its log entry. A refusal is logged the same way and then raised to the caller.
 
 A prefecture server that does not hold the person asks the national server
 (QueryForPrefecture) when the task is wide-area (別表第3); the query and the
@@ -202,15 +202,14 @@ class Provider(Generic[R]):
             validation.check_query(query, today_in_japan())
             given_items = items & kind.record_items if kind.record_items else items
             names = _item_names(given_items)
-            with self._node.db.transaction() as conn:
+            with self._node.db.reading() as conn:
                 rows = kind.find(conn, query)
-                if rows or self._ask_national is None or not task.wide_area:
-                    given = [(self._log.subject(row.juminhyo_code), names) for row in rows]
-                    ProvisionLog.write(conn, _outcomes(entry, given))
-                    response = kind.response(
-                        records=[kind.provided(row, given_items) for row in rows]
-                    )
-                    return Provision(response, task, items, rows)
+            if rows or self._ask_national is None or not task.wide_area:
+                given = [(self._log.subject(row.juminhyo_code), names) for row in rows]
+                # Durable before the answer leaves: nothing is provided without its entry.
+                self._log.commit(_outcomes(entry, given))
+                response = kind.response(records=[kind.provided(row, given_items) for row in rows])
+                return Provision(response, task, items, rows)
             # Not a resident here: the national server answers (and logs) for the organ.
             answer = self._ask_national(
                 national_service_pb2.ForwardedQuery(query=query, organ=recipient.spiffe_id)
@@ -225,8 +224,7 @@ class Provider(Generic[R]):
                 )
                 for r in national.records
             ]
-            with self._node.db.transaction() as conn:
-                ProvisionLog.write(conn, _outcomes(entry, given, reason="ANSWERED_BY_NATIONAL"))
+            self._log.commit(_outcomes(entry, given, reason="ANSWERED_BY_NATIONAL"))
             return Provision(answer, task, items, ())
         except RefusedError as refusal:
             self._log.write_refusal(dataclasses.replace(entry, reason=refusal.reason))

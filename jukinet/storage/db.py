@@ -14,6 +14,7 @@ primary keys and unique constraints, never by read-then-write alone.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,19 +27,45 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option marking a connection that only reads (Database.reading).
+READ_ONLY = "juki_read_only"
 
 
 @dataclass(frozen=True)
 class Database:
-    """A node's engine plus the one way to run a unit of work on it."""
+    """A node's engine plus the one way to run a unit of work on it.
+
+    writers: on SQLite, a lock every write transaction of this process takes
+    first. SQLite admits one writer at a time anyway; waiting on a Python lock
+    hands over at once, where SQLite's busy handler sleeps and polls (up to
+    100 ms a time), which under 16 concurrent writers turned into
+    second-long tails (bench/run.py, P1, before/after in docs/benchmarks.md).
+    """
 
     engine: Engine
+    writers: threading.RLock | None = None
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """One atomic unit of work: committed on success, rolled back on any error."""
-        with self.engine.begin() as conn:
+        if self.writers is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self.writers, self.engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read-only unit of work: one consistent snapshot that takes no write lock.
+
+        On SQLite this is a deferred BEGIN (WAL readers run beside the writer);
+        every other transaction begins IMMEDIATE (see the module docstring).
+        """
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(**{READ_ONLY: True})
+            with conn.begin():
+                yield conn
 
     def dispose(self) -> None:
         """Close every pooled connection."""
@@ -59,7 +86,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def migrate(engine: Engine) -> None:
@@ -85,4 +113,4 @@ def open_database(url: str, *, run_migrations: bool = True) -> Database:
         _configure_sqlite(engine)
     if run_migrations:
         migrate(engine)
-    return Database(engine)
+    return Database(engine, threading.RLock() if is_sqlite else None)

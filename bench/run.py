@@ -1,0 +1,256 @@
+"""The one benchmark command: every safeguard's cost as a ratio to a bare mTLS echo, same run.
+
+Usage: python bench/run.py [--residents N] [--changes C] [--queries Q] [--link-calls L]
+                           [--seal-seconds S] [--json FILE]
+
+One local network (national, prefecture-14, fuhyo-14, cs-141003; SQLite, development PKI,
+tracing to span files, everything on) is prepared, prefecture-14 is loaded with N synthetic
+residents (P4), then measured:
+
+- baseline: a bare unary echo over the same mutual TLS (prefecture-14's certificate, an organ's
+  client certificate), sequential and 16 concurrent callers;
+- P1: C births entered at cs-141003 by 16 concurrent register-system callers until all are
+  committed at national (sealed, logged, traced, durable): changes/s end to end, and the p50/p99
+  from entry at the CS to commit at national;
+- P2: QueryResidents at prefecture-14 by 住民票コード, My Number and 4 information;
+- P3: the narrow My Number round trip organ → fuhyo-14 → prefecture-14 (QueryFuhyoRecords
+  under a My Number Act task, a new request id each time, so every call crosses the link);
+- sealing (bench/sealing.py) per message and per batch, and tracing per span.
+
+Targets (issue #7), each against the baseline of this run: P1 rate >= 1.0x the concurrent echo
+rate; P2 p99 <= 2x and P3 p99 <= 3x the bare p99; P4 1M residents in <= 120 s.
+Quick by default; the full run is
+``--residents 1000000 --changes 20000 --queries 2000 --link-calls 1000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import provision
+import sealing
+from sqlalchemy import create_engine, func, select
+
+from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc
+from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
+from juki.v1 import fuhyo_service_pb2_grpc as fuhyo_grpc
+from jukinet import clients, synthetic
+from jukinet.identity import Role
+from jukinet.localnet import LocalNetwork, NodePlan, connect
+from jukinet.storage import as_utc
+from jukinet.storage.schema import received_changes
+from jukinet.telemetry import setup_tracing
+
+TOPOLOGY = (
+    NodePlan(Role.NATIONAL),
+    NodePlan(Role.PREFECTURE, "14", next_hop="national"),
+    NodePlan(Role.FUHYO, "14", next_hop="national", link_hop="prefecture-14"),
+    NodePlan(Role.CS, "141003", next_hop="prefecture-14", fuhyo_hop="fuhyo-14"),
+)
+WAIT_S = 600.0
+
+
+def _read_only(net: LocalNetwork, node: str) -> Any:
+    path = net.node_info(node)["database_url"].removeprefix("sqlite:///")
+    return create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+
+
+def _applied_at(net: LocalNetwork, node: str, change_ids: set[str]) -> dict[str, dt.datetime]:
+    """When `node` decided each of `change_ids` that it has decided."""
+    engine = _read_only(net, node)
+    with engine.connect() as conn:
+        rows = conn.execute(select(received_changes.c.change_id, received_changes.c.received_at))
+        found = {cid: as_utc(at) for cid, at in rows if cid in change_ids}
+    engine.dispose()
+    return found
+
+
+def p1(net: LocalNetwork, count: int) -> dict[str, Any]:
+    """Births entered concurrently at the CS, until all are committed at national."""
+    rng = random.Random(5)
+    births = [synthetic.birth("141003", rng) for _ in range(count)]
+    entered: dict[str, float] = {}
+    with connect(net.info, "cs-141003", "register-141003") as channel:
+        stub = cs_service_pb2_grpc.CsServiceStub(channel)
+
+        def enter(i: int) -> None:
+            change = births[i]
+            entered[change.change_id] = time.time()
+            stub.SubmitChange(cs_service_pb2.SubmitChangeRequest(change=change), timeout=60)
+
+        began = time.time()
+        at_cs = provision.measure(enter, count, provision.CONCURRENCY)
+    ids = set(entered)
+    deadline = time.monotonic() + WAIT_S
+    while len(done := _applied_at(net, "national", ids)) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {len(done)} of {count} changes reached national")
+        time.sleep(0.5)
+    latencies = [done[cid].timestamp() - entered[cid] for cid in ids]
+    took = max(at.timestamp() for at in done.values()) - began
+    return {
+        "changes": count,
+        "entry_at_cs": at_cs,
+        "end_to_end": {**provision.percentiles(latencies), "rate_per_s": count / took},
+    }
+
+
+def _emigrants(net: LocalNetwork, count: int) -> list[str]:
+    """`count` emigrants with a resident record at prefecture-14 and a fuhyo at fuhyo-14."""
+    rng = random.Random(8)
+    codes = []
+    for _ in range(count):
+        born = synthetic.birth("141003", rng)
+        left = synthetic.follow(born, common_pb2.CHANGE_REASON_EMIGRATION, rng=rng)
+        entry = synthetic.fuhyo_entry(born, rng)
+        abroad = synthetic.fuhyo_follow(entry, fuhyo_pb.FUHYO_NOTICE_KIND_EMIGRATION, rng)
+        for change in (born, left):
+            clients.submit_change(net.info, change)
+        for fuhyo in (entry, abroad):
+            clients.submit_fuhyo_change(net.info, fuhyo)
+        codes.append(born.record.juminhyo_code)
+    return codes
+
+
+def p3(net: LocalNetwork, calls: int) -> dict[str, dict[str, float]]:
+    """The narrow link round trip, sequential and concurrent."""
+    codes = _emigrants(net, 20)
+    with connect(net.info, "fuhyo-14", provision.ORGAN) as channel:
+        stub = fuhyo_grpc.FuhyoServiceStub(channel)
+
+        def ask(i: int) -> str:
+            query = clients.query("fuhyo5-prefectural-tax", juminhyo_code=codes[i % len(codes)])
+            reply = stub.QueryFuhyoRecords(fuhyo_pb.QueryFuhyoRecordsRequest(query=query))
+            return reply.records[0].my_number if reply.records else ""
+
+        deadline = time.monotonic() + WAIT_S
+        while not all(ask(i) for i in range(len(codes))):  # until every hop has them
+            if time.monotonic() > deadline:
+                raise TimeoutError("the emigrants did not reach fuhyo-14 and prefecture-14")
+            time.sleep(0.5)
+
+        def call(i: int) -> None:
+            assert ask(i), "no My Number came back"
+
+        return {
+            "sequential": provision.measure(call, calls, 1),
+            "concurrent": provision.measure(call, calls, provision.CONCURRENCY),
+        }
+
+
+def tracing(spans: int) -> dict[str, float]:
+    """Cost of one span exported to a span file, as every node does."""
+    with tempfile.TemporaryDirectory() as tmp:
+        costs = {}
+        for label, trace_file in (("no_exporter", None), ("span_file", Path(tmp) / "s.jsonl")):
+            tracer_provider = setup_tracing("bench", trace_file)
+            tracer = tracer_provider.get_tracer("bench")
+            began = time.perf_counter()
+            for _ in range(spans):
+                with tracer.start_as_current_span("bench.span", attributes={"juki.n": 1}):
+                    pass
+            costs[label] = (time.perf_counter() - began) / spans * 1e6
+            tracer_provider.shutdown()
+    return {"span_us": costs["span_file"], "span_without_export_us": costs["no_exporter"]}
+
+
+def _database_bytes(net: LocalNetwork) -> None:
+    """Counts of what P1 wrote, to show nothing is skipped."""
+    engine = _read_only(net, "national")
+    with engine.connect() as conn:
+        applied = conn.execute(select(func.count()).select_from(received_changes)).scalar_one()
+    engine.dispose()
+    print(f"national decided {applied:,} changes in this run")
+
+
+def _row(label: str, figures: dict[str, float], ratio: str, target: str) -> str:
+    return (
+        f"{label:<34}{figures.get('p50_ms', 0):>9.2f}{figures.get('p99_ms', 0):>9.2f}"
+        f"{figures.get('rate_per_s', 0):>10.0f}{ratio:>12}{target:>16}"
+    )
+
+
+def report(results: dict[str, Any]) -> None:
+    """The table: every figure with its ratio to the bare echo of this run."""
+    bare = results["baseline"]
+    print(
+        f"\n{'measurement':<34}{'p50 ms':>9}{'p99 ms':>9}{'rate/s':>10}{'ratio':>12}{'target':>16}"
+    )
+    for mode, figures in bare.items():
+        print(_row(f"bare echo {mode}", figures, "1.00", ""))
+    e2e = results["p1"]["end_to_end"]
+    rate_ratio = e2e["rate_per_s"] / bare["concurrent"]["rate_per_s"]
+    print(
+        _row(f"P1 entry at CS ({results['p1']['changes']:,})", results["p1"]["entry_at_cs"], "", "")
+    )
+    print(_row("P1 CS -> national end to end", e2e, f"rate {rate_ratio:.2f}x", "rate >= 1.0x"))
+    for name, figures in results["p2"].items():
+        mode = name.rsplit(" ", 1)[1]
+        ratio = figures["p99_ms"] / bare[mode]["p99_ms"]
+        print(_row(f"P2 {name}", figures, f"p99 {ratio:.2f}x", "p99 <= 2x"))
+    for mode, figures in results["p3"].items():
+        ratio = figures["p99_ms"] / bare[mode]["p99_ms"]
+        print(_row(f"P3 narrow link {mode}", figures, f"p99 {ratio:.2f}x", "p99 <= 3x"))
+    p4 = results["p4"]
+    per_million = p4["seconds"] * 1_000_000 / p4["residents"]
+    print(
+        f"\nP4 load: {p4['residents']:,} residents in {p4['seconds']:.1f} s "
+        f"({p4['rows_per_s']:,.0f}/s, {p4['bytes_per_resident']:.0f} B/resident); "
+        f"1M ≈ {per_million:.0f} s (target <= 120 s); Tokyo {p4['tokyo_minutes']:.1f} min / "
+        f"{p4['tokyo_gb']:.1f} GB; nation {p4['nation_hours']:.1f} h / {p4['nation_gb']:.0f} GB"
+    )
+    t = results["tracing"]
+    echo_us = bare["sequential"]["p50_ms"] * 1e3
+    print(
+        f"tracing: {t['span_us']:.1f} µs per exported span ({t['span_us'] / echo_us:.2f}x of a "
+        f"bare echo p50); without export {t['span_without_export_us']:.1f} µs"
+    )
+    print("sealing (per envelope; µs/record includes seal and open):")
+    for r in results["sealing"]:
+        print(
+            f"  {r['signature']:<10}{r['records']:>5} records  seal {r['seal_ms']:>7} ms  "
+            f"open {r['open_ms']:>7} ms  {r['per_record_us']:>8} µs/record"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--residents", type=int, default=20_000, help="P4/P2 (full: 1000000)")
+    parser.add_argument("--changes", type=int, default=2_000, help="P1 (full: 20000)")
+    parser.add_argument("--queries", type=int, default=400, help="P2 and baseline calls")
+    parser.add_argument("--link-calls", type=int, default=200, help="P3 calls")
+    parser.add_argument("--seal-seconds", type=float, default=0.2, help="per sealing figure")
+    parser.add_argument("--json", type=Path, help="also write every figure as JSON")
+    args = parser.parse_args()
+    results: dict[str, Any] = {"arguments": vars(args) | {"json": str(args.json)}}
+    with tempfile.TemporaryDirectory() as tmp:
+        net = LocalNetwork(Path(tmp), topology=TOPOLOGY)
+        net.prepare()
+        results["p4"] = provision.load(net, args.residents)
+        net.start()
+        try:
+            results["baseline"] = provision.baseline(net, args.queries)
+            results["p2"] = provision.queries(net, args.queries)
+            results["p3"] = p3(net, args.link_calls)
+            results["p1"] = p1(net, args.changes)
+            _database_bytes(net)
+        finally:
+            net.stop()
+    results["tracing"] = tracing(20_000)
+    results["sealing"] = sealing.run(args.seal_seconds)
+    report(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

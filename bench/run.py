@@ -162,8 +162,8 @@ def tracing(spans: int) -> dict[str, float]:
     return {"span_us": costs["span_file"], "span_without_export_us": costs["no_exporter"]}
 
 
-def _database_bytes(net: LocalNetwork) -> None:
-    """Counts of what P1 wrote, to show nothing is skipped."""
+def _report_national_count(net: LocalNetwork) -> None:
+    """How many changes national decided in this run, to show nothing was skipped."""
     engine = _read_only(net, "national")
     with engine.connect() as conn:
         applied = conn.execute(select(func.count()).select_from(received_changes)).scalar_one()
@@ -241,7 +241,7 @@ def main() -> int:
             results["p2"] = provision.queries(net, args.queries)
             results["p3"] = p3(net, args.link_calls)
             results["p1"] = p1(net, args.changes)
-            _database_bytes(net)
+            _report_national_count(net)
         finally:
             net.stop()
     results["tracing"] = tracing(20_000)

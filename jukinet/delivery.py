@@ -28,6 +28,7 @@ from juki.v1 import (
 from jukinet import ledger, replay
 from jukinet.authz import current_caller
 from jukinet.config import NextHop
+from jukinet.identifiers import prefecture_of
 from jukinet.outbox import Sender
 
 if TYPE_CHECKING:
@@ -57,6 +58,18 @@ DELIVER_PREFECTURE_FUHYO_CHANGES = full_method(
     fuhyo_service_pb2.DESCRIPTOR.services_by_name["NationalFuhyoService"],
     "DeliverPrefectureFuhyoChanges",
 )
+
+
+def from_callers_municipality(change: Any) -> None:
+    """`check_origin` of a CS's delivery: each change is of the CS's own municipality."""
+    if change.municipality_code != current_caller().code:
+        raise ledger.origin_mismatch()
+
+
+def from_callers_prefecture(change: Any) -> None:
+    """`check_origin` of a prefecture (or fuhyo) server's delivery: a municipality of its own."""
+    if prefecture_of(change.municipality_code) != current_caller().prefecture:
+        raise ledger.origin_mismatch()
 
 
 def batch_sender(

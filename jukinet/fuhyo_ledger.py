@@ -16,12 +16,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, func, select
 
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from jukinet import fuhyo_records, outbox, validation
 from jukinet.config import NEXT_HOP
-from jukinet.ledger import APPLIED, Decision, Vault, previous_decision, remember, today_in_japan
+from jukinet.ledger import (
+    APPLIED,
+    Decision,
+    Vault,
+    previous_decision,
+    remember,
+    store_version,
+    today_in_japan,
+)
 from jukinet.lifecycle import refused
 from jukinet.storage.schema import fuhyo_current, fuhyo_versions
 
@@ -77,23 +85,16 @@ def judge(conn: Connection, change: fuhyo_pb.FuhyoChange) -> Row[Any] | None:
 
 def _store(conn: Connection, change: fuhyo_pb.FuhyoChange) -> None:
     """Insert a version of `change.record` and point the index at it."""
-    code = change.record.juminhyo_code
-    latest = conn.execute(
-        select(func.coalesce(func.max(fuhyo_versions.c.version), 0)).where(
-            fuhyo_versions.c.juminhyo_code == code
-        )
-    ).scalar_one()
-    values = fuhyo_records.version_values(
-        change, version=int(latest) + 1, recorded_at=outbox.utcnow()
+    store_version(
+        conn,
+        fuhyo_versions,
+        fuhyo_current,
+        change.record.juminhyo_code,
+        lambda version: fuhyo_records.version_values(
+            change, version=version, recorded_at=outbox.utcnow()
+        ),
+        fuhyo_records.index_row,
     )
-    key = conn.execute(insert(fuhyo_versions).values(**values)).inserted_primary_key
-    assert key is not None
-    state = fuhyo_records.index_row(values, version_id=key[0])
-    updated = conn.execute(
-        update(fuhyo_current).where(fuhyo_current.c.juminhyo_code == code).values(**state)
-    ).rowcount
-    if not updated:
-        conn.execute(insert(fuhyo_current).values(juminhyo_code=code, **state))
 
 
 def _apply(conn: Connection, change: fuhyo_pb.FuhyoChange, now: Row[Any] | None) -> None:

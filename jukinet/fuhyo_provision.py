@@ -27,7 +27,7 @@ from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from juki.v1 import fuhyo_service_pb2_grpc as fuhyo_grpc
 from juki.v1 import my_number_link_service_pb2 as link_pb
 from juki.v1 import provision_service_pb2 as pb
-from jukinet import delivery, fuhyo_ledger, fuhyo_records, ledger, validation
+from jukinet import delivery, fuhyo_ledger, fuhyo_records, validation
 from jukinet.authz import current_caller
 from jukinet.catalogue import FUHYO
 from jukinet.delivery import full_method
@@ -55,13 +55,8 @@ QUERY_FUHYO_FOR_PREFECTURE = full_method(
 
 def fuhyo_asker(node: Node) -> AskNational[fuhyo_pb.QueryFuhyoRecordsResponse] | None:
     """A fuhyo server's way to ask the national fuhyo server (None without a next hop)."""
-    hop = node.config.next_hop
-    if hop is None:
-        return None
     return national_asker(
         node,
-        hop.spiffe_id,
-        node.next_hop_channel,
         answer_type=fuhyo_pb.QueryFuhyoRecordsResponse,
         rpc=lambda channel: fuhyo_grpc.NationalFuhyoServiceStub(channel).QueryFuhyoForPrefecture,
         request_type=fuhyo_pb.QueryFuhyoForPrefectureRequest,
@@ -174,17 +169,11 @@ class FuhyoServicer(fuhyo_grpc.FuhyoServiceServicer):
         request: fuhyo_pb.DeliverMunicipalFuhyoChangesRequest,
         context: grpc.ServicerContext,
     ) -> fuhyo_pb.DeliverMunicipalFuhyoChangesResponse:
-        cs = current_caller()
-
-        def from_this_cs(change: fuhyo_pb.FuhyoChange) -> None:
-            if change.municipality_code != cs.code:
-                raise ledger.origin_mismatch()
-
         results = delivery.receive_batch(
             self._node,
             request.envelope,
             method=delivery.DELIVER_MUNICIPAL_FUHYO_CHANGES,
-            check_origin=from_this_cs,
+            check_origin=delivery.from_callers_municipality,
             forward=True,
             batch_type=fuhyo_pb.FuhyoChangeBatch,
             take=fuhyo_ledger.take_fuhyo_change,

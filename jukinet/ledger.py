@@ -25,11 +25,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import grpc
 from google.protobuf import message as protobuf_message
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, delete, func, insert, select, update
 
 from juki.v1 import common_pb2
 from jukinet import lifecycle, outbox, records, validation
@@ -123,28 +123,46 @@ def _store(
     removed: bool,
 ) -> None:
     """Insert a version of `record` and point the current-state index at it."""
-    code = record.juminhyo_code
-    version = (
-        int(
-            conn.execute(
-                select(func.coalesce(func.max(resident_versions.c.version), 0)).where(
-                    resident_versions.c.juminhyo_code == code
-                )
-            ).scalar_one()
+    store_version(
+        conn,
+        resident_versions,
+        resident_current,
+        record.juminhyo_code,
+        lambda version: records.version_values(
+            change, record, version=version, removed=removed, recorded_at=outbox.utcnow()
+        ),
+        records.index_row,
+    )
+
+
+def store_version(
+    conn: Connection,
+    versions: Table,
+    current: Table,
+    code: str,
+    values_for: Callable[[int], dict[str, Any]],
+    index_row: Callable[[dict[str, Any], int], dict[str, Any]],
+) -> None:
+    """Insert the person's next version (`values_for(number)`) and point the index row at it.
+
+    How both files are kept (the resident file here, the fuhyo file in
+    fuhyo_ledger.py): versions are only inserted, one index row per person
+    (`index_row(values, version_id)`) is updated or created.
+    """
+    latest = conn.execute(
+        select(func.coalesce(func.max(versions.c.version), 0)).where(
+            versions.c.juminhyo_code == code
         )
-        + 1
-    )
-    values = records.version_values(
-        change, record, version=version, removed=removed, recorded_at=outbox.utcnow()
-    )
-    key = conn.execute(insert(resident_versions).values(**values)).inserted_primary_key
+    ).scalar_one()
+    values = values_for(int(latest) + 1)
+    key = conn.execute(insert(versions).values(**values)).inserted_primary_key
     assert key is not None
-    state = records.index_row(values, version_id=key[0])
+    state = index_row(values, key[0])
     updated = conn.execute(
-        update(resident_current).where(resident_current.c.juminhyo_code == code).values(**state)
+        update(current).where(current.c.juminhyo_code == code).values(**state)
     ).rowcount
     if not updated:
-        conn.execute(insert(resident_current).values(juminhyo_code=code, **state))
+        conn.execute(insert(current).values(juminhyo_code=code, **state))
 
 
 def _apply(conn: Connection, change: common_pb2.Change, current: lifecycle.Current | None) -> None:

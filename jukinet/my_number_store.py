@@ -32,7 +32,6 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
-    func,
     insert,
     select,
 )
@@ -147,8 +146,3 @@ class MyNumberStore:
             statement = statement.where(held_my_numbers.c.expires_at <= self._clock())
         with self._engine.begin() as conn:
             return int(conn.execute(statement).rowcount)
-
-    def count(self) -> int:
-        """Entries held right now (expired ones not yet swept included)."""
-        with self._engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(held_my_numbers)).scalar_one())

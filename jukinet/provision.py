@@ -330,25 +330,29 @@ class ProvisionServicer(provision_service_pb2_grpc.ProvisionServiceServicer):
 
 def national_asker(
     node: Node,
-    national: str,
-    channel: Callable[[], grpc.Channel],
     *,
     answer_type: type[R],
     rpc: Callable[[grpc.Channel], Callable[..., Any]],
     request_type: Callable[..., Any],
     method: str,
-) -> AskNational[R]:
-    """Ask the national server (SPIFFE ID `national`) sealed, over `channel`.
+) -> AskNational[R] | None:
+    """Ask the national server (the node's next hop) sealed; None if the node has no next hop.
 
     `rpc(channel)` is the national method (QueryForPrefecture or
     QueryFuhyoForPrefecture), `request_type` its request (an `envelope`
     field), `answer_type` the sealed answer's payload.
     """
+    hop = node.config.next_hop
+    if hop is None:
+        return None
+    national = hop.spiffe_id
 
     def ask(forwarded: national_service_pb2.ForwardedQuery) -> R:
         envelope = node.sealer.seal(forwarded, recipient=national, method=method)
         try:
-            reply = rpc(channel())(request_type(envelope=envelope), timeout=FORWARD_TIMEOUT_S)
+            reply = rpc(node.next_hop_channel())(
+                request_type(envelope=envelope), timeout=FORWARD_TIMEOUT_S
+            )
         except grpc.RpcError as error:
             raise passed_on(
                 error,
@@ -363,13 +367,8 @@ def national_asker(
 
 def resident_asker(node: Node) -> AskNational[pb.QueryResidentsResponse] | None:
     """A prefecture server's way to ask the national server about residents (None: no hop)."""
-    hop = node.config.next_hop
-    if hop is None:
-        return None
     return national_asker(
         node,
-        hop.spiffe_id,
-        node.next_hop_channel,
         answer_type=pb.QueryResidentsResponse,
         rpc=lambda channel: national_grpc.NationalServiceStub(channel).QueryForPrefecture,
         request_type=national_service_pb2.QueryForPrefectureRequest,

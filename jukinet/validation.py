@@ -83,18 +83,34 @@ def _check_kana(value: str, field: str, limit: int) -> None:
         raise invalid_field(field, "must be full-width katakana")
 
 
-def check_record(record: common_pb2.ResidentRecord, today: dt.date) -> dt.date:
-    """Check every field of a resident record; returns the birth date."""
-    if not is_valid_juminhyo_code(record.juminhyo_code):
+def _check_code(code: str) -> None:
+    """住民票コード of a record: 11 digits with a valid check digit."""
+    if not is_valid_juminhyo_code(code):
         raise invalid_field("record.juminhyo_code", "must be 11 digits with a valid check digit")
-    if not is_valid_my_number(record.my_number):
-        raise invalid_field("record.my_number", "must be 12 digits with a valid check digit")
+
+
+def _check_person(
+    record: common_pb2.ResidentRecord | fuhyo_pb.FuhyoRecord, today: dt.date
+) -> dt.date:
+    """Name, birth date and sex, as a resident record and a fuhyo record both hold them.
+
+    Returns the birth date.
+    """
     _check_text(record.name_kanji, "record.name_kanji", MAX_NAME)
     _check_kana(record.name_kana, "record.name_kana", MAX_NAME)
     _check_count(record.name_gaiji_count, "record.name_gaiji_count", len(record.name_kanji))
     birth = _check_date(record.birth_date, "record.birth_date", today)
     if record.sex not in (common_pb2.SEX_MALE, common_pb2.SEX_FEMALE):
         raise invalid_field("record.sex", "must be SEX_MALE or SEX_FEMALE")
+    return birth
+
+
+def check_record(record: common_pb2.ResidentRecord, today: dt.date) -> dt.date:
+    """Check every field of a resident record; returns the birth date."""
+    _check_code(record.juminhyo_code)
+    if not is_valid_my_number(record.my_number):
+        raise invalid_field("record.my_number", "must be 12 digits with a valid check digit")
+    birth = _check_person(record, today)
     if not record.HasField("address"):
         raise invalid_field("record.address", "is required")
     _check_municipality(record.address.municipality_code, "record.address.municipality_code")
@@ -199,14 +215,8 @@ def check_fuhyo_change(change: fuhyo_pb.FuhyoChange, today: dt.date) -> None:
     if not change.HasField("record"):
         raise invalid_field("record", "is required")
     record = change.record
-    if not is_valid_juminhyo_code(record.juminhyo_code):
-        raise invalid_field("record.juminhyo_code", "must be 11 digits with a valid check digit")
-    _check_text(record.name_kanji, "record.name_kanji", MAX_NAME)
-    _check_kana(record.name_kana, "record.name_kana", MAX_NAME)
-    _check_count(record.name_gaiji_count, "record.name_gaiji_count", len(record.name_kanji))
-    birth = _check_date(record.birth_date, "record.birth_date", today)
-    if record.sex not in (common_pb2.SEX_MALE, common_pb2.SEX_FEMALE):
-        raise invalid_field("record.sex", "must be SEX_MALE or SEX_FEMALE")
+    _check_code(record.juminhyo_code)
+    birth = _check_person(record, today)
     if _check_date(record.change_date, "record.change_date", today) < birth:
         raise invalid_field("record.change_date", "must not be before the birth date")
     allowed = _STATUS_AFTER.get(record.notice_kind)

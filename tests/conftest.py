@@ -11,20 +11,16 @@ import pytest
 from jukinet.envelope import Sealer
 from jukinet.localnet import LocalNetwork
 from jukinet.storage import Database, open_database
+from tests.helpers.network import running_network
 from tests.helpers.postgres import postgres_server
 from tests.helpers.sealing import make_world
 
 
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
-    """The `juki-net up` network (7 nodes, own processes) in a temporary state dir."""
-    net = LocalNetwork(tmp_path_factory.mktemp("net"))
-    net.prepare()
-    net.start()
-    try:
+    """The `juki-net up` network (8 nodes, own processes) in a temporary state dir."""
+    with running_network(tmp_path_factory.mktemp("net")) as net:
         yield net
-    finally:
-        net.stop()
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ from tests.helpers.network import (
     node_credentials,
     node_db,
     provision_rows,
+    running_network,
     versions,
     wait_for,
 )
@@ -47,13 +48,8 @@ K = fuhyo_pb.FuhyoNoticeKind
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
     """The `juki-net up` network with a short My Number time-to-live at the fuhyo servers."""
-    net = LocalNetwork(tmp_path_factory.mktemp("net"), my_number_ttl_s=TTL_S)
-    net.prepare()
-    net.start()
-    try:
+    with running_network(tmp_path_factory.mktemp("net"), my_number_ttl_s=TTL_S) as net:
         yield net
-    finally:
-        net.stop()
 
 
 def fuhyo_versions_of(net: LocalNetwork, node: str, code: str) -> list[Any]:

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import grpc
 
-from juki.v1 import common_pb2, national_service_pb2, provision_service_pb2
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from juki.v1 import fuhyo_service_pb2_grpc as fuhyo_grpc
+from juki.v1 import national_service_pb2, provision_service_pb2
 from juki.v1 import national_service_pb2_grpc as national_grpc
 from juki.v1 import provision_service_pb2_grpc as provision_grpc
-from jukinet import delivery, fuhyo_ledger, ledger
-from jukinet.authz import current_caller
+from jukinet import delivery, fuhyo_ledger
 from jukinet.catalogue import NATIONAL_TABLES, PREFECTURE_TABLES
 from jukinet.fuhyo_provision import FUHYO_RECORDS, QUERY_FUHYO_FOR_PREFECTURE
-from jukinet.identifiers import prefecture_of
 from jukinet.identity import Role
 from jukinet.node import Node, ServiceSpec
 from jukinet.provision import (
@@ -38,17 +36,11 @@ class NationalServicer(national_grpc.NationalServiceServicer):
         request: national_service_pb2.DeliverPrefectureChangesRequest,
         context: grpc.ServicerContext,
     ) -> national_service_pb2.DeliverPrefectureChangesResponse:
-        prefecture = current_caller()
-
-        def from_this_prefecture(change: common_pb2.Change) -> None:
-            if prefecture_of(change.municipality_code) != prefecture.code:
-                raise ledger.origin_mismatch()
-
         results = delivery.receive_batch(
             self._node,
             request.envelope,
             method=delivery.DELIVER_PREFECTURE_CHANGES,
-            check_origin=from_this_prefecture,
+            check_origin=delivery.from_callers_prefecture,
             forward=False,
         )
         return national_service_pb2.DeliverPrefectureChangesResponse(results=results)
@@ -76,17 +68,11 @@ class NationalFuhyoServicer(fuhyo_grpc.NationalFuhyoServiceServicer):
         request: fuhyo_pb.DeliverPrefectureFuhyoChangesRequest,
         context: grpc.ServicerContext,
     ) -> fuhyo_pb.DeliverPrefectureFuhyoChangesResponse:
-        fuhyo_server = current_caller()
-
-        def from_this_prefecture(change: fuhyo_pb.FuhyoChange) -> None:
-            if prefecture_of(change.municipality_code) != fuhyo_server.prefecture:
-                raise ledger.origin_mismatch()
-
         results = delivery.receive_batch(
             self._node,
             request.envelope,
             method=delivery.DELIVER_PREFECTURE_FUHYO_CHANGES,
-            check_origin=from_this_prefecture,
+            check_origin=delivery.from_callers_prefecture,
             forward=False,
             batch_type=fuhyo_pb.FuhyoChangeBatch,
             take=fuhyo_ledger.take_fuhyo_change,

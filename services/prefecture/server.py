@@ -7,7 +7,6 @@ from collections.abc import Callable
 import grpc
 
 from juki.v1 import (
-    common_pb2,
     my_number_link_service_pb2,
     my_number_link_service_pb2_grpc,
     national_service_pb2,
@@ -17,8 +16,7 @@ from juki.v1 import (
 )
 from juki.v1 import national_service_pb2_grpc as national_grpc
 from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
-from jukinet import delivery, ledger, outbox
-from jukinet.authz import current_caller
+from jukinet import delivery, outbox
 from jukinet.catalogue import PREFECTURE_TABLES
 from jukinet.identity import Role
 from jukinet.mynumber_link import MyNumberLinkServicer
@@ -38,17 +36,11 @@ class PrefectureServicer(prefecture_grpc.PrefectureServiceServicer):
         request: prefecture_service_pb2.DeliverMunicipalChangesRequest,
         context: grpc.ServicerContext,
     ) -> prefecture_service_pb2.DeliverMunicipalChangesResponse:
-        cs = current_caller()
-
-        def from_this_cs(change: common_pb2.Change) -> None:
-            if change.municipality_code != cs.code:
-                raise ledger.origin_mismatch()
-
         results = delivery.receive_batch(
             self._node,
             request.envelope,
             method=delivery.DELIVER_MUNICIPAL_CHANGES,
-            check_origin=from_this_cs,
+            check_origin=delivery.from_callers_municipality,
             forward=True,
         )
         return prefecture_service_pb2.DeliverMunicipalChangesResponse(results=results)

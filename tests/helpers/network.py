@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,18 @@ from jukinet.identity import Identity
 from jukinet.keys import KeyDirectory, NodeKeyring
 from jukinet.localnet import LocalNetwork
 from jukinet.storage.schema import audit_log, outbox, provision_log, resident_versions
+
+
+@contextmanager
+def running_network(state_dir: Path, **options: Any) -> Iterator[LocalNetwork]:
+    """The `juki-net up` network (its own processes) in `state_dir`, stopped afterwards."""
+    net = LocalNetwork(state_dir, **options)
+    net.prepare()
+    net.start()
+    try:
+        yield net
+    finally:
+        net.stop()
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:

@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives import hpke
 from google.protobuf import message as protobuf_message
 
 from juki.v1 import envelope_pb2
+from jukinet import at_rest
 from jukinet.errors import RefusedError
 from jukinet.keys import (
     ED25519,
@@ -132,13 +133,16 @@ class Sealer:
         )
 
     def seal_at_rest(self, payload: protobuf_message.Message) -> bytes:
-        """`payload` sealed to this node itself, for its own outbox (serialized envelope)."""
-        return self.seal(
-            payload, recipient=self.spiffe_id, method=AT_REST_METHOD
-        ).SerializeToString()
+        """`payload` sealed for this node itself: its outbox, held changes (at_rest.py)."""
+        return at_rest.seal(self._keyring, payload)
 
     def open_at_rest(self, sealed: bytes, payload_type: type[M]) -> M:
-        """Open an envelope this node sealed to itself (no time window: it may wait long)."""
+        """Open what `seal_at_rest` sealed (no time window: it may wait long).
+
+        Data sealed by earlier versions, as an envelope to this node itself, still opens.
+        """
+        if at_rest.is_sealed_here(sealed):
+            return at_rest.open_sealed(self._keyring, sealed, payload_type)
         envelope = envelope_pb2.SealedEnvelope.FromString(sealed)
         return self.open(
             envelope, payload_type, peer=self.spiffe_id, method=AT_REST_METHOD, window=None

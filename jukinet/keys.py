@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import json
 import threading
@@ -80,16 +81,11 @@ class PrivateKeyEntry:
 
     def encryption_key(self) -> MLKEM768X25519PrivateKey:
         """The HPKE private key (encryption entries only)."""
-        return MLKEM768X25519PrivateKey(
-            mlkem.MLKEM768PrivateKey.from_seed_bytes(self.seed[:64]),
-            x25519.X25519PrivateKey.from_private_bytes(self.seed[64:]),
-        )
+        return _hybrid_private_key(self.seed)
 
     def signing_key(self) -> SigningPrivateKey:
         """The signing private key (signing entries only)."""
-        if self.algorithm == ML_DSA_65:
-            return mldsa.MLDSA65PrivateKey.from_seed_bytes(self.seed)
-        return ed25519.Ed25519PrivateKey.from_private_bytes(self.seed)
+        return _signing_private_key(self.algorithm, self.seed)
 
     def public_key(self) -> envelope_pb2.PublicKey:
         """The public half, as published in the key document."""
@@ -106,6 +102,23 @@ class PrivateKeyEntry:
             public.signature_algorithm = self.algorithm  # type: ignore[assignment]
             public.public_key = self.signing_key().public_key().public_bytes_raw()
         return public
+
+
+# Expanding a seed into a key object (ML-KEM's especially) costs more than using it: one
+# object per seed, kept for the process. The seeds themselves are in memory anyway.
+@functools.lru_cache(maxsize=64)
+def _hybrid_private_key(seed: bytes) -> MLKEM768X25519PrivateKey:
+    return MLKEM768X25519PrivateKey(
+        mlkem.MLKEM768PrivateKey.from_seed_bytes(seed[:64]),
+        x25519.X25519PrivateKey.from_private_bytes(seed[64:]),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _signing_private_key(algorithm: int, seed: bytes) -> SigningPrivateKey:
+    if algorithm == ML_DSA_65:
+        return mldsa.MLDSA65PrivateKey.from_seed_bytes(seed)
+    return ed25519.Ed25519PrivateKey.from_private_bytes(seed)
 
 
 def key_bytes_of_hybrid(seed: bytes) -> bytes:
@@ -219,19 +232,32 @@ class NodeKeyring:
 
     def decryption_key(self, key_id: str) -> MLKEM768X25519PrivateKey | None:
         """The private encryption key with `key_id`, if this node still holds it."""
+        entry = self.encryption_entry(key_id)
+        return None if entry is None else entry.encryption_key()
+
+    def _newest(self, use: envelope_pb2.KeyUse.ValueType, kind: str) -> PrivateKeyEntry:
+        """The newest key entry of `use`; KeyTrustError ("no `kind` key") if there is none."""
+        self.refresh()
+        of_use = [e for e in self.entries if e.use == use]
+        if not of_use:
+            raise KeyTrustError(f"no {kind} key")
+        return max(of_use, key=lambda e: e.not_before)
+
+    def current_encryption_entry(self) -> PrivateKeyEntry:
+        """The newest encryption key entry (what data at rest is sealed under)."""
+        return self._newest(envelope_pb2.KEY_USE_ENCRYPTION, "encryption")
+
+    def encryption_entry(self, key_id: str) -> PrivateKeyEntry | None:
+        """The encryption key entry with `key_id`, if this node still holds it."""
         self.refresh()
         for e in self.entries:
             if e.key_id == key_id and e.use == envelope_pb2.KEY_USE_ENCRYPTION:
-                return e.encryption_key()
+                return e
         return None
 
     def current_signing_key(self) -> tuple[PrivateKeyEntry, SigningPrivateKey]:
         """The newest signing key (used for every envelope this node seals)."""
-        self.refresh()
-        signing = [e for e in self.entries if e.use == envelope_pb2.KEY_USE_SIGNING]
-        if not signing:
-            raise KeyTrustError("no signing key")
-        newest = max(signing, key=lambda e: e.not_before)
+        newest = self._newest(envelope_pb2.KEY_USE_SIGNING, "signing")
         return newest, newest.signing_key()
 
     def document(self, spiffe_id: str, now: dt.datetime) -> envelope_pb2.KeyDocument:

@@ -11,6 +11,7 @@ import pytest
 
 from juki.v1 import common_pb2, envelope_pb2
 from jukinet import pki, replay, synthetic
+from jukinet.envelope import AT_REST_METHOD
 from jukinet.errors import RefusedError
 from jukinet.keys import (
     ML_DSA_65,
@@ -182,3 +183,46 @@ def test_a_replayed_message_id_is_refused(world: World, tmp_path: Path) -> None:
 
 def test_private_key_file_is_owner_only(world: World) -> None:
     assert world.rings[CS].path.stat().st_mode & 0o777 == 0o600
+
+
+def _change() -> common_pb2.Change:
+    return _batch().changes[0]
+
+
+def test_data_at_rest_opens_only_here_and_only_unaltered(world: World) -> None:
+    mine, other = world.sealer(CS), world.sealer(PREF14)
+    sealed = mine.seal_at_rest(_change())
+    assert mine.open_at_rest(sealed, common_pb2.Change) == _change()
+    for value in (_change().record.juminhyo_code, _change().record.my_number):
+        assert value.encode() not in sealed
+    assert sealed != mine.seal_at_rest(_change()), "a fresh nonce every time"
+    # Another node holds no key of that id; a flipped byte or another type fails to authenticate.
+    assert _reason(lambda: other.open_at_rest(sealed, common_pb2.Change)) == "AT_REST_KEY_RETIRED"
+    flipped = sealed[:-1] + bytes([sealed[-1] ^ 1])
+    assert _reason(lambda: mine.open_at_rest(flipped, common_pb2.Change)) == "AT_REST_TAMPERED"
+    as_batch = lambda: mine.open_at_rest(sealed, common_pb2.ChangeBatch)  # noqa: E731
+    assert _reason(as_batch) == "AT_REST_TAMPERED"
+    with pytest.raises(RefusedError) as caught:
+        mine.open_at_rest(flipped, common_pb2.Change)
+    assert caught.value.code == grpc.StatusCode.DATA_LOSS
+
+
+def test_data_at_rest_survives_rotation_until_the_key_is_retired(world: World) -> None:
+    ring = world.rings[CS]
+    before = world.sealer(CS).seal_at_rest(_change())
+    old_key = ring.current_encryption_entry().key_id
+    rotate(ring, pki.now() + dt.timedelta(seconds=1))
+    after = world.sealer(CS).seal_at_rest(_change())
+    assert old_key.encode() in before and old_key.encode() not in after
+    assert world.sealer(CS).open_at_rest(before, common_pb2.Change) == _change()
+    retire(ring, [old_key])
+    assert world.sealer(CS).open_at_rest(after, common_pb2.Change) == _change()
+    reason = _reason(lambda: world.sealer(CS).open_at_rest(before, common_pb2.Change))
+    assert reason == "AT_REST_KEY_RETIRED"
+
+
+def test_data_sealed_at_rest_by_earlier_versions_still_opens(world: World) -> None:
+    """Earlier versions sealed outbox entries as envelopes to the node itself."""
+    mine = world.sealer(CS)
+    legacy = mine.seal(_change(), recipient=CS, method=AT_REST_METHOD).SerializeToString()
+    assert mine.open_at_rest(legacy, common_pb2.Change) == _change()

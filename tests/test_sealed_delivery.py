@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from juki.v1 import common_pb2, envelope_pb2, prefecture_service_pb2
 from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
-from jukinet import pki, synthetic
+from jukinet import at_rest, pki, synthetic
 from jukinet.cli import submit_change
 from jukinet.delivery import DELIVER_MUNICIPAL_CHANGES
-from jukinet.envelope import AT_REST_METHOD, Sealer
+from jukinet.envelope import Sealer
 from jukinet.errors import error_info
 from jukinet.keys import KeyDirectory, NodeKeyring, new_entries
 from jukinet.localnet import LocalNetwork
@@ -160,7 +160,7 @@ def _outbox_payloads(net: LocalNetwork, node: str) -> list[bytes]:
     return payloads
 
 
-def test_outboxes_hold_sealed_envelopes_only(network: LocalNetwork) -> None:
+def test_outboxes_hold_sealed_data_only(network: LocalNetwork) -> None:
     changes = [synthetic.birth("141003", random.Random(300 + i)) for i in range(3)]
     network.stop_node("national")  # keep rows pending at the prefecture as well
     try:
@@ -182,10 +182,7 @@ def test_outboxes_hold_sealed_envelopes_only(network: LocalNetwork) -> None:
         for payload in _outbox_payloads(network, node["name"]):
             for secret in secrets:
                 assert secret not in payload, f"plaintext in {node['name']}'s outbox"
-            header = envelope_pb2.EnvelopeHeader.FromString(
-                envelope_pb2.SealedEnvelope.FromString(payload).header
-            )
-            assert (header.recipient, header.method) == (node["spiffe_id"], AT_REST_METHOD)
+            assert at_rest.is_sealed_here(payload)
             scanned += 1
     assert scanned >= 6, "the CS and the prefecture both queued the changes"
 

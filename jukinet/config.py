@@ -94,7 +94,7 @@ class NodeConfig:
     next_hop: NextHop | None = None
     trace_file: Path | None = None
     max_connection_age_s: float = 300.0
-    outbox_batch_size: int = 200
+    outbox_batch_size: int = 500
     log_secret_file: Path | None = None
     bulk_approval_threshold: int = 1000
     fuhyo_hop: NextHop | None = None

@@ -23,13 +23,25 @@ A refused change leaves no version, no outbox entry and no held entry behind.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import grpc
 from google.protobuf import message as protobuf_message
-from sqlalchemy import Connection, Table, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from juki.v1 import common_pb2
 from jukinet import lifecycle, outbox, records, validation
@@ -88,10 +100,31 @@ DUPLICATE = Decision(common_pb2.CHANGE_OUTCOME_DUPLICATE)
 HELD = Decision(common_pb2.CHANGE_OUTCOME_HELD)
 
 
+# The statements run for every change, built once: building a statement costs more than
+# SQLite running it (bench P1).
+_CURRENT = records.current_versions().where(resident_current.c.juminhyo_code == bindparam("code"))
+_MY_NUMBER_HOLDER = select(resident_current.c.juminhyo_code).where(
+    resident_current.c.my_number == bindparam("my_number"),
+    resident_current.c.removed.is_(False),
+    resident_current.c.juminhyo_code != bindparam("key"),
+    resident_current.c.juminhyo_code != bindparam("code"),
+)
+_DECIDED = select(received_changes.c.outcome, received_changes.c.reason).where(
+    received_changes.c.change_id == bindparam("change_id")
+)
+_NEXT_HELD = (
+    select(held_changes)
+    .where(
+        held_changes.c.person_key == bindparam("key"),
+        held_changes.c.sequence_number == bindparam("sequence_number"),
+    )
+    .order_by(held_changes.c.received_at)
+    .limit(1)
+)
+
+
 def _current(conn: Connection, code: str) -> lifecycle.Current | None:
-    row = conn.execute(
-        records.current_versions().where(resident_current.c.juminhyo_code == code)
-    ).first()
+    row = conn.execute(_CURRENT, {"code": code}).first()
     if row is None:
         return None
     return lifecycle.Current(int(row.sequence_number), bool(row.removed), records.record_of(row))
@@ -105,11 +138,7 @@ def _check_others(conn: Connection, change: common_pb2.Change, key: str) -> None
     if lifecycle.removes(change):
         return
     holder = conn.execute(
-        select(resident_current.c.juminhyo_code).where(
-            resident_current.c.my_number == change.record.my_number,
-            resident_current.c.removed.is_(False),
-            resident_current.c.juminhyo_code.not_in([key, code]),
-        )
+        _MY_NUMBER_HOLDER, {"my_number": change.record.my_number, "key": key, "code": code}
     ).first()
     if holder is not None:
         raise lifecycle.refused("MY_NUMBER_IN_USE", "the My Number belongs to another person")
@@ -135,6 +164,15 @@ def _store(
     )
 
 
+@functools.cache
+def _version_statements(versions: Table, current: Table) -> tuple[Select[Any], Update]:
+    """A person's latest version number, and the update of their index row (built once)."""
+    latest = select(func.coalesce(func.max(versions.c.version), 0)).where(
+        versions.c.juminhyo_code == bindparam("person")
+    )
+    return latest, update(current).where(current.c.juminhyo_code == bindparam("person"))
+
+
 def store_version(
     conn: Connection,
     versions: Table,
@@ -149,20 +187,17 @@ def store_version(
     fuhyo_ledger.py): versions are only inserted, one index row per person
     (`index_row(values, version_id)`) is updated or created.
     """
-    latest = conn.execute(
-        select(func.coalesce(func.max(versions.c.version), 0)).where(
-            versions.c.juminhyo_code == code
-        )
-    ).scalar_one()
+    latest_version, point_index = _version_statements(versions, current)
+    latest = conn.execute(latest_version, {"person": code}).scalar_one()
     values = values_for(int(latest) + 1)
-    key = conn.execute(insert(versions).values(**values)).inserted_primary_key
+    # Values go in as parameters, not .values(...): the statement is then the same every time
+    # and SQLAlchemy compiles it once (bench P1: the per-call .values() was most of the cost).
+    key = conn.execute(insert(versions), values).inserted_primary_key
     assert key is not None
     state = index_row(values, key[0])
-    updated = conn.execute(
-        update(current).where(current.c.juminhyo_code == code).values(**state)
-    ).rowcount
+    updated = conn.execute(point_index, {**state, "person": code}).rowcount
     if not updated:
-        conn.execute(insert(current).values(juminhyo_code=code, **state))
+        conn.execute(insert(current), {"juminhyo_code": code, **state})
 
 
 def _apply(conn: Connection, change: common_pb2.Change, current: lifecycle.Current | None) -> None:
@@ -204,13 +239,8 @@ def _release_held(
     """(6): apply, in order, the changes that waited for `change`."""
     while True:
         row = conn.execute(
-            select(held_changes)
-            .where(
-                held_changes.c.person_key == change.record.juminhyo_code,
-                held_changes.c.sequence_number == change.sequence_number + 1,
-            )
-            .order_by(held_changes.c.received_at)
-            .limit(1)
+            _NEXT_HELD,
+            {"key": change.record.juminhyo_code, "sequence_number": change.sequence_number + 1},
         ).first()
         if row is None:
             return
@@ -235,11 +265,7 @@ def _release_held(
 
 
 def previous_decision(conn: Connection, change_id: str) -> Decision | None:
-    row = conn.execute(
-        select(received_changes.c.outcome, received_changes.c.reason).where(
-            received_changes.c.change_id == change_id
-        )
-    ).first()
+    row = conn.execute(_DECIDED, {"change_id": change_id}).first()
     if row is None:
         return None
     if row.outcome in (common_pb2.CHANGE_OUTCOME_REJECTED, common_pb2.CHANGE_OUTCOME_HELD):
@@ -249,13 +275,14 @@ def previous_decision(conn: Connection, change_id: str) -> Decision | None:
 
 def remember(conn: Connection, change_id: str, sender: str, decision: Decision) -> None:
     conn.execute(
-        insert(received_changes).values(
-            change_id=change_id,
-            sender=sender,
-            outcome=decision.outcome,
-            reason=decision.reason,
-            received_at=outbox.utcnow(),
-        )
+        insert(received_changes),
+        {
+            "change_id": change_id,
+            "sender": sender,
+            "outcome": decision.outcome,
+            "reason": decision.reason,
+            "received_at": outbox.utcnow(),
+        },
     )
 
 

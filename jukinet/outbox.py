@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import grpc
 from opentelemetry import trace
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from juki.v1 import common_pb2
 from jukinet.config import NEXT_HOP
@@ -77,17 +77,18 @@ def enqueue(
     """
     now = utcnow()
     conn.execute(
-        insert(outbox).values(
-            change_id=change_id,
-            payload=payload,
-            trace_context=current_traceparent(),
-            state=OutboxState.PENDING,
-            attempts=0,
-            rejection_reason="",
-            created_at=now,
-            next_attempt_at=now,
-            destination=destination,
-        )
+        insert(outbox),
+        {
+            "change_id": change_id,
+            "payload": payload,
+            "trace_context": current_traceparent(),
+            "state": OutboxState.PENDING,
+            "attempts": 0,
+            "rejection_reason": "",
+            "created_at": now,
+            "next_attempt_at": now,
+            "destination": destination,
+        },
     )
 
 
@@ -102,6 +103,9 @@ def count_by_state(conn: Connection) -> dict[OutboxState, int]:
 def _backoff(attempts: int) -> dt.timedelta:
     base = min(MAX_BACKOFF_S, MIN_BACKOFF_S * 2 ** min(attempts, 10))
     return dt.timedelta(seconds=base * (0.5 + random.random() / 2))  # noqa: S311 - jitter only
+
+
+_FINISH = update(outbox).where(outbox.c.id == bindparam("entry"))
 
 
 def _postpone(conn: Connection, entry: Pending) -> None:
@@ -213,6 +217,7 @@ class Deliverer:
     def _record(self, batch: list[Pending], results: Sequence[common_pb2.ChangeResult]) -> None:
         by_id = {r.change_id: r for r in results}
         now = utcnow()
+        finished = []
         with self._db.transaction() as conn:
             for p in batch:
                 result = by_id.get(p.change_id)
@@ -220,13 +225,14 @@ class Deliverer:
                     _postpone(conn, p)
                     continue
                 rejected = result.outcome == common_pb2.CHANGE_OUTCOME_REJECTED
-                conn.execute(
-                    update(outbox)
-                    .where(outbox.c.id == p.id)
-                    .values(
-                        state=OutboxState.REJECTED if rejected else OutboxState.DELIVERED,
-                        attempts=p.attempts + 1,
-                        rejection_reason=result.reason[:64] if rejected else "",
-                        finished_at=now,
-                    )
+                finished.append(
+                    {
+                        "entry": p.id,
+                        "state": OutboxState.REJECTED if rejected else OutboxState.DELIVERED,
+                        "attempts": p.attempts + 1,
+                        "rejection_reason": result.reason[:64] if rejected else "",
+                        "finished_at": now,
+                    }
                 )
+            if finished:  # one statement for the batch
+                conn.execute(_FINISH, finished)

@@ -71,6 +71,7 @@ ANY_NETWORK_IDENTITY = Allow(role=None)
 POLICY: Mapping[str, tuple[Allow, ...]] = {
     # Only the municipality's own register system enters changes at its CS.
     "/juki.v1.CsService/SubmitChange": (Allow(Role.REGISTER, Scope.SAME_MUNICIPALITY),),
+    "/juki.v1.CsService/SubmitChanges": (Allow(Role.REGISTER, Scope.SAME_MUNICIPALITY),),
     "/juki.v1.CsService/GetChangeStatus": (
         Allow(Role.REGISTER, Scope.SAME_MUNICIPALITY),
         Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),

@@ -166,21 +166,39 @@ def admin(network: dict[str, Any], node: str) -> Iterator[pb_grpc.ProvisionAdmin
         yield pb_grpc.ProvisionAdminServiceStub(channel)
 
 
+@contextmanager
+def _cs_as_register(
+    network: dict[str, Any], code: str
+) -> Iterator[cs_service_pb2_grpc.CsServiceStub]:
+    """A CsService stub of municipality `code`'s CS, as that municipality's register system."""
+    with connect(network, f"cs-{code}", f"register-{code}") as channel:
+        yield cs_service_pb2_grpc.CsServiceStub(channel)
+
+
 def submit_change(network: dict[str, Any], change: common_pb2.Change) -> bool:
     """Enter `change` at its municipality's CS as its register system; True if duplicate."""
-    code = change.municipality_code
-    with connect(network, f"cs-{code}", f"register-{code}") as channel:
-        reply = cs_service_pb2_grpc.CsServiceStub(channel).SubmitChange(
+    with _cs_as_register(network, change.municipality_code) as cs:
+        reply = cs.SubmitChange(
             cs_service_pb2.SubmitChangeRequest(change=change), timeout=TIMEOUT_S
         )
     return bool(reply.duplicate)
 
 
+def submit_changes(
+    network: dict[str, Any], changes: Sequence[common_pb2.Change]
+) -> list[common_pb2.ChangeResult]:
+    """Enter many changes of one municipality in one call; one result per change, in order."""
+    with _cs_as_register(network, changes[0].municipality_code) as cs:
+        reply = cs.SubmitChanges(
+            cs_service_pb2.SubmitChangesRequest(changes=changes), timeout=TIMEOUT_S
+        )
+    return list(reply.results)
+
+
 def submit_fuhyo_change(network: dict[str, Any], change: fuhyo_pb.FuhyoChange) -> bool:
     """Enter a fuhyo change at its municipality's CS as its register system; True if duplicate."""
-    code = change.municipality_code
-    with connect(network, f"cs-{code}", f"register-{code}") as channel:
-        reply = cs_service_pb2_grpc.CsServiceStub(channel).SubmitFuhyoChange(
+    with _cs_as_register(network, change.municipality_code) as cs:
+        reply = cs.SubmitFuhyoChange(
             cs_service_pb2.SubmitFuhyoChangeRequest(change=change), timeout=TIMEOUT_S
         )
     return bool(reply.duplicate)

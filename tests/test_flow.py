@@ -7,10 +7,15 @@ import random
 from pathlib import Path
 from typing import Any
 
+import grpc
+import pytest
+
 from juki.v1 import common_pb2
-from jukinet import synthetic
+from juki.v1.cs_service_pb2 import SubmitChangesRequest
+from juki.v1.cs_service_pb2_grpc import CsServiceStub
+from jukinet import clients, synthetic
 from jukinet.cli import submit_change
-from jukinet.localnet import LocalNetwork
+from jukinet.localnet import LocalNetwork, connect
 from tests.helpers.network import versions, wait_for
 
 PATH = ("cs-141003", "prefecture-14", "national")
@@ -55,6 +60,55 @@ def test_resubmitting_the_same_change_is_a_no_op(network: LocalNetwork) -> None:
     wait_for(lambda: versions(network, "national", change.record.juminhyo_code))
     for node in PATH:
         assert len(versions(network, node, change.record.juminhyo_code)) == 1
+
+
+def test_many_changes_in_one_call_are_taken_in_order_each_on_its_own(
+    network: LocalNetwork,
+) -> None:
+    rng = random.Random(11)
+    born = synthetic.birth("141003", rng)
+    renamed = synthetic.follow(born, common_pb2.CHANGE_REASON_NAME_CHANGE, rng=rng)
+    bad = synthetic.birth("141003", rng)
+    bad.record.my_number = "12345"  # not 12 digits
+    foreign = synthetic.birth("141305", rng)
+    again = synthetic.birth("141003", rng)
+    assert submit_change(network.info, again) is False
+    results = clients.submit_changes(network.info, [born, renamed, bad, foreign, again])
+    assert [(r.change_id, r.outcome, r.reason) for r in results] == [
+        (born.change_id, common_pb2.CHANGE_OUTCOME_APPLIED, ""),
+        (renamed.change_id, common_pb2.CHANGE_OUTCOME_APPLIED, ""),
+        (bad.change_id, common_pb2.CHANGE_OUTCOME_REJECTED, "INVALID_FIELD"),
+        (foreign.change_id, common_pb2.CHANGE_OUTCOME_REJECTED, "WRONG_MUNICIPALITY"),
+        (again.change_id, common_pb2.CHANGE_OUTCOME_DUPLICATE, ""),
+    ]
+    # The follow-up saw the birth of the same call; both reach national, the refused ones nowhere.
+    rows = wait_for(lambda: _two_versions(network, born.record.juminhyo_code))
+    assert [r.change_id for r in rows] == [born.change_id, renamed.change_id]
+    for node in PATH:
+        assert versions(network, node, bad.record.juminhyo_code) == []
+        assert versions(network, node, foreign.record.juminhyo_code) == []
+    # A refused change stays decided: sending it again answers the same refusal.
+    (repeat,) = clients.submit_changes(network.info, [bad])
+    assert (repeat.outcome, repeat.reason) == (common_pb2.CHANGE_OUTCOME_REJECTED, "INVALID_FIELD")
+
+
+def _two_versions(net: LocalNetwork, code: str) -> list[Any] | None:
+    rows = versions(net, "national", code)
+    return rows if len(rows) == 2 else None
+
+
+def test_an_empty_or_oversized_call_is_refused_whole(network: LocalNetwork) -> None:
+    rng = random.Random(12)
+    too_many = [synthetic.birth("141003", rng) for _ in range(501)]
+    for changes in ([], too_many):
+        with (
+            pytest.raises(grpc.RpcError) as refused,
+            connect(network.info, "cs-141003", "register-141003") as channel,
+        ):
+            CsServiceStub(channel).SubmitChanges(SubmitChangesRequest(changes=changes), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    for change in too_many[:3]:
+        assert versions(network, "cs-141003", change.record.juminhyo_code) == []
 
 
 def _spans(net: LocalNetwork, node: str) -> list[dict[str, Any]]:

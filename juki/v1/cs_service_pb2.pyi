@@ -3,8 +3,10 @@
 isort:skip_file
 The municipal communication server (市町村CS)."""
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from juki.v1 import common_pb2 as _common_pb2
 from juki.v1 import fuhyo_service_pb2 as _fuhyo_service_pb2
@@ -102,6 +104,56 @@ class SubmitChangeResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SubmitChangeResponse: _TypeAlias = SubmitChangeResponse  # noqa: Y015
+
+@_typing.final
+class SubmitChangesRequest(_message.Message):
+    """Request of CsService.SubmitChanges."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANGES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def changes(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Change]:
+        """The changes, in the order they are to be taken (1..500); each one's
+        municipality_code must be this CS's municipality.
+        """
+
+    def __init__(
+        self,
+        *,
+        changes: _abc.Iterable[_common_pb2.Change] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changes", b"changes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitChangesRequest: _TypeAlias = SubmitChangesRequest  # noqa: Y015
+
+@_typing.final
+class SubmitChangesResponse(_message.Message):
+    """Response of CsService.SubmitChanges."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.ChangeResult]:
+        """One result per change, in request order."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[_common_pb2.ChangeResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitChangesResponse: _TypeAlias = SubmitChangesResponse  # noqa: Y015
 
 @_typing.final
 class GetChangeStatusRequest(_message.Message):

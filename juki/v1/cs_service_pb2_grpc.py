@@ -48,6 +48,11 @@ class CsServiceStub:
                 request_serializer=juki_dot_v1_dot_cs__service__pb2.SubmitChangeRequest.SerializeToString,
                 response_deserializer=juki_dot_v1_dot_cs__service__pb2.SubmitChangeResponse.FromString,
                 _registered_method=True)
+        self.SubmitChanges = channel.unary_unary(
+                '/juki.v1.CsService/SubmitChanges',
+                request_serializer=juki_dot_v1_dot_cs__service__pb2.SubmitChangesRequest.SerializeToString,
+                response_deserializer=juki_dot_v1_dot_cs__service__pb2.SubmitChangesResponse.FromString,
+                _registered_method=True)
         self.GetChangeStatus = channel.unary_unary(
                 '/juki.v1.CsService/GetChangeStatus',
                 request_serializer=juki_dot_v1_dot_cs__service__pb2.GetChangeStatusRequest.SerializeToString,
@@ -92,6 +97,23 @@ class CsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubmitChanges(self, request, context):
+        """Enters 1..500 changes of this municipality in one call and one
+        transaction: how a register system sends a day's changes without paying
+        one round trip and one commit per change. Same caller as SubmitChange.
+
+        The changes are taken in order, each on its own: one result per change,
+        in request order. A refused change gets CHANGE_OUTCOME_REJECTED with the
+        reason SubmitChange would have raised and is remembered under its
+        change_id (send a corrected change under a new id); it leaves the other
+        changes of the request untouched. A change_id already applied answers
+        CHANGE_OUTCOME_DUPLICATE, one already refused the same refusal. Fails as a whole (nothing stored) only with
+        INVALID_ARGUMENT BAD_BATCH_SIZE for 0 or more than 500 changes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetChangeStatus(self, request, context):
         """Reports how far a change has got towards the prefecture server.
         Callers: the register system of this municipality, operators.
@@ -124,6 +146,11 @@ def add_CsServiceServicer_to_server(servicer, server):
                     servicer.SubmitChange,
                     request_deserializer=juki_dot_v1_dot_cs__service__pb2.SubmitChangeRequest.FromString,
                     response_serializer=juki_dot_v1_dot_cs__service__pb2.SubmitChangeResponse.SerializeToString,
+            ),
+            'SubmitChanges': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitChanges,
+                    request_deserializer=juki_dot_v1_dot_cs__service__pb2.SubmitChangesRequest.FromString,
+                    response_serializer=juki_dot_v1_dot_cs__service__pb2.SubmitChangesResponse.SerializeToString,
             ),
             'GetChangeStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.GetChangeStatus,
@@ -172,6 +199,33 @@ class CsService:
             '/juki.v1.CsService/SubmitChange',
             juki_dot_v1_dot_cs__service__pb2.SubmitChangeRequest.SerializeToString,
             juki_dot_v1_dot_cs__service__pb2.SubmitChangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/juki.v1.CsService/SubmitChanges',
+            juki_dot_v1_dot_cs__service__pb2.SubmitChangesRequest.SerializeToString,
+            juki_dot_v1_dot_cs__service__pb2.SubmitChangesResponse.FromString,
             options,
             channel_credentials,
             insecure,

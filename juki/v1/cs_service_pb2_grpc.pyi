@@ -58,6 +58,19 @@ class CsServiceStub:
     CODE_ALREADY_IN_USE, MY_NUMBER_IN_USE, STALE_SEQUENCE,
     WRONG_MUNICIPALITY), PERMISSION_DENIED for any other caller.
     """
+    SubmitChanges: _grpc.UnaryUnaryMultiCallable[_cs_service_pb2.SubmitChangesRequest, _cs_service_pb2.SubmitChangesResponse]
+    """Enters 1..500 changes of this municipality in one call and one
+    transaction: how a register system sends a day's changes without paying
+    one round trip and one commit per change. Same caller as SubmitChange.
+
+    The changes are taken in order, each on its own: one result per change,
+    in request order. A refused change gets CHANGE_OUTCOME_REJECTED with the
+    reason SubmitChange would have raised and is remembered under its
+    change_id (send a corrected change under a new id); it leaves the other
+    changes of the request untouched. A change_id already applied answers
+    CHANGE_OUTCOME_DUPLICATE, one already refused the same refusal. Fails as a whole (nothing stored) only with
+    INVALID_ARGUMENT BAD_BATCH_SIZE for 0 or more than 500 changes.
+    """
     GetChangeStatus: _grpc.UnaryUnaryMultiCallable[_cs_service_pb2.GetChangeStatusRequest, _cs_service_pb2.GetChangeStatusResponse]
     """Reports how far a change has got towards the prefecture server.
     Callers: the register system of this municipality, operators.
@@ -105,6 +118,19 @@ class CsServiceAsyncStub(CsServiceStub):
     REMOVAL_OF_REMOVED_PERSON, CHANGE_FOR_REMOVED_PERSON, UNKNOWN_PERSON,
     CODE_ALREADY_IN_USE, MY_NUMBER_IN_USE, STALE_SEQUENCE,
     WRONG_MUNICIPALITY), PERMISSION_DENIED for any other caller.
+    """
+    SubmitChanges: _aio.UnaryUnaryMultiCallable[_cs_service_pb2.SubmitChangesRequest, _cs_service_pb2.SubmitChangesResponse]  # type: ignore[assignment]
+    """Enters 1..500 changes of this municipality in one call and one
+    transaction: how a register system sends a day's changes without paying
+    one round trip and one commit per change. Same caller as SubmitChange.
+
+    The changes are taken in order, each on its own: one result per change,
+    in request order. A refused change gets CHANGE_OUTCOME_REJECTED with the
+    reason SubmitChange would have raised and is remembered under its
+    change_id (send a corrected change under a new id); it leaves the other
+    changes of the request untouched. A change_id already applied answers
+    CHANGE_OUTCOME_DUPLICATE, one already refused the same refusal. Fails as a whole (nothing stored) only with
+    INVALID_ARGUMENT BAD_BATCH_SIZE for 0 or more than 500 changes.
     """
     GetChangeStatus: _aio.UnaryUnaryMultiCallable[_cs_service_pb2.GetChangeStatusRequest, _cs_service_pb2.GetChangeStatusResponse]  # type: ignore[assignment]
     """Reports how far a change has got towards the prefecture server.
@@ -156,6 +182,25 @@ class CsServiceServicer(metaclass=_abc_1.ABCMeta):
         REMOVAL_OF_REMOVED_PERSON, CHANGE_FOR_REMOVED_PERSON, UNKNOWN_PERSON,
         CODE_ALREADY_IN_USE, MY_NUMBER_IN_USE, STALE_SEQUENCE,
         WRONG_MUNICIPALITY), PERMISSION_DENIED for any other caller.
+        """
+
+    @_abc_1.abstractmethod
+    def SubmitChanges(
+        self,
+        request: _cs_service_pb2.SubmitChangesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_cs_service_pb2.SubmitChangesResponse, _abc.Awaitable[_cs_service_pb2.SubmitChangesResponse]]:
+        """Enters 1..500 changes of this municipality in one call and one
+        transaction: how a register system sends a day's changes without paying
+        one round trip and one commit per change. Same caller as SubmitChange.
+
+        The changes are taken in order, each on its own: one result per change,
+        in request order. A refused change gets CHANGE_OUTCOME_REJECTED with the
+        reason SubmitChange would have raised and is remembered under its
+        change_id (send a corrected change under a new id); it leaves the other
+        changes of the request untouched. A change_id already applied answers
+        CHANGE_OUTCOME_DUPLICATE, one already refused the same refusal. Fails as a whole (nothing stored) only with
+        INVALID_ARGUMENT BAD_BATCH_SIZE for 0 or more than 500 changes.
         """
 
     @_abc_1.abstractmethod

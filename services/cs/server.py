@@ -52,12 +52,17 @@ class CsServicer(cs_service_pb2_grpc.CsServiceServicer):
     def __init__(self, node: Node) -> None:
         self._node = node
 
+    def _check_municipality(
+        self, change: common_pb2.Change | fuhyo_service_pb2.FuhyoChange
+    ) -> None:
+        if change.municipality_code != self._node.identity.code:
+            raise wrong_municipality()
+
     def SubmitChange(
         self, request: cs_service_pb2.SubmitChangeRequest, context: grpc.ServicerContext
     ) -> cs_service_pb2.SubmitChangeResponse:
         change = request.change
-        if change.municipality_code != self._node.identity.code:
-            raise wrong_municipality()
+        self._check_municipality(change)
         with self._node.db.transaction() as conn:
             decision = ledger.take_change(
                 conn,
@@ -73,12 +78,28 @@ class CsServicer(cs_service_pb2_grpc.CsServiceServicer):
             held=decision.outcome == common_pb2.CHANGE_OUTCOME_HELD,
         )
 
+    def SubmitChanges(
+        self, request: cs_service_pb2.SubmitChangesRequest, context: grpc.ServicerContext
+    ) -> cs_service_pb2.SubmitChangesResponse:
+        """Many changes, one transaction: taken in order like a delivered batch."""
+        with self._node.db.transaction() as conn:
+            results = ledger.take_batch(
+                conn,
+                request.changes,
+                sender=current_caller().spiffe_id,
+                vault=self._node.sealer,
+                forward=True,
+                check_origin=self._check_municipality,
+                take=ledger.take_change,
+            )
+        self._node.changes_queued()
+        return cs_service_pb2.SubmitChangesResponse(results=results)
+
     def SubmitFuhyoChange(
         self, request: cs_service_pb2.SubmitFuhyoChangeRequest, context: grpc.ServicerContext
     ) -> cs_service_pb2.SubmitFuhyoChangeResponse:
         change = request.change
-        if change.municipality_code != self._node.identity.code:
-            raise wrong_municipality()
+        self._check_municipality(change)
         with self._node.db.transaction() as conn:
             decision = fuhyo_ledger.take_fuhyo_change(
                 conn,

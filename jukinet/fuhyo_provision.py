@@ -77,13 +77,17 @@ class EmigrantMyNumbers:
         provision: Provision[fuhyo_pb.QueryFuhyoRecordsResponse],
         query: pb.ResidentQuery,
         organ: Identity,
-    ) -> None:
-        """Add the My Number to the provision's one record if the link may be used; else say why."""
+    ) -> list[Entry]:
+        """Add the My Number to the provision's one record if the link may be used; else say why.
+
+        Returns the provision-log entry of the link's use (given or refused) for the caller to
+        commit with the query's own.
+        """
         if pb.RECORD_ITEM_MY_NUMBER not in provision.items:
-            return
+            return []
         records = provision.response.records
         if not records:
-            return
+            return []
         withheld = ""
         if provision.response.answered_by_national:
             withheld = "NOT_OF_THIS_PREFECTURE"
@@ -94,7 +98,7 @@ class EmigrantMyNumbers:
         if withheld:
             for record in records:
                 record.my_number_withheld = withheld
-            return
+            return []
         code = provision.rows[0].juminhyo_code
         entry = Entry(
             caller=organ.spiffe_id,
@@ -110,14 +114,13 @@ class EmigrantMyNumbers:
             my_number, how = self._obtain(query, organ, code)
         except RefusedError as refusal:
             records[0].my_number_withheld = refusal.reason
-            self._log.write_refusal(dataclasses.replace(entry, reason=refusal.reason))
             self._node.audit.append(
                 actor=organ.spiffe_id,
                 action=GET_MY_NUMBER_FOR_EMIGRANT,
                 outcome="refused",
                 reason=refusal.reason,
             )
-            return
+            return [dataclasses.replace(entry, reason=refusal.reason)]
         given = dataclasses.replace(
             entry,
             outcome=PROVIDED,
@@ -125,9 +128,9 @@ class EmigrantMyNumbers:
             reason=how,
             items_given="my_number",
         )
-        self._log.commit([given])
         records[0].my_number = my_number
         records[0].items.append(pb.RECORD_ITEM_MY_NUMBER)
+        return [given]
 
     def _obtain(self, query: pb.ResidentQuery, organ: Identity, code: str) -> tuple[str, str]:
         """(My Number, how): re-sent from the store, or asked of the prefecture and held."""
@@ -184,8 +187,13 @@ class FuhyoServicer(fuhyo_grpc.FuhyoServiceServicer):
         self, request: fuhyo_pb.QueryFuhyoRecordsRequest, context: grpc.ServicerContext
     ) -> fuhyo_pb.QueryFuhyoRecordsResponse:
         organ = current_caller()
-        provision = self._provider.provide(request.query, caller=organ, recipient=organ)
-        self._my_numbers.add(provision, request.query, organ)
+        provision = self._provider.provide(
+            request.query, caller=organ, recipient=organ, log_later=True
+        )
+        link_entries = self._my_numbers.add(provision, request.query, organ)
+        # One durable commit for the query and the link's use, before the answer leaves.
+        if entries := [*provision.unlogged, *link_entries]:
+            self._node.provision_log.commit(entries)
         return provision.response
 
     def ConfirmMyNumberDelivery(

@@ -11,7 +11,13 @@ keyed by the asking organ and its request id, and it is deleted
 - when its time-to-live ends (a sweeper thread purges expired entries; an
   expired entry is never handed out even before the sweep),
 
-whichever comes first. SQLite's ``secure_delete`` overwrites deleted rows.
+whichever comes first. SQLite's ``secure_delete`` overwrites deleted rows, and the rollback
+journal is kept in memory, so no journal file holds old pages.
+
+Nothing here survives a restart (the store is emptied at start and stop), so commits are not
+fsynced (``synchronous=OFF``): durability would buy nothing. One lock serialises the store's
+users; SQLite's busy handler, which sleeps and polls, gave the narrow link second-long tails
+under concurrent organs (bench/run.py, P3).
 """
 
 from __future__ import annotations
@@ -64,12 +70,14 @@ class MyNumberStore:
         self._vault = vault
         self._ttl_s = ttl_s
         self._clock = clock
+        self._lock = threading.Lock()
         self._engine = create_engine(f"sqlite:///{path}")
 
         @event.listens_for(self._engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA secure_delete=ON")
+            for pragma in ("secure_delete=ON", "journal_mode=MEMORY", "synchronous=OFF"):
+                cursor.execute(f"PRAGMA {pragma}")
             cursor.close()
 
         _metadata.create_all(self._engine)
@@ -99,7 +107,7 @@ class MyNumberStore:
         sealed = self._vault.seal_at_rest(
             fuhyo_pb.HeldMyNumber(juminhyo_code=juminhyo_code, my_number=my_number)
         )
-        with self._engine.begin() as conn:
+        with self._lock, self._engine.begin() as conn:
             conn.execute(
                 delete(held_my_numbers).where(
                     held_my_numbers.c.organ == organ, held_my_numbers.c.request_id == request_id
@@ -116,7 +124,7 @@ class MyNumberStore:
 
     def get(self, organ: str, request_id: str, juminhyo_code: str) -> str | None:
         """The held My Number of this request if it has not expired and is for this person."""
-        with self._engine.connect() as conn:
+        with self._lock, self._engine.connect() as conn:
             row = conn.execute(
                 select(held_my_numbers.c.sealed).where(
                     held_my_numbers.c.organ == organ,
@@ -131,7 +139,7 @@ class MyNumberStore:
 
     def confirm(self, organ: str, request_id: str) -> bool:
         """Delivery confirmed: delete the entry now; True if one was held."""
-        with self._engine.begin() as conn:
+        with self._lock, self._engine.begin() as conn:
             deleted = conn.execute(
                 delete(held_my_numbers).where(
                     held_my_numbers.c.organ == organ, held_my_numbers.c.request_id == request_id
@@ -144,5 +152,5 @@ class MyNumberStore:
         statement = delete(held_my_numbers)
         if not everything:
             statement = statement.where(held_my_numbers.c.expires_at <= self._clock())
-        with self._engine.begin() as conn:
+        with self._lock, self._engine.begin() as conn:
             return int(conn.execute(statement).rowcount)

@@ -105,6 +105,8 @@ class Provision(Generic[R]):
     task: Task
     items: frozenset[pb.RecordItem.ValueType]
     rows: Sequence[Row[Any]]
+    # With provide(log_later=True): the log entries the caller must commit before answering.
+    unlogged: Sequence[Entry] = ()
 
 
 # Answers a forwarded query at the national server.
@@ -187,8 +189,14 @@ class Provider(Generic[R]):
         caller: Identity,
         recipient: Identity,
         forwarded: bool = False,
+        log_later: bool = False,
     ) -> Provision[R]:
-        """`answer`, with the task, the items allowed and the rows found here."""
+        """`answer`, with the task, the items allowed and the rows found here.
+
+        `log_later`: the provision's log entries are returned (`unlogged`) for the caller to
+        commit with its own, in one durable commit, before the answer leaves (the fuhyo
+        server adds the My Number's entry). Refusals and national answers are logged here.
+        """
         entry = self._entry(query, caller, recipient)
         kind = self._kind
         try:
@@ -206,10 +214,12 @@ class Provider(Generic[R]):
                 rows = kind.find(conn, query)
             if rows or self._ask_national is None or not task.wide_area:
                 given = [(self._log.subject(row.juminhyo_code), names) for row in rows]
-                # Durable before the answer leaves: nothing is provided without its entry.
-                self._log.commit(_outcomes(entry, given))
+                outcomes = _outcomes(entry, given)
+                if not log_later:
+                    # Durable before the answer leaves: nothing is provided without its entry.
+                    self._log.commit(outcomes)
                 response = kind.response(records=[kind.provided(row, given_items) for row in rows])
-                return Provision(response, task, items, rows)
+                return Provision(response, task, items, rows, outcomes if log_later else ())
             # Not a resident here: the national server answers (and logs) for the organ.
             answer = self._ask_national(
                 national_service_pb2.ForwardedQuery(query=query, organ=recipient.spiffe_id)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from juki.v1 import provision_service_pb2 as pb
 from juki.v1 import provision_service_pb2_grpc as pb_grpc
@@ -114,9 +114,13 @@ def load(net: LocalNetwork, residents: int) -> dict[str, float]:
     began = time.perf_counter()
     synthetic.load_residents(db, "14", residents, seed=7)
     took = time.perf_counter() - began
+    if db.engine.dialect.name == "sqlite":
+        path = Path(url.removeprefix("sqlite:///"))
+        size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+    else:
+        with db.engine.connect() as conn:
+            size = conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
     db.dispose()
-    path = Path(url.removeprefix("sqlite:///"))
-    size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
     per_resident = size / residents
     rate = residents / took
     return {

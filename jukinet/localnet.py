@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,8 +113,11 @@ class LocalNetwork:
         trust_domain: str = DEFAULT_TRUST_DOMAIN,
         node_lifetime_hours: float = 24.0,
         my_number_ttl_s: float = 300.0,
+        database_url: Callable[[str], str] | None = None,
     ) -> None:
+        """`database_url(node name)` gives a node's database (default: SQLite in its folder)."""
         self.dir = state_dir.resolve()
+        self.database_url = database_url
         self.topology = topology
         self.trust_domain = trust_domain
         self.node_lifetime_hours = node_lifetime_hours
@@ -228,7 +232,11 @@ class LocalNetwork:
                 name=plan.name,
                 spiffe_id=identity.spiffe_id,
                 listen=f"{HOST}:{ports[plan.name]}",
-                database_url=f"sqlite:///{folder / 'data.db'}",
+                database_url=(
+                    self.database_url(plan.name)
+                    if self.database_url
+                    else f"sqlite:///{folder / 'data.db'}"
+                ),
                 credentials=Credentials(
                     cert_file=cert_path, key_file=key_path, trust_bundle=self.bundle
                 ),

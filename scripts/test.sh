@@ -4,12 +4,7 @@
 # PostgreSQL storage tests; otherwise those tests skip if PostgreSQL is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-  fi
-fi
+source scripts/postgres.sh
 if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   export JUKI_REQUIRE_POSTGRES=1
 fi

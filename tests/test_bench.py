@@ -1,0 +1,55 @@
+"""bench/run.py, the one benchmark command, at tiny sizes: it runs on both databases and its
+figures hold together (every change reached national, every rate and percentile is real)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.helpers.postgres import require_postgres
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_runs_on_sqlite_and_postgresql(tmp_path: Path) -> None:
+    require_postgres()
+    out = tmp_path / "bench.json"
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "run.py"),
+            *("--residents", "300", "--changes", "60", "--per-call", "20"),
+            *("--queries", "20", "--link-calls", "10", "--seal-seconds", "0.01"),
+            *("--json", str(out)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=170,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    figures = json.loads(out.read_text())
+    for database in ("sqlite", "postgresql"):
+        result = figures[database]
+        assert f"== {database} ==" in run.stdout
+        assert result["p4"]["residents"] == 300 and result["p4"]["bytes_per_resident"] > 0
+        one_per_call, batched = result["p1"]
+        assert (one_per_call["per_call"], batched["per_call"], batched["changes"]) == (1, 20, 60)
+        timed = [
+            *result["baseline"].values(),
+            *result["p2"].values(),
+            *result["p3"].values(),
+            one_per_call["end_to_end"],
+            batched["end_to_end"],
+        ]
+        for figure in timed:
+            assert 0 < figure["p50_ms"] <= figure["p99_ms"] and figure["rate_per_s"] > 0
+        assert set(result["p2"]) == {
+            f"{key} {mode}"
+            for key in ("juminhyo_code", "my_number", "four_information")
+            for mode in ("sequential", "concurrent")
+        }
+    assert figures["tracing"]["span_us"] > 0 and figures["sealing"]
+    assert "P1 60 changes, 20/call: at national" in run.stdout

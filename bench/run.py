@@ -237,7 +237,8 @@ def report(results: dict[str, Any]) -> None:
     per_million = p4["seconds"] * 1_000_000 / p4["residents"]
     print(
         f"\nP4 load: {p4['residents']:,} residents in {p4['seconds']:.1f} s "
-        f"({p4['rows_per_s']:,.0f}/s, {p4['bytes_per_resident']:.0f} B/resident); "
+        f"({p4['rows_per_s']:,.0f}/s, {p4['bytes_per_resident']:.0f} B/resident; "
+        f"making them up took another {p4['generating_seconds']:.1f} s); "
         f"1M ≈ {per_million:.0f} s (target <= 120 s); Tokyo {p4['tokyo_minutes']:.1f} min / "
         f"{p4['tokyo_gb']:.1f} GB; nation {p4['nation_hours']:.1f} h / {p4['nation_gb']:.0f} GB"
     )

@@ -25,7 +25,7 @@ from juki.v1 import (
     national_service_pb2,
     prefecture_service_pb2,
 )
-from jukinet import ledger, replay
+from jukinet import batch_plan, ledger, replay
 from jukinet.authz import current_caller
 from jukinet.config import NextHop
 from jukinet.identifiers import prefecture_of
@@ -112,25 +112,25 @@ def receive_batch(
     check_origin: Callable[[Any], None],
     forward: bool,
     batch_type: type[protobuf_message.Message] = common_pb2.ChangeBatch,
-    take: ledger.Take[Any] = ledger.take_change,
+    take_batch: ledger.TakeBatch[Any] = batch_plan.take_resident_batch,
 ) -> list[common_pb2.ChangeResult]:
-    """Open a delivered envelope and take its changes with `take`; RefusedError if it fails a check.
+    """Open a delivered envelope and take its changes with `take_batch`; RefusedError if it fails
+    a check.
 
     `batch_type` is the sealed payload (ChangeBatch, or FuhyoChangeBatch with
-    fuhyo_ledger.take_fuhyo_change).
+    fuhyo_ledger.take_fuhyo_batch).
     """
     sender = current_caller().spiffe_id
     header, batch = node.sealer.open(envelope, batch_type, peer=sender, method=method)
     with node.db.transaction() as conn:
         replay.remember(conn, header)
-        results = ledger.take_batch(
+        results = take_batch(
             conn,
             getattr(batch, "changes"),  # noqa: B009 - both batch types have it
             sender=sender,
             vault=node.sealer,
             forward=forward,
             check_origin=check_origin,
-            take=take,
         )
     if forward:
         node.changes_queued()

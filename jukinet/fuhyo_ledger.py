@@ -14,10 +14,12 @@ order. A change that does not fit the person's current state is refused.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, func, select
 
+from juki.v1 import common_pb2
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from jukinet import fuhyo_records, outbox, validation
 from jukinet.config import NEXT_HOP
@@ -28,6 +30,7 @@ from jukinet.ledger import (
     previous_decision,
     remember,
     store_version,
+    take_batch,
     today_in_japan,
 )
 from jukinet.lifecycle import refused
@@ -143,6 +146,27 @@ def take_fuhyo_change(
         )
     remember(conn, change.change_id, sender, APPLIED)
     return APPLIED
+
+
+def take_fuhyo_batch(
+    conn: Connection,
+    changes: Sequence[fuhyo_pb.FuhyoChange],
+    *,
+    sender: str,
+    vault: Vault,
+    forward: bool,
+    check_origin: Callable[[fuhyo_pb.FuhyoChange], None],
+) -> list[common_pb2.ChangeResult]:
+    """A delivered batch of fuhyo changes, taken one by one (ledger.take_batch)."""
+    return take_batch(
+        conn,
+        changes,
+        sender=sender,
+        vault=vault,
+        forward=forward,
+        check_origin=check_origin,
+        take=take_fuhyo_change,
+    )
 
 
 def fuhyo_count(conn: Connection) -> int:

@@ -179,7 +179,7 @@ class FuhyoServicer(fuhyo_grpc.FuhyoServiceServicer):
             check_origin=delivery.from_callers_municipality,
             forward=True,
             batch_type=fuhyo_pb.FuhyoChangeBatch,
-            take=fuhyo_ledger.take_fuhyo_change,
+            take_batch=fuhyo_ledger.take_fuhyo_batch,
         )
         return fuhyo_pb.DeliverMunicipalFuhyoChangesResponse(results=results)
 

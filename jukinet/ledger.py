@@ -264,13 +264,18 @@ def _release_held(
         change = waiting
 
 
+def answer_again(previous: Decision) -> Decision:
+    """How a change id decided before is answered: refused or held as it was, else DUPLICATE."""
+    if previous.outcome in (common_pb2.CHANGE_OUTCOME_REJECTED, common_pb2.CHANGE_OUTCOME_HELD):
+        return previous
+    return DUPLICATE
+
+
 def previous_decision(conn: Connection, change_id: str) -> Decision | None:
     row = conn.execute(_DECIDED, {"change_id": change_id}).first()
     if row is None:
         return None
-    if row.outcome in (common_pb2.CHANGE_OUTCOME_REJECTED, common_pb2.CHANGE_OUTCOME_HELD):
-        return Decision(row.outcome, row.reason)
-    return DUPLICATE
+    return answer_again(Decision(row.outcome, row.reason))
 
 
 def remember(conn: Connection, change_id: str, sender: str, decision: Decision) -> None:
@@ -390,6 +395,21 @@ def take_batch(
         ).as_result(change.change_id)
         for change in changes
     ]
+
+
+class TakeBatch(Protocol[C]):
+    """How a node takes a delivered batch: `take_batch` bound to one kind of change."""
+
+    def __call__(
+        self,
+        conn: Connection,
+        changes: Sequence[C],
+        *,
+        sender: str,
+        vault: Vault,
+        forward: bool,
+        check_origin: Callable[[C], None],
+    ) -> list[common_pb2.ChangeResult]: ...
 
 
 def origin_mismatch() -> RefusedError:

@@ -75,20 +75,31 @@ def enqueue(
     The active trace context is stored with it so the delivery continues the
     same trace.
     """
+    enqueue_many(conn, [(change_id, payload)], destination=destination)
+
+
+def enqueue_many(
+    conn: Connection, entries: Sequence[tuple[str, bytes]], *, destination: str = NEXT_HOP
+) -> None:
+    """`enqueue` for many (change id, payload) pairs at once, delivered in the order given."""
     now = utcnow()
+    trace_context = current_traceparent()
     conn.execute(
         insert(outbox),
-        {
-            "change_id": change_id,
-            "payload": payload,
-            "trace_context": current_traceparent(),
-            "state": OutboxState.PENDING,
-            "attempts": 0,
-            "rejection_reason": "",
-            "created_at": now,
-            "next_attempt_at": now,
-            "destination": destination,
-        },
+        [
+            {
+                "change_id": change_id,
+                "payload": payload,
+                "trace_context": trace_context,
+                "state": OutboxState.PENDING,
+                "attempts": 0,
+                "rejection_reason": "",
+                "created_at": now,
+                "next_attempt_at": now,
+                "destination": destination,
+            }
+            for change_id, payload in entries
+        ],
     )
 
 

@@ -54,7 +54,9 @@ def test_same_seed_same_people() -> None:
 def test_load_residents_fills_versions_and_index(tmp_path: Path) -> None:
     db = open_database(f"sqlite:///{tmp_path / 'p.db'}")
     try:
-        assert synthetic.load_residents(db, "14", 2500, seed=1) == 2500
+        loaded = synthetic.load_residents(db, "14", 2500, seed=1)
+        assert loaded.count == 2500
+        assert loaded.writing_s > 0 and loaded.generating_s > 0
         with db.engine.connect() as conn:
             assert (
                 conn.execute(select(func.count()).select_from(resident_versions)).scalar() == 2500

@@ -17,7 +17,7 @@ from juki.v1 import (
 )
 from juki.v1 import fuhyo_service_pb2_grpc as fuhyo_grpc
 from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
-from jukinet import delivery, fuhyo_ledger, ledger, outbox, validation
+from jukinet import batch_plan, delivery, fuhyo_ledger, ledger, outbox, validation
 from jukinet.authz import current_caller
 from jukinet.config import FUHYO_HOP
 from jukinet.errors import RefusedError
@@ -83,14 +83,13 @@ class CsServicer(cs_service_pb2_grpc.CsServiceServicer):
     ) -> cs_service_pb2.SubmitChangesResponse:
         """Many changes, one transaction: taken in order like a delivered batch."""
         with self._node.db.transaction() as conn:
-            results = ledger.take_batch(
+            results = batch_plan.take_resident_batch(
                 conn,
                 request.changes,
                 sender=current_caller().spiffe_id,
                 vault=self._node.sealer,
                 forward=True,
                 check_origin=self._check_municipality,
-                take=ledger.take_change,
             )
         self._node.changes_queued()
         return cs_service_pb2.SubmitChangesResponse(results=results)

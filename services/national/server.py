@@ -75,7 +75,7 @@ class NationalFuhyoServicer(fuhyo_grpc.NationalFuhyoServiceServicer):
             check_origin=delivery.from_callers_prefecture,
             forward=False,
             batch_type=fuhyo_pb.FuhyoChangeBatch,
-            take=fuhyo_ledger.take_fuhyo_change,
+            take_batch=fuhyo_ledger.take_fuhyo_batch,
         )
         return fuhyo_pb.DeliverPrefectureFuhyoChangesResponse(results=results)
 

@@ -73,6 +73,8 @@ class _Plan:
     remembered: list[dict[str, Any]] = field(default_factory=list)
 
     def remember(self, change_id: str, sender: str, decision: ledger.Decision) -> None:
+        if not validation.is_uuid(change_id):
+            return  # refused for it, and not kept (ledger.take_delivered_change)
         self.decided[change_id] = decision
         self.remembered.append(
             {

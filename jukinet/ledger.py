@@ -353,8 +353,9 @@ def take_delivered_change(
             return take(conn, change, sender=sender, vault=vault, forward=forward)
     except RefusedError as refusal:
         decision = Decision(common_pb2.CHANGE_OUTCOME_REJECTED, refusal.reason)
-        with conn.begin_nested():
-            remember(conn, change.change_id, sender, decision)
+        if validation.is_uuid(change.change_id):  # a malformed id is refused, not kept
+            with conn.begin_nested():
+                remember(conn, change.change_id, sender, decision)
         return decision
 
 

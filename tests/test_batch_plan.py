@@ -233,6 +233,23 @@ def test_a_change_to_hold_makes_the_plan_give_way_to_one_by_one(
     assert _snapshot(db)["outbox"][-2:] == [second.change_id, third.change_id]
 
 
+def test_a_malformed_change_id_is_refused_and_not_kept(
+    db: Database, reference: Database, vault: Sealer
+) -> None:
+    rng = random.Random(3)
+    odd = synthetic.birth(MUNICIPALITY, rng)
+    odd.change_id = "not-a-change-id-" * 4  # longer than any stored id, too
+    good = synthetic.birth(MUNICIPALITY, rng)
+    planned = _planned(db, vault, [odd, good])
+    assert _outcomes(planned) == _outcomes(_one_by_one(reference, vault, [odd, good]))
+    assert [(r.outcome, r.reason) for r in planned] == [
+        (pb.CHANGE_OUTCOME_REJECTED, "INVALID_FIELD"),
+        (pb.CHANGE_OUTCOME_APPLIED, ""),
+    ]
+    assert _snapshot(db) == _snapshot(reference)
+    assert [r[0] for r in _snapshot(db)["received"]] == [good.change_id]
+
+
 @pytest.mark.parametrize("size", [0, ledger.MAX_BATCH + 1])
 def test_a_batch_of_the_wrong_size_is_refused_whole(db: Database, vault: Sealer, size: int) -> None:
     rng = random.Random(size)

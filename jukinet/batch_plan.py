@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, insert, select
 
 from juki.v1 import common_pb2
 from jukinet import ledger, lifecycle, outbox, records, validation
@@ -37,9 +37,6 @@ from jukinet.storage.schema import (
     resident_versions,
 )
 
-_POINT_INDEX = update(resident_current).where(
-    resident_current.c.juminhyo_code == bindparam("person")
-)
 _INSERT_VERSIONS = insert(resident_versions).returning(
     resident_versions.c.id, sort_by_parameter_order=True
 )
@@ -73,18 +70,10 @@ class _Plan:
     remembered: list[dict[str, Any]] = field(default_factory=list)
 
     def remember(self, change_id: str, sender: str, decision: ledger.Decision) -> None:
-        if not validation.is_uuid(change_id):
-            return  # refused for it, and not kept (ledger.take_delivered_change)
+        if not ledger.is_kept(change_id):
+            return
         self.decided[change_id] = decision
-        self.remembered.append(
-            {
-                "change_id": change_id,
-                "sender": sender,
-                "outcome": decision.outcome,
-                "reason": decision.reason,
-                "received_at": self.now,
-            }
-        )
+        self.remembered.append(ledger.decision_row(change_id, sender, decision, self.now))
 
     def store(
         self, change: common_pb2.Change, record: common_pb2.ResidentRecord, *, removed: bool
@@ -237,7 +226,7 @@ def _write_index(conn: Connection, changed: Iterable[tuple[str, _Person]]) -> No
         else:
             inserts.append({"juminhyo_code": code, **state})
     if updates:
-        conn.execute(_POINT_INDEX, updates)
+        conn.execute(ledger.point_index(resident_current), updates)
     if inserts:
         conn.execute(insert(resident_current), inserts)
 

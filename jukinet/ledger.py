@@ -165,12 +165,18 @@ def _store(
 
 
 @functools.cache
+def point_index(current: Table) -> Update:
+    """The update of one person's index row (parameter `person`), built once."""
+    return update(current).where(current.c.juminhyo_code == bindparam("person"))
+
+
+@functools.cache
 def _version_statements(versions: Table, current: Table) -> tuple[Select[Any], Update]:
     """A person's latest version number, and the update of their index row (built once)."""
     latest = select(func.coalesce(func.max(versions.c.version), 0)).where(
         versions.c.juminhyo_code == bindparam("person")
     )
-    return latest, update(current).where(current.c.juminhyo_code == bindparam("person"))
+    return latest, point_index(current)
 
 
 def store_version(
@@ -278,16 +284,31 @@ def previous_decision(conn: Connection, change_id: str) -> Decision | None:
     return answer_again(Decision(row.outcome, row.reason))
 
 
+def is_kept(change_id: str) -> bool:
+    """Whether a decision on `change_id` is remembered: only under a well-formed id.
+
+    A change with a malformed id is refused for it; the id is neither storable (ids are 36
+    characters) nor one a sender could deliver again as the same change.
+    """
+    return validation.is_uuid(change_id)
+
+
+def decision_row(
+    change_id: str, sender: str, decision: Decision, at: dt.datetime
+) -> dict[str, Any]:
+    """The received_changes row remembering `decision`."""
+    return {
+        "change_id": change_id,
+        "sender": sender,
+        "outcome": decision.outcome,
+        "reason": decision.reason,
+        "received_at": at,
+    }
+
+
 def remember(conn: Connection, change_id: str, sender: str, decision: Decision) -> None:
     conn.execute(
-        insert(received_changes),
-        {
-            "change_id": change_id,
-            "sender": sender,
-            "outcome": decision.outcome,
-            "reason": decision.reason,
-            "received_at": outbox.utcnow(),
-        },
+        insert(received_changes), decision_row(change_id, sender, decision, outbox.utcnow())
     )
 
 
@@ -353,7 +374,7 @@ def take_delivered_change(
             return take(conn, change, sender=sender, vault=vault, forward=forward)
     except RefusedError as refusal:
         decision = Decision(common_pb2.CHANGE_OUTCOME_REJECTED, refusal.reason)
-        if validation.is_uuid(change.change_id):  # a malformed id is refused, not kept
+        if is_kept(change.change_id):
             with conn.begin_nested():
                 remember(conn, change.change_id, sender, decision)
         return decision

@@ -18,6 +18,7 @@ import random
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -146,10 +147,15 @@ def load_residents(db: Database, prefecture: str, count: int, seed: int = 0) -> 
     writing_s = 0.0
     began = time.perf_counter()
 
-    def flush() -> None:
+    @contextmanager
+    def writing() -> Iterator[None]:
         nonlocal writing_s
-        flushing = time.perf_counter()
-        with db.transaction() as conn:
+        started = time.perf_counter()
+        yield
+        writing_s += time.perf_counter() - started
+
+    def flush() -> None:
+        with writing(), db.transaction() as conn:
             conn.execute(insert(resident_versions), versions)
             conn.execute(
                 insert(resident_current),
@@ -159,7 +165,6 @@ def load_residents(db: Database, prefecture: str, count: int, seed: int = 0) -> 
                 ],
             )
         versions.clear()
-        writing_s += time.perf_counter() - flushing
 
     for change in residents(prefecture, count, rng):
         values = records.version_values(
@@ -173,7 +178,7 @@ def load_residents(db: Database, prefecture: str, count: int, seed: int = 0) -> 
     if versions:
         flush()
     if db.engine.dialect.name == "postgresql":
-        with db.transaction() as conn:
+        with writing(), db.transaction() as conn:
             conn.execute(
                 text(
                     "SELECT setval(pg_get_serial_sequence('resident_versions', 'id'), "

@@ -29,12 +29,14 @@ from sqlalchemy import select, text
 
 from juki.v1 import provision_service_pb2 as pb
 from juki.v1 import provision_service_pb2_grpc as pb_grpc
-from jukinet import clients, synthetic, tls
-from jukinet.config import Credentials
-from jukinet.identity import Identity, Role
-from jukinet.localnet import LocalNetwork, connect, free_port
+from jukinet.client import calls as clients
+from jukinet.core.config import Credentials
+from jukinet.core.identity import Identity, Role
+from jukinet.dev import synthetic
+from jukinet.dev.localnet import LocalNetwork, connect, free_port
 from jukinet.storage import open_database
 from jukinet.storage.schema import resident_current
+from jukinet.trust import tls
 
 CONCURRENCY = 16
 ORGAN = "organ-14-tax-office"

@@ -44,12 +44,13 @@ from sqlalchemy import create_engine, func, select
 from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from juki.v1 import fuhyo_service_pb2_grpc as fuhyo_grpc
-from jukinet import clients, localpg, synthetic
-from jukinet.identity import Role
-from jukinet.localnet import LocalNetwork, NodePlan, connect
+from jukinet.client import calls as clients
+from jukinet.core.identity import Role
+from jukinet.core.telemetry import setup_tracing
+from jukinet.dev import localpg, synthetic
+from jukinet.dev.localnet import LocalNetwork, NodePlan, connect
 from jukinet.storage import as_utc
 from jukinet.storage.schema import received_changes, resident_current
-from jukinet.telemetry import setup_tracing
 
 TOPOLOGY = (
     NodePlan(Role.NATIONAL),

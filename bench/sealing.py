@@ -20,9 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from juki.v1 import common_pb2
-from jukinet import pki, synthetic
-from jukinet.envelope import Sealer
-from jukinet.keys import (
+from jukinet.dev import synthetic
+from jukinet.sealing.envelope import Sealer
+from jukinet.sealing.keys import (
     ED25519,
     ML_DSA_65,
     KeyDirectory,
@@ -31,6 +31,7 @@ from jukinet.keys import (
     publish,
     sign_document,
 )
+from jukinet.trust import pki
 
 SENDER = "spiffe://juki.example/cs/141003"
 RECEIVER = "spiffe://juki.example/prefecture/14"

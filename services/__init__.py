@@ -1,9 +1,9 @@
-"""The four kinds of juki-net node. Each package exposes its `SPEC` (a jukinet.node.ServiceSpec)."""
+"""The four kinds of juki-net node. Each package exposes its `SPEC` (a runtime.node.ServiceSpec)."""
 
 from __future__ import annotations
 
-from jukinet.identity import Role
-from jukinet.node import ServiceSpec
+from jukinet.core.identity import Role
+from jukinet.runtime.node import ServiceSpec
 
 
 def spec_for(role: Role) -> ServiceSpec:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from jukinet.envelope import Sealer
-from jukinet.localnet import LocalNetwork
+from jukinet.dev.localnet import LocalNetwork
+from jukinet.sealing.envelope import Sealer
 from jukinet.storage import Database, open_database
 from tests.helpers.network import running_network
 from tests.helpers.postgres import postgres_server

@@ -18,9 +18,10 @@ import pytest
 from sqlalchemy import event, select
 
 from juki.v1 import common_pb2 as pb
-from jukinet import batch_plan, ledger, synthetic
-from jukinet.envelope import Sealer
-from jukinet.errors import RefusedError
+from jukinet.changes import batch_plan, ledger
+from jukinet.core.errors import RefusedError
+from jukinet.dev import synthetic
+from jukinet.sealing.envelope import Sealer
 from jukinet.storage import Database, open_database
 from jukinet.storage.schema import (
     held_changes,

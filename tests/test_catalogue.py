@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from juki.v1 import provision_service_pb2 as pb
-from jukinet.catalogue import (
+from jukinet.core.errors import RefusedError
+from jukinet.core.identity import Identity, Role
+from jukinet.provision.catalogue import (
     ITEMS,
     NATIONAL_TABLES,
     PREFECTURE_TABLES,
@@ -13,8 +15,6 @@ from jukinet.catalogue import (
     CatalogueError,
     default_catalogue,
 )
-from jukinet.errors import RefusedError
-from jukinet.identity import Identity, Role
 
 PASSPORT = Identity.of(Role.ORGAN, "14", "passport-centre")
 

@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import func, select
 
 from juki.v1 import common_pb2 as pb
-from jukinet import ledger, synthetic
-from jukinet.envelope import Sealer
-from jukinet.errors import RefusedError
-from jukinet.kana import seion
-from jukinet.outbox import OutboxState, count_by_state
+from jukinet.changes import ledger
+from jukinet.changes.outbox import OutboxState, count_by_state
+from jukinet.core.errors import RefusedError
+from jukinet.dev import synthetic
+from jukinet.records.kana import seion
+from jukinet.sealing.envelope import Sealer
 from jukinet.storage import Database, open_database
 from jukinet.storage.schema import held_changes, outbox, resident_current, resident_versions
 from tests.helpers.sealing import make_world

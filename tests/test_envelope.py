@@ -10,16 +10,18 @@ import grpc
 import pytest
 
 from juki.v1 import common_pb2, envelope_pb2
-from jukinet import pki, replay, synthetic
-from jukinet.envelope import AT_REST_METHOD
-from jukinet.errors import RefusedError
-from jukinet.keys import (
+from jukinet.core.errors import RefusedError
+from jukinet.dev import synthetic
+from jukinet.sealing import replay
+from jukinet.sealing.envelope import AT_REST_METHOD
+from jukinet.sealing.keys import (
     ML_DSA_65,
     KeyTrustError,
     retire,
     rotate,
 )
 from jukinet.storage import open_database
+from jukinet.trust import pki
 from tests.helpers.sealing import World, make_world
 
 CS = "spiffe://juki.example/cs/141003"

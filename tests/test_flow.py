@@ -13,9 +13,10 @@ import pytest
 from juki.v1 import common_pb2
 from juki.v1.cs_service_pb2 import SubmitChangesRequest
 from juki.v1.cs_service_pb2_grpc import CsServiceStub
-from jukinet import clients, synthetic
-from jukinet.cli import submit_change
-from jukinet.localnet import LocalNetwork, connect
+from jukinet.cli.main import submit_change
+from jukinet.client import calls as clients
+from jukinet.dev import synthetic
+from jukinet.dev.localnet import LocalNetwork, connect
 from tests.helpers.network import versions, wait_for
 
 PATH = ("cs-141003", "prefecture-14", "national")

@@ -21,10 +21,11 @@ from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from juki.v1 import my_number_link_service_pb2 as link_pb
 from juki.v1 import my_number_link_service_pb2_grpc as link_grpc
 from juki.v1 import provision_service_pb2 as pb
-from jukinet import clients, synthetic
-from jukinet.cli import demo_fuhyo
-from jukinet.errors import error_info
-from jukinet.localnet import LocalNetwork, connect
+from jukinet.cli.main import demo_fuhyo
+from jukinet.client import calls as clients
+from jukinet.core.errors import error_info
+from jukinet.dev import synthetic
+from jukinet.dev.localnet import LocalNetwork, connect
 from jukinet.storage.schema import fuhyo_current, fuhyo_versions
 from tests.helpers.network import (
     channel_as,

@@ -8,7 +8,7 @@ from concurrent import futures
 import pytest
 from sqlalchemy import func, select
 
-from jukinet.provision_log import PROVIDED, Entry, ProvisionLog
+from jukinet.provision.log import PROVIDED, Entry, ProvisionLog
 from jukinet.storage import Database
 from jukinet.storage.schema import provision_log
 

@@ -11,7 +11,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from jukinet.localnet import LocalNetwork
+from jukinet.dev.localnet import LocalNetwork
 from tests.helpers.grpcurl import grpcurl_binary
 
 EXPECTED = {
@@ -71,7 +71,7 @@ def test_grpcurl_lists_and_calls_every_node(network: LocalNetwork) -> None:
 
 
 def test_printed_grpcurl_commands_work(network: LocalNetwork) -> None:
-    from jukinet.localnet import grpcurl_commands
+    from jukinet.dev.localnet import grpcurl_commands
 
     commands = [c for c in grpcurl_commands(network.info) if not c.startswith("#")]
     # list, health, status per node; provision statistics at the operator's prefecture server

@@ -10,8 +10,9 @@ import pytest
 from stdnum.jp import in_
 
 from juki.v1 import common_pb2
-from jukinet import identifiers, synthetic, validation
-from jukinet.errors import RefusedError
+from jukinet.core.errors import RefusedError
+from jukinet.dev import synthetic
+from jukinet.records import identifiers, validation
 
 TODAY = dt.date(2026, 11, 23)
 

@@ -15,12 +15,13 @@ from sqlalchemy import func, select
 from juki.v1 import cs_service_pb2, cs_service_pb2_grpc
 from juki.v1 import node_admin_service_pb2 as admin_pb2
 from juki.v1 import node_admin_service_pb2_grpc as admin_grpc
-from jukinet import pki, synthetic, tls
-from jukinet.credentials import CredentialWatcher, Material, ReloadingChannel
-from jukinet.errors import error_info
-from jukinet.identity import Identity
-from jukinet.localnet import LocalNetwork
+from jukinet.core.errors import error_info
+from jukinet.core.identity import Identity
+from jukinet.dev import synthetic
+from jukinet.dev.localnet import LocalNetwork
 from jukinet.storage.schema import audit_log, outbox
+from jukinet.trust import pki, tls
+from jukinet.trust.credentials import CredentialWatcher, Material, ReloadingChannel
 from tests.helpers.network import (
     channel_as,
     client_credentials,
@@ -117,7 +118,7 @@ def _max_attempts(net: LocalNetwork) -> int:
 
 def _issuer_fingerprint(net: LocalNetwork, name: str) -> str:
     cert = pki.load_certificate(net.node_dir(name) / "node.crt")
-    from jukinet import keys
+    from jukinet.sealing import keys
 
     ca = pki.issuing_ca(cert, keys.load_bundle(net.bundle))
     assert ca is not None
@@ -226,6 +227,6 @@ def test_renewal_at_half_life_is_picked_up_without_restart(network: LocalNetwork
 
 
 def _statuses(net: LocalNetwork) -> list[admin_pb2.GetNodeStatusResponse]:
-    from jukinet.cli import node_statuses
+    from jukinet.cli.main import node_statuses
 
     return node_statuses(net.info)

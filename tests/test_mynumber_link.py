@@ -16,13 +16,13 @@ import pytest
 from juki.v1 import common_pb2
 from juki.v1 import my_number_link_service_pb2 as pb
 from juki.v1 import my_number_link_service_pb2_grpc as pb_grpc
-from jukinet import synthetic
-from jukinet.cli import submit_change
-from jukinet.config import Credentials
-from jukinet.errors import error_info
-from jukinet.identity import Identity, Role
-from jukinet.localnet import LocalNetwork
-from jukinet.mynumber_link import GET_MY_NUMBER_FOR_EMIGRANT
+from jukinet.cli.main import submit_change
+from jukinet.core.config import Credentials
+from jukinet.core.errors import error_info
+from jukinet.core.identity import Identity, Role
+from jukinet.dev import synthetic
+from jukinet.dev.localnet import LocalNetwork
+from jukinet.provision.link import GET_MY_NUMBER_FOR_EMIGRANT
 from tests.helpers.network import (
     channel_as,
     client_credentials,

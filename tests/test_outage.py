@@ -8,10 +8,10 @@ import grpc
 
 from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc, prefecture_service_pb2
 from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
-from jukinet import synthetic
-from jukinet.cli import submit_change
-from jukinet.delivery import DELIVER_MUNICIPAL_CHANGES
-from jukinet.localnet import LocalNetwork
+from jukinet.changes.delivery import DELIVER_MUNICIPAL_CHANGES
+from jukinet.cli.main import submit_change
+from jukinet.dev import synthetic
+from jukinet.dev.localnet import LocalNetwork
 from tests.helpers.network import (
     channel_as,
     node_credentials,

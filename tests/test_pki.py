@@ -15,8 +15,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from jukinet import pki
-from jukinet.identity import Identity, IdentityError, Role
+from jukinet.core.identity import Identity, IdentityError, Role
+from jukinet.trust import pki
 
 ROOT = Path(__file__).resolve().parent.parent
 

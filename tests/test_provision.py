@@ -20,14 +20,15 @@ from juki.v1 import common_pb2, envelope_pb2, national_service_pb2
 from juki.v1 import national_service_pb2_grpc as national_grpc
 from juki.v1 import provision_service_pb2 as pb
 from juki.v1 import provision_service_pb2_grpc as pb_grpc
-from jukinet import clients, synthetic
-from jukinet.catalogue import ITEM_NAMES, default_catalogue
-from jukinet.cli import submit_change
-from jukinet.errors import error_info
-from jukinet.kana import seion
-from jukinet.localnet import LocalNetwork
-from jukinet.provision import QUERY_FOR_PREFECTURE
-from jukinet.provision_log import fiscal_year
+from jukinet.cli.main import submit_change
+from jukinet.client import calls as clients
+from jukinet.core.errors import error_info
+from jukinet.dev import synthetic
+from jukinet.dev.localnet import LocalNetwork
+from jukinet.provision.catalogue import ITEM_NAMES, default_catalogue
+from jukinet.provision.log import fiscal_year
+from jukinet.provision.provider import QUERY_FOR_PREFECTURE
+from jukinet.records.kana import seion
 from tests.helpers.grpcurl import grpcurl_binary
 from tests.helpers.network import (
     channel_as,

@@ -6,9 +6,9 @@ import random
 
 from juki.v1 import common_pb2 as pb
 from juki.v1 import cs_service_pb2, cs_service_pb2_grpc
-from jukinet import synthetic
-from jukinet.cli import submit_change
-from jukinet.localnet import LocalNetwork
+from jukinet.cli.main import submit_change
+from jukinet.dev import synthetic
+from jukinet.dev.localnet import LocalNetwork
 from tests.helpers.network import versions, wait_for
 
 

@@ -9,9 +9,11 @@ import random
 from sqlalchemy import func, select, update
 
 from juki.v1 import common_pb2
-from jukinet import ledger, retention, synthetic
-from jukinet.envelope import Sealer
-from jukinet.provision_log import Entry, ProvisionLog
+from jukinet.changes import ledger
+from jukinet.dev import synthetic
+from jukinet.provision.log import Entry, ProvisionLog
+from jukinet.runtime import retention
+from jukinet.sealing.envelope import Sealer
 from jukinet.storage import Database
 from jukinet.storage.schema import outbox, provision_log, resident_current, resident_versions
 

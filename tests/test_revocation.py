@@ -11,12 +11,12 @@ from pathlib import Path
 import grpc
 import pytest
 
-from jukinet import pki
-from jukinet.errors import RefusedError
-from jukinet.identity import Identity
-from jukinet.localpki import LocalPki
-from jukinet.node import expiry_warning
-from jukinet.revocation import RevocationList
+from jukinet.core.errors import RefusedError
+from jukinet.core.identity import Identity
+from jukinet.dev.localpki import LocalPki
+from jukinet.runtime.node import expiry_warning
+from jukinet.trust import pki
+from jukinet.trust.revocation import RevocationList
 
 ROOT = Path(__file__).resolve().parent.parent
 CS = Identity.parse("spiffe://juki.example/cs/141003")

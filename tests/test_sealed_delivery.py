@@ -12,14 +12,16 @@ from sqlalchemy import select
 
 from juki.v1 import common_pb2, envelope_pb2, prefecture_service_pb2
 from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
-from jukinet import at_rest, pki, synthetic
-from jukinet.cli import submit_change
-from jukinet.delivery import DELIVER_MUNICIPAL_CHANGES
-from jukinet.envelope import Sealer
-from jukinet.errors import error_info
-from jukinet.keys import KeyDirectory, NodeKeyring, new_entries
-from jukinet.localnet import LocalNetwork
+from jukinet.changes.delivery import DELIVER_MUNICIPAL_CHANGES
+from jukinet.cli.main import submit_change
+from jukinet.core.errors import error_info
+from jukinet.dev import synthetic
+from jukinet.dev.localnet import LocalNetwork
+from jukinet.sealing import at_rest
+from jukinet.sealing.envelope import Sealer
+from jukinet.sealing.keys import KeyDirectory, NodeKeyring, new_entries
 from jukinet.storage.schema import audit_log, outbox, seen_envelopes
+from jukinet.trust import pki
 from tests.helpers.network import (
     channel_as,
     everything_written,

@@ -23,16 +23,17 @@ from juki.v1 import (
     prefecture_service_pb2,
     prefecture_service_pb2_grpc,
 )
-from jukinet import pki, synthetic, tls
-from jukinet.audit import AuditLog
-from jukinet.config import Credentials
-from jukinet.credentials import CredentialWatcher, server_credentials
-from jukinet.delivery import DELIVER_PREFECTURE_CHANGES
-from jukinet.errors import error_info
-from jukinet.identity import Identity
-from jukinet.localnet import LocalNetwork
+from jukinet.changes.delivery import DELIVER_PREFECTURE_CHANGES
+from jukinet.core.config import Credentials
+from jukinet.core.errors import error_info
+from jukinet.core.identity import Identity
+from jukinet.dev import synthetic
+from jukinet.dev.localnet import LocalNetwork
 from jukinet.storage import open_database
 from jukinet.storage.schema import audit_log
+from jukinet.trust import pki, tls
+from jukinet.trust.audit import AuditLog
+from jukinet.trust.credentials import CredentialWatcher, server_credentials
 from tests.helpers.certs import credentials_for, credentials_without_spiffe_id
 from tests.helpers.network import (
     channel_as,

@@ -8,12 +8,13 @@ import threading
 from sqlalchemy import func, select, update
 
 from juki.v1 import common_pb2
-from jukinet import ledger, synthetic
-from jukinet.audit import AuditLog
-from jukinet.envelope import Sealer
-from jukinet.outbox import OutboxState, count_by_state
+from jukinet.changes import ledger
+from jukinet.changes.outbox import OutboxState, count_by_state
+from jukinet.dev import synthetic
+from jukinet.sealing.envelope import Sealer
 from jukinet.storage import Database, open_database
 from jukinet.storage.schema import audit_log, resident_versions
+from jukinet.trust.audit import AuditLog
 
 
 def test_migrations_are_idempotent(db: Database) -> None:

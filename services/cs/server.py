@@ -17,13 +17,14 @@ from juki.v1 import (
 )
 from juki.v1 import fuhyo_service_pb2_grpc as fuhyo_grpc
 from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
-from jukinet import batch_plan, delivery, fuhyo_ledger, ledger, outbox, validation
-from jukinet.authz import current_caller
-from jukinet.config import FUHYO_HOP
-from jukinet.errors import RefusedError
-from jukinet.identity import Role
-from jukinet.node import Node, ServiceSpec
+from jukinet.changes import batch_plan, delivery, fuhyo_ledger, ledger, outbox
+from jukinet.core.config import FUHYO_HOP
+from jukinet.core.errors import RefusedError
+from jukinet.core.identity import Role
+from jukinet.records import validation
+from jukinet.runtime.node import Node, ServiceSpec
 from jukinet.storage.schema import outbox as outbox_table
+from jukinet.trust.authz import current_caller
 
 _STATE = {
     outbox.OutboxState.PENDING: cs_service_pb2.DELIVERY_STATE_PENDING,

@@ -9,13 +9,13 @@ from collections.abc import Callable
 import grpc
 
 from juki.v1 import fuhyo_service_pb2, fuhyo_service_pb2_grpc
-from jukinet import delivery, outbox
-from jukinet.catalogue import PREFECTURE_TABLES
-from jukinet.fuhyo_provision import FUHYO_RECORDS, EmigrantMyNumbers, FuhyoServicer, fuhyo_asker
-from jukinet.identity import Role
-from jukinet.my_number_store import MyNumberStore
-from jukinet.node import Node, ServiceSpec
-from jukinet.provision import Provider
+from jukinet.changes import delivery, outbox
+from jukinet.core.identity import Role
+from jukinet.provision.catalogue import PREFECTURE_TABLES
+from jukinet.provision.fuhyo import FUHYO_RECORDS, EmigrantMyNumbers, FuhyoServicer, fuhyo_asker
+from jukinet.provision.my_number_store import MyNumberStore
+from jukinet.provision.provider import Provider
+from jukinet.runtime.node import Node, ServiceSpec
 
 
 def _register(server: grpc.Server, node: Node) -> None:

@@ -10,18 +10,18 @@ from juki.v1 import fuhyo_service_pb2_grpc as fuhyo_grpc
 from juki.v1 import national_service_pb2, provision_service_pb2
 from juki.v1 import national_service_pb2_grpc as national_grpc
 from juki.v1 import provision_service_pb2_grpc as provision_grpc
-from jukinet import delivery, fuhyo_ledger
-from jukinet.catalogue import NATIONAL_TABLES, PREFECTURE_TABLES
-from jukinet.fuhyo_provision import FUHYO_RECORDS, QUERY_FUHYO_FOR_PREFECTURE
-from jukinet.identity import Role
-from jukinet.node import Node, ServiceSpec
-from jukinet.provision import (
+from jukinet.changes import delivery, fuhyo_ledger
+from jukinet.core.identity import Role
+from jukinet.provision.catalogue import NATIONAL_TABLES, PREFECTURE_TABLES
+from jukinet.provision.fuhyo import FUHYO_RECORDS, QUERY_FUHYO_FOR_PREFECTURE
+from jukinet.provision.provider import (
     QUERY_FOR_PREFECTURE,
     RESIDENTS,
     Provider,
     ProvisionServicer,
     answer_forwarded,
 )
+from jukinet.runtime.node import Node, ServiceSpec
 
 
 class NationalServicer(national_grpc.NationalServiceServicer):

@@ -16,13 +16,13 @@ from juki.v1 import (
 )
 from juki.v1 import national_service_pb2_grpc as national_grpc
 from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
-from jukinet import delivery, outbox
-from jukinet.catalogue import PREFECTURE_TABLES
-from jukinet.identity import Role
-from jukinet.mynumber_link import MyNumberLinkServicer
-from jukinet.node import Node, ServiceSpec
-from jukinet.provision import RESIDENTS, Provider, ProvisionServicer, resident_asker
-from jukinet.provision_admin import ProvisionAdminServicer
+from jukinet.changes import delivery, outbox
+from jukinet.core.identity import Role
+from jukinet.provision.admin import ProvisionAdminServicer
+from jukinet.provision.catalogue import PREFECTURE_TABLES
+from jukinet.provision.link import MyNumberLinkServicer
+from jukinet.provision.provider import RESIDENTS, Provider, ProvisionServicer, resident_asker
+from jukinet.runtime.node import Node, ServiceSpec
 
 
 class PrefectureServicer(prefecture_grpc.PrefectureServiceServicer):

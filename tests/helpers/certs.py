@@ -9,10 +9,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 
-from jukinet import pki
-from jukinet.config import Credentials
-from jukinet.identity import Identity
-from jukinet.localnet import LocalNetwork
+from jukinet.core.config import Credentials
+from jukinet.core.identity import Identity
+from jukinet.dev.localnet import LocalNetwork
+from jukinet.trust import pki
 
 
 def network_issuer(net: LocalNetwork) -> pki.Issuer:

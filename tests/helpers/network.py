@@ -11,14 +11,14 @@ from typing import Any
 import grpc
 from sqlalchemy import create_engine, func, select, text
 
-from jukinet import tls
-from jukinet.cli import applied_counts
-from jukinet.config import Credentials
-from jukinet.envelope import Sealer
-from jukinet.identity import Identity
-from jukinet.keys import KeyDirectory, NodeKeyring
-from jukinet.localnet import LocalNetwork
+from jukinet.cli.main import applied_counts
+from jukinet.core.config import Credentials
+from jukinet.core.identity import Identity
+from jukinet.dev.localnet import LocalNetwork
+from jukinet.sealing.envelope import Sealer
+from jukinet.sealing.keys import KeyDirectory, NodeKeyring
 from jukinet.storage.schema import audit_log, outbox, provision_log, resident_versions
+from jukinet.trust import tls
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""The PostgreSQL server of storage tests: jukinet.localpg's, or a skip where it is missing.
+"""The PostgreSQL server of storage tests: jukinet.dev.localpg's, or a skip where it is missing.
 
 Without PostgreSQL binaries the tests are skipped, unless JUKI_REQUIRE_POSTGRES=1 (set by
 .ci/run), where they fail instead.
@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from jukinet import localpg
+from jukinet.dev import localpg
 
 
 def require_postgres() -> None:

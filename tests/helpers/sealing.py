@@ -6,9 +6,9 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from jukinet import pki
-from jukinet.envelope import Sealer
-from jukinet.keys import KeyDirectory, NodeKeyring, new_entries, publish, sign_document
+from jukinet.sealing.envelope import Sealer
+from jukinet.sealing.keys import KeyDirectory, NodeKeyring, new_entries, publish, sign_document
+from jukinet.trust import pki
 
 
 @dataclass

@@ -1,0 +1,263 @@
+"""Taking a batch of resident changes set-wise: ledger.take_change's decisions, few statements.
+
+Why: taking a change one by one ran about twelve statements per change at
+every hop, and SQLAlchemy's per-statement work, not the database, was most of
+P1's cost (bench/run.py, docs/benchmarks.md). Here a batch is first *planned*
+in memory against the state read once for all of its persons — the change
+ids already decided, each person's current version, the holders of its My
+Numbers, whether changes are held for them — and then written with one
+statement per table.
+
+The plan takes the changes in order, each seeing the earlier ones of its
+batch, and makes the same decision ledger.take_delivered_change would (the
+same checks, in the same order, from the same modules). Where it meets what it
+does not plan — a change to hold back, a person with held changes waiting, an
+origin refusal of an id already decided — it gives up before anything is
+written, and the batch is taken change by change instead. Either way the
+results, the stored versions, the outbox and the remembered decisions are the
+same; tests/test_batch_plan.py takes the same batches both ways and compares.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from juki.v1 import common_pb2
+from jukinet.changes import ledger, outbox
+from jukinet.core.errors import RefusedError
+from jukinet.records import lifecycle, validation
+from jukinet.records import residents as records
+from jukinet.storage.schema import (
+    held_changes,
+    received_changes,
+    resident_current,
+    resident_versions,
+)
+
+_INSERT_VERSIONS = insert(resident_versions).returning(
+    resident_versions.c.id, sort_by_parameter_order=True
+)
+
+
+class _GiveUp(Exception):
+    """The plan met something it does not plan; take the batch change by change."""
+
+
+@dataclass
+class _Person:
+    """One person's state as the plan goes: as stored, then as the batch leaves it."""
+
+    current: lifecycle.Current | None
+    version: int  # the latest version number (0: none)
+    indexed: bool  # an index row exists in the store
+    pending: dict[str, Any] | None = None  # the newest version this batch writes
+
+
+@dataclass
+class _Plan:
+    """What a batch will write, built without writing."""
+
+    decided: dict[str, ledger.Decision]
+    persons: dict[str, _Person]
+    holders: dict[str, set[str]]  # My Number -> codes of persons who are not removed
+    waiting: set[str]  # codes with held changes
+    now: dt.datetime
+    versions: list[dict[str, Any]] = field(default_factory=list)
+    queued: list[tuple[str, bytes]] = field(default_factory=list)
+    remembered: list[dict[str, Any]] = field(default_factory=list)
+
+    def remember(self, change_id: str, sender: str, decision: ledger.Decision) -> None:
+        if not ledger.is_kept(change_id):
+            return
+        self.decided[change_id] = decision
+        self.remembered.append(ledger.decision_row(change_id, sender, decision, self.now))
+
+    def store(
+        self, change: common_pb2.Change, record: common_pb2.ResidentRecord, *, removed: bool
+    ) -> None:
+        """A new version of `record`'s person (ledger._store, in memory)."""
+        code = record.juminhyo_code
+        person = self.persons[code]
+        before = person.current
+        if before is not None and not before.removed:
+            self.holders.get(before.record.my_number, set()).discard(code)
+        person.version += 1
+        values = records.version_values(
+            change, record, version=person.version, removed=removed, recorded_at=self.now
+        )
+        self.versions.append(values)
+        person.pending = values
+        person.current = lifecycle.Current(change.sequence_number, removed, record)
+        if not removed:
+            self.holders.setdefault(record.my_number, set()).add(code)
+
+
+def _read_state(
+    conn: Connection, changes: Sequence[common_pb2.Change]
+) -> tuple[dict[str, ledger.Decision], dict[str, _Person], dict[str, set[str]], set[str]]:
+    """Everything the plan reads, one statement each for the whole batch."""
+    ids = [c.change_id for c in changes]
+    codes = {c.record.juminhyo_code for c in changes} | {lifecycle.person_key(c) for c in changes}
+    numbers = {c.record.my_number for c in changes}
+    decided = {
+        row.change_id: ledger.Decision(row.outcome, row.reason)
+        for row in conn.execute(
+            select(
+                received_changes.c.change_id, received_changes.c.outcome, received_changes.c.reason
+            ).where(received_changes.c.change_id.in_(ids))
+        )
+    }
+    persons = {code: _Person(None, 0, indexed=False) for code in codes}
+    for row in conn.execute(
+        records.current_versions().where(resident_current.c.juminhyo_code.in_(codes))
+    ):
+        persons[row.juminhyo_code] = _Person(
+            lifecycle.Current(int(row.sequence_number), bool(row.removed), records.record_of(row)),
+            int(row.version),
+            indexed=True,
+        )
+    holders: dict[str, set[str]] = {}
+    for number, code in conn.execute(
+        select(resident_current.c.my_number, resident_current.c.juminhyo_code).where(
+            resident_current.c.my_number.in_(numbers), resident_current.c.removed.is_(False)
+        )
+    ):
+        holders.setdefault(number, set()).add(code)
+    waiting = set(
+        conn.execute(
+            select(held_changes.c.person_key).where(held_changes.c.person_key.in_(codes))
+        ).scalars()
+    )
+    return decided, persons, holders, waiting
+
+
+def _decide(
+    plan: _Plan,
+    change: common_pb2.Change,
+    *,
+    vault: ledger.Vault,
+    forward: bool,
+    today: dt.date,
+) -> ledger.Decision:
+    """ledger.take_change for one change, against the plan; raises RefusedError or _GiveUp."""
+    validation.check_change(change, today)
+    key = lifecycle.person_key(change)
+    code = change.record.juminhyo_code
+    if key in plan.waiting or code in plan.waiting:
+        raise _GiveUp  # held changes would be released after it
+    current = plan.persons[key].current
+    if lifecycle.judge(change, current) is lifecycle.Verdict.HOLD:
+        raise _GiveUp
+    is_code_change = change.reason == common_pb2.CHANGE_REASON_CODE_CHANGE
+    if is_code_change and plan.persons[code].current is not None:
+        raise lifecycle.refused("CODE_ALREADY_IN_USE", "the new resident record code is in use")
+    if not lifecycle.removes(change) and plan.holders.get(change.record.my_number, set()) - {
+        key,
+        code,
+    }:
+        raise lifecycle.refused("MY_NUMBER_IN_USE", "the My Number belongs to another person")
+    if is_code_change and current is not None:
+        plan.store(change, current.record, removed=True)
+    plan.store(change, change.record, removed=lifecycle.removes(change))
+    if forward:
+        plan.queued.append((change.change_id, vault.seal_at_rest(change)))
+    return ledger.APPLIED
+
+
+def _plan(
+    conn: Connection,
+    changes: Sequence[common_pb2.Change],
+    *,
+    sender: str,
+    vault: ledger.Vault,
+    forward: bool,
+    check_origin: Callable[[common_pb2.Change], None],
+) -> tuple[_Plan, list[common_pb2.ChangeResult]]:
+    plan = _Plan(*_read_state(conn, changes), now=outbox.utcnow())
+    today = ledger.today_in_japan()
+    results = []
+    for change in changes:
+        try:
+            check_origin(change)
+        except RefusedError as refusal:
+            if change.change_id in plan.decided:
+                raise _GiveUp from refusal  # left to take_delivered_change as it stands
+            decision = ledger.Decision(common_pb2.CHANGE_OUTCOME_REJECTED, refusal.reason)
+            plan.remember(change.change_id, sender, decision)
+            results.append(decision.as_result(change.change_id))
+            continue
+        previous = plan.decided.get(change.change_id)
+        if previous is not None:
+            results.append(ledger.answer_again(previous).as_result(change.change_id))
+            continue
+        try:
+            decision = _decide(plan, change, vault=vault, forward=forward, today=today)
+        except RefusedError as refusal:
+            decision = ledger.Decision(common_pb2.CHANGE_OUTCOME_REJECTED, refusal.reason)
+        plan.remember(change.change_id, sender, decision)
+        results.append(decision.as_result(change.change_id))
+    return plan, results
+
+
+def _write(conn: Connection, plan: _Plan) -> None:
+    """The plan's rows: versions, then the index rows pointing at them, outbox, decisions."""
+    if plan.versions:
+        ids = conn.execute(_INSERT_VERSIONS, plan.versions).scalars().all()
+        for values, version_id in zip(plan.versions, ids, strict=True):
+            values["id"] = version_id
+        changed = [(code, p) for code, p in plan.persons.items() if p.pending is not None]
+        _write_index(conn, changed)
+    if plan.queued:
+        outbox.enqueue_many(conn, plan.queued)
+    if plan.remembered:
+        conn.execute(insert(received_changes), plan.remembered)
+
+
+def _write_index(conn: Connection, changed: Iterable[tuple[str, _Person]]) -> None:
+    updates, inserts = [], []
+    for code, person in changed:
+        assert person.pending is not None
+        state = records.index_row(person.pending, person.pending["id"])
+        if person.indexed:
+            updates.append({**state, "person": code})
+        else:
+            inserts.append({"juminhyo_code": code, **state})
+    if updates:
+        conn.execute(ledger.point_index(resident_current), updates)
+    if inserts:
+        conn.execute(insert(resident_current), inserts)
+
+
+def take_resident_batch(
+    conn: Connection,
+    changes: Sequence[common_pb2.Change],
+    *,
+    sender: str,
+    vault: ledger.Vault,
+    forward: bool,
+    check_origin: Callable[[common_pb2.Change], None],
+) -> list[common_pb2.ChangeResult]:
+    """ledger.take_batch with ledger.take_change, set-wise where the plan allows."""
+    if not 1 <= len(changes) <= ledger.MAX_BATCH:
+        raise ledger.batch_size_error()
+    try:
+        plan, results = _plan(
+            conn, changes, sender=sender, vault=vault, forward=forward, check_origin=check_origin
+        )
+    except _GiveUp:
+        return ledger.take_batch(
+            conn,
+            changes,
+            sender=sender,
+            vault=vault,
+            forward=forward,
+            check_origin=check_origin,
+            take=ledger.take_change,
+        )
+    _write(conn, plan)
+    return results

@@ -1,0 +1,249 @@
+"""Store-and-forward delivery to the next hop from a durable outbox.
+
+Each entry names its hop (NEXT_HOP, or FUHYO_HOP for a CS's fuhyo changes);
+one `Deliverer` per hop.
+
+A change is written to the outbox in the same transaction that stores it, so
+it is either both stored and queued or neither. A single background
+`Deliverer` per node sends pending entries oldest first, in batches, and marks
+them delivered only after the next hop answered; if the hop is down the
+entries stay and are retried with capped exponential backoff. The next hop
+recognises re-deliveries by change id (see ledger.py), so a batch sent twice
+(its answer was lost) is never applied twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import logging
+import random
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import grpc
+from opentelemetry import trace
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+
+from juki.v1 import common_pb2
+from jukinet.core.config import NEXT_HOP
+from jukinet.core.telemetry import context_from_traceparent, current_traceparent, span_context_of
+from jukinet.storage import Database, as_utc
+from jukinet.storage.schema import outbox
+
+log = logging.getLogger(__name__)
+
+MIN_BACKOFF_S = 0.2
+MAX_BACKOFF_S = 5.0
+IDLE_POLL_S = 1.0
+
+
+class OutboxState(enum.IntEnum):
+    """Where an outbox entry stands; stored as a small integer."""
+
+    PENDING = 1
+    DELIVERED = 2
+    REJECTED = 3
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One entry ready to send."""
+
+    id: int
+    change_id: str
+    payload: bytes
+    trace_context: str
+    attempts: int
+
+
+# Sends payloads (in order) to the next hop; returns one result per payload.
+Sender = Callable[[Sequence[bytes]], Sequence[common_pb2.ChangeResult]]
+
+
+def utcnow() -> dt.datetime:
+    """Current UTC time."""
+    return dt.datetime.now(dt.UTC)
+
+
+def enqueue(
+    conn: Connection, *, change_id: str, payload: bytes, destination: str = NEXT_HOP
+) -> None:
+    """Queue `payload` for the hop `destination` inside the caller's transaction.
+
+    The active trace context is stored with it so the delivery continues the
+    same trace.
+    """
+    enqueue_many(conn, [(change_id, payload)], destination=destination)
+
+
+def enqueue_many(
+    conn: Connection, entries: Sequence[tuple[str, bytes]], *, destination: str = NEXT_HOP
+) -> None:
+    """`enqueue` for many (change id, payload) pairs at once, delivered in the order given."""
+    now = utcnow()
+    trace_context = current_traceparent()
+    conn.execute(
+        insert(outbox),
+        [
+            {
+                "change_id": change_id,
+                "payload": payload,
+                "trace_context": trace_context,
+                "state": OutboxState.PENDING,
+                "attempts": 0,
+                "rejection_reason": "",
+                "created_at": now,
+                "next_attempt_at": now,
+                "destination": destination,
+            }
+            for change_id, payload in entries
+        ],
+    )
+
+
+def count_by_state(conn: Connection) -> dict[OutboxState, int]:
+    """How many outbox entries are in each state."""
+    rows = conn.execute(select(outbox.c.state, func.count()).group_by(outbox.c.state))
+    counts = dict.fromkeys(OutboxState, 0)
+    counts.update({OutboxState(state): n for state, n in rows})
+    return counts
+
+
+def _backoff(attempts: int) -> dt.timedelta:
+    base = min(MAX_BACKOFF_S, MIN_BACKOFF_S * 2 ** min(attempts, 10))
+    return dt.timedelta(seconds=base * (0.5 + random.random() / 2))  # noqa: S311 - jitter only
+
+
+_FINISH = update(outbox).where(outbox.c.id == bindparam("entry"))
+
+
+def _postpone(conn: Connection, entry: Pending) -> None:
+    """Count a failed attempt and schedule the next one after a backoff."""
+    conn.execute(
+        update(outbox)
+        .where(outbox.c.id == entry.id)
+        .values(attempts=entry.attempts + 1, next_attempt_at=utcnow() + _backoff(entry.attempts))
+    )
+
+
+class Deliverer:
+    """The background thread that drains one node's outbox entries for one hop."""
+
+    def __init__(
+        self,
+        db: Database,
+        send: Sender,
+        *,
+        batch_size: int,
+        tracer: trace.Tracer,
+        destination: str = NEXT_HOP,
+    ) -> None:
+        self._db = db
+        self._destination = destination
+        self._send = send
+        self._batch_size = batch_size
+        self._tracer = tracer
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"outbox-{destination}", daemon=True)
+
+    def start(self) -> None:
+        """Start delivering (pending entries from earlier runs included)."""
+        self._thread.start()
+
+    def notify(self) -> None:
+        """Something was queued: deliver now rather than at the next poll."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop after the batch in flight, if any."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _due(self) -> list[Pending]:
+        with self._db.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    outbox.c.id,
+                    outbox.c.change_id,
+                    outbox.c.payload,
+                    outbox.c.trace_context,
+                    outbox.c.attempts,
+                    outbox.c.next_attempt_at,
+                )
+                .where(
+                    outbox.c.state == OutboxState.PENDING, outbox.c.destination == self._destination
+                )
+                .order_by(outbox.c.id)
+                .limit(self._batch_size)
+            ).all()
+        # Keep order: stop at the first entry still backing off.
+        due: list[Pending] = []
+        now = utcnow()
+        for row in rows:
+            if as_utc(row.next_attempt_at) > now:
+                break
+            due.append(Pending(row.id, row.change_id, row.payload, row.trace_context, row.attempts))
+        return due
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                batch = self._due()
+                if batch:
+                    self._deliver(batch)
+                    continue
+            except Exception:
+                log.exception("outbox delivery loop failed; retrying")
+            self._wake.wait(IDLE_POLL_S)
+
+    def _deliver(self, batch: list[Pending]) -> None:
+        first, *rest = batch
+        links = [trace.Link(span_context_of(p.trace_context)) for p in rest if p.trace_context]
+        with self._tracer.start_as_current_span(
+            "outbox.deliver",
+            context=context_from_traceparent(first.trace_context),
+            links=links,
+            attributes={"juki.outbox.batch_size": len(batch)},
+        ) as span:
+            try:
+                results = self._send([p.payload for p in batch])
+            except grpc.RpcError as error:
+                code = error.code() if isinstance(error, grpc.Call) else None
+                span.set_attribute("juki.outbox.retry", True)
+                log.warning("next hop unavailable (%s); %d change(s) wait", code, len(batch))
+                self._retry_later(batch)
+                return
+            self._record(batch, results)
+
+    def _retry_later(self, batch: list[Pending]) -> None:
+        with self._db.transaction() as conn:
+            for p in batch:
+                _postpone(conn, p)
+
+    def _record(self, batch: list[Pending], results: Sequence[common_pb2.ChangeResult]) -> None:
+        by_id = {r.change_id: r for r in results}
+        now = utcnow()
+        finished = []
+        with self._db.transaction() as conn:
+            for p in batch:
+                result = by_id.get(p.change_id)
+                if result is None:  # not answered: try again later
+                    _postpone(conn, p)
+                    continue
+                rejected = result.outcome == common_pb2.CHANGE_OUTCOME_REJECTED
+                finished.append(
+                    {
+                        "entry": p.id,
+                        "state": OutboxState.REJECTED if rejected else OutboxState.DELIVERED,
+                        "attempts": p.attempts + 1,
+                        "rejection_reason": result.reason[:64] if rejected else "",
+                        "finished_at": now,
+                    }
+                )
+            if finished:  # one statement for the batch
+                conn.execute(_FINISH, finished)

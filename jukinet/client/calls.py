@@ -1,0 +1,229 @@
+"""Client side of provision: what an organ, an agency or an operator sends, via a network.json.
+
+Used by the CLI (`juki-net query|bulk|disclose|stats|approve`), the demo of
+`juki-net up` and the tests. An organ (organ/<prefecture>/<name>) asks its
+own prefecture server; an agency (agency/<name>) asks the national server.
+"""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+from google.protobuf import json_format
+
+from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc
+from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
+from juki.v1 import fuhyo_service_pb2_grpc as fuhyo_grpc
+from juki.v1 import provision_service_pb2 as pb
+from juki.v1 import provision_service_pb2_grpc as pb_grpc
+from jukinet.core.identity import Identity, Role
+from jukinet.dev.localnet import connect
+from jukinet.provision.catalogue import ITEMS
+
+TIMEOUT_S = 15.0
+# Columns of a bulk query file; a row's key is its juminhyo_code, else its my_number, else
+# the 4 information columns.
+BULK_COLUMNS = (
+    "juminhyo_code",
+    "my_number",
+    "name_kana",
+    "name_kanji",
+    "birth_date",
+    "sex",
+    "municipality_code",
+    "address_text",
+)
+_SEXES = {
+    "": common_pb2.SEX_UNSPECIFIED,
+    "male": common_pb2.SEX_MALE,
+    "female": common_pb2.SEX_FEMALE,
+}
+
+
+def provider_of(network: dict[str, Any], client: str) -> str:
+    """The node a client asks: its prefecture server (organ) or the national server (agency)."""
+    who = Identity.parse(network["clients"][client]["spiffe_id"])
+    if who.role is Role.AGENCY:
+        return "national"
+    return f"prefecture-{who.prefecture}"
+
+
+def query(
+    task_id: str,
+    *,
+    juminhyo_code: str = "",
+    my_number: str = "",
+    four: pb.FourInformation | None = None,
+    items: Sequence[str] = (),
+    operator_id: str = "clerk-001",
+) -> pb.ResidentQuery:
+    """A ResidentQuery with a fresh request id and one key."""
+    q = pb.ResidentQuery(
+        task_id=task_id,
+        request_id=str(uuid.uuid4()),
+        operator_id=operator_id,
+        items=[ITEMS[i] for i in items],
+    )
+    if juminhyo_code:
+        q.juminhyo_code = juminhyo_code
+    elif my_number:
+        q.my_number = my_number
+    elif four is not None:
+        q.four_information.CopyFrom(four)
+    return q
+
+
+def four_information(
+    *,
+    name_kana: str = "",
+    name_kanji: str = "",
+    birth_date: str = "",
+    sex: str = "",
+    municipality_code: str = "",
+    address_text: str = "",
+) -> pb.FourInformation:
+    """A 4-information key from its parts (sex: '', 'male' or 'female')."""
+    four = pb.FourInformation(
+        name_kana=name_kana, name_kanji=name_kanji, birth_date=birth_date, sex=_SEXES[sex]
+    )
+    if municipality_code:
+        four.address.municipality_code = municipality_code
+        four.address.text = address_text
+    return four
+
+
+def ask(network: dict[str, Any], client: str, q: pb.ResidentQuery) -> pb.QueryResidentsResponse:
+    """Send one query as `client`; raises grpc.RpcError if refused."""
+    with connect(network, provider_of(network, client), client) as channel:
+        reply: pb.QueryResidentsResponse = pb_grpc.ProvisionServiceStub(channel).QueryResidents(
+            pb.QueryResidentsRequest(query=q), timeout=TIMEOUT_S
+        )
+    return reply
+
+
+def read_bulk_file(source: TextIO, task_id: str) -> Iterator[pb.ResidentQuery]:
+    """Rows of a bulk query CSV (header line with BULK_COLUMNS) as queries."""
+    for row in csv.DictReader(source):
+        cells = {k: (row.get(k) or "").strip() for k in BULK_COLUMNS}
+        four = four_information(
+            **{k: cells[k] for k in BULK_COLUMNS if k not in ("juminhyo_code", "my_number")}
+        )
+        yield query(
+            task_id, juminhyo_code=cells["juminhyo_code"], my_number=cells["my_number"], four=four
+        )
+
+
+def bulk(
+    network: dict[str, Any],
+    client: str,
+    task_id: str,
+    rows: Sequence[pb.ResidentQuery],
+    *,
+    approval_id: str = "",
+) -> Iterable[pb.BulkQueryResidentsResponse]:
+    """Stream `rows` as one bulk provision; yields one answer per row."""
+
+    def requests() -> Iterator[pb.BulkQueryResidentsRequest]:
+        header = pb.BulkHeader(
+            task_id=task_id,
+            operator_id="clerk-001",
+            declared_rows=len(rows),
+            approval_id=approval_id,
+        )
+        yield pb.BulkQueryResidentsRequest(header=header)
+        for row in rows:
+            yield pb.BulkQueryResidentsRequest(row=row)
+
+    with connect(network, provider_of(network, client), client) as channel:
+        stub = pb_grpc.ProvisionServiceStub(channel)
+        yield from stub.BulkQueryResidents(requests(), timeout=TIMEOUT_S * 40)
+
+
+def write_bulk_results(answers: Iterable[pb.BulkQueryResidentsResponse], out: Path) -> int:
+    """Write answers as JSON lines (protobuf JSON); returns how many rows."""
+    count = 0
+    with out.open("w", encoding="utf-8") as sink:
+        for answer in answers:
+            sink.write(
+                json_format.MessageToJson(
+                    answer, indent=None, ensure_ascii=False, preserving_proto_field_name=True
+                )
+                + "\n"
+            )
+            count += 1
+    return count
+
+
+@contextmanager
+def admin(network: dict[str, Any], node: str) -> Iterator[pb_grpc.ProvisionAdminServiceStub]:
+    """A ProvisionAdminService stub of `node`, as the operator."""
+    with connect(network, node, "operator") as channel:
+        yield pb_grpc.ProvisionAdminServiceStub(channel)
+
+
+@contextmanager
+def _cs_as_register(
+    network: dict[str, Any], code: str
+) -> Iterator[cs_service_pb2_grpc.CsServiceStub]:
+    """A CsService stub of municipality `code`'s CS, as that municipality's register system."""
+    with connect(network, f"cs-{code}", f"register-{code}") as channel:
+        yield cs_service_pb2_grpc.CsServiceStub(channel)
+
+
+def submit_change(network: dict[str, Any], change: common_pb2.Change) -> bool:
+    """Enter `change` at its municipality's CS as its register system; True if duplicate."""
+    with _cs_as_register(network, change.municipality_code) as cs:
+        reply = cs.SubmitChange(
+            cs_service_pb2.SubmitChangeRequest(change=change), timeout=TIMEOUT_S
+        )
+    return bool(reply.duplicate)
+
+
+def submit_changes(
+    network: dict[str, Any], changes: Sequence[common_pb2.Change]
+) -> list[common_pb2.ChangeResult]:
+    """Enter many changes of one municipality in one call; one result per change, in order."""
+    with _cs_as_register(network, changes[0].municipality_code) as cs:
+        reply = cs.SubmitChanges(
+            cs_service_pb2.SubmitChangesRequest(changes=changes), timeout=TIMEOUT_S
+        )
+    return list(reply.results)
+
+
+def submit_fuhyo_change(network: dict[str, Any], change: fuhyo_pb.FuhyoChange) -> bool:
+    """Enter a fuhyo change at its municipality's CS as its register system; True if duplicate."""
+    with _cs_as_register(network, change.municipality_code) as cs:
+        reply = cs.SubmitFuhyoChange(
+            cs_service_pb2.SubmitFuhyoChangeRequest(change=change), timeout=TIMEOUT_S
+        )
+    return bool(reply.duplicate)
+
+
+def fuhyo_server_of(network: dict[str, Any], client: str) -> str:
+    """The fuhyo server an organ asks: its own prefecture's."""
+    return f"fuhyo-{Identity.parse(network['clients'][client]['spiffe_id']).prefecture}"
+
+
+def ask_fuhyo(
+    network: dict[str, Any], client: str, q: pb.ResidentQuery
+) -> fuhyo_pb.QueryFuhyoRecordsResponse:
+    """Send one fuhyo query as organ `client`; raises grpc.RpcError if refused."""
+    with connect(network, fuhyo_server_of(network, client), client) as channel:
+        reply: fuhyo_pb.QueryFuhyoRecordsResponse = fuhyo_grpc.FuhyoServiceStub(
+            channel
+        ).QueryFuhyoRecords(fuhyo_pb.QueryFuhyoRecordsRequest(query=q), timeout=TIMEOUT_S)
+    return reply
+
+
+def confirm_my_number(network: dict[str, Any], client: str, request_id: str) -> bool:
+    """Confirm receipt of a request's My Number (the fuhyo server deletes its copy)."""
+    with connect(network, fuhyo_server_of(network, client), client) as channel:
+        reply = fuhyo_grpc.FuhyoServiceStub(channel).ConfirmMyNumberDelivery(
+            fuhyo_pb.ConfirmMyNumberDeliveryRequest(request_id=request_id), timeout=TIMEOUT_S
+        )
+    return bool(reply.deleted)

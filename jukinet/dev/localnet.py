@@ -1,0 +1,462 @@
+"""The local network `juki-net up` runs: its plan, its PKI, its processes.
+
+State directory layout (everything a node or script needs is found from
+``network.json``)::
+
+    DIR/network.json           trust bundle, client credentials, every node
+    DIR/pki/                   CA, trust bundle, CRLs (see localpki.py; kept across runs)
+    DIR/pki/clients/*.crt|key  operator and register-system certificates
+    DIR/keys/<name>.keydoc     every node's CA-signed sealing key document
+    DIR/nodes/<name>/          config.json, node.crt|key, sealing-keys.json (0600),
+                               data.db, spans.jsonl, node.log
+
+Each node runs in its own process (``juki-net serve --config …``). Re-running
+with the same DIR keeps the CA, the ports and every node's database; node and
+client certificates are re-issued (they are short-lived).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from jukinet.core.config import Credentials, NextHop, NodeConfig
+from jukinet.core.identity import DEFAULT_TRUST_DOMAIN, Identity, Role
+from jukinet.dev.localpki import LocalPki
+from jukinet.provision.log import fiscal_year
+from jukinet.sealing.keys import NodeKeyring, new_entries, publish, retire, rotate, sign_document
+from jukinet.trust import pki, tls
+
+HOST = "127.0.0.1"
+STARTUP_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    """One node of the local network: its role, code and hops (by name)."""
+
+    role: Role
+    code: str = ""
+    next_hop: str | None = None
+    fuhyo_hop: str | None = None
+    link_hop: str | None = None
+
+    @property
+    def name(self) -> str:
+        """e.g. 'cs-141003', 'national'."""
+        return f"{self.role.value}-{self.code}" if self.code else self.role.value
+
+
+# Start order: every node's hops come before it.
+TOPOLOGY: tuple[NodePlan, ...] = (
+    NodePlan(Role.NATIONAL),
+    NodePlan(Role.PREFECTURE, "13", next_hop="national"),
+    NodePlan(Role.PREFECTURE, "14", next_hop="national"),
+    NodePlan(Role.FUHYO, "13", next_hop="national", link_hop="prefecture-13"),
+    NodePlan(Role.FUHYO, "14", next_hop="national", link_hop="prefecture-14"),
+    NodePlan(Role.CS, "131016", next_hop="prefecture-13", fuhyo_hop="fuhyo-13"),  # 千代田区
+    NodePlan(Role.CS, "141003", next_hop="prefecture-14", fuhyo_hop="fuhyo-14"),  # 横浜市
+    NodePlan(Role.CS, "141305", next_hop="prefecture-14", fuhyo_hop="fuhyo-14"),  # 川崎市
+)
+
+OPERATOR = ("14", "local-admin")
+# Organs of the prefectures and national agencies that ask for records (see tasks.toml).
+ORGANS = (
+    ("14", "passport-centre"),
+    ("14", "tax-office"),
+    ("14", "welfare-office"),
+    ("14", "board-of-education"),
+    ("14", "npo-office"),
+    ("13", "passport-centre"),
+)
+AGENCIES = ("pension-service", "mofa-passport")
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    """True if `port` can be bound on loopback now."""
+    with socket.socket() as s:
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+        return True
+
+
+class LocalNetwork:
+    """Prepares and runs the local network in `state_dir`."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        topology: tuple[NodePlan, ...] = TOPOLOGY,
+        trust_domain: str = DEFAULT_TRUST_DOMAIN,
+        node_lifetime_hours: float = 24.0,
+        my_number_ttl_s: float = 300.0,
+        database_url: Callable[[str], str] | None = None,
+    ) -> None:
+        """`database_url(node name)` gives a node's database (default: SQLite in its folder)."""
+        self.dir = state_dir.resolve()
+        self.database_url = database_url
+        self.topology = topology
+        self.trust_domain = trust_domain
+        self.node_lifetime_hours = node_lifetime_hours
+        self.my_number_ttl_s = my_number_ttl_s
+        self.pki = LocalPki(self.dir / "pki")
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.info: dict[str, Any] = {}
+
+    # -- paths -----------------------------------------------------------------
+    @property
+    def pki_dir(self) -> Path:
+        """Where the CA, bundle and client credentials live."""
+        return self.dir / "pki"
+
+    @property
+    def bundle(self) -> Path:
+        """The trust bundle."""
+        return self.pki_dir / "bundle.pem"
+
+    @property
+    def key_dir(self) -> Path:
+        """Every node's CA-signed key document."""
+        return self.dir / "keys"
+
+    def node_dir(self, name: str) -> Path:
+        """A node's own folder."""
+        return self.dir / "nodes" / name
+
+    def identity(self, plan: NodePlan) -> Identity:
+        """A planned node's identity."""
+        return Identity.of(plan.role, plan.code, trust_domain=self.trust_domain)
+
+    # -- preparation -------------------------------------------------------------
+    def _ports(self) -> dict[str, int]:
+        previous: dict[str, int] = {}
+        path = self.dir / "network.json"
+        if path.exists():
+            for node in json.loads(path.read_text())["nodes"]:
+                previous[node["name"]] = int(node["address"].rsplit(":", 1)[1])
+        ports: dict[str, int] = {}
+        for plan in self.topology:
+            port = previous.get(plan.name)
+            if port is None or not port_is_free(port):
+                port = free_port()
+            ports[plan.name] = port
+        return ports
+
+    def _clients(self) -> dict[str, Identity]:
+        """The non-node identities: an operator, each CS's register system, organs, agencies."""
+        domain = self.trust_domain
+        clients = {"operator": Identity.of(Role.OPERATOR, *OPERATOR, trust_domain=domain)}
+        for prefecture, name in ORGANS:
+            clients[f"organ-{prefecture}-{name}"] = Identity.of(
+                Role.ORGAN, prefecture, name, trust_domain=domain
+            )
+        for name in AGENCIES:
+            clients[f"agency-{name}"] = Identity.of(Role.AGENCY, name=name, trust_domain=domain)
+        for plan in self.topology:
+            if plan.role is Role.CS:
+                clients[f"register-{plan.code}"] = Identity.of(
+                    Role.REGISTER, plan.code, trust_domain=self.trust_domain
+                )
+        return clients
+
+    def issue_node_certificate(self, name: str) -> tuple[Path, Path]:
+        """Issue or renew a node's certificate (new key, written beside the old atomically)."""
+        identity = self.identity(self._plan(name))
+        return self.pki.issue(
+            identity,
+            self.node_dir(name),
+            "node",
+            lifetime=dt.timedelta(hours=self.node_lifetime_hours),
+            dns_names=[tls.node_dns_name(identity), "localhost"],
+            ip_addresses=[HOST],
+        )
+
+    def issue_client_certificates(self) -> dict[str, dict[str, str]]:
+        """Issue or renew every client certificate; returns their network.json entries."""
+        entries = {}
+        for stem, identity in self._clients().items():
+            cert, key = self.pki.issue(
+                identity, self.pki_dir / "clients", stem, lifetime=pki.CLIENT_LIFETIME
+            )
+            entries[stem] = {"spiffe_id": identity.spiffe_id, "cert": str(cert), "key": str(key)}
+        return entries
+
+    def prepare(self) -> dict[str, Any]:
+        """Create or refresh the PKI, node configs and network.json; returns the latter."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.pki.ensure_ca()
+        self.pki.write_crls()
+        ports = self._ports()
+        nodes = []
+        for plan in self.topology:
+            identity = self.identity(plan)
+            folder = self.node_dir(plan.name)
+            cert_path, key_path = self.issue_node_certificate(plan.name)
+
+            def hop(name: str | None) -> NextHop | None:
+                if name is None:
+                    return None
+                return NextHop(
+                    address=f"{HOST}:{ports[name]}",
+                    spiffe_id=self.identity(self._plan(name)).spiffe_id,
+                )
+
+            keyring_file = folder / "sealing-keys.json"
+            if not keyring_file.exists():
+                NodeKeyring.create(keyring_file, new_entries(pki.now()))
+            self.publish_keys(plan)
+            config = NodeConfig(
+                name=plan.name,
+                spiffe_id=identity.spiffe_id,
+                listen=f"{HOST}:{ports[plan.name]}",
+                database_url=(
+                    self.database_url(plan.name)
+                    if self.database_url
+                    else f"sqlite:///{folder / 'data.db'}"
+                ),
+                credentials=Credentials(
+                    cert_file=cert_path, key_file=key_path, trust_bundle=self.bundle
+                ),
+                keyring_file=keyring_file,
+                key_directory=self.key_dir,
+                revocation_list=self.pki.crl,
+                next_hop=hop(plan.next_hop),
+                fuhyo_hop=hop(plan.fuhyo_hop),
+                link_hop=hop(plan.link_hop),
+                my_number_ttl_s=self.my_number_ttl_s,
+                trace_file=folder / "spans.jsonl",
+            )
+            pki.write_atomic(folder / "config.json", config.to_json().encode())
+            nodes.append(
+                {
+                    "name": plan.name,
+                    "role": plan.role.value,
+                    "code": plan.code,
+                    "spiffe_id": identity.spiffe_id,
+                    "address": config.listen,
+                    "tls_name": tls.node_dns_name(identity),
+                    "config": str(folder / "config.json"),
+                    "certificate": str(cert_path),
+                    "database_url": config.database_url,
+                    "trace_file": str(config.trace_file),
+                    "log_file": str(folder / "node.log"),
+                }
+            )
+        clients = self.issue_client_certificates()
+        self.info = {
+            "trust_domain": self.trust_domain,
+            "trust_bundle": str(self.bundle),
+            "revocation_list": str(self.pki.crl),
+            "operator": clients["operator"],
+            "clients": clients,
+            "nodes": nodes,
+        }
+        pki.write_atomic(self.dir / "network.json", json.dumps(self.info, indent=2).encode())
+        return self.info
+
+    def load(self) -> dict[str, Any]:
+        """Read network.json of an already prepared network (for operator commands)."""
+        self.info = json.loads((self.dir / "network.json").read_text(encoding="utf-8"))
+        return self.info
+
+    # -- certificate lifecycle -------------------------------------------------------
+    def renew_all(self) -> None:
+        """Renew every node and client certificate and re-sign every key document."""
+        for plan in self.topology:
+            self.issue_node_certificate(plan.name)
+            self.publish_keys(plan)
+        self.issue_client_certificates()
+
+    def renew_due(self, now: dt.datetime) -> list[str]:
+        """Renew the node certificates past half their lifetime; returns the nodes renewed."""
+        renewed = []
+        for plan in self.topology:
+            cert = pki.load_certificate(self.node_dir(plan.name) / "node.crt")
+            start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+            if now >= start + (end - start) / 2:
+                self.issue_node_certificate(plan.name)
+                renewed.append(plan.name)
+        if self.pki.crl_due(now):
+            self.pki.write_crls()
+        return renewed
+
+    def revoke_node(self, name: str) -> int:
+        """Revoke a node's current certificate; returns its serial."""
+        return self.pki.revoke(self.node_dir(name) / "node.crt")
+
+    def rollover_begin(self) -> None:
+        """Trust a new CA beside the old one; renewals now come from the new CA."""
+        self.pki.begin_rollover()
+
+    def rollover_finish(self) -> None:
+        """Stop trusting the old CA (refused while any certificate still comes from it)."""
+        in_use = [self.node_dir(p.name) / "node.crt" for p in self.topology]
+        in_use += [self.pki_dir / "clients" / f"{stem}.crt" for stem in self._clients()]
+        self.pki.finish_rollover(in_use)
+
+    # -- sealing keys ------------------------------------------------------------------
+    def keyring(self, name: str) -> NodeKeyring:
+        """A node's private sealing keys."""
+        return NodeKeyring(self.node_dir(name) / "sealing-keys.json")
+
+    def publish_keys(self, plan: NodePlan) -> None:
+        """Sign a node's current key document with the CA and put it in the key directory."""
+        issuer = self.pki.signer()
+        document = self.keyring(plan.name).document(self.identity(plan).spiffe_id, pki.now())
+        publish(self.key_dir, plan.name, sign_document(document, issuer))
+
+    def rotate_keys(self, name: str) -> None:
+        """Give a node new sealing keys and publish them beside the old (overlap begins)."""
+        rotate(self.keyring(name), pki.now())
+        self.publish_keys(self._plan(name))
+
+    def retire_keys(self, name: str) -> list[str]:
+        """End the overlap: drop all but the newest key of each use; returns the ids dropped."""
+        ring = self.keyring(name)
+        ring.refresh()
+        newest = {
+            use: max((e for e in ring.entries if e.use == use), key=lambda e: e.not_before)
+            for use in {e.use for e in ring.entries}
+        }
+        old = [e.key_id for e in ring.entries if e is not newest[e.use]]
+        retire(ring, old)
+        self.publish_keys(self._plan(name))
+        return old
+
+    def _plan(self, name: str) -> NodePlan:
+        return next(p for p in self.topology if p.name == name)
+
+    # -- processes ---------------------------------------------------------------
+    def node_info(self, name: str) -> dict[str, Any]:
+        """The network.json entry of one node."""
+        return next(n for n in self.info["nodes"] if n["name"] == name)
+
+    def start_node(self, name: str, *, wait: bool = True) -> None:
+        """Start one node's process (and wait until it answers health checks)."""
+        info = self.node_info(name)
+        env = dict(os.environ)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        with Path(info["log_file"]).open("ab") as log:
+            self.processes[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "jukinet.cli", "serve", "--config", info["config"]],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        if wait:
+            self.wait_healthy(name)
+
+    def wait_healthy(self, name: str, timeout: float = STARTUP_TIMEOUT_S) -> None:
+        """Block until `name` reports SERVING; raise if its process died or time ran out."""
+        info = self.node_info(name)
+        deadline = time.monotonic() + timeout
+        with self.operator_channel(name) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while True:
+                process = self.processes.get(name)
+                if process is not None and process.poll() is not None:
+                    raise RuntimeError(
+                        f"{name} exited with {process.returncode}; see {info['log_file']}"
+                    )
+                try:
+                    reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                        return
+                except grpc.RpcError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{name} did not become healthy; see {info['log_file']}")
+                time.sleep(0.1)
+
+    def stop_node(self, name: str, timeout: float = 15.0) -> None:
+        """Stop one node gracefully (SIGTERM), killing it if it does not stop in time."""
+        process = self.processes.pop(name, None)
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def start(self) -> None:
+        """Start every node in topology order."""
+        for plan in self.topology:
+            self.start_node(plan.name, wait=False)
+        for plan in self.topology:
+            self.wait_healthy(plan.name)
+
+    def stop(self) -> None:
+        """Stop every node, clients-side first."""
+        for plan in reversed(self.topology):
+            self.stop_node(plan.name)
+
+    # -- clients -------------------------------------------------------------------
+    def client_channel(self, node_name: str, client: str) -> grpc.Channel:
+        """A channel to `node_name` presenting the certificate of `client` (e.g. 'operator')."""
+        return connect(self.info, node_name, client)
+
+    def operator_channel(self, node_name: str) -> grpc.Channel:
+        """A channel to `node_name` as the operator."""
+        return self.client_channel(node_name, "operator")
+
+
+def connect(network: dict[str, Any], node_name: str, client: str) -> grpc.Channel:
+    """A channel to a node of a network.json, as one of its clients."""
+    node = next(n for n in network["nodes"] if n["name"] == node_name)
+    who = network["clients"][client]
+    creds = Credentials(
+        cert_file=Path(who["cert"]),
+        key_file=Path(who["key"]),
+        trust_bundle=Path(network["trust_bundle"]),
+    )
+    return tls.secure_channel(node["address"], creds, Identity.parse(node["spiffe_id"]))
+
+
+def grpcurl_path() -> str:
+    """grpcurl beside this interpreter (installed by the `tools` extra), else from PATH."""
+    beside = Path(sys.executable).parent / "grpcurl"
+    return str(beside) if beside.exists() else "grpcurl"
+
+
+def grpcurl_commands(network: dict[str, Any]) -> list[str]:
+    """Working grpcurl invocations for every node, with the operator's certificate."""
+    op = network["operator"]
+    base = f"{grpcurl_path()} -cacert {network['trust_bundle']} -cert {op['cert']} -key {op['key']}"
+    lines = []
+    for node in network["nodes"]:
+        lines.append(f"# {node['name']} ({node['spiffe_id']})")
+        lines.append(f"{base} {node['address']} list")
+        lines.append(f"{base} {node['address']} grpc.health.v1.Health/Check")
+        lines.append(f"{base} {node['address']} juki.v1.NodeAdminService/GetNodeStatus")
+        if node["role"] == "prefecture" and node["spiffe_id"].endswith(f"/{OPERATOR[0]}"):
+            year = json.dumps({"fiscal_year": fiscal_year(pki.now())})
+            lines.append(
+                f"{base} -d '{year}' {node['address']} "
+                "juki.v1.ProvisionAdminService/GetProvisionStatistics"
+            )
+    return lines

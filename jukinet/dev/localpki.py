@@ -1,0 +1,161 @@
+"""The development PKI of a local network: its CA, trust bundle, CRLs and CA rollover.
+
+Files in ``DIR/pki/``::
+
+    ca.crt, ca.key            the CA that signs (and, outside a rollover, the only one trusted)
+    ca-next.crt, ca-next.key  during a rollover: the new CA, trusted and signing
+    bundle.pem                the trust bundle every node and client reads
+    crl.pem                   one CRL per trusted CA (checked on every call, see revocation.py)
+    revoked.json              serials revoked so far, by CA fingerprint
+    retired/                  CAs rolled out of service
+
+A rollover has no flag day: `begin_rollover` makes the new CA and trusts
+both; everything is renewed from the new CA; `finish_rollover` checks that
+nothing still depends on the old CA and only then stops trusting it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from cryptography import x509
+
+from jukinet.core.identity import Identity
+from jukinet.sealing.keys import fingerprint
+from jukinet.trust import pki
+
+
+class RolloverError(Exception):
+    """A rollover step that would break the network (e.g. certificates of the old CA remain)."""
+
+
+class LocalPki:
+    """Operations on one ``DIR/pki`` folder."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+
+    @property
+    def bundle(self) -> Path:
+        """The trust bundle."""
+        return self.dir / "bundle.pem"
+
+    @property
+    def crl(self) -> Path:
+        """The CRL file."""
+        return self.dir / "crl.pem"
+
+    def _load(self, stem: str) -> pki.Issuer | None:
+        cert = self.dir / f"{stem}.crt"
+        return pki.Issuer.load(cert, self.dir / f"{stem}.key") if cert.exists() else None
+
+    def ensure_ca(self) -> None:
+        """Create the CA, bundle and CRL if this folder has none yet."""
+        if self._load("ca") is None:
+            issuer = pki.create_ca(f"juki-net development CA {pki.now():%Y%m%dT%H%M%S%f}")
+            pki.write_pair(self.dir, "ca", issuer.certificate, issuer.key)
+            self.write_bundle()
+        if not self.crl.exists():
+            self.write_crls()
+
+    def trusted(self) -> list[pki.Issuer]:
+        """The CAs the network trusts now (two during a rollover)."""
+        return [i for i in (self._load("ca"), self._load("ca-next")) if i is not None]
+
+    def signer(self) -> pki.Issuer:
+        """The CA that signs new certificates and documents (the new one during a rollover)."""
+        return self.trusted()[-1]
+
+    def write_bundle(self) -> None:
+        """Write the trust bundle from the trusted CAs."""
+        pki.write_bundle(self.bundle, [i.certificate for i in self.trusted()])
+
+    def _revoked(self) -> dict[str, list[int]]:
+        path = self.dir / "revoked.json"
+        data: dict[str, list[int]] = json.loads(path.read_text()) if path.exists() else {}
+        return data
+
+    def write_crls(self) -> None:
+        """Re-sign every trusted CA's CRL (fresh nextUpdate)."""
+        revoked = self._revoked()
+        pki.write_crls(
+            self.crl,
+            [pki.build_crl(i, revoked.get(fingerprint(i.certificate), [])) for i in self.trusted()],
+        )
+
+    def crl_due(self, now: dt.datetime) -> bool:
+        """True once any CRL is past half its validity (time to re-sign)."""
+        if not self.crl.exists():
+            return True
+        for crl in pki.load_crls(self.crl.read_bytes()):
+            next_update = crl.next_update_utc or now
+            if now >= crl.last_update_utc + (next_update - crl.last_update_utc) / 2:
+                return True
+        return False
+
+    def issue(
+        self,
+        identity: Identity,
+        out: Path,
+        stem: str,
+        *,
+        lifetime: dt.timedelta,
+        dns_names: Iterable[str] = (),
+        ip_addresses: Iterable[str] = (),
+    ) -> tuple[Path, Path]:
+        """Issue (or renew: new key, atomically beside the old) a certificate from the signer."""
+        cert, key = pki.issue(
+            self.signer(),
+            identity,
+            lifetime=lifetime,
+            dns_names=list(dns_names),
+            ip_addresses=list(ip_addresses),
+        )
+        return pki.write_pair(out, stem, cert, key)
+
+    def revoke(self, cert_path: Path) -> int:
+        """Revoke a certificate (issuer + serial) and publish new CRLs; returns the serial."""
+        cert = pki.load_certificate(cert_path)
+        issuer = next((i for i in self.trusted() if _issued_by(cert, i)), None)
+        if issuer is None:
+            raise ValueError("certificate not issued by a trusted CA")
+        revoked = self._revoked()
+        revoked.setdefault(fingerprint(issuer.certificate), []).append(cert.serial_number)
+        pki.write_atomic(self.dir / "revoked.json", json.dumps(revoked).encode())
+        self.write_crls()
+        return int(cert.serial_number)
+
+    def begin_rollover(self) -> None:
+        """Make the next CA and trust it beside the current one."""
+        if self._load("ca-next") is not None:
+            raise RolloverError("a rollover is already under way")
+        issuer = pki.create_ca(f"juki-net development CA {pki.now():%Y%m%dT%H%M%S%f}")
+        pki.write_pair(self.dir, "ca-next", issuer.certificate, issuer.key)
+        self.write_bundle()
+        self.write_crls()
+
+    def finish_rollover(self, in_use: Iterable[Path]) -> None:
+        """Stop trusting the old CA, once every certificate in use is from the new one."""
+        old, new = self._load("ca"), self._load("ca-next")
+        if old is None or new is None:
+            raise RolloverError("no rollover under way")
+        stale = [p for p in in_use if not _issued_by(pki.load_certificate(p), new)]
+        if stale:
+            raise RolloverError(
+                f"{len(stale)} certificate(s) still from the old CA; renew them first"
+            )
+        retired = self.dir / "retired"
+        retired.mkdir(exist_ok=True)
+        serial = f"{old.certificate.serial_number:x}"
+        for suffix in ("crt", "key"):
+            (self.dir / f"ca.{suffix}").replace(retired / f"ca-{serial}.{suffix}")
+            (self.dir / f"ca-next.{suffix}").replace(self.dir / f"ca.{suffix}")
+        self.write_bundle()
+        self.write_crls()
+
+
+def _issued_by(cert: x509.Certificate, issuer: pki.Issuer) -> bool:
+    return pki.issuing_ca(cert, [issuer.certificate]) is not None

@@ -1,0 +1,75 @@
+"""ProvisionAdminService: disclosure, statistics, bulk approvals for a prefecture's operators."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import grpc
+
+from juki.v1 import provision_service_pb2 as pb
+from juki.v1 import provision_service_pb2_grpc as pb_grpc
+from jukinet.core.errors import invalid_field
+from jukinet.provision import disclosure, statistics
+from jukinet.provision import provider as provision
+from jukinet.provision.catalogue import default_catalogue
+from jukinet.records.identifiers import is_valid_juminhyo_code
+from jukinet.trust.authz import current_caller
+
+if TYPE_CHECKING:
+    from jukinet.runtime.node import Node
+
+# Fiscal years a statistics request may name.
+FIRST_YEAR, LAST_YEAR = 1999, 2200
+
+
+class ProvisionAdminServicer(pb_grpc.ProvisionAdminServiceServicer):
+    """Operator RPCs over the node's records and provision log."""
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+        self._catalogue = default_catalogue()
+
+    def DiscloseRecord(
+        self, request: pb.DiscloseRecordRequest, context: grpc.ServicerContext
+    ) -> pb.DiscloseRecordResponse:
+        if not is_valid_juminhyo_code(request.juminhyo_code):
+            raise invalid_field("juminhyo_code", "must be 11 digits with a valid check digit")
+        with self._node.db.engine.connect() as conn:
+            text, count = disclosure.document(
+                conn,
+                self._node.provision_log,
+                self._catalogue,
+                request.juminhyo_code,
+                node_name=self._node.config.name,
+                now=dt.datetime.now(dt.UTC),
+            )
+        return pb.DiscloseRecordResponse(document=text, provision_count=count)
+
+    def GetProvisionStatistics(
+        self, request: pb.GetProvisionStatisticsRequest, context: grpc.ServicerContext
+    ) -> pb.GetProvisionStatisticsResponse:
+        year = request.fiscal_year
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise invalid_field("fiscal_year", f"must be {FIRST_YEAR}..{LAST_YEAR}")
+        with self._node.db.engine.connect() as conn:
+            lines = statistics.counts(conn, self._catalogue, year)
+        return pb.GetProvisionStatisticsResponse(
+            counts=lines,
+            csv=statistics.as_csv(year, lines),
+            table=statistics.as_table(year, lines),
+        )
+
+    def ApproveBulkProvision(
+        self, request: pb.ApproveBulkProvisionRequest, context: grpc.ServicerContext
+    ) -> pb.ApproveBulkProvisionResponse:
+        approval_id, at = provision.record_approval(
+            self._node,
+            recipient=request.recipient,
+            task_id=request.task_id,
+            max_rows=request.max_rows,
+            approved_by=current_caller().spiffe_id,
+        )
+        reply = pb.ApproveBulkProvisionResponse(approval_id=approval_id)
+        reply.approved_at.FromDatetime(at)
+        return reply

@@ -1,0 +1,198 @@
+"""The task catalogue: the legal basis every provision names, and the one check of a query.
+
+The tasks are data (tasks.toml beside this module). `authorise` is the whole
+decision whether a recipient may have items of a record for a task: the task
+exists, the node serving the query provides that task's table, the
+recipient is listed for the task, the search key is one the task allows and
+every item asked for is one it may receive. Anything else is refused with a
+stable reason; the caller logs the refusal.
+"""
+
+from __future__ import annotations
+
+import enum
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import grpc
+
+from juki.v1 import provision_service_pb2 as pb
+from jukinet.core.errors import RefusedError
+from jukinet.core.identity import Identity, Role
+
+TABLES = ("1", "2", "3", "4", "5", "6", "ordinance")
+RESIDENT, FUHYO = "resident", "fuhyo"  # which record a task is about
+# Tables answered by a prefecture server (its own residents); 別表第1 by the national server.
+PREFECTURE_TABLES = frozenset({"5", "6", "ordinance"})
+NATIONAL_TABLES = frozenset({"1"})
+
+
+class SearchKey(enum.StrEnum):
+    """The search keys, named as the ResidentQuery `key` oneof names them."""
+
+    JUMINHYO_CODE = "juminhyo_code"
+    MY_NUMBER = "my_number"
+    FOUR_INFORMATION = "four_information"
+
+
+ITEMS: Mapping[str, pb.RecordItem.ValueType] = {
+    "juminhyo_code": pb.RECORD_ITEM_JUMINHYO_CODE,
+    "name": pb.RECORD_ITEM_NAME,
+    "birth_date": pb.RECORD_ITEM_BIRTH_DATE,
+    "sex": pb.RECORD_ITEM_SEX,
+    "address": pb.RECORD_ITEM_ADDRESS,
+    "my_number": pb.RECORD_ITEM_MY_NUMBER,
+    "former_surname": pb.RECORD_ITEM_FORMER_SURNAME,
+    "change": pb.RECORD_ITEM_CHANGE,
+}
+ITEM_NAMES: Mapping[int, str] = {value: name for name, value in ITEMS.items()}
+
+
+class CatalogueError(ValueError):
+    """The catalogue data is inconsistent (raised when it is loaded)."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task of the catalogue."""
+
+    id: str
+    title: str
+    law: str
+    table: str
+    recipients: frozenset[str]
+    keys: frozenset[SearchKey]
+    items: frozenset[pb.RecordItem.ValueType]
+    my_number_act: bool = False
+    wide_area: bool = False
+    record: str = RESIDENT
+
+    @property
+    def recipient_role(self) -> Role:
+        """National agencies use 別表第1 tasks; organs of a prefecture the others."""
+        return Role.AGENCY if self.table == "1" else Role.ORGAN
+
+    def admits(self, recipient: Identity) -> bool:
+        """True if `recipient` is one of this task's recipients."""
+        return recipient.role is self.recipient_role and recipient.name in self.recipients
+
+
+def _task(entry: dict[str, object]) -> Task:
+    try:
+        task = Task(
+            id=str(entry["id"]),
+            title=str(entry["title"]),
+            law=str(entry["law"]),
+            table=str(entry["table"]),
+            recipients=frozenset(map(str, entry["recipients"])),  # type: ignore[call-overload]
+            keys=frozenset(SearchKey(k) for k in entry["keys"]),  # type: ignore[attr-defined]
+            items=frozenset(ITEMS[i] for i in entry["items"]),  # type: ignore[attr-defined]
+            my_number_act=bool(entry.get("my_number_act", False)),
+            wide_area=bool(entry.get("wide_area", False)),
+            record=str(entry.get("record", RESIDENT)),
+        )
+    except (KeyError, ValueError) as error:
+        raise CatalogueError(f"task {entry.get('id')!r}: {error}") from None
+    if task.table not in TABLES:
+        raise CatalogueError(f"task {task.id}: unknown table {task.table!r}")
+    if task.record not in (RESIDENT, FUHYO):
+        raise CatalogueError(f"task {task.id}: unknown record {task.record!r}")
+    uses_my_number = pb.RECORD_ITEM_MY_NUMBER in task.items or SearchKey.MY_NUMBER in task.keys
+    if uses_my_number and not task.my_number_act:
+        raise CatalogueError(f"task {task.id}: My Number only for My Number Act tasks")
+    if task.wide_area and task.table not in PREFECTURE_TABLES:
+        raise CatalogueError(f"task {task.id}: only prefecture tasks are wide-area")
+    return task
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Every task, by id."""
+
+    tasks: Mapping[str, Task]
+
+    @classmethod
+    def parse(cls, text: str) -> Catalogue:
+        """Read and check catalogue TOML."""
+        tasks: dict[str, Task] = {}
+        for entry in tomllib.loads(text).get("task", []):
+            task = _task(entry)
+            if task.id in tasks:
+                raise CatalogueError(f"task {task.id}: defined twice")
+            tasks[task.id] = task
+        return cls(tasks)
+
+    def task_for(
+        self,
+        task_id: str,
+        *,
+        recipient: Identity,
+        tables: Iterable[str],
+        wide_area_only: bool,
+        record: str = RESIDENT,
+    ) -> Task:
+        """The task if `recipient` may use it at a node providing `tables`; else RefusedError.
+
+        `tables`: the tables the answering node provides (a prefecture server:
+        5, 6 and its ordinance; the national server: 1 for agencies, and the
+        wide-area tasks (`wide_area_only`) for a prefecture's forwarded query).
+        """
+        task = self.tasks.get(task_id)
+        if task is None:
+            raise _refused("TASK_UNKNOWN", "the task is not in the catalogue")
+        in_scope = (
+            task.record == record
+            and task.table in set(tables)
+            and (task.wide_area or not wide_area_only)
+        )
+        if not in_scope or not task.admits(recipient):
+            raise _refused("TASK_NOT_FOR_CALLER", "this caller may not use this task here")
+        return task
+
+    def authorise(
+        self,
+        query: pb.ResidentQuery,
+        *,
+        recipient: Identity,
+        tables: Iterable[str],
+        wide_area_only: bool = False,
+        record: str = RESIDENT,
+    ) -> tuple[Task, frozenset[pb.RecordItem.ValueType]]:
+        """The task and the items to give, if `recipient` may have them; else RefusedError.
+
+        The whole check of a query: the task (`task_for`), the search key and
+        every item asked for.
+        """
+        task = self.task_for(
+            query.task_id,
+            recipient=recipient,
+            tables=tables,
+            wide_area_only=wide_area_only,
+            record=record,
+        )
+        key = query.WhichOneof("key")
+        if key is None:
+            raise RefusedError(
+                grpc.StatusCode.INVALID_ARGUMENT, "KEY_MISSING", "the query has no search key"
+            )
+        if SearchKey(key) not in task.keys:
+            raise _refused("KEY_NOT_ALLOWED_FOR_TASK", "the task does not allow this search key")
+        wanted = frozenset(query.items) or task.items
+        if not wanted <= task.items:
+            raise _refused("ITEM_NOT_ALLOWED_FOR_TASK", "the task does not allow an item asked for")
+        return task, wanted
+
+
+def _refused(reason: str, message: str) -> RefusedError:
+    return RefusedError(grpc.StatusCode.PERMISSION_DENIED, reason, message)
+
+
+@cache
+def default_catalogue() -> Catalogue:
+    """The catalogue shipped with juki-net (tasks.toml)."""
+    return Catalogue.parse(
+        resources.files("jukinet.provision").joinpath("tasks.toml").read_text("utf-8")
+    )

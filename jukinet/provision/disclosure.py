@@ -1,0 +1,114 @@
+"""Disclosure (開示, 住基法第30条の32): a person's own record and who received it.
+
+The document is plain UTF-8 text with Japanese headings, meant to be printed
+and handed to the person at the counter: the current record item by item,
+how many earlier versions are kept, and every provision of the record from
+the provision log (date, recipient, task, items given).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import grpc
+from sqlalchemy import Connection, func, select
+
+from juki.v1 import common_pb2
+from jukinet.changes.ledger import JST
+from jukinet.core.errors import RefusedError
+from jukinet.provision.catalogue import Catalogue
+from jukinet.provision.log import ProvisionLog
+from jukinet.records.residents import current_versions, record_of
+from jukinet.storage import as_utc
+from jukinet.storage.schema import resident_current, resident_versions
+
+ITEM_LABELS = {
+    "juminhyo_code": "住民票コード",
+    "name": "氏名",
+    "birth_date": "生年月日",
+    "sex": "性別",
+    "address": "住所",
+    "my_number": "個人番号",
+    "former_surname": "旧氏",
+    "change": "異動情報",
+}
+_SEX = {common_pb2.SEX_MALE: "男", common_pb2.SEX_FEMALE: "女"}
+_REASONS = {
+    common_pb2.CHANGE_REASON_BIRTH: "出生",
+    common_pb2.CHANGE_REASON_MOVE_IN: "転入",
+    common_pb2.CHANGE_REASON_MOVE_OUT: "転出",
+    common_pb2.CHANGE_REASON_MOVE_WITHIN: "転居",
+    common_pb2.CHANGE_REASON_DEATH: "死亡",
+    common_pb2.CHANGE_REASON_EMIGRATION: "国外転出",
+    common_pb2.CHANGE_REASON_NAME_CHANGE: "氏名変更",
+    common_pb2.CHANGE_REASON_EX_OFFICIO_ENTRY: "職権記載",
+    common_pb2.CHANGE_REASON_EX_OFFICIO_CORRECTION: "職権修正",
+    common_pb2.CHANGE_REASON_EX_OFFICIO_REMOVAL: "職権消除",
+    common_pb2.CHANGE_REASON_CODE_CHANGE: "住民票コード変更",
+    common_pb2.CHANGE_REASON_MY_NUMBER_CHANGE: "個人番号変更",
+}
+
+
+def not_on_file() -> RefusedError:
+    """The person has no record on this node."""
+    return RefusedError(grpc.StatusCode.NOT_FOUND, "PERSON_NOT_FOUND", "no such person on file")
+
+
+def document(
+    conn: Connection,
+    log: ProvisionLog,
+    catalogue: Catalogue,
+    juminhyo_code: str,
+    *,
+    node_name: str,
+    now: dt.datetime,
+) -> tuple[str, int]:
+    """The disclosure document for one person and how many provisions it lists."""
+    row = conn.execute(
+        current_versions().where(resident_current.c.juminhyo_code == juminhyo_code)
+    ).first()
+    if row is None:
+        raise not_on_file()
+    versions = conn.execute(
+        select(func.count()).where(resident_versions.c.juminhyo_code == juminhyo_code)
+    ).scalar_one()
+    record = record_of(row)
+    former = record.former_surname
+    lines = [
+        "本人確認情報の開示（住民基本台帳法第30条の32）",
+        f"作成日時: {now.astimezone(JST):%Y-%m-%d %H:%M} (JST)    作成: {node_name}",
+        "",
+        "1. 本人確認情報",
+        f"  住民票コード        {record.juminhyo_code}",
+        f"  氏名                {record.name_kanji}",
+        f"  ふりがな            {record.name_kana}",
+        f"  清音化かな          {record.seion_kana}",
+        f"  生年月日            {record.birth_date}",
+        f"  性別                {_SEX.get(record.sex, '')}",
+        f"  住所                {record.address.text}",
+        f"  市町村コード        {record.address.municipality_code}",
+        f"  大字・字コード      {record.oaza_code}",
+        f"  個人番号            {record.my_number}",
+        f"  旧氏                {former.kanji} {former.kana}".rstrip(),
+        f"  異動事由            {_REASONS.get(row.change_reason, '')}",
+        f"  異動年月日          {row.change_date}",
+        f"  通知を受けた年月日  {row.notified_date}",
+        f"  更新順番号          {row.sequence_number}",
+        f"  削除フラグ          {'削除' if row.removed else 'なし'}",
+        f"  保存されている履歴  {versions} 件",
+        "",
+        "2. 本人確認情報の提供状況",
+    ]
+    provisions = log.provisions_of(conn, juminhyo_code)
+    if not provisions:
+        lines.append("  提供の記録はありません。")
+    for at, recipient, task_id, items in provisions:
+        task = catalogue.tasks.get(task_id)
+        title = task.title if task else task_id
+        given = "・".join(ITEM_LABELS.get(i, i) for i in items.split(",") if i)
+        stamp = as_utc(at).astimezone(JST)
+        lines.append(f"  {stamp:%Y-%m-%d %H:%M}  {recipient}")
+        lines.append(f"      事務: {title} ({task_id})")
+        lines.append(f"      提供項目: {given}")
+    lines.append("")
+    return "\n".join(lines), len(provisions)

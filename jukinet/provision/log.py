@@ -1,0 +1,185 @@
+"""The provision log: every record provided and every query refused, kept 7 years.
+
+A row says when, who called (the TLS identity), for whom (the organ or
+agency: the caller itself, or for a query forwarded by a prefecture server,
+the organ it names), the clerk, the task, the result and the items given.
+Search keys and the person provided are stored only as keyed hashes
+(HMAC-SHA256 under a secret of the node), so the log answers "who received
+this person's record" (disclosure, statistics) without holding a 住民票コード,
+My Number or name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from google.protobuf import message as protobuf_message
+from sqlalchemy import Connection, insert, select
+
+from jukinet.changes.ledger import JST
+from jukinet.storage import Database
+from jukinet.storage.schema import provision_log
+
+PROVIDED = "provided"
+NO_MATCH = "no_match"
+REFUSED = "refused"
+RETENTION_YEARS = 7
+
+
+def fiscal_year(at: dt.datetime) -> int:
+    """The Japanese fiscal year (年度, April to March) `at` falls in."""
+    local = at.astimezone(JST)
+    return local.year if local.month >= 4 else local.year - 1
+
+
+def load_or_create_secret(path: Path) -> bytes:
+    """The node's 32-byte hashing secret, created (0600) on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(secrets.token_bytes(32))
+    secret = path.read_bytes()
+    if len(secret) < 32:
+        raise ValueError("the provision log secret is too short")
+    return secret
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One provision-log row (before hashing is applied by the caller)."""
+
+    caller: str
+    recipient: str
+    operator_id: str
+    task_id: str
+    request_id: str
+    key_kind: str
+    key_hash: str
+    outcome: str
+    subject_hash: str = ""
+    reason: str = ""
+    items_given: str = ""
+
+
+@dataclass
+class _Ticket:
+    """One caller's entries in a group, and how their commit ended."""
+
+    entries: Sequence[Entry]
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
+class GroupCommit:
+    """Commits provision-log entries of concurrent callers together, each waiting for its own.
+
+    Why: every provision must be logged durably before its answer leaves,
+    and on SQLite with synchronous=FULL each commit is an fsync; one fsync
+    per concurrent group instead of per query keeps queries fast under load
+    without weakening the guarantee.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._pending: list[_Ticket] = []
+        self._arrived = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def commit(self, entries: Sequence[Entry]) -> None:
+        """Commit `entries` with whatever else is waiting; raise if that commit failed."""
+        ticket = _Ticket(entries)
+        with self._arrived:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="provision-log", daemon=True)
+                self._thread.start()
+            self._pending.append(ticket)
+            self._arrived.notify()
+        ticket.done.wait()
+        if ticket.error is not None:
+            raise ticket.error
+
+    def _run(self) -> None:
+        while True:
+            with self._arrived:
+                while not self._pending:
+                    self._arrived.wait()
+                group, self._pending = self._pending, []
+            error: BaseException | None = None
+            try:
+                with self._db.transaction() as conn:
+                    ProvisionLog.write(conn, [e for t in group for e in t.entries])
+            except Exception as failure:  # every waiting caller gets it
+                error = failure
+            for ticket in group:
+                ticket.error = error
+                ticket.done.set()
+
+
+class ProvisionLog:
+    """Writes and reads one node's provision log."""
+
+    def __init__(self, db: Database, secret: bytes) -> None:
+        self._db = db
+        self._secret = secret
+        self._group = GroupCommit(db)
+
+    def keyed_hash(self, kind: str, value: str | bytes | protobuf_message.Message) -> str:
+        """HMAC-SHA256 of a key or identifier (a message is hashed in deterministic form)."""
+        if isinstance(value, protobuf_message.Message):
+            value = value.SerializeToString(deterministic=True)
+        data = value.encode() if isinstance(value, str) else value
+        return hmac.new(self._secret, kind.encode() + b"\0" + data, hashlib.sha256).hexdigest()
+
+    def subject(self, juminhyo_code: str) -> str:
+        """The keyed hash a person is logged under."""
+        return self.keyed_hash("subject", juminhyo_code)
+
+    @staticmethod
+    def write(conn: Connection, entries: Sequence[Entry], now: dt.datetime | None = None) -> None:
+        """Append entries inside the caller's transaction (with the provision itself)."""
+        if not entries:
+            return
+        now = now or dt.datetime.now(dt.UTC)
+        conn.execute(
+            insert(provision_log),
+            [{"at": now, "fiscal_year": fiscal_year(now), **vars(e)} for e in entries],
+        )
+
+    def commit(self, entries: Sequence[Entry]) -> None:
+        """Append entries durably; returns once they are committed (group commit).
+
+        Concurrent callers share one transaction (one fsync): entries that
+        arrive while a group is being committed form the next group. An error
+        committing a group is raised to every caller in it.
+        """
+        self._group.commit(entries)
+
+    def write_refusal(self, entry: Entry) -> None:
+        """Append a refusal (in its own transaction: the query's own was rolled back)."""
+        self.commit([entry])
+
+    def provisions_of(
+        self, conn: Connection, juminhyo_code: str
+    ) -> list[tuple[dt.datetime, str, str, str]]:
+        """(at, recipient, task_id, items_given) of each provision of this person, oldest first."""
+        rows = conn.execute(
+            select(
+                provision_log.c.at,
+                provision_log.c.recipient,
+                provision_log.c.task_id,
+                provision_log.c.items_given,
+            )
+            .where(provision_log.c.subject_hash == self.subject(juminhyo_code))
+            .where(provision_log.c.outcome == PROVIDED)
+            .order_by(provision_log.c.id)
+        )
+        return [(row[0], row[1], row[2], row[3]) for row in rows]

@@ -1,0 +1,244 @@
+"""One node process: a gRPC server with mTLS, policy, tracing, health, reflection and an outbox.
+
+`create_node(config, spec)` builds everything without serving, so tests and
+`juki-net up` bind real ports and stop nodes gracefully; `serve()` runs a
+node in the foreground until SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from concurrent import futures
+from dataclasses import dataclass
+from functools import cached_property
+from types import FrameType
+from typing import Any
+
+import grpc
+from cryptography import x509
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from juki.v1 import node_admin_service_pb2, node_admin_service_pb2_grpc
+from jukinet.changes.outbox import Deliverer, Sender
+from jukinet.core.config import FUHYO_HOP, LINK_HOP, NEXT_HOP, NextHop, NodeConfig
+from jukinet.core.identity import Identity, Role
+from jukinet.core.telemetry import grpc_server_interceptor, setup_tracing, traced_channel
+from jukinet.provision.log import ProvisionLog, load_or_create_secret
+from jukinet.runtime.admin import NodeAdminServicer
+from jukinet.sealing.envelope import Sealer
+from jukinet.sealing.keys import KeyDirectory, NodeKeyring
+from jukinet.storage import Database, open_database
+from jukinet.trust import credentials, tls
+from jukinet.trust.audit import AuditLog
+from jukinet.trust.authz import AuthorizationInterceptor
+from jukinet.trust.credentials import CredentialWatcher, ReloadingChannel
+from jukinet.trust.revocation import RevocationList
+
+log = logging.getLogger(__name__)
+
+WORKERS = 16
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """What makes a node a CS, a prefecture server, a fuhyo server or the national server.
+
+    role: the role its certificate must carry.
+    service_names: full names of the gRPC services it adds (for health and reflection).
+    register: adds its servicers to the server.
+    make_sender: given the node and the current channel to its next hop (a
+        function: the channel is rebuilt when credentials change), the
+        function its outbox sends with.
+    make_fuhyo_sender: the same for the fuhyo hop (a CS's fuhyo server).
+    """
+
+    role: Role
+    service_names: tuple[str, ...]
+    register: Callable[[grpc.Server, Node], None]
+    make_sender: Callable[[Node, Callable[[], grpc.Channel]], Sender] | None = None
+    make_fuhyo_sender: Callable[[Node, Callable[[], grpc.Channel]], Sender] | None = None
+
+
+EXPIRY_CHECK_S = 60.0
+
+
+def expiry_warning(cert: x509.Certificate, now: dt.datetime) -> str | None:
+    """A warning once less than a quarter of the certificate's lifetime is left."""
+    start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+    left = end - now
+    if left <= dt.timedelta(0):
+        return "the node certificate has expired"
+    if left < (end - start) / 4:
+        return f"the node certificate expires in {left.total_seconds() / 3600:.1f} h; renew it"
+    return None
+
+
+class Node:
+    """A node's parts, wired but not yet serving."""
+
+    def __init__(self, config: NodeConfig, spec: ServiceSpec) -> None:
+        self.config = config
+        self.identity: Identity = config.identity
+        if self.identity.role is not spec.role:
+            raise ValueError(f"config identity is a {self.identity.role}, not a {spec.role}")
+        self.db: Database = open_database(config.database_url)
+        self.audit = AuditLog(self.db)
+        self.tracer_provider = setup_tracing(config.name, config.trace_file)
+        self.tracer = self.tracer_provider.get_tracer("juki-net")
+        self.credentials = CredentialWatcher(config.credentials)
+        self.sealer = Sealer(
+            self.identity.spiffe_id,
+            NodeKeyring(config.keyring_file),
+            KeyDirectory(config.key_directory, config.credentials.trust_bundle),
+        )
+        self.health = health.HealthServicer()
+        self.server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix=config.name),
+            interceptors=[
+                grpc_server_interceptor(self.tracer_provider),  # type: ignore[list-item]
+                AuthorizationInterceptor(
+                    self.identity,
+                    self.audit,
+                    revocation=(
+                        RevocationList(config.revocation_list, config.credentials.trust_bundle)
+                        if config.revocation_list
+                        else None
+                    ),
+                ),
+            ],
+            options=tls.server_options(config.max_connection_age_s),
+        )
+        self._service_names = (
+            *spec.service_names,
+            node_admin_service_pb2.DESCRIPTOR.services_by_name["NodeAdminService"].full_name,
+        )
+        self._closers: list[Callable[[], None]] = []
+        spec.register(self.server, self)
+        node_admin_service_pb2_grpc.add_NodeAdminServiceServicer_to_server(
+            NodeAdminServicer(self), self.server
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (*self._service_names, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+        )
+        self.port = self.server.add_secure_port(
+            config.listen, credentials.server_credentials(self.credentials)
+        )
+        if self.port == 0:
+            raise OSError(f"could not bind {config.listen}")
+        self._stopped = threading.Event()
+        self._channels = {
+            name: self._reloading_channel(hop)
+            for name, hop in (
+                (NEXT_HOP, config.next_hop),
+                (FUHYO_HOP, config.fuhyo_hop),
+                (LINK_HOP, config.link_hop),
+            )
+            if hop is not None
+        }
+        self.deliverers = [
+            Deliverer(
+                self.db,
+                make(self, self._channels[destination].get),
+                batch_size=config.outbox_batch_size,
+                tracer=self.tracer,
+                destination=destination,
+            )
+            for destination, make in (
+                (NEXT_HOP, spec.make_sender),
+                (FUHYO_HOP, spec.make_fuhyo_sender),
+            )
+            if make is not None and destination in self._channels
+        ]
+
+    def _reloading_channel(self, hop: NextHop) -> ReloadingChannel:
+        """A traced mTLS channel to `hop`, rebuilt when this node's credentials change."""
+        peer = Identity.parse(hop.spiffe_id)
+
+        def build(m: credentials.Material) -> grpc.Channel:
+            creds = tls.channel_credentials(m.key, m.cert, m.bundle)
+            return traced_channel(tls.channel_to(hop.address, creds, peer), self.tracer_provider)
+
+        return ReloadingChannel(self.credentials, build)
+
+    def start(self) -> None:
+        """Serve, mark every service SERVING, and start delivering the outbox."""
+        self.server.start()
+        for name in ("", *self._service_names):
+            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        for deliverer in self.deliverers:
+            deliverer.start()
+        threading.Thread(target=self._watch_expiry, name="expiry", daemon=True).start()
+        log.info("%s serving on port %d", self.config.name, self.port)
+
+    def _watch_expiry(self) -> None:
+        while True:
+            warning = expiry_warning(
+                self.credentials.current().certificate, dt.datetime.now(dt.UTC)
+            )
+            if warning:
+                log.warning("%s: %s", self.config.name, warning)
+            if self._stopped.wait(EXPIRY_CHECK_S):
+                return
+
+    @cached_property
+    def provision_log(self) -> ProvisionLog:
+        """The provision log (only nodes that provide records create its hashing secret)."""
+        config = self.config
+        secret_file = config.log_secret_file or config.keyring_file.with_name(
+            "provision-log.secret"
+        )
+        return ProvisionLog(self.db, load_or_create_secret(secret_file))
+
+    def close_on_stop(self, close: Callable[[], None]) -> None:
+        """Run `close` when the node stops (after in-flight calls finished)."""
+        self._closers.append(close)
+
+    def channel(self, hop: str) -> grpc.Channel:
+        """The current channel to one of the configured hops (NEXT_HOP, FUHYO_HOP, LINK_HOP)."""
+        if hop not in self._channels:
+            raise RuntimeError(f"this node has no {hop}")
+        return self._channels[hop].get()
+
+    def next_hop_channel(self) -> grpc.Channel:
+        """The current channel to the next hop (rebuilt when credentials change)."""
+        return self.channel(NEXT_HOP)
+
+    def changes_queued(self) -> None:
+        """Tell the outboxes something new waits (called after a commit)."""
+        for deliverer in self.deliverers:
+            deliverer.notify()
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Stop gracefully: NOT_SERVING, finish in-flight calls, stop delivery, flush spans."""
+        self._stopped.set()
+        self.health.enter_graceful_shutdown()
+        for deliverer in self.deliverers:
+            deliverer.stop()
+        self.server.stop(grace).wait()
+        for channel in self._channels.values():
+            channel.close()
+        for close in self._closers:
+            close()
+        self.tracer_provider.shutdown()
+        self.db.dispose()
+
+
+def serve(config: NodeConfig, spec: ServiceSpec) -> None:
+    """Run one node in the foreground until SIGINT or SIGTERM."""
+    node = Node(config, spec)
+    node.start()
+    done = threading.Event()
+
+    def _on_signal(_signum: int, _frame: FrameType | None) -> Any:
+        done.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    done.wait()
+    node.stop()

@@ -1,0 +1,7 @@
+"""Payloads sealed between nodes, and what a node keeps sealed for itself.
+
+Sealing keys and CA-signed key documents (`keys`), envelopes encrypted to
+the receiver and signed by the sender (`envelope`), replay protection
+(`replay`), sealing at rest (`at_rest`) and the one helper every sealed RPC
+goes through on both sides (`sealed_rpc`).
+"""

@@ -1,0 +1,391 @@
+"""Sealing keys: each node's private keys, its CA-signed key document, and the key directory.
+
+Every node has an encryption key pair (HPKE, ML-KEM-768+X25519) and a signing
+key pair (Ed25519 by default, ML-DSA-65 selectable). The public halves are
+published in a `KeyDocument` that the network CA signs, binding them to the
+node's SPIFFE ID exactly as its TLS certificate binds its TLS key.
+
+Distribution: signed key documents are files (``<node>.keydoc``) in a key
+directory shipped beside the trust bundle. Every node reads the directory,
+verifies each document against the trust bundle and re-reads it when a file
+changes, so a published rotation reaches every node without a restart.
+
+Rotation: `rotate()` adds a new key pair of each kind; the node's document
+then lists old and new side by side. Senders seal to the newest encryption
+key; the receiver keeps decrypting with the old one (still in its private key
+file) until the overlap ends and `retire()` removes it.
+
+Private keys live in one JSON file per node, mode 0600, never in a database.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import functools
+import hashlib
+import json
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem, x25519
+from cryptography.hazmat.primitives.hpke import MLKEM768X25519PrivateKey, MLKEM768X25519PublicKey
+from google.protobuf import timestamp_pb2
+
+from juki.v1 import envelope_pb2
+from jukinet.trust import pki
+
+HYBRID_SUITE = envelope_pb2.HPKE_SUITE_MLKEM768X25519_HKDFSHA256_AES256GCM
+ED25519 = envelope_pb2.SIGNATURE_ALGORITHM_ED25519
+ML_DSA_65 = envelope_pb2.SIGNATURE_ALGORITHM_ML_DSA_65
+KEY_LIFETIME = dt.timedelta(days=90)
+# New keys count as valid from an hour before they were made, so a receiver
+# whose clock lags the key's maker does not refuse a freshly published key.
+KEY_BACKDATE = dt.timedelta(hours=1)
+_MLKEM768_PUBLIC_LEN = 1184
+
+SigningPrivateKey = ed25519.Ed25519PrivateKey | mldsa.MLDSA65PrivateKey
+SigningPublicKey = ed25519.Ed25519PublicKey | mldsa.MLDSA65PublicKey
+
+
+class KeyTrustError(Exception):
+    """A key document or key that cannot be trusted or used."""
+
+
+def _stamp(when: dt.datetime) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(when)
+    return stamp
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+# -- private keys ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PrivateKeyEntry:
+    """One private key of a node, with the public facts published about it."""
+
+    key_id: str
+    use: envelope_pb2.KeyUse.ValueType
+    algorithm: int  # HpkeSuite for encryption, SignatureAlgorithm for signing
+    seed: bytes  # ML-KEM seed + X25519 raw, or the signing key's seed/raw bytes
+    not_before: dt.datetime
+    not_after: dt.datetime
+
+    def encryption_key(self) -> MLKEM768X25519PrivateKey:
+        """The HPKE private key (encryption entries only)."""
+        return _hybrid_private_key(self.seed)
+
+    def signing_key(self) -> SigningPrivateKey:
+        """The signing private key (signing entries only)."""
+        return _signing_private_key(self.algorithm, self.seed)
+
+    def public_key(self) -> envelope_pb2.PublicKey:
+        """The public half, as published in the key document."""
+        public = envelope_pb2.PublicKey(
+            key_id=self.key_id,
+            use=self.use,
+            not_before=_stamp(self.not_before),
+            not_after=_stamp(self.not_after),
+        )
+        if self.use == envelope_pb2.KEY_USE_ENCRYPTION:
+            public.suite = self.algorithm  # type: ignore[assignment]
+            public.public_key = key_bytes_of_hybrid(self.seed)
+        else:
+            public.signature_algorithm = self.algorithm  # type: ignore[assignment]
+            public.public_key = self.signing_key().public_key().public_bytes_raw()
+        return public
+
+
+# Expanding a seed into a key object (ML-KEM's especially) costs more than using it: one
+# object per seed, kept for the process. The seeds themselves are in memory anyway.
+@functools.lru_cache(maxsize=64)
+def _hybrid_private_key(seed: bytes) -> MLKEM768X25519PrivateKey:
+    return MLKEM768X25519PrivateKey(
+        mlkem.MLKEM768PrivateKey.from_seed_bytes(seed[:64]),
+        x25519.X25519PrivateKey.from_private_bytes(seed[64:]),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _signing_private_key(algorithm: int, seed: bytes) -> SigningPrivateKey:
+    if algorithm == ML_DSA_65:
+        return mldsa.MLDSA65PrivateKey.from_seed_bytes(seed)
+    return ed25519.Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def key_bytes_of_hybrid(seed: bytes) -> bytes:
+    """Raw public bytes of a hybrid key: ML-KEM-768 public key, then X25519 public key."""
+    kem = mlkem.MLKEM768PrivateKey.from_seed_bytes(seed[:64]).public_key().public_bytes_raw()
+    dh = x25519.X25519PrivateKey.from_private_bytes(seed[64:]).public_key().public_bytes_raw()
+    return kem + dh
+
+
+def hybrid_public_key(raw: bytes) -> MLKEM768X25519PublicKey:
+    """Parse the raw public bytes of a hybrid encryption key."""
+    if len(raw) != _MLKEM768_PUBLIC_LEN + 32:
+        raise KeyTrustError("hybrid public key has the wrong length")
+    return MLKEM768X25519PublicKey(
+        mlkem.MLKEM768PublicKey.from_public_bytes(raw[:_MLKEM768_PUBLIC_LEN]),
+        x25519.X25519PublicKey.from_public_bytes(raw[_MLKEM768_PUBLIC_LEN:]),
+    )
+
+
+def signing_public_key(algorithm: int, raw: bytes) -> SigningPublicKey:
+    """Parse a raw signing public key of `algorithm`."""
+    if algorithm == ED25519:
+        return ed25519.Ed25519PublicKey.from_public_bytes(raw)
+    if algorithm == ML_DSA_65:
+        return mldsa.MLDSA65PublicKey.from_public_bytes(raw)
+    raise KeyTrustError("unknown signature algorithm")
+
+
+def new_entries(
+    now: dt.datetime, *, signature_algorithm: int = ED25519, lifetime: dt.timedelta = KEY_LIFETIME
+) -> list[PrivateKeyEntry]:
+    """A fresh encryption key and signing key, valid from `now` (less KEY_BACKDATE)."""
+    start = now - KEY_BACKDATE
+    stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
+    kem_seed = mlkem.MLKEM768PrivateKey.generate().private_bytes_raw()
+    dh_raw = x25519.X25519PrivateKey.generate().private_bytes_raw()
+    if signature_algorithm == ML_DSA_65:
+        sign_seed = mldsa.MLDSA65PrivateKey.generate().private_bytes_raw()
+    else:
+        sign_seed = ed25519.Ed25519PrivateKey.generate().private_bytes_raw()
+    return [
+        PrivateKeyEntry(
+            f"enc-{stamp}",
+            envelope_pb2.KEY_USE_ENCRYPTION,
+            HYBRID_SUITE,
+            kem_seed + dh_raw,
+            start,
+            now + lifetime,
+        ),
+        PrivateKeyEntry(
+            f"sig-{stamp}",
+            envelope_pb2.KEY_USE_SIGNING,
+            signature_algorithm,
+            sign_seed,
+            start,
+            now + lifetime,
+        ),
+    ]
+
+
+@dataclass
+class NodeKeyring:
+    """A node's private sealing keys, backed by one 0600 JSON file it re-reads when changed."""
+
+    path: Path
+    entries: list[PrivateKeyEntry] = field(default_factory=list)
+    _mtime: float = -1.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def create(cls, path: Path, entries: Iterable[PrivateKeyEntry]) -> NodeKeyring:
+        """Write a new key file with `entries`."""
+        ring = cls(path, list(entries))
+        ring.save()
+        return ring
+
+    def save(self) -> None:
+        """Write the key file atomically, mode 0600."""
+        data = [
+            {
+                "key_id": e.key_id,
+                "use": int(e.use),
+                "algorithm": e.algorithm,
+                "seed": _b64(e.seed),
+                "not_before": e.not_before.isoformat(),
+                "not_after": e.not_after.isoformat(),
+            }
+            for e in self.entries
+        ]
+        pki.write_atomic(self.path, json.dumps(data, indent=1).encode(), mode=0o600)
+
+    def refresh(self) -> None:
+        """Re-read the file if it changed (a rotation by the operator's command)."""
+        mtime = self.path.stat().st_mtime
+        if mtime == self._mtime:
+            return
+        with self._lock:
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+            self.entries = [
+                PrivateKeyEntry(
+                    d["key_id"],
+                    d["use"],
+                    d["algorithm"],
+                    base64.b64decode(d["seed"]),
+                    dt.datetime.fromisoformat(d["not_before"]),
+                    dt.datetime.fromisoformat(d["not_after"]),
+                )
+                for d in raw
+            ]
+            self._mtime = mtime
+
+    def decryption_key(self, key_id: str) -> MLKEM768X25519PrivateKey | None:
+        """The private encryption key with `key_id`, if this node still holds it."""
+        entry = self.encryption_entry(key_id)
+        return None if entry is None else entry.encryption_key()
+
+    def _newest(self, use: envelope_pb2.KeyUse.ValueType, kind: str) -> PrivateKeyEntry:
+        """The newest key entry of `use`; KeyTrustError ("no `kind` key") if there is none."""
+        self.refresh()
+        of_use = [e for e in self.entries if e.use == use]
+        if not of_use:
+            raise KeyTrustError(f"no {kind} key")
+        return max(of_use, key=lambda e: e.not_before)
+
+    def current_encryption_entry(self) -> PrivateKeyEntry:
+        """The newest encryption key entry (what data at rest is sealed under)."""
+        return self._newest(envelope_pb2.KEY_USE_ENCRYPTION, "encryption")
+
+    def encryption_entry(self, key_id: str) -> PrivateKeyEntry | None:
+        """The encryption key entry with `key_id`, if this node still holds it."""
+        self.refresh()
+        for e in self.entries:
+            if e.key_id == key_id and e.use == envelope_pb2.KEY_USE_ENCRYPTION:
+                return e
+        return None
+
+    def current_signing_key(self) -> tuple[PrivateKeyEntry, SigningPrivateKey]:
+        """The newest signing key (used for every envelope this node seals)."""
+        newest = self._newest(envelope_pb2.KEY_USE_SIGNING, "signing")
+        return newest, newest.signing_key()
+
+    def document(self, spiffe_id: str, now: dt.datetime) -> envelope_pb2.KeyDocument:
+        """The public key document listing every key held (old and new during a rotation)."""
+        self.refresh()
+        return envelope_pb2.KeyDocument(
+            spiffe_id=spiffe_id,
+            keys=[e.public_key() for e in self.entries],
+            issued_at=_stamp(now),
+        )
+
+
+def rotate(ring: NodeKeyring, now: dt.datetime) -> None:
+    """Add a new key of each kind; the old ones stay until `retire`."""
+    ring.refresh()
+    algorithm = ring.current_signing_key()[0].algorithm
+    ring.entries.extend(new_entries(now, signature_algorithm=algorithm))
+    ring.save()
+
+
+def retire(ring: NodeKeyring, key_ids: Iterable[str]) -> None:
+    """Remove keys after the overlap window: their envelopes can no longer be opened."""
+    drop = set(key_ids)
+    ring.refresh()
+    ring.entries = [e for e in ring.entries if e.key_id not in drop]
+    ring.save()
+
+
+# -- key documents ------------------------------------------------------------------------
+def fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 hex of a certificate's DER encoding."""
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+def sign_document(
+    document: envelope_pb2.KeyDocument, issuer: pki.Issuer
+) -> envelope_pb2.SignedKeyDocument:
+    """The CA's signature over a key document."""
+    body = document.SerializeToString(deterministic=True)
+    return envelope_pb2.SignedKeyDocument(
+        document=body,
+        ca_signature=issuer.key.sign(body, ec.ECDSA(hashes.SHA256())),
+        ca_fingerprint=fingerprint(issuer.certificate),
+    )
+
+
+def verify_document(
+    signed: envelope_pb2.SignedKeyDocument, cas: Iterable[x509.Certificate]
+) -> envelope_pb2.KeyDocument:
+    """The document, if a CA of the bundle signed it; KeyTrustError otherwise."""
+    for ca in cas:
+        if fingerprint(ca) != signed.ca_fingerprint:
+            continue
+        public = ca.public_key()
+        if not isinstance(public, ec.EllipticCurvePublicKey):
+            raise KeyTrustError("CA key is not ECDSA")
+        try:
+            public.verify(signed.ca_signature, signed.document, ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature:
+            raise KeyTrustError("key document signature does not verify") from None
+        return envelope_pb2.KeyDocument.FromString(signed.document)
+    raise KeyTrustError("key document signed by a CA outside the trust bundle")
+
+
+def publish(directory: Path, name: str, signed: envelope_pb2.SignedKeyDocument) -> Path:
+    """Write a signed key document into the key directory."""
+    path = directory / f"{name}.keydoc"
+    pki.write_atomic(path, signed.SerializeToString())
+    return path
+
+
+def load_bundle(path: Path) -> list[x509.Certificate]:
+    """Every CA certificate of a PEM trust bundle."""
+    return x509.load_pem_x509_certificates(path.read_bytes())
+
+
+class KeyDirectory:
+    """Every node's verified public keys, re-read when the directory changes."""
+
+    def __init__(self, directory: Path, trust_bundle: Path) -> None:
+        self._directory = directory
+        self._bundle = trust_bundle
+        self._stamp: tuple[tuple[str, float], ...] = ()
+        self._docs: dict[str, envelope_pb2.KeyDocument] = {}
+        self._lock = threading.Lock()
+
+    def _refresh(self) -> None:
+        files = sorted(self._directory.glob("*.keydoc"))
+        stamp = (
+            *((f.name, f.stat().st_mtime) for f in files),
+            ("bundle", self._bundle.stat().st_mtime),
+        )
+        if stamp == self._stamp:
+            return
+        with self._lock:
+            cas = load_bundle(self._bundle)
+            docs: dict[str, envelope_pb2.KeyDocument] = {}
+            for f in files:
+                signed = envelope_pb2.SignedKeyDocument.FromString(f.read_bytes())
+                try:
+                    doc = verify_document(signed, cas)
+                except KeyTrustError:
+                    continue  # an untrusted document is ignored, never used
+                docs[doc.spiffe_id] = doc
+            self._docs, self._stamp = docs, stamp
+
+    def _keys(self, spiffe_id: str, use: int, now: dt.datetime) -> list[envelope_pb2.PublicKey]:
+        self._refresh()
+        doc = self._docs.get(spiffe_id)
+        if doc is None:
+            return []
+        return [
+            k
+            for k in doc.keys
+            if k.use == use
+            and k.not_before.ToDatetime(dt.UTC) <= now <= k.not_after.ToDatetime(dt.UTC)
+        ]
+
+    def encryption_key(self, spiffe_id: str, now: dt.datetime) -> envelope_pb2.PublicKey | None:
+        """The newest valid encryption key of a node (what a sender seals to)."""
+        keys = self._keys(spiffe_id, envelope_pb2.KEY_USE_ENCRYPTION, now)
+        return max(keys, key=lambda k: k.not_before.ToDatetime(dt.UTC)) if keys else None
+
+    def signing_key(
+        self, spiffe_id: str, key_id: str, now: dt.datetime
+    ) -> envelope_pb2.PublicKey | None:
+        """A node's valid signing key with `key_id` (what a receiver verifies with)."""
+        for k in self._keys(spiffe_id, envelope_pb2.KEY_USE_SIGNING, now):
+            if k.key_id == key_id:
+                return k
+        return None

@@ -1,0 +1,44 @@
+"""Replay protection: an envelope's message id is accepted once within the time window.
+
+The ids live in the node's database (table seen_envelopes), written in the
+same transaction that applies the envelope's payload, so a restart forgets
+nothing and a failed apply does not burn the id. Ids older than twice the
+window are purged: an envelope that old is refused by its timestamp anyway.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import grpc
+from sqlalchemy import Connection, delete, insert, select
+
+from juki.v1 import envelope_pb2
+from jukinet.sealing.envelope import DEFAULT_WINDOW, refused
+from jukinet.storage.schema import seen_envelopes
+
+
+def remember(
+    conn: Connection,
+    header: envelope_pb2.EnvelopeHeader,
+    *,
+    window: dt.timedelta = DEFAULT_WINDOW,
+    now: dt.datetime | None = None,
+) -> None:
+    """Record the envelope's id; raise ENVELOPE_REPLAYED if it was seen before."""
+    now = now or dt.datetime.now(dt.UTC)
+    seen = conn.execute(
+        select(seen_envelopes.c.message_id).where(seen_envelopes.c.message_id == header.message_id)
+    ).first()
+    if seen is not None:
+        raise refused(
+            grpc.StatusCode.ALREADY_EXISTS,
+            "ENVELOPE_REPLAYED",
+            "this envelope was already received",
+        )
+    conn.execute(delete(seen_envelopes).where(seen_envelopes.c.seen_at < now - 2 * window))
+    conn.execute(
+        insert(seen_envelopes).values(
+            message_id=header.message_id, sender=header.sender, seen_at=now
+        )
+    )

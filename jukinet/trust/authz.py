@@ -1,0 +1,254 @@
+"""Who may call what: one declarative policy table and the interceptor that enforces it.
+
+Deny by default: a method that is not in `POLICY` is refused for everyone.
+Each entry lists the identities admitted, by role and by how the caller must
+relate to this node (same municipality, same prefecture, or anywhere in the
+network). Identity comes only from the verified TLS peer's SPIFFE ID; a caller
+without one is UNAUTHENTICATED.
+
+Before the policy, the peer's certificate is checked against the network's
+revocation list (revocation.py). Every refusal, and every operator action, is
+appended to the node's audit log.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import enum
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from jukinet.core.errors import RefusedError, abort
+from jukinet.core.identity import (
+    Identity,
+    Role,
+    peer_certificate_pem,
+    peer_identity,
+    peer_spiffe_ids,
+)
+from jukinet.trust.audit import AuditLog
+from jukinet.trust.revocation import RevocationList
+
+log = logging.getLogger(__name__)
+
+
+class Scope(enum.Enum):
+    """How a caller must relate to the node it calls."""
+
+    SAME_MUNICIPALITY = "same municipality"
+    SAME_PREFECTURE = "same prefecture"
+    NETWORK = "anywhere in the network"
+    AT_NATIONAL = "only at the national server"
+
+
+@dataclass(frozen=True)
+class Allow:
+    """Admit callers of `role` (any role if None) within `scope`."""
+
+    role: Role | None
+    scope: Scope = Scope.NETWORK
+
+    def admits(self, caller: Identity, node: Identity) -> bool:
+        """True if `caller` may call a method guarded by this rule on `node`."""
+        if self.role is not None and caller.role is not self.role:
+            return False
+        if self.scope is Scope.SAME_MUNICIPALITY:
+            return caller.code == node.code
+        if self.scope is Scope.SAME_PREFECTURE:
+            return caller.prefecture == node.prefecture
+        if self.scope is Scope.AT_NATIONAL:
+            return node.role is Role.NATIONAL
+        return True
+
+
+ANY_NETWORK_IDENTITY = Allow(role=None)
+
+# fmt: off
+POLICY: Mapping[str, tuple[Allow, ...]] = {
+    # Only the municipality's own register system enters changes at its CS.
+    "/juki.v1.CsService/SubmitChange": (Allow(Role.REGISTER, Scope.SAME_MUNICIPALITY),),
+    "/juki.v1.CsService/SubmitChanges": (Allow(Role.REGISTER, Scope.SAME_MUNICIPALITY),),
+    "/juki.v1.CsService/GetChangeStatus": (
+        Allow(Role.REGISTER, Scope.SAME_MUNICIPALITY),
+        Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),
+    ),
+    # Only a CS of prefecture P delivers to prefecture P's server.
+    "/juki.v1.PrefectureService/DeliverMunicipalChanges": (Allow(Role.CS, Scope.SAME_PREFECTURE),),
+    # Only prefecture servers deliver to the national server.
+    "/juki.v1.NationalService/DeliverPrefectureChanges": (Allow(Role.PREFECTURE),),
+    # Provision: a prefecture's own organs at its prefecture server, national agencies at the
+    # national server; the task catalogue (catalogue.py) then decides per task.
+    "/juki.v1.ProvisionService/QueryResidents": (
+        Allow(Role.ORGAN, Scope.SAME_PREFECTURE),
+        Allow(Role.AGENCY, Scope.AT_NATIONAL),
+    ),
+    "/juki.v1.ProvisionService/BulkQueryResidents": (
+        Allow(Role.ORGAN, Scope.SAME_PREFECTURE),
+        Allow(Role.AGENCY, Scope.AT_NATIONAL),
+    ),
+    # A prefecture server asks about another prefecture's resident for one of its organs.
+    "/juki.v1.NationalService/QueryForPrefecture": (Allow(Role.PREFECTURE),),
+    # The narrow link (mynumber_link.py): the one caller is this prefecture's fuhyo server.
+    "/juki.v1.MyNumberLinkService/GetMyNumberForEmigrant": (
+        Allow(Role.FUHYO, Scope.SAME_PREFECTURE),
+    ),
+    # The fuhyo network: a municipality's register system enters fuhyo changes at its CS; a CS
+    # of prefecture P delivers to P's fuhyo server, fuhyo servers to the national fuhyo server.
+    "/juki.v1.CsService/SubmitFuhyoChange": (Allow(Role.REGISTER, Scope.SAME_MUNICIPALITY),),
+    "/juki.v1.FuhyoService/DeliverMunicipalFuhyoChanges": (Allow(Role.CS, Scope.SAME_PREFECTURE),),
+    "/juki.v1.NationalFuhyoService/DeliverPrefectureFuhyoChanges": (Allow(Role.FUHYO),),
+    # Fuhyo provision to the prefecture's own organs; the catalogue then decides per task.
+    "/juki.v1.FuhyoService/QueryFuhyoRecords": (Allow(Role.ORGAN, Scope.SAME_PREFECTURE),),
+    "/juki.v1.FuhyoService/ConfirmMyNumberDelivery": (Allow(Role.ORGAN, Scope.SAME_PREFECTURE),),
+    # A fuhyo server asks about another prefecture's fuhyo file for one of its organs.
+    "/juki.v1.NationalFuhyoService/QueryFuhyoForPrefecture": (Allow(Role.FUHYO),),
+    # Disclosure, statistics, bulk approvals: the prefecture's own operators.
+    "/juki.v1.ProvisionAdminService/DiscloseRecord": (Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),),
+    "/juki.v1.ProvisionAdminService/GetProvisionStatistics": (
+        Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),
+    ),
+    "/juki.v1.ProvisionAdminService/ApproveBulkProvision": (
+        Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),
+    ),
+    # Operators see counts and states (no personal data) of any node.
+    "/juki.v1.NodeAdminService/GetNodeStatus": (Allow(Role.OPERATOR),),
+    # Liveness and schema, for every identity of the network.
+    "/grpc.health.v1.Health/Check": (ANY_NETWORK_IDENTITY,),
+    "/grpc.health.v1.Health/Watch": (ANY_NETWORK_IDENTITY,),
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": (ANY_NETWORK_IDENTITY,),
+}
+# fmt: on
+
+# Health and reflection are not operator *actions*; everything else they call is.
+_NOT_AUDITED_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
+
+_caller: contextvars.ContextVar[Identity] = contextvars.ContextVar("juki_caller")
+
+
+def current_caller() -> Identity:
+    """The authorised caller of the RPC being served (set by the interceptor)."""
+    return _caller.get()
+
+
+def unauthenticated() -> RefusedError:
+    """The refusal for a peer without a SPIFFE ID of this network."""
+    return RefusedError(
+        grpc.StatusCode.UNAUTHENTICATED,
+        "NO_NETWORK_IDENTITY",
+        "the client certificate carries no SPIFFE ID of this network",
+    )
+
+
+def permission_denied(method: str) -> RefusedError:
+    """The refusal for an identity the policy does not admit."""
+    return RefusedError(
+        grpc.StatusCode.PERMISSION_DENIED,
+        "CALLER_NOT_ADMITTED",
+        f"this identity may not call {method} on this node",
+        method=method,
+    )
+
+
+class AuthorizationInterceptor(grpc.ServerInterceptor):
+    """Applies `policy` to every call, and maps refusals to statuses + audit entries."""
+
+    def __init__(
+        self,
+        node: Identity,
+        audit: AuditLog,
+        policy: Mapping[str, tuple[Allow, ...]] = POLICY,
+        revocation: RevocationList | None = None,
+    ) -> None:
+        self._node = node
+        self._audit = audit
+        self._policy = policy
+        self._revocation = revocation
+
+    def authorize(self, method: str, context: grpc.ServicerContext) -> Identity:
+        """The caller's identity if admitted to `method`; raises RefusedError otherwise."""
+        caller = peer_identity(context, self._node.trust_domain)
+        if caller is None:
+            raise unauthenticated()
+        if self._revocation is not None:
+            self._revocation.check(peer_certificate_pem(context))
+        if not any(rule.admits(caller, self._node) for rule in self._policy.get(method, ())):
+            raise permission_denied(method)
+        return caller
+
+    def _record(self, actor: str, method: str, outcome: str, reason: str = "") -> None:
+        try:
+            self._audit.append(actor=actor, action=method, outcome=outcome, reason=reason)
+        except Exception:  # the refusal itself must still reach the caller
+            log.exception("audit append failed for %s", method)
+
+    def _admit(self, method: str, context: grpc.ServicerContext) -> Identity:
+        """`authorize`, recording and aborting the call on refusal."""
+        try:
+            return self.authorize(method, context)
+        except RefusedError as refusal:
+            self._record(_peer_spiffe_id(context), method, "refused", refusal.reason)
+            abort(context, refusal)
+
+    def _guard(self, method: str, behavior: Callable[..., Any], streaming: bool) -> Any:
+        def checked(request: Any, context: grpc.ServicerContext) -> Any:
+            caller = self._admit(method, context)
+            actor = caller.spiffe_id
+            token = _caller.set(caller)
+            try:
+                result = behavior(request, context)
+                if caller.role is Role.OPERATOR and not method.startswith(_NOT_AUDITED_PREFIXES):
+                    self._record(actor, method, "ok")
+                return result
+            except RefusedError as refusal:
+                self._record(actor, method, "refused", refusal.reason)
+                abort(context, refusal)
+            finally:
+                _caller.reset(token)
+
+        def checked_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            # Streaming responses: authorise before the first message is produced.
+            caller = self._admit(method, context)
+            token = _caller.set(caller)
+            try:
+                yield from behavior(request, context)
+            except RefusedError as refusal:
+                self._record(caller.spiffe_id, method, "refused", refusal.reason)
+                abort(context, refusal)
+            finally:
+                _caller.reset(token)
+
+        return checked_stream if streaming else checked
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+        kinds: tuple[tuple[str, Callable[..., grpc.RpcMethodHandler[Any, Any]], bool], ...] = (
+            ("unary_unary", grpc.unary_unary_rpc_method_handler, False),
+            ("unary_stream", grpc.unary_stream_rpc_method_handler, True),
+            ("stream_unary", grpc.stream_unary_rpc_method_handler, False),
+            ("stream_stream", grpc.stream_stream_rpc_method_handler, True),
+        )
+        for attribute, factory, streaming in kinds:
+            behavior = getattr(handler, attribute)
+            if behavior is not None:
+                return factory(
+                    self._guard(method, behavior, streaming),
+                    request_deserializer=handler.request_deserializer,
+                    response_serializer=handler.response_serializer,
+                )
+        return handler  # pragma: no cover - gRPC always sets one behaviour
+
+
+def _peer_spiffe_id(context: grpc.ServicerContext) -> str:
+    values = peer_spiffe_ids(context)
+    return values[0][:255] if values else "(none)"

@@ -1,0 +1,270 @@
+"""Development PKI: a network CA and the certificates it issues, with `cryptography`.
+
+Every certificate names its holder by one URI SAN, a SPIFFE ID (see
+identity.py). Node certificates also carry the DNS/IP names they serve on,
+and both serverAuth and clientAuth EKUs, because every node is a server to
+some peers and a client of others. Keys are ECDSA P-256, which gRPC's TLS
+stack, grpcurl and every browser-era tool accept.
+
+Private keys are written 0600 through a temporary file and a rename, so a
+reader never sees a half-written key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from jukinet.core.identity import Identity
+
+NODE_LIFETIME = dt.timedelta(hours=24)
+CLIENT_LIFETIME = dt.timedelta(hours=24)
+CA_LIFETIME = dt.timedelta(days=365)
+# Clocks on the network disagree a little; certificates start slightly in the past.
+BACKDATE = dt.timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """A CA certificate with its private key, able to sign certificates."""
+
+    certificate: x509.Certificate
+    key: ec.EllipticCurvePrivateKey
+
+    @classmethod
+    def load(cls, cert_path: Path, key_path: Path) -> Issuer:
+        """Read a CA certificate and key written by `create_ca`."""
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError("CA key is not an EC key")
+        return cls(load_certificate(cert_path), key)
+
+
+def now() -> dt.datetime:
+    """The current UTC time (one place, so tests can see what 'now' meant)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def new_key() -> ec.EllipticCurvePrivateKey:
+    """A fresh ECDSA P-256 private key."""
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _key_usage(*, ca: bool) -> x509.KeyUsage:
+    """A CA signs certificates and CRLs only; an end entity signs handshakes only."""
+    return x509.KeyUsage(
+        digital_signature=not ca,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=ca,
+        crl_sign=ca,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def create_ca(common_name: str, *, lifetime: dt.timedelta = CA_LIFETIME) -> Issuer:
+    """A self-signed CA that may sign end-entity certificates only."""
+    key = new_key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    start = now() - BACKDATE
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + lifetime)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(ca=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return Issuer(cert, key)
+
+
+def issue(
+    issuer: Issuer,
+    identity: Identity,
+    *,
+    key: ec.EllipticCurvePrivateKey | None = None,
+    lifetime: dt.timedelta = NODE_LIFETIME,
+    not_before: dt.datetime | None = None,
+    dns_names: Sequence[str] = (),
+    ip_addresses: Sequence[str] = (),
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """Issue an end-entity certificate for `identity`; returns it with its key.
+
+    The SPIFFE ID is the only URI SAN (gRPC exposes it as peer_spiffe_id only
+    then). `dns_names`/`ip_addresses` are added for servers' hostname checks.
+    """
+    key = key or new_key()
+    start = not_before or (now() - BACKDATE)
+    sans: list[x509.GeneralName] = [x509.UniformResourceIdentifier(identity.spiffe_id)]
+    sans += [x509.DNSName(d) for d in dns_names]
+    sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ip_addresses]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, identity.spiffe_id)]))
+        .issuer_name(issuer.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + lifetime)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(ca=False), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
+            critical=False,
+        )
+        .sign(issuer.key, hashes.SHA256())
+    )
+    return cert, key
+
+
+CRL_LIFETIME = dt.timedelta(hours=24)
+
+
+def build_crl(
+    issuer: Issuer, serials: Iterable[int], *, lifetime: dt.timedelta = CRL_LIFETIME
+) -> x509.CertificateRevocationList:
+    """A CRL of `issuer` listing `serials`, valid for `lifetime` (its nextUpdate)."""
+    start = now() - BACKDATE
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer.certificate.subject)
+        .last_update(start)
+        .next_update(now() + lifetime)
+    )
+    for serial in sorted(set(serials)):
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(start).build()
+        )
+    return builder.sign(issuer.key, hashes.SHA256())
+
+
+def write_crls(path: Path, crls: Iterable[x509.CertificateRevocationList]) -> None:
+    """Write CRLs (one per CA) as one PEM file, atomically."""
+    write_atomic(path, b"".join(c.public_bytes(serialization.Encoding.PEM) for c in crls))
+
+
+_PEM_CRL = re.compile(rb"-----BEGIN X509 CRL-----.+?-----END X509 CRL-----", re.DOTALL)
+
+
+def load_crls(data: bytes) -> list[x509.CertificateRevocationList]:
+    """Every CRL of a PEM file holding several."""
+    return [x509.load_pem_x509_crl(block) for block in _PEM_CRL.findall(data)]
+
+
+def pem(cert: x509.Certificate) -> bytes:
+    """A certificate as PEM bytes."""
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    """A private key as unencrypted PKCS#8 PEM (protected by file mode 0600)."""
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Write `data` to `path` via a temporary file and a rename, with `mode`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.chmod(tmp, mode)  # the umask may have narrowed or the file pre-existed
+    os.replace(tmp, path)
+
+
+def write_private_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    """Write a private key readable by its owner only (0600)."""
+    write_atomic(path, key_pem(key), mode=0o600)
+
+
+def write_pair(
+    directory: Path, stem: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey
+) -> tuple[Path, Path]:
+    """Write `<stem>.key` (0600) then `<stem>.crt`; returns (cert path, key path)."""
+    cert_path, key_path = directory / f"{stem}.crt", directory / f"{stem}.key"
+    write_private_key(key_path, key)
+    write_atomic(cert_path, pem(cert))
+    return cert_path, key_path
+
+
+def write_bundle(path: Path, cas: Iterable[x509.Certificate]) -> None:
+    """Write a trust bundle: the CA certificates a node accepts, concatenated."""
+    write_atomic(path, b"".join(pem(c) for c in cas))
+
+
+def load_certificate(path: Path) -> x509.Certificate:
+    """Read one PEM certificate."""
+    return x509.load_pem_x509_certificate(path.read_bytes())
+
+
+def names_of(cert: x509.Certificate) -> tuple[list[str], list[str]]:
+    """The DNS names and IP addresses a certificate carries (to renew it with the same)."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return [], []
+    return (
+        list(san.get_values_for_type(x509.DNSName)),
+        [str(a) for a in san.get_values_for_type(x509.IPAddress)],
+    )
+
+
+def is_ca(cert: x509.Certificate) -> bool:
+    """True for a CA certificate."""
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+def issuing_ca(cert: x509.Certificate, cas: Iterable[x509.Certificate]) -> x509.Certificate | None:
+    """The CA among `cas` that signed `cert`, if any."""
+    for ca in cas:
+        try:
+            cert.verify_directly_issued_by(ca)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        return ca
+    return None
+
+
+def spiffe_id_of(cert: x509.Certificate) -> str:
+    """The single URI SAN of a certificate; ValueError if there is not exactly one."""
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    uris = san.get_values_for_type(x509.UniformResourceIdentifier)
+    if len(uris) != 1:
+        raise ValueError("certificate must carry exactly one URI SAN")
+    return uris[0]

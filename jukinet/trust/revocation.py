@@ -1,0 +1,112 @@
+"""Certificate revocation: every call's peer certificate checked against the CAs' CRLs.
+
+gRPC Python has no CRL option, so the authorisation interceptor calls
+`RevocationList.check` with the verified peer certificate on every call. The
+list is a PEM file of X.509 CRLs, one per CA of the trust bundle, signed by
+that CA (`pki.build_crl`). It is distributed like the trust bundle: the
+operator's `revoke` command rewrites it and every node re-reads it on its next
+call (one `stat` per call), so a revocation takes effect on each node as soon
+as the file reaches it.
+
+Fail closed, in this order:
+
+1. (1) the file must exist and parse — else every call is refused
+   (REVOCATION_LIST_UNAVAILABLE, UNAVAILABLE);
+2. (2) the peer's issuing CA must have a CRL in it, signed by that CA — else
+   REVOCATION_LIST_UNAVAILABLE;
+3. (3) that CRL's nextUpdate must not have passed — a stale list refuses
+   every certificate of that CA (REVOCATION_LIST_STALE, UNAVAILABLE) until a
+   fresh one arrives: `juki-net up` re-signs its CRL at half its validity;
+4. (4) the certificate's serial must not be listed (CERTIFICATE_REVOKED,
+   UNAUTHENTICATED).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import grpc
+from cryptography import x509
+
+from jukinet.core.errors import RefusedError
+from jukinet.trust.pki import load_crls
+
+
+@dataclass(frozen=True)
+class _IssuerList:
+    next_update: dt.datetime
+    serials: frozenset[int]
+
+
+def _unavailable(reason: str, message: str) -> RefusedError:
+    return RefusedError(grpc.StatusCode.UNAVAILABLE, reason, message)
+
+
+def revoked() -> RefusedError:
+    """The refusal for a revoked certificate."""
+    return RefusedError(
+        grpc.StatusCode.UNAUTHENTICATED, "CERTIFICATE_REVOKED", "the client certificate is revoked"
+    )
+
+
+@lru_cache(maxsize=1024)
+def _parse(pem: bytes) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(pem)
+
+
+class RevocationList:
+    """The network's CRLs as one node sees them, re-read when the file or bundle changes."""
+
+    def __init__(self, path: Path, trust_bundle: Path) -> None:
+        self._path = path
+        self._bundle = trust_bundle
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self._lists: dict[bytes, _IssuerList] | None = None
+
+    def _load(self) -> dict[bytes, _IssuerList]:
+        cas = {
+            ca.subject.public_bytes(): ca
+            for ca in x509.load_pem_x509_certificates(self._bundle.read_bytes())
+        }
+        lists: dict[bytes, _IssuerList] = {}
+        for crl in load_crls(self._path.read_bytes()):
+            ca = cas.get(crl.issuer.public_bytes())
+            next_update = crl.next_update_utc
+            if ca is None or next_update is None or not crl.is_signature_valid(ca.public_key()):  # type: ignore[arg-type]
+                continue  # only a CRL its own CA signed counts
+            lists[crl.issuer.public_bytes()] = _IssuerList(
+                next_update, frozenset(r.serial_number for r in crl)
+            )
+        return lists
+
+    def _current(self) -> dict[bytes, _IssuerList]:
+        try:
+            stamp = (os.stat(self._path).st_mtime_ns, os.stat(self._bundle).st_mtime_ns)
+            if stamp != self._stamp:
+                with self._lock:
+                    self._lists, self._stamp = self._load(), stamp
+        except (OSError, ValueError):
+            self._lists, self._stamp = None, None
+        if self._lists is None:  # (1)
+            raise _unavailable("REVOCATION_LIST_UNAVAILABLE", "the revocation list cannot be read")
+        return self._lists
+
+    def check(self, peer_pem: bytes, now: dt.datetime | None = None) -> None:
+        """Raise RefusedError unless the peer certificate is known not revoked (1)-(4)."""
+        lists = self._current()
+        cert = _parse(peer_pem)
+        issuer_list = lists.get(cert.issuer.public_bytes())
+        if issuer_list is None:  # (2)
+            raise _unavailable(
+                "REVOCATION_LIST_UNAVAILABLE", "no revocation list for the issuing CA"
+            )
+        if (now or dt.datetime.now(dt.UTC)) > issuer_list.next_update:  # (3)
+            raise _unavailable("REVOCATION_LIST_STALE", "the revocation list is out of date")
+        if cert.serial_number in issuer_list.serials:  # (4)
+            raise revoked()

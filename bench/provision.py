@@ -33,7 +33,7 @@ from jukinet.client import calls as clients
 from jukinet.core.config import Credentials
 from jukinet.core.identity import Identity, Role
 from jukinet.dev import synthetic
-from jukinet.dev.localnet import LocalNetwork, connect, free_port
+from jukinet.dev.localnet import LocalNetwork, free_port
 from jukinet.storage import open_database
 from jukinet.storage.schema import resident_current
 from jukinet.trust import tls
@@ -92,10 +92,8 @@ def _echo_server(net: LocalNetwork) -> tuple[grpc.Server, str]:
 def baseline(net: LocalNetwork, count: int) -> dict[str, dict[str, float]]:
     """The bare echo, sequential and concurrent."""
     server, address = _echo_server(net)
-    who = net.info["clients"][ORGAN]
-    creds = Credentials(
-        cert_file=Path(who["cert"]), key_file=Path(who["key"]), trust_bundle=net.bundle
-    )
+    who = net.info.clients[ORGAN]
+    creds = Credentials(cert_file=who.cert, key_file=who.key, trust_bundle=net.bundle)
     channel = tls.secure_channel(address, creds, Identity.of(Role.PREFECTURE, "14"))
     echo = channel.unary_unary("/bench.Echo/Echo")
     try:
@@ -113,7 +111,7 @@ def baseline(net: LocalNetwork, count: int) -> dict[str, dict[str, float]]:
 
 def load(net: LocalNetwork, residents: int) -> dict[str, float]:
     """P4: residents into prefecture-14's store, before the node starts."""
-    url = net.node_info("prefecture-14")["database_url"]
+    url = net.node_info("prefecture-14").database_url
     db = open_database(url)
     loaded = synthetic.load_residents(db, "14", residents, seed=7)
     took = loaded.writing_s
@@ -140,7 +138,7 @@ def load(net: LocalNetwork, residents: int) -> dict[str, float]:
 
 
 def _sample(net: LocalNetwork, count: int) -> list[Any]:
-    engine = open_database(net.node_info("prefecture-14")["database_url"]).engine
+    engine = open_database(net.node_info("prefecture-14").database_url).engine
     with engine.connect() as conn:
         rows = conn.execute(
             select(
@@ -166,7 +164,7 @@ def queries(net: LocalNetwork, count: int) -> dict[str, dict[str, float]]:
         ),
     }
     results = {}
-    with connect(net.info, "prefecture-14", ORGAN) as channel:
+    with net.client_channel("prefecture-14", ORGAN) as channel:
         stub = pb_grpc.ProvisionServiceStub(channel)
         for name, build in keys.items():
 

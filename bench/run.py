@@ -48,7 +48,7 @@ from jukinet.client import calls as clients
 from jukinet.core.identity import Role
 from jukinet.core.telemetry import setup_tracing
 from jukinet.dev import localpg, synthetic
-from jukinet.dev.localnet import LocalNetwork, NodePlan, connect
+from jukinet.dev.localnet import LocalNetwork, NodePlan
 from jukinet.storage import as_utc
 from jukinet.storage.schema import received_changes, resident_current
 
@@ -63,7 +63,7 @@ ONE_PER_CALL_MAX = 2_000  # P1 one change per call, for comparison with batched 
 
 
 def _read_only(net: LocalNetwork, node: str) -> Any:
-    url = net.node_info(node)["database_url"]
+    url = net.node_info(node).database_url
     if url.startswith("sqlite:///"):
         return create_engine(f"sqlite:///file:{url.removeprefix('sqlite:///')}?mode=ro&uri=true")
     return create_engine(url)
@@ -110,7 +110,7 @@ def p1(net: LocalNetwork, count: int, per_call: int) -> dict[str, Any]:
     births = fresh_births(net, count, random.Random(5 + per_call))
     calls = [births[i : i + per_call] for i in range(0, count, per_call)]
     entered: dict[str, float] = {}
-    with connect(net.info, "cs-141003", "register-141003") as channel:
+    with net.client_channel("cs-141003", "register-141003") as channel:
         stub = cs_service_pb2_grpc.CsServiceStub(channel)
 
         def enter(i: int) -> None:
@@ -158,7 +158,7 @@ def _emigrants(net: LocalNetwork, count: int) -> list[str]:
 def p3(net: LocalNetwork, calls: int) -> dict[str, dict[str, float]]:
     """The narrow link round trip, sequential and concurrent."""
     codes = _emigrants(net, 20)
-    with connect(net.info, "fuhyo-14", provision.ORGAN) as channel:
+    with net.client_channel("fuhyo-14", provision.ORGAN) as channel:
         stub = fuhyo_grpc.FuhyoServiceStub(channel)
 
         def ask(i: int) -> str:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from juki.v1 import common_pb2
+from jukinet.core import clock
 from jukinet.dev import synthetic
 from jukinet.sealing.envelope import Sealer
 from jukinet.sealing.keys import (
@@ -54,10 +55,13 @@ def _world(tmp: Path, algorithm: int) -> tuple[Sealer, Sealer]:
     sealers = []
     for spiffe_id in (SENDER, RECEIVER):
         ring = NodeKeyring.create(
-            tmp / f"{spiffe_id[-2:]}.json", new_entries(pki.now(), signature_algorithm=algorithm)
+            tmp / f"{spiffe_id[-2:]}.json",
+            new_entries(clock.SYSTEM.now(), signature_algorithm=algorithm),
         )
         publish(
-            tmp / "keys", spiffe_id[-2:], sign_document(ring.document(spiffe_id, pki.now()), issuer)
+            tmp / "keys",
+            spiffe_id[-2:],
+            sign_document(ring.document(spiffe_id, clock.SYSTEM.now()), issuer),
         )
         sealers.append(Sealer(spiffe_id, ring, KeyDirectory(tmp / "keys", tmp / "bundle.pem")))
     return sealers[0], sealers[1]

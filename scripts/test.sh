@@ -12,4 +12,5 @@ scripts/bootstrap.sh dev
 export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff"; ruff check . && ruff format --check .
 echo "== mypy (strict on jukinet and services)"; mypy
+echo "== import-linter (lower layers never import higher ones)"; lint-imports --no-cache
 echo "== pytest"; pytest --timeout=180 -q "$@"

@@ -18,8 +18,9 @@ import pytest
 from sqlalchemy import event, select
 
 from juki.v1 import common_pb2 as pb
-from jukinet.changes import batch_plan, ledger
+from jukinet.changes import batch_plan, delivery, ledger
 from jukinet.core.errors import RefusedError
+from jukinet.core.identity import Identity
 from jukinet.dev import synthetic
 from jukinet.sealing.envelope import Sealer
 from jukinet.storage import Database, open_database
@@ -35,9 +36,14 @@ SENDER = "spiffe://juki.example/cs/141003"
 MUNICIPALITY = "141003"
 
 
-def _check_origin(change: pb.Change) -> None:
-    if change.municipality_code != MUNICIPALITY:
-        raise ledger.origin_mismatch()
+def _intake(vault: Sealer) -> ledger.Intake:
+    """A batch delivered by cs-141003: refused for another municipality's changes."""
+    return ledger.Intake(
+        sender=SENDER,
+        vault=vault,
+        forward=True,
+        check_origin=delivery.from_municipality(Identity.parse(SENDER)),
+    )
 
 
 @pytest.fixture
@@ -49,22 +55,12 @@ def reference(tmp_path: Path) -> Iterator[Database]:
 
 def _one_by_one(db: Database, vault: Sealer, changes: list[pb.Change]) -> list[Any]:
     with db.transaction() as conn:
-        return ledger.take_batch(
-            conn,
-            changes,
-            sender=SENDER,
-            vault=vault,
-            forward=True,
-            check_origin=_check_origin,
-            take=ledger.take_change,
-        )
+        return ledger.take_batch(conn, changes, _intake(vault), ledger.take_change)
 
 
 def _planned(db: Database, vault: Sealer, changes: list[pb.Change]) -> list[Any]:
     with db.transaction() as conn:
-        return batch_plan.take_resident_batch(
-            conn, changes, sender=SENDER, vault=vault, forward=True, check_origin=_check_origin
-        )
+        return batch_plan.take_resident_batch(conn, changes, _intake(vault))
 
 
 def _statements(db: Database, take: Any, *args: Any) -> tuple[Any, int]:

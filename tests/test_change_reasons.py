@@ -44,7 +44,8 @@ class Store:
 
     def take(self, change: pb.Change) -> ledger.Decision:
         with self.db.transaction() as conn:
-            return ledger.take_change(conn, change, sender=SENDER, vault=self.vault, forward=True)
+            intake = ledger.Intake(sender=SENDER, vault=self.vault, forward=True)
+            return ledger.take_change(conn, change, intake)
 
     def refusal(self, change: pb.Change) -> str:
         before = self.counts()

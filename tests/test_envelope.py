@@ -10,9 +10,10 @@ import grpc
 import pytest
 
 from juki.v1 import common_pb2, envelope_pb2
+from jukinet.core import clock
 from jukinet.core.errors import RefusedError
+from jukinet.core.identity import Identity
 from jukinet.dev import synthetic
-from jukinet.sealing import replay
 from jukinet.sealing.envelope import AT_REST_METHOD
 from jukinet.sealing.keys import (
     ML_DSA_65,
@@ -20,6 +21,7 @@ from jukinet.sealing.keys import (
     retire,
     rotate,
 )
+from jukinet.sealing.sealed_rpc import SealedEndpoint
 from jukinet.storage import open_database
 from jukinet.trust import pki
 from tests.helpers.sealing import World, make_world
@@ -85,7 +87,7 @@ def test_envelope_for_another_method_is_refused(world: World) -> None:
 @pytest.mark.parametrize("skew", [dt.timedelta(minutes=-6), dt.timedelta(minutes=6)])
 def test_envelope_outside_the_time_window_is_refused(world: World, skew: dt.timedelta) -> None:
     envelope = world.sealer(CS).seal(
-        _batch(), recipient=PREF14, method=METHOD, now=pki.now() + skew
+        _batch(), recipient=PREF14, method=METHOD, now=clock.SYSTEM.now() + skew
     )
     opener = world.sealer(PREF14)
     reason = _reason(lambda: opener.open(envelope, common_pb2.ChangeBatch, peer=CS, method=METHOD))
@@ -134,11 +136,11 @@ def test_rotation_keeps_old_envelopes_openable_until_retired(world: World) -> No
     sender, receiver = world.sealer(CS), world.sealer(PREF14)
     before = sender.seal(_batch(), recipient=PREF14, method=METHOD)
     old_key = envelope_pb2.EnvelopeHeader.FromString(before.header).recipient_key_id
-    rotate(world.rings[PREF14], pki.now() + dt.timedelta(seconds=1))
+    rotate(world.rings[PREF14], clock.SYSTEM.now() + dt.timedelta(seconds=1))
     world.publish(PREF14)
     receiver = world.sealer(PREF14)
     after = world.sealer(CS).seal(
-        _batch(), recipient=PREF14, method=METHOD, now=pki.now() + dt.timedelta(seconds=2)
+        _batch(), recipient=PREF14, method=METHOD, now=clock.SYSTEM.now() + dt.timedelta(seconds=2)
     )
     new_key = envelope_pb2.EnvelopeHeader.FromString(after.header).recipient_key_id
     assert new_key != old_key, "senders seal to the newest key"
@@ -150,7 +152,7 @@ def test_rotation_keeps_old_envelopes_openable_until_retired(world: World) -> No
         common_pb2.ChangeBatch,
         peer=CS,
         method=METHOD,
-        now=pki.now() + dt.timedelta(seconds=2),
+        now=clock.SYSTEM.now() + dt.timedelta(seconds=2),
     )
     retire(world.rings[PREF14], [old_key])
     reason = _reason(lambda: receiver.open(before, common_pb2.ChangeBatch, peer=CS, method=METHOD))
@@ -171,11 +173,13 @@ def test_ml_dsa_65_signatures_work_too(world: World) -> None:
 def test_a_replayed_message_id_is_refused(world: World, tmp_path: Path) -> None:
     db = open_database(f"sqlite:///{tmp_path / 'node.db'}")
     envelope = world.sealer(CS).seal(_batch(), recipient=PREF14, method=METHOD)
-    header, _ = world.sealer(PREF14).open(envelope, common_pb2.ChangeBatch, peer=CS, method=METHOD)
+    endpoint = SealedEndpoint(world.sealer(PREF14), METHOD)
+    request = endpoint.open(envelope, common_pb2.ChangeBatch, Identity.parse(CS))
     with db.transaction() as conn:
-        replay.remember(conn, header)
+        request.remember(conn)
+    again = endpoint.open(envelope, common_pb2.ChangeBatch, Identity.parse(CS))
     with pytest.raises(RefusedError) as caught, db.transaction() as conn:
-        replay.remember(conn, header)
+        again.remember(conn)
     assert (caught.value.code, caught.value.reason) == (
         grpc.StatusCode.ALREADY_EXISTS,
         "ENVELOPE_REPLAYED",
@@ -213,7 +217,7 @@ def test_data_at_rest_survives_rotation_until_the_key_is_retired(world: World) -
     ring = world.rings[CS]
     before = world.sealer(CS).seal_at_rest(_change())
     old_key = ring.current_encryption_entry().key_id
-    rotate(ring, pki.now() + dt.timedelta(seconds=1))
+    rotate(ring, clock.SYSTEM.now() + dt.timedelta(seconds=1))
     after = world.sealer(CS).seal_at_rest(_change())
     assert old_key.encode() in before and old_key.encode() not in after
     assert world.sealer(CS).open_at_rest(before, common_pb2.Change) == _change()

@@ -13,10 +13,10 @@ import pytest
 from juki.v1 import common_pb2
 from juki.v1.cs_service_pb2 import SubmitChangesRequest
 from juki.v1.cs_service_pb2_grpc import CsServiceStub
-from jukinet.cli.main import submit_change
 from jukinet.client import calls as clients
+from jukinet.client.calls import submit_change
 from jukinet.dev import synthetic
-from jukinet.dev.localnet import LocalNetwork, connect
+from jukinet.dev.localnet import LocalNetwork
 from tests.helpers.network import versions, wait_for
 
 PATH = ("cs-141003", "prefecture-14", "national")
@@ -104,7 +104,7 @@ def test_an_empty_or_oversized_call_is_refused_whole(network: LocalNetwork) -> N
     for changes in ([], too_many):
         with (
             pytest.raises(grpc.RpcError) as refused,
-            connect(network.info, "cs-141003", "register-141003") as channel,
+            network.client_channel("cs-141003", "register-141003") as channel,
         ):
             CsServiceStub(channel).SubmitChanges(SubmitChangesRequest(changes=changes), timeout=10)
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -113,7 +113,7 @@ def test_an_empty_or_oversized_call_is_refused_whole(network: LocalNetwork) -> N
 
 
 def _spans(net: LocalNetwork, node: str) -> list[dict[str, Any]]:
-    path = Path(net.node_info(node)["trace_file"])
+    path = Path(net.node_info(node).trace_file)
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
@@ -179,9 +179,9 @@ def test_no_personal_data_in_spans_or_logs(network: LocalNetwork) -> None:
     change = _birth(4)
     submit_change(network.info, change)
     wait_for(lambda: versions(network, "national", change.record.juminhyo_code))
-    assert all(Path(network.node_info(n)["trace_file"]).stat().st_size > 0 for n in PATH)
-    for node in network.info["nodes"]:
+    assert all(Path(network.node_info(n).trace_file).stat().st_size > 0 for n in PATH)
+    for node in network.info.nodes:
         for key in ("trace_file", "log_file"):
-            text = Path(node[key]).read_text(encoding="utf-8", errors="replace")
+            text = Path(getattr(node, key)).read_text(encoding="utf-8", errors="replace")
             for value in _personal_values(change):
-                assert value not in text, f"personal data in {node['name']} {key}"
+                assert value not in text, f"personal data in {node.name} {key}"

@@ -21,11 +21,11 @@ from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from juki.v1 import my_number_link_service_pb2 as link_pb
 from juki.v1 import my_number_link_service_pb2_grpc as link_grpc
 from juki.v1 import provision_service_pb2 as pb
-from jukinet.cli.main import demo_fuhyo
 from jukinet.client import calls as clients
 from jukinet.core.errors import error_info
 from jukinet.dev import synthetic
-from jukinet.dev.localnet import LocalNetwork, connect
+from jukinet.dev.demo import demo_fuhyo
+from jukinet.dev.localnet import LocalNetwork
 from jukinet.storage.schema import fuhyo_current, fuhyo_versions
 from tests.helpers.network import (
     channel_as,
@@ -216,7 +216,7 @@ def test_a_fuhyo_of_another_municipality_is_refused_at_the_cs(network: LocalNetw
     rng = random.Random(12)
     entry = synthetic.fuhyo_entry(synthetic.birth("141003", rng), rng)
     entry.municipality_code = entry.record.keeping_municipality_code = "141305"
-    with connect(network.info, "cs-141003", "register-141003") as channel:
+    with network.client_channel("cs-141003", "register-141003") as channel:
         stub = cs_service_pb2_grpc.CsServiceStub(channel)
         code, reason = _refused(
             lambda: stub.SubmitFuhyoChange(cs_service_pb2.SubmitFuhyoChangeRequest(change=entry))
@@ -335,7 +335,7 @@ def test_another_prefectures_emigrant_comes_from_the_national_fuhyo_server(
     (national,) = provision_rows(network, "national", q.request_id)
     assert (national.outcome, national.recipient) == (
         "provided",
-        network.info["clients"][TAX]["spiffe_id"],
+        network.info.clients[TAX].spiffe_id,
     )
 
 
@@ -357,7 +357,7 @@ def test_the_link_refuses_callers_other_than_the_fuhyo_server(network: LocalNetw
 
 # -- one trace, and no personal data left behind -------------------------------------------
 def _spans(net: LocalNetwork, node: str) -> list[dict[str, Any]]:
-    path = Path(net.node_info(node)["trace_file"])
+    path = Path(net.node_info(node).trace_file)
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 

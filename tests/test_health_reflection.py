@@ -23,8 +23,8 @@ EXPECTED = {
 
 
 def test_every_node_is_serving_and_lists_its_services(network: LocalNetwork) -> None:
-    for node in network.info["nodes"]:
-        with network.operator_channel(node["name"]) as channel:
+    for node in network.info.nodes:
+        with network.operator_channel(node.name) as channel:
             reply = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(), timeout=5
             )
@@ -35,22 +35,22 @@ def test_every_node_is_serving_and_lists_its_services(network: LocalNetwork) -> 
             )
             names = {s.name for s in answer.list_services_response.service}
         assert {
-            EXPECTED[node["role"]],
+            EXPECTED[node.role],
             "juki.v1.NodeAdminService",
             "grpc.health.v1.Health",
         } <= names
 
 
 def _grpcurl(network: LocalNetwork, address: str, *args: str) -> subprocess.CompletedProcess[str]:
-    op = network.info["operator"]
+    op = network.info.operator
     command = [
         grpcurl_binary(),
         "-cacert",
-        network.info["trust_bundle"],
+        network.info.trust_bundle,
         "-cert",
-        op["cert"],
+        op.cert,
         "-key",
-        op["key"],
+        op.key,
         address,
         *args,
     ]
@@ -58,16 +58,16 @@ def _grpcurl(network: LocalNetwork, address: str, *args: str) -> subprocess.Comp
 
 
 def test_grpcurl_lists_and_calls_every_node(network: LocalNetwork) -> None:
-    for node in network.info["nodes"]:
-        listed = _grpcurl(network, node["address"], "list")
+    for node in network.info.nodes:
+        listed = _grpcurl(network, node.address, "list")
         assert listed.returncode == 0, listed.stderr
-        assert EXPECTED[node["role"]] in listed.stdout.split()
-        health = _grpcurl(network, node["address"], "grpc.health.v1.Health/Check")
+        assert EXPECTED[node.role] in listed.stdout.split()
+        health = _grpcurl(network, node.address, "grpc.health.v1.Health/Check")
         assert json.loads(health.stdout) == {"status": "SERVING"}
-        status = _grpcurl(network, node["address"], "juki.v1.NodeAdminService/GetNodeStatus")
+        status = _grpcurl(network, node.address, "juki.v1.NodeAdminService/GetNodeStatus")
         assert status.returncode == 0, status.stderr
         reply: dict[str, Any] = json.loads(status.stdout)
-        assert reply["spiffe_id"] == node["spiffe_id"]  # grpcurl prints proto field names
+        assert reply["spiffe_id"] == node.spiffe_id  # grpcurl prints proto field names
 
 
 def test_printed_grpcurl_commands_work(network: LocalNetwork) -> None:
@@ -75,7 +75,7 @@ def test_printed_grpcurl_commands_work(network: LocalNetwork) -> None:
 
     commands = [c for c in grpcurl_commands(network.info) if not c.startswith("#")]
     # list, health, status per node; provision statistics at the operator's prefecture server
-    assert len(commands) == 3 * len(network.info["nodes"]) + 1
+    assert len(commands) == 3 * len(network.info.nodes) + 1
     for line in [*commands[:3], *(c for c in commands if "ProvisionAdminService" in c)]:
         args = shlex.split(line)[1:]
         done = subprocess.run(
@@ -87,7 +87,7 @@ def test_printed_grpcurl_commands_work(network: LocalNetwork) -> None:
 def test_grpcurl_without_client_certificate_is_refused(network: LocalNetwork) -> None:
     node = network.node_info("prefecture-14")
     done = subprocess.run(
-        [grpcurl_binary(), "-cacert", network.info["trust_bundle"], node["address"], "list"],
+        [grpcurl_binary(), "-cacert", network.info.trust_bundle, node.address, "list"],
         capture_output=True,
         text=True,
         timeout=30,
@@ -98,18 +98,18 @@ def test_grpcurl_without_client_certificate_is_refused(network: LocalNetwork) ->
 
 @pytest.mark.parametrize("client", ["register-141003"])
 def test_grpcurl_non_operator_cannot_read_node_status(network: LocalNetwork, client: str) -> None:
-    who = network.info["clients"][client]
+    who = network.info.clients[client]
     node = network.node_info("cs-141003")
     done = subprocess.run(
         [
             grpcurl_binary(),
             "-cacert",
-            network.info["trust_bundle"],
+            network.info.trust_bundle,
             "-cert",
-            who["cert"],
+            who.cert,
             "-key",
-            who["key"],
-            node["address"],
+            who.key,
+            node.address,
             "juki.v1.NodeAdminService/GetNodeStatus",
         ],
         capture_output=True,

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from juki.v1 import cs_service_pb2, cs_service_pb2_grpc
 from juki.v1 import node_admin_service_pb2 as admin_pb2
 from juki.v1 import node_admin_service_pb2_grpc as admin_grpc
+from jukinet.client import calls as clients
 from jukinet.core.errors import error_info
 from jukinet.core.identity import Identity
 from jukinet.dev import synthetic
@@ -41,7 +42,7 @@ def _client_channel(net: LocalNetwork, node: str, client: str) -> ReloadingChann
 
     def build(m: Material) -> grpc.Channel:
         creds = tls.channel_credentials(m.key, m.cert, m.bundle)
-        return tls.channel_to(info["address"], creds, Identity.parse(info["spiffe_id"]))
+        return tls.channel_to(info.address, creds, Identity.parse(info.spiffe_id))
 
     return ReloadingChannel(watcher, build)
 
@@ -75,8 +76,7 @@ class Traffic:
 
     def _status(self) -> None:
         channels = {
-            n["name"]: _client_channel(self.net, n["name"], "operator")
-            for n in self.net.info["nodes"]
+            n.name: _client_channel(self.net, n.name, "operator") for n in self.net.info.nodes
         }
         while not self.stop.is_set():
             for name, channel in channels.items():
@@ -103,8 +103,8 @@ class Traffic:
 def _max_attempts(net: LocalNetwork) -> int:
     """The most delivery attempts any outbox entry of any node needed (1 = never failed)."""
     worst = 0
-    for node in net.info["nodes"]:
-        engine = node_db(net, node["name"])
+    for node in net.info.nodes:
+        engine = node_db(net, node.name)
         with engine.connect() as conn:
             worst = max(
                 worst,
@@ -227,6 +227,4 @@ def test_renewal_at_half_life_is_picked_up_without_restart(network: LocalNetwork
 
 
 def _statuses(net: LocalNetwork) -> list[admin_pb2.GetNodeStatusResponse]:
-    from jukinet.cli.main import node_statuses
-
-    return node_statuses(net.info)
+    return [clients.node_status(net.info, node) for node in net.info.nodes]

@@ -16,13 +16,13 @@ import pytest
 from juki.v1 import common_pb2
 from juki.v1 import my_number_link_service_pb2 as pb
 from juki.v1 import my_number_link_service_pb2_grpc as pb_grpc
-from jukinet.cli.main import submit_change
+from jukinet.client.calls import submit_change
 from jukinet.core.config import Credentials
 from jukinet.core.errors import error_info
 from jukinet.core.identity import Identity, Role
+from jukinet.core.methods import GET_MY_NUMBER_FOR_EMIGRANT
 from jukinet.dev import synthetic
 from jukinet.dev.localnet import LocalNetwork
-from jukinet.provision.link import GET_MY_NUMBER_FOR_EMIGRANT
 from tests.helpers.network import (
     channel_as,
     client_credentials,
@@ -60,7 +60,7 @@ def _request(code: str, task: str = "fuhyo5-prefectural-tax", organ: str = TAX_O
 def _call(network: LocalNetwork, creds: Credentials, link: pb.MyNumberLinkRequest) -> Any:
     """Seal `link` as fuhyo-14 and call prefecture-14 presenting `creds`."""
     sealer = node_sealer(network, "fuhyo-14")
-    prefecture = network.node_info("prefecture-14")["spiffe_id"]
+    prefecture = network.node_info("prefecture-14").spiffe_id
     envelope = sealer.seal(link, recipient=prefecture, method=GET_MY_NUMBER_FOR_EMIGRANT)
     with channel_as(network, "prefecture-14", creds) as channel:
         reply = pb_grpc.MyNumberLinkServiceStub(channel).GetMyNumberForEmigrant(
@@ -110,7 +110,7 @@ def test_every_other_caller_is_refused(
 ) -> None:
     if who == "fuhyo-13":
         creds = _other_fuhyo(network, tmp_path)
-    elif who in network.info["clients"]:
+    elif who in network.info.clients:
         creds = client_credentials(network, who)
     else:
         creds = node_credentials(network, who)
@@ -202,7 +202,7 @@ def test_my_number_never_in_logs_or_spans(network: LocalNetwork, people: Any) ->
     _call(network, _fuhyo(network), _request(people["emigrant"].juminhyo_code))
     for name in ("prefecture-14", "fuhyo-14"):
         info = network.node_info(name)
-        for path in (info["log_file"], info["trace_file"]):
+        for path in (info.log_file, info.trace_file):
             file = Path(path)
             text = file.read_text(encoding="utf-8", errors="replace") if file.exists() else ""
             assert people["emigrant"].my_number not in text

@@ -8,8 +8,8 @@ import grpc
 
 from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc, prefecture_service_pb2
 from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
-from jukinet.changes.delivery import DELIVER_MUNICIPAL_CHANGES
-from jukinet.cli.main import submit_change
+from jukinet.client.calls import submit_change
+from jukinet.core.methods import DELIVER_MUNICIPAL_CHANGES
 from jukinet.dev import synthetic
 from jukinet.dev.localnet import LocalNetwork
 from tests.helpers.network import (
@@ -68,7 +68,7 @@ def test_redelivered_batch_is_not_applied_twice(network: LocalNetwork) -> None:
         # A re-delivery is a new envelope (fresh id and time) around the same changes.
         envelope = sealer.seal(
             batch,
-            recipient=network.node_info("prefecture-14")["spiffe_id"],
+            recipient=network.node_info("prefecture-14").spiffe_id,
             method=DELIVER_MUNICIPAL_CHANGES,
         )
         return prefecture_service_pb2.DeliverMunicipalChangesRequest(envelope=envelope)

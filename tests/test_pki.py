@@ -79,7 +79,8 @@ def test_init_ca_refuses_to_overwrite(tmp_path: Path) -> None:
         timeout=60,
         check=False,
     )
-    assert again.returncode == 1
+    assert again.returncode == 2
+    assert again.stderr.count("\n") == 1 and "refusing to overwrite a CA" in again.stderr
 
 
 @pytest.mark.parametrize(

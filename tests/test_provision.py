@@ -20,14 +20,14 @@ from juki.v1 import common_pb2, envelope_pb2, national_service_pb2
 from juki.v1 import national_service_pb2_grpc as national_grpc
 from juki.v1 import provision_service_pb2 as pb
 from juki.v1 import provision_service_pb2_grpc as pb_grpc
-from jukinet.cli.main import submit_change
 from jukinet.client import calls as clients
+from jukinet.client.calls import submit_change
+from jukinet.core.clock import fiscal_year
 from jukinet.core.errors import error_info
+from jukinet.core.methods import QUERY_FOR_PREFECTURE
 from jukinet.dev import synthetic
 from jukinet.dev.localnet import LocalNetwork
 from jukinet.provision.catalogue import ITEM_NAMES, default_catalogue
-from jukinet.provision.log import fiscal_year
-from jukinet.provision.provider import QUERY_FOR_PREFECTURE
 from jukinet.records.kana import seion
 from tests.helpers.grpcurl import grpcurl_binary
 from tests.helpers.network import (
@@ -181,8 +181,8 @@ def test_other_prefectures_resident_is_answered_by_national(
     assert [(r.outcome, r.recipient, r.caller) for r in national] == [
         (
             "provided",
-            network.info["clients"][PASSPORT]["spiffe_id"],
-            network.node_info("prefecture-14")["spiffe_id"],
+            network.info.clients[PASSPORT].spiffe_id,
+            network.node_info("prefecture-14").spiffe_id,
         )
     ]
     local = provision_rows(network, "prefecture-14", q.request_id)
@@ -244,7 +244,7 @@ def test_catalogue_refusals_are_logged_without_identifiers(
         else {"juminhyo_code": person.juminhyo_code}
     )
     q = clients.query(task, items=how.get("items", ()), **key)
-    node = clients.provider_of(network.info, client)
+    node = clients.provider_of(network.info, client).name
     error = _refusal(network, client, q)
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
     assert error_info(error).reason == reason
@@ -269,7 +269,7 @@ def test_organ_of_another_prefecture_is_refused_by_policy(
 
 def _forward(network: LocalNetwork, prefecture: str, organ: str, q: pb.ResidentQuery) -> Any:
     sealer = node_sealer(network, prefecture)
-    national = network.node_info("national")["spiffe_id"]
+    national = network.node_info("national").spiffe_id
     envelope = sealer.seal(
         national_service_pb2.ForwardedQuery(query=q, organ=organ),
         recipient=national,
@@ -288,7 +288,7 @@ def test_a_prefecture_may_forward_only_for_its_own_organs(
     network: LocalNetwork, people: Any
 ) -> None:
     q = clients.query("pref5-passport", juminhyo_code=people["tokyo"].juminhyo_code)
-    own = network.info["clients"][PASSPORT]["spiffe_id"]
+    own = network.info.clients[PASSPORT].spiffe_id
     assert len(_forward(network, "prefecture-14", own, q).records) == 1
     with pytest.raises(grpc.RpcError) as caught:
         _forward(
@@ -352,7 +352,7 @@ def test_bulk_provision_streams_one_answer_per_row(network: LocalNetwork, people
 
 
 def test_bulk_above_threshold_needs_one_approval(network: LocalNetwork, people: Any) -> None:
-    organ = network.info["clients"][PASSPORT]["spiffe_id"]
+    organ = network.info.clients[PASSPORT].spiffe_id
     row = clients.query("pref5-passport", juminhyo_code=people["yokohama"].juminhyo_code)
 
     def run(approval: str) -> list[pb.BulkQueryResidentsResponse]:
@@ -370,7 +370,7 @@ def test_bulk_above_threshold_needs_one_approval(network: LocalNetwork, people: 
         run("")
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error_info(caught.value).reason == "BULK_APPROVAL_REQUIRED"
-    with clients.admin(network.info, "prefecture-14") as admin:
+    with clients.admin(network.info, network.node_info("prefecture-14")) as admin:
         approval = admin.ApproveBulkProvision(
             pb.ApproveBulkProvisionRequest(
                 recipient=organ, task_id="pref5-passport", max_rows=5000
@@ -390,7 +390,7 @@ def test_disclosure_lists_who_received_the_record(network: LocalNetwork, people:
         "organ-14-welfare-office",
         clients.query("pref5-public-assistance", juminhyo_code=person.juminhyo_code),
     )
-    with clients.admin(network.info, "prefecture-14") as admin:
+    with clients.admin(network.info, network.node_info("prefecture-14")) as admin:
         reply = admin.DiscloseRecord(
             pb.DiscloseRecordRequest(juminhyo_code=person.juminhyo_code), timeout=5
         )
@@ -424,14 +424,14 @@ def test_statistics_per_task_and_organ(network: LocalNetwork, people: Any) -> No
             ),
         )
     year = fiscal_year(dt.datetime.now(dt.UTC))
-    with clients.admin(network.info, "prefecture-14") as admin:
+    with clients.admin(network.info, network.node_info("prefecture-14")) as admin:
         reply = admin.GetProvisionStatistics(
             pb.GetProvisionStatisticsRequest(fiscal_year=year), timeout=5
         )
         empty = admin.GetProvisionStatistics(
             pb.GetProvisionStatisticsRequest(fiscal_year=year - 5), timeout=5
         )
-    board = network.info["clients"]["organ-14-board-of-education"]["spiffe_id"]
+    board = network.info.clients["organ-14-board-of-education"].spiffe_id
     line = next(c for c in reply.counts if c.task_id == "pref6-special-support-school")
     assert (line.recipient, line.provided) == (board, 3)
     parsed = list(csv.DictReader(io.StringIO(reply.csv)))
@@ -511,20 +511,20 @@ def test_cli_bulk_file_in_and_out(network: LocalNetwork, people: Any, tmp_path: 
 
 
 def test_grpcurl_statistics_as_the_operator(network: LocalNetwork, people: Any) -> None:
-    op = network.info["operator"]
+    op = network.info.operator
     node = network.node_info("prefecture-14")
     done = subprocess.run(
         [
             grpcurl_binary(),
             "-cacert",
-            network.info["trust_bundle"],
+            network.info.trust_bundle,
             "-cert",
-            op["cert"],
+            op.cert,
             "-key",
-            op["key"],
+            op.key,
             "-d",
             '{"fiscal_year": 2026}',
-            node["address"],
+            node.address,
             "juki.v1.ProvisionAdminService/GetProvisionStatistics",
         ],
         capture_output=True,

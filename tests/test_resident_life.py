@@ -6,7 +6,7 @@ import random
 
 from juki.v1 import common_pb2 as pb
 from juki.v1 import cs_service_pb2, cs_service_pb2_grpc
-from jukinet.cli.main import submit_change
+from jukinet.client.calls import submit_change
 from jukinet.dev import synthetic
 from jukinet.dev.localnet import LocalNetwork
 from tests.helpers.network import versions, wait_for

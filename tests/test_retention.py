@@ -22,7 +22,7 @@ SENDER = "spiffe://juki.example/cs/141003"
 
 def _take(db: Database, vault: Sealer, change: common_pb2.Change) -> None:
     with db.transaction() as conn:
-        ledger.take_change(conn, change, sender=SENDER, vault=vault, forward=True)
+        ledger.take_change(conn, change, ledger.Intake(sender=SENDER, vault=vault, forward=True))
 
 
 def _count(db: Database, table: object, *where: object) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from jukinet.core import clock
 from jukinet.core.errors import RefusedError
 from jukinet.core.identity import Identity
 from jukinet.dev.localpki import LocalPki
@@ -34,11 +35,9 @@ def _issue(local: LocalPki, out: Path, stem: str = "cs") -> bytes:
     return cert.read_bytes()
 
 
-def _reason(
-    check: RevocationList, pem: bytes, now: dt.datetime | None = None
-) -> tuple[grpc.StatusCode, str]:
+def _reason(check: RevocationList, pem: bytes) -> tuple[grpc.StatusCode, str]:
     with pytest.raises(RefusedError) as caught:
-        check.check(pem, now)
+        check.check(pem)
     return caught.value.code, caught.value.reason
 
 
@@ -56,11 +55,13 @@ def test_good_certificate_passes_and_revoked_one_is_refused(
 
 def test_stale_list_refuses_everything_of_that_ca(local: LocalPki, tmp_path: Path) -> None:
     pem = _issue(local, tmp_path)
-    check = RevocationList(local.crl, local.bundle)
-    later = pki.now() + pki.CRL_LIFETIME + dt.timedelta(minutes=1)
-    assert _reason(check, pem, later) == (grpc.StatusCode.UNAVAILABLE, "REVOCATION_LIST_STALE")
-    assert not local.crl_due(pki.now())
-    assert local.crl_due(pki.now() + pki.CRL_LIFETIME / 2 + dt.timedelta(minutes=1))
+    time = clock.ManualClock(clock.SYSTEM.now())
+    check = RevocationList(local.crl, local.bundle, clock=time)
+    check.check(pem)
+    time.advance(pki.CRL_LIFETIME + dt.timedelta(minutes=1))
+    assert _reason(check, pem) == (grpc.StatusCode.UNAVAILABLE, "REVOCATION_LIST_STALE")
+    assert not local.crl_due(clock.SYSTEM.now())
+    assert local.crl_due(clock.SYSTEM.now() + pki.CRL_LIFETIME / 2 + dt.timedelta(minutes=1))
 
 
 def test_missing_or_foreign_list_fails_closed(local: LocalPki, tmp_path: Path) -> None:
@@ -116,7 +117,10 @@ def test_scripts_renew_revoke_and_roll_the_ca_over(tmp_path: Path) -> None:
     second = pki.load_certificate(tmp_path / "cs.crt")
     assert (tmp_path / "cs.key").read_bytes() != first_key
     assert second.serial_number != first.serial_number
-    assert pki.spiffe_id_of(second) == CS.spiffe_id and pki.names_of(second) == (["cs.example"], [])
+    # a node certificate also names the DNS name its peers check, derived from its identity
+    names = (["cs-141003.juki.example", "cs.example"], [])
+    assert pki.spiffe_id_of(second) == CS.spiffe_id
+    assert pki.names_of(first) == pki.names_of(second) == names
     assert second.not_valid_after_utc - second.not_valid_before_utc == dt.timedelta(hours=6)
     # revoke: the CRL lists it
     assert _script("revoke.sh", str(folder), str(tmp_path / "cs.crt")).returncode == 0
@@ -127,7 +131,7 @@ def test_scripts_renew_revoke_and_roll_the_ca_over(tmp_path: Path) -> None:
     assert _script("rollover.sh", str(folder), "begin").returncode == 0
     assert len(pki.load_crls((folder / "crl.pem").read_bytes())) == 2
     refused = _script("rollover.sh", str(folder), "finish", str(tmp_path / "cs.crt"))
-    assert refused.returncode == 1 and "old CA" in refused.stderr
+    assert refused.returncode == 2 and "old CA" in refused.stderr
     assert _script("renew.sh", str(folder), str(tmp_path / "cs.crt")).returncode == 0
     assert _script("rollover.sh", str(folder), "finish", str(tmp_path / "cs.crt")).returncode == 0
     inspected = _script("inspect.sh", str(tmp_path / "cs.crt"), str(folder / "bundle.pem"))

@@ -12,16 +12,16 @@ from sqlalchemy import select
 
 from juki.v1 import common_pb2, envelope_pb2, prefecture_service_pb2
 from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
-from jukinet.changes.delivery import DELIVER_MUNICIPAL_CHANGES
-from jukinet.cli.main import submit_change
+from jukinet.client.calls import submit_change
+from jukinet.core import clock
 from jukinet.core.errors import error_info
+from jukinet.core.methods import DELIVER_MUNICIPAL_CHANGES
 from jukinet.dev import synthetic
 from jukinet.dev.localnet import LocalNetwork
 from jukinet.sealing import at_rest
 from jukinet.sealing.envelope import Sealer
 from jukinet.sealing.keys import KeyDirectory, NodeKeyring, new_entries
 from jukinet.storage.schema import audit_log, outbox, seen_envelopes
-from jukinet.trust import pki
 from tests.helpers.network import (
     channel_as,
     everything_written,
@@ -49,7 +49,7 @@ def _deliver(
 
 
 def _recipient(net: LocalNetwork) -> str:
-    return str(net.node_info(PREFECTURE)["spiffe_id"])
+    return str(net.node_info(PREFECTURE).spiffe_id)
 
 
 def _refused_reasons(net: LocalNetwork) -> list[str]:
@@ -87,7 +87,7 @@ def test_replayed_envelope_is_refused(network: LocalNetwork) -> None:
 def test_envelope_for_another_node_is_refused(network: LocalNetwork) -> None:
     envelope = node_sealer(network, "cs-141003").seal(
         _batch(202),
-        recipient=network.node_info("national")["spiffe_id"],
+        recipient=network.node_info("national").spiffe_id,
         method=DELIVER_MUNICIPAL_CHANGES,
     )
     _assert_refused(
@@ -100,7 +100,7 @@ def test_stale_envelope_is_refused(network: LocalNetwork) -> None:
         _batch(203),
         recipient=_recipient(network),
         method=DELIVER_MUNICIPAL_CHANGES,
-        now=pki.now() - dt.timedelta(minutes=5, seconds=10),
+        now=clock.SYSTEM.now() - dt.timedelta(minutes=5, seconds=10),
     )
     _assert_refused(
         network, envelope, grpc.StatusCode.FAILED_PRECONDITION, "ENVELOPE_OUTSIDE_TIME_WINDOW"
@@ -127,9 +127,9 @@ def test_tampered_envelope_is_refused(network: LocalNetwork, field: str) -> None
 def test_envelope_with_an_unknown_key_is_refused(network: LocalNetwork, tmp_path: Path) -> None:
     info = network.node_info("cs-141003")
     rogue = NodeKeyring.create(
-        tmp_path / "rogue.json", new_entries(pki.now() - dt.timedelta(minutes=1))
+        tmp_path / "rogue.json", new_entries(clock.SYSTEM.now() - dt.timedelta(minutes=1))
     )
-    sealer = Sealer(info["spiffe_id"], rogue, KeyDirectory(network.key_dir, network.bundle))
+    sealer = Sealer(info.spiffe_id, rogue, KeyDirectory(network.key_dir, network.bundle))
     envelope = sealer.seal(
         _batch(205), recipient=_recipient(network), method=DELIVER_MUNICIPAL_CHANGES
     )
@@ -180,10 +180,10 @@ def test_outboxes_hold_sealed_data_only(network: LocalNetwork) -> None:
             secrets.append(value.encode())
             secrets.append(value.encode("utf-16-le"))
     scanned = 0
-    for node in network.info["nodes"]:
-        for payload in _outbox_payloads(network, node["name"]):
+    for node in network.info.nodes:
+        for payload in _outbox_payloads(network, node.name):
             for secret in secrets:
-                assert secret not in payload, f"plaintext in {node['name']}'s outbox"
+                assert secret not in payload, f"plaintext in {node.name}'s outbox"
             assert at_rest.is_sealed_here(payload)
             scanned += 1
     assert scanned >= 6, "the CS and the prefecture both queued the changes"
@@ -231,6 +231,6 @@ def test_key_rotation_under_traffic(network: LocalNetwork) -> None:
     _national_has(network, 503)
     # A sealer reading the directory now sees only the new key ...
     directory = KeyDirectory(network.key_dir, network.bundle)
-    assert directory.encryption_key(_recipient(network), pki.now()).key_id == new_key
+    assert directory.encryption_key(_recipient(network), clock.SYSTEM.now()).key_id == new_key
     # ... and an envelope sealed to a retired key can no longer be opened (checked before replay).
     _assert_refused(network, before, grpc.StatusCode.FAILED_PRECONDITION, "ENVELOPE_UNKNOWN_KEY")

@@ -23,10 +23,11 @@ from juki.v1 import (
     prefecture_service_pb2,
     prefecture_service_pb2_grpc,
 )
-from jukinet.changes.delivery import DELIVER_PREFECTURE_CHANGES
+from jukinet.core import clock
 from jukinet.core.config import Credentials
 from jukinet.core.errors import error_info
 from jukinet.core.identity import Identity
+from jukinet.core.methods import DELIVER_PREFECTURE_CHANGES
 from jukinet.dev import synthetic
 from jukinet.dev.localnet import LocalNetwork
 from jukinet.storage import open_database
@@ -66,7 +67,7 @@ def test_client_without_certificate_is_refused(network: LocalNetwork) -> None:
     info = network.node_info("cs-141003")
     creds = grpc.ssl_channel_credentials(root_certificates=network.bundle.read_bytes())
     channel = grpc.secure_channel(
-        info["address"], creds, options=[("grpc.ssl_target_name_override", info["tls_name"])]
+        info.address, creds, options=[("grpc.ssl_target_name_override", info.tls_name)]
     )
     stub = cs_service_pb2_grpc.CsServiceStub(channel)
     change = synthetic.birth("141003", random.Random())
@@ -93,7 +94,7 @@ def test_expired_certificate_is_refused(network: LocalNetwork, tmp_path: Path) -
         tmp_path,
         "expired",
         f"{DOMAIN}/register/141003",
-        not_before=pki.now() - dt.timedelta(days=2),
+        not_before=clock.SYSTEM.now() - dt.timedelta(days=2),
         lifetime=dt.timedelta(days=1),
     )
     error = _refused(network, lambda: _submit(network, creds))
@@ -141,7 +142,7 @@ def test_wrong_identity_cannot_submit(
         ]
     engine.dispose()
     assert spiffe_id in actors
-    assert AuditLog(open_database(network.node_info("cs-141003")["database_url"])).verify() is None
+    assert AuditLog(open_database(network.node_info("cs-141003").database_url)).verify() is None
 
 
 # The policy refuses these callers before their payload is even looked at.
@@ -192,7 +193,7 @@ def test_a_prefecture_cannot_deliver_another_prefectures_change(
     batch = common_pb2.ChangeBatch(changes=[synthetic.birth("141003", random.Random())])
     envelope = node_sealer(network, "prefecture-13").seal(
         batch,
-        recipient=network.node_info("national")["spiffe_id"],
+        recipient=network.node_info("national").spiffe_id,
         method=DELIVER_PREFECTURE_CHANGES,
     )
     before = everything_written(network)
@@ -272,14 +273,10 @@ def test_tls13_with_hybrid_post_quantum_key_exchange(tmp_path: Path) -> None:
 def test_channel_refuses_a_server_with_another_identity(network: LocalNetwork) -> None:
     """A record is never sent to a node other than the expected one, even at the right address."""
     info = network.node_info("prefecture-13")  # a real node, but not the one we expect
-    who = network.info["clients"]["register-141003"]
-    creds = Credentials(
-        cert_file=Path(who["cert"]), key_file=Path(who["key"]), trust_bundle=network.bundle
-    )
+    who = network.info.clients["register-141003"]
+    creds = Credentials(cert_file=who.cert, key_file=who.key, trust_bundle=network.bundle)
     with (
-        tls.secure_channel(
-            info["address"], creds, Identity.parse(f"{DOMAIN}/cs/141003")
-        ) as channel,
+        tls.secure_channel(info.address, creds, Identity.parse(f"{DOMAIN}/cs/141003")) as channel,
         pytest.raises(grpc.RpcError) as caught,
     ):
         cs_service_pb2_grpc.CsServiceStub(channel).SubmitChange(

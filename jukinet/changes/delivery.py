@@ -1,138 +1,112 @@
 """The hop protocol between nodes: a batch of changes, sealed, sent from an outbox and taken once.
 
 Sending (`batch_sender`): the outbox holds each change sealed to the sending
-node itself; at delivery the rows are opened, gathered into one ChangeBatch
-and sealed afresh to the next hop for the delivery method, so an envelope on
-the wire is always within the receiver's time window however long the change
-waited, and many records share one envelope's cost.
+node itself; at delivery the rows are opened, gathered into one batch and
+sealed afresh to the next hop for the delivery method (sealing.sealed_rpc),
+so an envelope on the wire is always within the receiver's time window
+however long the change waited, and many records share one envelope's cost.
 
-Receiving (`receive_batch`): open the envelope from the TLS peer (every check
-of envelope.py), then in one transaction remember its message id (replay) and
-take each change once (ledger.py).
+Receiving (`Receiver`): open the envelope from the TLS peer (every check of
+envelope.py), then in one transaction remember its message id (replay) and
+take the batch (ledger.py, batch_plan.py, fuhyo_ledger.py), refusing any
+change the sender may not speak for (`from_municipality`, `from_prefecture`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from google.protobuf import message as protobuf_message
 
-from juki.v1 import (
-    common_pb2,
-    envelope_pb2,
-    fuhyo_service_pb2,
-    national_service_pb2,
-    prefecture_service_pb2,
-)
-from jukinet.changes import batch_plan, ledger
+from juki.v1 import common_pb2, envelope_pb2
+from jukinet.changes.ledger import Intake, TakeBatch, Vault
 from jukinet.changes.outbox import Sender
-from jukinet.core.config import NextHop
+from jukinet.core.errors import Reason, RefusedError
+from jukinet.core.identity import Identity
 from jukinet.records.identifiers import prefecture_of
-from jukinet.sealing import replay
-from jukinet.trust.authz import current_caller
-
-if TYPE_CHECKING:
-    from jukinet.runtime.node import Node
+from jukinet.sealing.sealed_rpc import SealedEndpoint, SealedStub
+from jukinet.storage import Database
 
 DELIVERY_TIMEOUT_S = 10.0
 
-
-def full_method(service: Any, method: str) -> str:
-    """The gRPC path of `method` of a service descriptor, e.g. /juki.v1.X/Y."""
-    return f"/{service.full_name}/{method}"
+# Given the delivering node, the check each change of its batch must pass.
+OriginCheck = Callable[[Identity], Callable[[Any], None]]
 
 
-# The two hops' delivery RPCs; an envelope is sealed for exactly one of them.
-DELIVER_MUNICIPAL_CHANGES = full_method(
-    prefecture_service_pb2.DESCRIPTOR.services_by_name["PrefectureService"],
-    "DeliverMunicipalChanges",
-)
-DELIVER_PREFECTURE_CHANGES = full_method(
-    national_service_pb2.DESCRIPTOR.services_by_name["NationalService"], "DeliverPrefectureChanges"
-)
-# The fuhyo network's two hops.
-DELIVER_MUNICIPAL_FUHYO_CHANGES = full_method(
-    fuhyo_service_pb2.DESCRIPTOR.services_by_name["FuhyoService"], "DeliverMunicipalFuhyoChanges"
-)
-DELIVER_PREFECTURE_FUHYO_CHANGES = full_method(
-    fuhyo_service_pb2.DESCRIPTOR.services_by_name["NationalFuhyoService"],
-    "DeliverPrefectureFuhyoChanges",
-)
+def from_municipality(sender: Identity) -> Callable[[Any], None]:
+    """A CS's delivery: each change is of the CS's own municipality (else ORIGIN_MISMATCH)."""
+
+    def check(change: Any) -> None:
+        if change.municipality_code != sender.code:
+            raise RefusedError(Reason.ORIGIN_MISMATCH)
+
+    return check
 
 
-def from_callers_municipality(change: Any) -> None:
-    """`check_origin` of a CS's delivery: each change is of the CS's own municipality."""
-    if change.municipality_code != current_caller().code:
-        raise ledger.origin_mismatch()
+def from_prefecture(sender: Identity) -> Callable[[Any], None]:
+    """A prefecture (or fuhyo) server's delivery: each change is of a municipality of its own."""
 
+    def check(change: Any) -> None:
+        if prefecture_of(change.municipality_code) != sender.prefecture:
+            raise RefusedError(Reason.ORIGIN_MISMATCH)
 
-def from_callers_prefecture(change: Any) -> None:
-    """`check_origin` of a prefecture (or fuhyo) server's delivery: a municipality of its own."""
-    if prefecture_of(change.municipality_code) != current_caller().prefecture:
-        raise ledger.origin_mismatch()
+    return check
 
 
 def batch_sender(
-    node: Node,
-    rpc: Callable[[], Callable[..., Any]],
-    request_type: Callable[..., Any],
+    stub: SealedStub,
+    vault: Vault,
     *,
-    method: str,
-    hop: NextHop | None = None,
     change_type: type[protobuf_message.Message] = common_pb2.Change,
     batch_type: Callable[..., protobuf_message.Message] = common_pb2.ChangeBatch,
 ) -> Sender:
-    """A Sender delivering outbox rows to one hop (the node's next hop by default).
+    """An outbox Sender delivering rows through `stub` (whose reply lists `results`).
 
-    `rpc()` returns the delivery method on the current channel (it changes
-    when credentials are renewed); `request_type` is its request message,
-    whose `envelope` field takes the sealed batch (`batch_type` of
-    `change_type`); its response lists `results`.
+    The rows are `change_type` sealed at rest by `vault`; they travel as one
+    `batch_type`.
     """
-    hop = hop or node.config.next_hop
-    assert hop is not None
-    recipient = hop.spiffe_id
 
     def send(payloads: Sequence[bytes]) -> Sequence[common_pb2.ChangeResult]:
         # At rest for as long as the next hop was away: opened without a time window.
-        changes = [node.sealer.open_at_rest(p, change_type) for p in payloads]
-        envelope = node.sealer.seal(batch_type(changes=changes), recipient=recipient, method=method)
-        reply = rpc()(request_type(envelope=envelope), timeout=DELIVERY_TIMEOUT_S)
-        results: Sequence[common_pb2.ChangeResult] = reply.results
+        changes = [vault.open_at_rest(p, change_type) for p in payloads]
+        results: Sequence[common_pb2.ChangeResult] = stub.send(batch_type(changes=changes)).results
         return results
 
     return send
 
 
-def receive_batch(
-    node: Node,
-    envelope: envelope_pb2.SealedEnvelope,
-    *,
-    method: str,
-    check_origin: Callable[[Any], None],
-    forward: bool,
-    batch_type: type[protobuf_message.Message] = common_pb2.ChangeBatch,
-    take_batch: ledger.TakeBatch[Any] = batch_plan.take_resident_batch,
-) -> list[common_pb2.ChangeResult]:
-    """Open a delivered envelope and take its changes with `take_batch`; RefusedError if it fails
-    a check.
+@dataclass(frozen=True)
+class Receiver:
+    """The receiving side of one delivery hop at a node.
 
-    `batch_type` is the sealed payload (ChangeBatch, or FuhyoChangeBatch with
-    fuhyo_ledger.take_fuhyo_batch).
+    batch_type: the sealed payload (ChangeBatch, or FuhyoChangeBatch);
+    take_batch: how its changes are taken (batch_plan.take_resident_batch,
+    fuhyo_ledger.take_fuhyo_batch); origin: which changes the sender may
+    deliver; forward: queue what is applied for this node's next hop.
     """
-    sender = current_caller().spiffe_id
-    header, batch = node.sealer.open(envelope, batch_type, peer=sender, method=method)
-    with node.db.transaction() as conn:
-        replay.remember(conn, header)
-        results = take_batch(
-            conn,
-            getattr(batch, "changes"),  # noqa: B009 - both batch types have it
-            sender=sender,
-            vault=node.sealer,
-            forward=forward,
-            check_origin=check_origin,
+
+    db: Database
+    endpoint: SealedEndpoint
+    batch_type: type[protobuf_message.Message]
+    take_batch: TakeBatch[Any]
+    origin: OriginCheck
+    forward: bool
+
+    def receive(
+        self, envelope: envelope_pb2.SealedEnvelope, sender: Identity
+    ) -> list[common_pb2.ChangeResult]:
+        """Open a delivered envelope and take its changes; RefusedError if it fails a check."""
+        request = self.endpoint.open(envelope, self.batch_type, sender)
+        sealer = self.endpoint.sealer
+        intake = Intake(
+            sender=sender.spiffe_id,
+            vault=sealer,
+            forward=self.forward,
+            check_origin=self.origin(sender),
+            clock=sealer.clock,
         )
-    if forward:
-        node.changes_queued()
-    return results
+        with self.db.transaction() as conn:
+            request.remember(conn)
+            return self.take_batch(conn, getattr(request.payload, "changes"), intake)  # noqa: B009

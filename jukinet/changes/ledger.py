@@ -1,34 +1,35 @@
-"""Applying a change to a node's record store: exactly once, in order, never half-applied.
+"""Taking a change into a node's record store: exactly once, in order, never half-applied.
 
 The CS, the prefecture server and the national server all take a change the
 same way, in one transaction:
 
 1. (1) a change id already decided here is answered as before, nothing done
    (re-delivery after a lost acknowledgement);
-2. (2) the change's own fields are checked again (no hop trusts the previous);
-3. (3) the change is judged against the person's current state
-   (lifecycle.py): applied now, held back until an earlier change of the
-   person arrives, or refused;
-4. (4) checks against other persons: a new 住民票コード or a My Number held by
-   someone else is refused (CODE_ALREADY_IN_USE, MY_NUMBER_IN_USE);
-5. (5) the new version is inserted (history is never overwritten), the
-   current-state index updated, the change id remembered and, where there is
-   a next hop, the change queued in the outbox sealed to the node itself;
-6. (6) changes of the same person held back for this one are applied next,
+2. (2) the change is decided (records.lifecycle.decide: its own fields, the
+   person's current state, other persons' codes and My Numbers), reading
+   the store through `DatabaseView`: applied now, held back until an
+   earlier change of the person arrives, or refused;
+3. (3) the versions the decision names are inserted (history is never
+   overwritten), the current-state index updated, the change id remembered
+   and, where there is a next hop, the change queued in the outbox sealed to
+   the node itself;
+4. (4) changes of the same person held back for this one are taken next,
    in sequence order.
 
 A refused change leaves no version, no outbox entry and no held entry behind.
+A delivered batch is taken change by change here (`take_batch`), or planned
+set-wise with the same decision (batch_plan.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-import grpc
 from google.protobuf import message as protobuf_message
 from sqlalchemy import (
     Connection,
@@ -45,9 +46,10 @@ from sqlalchemy import (
 
 from juki.v1 import common_pb2
 from jukinet.changes import outbox
-from jukinet.core.errors import RefusedError
-from jukinet.records import lifecycle, validation
-from jukinet.records import residents as records
+from jukinet.core.clock import SYSTEM, Clock, today_in_japan
+from jukinet.core.config import NEXT_HOP
+from jukinet.core.errors import Reason, RefusedError
+from jukinet.records import lifecycle, residents, validation
 from jukinet.storage.schema import (
     held_changes,
     received_changes,
@@ -55,7 +57,6 @@ from jukinet.storage.schema import (
     resident_versions,
 )
 
-JST = dt.timezone(dt.timedelta(hours=9), "JST")
 M = TypeVar("M", bound=protobuf_message.Message)
 
 
@@ -70,17 +71,37 @@ C = TypeVar("C", bound=Identified)
 C_contra = TypeVar("C_contra", bound=Identified, contravariant=True)
 
 
-def today_in_japan() -> dt.date:
-    """The register's calendar date (Japan has one time zone and no DST)."""
-    return dt.datetime.now(JST).date()
-
-
 class Vault(Protocol):
     """Seals what a node keeps for later (outbox, held changes) to itself; see envelope.Sealer."""
 
     def seal_at_rest(self, payload: protobuf_message.Message) -> bytes: ...
 
     def open_at_rest(self, sealed: bytes, payload_type: type[M]) -> M: ...
+
+
+def _from_anyone(change: Any) -> None:
+    """`check_origin` where the caller was checked before (a CS's own register system)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Intake:
+    """Where changes come from and what this node does with what it takes.
+
+    sender: the SPIFFE ID remembered with each decision (the register system
+        or the delivering node).
+    vault: seals what is kept for later (held changes, outbox entries).
+    forward: queue applied changes for `destination` (this node has a hop).
+    check_origin: refuses a change of a batch the sender may not speak for;
+        that refusal is remembered like any other (`take_delivered_change`).
+    clock: the time versions, decisions and queued entries are stamped with.
+    """
+
+    sender: str
+    vault: Vault
+    forward: bool
+    destination: str = NEXT_HOP
+    check_origin: Callable[[Any], None] = _from_anyone
+    clock: Clock = SYSTEM
 
 
 @dataclass(frozen=True)
@@ -102,15 +123,20 @@ DUPLICATE = Decision(common_pb2.CHANGE_OUTCOME_DUPLICATE)
 HELD = Decision(common_pb2.CHANGE_OUTCOME_HELD)
 
 
+def rejected(refusal: RefusedError) -> Decision:
+    """The decision remembered for a refused change."""
+    return Decision(common_pb2.CHANGE_OUTCOME_REJECTED, refusal.reason)
+
+
 # The statements run for every change, built once: building a statement costs more than
 # SQLite running it (bench P1).
-_CURRENT = records.current_versions().where(resident_current.c.juminhyo_code == bindparam("code"))
+_CURRENT = residents.current_versions().where(resident_current.c.juminhyo_code == bindparam("code"))
 _MY_NUMBER_HOLDER = select(resident_current.c.juminhyo_code).where(
     resident_current.c.my_number == bindparam("my_number"),
     resident_current.c.removed.is_(False),
-    resident_current.c.juminhyo_code != bindparam("key"),
-    resident_current.c.juminhyo_code != bindparam("code"),
+    resident_current.c.juminhyo_code.not_in(bindparam("person", expanding=True)),
 )
+_WAITING = select(held_changes.c.change_id).where(held_changes.c.person_key == bindparam("code"))
 _DECIDED = select(received_changes.c.outcome, received_changes.c.reason).where(
     received_changes.c.change_id == bindparam("change_id")
 )
@@ -125,45 +151,28 @@ _NEXT_HELD = (
 )
 
 
-def _current(conn: Connection, code: str) -> lifecycle.Current | None:
-    row = conn.execute(_CURRENT, {"code": code}).first()
-    if row is None:
-        return None
-    return lifecycle.Current(int(row.sequence_number), bool(row.removed), records.record_of(row))
+class DatabaseView:
+    """records.lifecycle.ResidentView over the node's database, inside one transaction."""
 
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
 
-def _check_others(conn: Connection, change: common_pb2.Change, key: str) -> None:
-    """(4): a new code must be unused; a My Number must not be someone else's."""
-    code = change.record.juminhyo_code
-    if change.reason == common_pb2.CHANGE_REASON_CODE_CHANGE and _current(conn, code) is not None:
-        raise lifecycle.refused("CODE_ALREADY_IN_USE", "the new resident record code is in use")
-    if lifecycle.removes(change):
-        return
-    holder = conn.execute(
-        _MY_NUMBER_HOLDER, {"my_number": change.record.my_number, "key": key, "code": code}
-    ).first()
-    if holder is not None:
-        raise lifecycle.refused("MY_NUMBER_IN_USE", "the My Number belongs to another person")
+    def current(self, code: str) -> lifecycle.Current | None:
+        row = self._conn.execute(_CURRENT, {"code": code}).first()
+        if row is None:
+            return None
+        return lifecycle.Current(
+            int(row.sequence_number), bool(row.removed), residents.record_of(row)
+        )
 
+    def my_number_held_by_another(self, my_number: str, person: frozenset[str]) -> bool:
+        found = self._conn.execute(
+            _MY_NUMBER_HOLDER, {"my_number": my_number, "person": sorted(person)}
+        ).first()
+        return found is not None
 
-def _store(
-    conn: Connection,
-    change: common_pb2.Change,
-    record: common_pb2.ResidentRecord,
-    *,
-    removed: bool,
-) -> None:
-    """Insert a version of `record` and point the current-state index at it."""
-    store_version(
-        conn,
-        resident_versions,
-        resident_current,
-        record.juminhyo_code,
-        lambda version: records.version_values(
-            change, record, version=version, removed=removed, recorded_at=outbox.utcnow()
-        ),
-        records.index_row,
-    )
+    def has_waiting(self, code: str) -> bool:
+        return self._conn.execute(_WAITING, {"code": code}).first() is not None
 
 
 @functools.cache
@@ -173,12 +182,11 @@ def point_index(current: Table) -> Update:
 
 
 @functools.cache
-def _version_statements(versions: Table, current: Table) -> tuple[Select[Any], Update]:
-    """A person's latest version number, and the update of their index row (built once)."""
-    latest = select(func.coalesce(func.max(versions.c.version), 0)).where(
+def _latest_version(versions: Table) -> Select[Any]:
+    """A person's latest version number (parameter `person`; 0 if none), built once."""
+    return select(func.coalesce(func.max(versions.c.version), 0)).where(
         versions.c.juminhyo_code == bindparam("person")
     )
-    return latest, point_index(current)
 
 
 def store_version(
@@ -195,56 +203,74 @@ def store_version(
     fuhyo_ledger.py): versions are only inserted, one index row per person
     (`index_row(values, version_id)`) is updated or created.
     """
-    latest_version, point_index = _version_statements(versions, current)
-    latest = conn.execute(latest_version, {"person": code}).scalar_one()
+    latest = conn.execute(_latest_version(versions), {"person": code}).scalar_one()
     values = values_for(int(latest) + 1)
     # Values go in as parameters, not .values(...): the statement is then the same every time
     # and SQLAlchemy compiles it once (bench P1: the per-call .values() was most of the cost).
     key = conn.execute(insert(versions), values).inserted_primary_key
     assert key is not None
     state = index_row(values, key[0])
-    updated = conn.execute(point_index, {**state, "person": code}).rowcount
+    updated = conn.execute(point_index(current), {**state, "person": code}).rowcount
     if not updated:
         conn.execute(insert(current), {"juminhyo_code": code, **state})
 
 
-def _apply(conn: Connection, change: common_pb2.Change, current: lifecycle.Current | None) -> None:
-    """(5): versions and index; a code change removes the old code and starts the new."""
-    if change.reason == common_pb2.CHANGE_REASON_CODE_CHANGE and current is not None:
-        _store(conn, change, current.record, removed=True)
-    _store(conn, change, change.record, removed=lifecycle.removes(change))
+def _store(
+    conn: Connection,
+    change: common_pb2.Change,
+    record: common_pb2.ResidentRecord,
+    *,
+    removed: bool,
+    now: dt.datetime,
+) -> None:
+    """Insert a version of `record` as changed by `change` and point the index at it."""
+    store_version(
+        conn,
+        resident_versions,
+        resident_current,
+        record.juminhyo_code,
+        lambda version: residents.version_values(
+            change, record, version=version, removed=removed, recorded_at=now
+        ),
+        residents.index_row,
+    )
 
 
-def _judge_and_apply(
-    conn: Connection, change: common_pb2.Change, *, sender: str, vault: Vault, forward: bool
-) -> Decision:
-    """(2)-(5) for one change; raises RefusedError having written nothing."""
-    validation.check_change(change, today_in_japan())
-    key = lifecycle.person_key(change)
-    current = _current(conn, key)
-    if lifecycle.judge(change, current) is lifecycle.Verdict.HOLD:
+def _decide_and_write(
+    conn: Connection, change: common_pb2.Change, intake: Intake
+) -> tuple[Decision, bool]:
+    """(2)-(3) for one change: the decision, and whether held changes wait for it.
+
+    Raises RefusedError having written nothing.
+    """
+    now = intake.clock.now()
+    verdict = lifecycle.decide(change, DatabaseView(conn), today_in_japan(intake.clock))
+    if isinstance(verdict, lifecycle.Hold):
         conn.execute(
             insert(held_changes).values(
                 change_id=change.change_id,
-                person_key=key,
+                person_key=lifecycle.person_key(change),
                 sequence_number=change.sequence_number,
-                sender=sender,
-                payload=vault.seal_at_rest(change),
-                received_at=outbox.utcnow(),
+                sender=intake.sender,
+                payload=intake.vault.seal_at_rest(change),
+                received_at=now,
             )
         )
-        return HELD
-    _check_others(conn, change, key)
-    _apply(conn, change, current)
-    if forward:
-        outbox.enqueue(conn, change_id=change.change_id, payload=vault.seal_at_rest(change))
-    return APPLIED
+        return HELD, False
+    for record, removed in verdict.versions:
+        _store(conn, change, record, removed=removed, now=now)
+    if intake.forward:
+        outbox.enqueue(
+            conn,
+            [(change.change_id, intake.vault.seal_at_rest(change))],
+            destination=intake.destination,
+            now=now,
+        )
+    return APPLIED, verdict.releases_held
 
 
-def _release_held(
-    conn: Connection, change: common_pb2.Change, *, vault: Vault, forward: bool
-) -> None:
-    """(6): apply, in order, the changes that waited for `change`."""
+def _release_held(conn: Connection, change: common_pb2.Change, intake: Intake) -> None:
+    """(4): take, in order, the changes that waited for `change`."""
     while True:
         row = conn.execute(
             _NEXT_HELD,
@@ -253,21 +279,17 @@ def _release_held(
         if row is None:
             return
         conn.execute(delete(held_changes).where(held_changes.c.change_id == row.change_id))
-        waiting = vault.open_at_rest(row.payload, common_pb2.Change)
+        waiting = intake.vault.open_at_rest(row.payload, common_pb2.Change)
         try:
             with conn.begin_nested():
-                decision = _judge_and_apply(
-                    conn, waiting, sender=row.sender, vault=vault, forward=forward
+                decision, releases = _decide_and_write(
+                    conn, waiting, dataclasses.replace(intake, sender=row.sender)
                 )
         except RefusedError as refusal:
-            _settle(
-                conn,
-                waiting.change_id,
-                Decision(common_pb2.CHANGE_OUTCOME_REJECTED, refusal.reason),
-            )
+            _settle(conn, waiting.change_id, rejected(refusal))
             return
         _settle(conn, waiting.change_id, decision)
-        if decision is not APPLIED:
+        if decision is not APPLIED or not releases:
             return
         change = waiting
 
@@ -280,6 +302,7 @@ def answer_again(previous: Decision) -> Decision:
 
 
 def previous_decision(conn: Connection, change_id: str) -> Decision | None:
+    """How to answer a change id decided before (None if it is new here)."""
     row = conn.execute(_DECIDED, {"change_id": change_id}).first()
     if row is None:
         return None
@@ -308,9 +331,11 @@ def decision_row(
     }
 
 
-def remember(conn: Connection, change_id: str, sender: str, decision: Decision) -> None:
+def remember(conn: Connection, change_id: str, intake: Intake, decision: Decision) -> None:
+    """Remember the decision on `change_id` (so a re-delivery is answered the same way)."""
     conn.execute(
-        insert(received_changes), decision_row(change_id, sender, decision, outbox.utcnow())
+        insert(received_changes),
+        decision_row(change_id, intake.sender, decision, intake.clock.now()),
     )
 
 
@@ -323,15 +348,8 @@ def _settle(conn: Connection, change_id: str, decision: Decision) -> None:
     )
 
 
-def take_change(
-    conn: Connection,
-    change: common_pb2.Change,
-    *,
-    sender: str,
-    vault: Vault,
-    forward: bool,
-) -> Decision:
-    """Apply, hold or refuse `change` in the caller's transaction; (1)-(6) above.
+def take_change(conn: Connection, change: common_pb2.Change, intake: Intake) -> Decision:
+    """Apply, hold or refuse `change` in the caller's transaction; (1)-(4) above.
 
     On RefusedError nothing has been written; the caller decides whether to
     remember the refusal.
@@ -339,110 +357,64 @@ def take_change(
     previous = previous_decision(conn, change.change_id)  # (1)
     if previous is not None:
         return previous
-    decision = _judge_and_apply(conn, change, sender=sender, vault=vault, forward=forward)
-    remember(conn, change.change_id, sender, decision)
-    if decision is APPLIED:
-        _release_held(conn, change, vault=vault, forward=forward)
+    decision, releases = _decide_and_write(conn, change, intake)
+    remember(conn, change.change_id, intake, decision)
+    if releases:
+        _release_held(conn, change, intake)
     return decision
 
 
 class Take(Protocol[C_contra]):
     """How a node takes one change of some kind (`take_change`, fuhyo_ledger.take_fuhyo_change)."""
 
-    def __call__(
-        self, conn: Connection, change: C_contra, *, sender: str, vault: Vault, forward: bool
-    ) -> Decision: ...
+    def __call__(self, conn: Connection, change: C_contra, intake: Intake) -> Decision: ...
 
 
-def take_delivered_change(
-    conn: Connection,
-    change: C,
-    *,
-    sender: str,
-    vault: Vault,
-    forward: bool,
-    check_origin: Callable[[C], None],
-    take: Take[C],
-) -> Decision:
-    """`take_change` for a delivered batch: a refusal is remembered and answered, not raised.
+def take_delivered_change(conn: Connection, change: C, intake: Intake, take: Take[C]) -> Decision:
+    """`take` for a change of a batch: a refusal is remembered and answered, not raised.
 
-    `check_origin` first refuses a change the delivering node may not speak
-    for (another municipality's or prefecture's). Each change gets a
-    savepoint, so a refused change leaves the others of its batch untouched.
+    `intake.check_origin` first refuses a change the sender may not speak for
+    (another municipality's or prefecture's). Each change gets a savepoint,
+    so a refused change leaves the others of its batch untouched.
     """
     try:
-        check_origin(change)
+        intake.check_origin(change)
         with conn.begin_nested():
-            return take(conn, change, sender=sender, vault=vault, forward=forward)
+            return take(conn, change, intake)
     except RefusedError as refusal:
-        decision = Decision(common_pb2.CHANGE_OUTCOME_REJECTED, refusal.reason)
+        decision = rejected(refusal)
         if is_kept(change.change_id):
             with conn.begin_nested():
-                remember(conn, change.change_id, sender, decision)
+                remember(conn, change.change_id, intake, decision)
         return decision
 
 
 MAX_BATCH = 500
 
 
-def batch_size_error() -> RefusedError:
-    """A delivered batch that is empty or larger than MAX_BATCH."""
-    return RefusedError(
-        grpc.StatusCode.INVALID_ARGUMENT,
-        "BAD_BATCH_SIZE",
-        f"a batch must hold 1..{MAX_BATCH} changes",
-    )
+def check_batch_size(changes: Sequence[Any]) -> None:
+    """BAD_BATCH_SIZE for a batch that is empty or larger than MAX_BATCH."""
+    if not 1 <= len(changes) <= MAX_BATCH:
+        raise RefusedError(Reason.BAD_BATCH_SIZE, f"a batch must hold 1..{MAX_BATCH} changes")
 
 
 def take_batch(
-    conn: Connection,
-    changes: Sequence[C],
-    *,
-    sender: str,
-    vault: Vault,
-    forward: bool,
-    check_origin: Callable[[C], None],
-    take: Take[C],
+    conn: Connection, changes: Sequence[C], intake: Intake, take: Take[C]
 ) -> list[common_pb2.ChangeResult]:
-    """Take every change of a delivered batch in order with `take`; one result per change."""
-    if not 1 <= len(changes) <= MAX_BATCH:
-        raise batch_size_error()
+    """Take every change of a batch in order with `take`; one result per change."""
+    check_batch_size(changes)
     return [
-        take_delivered_change(
-            conn,
-            change,
-            sender=sender,
-            vault=vault,
-            forward=forward,
-            check_origin=check_origin,
-            take=take,
-        ).as_result(change.change_id)
+        take_delivered_change(conn, change, intake, take).as_result(change.change_id)
         for change in changes
     ]
 
 
-class TakeBatch(Protocol[C]):
-    """How a node takes a delivered batch: `take_batch` bound to one kind of change."""
+class TakeBatch(Protocol[C_contra]):
+    """How a node takes a batch of one kind of change (batch_plan, fuhyo_ledger)."""
 
     def __call__(
-        self,
-        conn: Connection,
-        changes: Sequence[C],
-        *,
-        sender: str,
-        vault: Vault,
-        forward: bool,
-        check_origin: Callable[[C], None],
+        self, conn: Connection, changes: Sequence[C_contra], intake: Intake
     ) -> list[common_pb2.ChangeResult]: ...
-
-
-def origin_mismatch() -> RefusedError:
-    """A delivered change the delivering node may not speak for."""
-    return RefusedError(
-        grpc.StatusCode.PERMISSION_DENIED,
-        "ORIGIN_MISMATCH",
-        "the change belongs to a municipality outside the sender's jurisdiction",
-    )
 
 
 def resident_count(conn: Connection) -> int:

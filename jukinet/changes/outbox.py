@@ -5,11 +5,12 @@ one `Deliverer` per hop.
 
 A change is written to the outbox in the same transaction that stores it, so
 it is either both stored and queued or neither. A single background
-`Deliverer` per node sends pending entries oldest first, in batches, and marks
-them delivered only after the next hop answered; if the hop is down the
-entries stay and are retried with capped exponential backoff. The next hop
-recognises re-deliveries by change id (see ledger.py), so a batch sent twice
-(its answer was lost) is never applied twice.
+`Deliverer` per node and hop sends pending entries oldest first, in batches,
+and marks them delivered only after the next hop answered; if the hop is down
+or refuses the whole batch the entries stay and are retried with capped
+exponential backoff, and the log says which (the refusal's status and reason).
+The next hop recognises re-deliveries by change id (see ledger.py), so a
+batch sent twice (its answer was lost) is never applied twice.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from opentelemetry import trace
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from juki.v1 import common_pb2
+from jukinet.core.clock import SYSTEM, Clock
 from jukinet.core.config import NEXT_HOP
+from jukinet.core.errors import Reason, RefusedError
 from jukinet.core.telemetry import context_from_traceparent, current_traceparent, span_context_of
 from jukinet.storage import Database, as_utc
 from jukinet.storage.schema import outbox
@@ -58,31 +61,24 @@ class Pending:
     attempts: int
 
 
-# Sends payloads (in order) to the next hop; returns one result per payload.
+# Sends payloads (in order) to the next hop; returns one result per payload. Raises
+# RefusedError if the hop refused the whole batch or did not answer.
 Sender = Callable[[Sequence[bytes]], Sequence[common_pb2.ChangeResult]]
 
 
-def utcnow() -> dt.datetime:
-    """Current UTC time."""
-    return dt.datetime.now(dt.UTC)
-
-
 def enqueue(
-    conn: Connection, *, change_id: str, payload: bytes, destination: str = NEXT_HOP
+    conn: Connection,
+    entries: Sequence[tuple[str, bytes]],
+    *,
+    destination: str = NEXT_HOP,
+    now: dt.datetime,
 ) -> None:
-    """Queue `payload` for the hop `destination` inside the caller's transaction.
+    """Queue (change id, sealed payload) pairs for the hop `destination`, in the order given,
+    inside the caller's transaction.
 
-    The active trace context is stored with it so the delivery continues the
-    same trace.
+    The active trace context is stored with them so the delivery continues
+    the same trace.
     """
-    enqueue_many(conn, [(change_id, payload)], destination=destination)
-
-
-def enqueue_many(
-    conn: Connection, entries: Sequence[tuple[str, bytes]], *, destination: str = NEXT_HOP
-) -> None:
-    """`enqueue` for many (change id, payload) pairs at once, delivered in the order given."""
-    now = utcnow()
     trace_context = current_traceparent()
     conn.execute(
         insert(outbox),
@@ -119,12 +115,12 @@ def _backoff(attempts: int) -> dt.timedelta:
 _FINISH = update(outbox).where(outbox.c.id == bindparam("entry"))
 
 
-def _postpone(conn: Connection, entry: Pending) -> None:
+def _postpone(conn: Connection, entry: Pending, now: dt.datetime) -> None:
     """Count a failed attempt and schedule the next one after a backoff."""
     conn.execute(
         update(outbox)
         .where(outbox.c.id == entry.id)
-        .values(attempts=entry.attempts + 1, next_attempt_at=utcnow() + _backoff(entry.attempts))
+        .values(attempts=entry.attempts + 1, next_attempt_at=now + _backoff(entry.attempts))
     )
 
 
@@ -139,8 +135,10 @@ class Deliverer:
         batch_size: int,
         tracer: trace.Tracer,
         destination: str = NEXT_HOP,
+        clock: Clock = SYSTEM,
     ) -> None:
         self._db = db
+        self._clock = clock
         self._destination = destination
         self._send = send
         self._batch_size = batch_size
@@ -182,7 +180,7 @@ class Deliverer:
             ).all()
         # Keep order: stop at the first entry still backing off.
         due: list[Pending] = []
-        now = utcnow()
+        now = self._clock.now()
         for row in rows:
             if as_utc(row.next_attempt_at) > now:
                 break
@@ -212,28 +210,37 @@ class Deliverer:
         ) as span:
             try:
                 results = self._send([p.payload for p in batch])
-            except grpc.RpcError as error:
-                code = error.code() if isinstance(error, grpc.Call) else None
+            except RefusedError as refusal:
                 span.set_attribute("juki.outbox.retry", True)
-                log.warning("next hop unavailable (%s); %d change(s) wait", code, len(batch))
+                span.set_attribute("juki.outbox.refusal", refusal.reason)
+                what = "unavailable" if refusal.code is grpc.StatusCode.UNAVAILABLE else "refused"
+                log.warning(
+                    "%s: next hop %s the batch (%s [%s]); %d change(s) wait",
+                    self._destination,
+                    what,
+                    refusal.code.name,
+                    refusal.reason,
+                    len(batch),
+                )
                 self._retry_later(batch)
                 return
             self._record(batch, results)
 
     def _retry_later(self, batch: list[Pending]) -> None:
+        now = self._clock.now()
         with self._db.transaction() as conn:
             for p in batch:
-                _postpone(conn, p)
+                _postpone(conn, p, now)
 
     def _record(self, batch: list[Pending], results: Sequence[common_pb2.ChangeResult]) -> None:
         by_id = {r.change_id: r for r in results}
-        now = utcnow()
+        now = self._clock.now()
         finished = []
         with self._db.transaction() as conn:
             for p in batch:
                 result = by_id.get(p.change_id)
                 if result is None:  # not answered: try again later
-                    _postpone(conn, p)
+                    _postpone(conn, p, now)
                     continue
                 rejected = result.outcome == common_pb2.CHANGE_OUTCOME_REJECTED
                 finished.append(
@@ -241,7 +248,7 @@ class Deliverer:
                         "entry": p.id,
                         "state": OutboxState.REJECTED if rejected else OutboxState.DELIVERED,
                         "attempts": p.attempts + 1,
-                        "rejection_reason": result.reason[:64] if rejected else "",
+                        "rejection_reason": Reason.known(result.reason) if rejected else "",
                         "finished_at": now,
                     }
                 )

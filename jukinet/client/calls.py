@@ -1,8 +1,10 @@
-"""Client side of provision: what an organ, an agency or an operator sends, via a network.json.
+"""What a register system, an organ, an agency or an operator sends, via a network description.
 
-Used by the CLI (`juki-net query|bulk|disclose|stats|approve`), the demo of
-`juki-net up` and the tests. An organ (organ/<prefecture>/<name>) asks its
-own prefecture server; an agency (agency/<name>) asks the national server.
+Used by the CLI, the demo of `juki-net up`, the benchmark and the tests.
+Nodes are found by role and code: a register system enters changes at its
+municipality's CS; an organ (organ/<prefecture>/<name>) asks its own
+prefecture's server (or fuhyo server); an agency (agency/<name>) asks the
+national server. A name the description does not hold is a NetworkError.
 """
 
 from __future__ import annotations
@@ -12,20 +14,24 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from google.protobuf import json_format
 
 from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from juki.v1 import fuhyo_service_pb2_grpc as fuhyo_grpc
+from juki.v1 import node_admin_service_pb2 as admin_pb
+from juki.v1 import node_admin_service_pb2_grpc as admin_grpc
 from juki.v1 import provision_service_pb2 as pb
 from juki.v1 import provision_service_pb2_grpc as pb_grpc
-from jukinet.core.identity import Identity, Role
-from jukinet.dev.localnet import connect
+from jukinet.client.channels import connect
+from jukinet.core.identity import Role
+from jukinet.core.network import OPERATOR, NetworkDescription, NodeEntry
 from jukinet.provision.catalogue import ITEMS
 
 TIMEOUT_S = 15.0
+STATUS_TIMEOUT_S = 5.0
 # Columns of a bulk query file; a row's key is its juminhyo_code, else its my_number, else
 # the 4 information columns.
 BULK_COLUMNS = (
@@ -45,12 +51,17 @@ _SEXES = {
 }
 
 
-def provider_of(network: dict[str, Any], client: str) -> str:
+def provider_of(network: NetworkDescription, client: str) -> NodeEntry:
     """The node a client asks: its prefecture server (organ) or the national server (agency)."""
-    who = Identity.parse(network["clients"][client]["spiffe_id"])
+    who = network.client(client).identity
     if who.role is Role.AGENCY:
-        return "national"
-    return f"prefecture-{who.prefecture}"
+        return network.node_of(Role.NATIONAL)
+    return network.node_of(Role.PREFECTURE, who.prefecture)
+
+
+def fuhyo_server_of(network: NetworkDescription, client: str) -> NodeEntry:
+    """The fuhyo server an organ asks: its own prefecture's."""
+    return network.node_of(Role.FUHYO, network.client(client).identity.prefecture)
 
 
 def query(
@@ -97,18 +108,30 @@ def four_information(
     return four
 
 
-def ask(network: dict[str, Any], client: str, q: pb.ResidentQuery) -> pb.QueryResidentsResponse:
+def ask(network: NetworkDescription, client: str, q: pb.ResidentQuery) -> pb.QueryResidentsResponse:
     """Send one query as `client`; raises grpc.RpcError if refused."""
-    with connect(network, provider_of(network, client), client) as channel:
+    with connect(network, provider_of(network, client), network.client(client)) as channel:
         reply: pb.QueryResidentsResponse = pb_grpc.ProvisionServiceStub(channel).QueryResidents(
             pb.QueryResidentsRequest(query=q), timeout=TIMEOUT_S
         )
     return reply
 
 
+class BulkFileError(ValueError):
+    """A bulk query file whose header is not one of BULK_COLUMNS."""
+
+
 def read_bulk_file(source: TextIO, task_id: str) -> Iterator[pb.ResidentQuery]:
     """Rows of a bulk query CSV (header line with BULK_COLUMNS) as queries."""
-    for row in csv.DictReader(source):
+    reader = csv.DictReader(source)
+    header = reader.fieldnames or []
+    unknown = [name for name in header if name not in BULK_COLUMNS]
+    if not header or unknown:
+        raise BulkFileError(
+            f"the header line must name columns of {', '.join(BULK_COLUMNS)}"
+            + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+        )
+    for row in reader:
         cells = {k: (row.get(k) or "").strip() for k in BULK_COLUMNS}
         four = four_information(
             **{k: cells[k] for k in BULK_COLUMNS if k not in ("juminhyo_code", "my_number")}
@@ -119,7 +142,7 @@ def read_bulk_file(source: TextIO, task_id: str) -> Iterator[pb.ResidentQuery]:
 
 
 def bulk(
-    network: dict[str, Any],
+    network: NetworkDescription,
     client: str,
     task_id: str,
     rows: Sequence[pb.ResidentQuery],
@@ -139,7 +162,7 @@ def bulk(
         for row in rows:
             yield pb.BulkQueryResidentsRequest(row=row)
 
-    with connect(network, provider_of(network, client), client) as channel:
+    with connect(network, provider_of(network, client), network.client(client)) as channel:
         stub = pb_grpc.ProvisionServiceStub(channel)
         yield from stub.BulkQueryResidents(requests(), timeout=TIMEOUT_S * 40)
 
@@ -160,22 +183,25 @@ def write_bulk_results(answers: Iterable[pb.BulkQueryResidentsResponse], out: Pa
 
 
 @contextmanager
-def admin(network: dict[str, Any], node: str) -> Iterator[pb_grpc.ProvisionAdminServiceStub]:
-    """A ProvisionAdminService stub of `node`, as the operator."""
-    with connect(network, node, "operator") as channel:
+def admin(
+    network: NetworkDescription, node: NodeEntry, operator: str = OPERATOR
+) -> Iterator[pb_grpc.ProvisionAdminServiceStub]:
+    """A ProvisionAdminService stub of `node`, as an operator."""
+    with connect(network, node, network.client(operator)) as channel:
         yield pb_grpc.ProvisionAdminServiceStub(channel)
 
 
 @contextmanager
 def _cs_as_register(
-    network: dict[str, Any], code: str
+    network: NetworkDescription, code: str
 ) -> Iterator[cs_service_pb2_grpc.CsServiceStub]:
     """A CsService stub of municipality `code`'s CS, as that municipality's register system."""
-    with connect(network, f"cs-{code}", f"register-{code}") as channel:
+    cs = network.node_of(Role.CS, code)
+    with connect(network, cs, network.client_of(Role.REGISTER, code)) as channel:
         yield cs_service_pb2_grpc.CsServiceStub(channel)
 
 
-def submit_change(network: dict[str, Any], change: common_pb2.Change) -> bool:
+def submit_change(network: NetworkDescription, change: common_pb2.Change) -> bool:
     """Enter `change` at its municipality's CS as its register system; True if duplicate."""
     with _cs_as_register(network, change.municipality_code) as cs:
         reply = cs.SubmitChange(
@@ -185,7 +211,7 @@ def submit_change(network: dict[str, Any], change: common_pb2.Change) -> bool:
 
 
 def submit_changes(
-    network: dict[str, Any], changes: Sequence[common_pb2.Change]
+    network: NetworkDescription, changes: Sequence[common_pb2.Change]
 ) -> list[common_pb2.ChangeResult]:
     """Enter many changes of one municipality in one call; one result per change, in order."""
     with _cs_as_register(network, changes[0].municipality_code) as cs:
@@ -195,7 +221,7 @@ def submit_changes(
     return list(reply.results)
 
 
-def submit_fuhyo_change(network: dict[str, Any], change: fuhyo_pb.FuhyoChange) -> bool:
+def submit_fuhyo_change(network: NetworkDescription, change: fuhyo_pb.FuhyoChange) -> bool:
     """Enter a fuhyo change at its municipality's CS as its register system; True if duplicate."""
     with _cs_as_register(network, change.municipality_code) as cs:
         reply = cs.SubmitFuhyoChange(
@@ -204,26 +230,37 @@ def submit_fuhyo_change(network: dict[str, Any], change: fuhyo_pb.FuhyoChange) -
     return bool(reply.duplicate)
 
 
-def fuhyo_server_of(network: dict[str, Any], client: str) -> str:
-    """The fuhyo server an organ asks: its own prefecture's."""
-    return f"fuhyo-{Identity.parse(network['clients'][client]['spiffe_id']).prefecture}"
-
-
 def ask_fuhyo(
-    network: dict[str, Any], client: str, q: pb.ResidentQuery
+    network: NetworkDescription, client: str, q: pb.ResidentQuery
 ) -> fuhyo_pb.QueryFuhyoRecordsResponse:
     """Send one fuhyo query as organ `client`; raises grpc.RpcError if refused."""
-    with connect(network, fuhyo_server_of(network, client), client) as channel:
+    with connect(network, fuhyo_server_of(network, client), network.client(client)) as channel:
         reply: fuhyo_pb.QueryFuhyoRecordsResponse = fuhyo_grpc.FuhyoServiceStub(
             channel
         ).QueryFuhyoRecords(fuhyo_pb.QueryFuhyoRecordsRequest(query=q), timeout=TIMEOUT_S)
     return reply
 
 
-def confirm_my_number(network: dict[str, Any], client: str, request_id: str) -> bool:
+def confirm_my_number(network: NetworkDescription, client: str, request_id: str) -> bool:
     """Confirm receipt of a request's My Number (the fuhyo server deletes its copy)."""
-    with connect(network, fuhyo_server_of(network, client), client) as channel:
+    with connect(network, fuhyo_server_of(network, client), network.client(client)) as channel:
         reply = fuhyo_grpc.FuhyoServiceStub(channel).ConfirmMyNumberDelivery(
             fuhyo_pb.ConfirmMyNumberDeliveryRequest(request_id=request_id), timeout=TIMEOUT_S
         )
     return bool(reply.deleted)
+
+
+def node_status(
+    network: NetworkDescription, node: NodeEntry, operator: str = OPERATOR
+) -> admin_pb.GetNodeStatusResponse:
+    """GetNodeStatus of one node, as an operator; raises grpc.RpcError if not answered."""
+    with connect(network, node, network.client(operator)) as channel:
+        reply: admin_pb.GetNodeStatusResponse = admin_grpc.NodeAdminServiceStub(
+            channel
+        ).GetNodeStatus(admin_pb.GetNodeStatusRequest(), timeout=STATUS_TIMEOUT_S)
+    return reply
+
+
+def applied_counts(network: NetworkDescription) -> dict[str, int]:
+    """Applied-change count of every node, by name (raises if a node does not answer)."""
+    return {n.name: node_status(network, n).applied_change_count for n in network.nodes}

@@ -28,6 +28,8 @@ from typing import Any
 
 import grpc
 
+from jukinet.core.sizes import SPIFFE_ID
+
 DEFAULT_TRUST_DOMAIN = "juki.example"
 
 
@@ -43,6 +45,9 @@ class Role(enum.StrEnum):
     OPERATOR = "operator"
     AGENCY = "agency"
 
+
+# The roles that are nodes of the network (servers), as opposed to their clients.
+NODE_ROLES = frozenset({Role.NATIONAL, Role.PREFECTURE, Role.FUHYO, Role.CS})
 
 _PREF = r"(?:0[1-9]|[1-3][0-9]|4[0-7])"
 _MUNI = rf"{_PREF}[0-9]{{4}}"
@@ -101,6 +106,8 @@ class Identity:
     def parse(cls, spiffe_id: str) -> Identity:
         """Parse a SPIFFE ID; raises IdentityError if it is not one of ours."""
         prefix = "spiffe://"
+        if len(spiffe_id) > SPIFFE_ID:
+            raise IdentityError(f"longer than {SPIFFE_ID} characters")
         if not spiffe_id.startswith(prefix):
             raise IdentityError("not a spiffe:// URI")
         domain, _, path = spiffe_id[len(prefix) :].partition("/")

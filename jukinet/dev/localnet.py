@@ -28,15 +28,23 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from jukinet.client.channels import connect
+from jukinet.core import clock
+from jukinet.core.clock import fiscal_year
 from jukinet.core.config import Credentials, NextHop, NodeConfig
 from jukinet.core.identity import DEFAULT_TRUST_DOMAIN, Identity, Role
+from jukinet.core.network import (
+    OPERATOR,
+    ClientEntry,
+    NetworkDescription,
+    NetworkError,
+    NodeEntry,
+)
 from jukinet.dev.localpki import LocalPki
-from jukinet.provision.log import fiscal_year
 from jukinet.sealing.keys import NodeKeyring, new_entries, publish, retire, rotate, sign_document
 from jukinet.trust import pki, tls
 
@@ -72,7 +80,7 @@ TOPOLOGY: tuple[NodePlan, ...] = (
     NodePlan(Role.CS, "141305", next_hop="prefecture-14", fuhyo_hop="fuhyo-14"),  # 川崎市
 )
 
-OPERATOR = ("14", "local-admin")
+OPERATOR_IDENTITY = ("14", "local-admin")
 # Organs of the prefectures and national agencies that ask for records (see tasks.toml).
 ORGANS = (
     ("14", "passport-centre"),
@@ -124,7 +132,14 @@ class LocalNetwork:
         self.my_number_ttl_s = my_number_ttl_s
         self.pki = LocalPki(self.dir / "pki")
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.info: dict[str, Any] = {}
+        self._info: NetworkDescription | None = None
+
+    @property
+    def info(self) -> NetworkDescription:
+        """The network description (after `prepare` or `load`)."""
+        if self._info is None:
+            raise NetworkError(f"{self.dir}: the network is not prepared; run `juki-net up`")
+        return self._info
 
     # -- paths -----------------------------------------------------------------
     @property
@@ -155,8 +170,8 @@ class LocalNetwork:
         previous: dict[str, int] = {}
         path = self.dir / "network.json"
         if path.exists():
-            for node in json.loads(path.read_text())["nodes"]:
-                previous[node["name"]] = int(node["address"].rsplit(":", 1)[1])
+            for node in NetworkDescription.load(path).nodes:
+                previous[node.name] = int(node.address.rsplit(":", 1)[1])
         ports: dict[str, int] = {}
         for plan in self.topology:
             port = previous.get(plan.name)
@@ -168,7 +183,7 @@ class LocalNetwork:
     def _clients(self) -> dict[str, Identity]:
         """The non-node identities: an operator, each CS's register system, organs, agencies."""
         domain = self.trust_domain
-        clients = {"operator": Identity.of(Role.OPERATOR, *OPERATOR, trust_domain=domain)}
+        clients = {OPERATOR: Identity.of(Role.OPERATOR, *OPERATOR_IDENTITY, trust_domain=domain)}
         for prefecture, name in ORGANS:
             clients[f"organ-{prefecture}-{name}"] = Identity.of(
                 Role.ORGAN, prefecture, name, trust_domain=domain
@@ -194,17 +209,17 @@ class LocalNetwork:
             ip_addresses=[HOST],
         )
 
-    def issue_client_certificates(self) -> dict[str, dict[str, str]]:
-        """Issue or renew every client certificate; returns their network.json entries."""
+    def issue_client_certificates(self) -> dict[str, ClientEntry]:
+        """Issue or renew every client certificate; returns their network description entries."""
         entries = {}
         for stem, identity in self._clients().items():
             cert, key = self.pki.issue(
                 identity, self.pki_dir / "clients", stem, lifetime=pki.CLIENT_LIFETIME
             )
-            entries[stem] = {"spiffe_id": identity.spiffe_id, "cert": str(cert), "key": str(key)}
+            entries[stem] = ClientEntry(spiffe_id=identity.spiffe_id, cert=cert, key=key)
         return entries
 
-    def prepare(self) -> dict[str, Any]:
+    def prepare(self) -> NetworkDescription:
         """Create or refresh the PKI, node configs and network.json; returns the latter."""
         self.dir.mkdir(parents=True, exist_ok=True)
         self.pki.ensure_ca()
@@ -226,7 +241,7 @@ class LocalNetwork:
 
             keyring_file = folder / "sealing-keys.json"
             if not keyring_file.exists():
-                NodeKeyring.create(keyring_file, new_entries(pki.now()))
+                NodeKeyring.create(keyring_file, new_entries(clock.SYSTEM.now()))
             self.publish_keys(plan)
             config = NodeConfig(
                 name=plan.name,
@@ -251,36 +266,34 @@ class LocalNetwork:
             )
             pki.write_atomic(folder / "config.json", config.to_json().encode())
             nodes.append(
-                {
-                    "name": plan.name,
-                    "role": plan.role.value,
-                    "code": plan.code,
-                    "spiffe_id": identity.spiffe_id,
-                    "address": config.listen,
-                    "tls_name": tls.node_dns_name(identity),
-                    "config": str(folder / "config.json"),
-                    "certificate": str(cert_path),
-                    "database_url": config.database_url,
-                    "trace_file": str(config.trace_file),
-                    "log_file": str(folder / "node.log"),
-                }
+                NodeEntry(
+                    name=plan.name,
+                    role=plan.role,
+                    code=plan.code,
+                    spiffe_id=identity.spiffe_id,
+                    address=config.listen,
+                    tls_name=tls.node_dns_name(identity),
+                    config=folder / "config.json",
+                    certificate=cert_path,
+                    database_url=config.database_url,
+                    trace_file=config.trace_file,
+                    log_file=folder / "node.log",
+                )
             )
-        clients = self.issue_client_certificates()
-        self.info = {
-            "trust_domain": self.trust_domain,
-            "trust_bundle": str(self.bundle),
-            "revocation_list": str(self.pki.crl),
-            "operator": clients["operator"],
-            "clients": clients,
-            "nodes": nodes,
-        }
-        pki.write_atomic(self.dir / "network.json", json.dumps(self.info, indent=2).encode())
-        return self.info
+        self._info = NetworkDescription(
+            trust_domain=self.trust_domain,
+            trust_bundle=self.bundle,
+            revocation_list=self.pki.crl,
+            clients=self.issue_client_certificates(),
+            nodes=tuple(nodes),
+        )
+        pki.write_atomic(self.dir / "network.json", self._info.to_json().encode())
+        return self._info
 
-    def load(self) -> dict[str, Any]:
+    def load(self) -> NetworkDescription:
         """Read network.json of an already prepared network (for operator commands)."""
-        self.info = json.loads((self.dir / "network.json").read_text(encoding="utf-8"))
-        return self.info
+        self._info = NetworkDescription.load(self.dir / "network.json")
+        return self._info
 
     # -- certificate lifecycle -------------------------------------------------------
     def renew_all(self) -> None:
@@ -325,12 +338,14 @@ class LocalNetwork:
     def publish_keys(self, plan: NodePlan) -> None:
         """Sign a node's current key document with the CA and put it in the key directory."""
         issuer = self.pki.signer()
-        document = self.keyring(plan.name).document(self.identity(plan).spiffe_id, pki.now())
+        document = self.keyring(plan.name).document(
+            self.identity(plan).spiffe_id, clock.SYSTEM.now()
+        )
         publish(self.key_dir, plan.name, sign_document(document, issuer))
 
     def rotate_keys(self, name: str) -> None:
         """Give a node new sealing keys and publish them beside the old (overlap begins)."""
-        rotate(self.keyring(name), pki.now())
+        rotate(self.keyring(name), clock.SYSTEM.now())
         self.publish_keys(self._plan(name))
 
     def retire_keys(self, name: str) -> list[str]:
@@ -347,21 +362,31 @@ class LocalNetwork:
         return old
 
     def _plan(self, name: str) -> NodePlan:
-        return next(p for p in self.topology if p.name == name)
+        for plan in self.topology:
+            if plan.name == name:
+                return plan
+        known = ", ".join(p.name for p in self.topology)
+        raise NetworkError(f"no node {name!r} in this local network (nodes: {known})")
 
     # -- processes ---------------------------------------------------------------
-    def node_info(self, name: str) -> dict[str, Any]:
-        """The network.json entry of one node."""
-        return next(n for n in self.info["nodes"] if n["name"] == name)
+    def node_info(self, name: str) -> NodeEntry:
+        """The network description's entry of one node."""
+        return self.info.node(name)
+
+    def _files(self, name: str) -> tuple[Path, Path]:
+        """A local node's config and log file."""
+        info = self.node_info(name)
+        assert info.config is not None and info.log_file is not None  # set by prepare()
+        return info.config, info.log_file
 
     def start_node(self, name: str, *, wait: bool = True) -> None:
         """Start one node's process (and wait until it answers health checks)."""
-        info = self.node_info(name)
+        config, log_file = self._files(name)
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
-        with Path(info["log_file"]).open("ab") as log:
+        with log_file.open("ab") as log:
             self.processes[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "jukinet.cli", "serve", "--config", info["config"]],
+                [sys.executable, "-m", "jukinet.cli", "serve", "--config", str(config)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
@@ -371,16 +396,14 @@ class LocalNetwork:
 
     def wait_healthy(self, name: str, timeout: float = STARTUP_TIMEOUT_S) -> None:
         """Block until `name` reports SERVING; raise if its process died or time ran out."""
-        info = self.node_info(name)
+        _, log_file = self._files(name)
         deadline = time.monotonic() + timeout
         with self.operator_channel(name) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             while True:
                 process = self.processes.get(name)
                 if process is not None and process.poll() is not None:
-                    raise RuntimeError(
-                        f"{name} exited with {process.returncode}; see {info['log_file']}"
-                    )
+                    raise RuntimeError(f"{name} exited with {process.returncode}; see {log_file}")
                 try:
                     reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
                     if reply.status == health_pb2.HealthCheckResponse.SERVING:
@@ -388,7 +411,7 @@ class LocalNetwork:
                 except grpc.RpcError:
                     pass
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"{name} did not become healthy; see {info['log_file']}")
+                    raise TimeoutError(f"{name} did not become healthy; see {log_file}")
                 time.sleep(0.1)
 
     def stop_node(self, name: str, timeout: float = 15.0) -> None:
@@ -418,23 +441,11 @@ class LocalNetwork:
     # -- clients -------------------------------------------------------------------
     def client_channel(self, node_name: str, client: str) -> grpc.Channel:
         """A channel to `node_name` presenting the certificate of `client` (e.g. 'operator')."""
-        return connect(self.info, node_name, client)
+        return connect(self.info, self.info.node(node_name), self.info.client(client))
 
     def operator_channel(self, node_name: str) -> grpc.Channel:
         """A channel to `node_name` as the operator."""
-        return self.client_channel(node_name, "operator")
-
-
-def connect(network: dict[str, Any], node_name: str, client: str) -> grpc.Channel:
-    """A channel to a node of a network.json, as one of its clients."""
-    node = next(n for n in network["nodes"] if n["name"] == node_name)
-    who = network["clients"][client]
-    creds = Credentials(
-        cert_file=Path(who["cert"]),
-        key_file=Path(who["key"]),
-        trust_bundle=Path(network["trust_bundle"]),
-    )
-    return tls.secure_channel(node["address"], creds, Identity.parse(node["spiffe_id"]))
+        return self.client_channel(node_name, OPERATOR)
 
 
 def grpcurl_path() -> str:
@@ -443,20 +454,21 @@ def grpcurl_path() -> str:
     return str(beside) if beside.exists() else "grpcurl"
 
 
-def grpcurl_commands(network: dict[str, Any]) -> list[str]:
+def grpcurl_commands(network: NetworkDescription) -> list[str]:
     """Working grpcurl invocations for every node, with the operator's certificate."""
-    op = network["operator"]
-    base = f"{grpcurl_path()} -cacert {network['trust_bundle']} -cert {op['cert']} -key {op['key']}"
+    op = network.operator
+    base = f"{grpcurl_path()} -cacert {network.trust_bundle} -cert {op.cert} -key {op.key}"
+    operator_prefecture = op.identity.prefecture
     lines = []
-    for node in network["nodes"]:
-        lines.append(f"# {node['name']} ({node['spiffe_id']})")
-        lines.append(f"{base} {node['address']} list")
-        lines.append(f"{base} {node['address']} grpc.health.v1.Health/Check")
-        lines.append(f"{base} {node['address']} juki.v1.NodeAdminService/GetNodeStatus")
-        if node["role"] == "prefecture" and node["spiffe_id"].endswith(f"/{OPERATOR[0]}"):
-            year = json.dumps({"fiscal_year": fiscal_year(pki.now())})
+    for node in network.nodes:
+        lines.append(f"# {node.name} ({node.spiffe_id})")
+        lines.append(f"{base} {node.address} list")
+        lines.append(f"{base} {node.address} grpc.health.v1.Health/Check")
+        lines.append(f"{base} {node.address} juki.v1.NodeAdminService/GetNodeStatus")
+        if node.role is Role.PREFECTURE and node.code == operator_prefecture:
+            year = json.dumps({"fiscal_year": fiscal_year(clock.SYSTEM.now())})
             lines.append(
-                f"{base} -d '{year}' {node['address']} "
+                f"{base} -d '{year}' {node.address} "
                 "juki.v1.ProvisionAdminService/GetProvisionStatistics"
             )
     return lines

@@ -23,12 +23,18 @@ from pathlib import Path
 
 from cryptography import x509
 
+from jukinet.core import clock
+from jukinet.core.errors import JukiError
 from jukinet.core.identity import Identity
 from jukinet.sealing.keys import fingerprint
 from jukinet.trust import pki
 
 
-class RolloverError(Exception):
+class PkiError(JukiError):
+    """A PKI folder operation that cannot be done (no CA yet, a certificate not of this CA)."""
+
+
+class RolloverError(PkiError):
     """A rollover step that would break the network (e.g. certificates of the old CA remain)."""
 
 
@@ -50,12 +56,19 @@ class LocalPki:
 
     def _load(self, stem: str) -> pki.Issuer | None:
         cert = self.dir / f"{stem}.crt"
-        return pki.Issuer.load(cert, self.dir / f"{stem}.key") if cert.exists() else None
+        if not cert.exists():
+            return None
+        try:
+            return pki.Issuer.load(cert, self.dir / f"{stem}.key")
+        except (OSError, ValueError):
+            raise PkiError(
+                f"{cert}: a CA certificate without a readable CA key beside it"
+            ) from None
 
     def ensure_ca(self) -> None:
         """Create the CA, bundle and CRL if this folder has none yet."""
         if self._load("ca") is None:
-            issuer = pki.create_ca(f"juki-net development CA {pki.now():%Y%m%dT%H%M%S%f}")
+            issuer = pki.create_ca(f"juki-net development CA {clock.SYSTEM.now():%Y%m%dT%H%M%S%f}")
             pki.write_pair(self.dir, "ca", issuer.certificate, issuer.key)
             self.write_bundle()
         if not self.crl.exists():
@@ -67,7 +80,10 @@ class LocalPki:
 
     def signer(self) -> pki.Issuer:
         """The CA that signs new certificates and documents (the new one during a rollover)."""
-        return self.trusted()[-1]
+        trusted = self.trusted()
+        if not trusted:
+            raise PkiError(f"{self.dir}: no CA here; create one with `juki-net pki init-ca`")
+        return trusted[-1]
 
     def write_bundle(self) -> None:
         """Write the trust bundle from the trusted CAs."""
@@ -121,7 +137,7 @@ class LocalPki:
         cert = pki.load_certificate(cert_path)
         issuer = next((i for i in self.trusted() if _issued_by(cert, i)), None)
         if issuer is None:
-            raise ValueError("certificate not issued by a trusted CA")
+            raise PkiError(f"{cert_path}: not issued by a CA of {self.dir}")
         revoked = self._revoked()
         revoked.setdefault(fingerprint(issuer.certificate), []).append(cert.serial_number)
         pki.write_atomic(self.dir / "revoked.json", json.dumps(revoked).encode())
@@ -132,7 +148,7 @@ class LocalPki:
         """Make the next CA and trust it beside the current one."""
         if self._load("ca-next") is not None:
             raise RolloverError("a rollover is already under way")
-        issuer = pki.create_ca(f"juki-net development CA {pki.now():%Y%m%dT%H%M%S%f}")
+        issuer = pki.create_ca(f"juki-net development CA {clock.SYSTEM.now():%Y%m%dT%H%M%S%f}")
         pki.write_pair(self.dir, "ca-next", issuer.certificate, issuer.key)
         self.write_bundle()
         self.write_crls()

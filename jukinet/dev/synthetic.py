@@ -17,7 +17,7 @@ import datetime as dt
 import random
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -28,7 +28,8 @@ from sqlalchemy import func, insert, select, text
 
 from juki.v1 import common_pb2
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
-from jukinet.changes.ledger import today_in_japan
+from jukinet.core import clock
+from jukinet.core.clock import today_in_japan
 from jukinet.records import residents as records
 from jukinet.records.identifiers import JUMINHYO_SCHEME, complete_my_number, municipalities_of
 from jukinet.storage import Database
@@ -130,16 +131,23 @@ class Loaded:
     writing_s: float
 
 
-def load_residents(db: Database, prefecture: str, count: int, seed: int = 0) -> Loaded:
+def load_residents(
+    db: Database,
+    prefecture: str,
+    count: int,
+    seed: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> Loaded:
     """Write `count` synthetic residents of `prefecture` into `db`.
 
     Rows are inserted in chunks of LOAD_CHUNK per transaction, with version
     ids assigned here so the current-state index can point at them without
     reading them back. Meant for an empty store (codes are unique within
-    one load, not checked against rows already there).
+    one load, not checked against rows already there). `progress(written)`
+    is called after each chunk.
     """
     rng = random.Random(seed)  # noqa: S311 - synthetic data, not secrets
-    now = dt.datetime.now(dt.UTC)
+    now = clock.SYSTEM.now()
     with db.engine.connect() as conn:
         last = conn.execute(select(func.coalesce(func.max(resident_versions.c.id), 0)))
         next_id = int(last.scalar_one()) + 1
@@ -154,7 +162,10 @@ def load_residents(db: Database, prefecture: str, count: int, seed: int = 0) -> 
         yield
         writing_s += time.perf_counter() - started
 
+    written = 0
+
     def flush() -> None:
+        nonlocal written
         with writing(), db.transaction() as conn:
             conn.execute(insert(resident_versions), versions)
             conn.execute(
@@ -164,7 +175,10 @@ def load_residents(db: Database, prefecture: str, count: int, seed: int = 0) -> 
                     for v in versions
                 ],
             )
+        written += len(versions)
         versions.clear()
+        if progress is not None:
+            progress(written)
 
     for change in residents(prefecture, count, rng):
         values = records.version_values(

@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-import grpc
-
 from juki.v1 import provision_service_pb2 as pb
-from jukinet.core.errors import RefusedError
+from jukinet.core.errors import Reason, RefusedError
 from jukinet.core.identity import Identity, Role
+from jukinet.core.sizes import TASK_ID, check_fits
 
 TABLES = ("1", "2", "3", "4", "5", "6", "ordinance")
 RESIDENT, FUHYO = "resident", "fuhyo"  # which record a task is about
@@ -140,16 +139,17 @@ class Catalogue:
         5, 6 and its ordinance; the national server: 1 for agencies, and the
         wide-area tasks (`wide_area_only`) for a prefecture's forwarded query).
         """
+        check_fits("task_id", task_id, TASK_ID)
         task = self.tasks.get(task_id)
         if task is None:
-            raise _refused("TASK_UNKNOWN", "the task is not in the catalogue")
+            raise RefusedError(Reason.TASK_UNKNOWN)
         in_scope = (
             task.record == record
             and task.table in set(tables)
             and (task.wide_area or not wide_area_only)
         )
         if not in_scope or not task.admits(recipient):
-            raise _refused("TASK_NOT_FOR_CALLER", "this caller may not use this task here")
+            raise RefusedError(Reason.TASK_NOT_FOR_CALLER)
         return task
 
     def authorise(
@@ -175,19 +175,13 @@ class Catalogue:
         )
         key = query.WhichOneof("key")
         if key is None:
-            raise RefusedError(
-                grpc.StatusCode.INVALID_ARGUMENT, "KEY_MISSING", "the query has no search key"
-            )
+            raise RefusedError(Reason.KEY_MISSING)
         if SearchKey(key) not in task.keys:
-            raise _refused("KEY_NOT_ALLOWED_FOR_TASK", "the task does not allow this search key")
+            raise RefusedError(Reason.KEY_NOT_ALLOWED_FOR_TASK)
         wanted = frozenset(query.items) or task.items
         if not wanted <= task.items:
-            raise _refused("ITEM_NOT_ALLOWED_FOR_TASK", "the task does not allow an item asked for")
+            raise RefusedError(Reason.ITEM_NOT_ALLOWED_FOR_TASK)
         return task, wanted
-
-
-def _refused(reason: str, message: str) -> RefusedError:
-    return RefusedError(grpc.StatusCode.PERMISSION_DENIED, reason, message)
 
 
 @cache

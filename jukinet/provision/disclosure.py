@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-import grpc
 from sqlalchemy import Connection, func, select
 
 from juki.v1 import common_pb2
-from jukinet.changes.ledger import JST
-from jukinet.core.errors import RefusedError
+from jukinet.core.clock import JST
+from jukinet.core.errors import Reason, RefusedError
 from jukinet.provision.catalogue import Catalogue
 from jukinet.provision.log import ProvisionLog
 from jukinet.records.residents import current_versions, record_of
@@ -49,11 +48,6 @@ _REASONS = {
 }
 
 
-def not_on_file() -> RefusedError:
-    """The person has no record on this node."""
-    return RefusedError(grpc.StatusCode.NOT_FOUND, "PERSON_NOT_FOUND", "no such person on file")
-
-
 def document(
     conn: Connection,
     log: ProvisionLog,
@@ -68,7 +62,7 @@ def document(
         current_versions().where(resident_current.c.juminhyo_code == juminhyo_code)
     ).first()
     if row is None:
-        raise not_on_file()
+        raise RefusedError(Reason.PERSON_NOT_FOUND)
     versions = conn.execute(
         select(func.count()).where(resident_versions.c.juminhyo_code == juminhyo_code)
     ).scalar_one()

@@ -18,34 +18,23 @@ to the audit log.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 
-import grpc
 from sqlalchemy import Connection
 
-from juki.v1 import common_pb2
+from juki.v1 import common_pb2, envelope_pb2
 from juki.v1 import my_number_link_service_pb2 as pb
-from juki.v1 import my_number_link_service_pb2_grpc as pb_grpc
 from juki.v1 import provision_service_pb2 as provision_pb
-from jukinet.changes.delivery import full_method
-from jukinet.core.config import LINK_HOP
-from jukinet.core.errors import RefusedError, invalid_field, passed_on
+from jukinet.core.errors import Reason, RefusedError, invalid_field
 from jukinet.core.identity import Identity, IdentityError, Role
+from jukinet.core.sizes import SPIFFE_ID, TASK_ID, UUID, kept
 from jukinet.provision.catalogue import FUHYO, PREFECTURE_TABLES, Catalogue, Task, default_catalogue
 from jukinet.provision.log import PROVIDED, REFUSED, Entry, ProvisionLog
 from jukinet.records.identifiers import is_valid_juminhyo_code
 from jukinet.records.residents import current_versions
 from jukinet.records.validation import check_change_id
-from jukinet.sealing import replay
+from jukinet.sealing.sealed_rpc import SealedEndpoint, SealedStub
+from jukinet.storage import Database
 from jukinet.storage.schema import resident_current
-from jukinet.trust.authz import current_caller
-
-if TYPE_CHECKING:
-    from jukinet.runtime.node import Node
-
-GET_MY_NUMBER_FOR_EMIGRANT = full_method(
-    pb.DESCRIPTOR.services_by_name["MyNumberLinkService"], "GetMyNumberForEmigrant"
-)
 
 
 def check_link_request(
@@ -54,9 +43,7 @@ def check_link_request(
     """The task and organ of an admissible link request; RefusedError otherwise."""
     if fuhyo.role is not Role.FUHYO or fuhyo.prefecture != node.prefecture:
         raise RefusedError(
-            grpc.StatusCode.PERMISSION_DENIED,
-            "CALLER_NOT_ADMITTED",
-            "only this prefecture's fuhyo server may use the link",
+            Reason.CALLER_NOT_ADMITTED, "only this prefecture's fuhyo server may use the link"
         )
     check_change_id(request.request_id, "request_id")
     if not is_valid_juminhyo_code(request.juminhyo_code):
@@ -67,9 +54,7 @@ def check_link_request(
         raise invalid_field("organ", "must be a SPIFFE ID of this network") from None
     if organ.role is not Role.ORGAN or organ.prefecture != node.prefecture:
         raise RefusedError(
-            grpc.StatusCode.PERMISSION_DENIED,
-            "ORGAN_NOT_OF_CALLER",
-            "the organ is not an organ of this prefecture",
+            Reason.ORGAN_NOT_OF_CALLER, "the organ is not an organ of this prefecture"
         )
     task = catalogue.task_for(
         request.task_id,
@@ -79,11 +64,7 @@ def check_link_request(
         record=FUHYO,
     )
     if not task.my_number_act or provision_pb.RECORD_ITEM_MY_NUMBER not in task.items:
-        raise RefusedError(
-            grpc.StatusCode.PERMISSION_DENIED,
-            "MY_NUMBER_NOT_ALLOWED_FOR_TASK",
-            "the task may not receive the My Number",
-        )
+        raise RefusedError(Reason.MY_NUMBER_NOT_ALLOWED_FOR_TASK)
     return task, organ
 
 
@@ -93,92 +74,74 @@ def emigrants_my_number(conn: Connection, juminhyo_code: str) -> str:
         current_versions().where(resident_current.c.juminhyo_code == juminhyo_code)
     ).first()
     if row is None:
-        raise RefusedError(grpc.StatusCode.NOT_FOUND, "PERSON_NOT_FOUND", "no such person on file")
+        raise RefusedError(Reason.PERSON_NOT_FOUND)
     if not row.removed or row.change_reason != common_pb2.CHANGE_REASON_EMIGRATION:
-        raise RefusedError(
-            grpc.StatusCode.FAILED_PRECONDITION,
-            "PERSON_NOT_EMIGRANT",
-            "the person's record does not show an emigration",
-        )
+        raise RefusedError(Reason.PERSON_NOT_EMIGRANT)
     return str(row.my_number)
 
 
-class MyNumberLinkServicer(pb_grpc.MyNumberLinkServiceServicer):
-    """GetMyNumberForEmigrant: open, check, look up, log, seal the answer."""
+class LinkAnswerer:
+    """Prefecture side: open, check, look up, log, seal the answer."""
 
-    def __init__(self, node: Node, catalogue: Catalogue | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        log: ProvisionLog,
+        endpoint: SealedEndpoint,
+        node: Identity,
+        catalogue: Catalogue | None = None,
+    ) -> None:
+        self._db = db
+        self._log = log
+        self._endpoint = endpoint
         self._node = node
         self._catalogue = catalogue or default_catalogue()
 
-    def GetMyNumberForEmigrant(
-        self, request: pb.GetMyNumberForEmigrantRequest, context: grpc.ServicerContext
-    ) -> pb.GetMyNumberForEmigrantResponse:
-        fuhyo = current_caller()
-        header, link = self._node.sealer.open(
-            request.envelope,
-            pb.MyNumberLinkRequest,
-            peer=fuhyo.spiffe_id,
-            method=GET_MY_NUMBER_FOR_EMIGRANT,
-        )
-        log: ProvisionLog = self._node.provision_log
+    def answer(
+        self, envelope: envelope_pb2.SealedEnvelope, fuhyo: Identity
+    ) -> envelope_pb2.SealedEnvelope:
+        """The sealed My Number of the emigrant `fuhyo` asks about; RefusedError (logged) if not."""
+        request = self._endpoint.open(envelope, pb.MyNumberLinkRequest, fuhyo)
+        link = request.payload
+        log = self._log
         entry = Entry(
             caller=fuhyo.spiffe_id,
-            recipient=link.organ[:255],
+            recipient=kept(link.organ, SPIFFE_ID),
             operator_id="",
-            task_id=link.task_id[:64],
-            request_id=link.request_id[:36],
+            task_id=kept(link.task_id, TASK_ID),
+            request_id=kept(link.request_id, UUID),
             key_kind="juminhyo_code",
             key_hash=log.keyed_hash("juminhyo_code", link.juminhyo_code),
             outcome=REFUSED,
             items_given="my_number",
         )
         try:
-            check_link_request(self._catalogue, link, fuhyo=fuhyo, node=self._node.identity)
-            with self._node.db.transaction() as conn:
-                replay.remember(conn, header)
+            check_link_request(self._catalogue, link, fuhyo=fuhyo, node=self._node)
+            with self._db.transaction() as conn:
+                request.remember(conn)
                 my_number = emigrants_my_number(conn, link.juminhyo_code)
                 provided = dataclasses.replace(
                     entry, outcome=PROVIDED, subject_hash=log.subject(link.juminhyo_code)
                 )
-                ProvisionLog.write(conn, [provided])
+                ProvisionLog.write(conn, [provided], request.received_at)
         except RefusedError as refusal:
             log.write_refusal(dataclasses.replace(entry, reason=refusal.reason, items_given=""))
             raise
-        envelope = self._node.sealer.seal(
-            pb.MyNumberLinkAnswer(my_number=my_number),
-            recipient=fuhyo.spiffe_id,
-            method=GET_MY_NUMBER_FOR_EMIGRANT,
-        )
-        return pb.GetMyNumberForEmigrantResponse(envelope=envelope)
+        return self._endpoint.seal(pb.MyNumberLinkAnswer(my_number=my_number), fuhyo)
 
 
 LINK_TIMEOUT_S = 10.0
 
 
-def ask_prefecture(node: Node, request: pb.MyNumberLinkRequest) -> str:
+def ask_prefecture(stub: SealedStub | None, request: pb.MyNumberLinkRequest) -> str:
     """Fuhyo side: the emigrant's My Number from this node's prefecture server (its link hop).
 
     Sealed both ways, over the node's traced channel (so the prefecture's
     span joins the organ's trace). RefusedError with the prefecture's status
-    and reason if it refused, LINK_UNAVAILABLE if it did not answer.
+    and reason if it refused, LINK_UNAVAILABLE if it did not answer, NO_LINK
+    if this node has no link (`stub` None).
     """
-    hop = node.config.link_hop
-    if hop is None:
-        raise RefusedError(
-            grpc.StatusCode.FAILED_PRECONDITION, "NO_LINK", "this node has no narrow link"
-        )
-    envelope = node.sealer.seal(request, recipient=hop.spiffe_id, method=GET_MY_NUMBER_FOR_EMIGRANT)
-    try:
-        reply = pb_grpc.MyNumberLinkServiceStub(node.channel(LINK_HOP)).GetMyNumberForEmigrant(
-            pb.GetMyNumberForEmigrantRequest(envelope=envelope), timeout=LINK_TIMEOUT_S
-        )
-    except grpc.RpcError as error:
-        raise passed_on(
-            error,
-            unavailable="LINK_UNAVAILABLE",
-            message="the prefecture server did not give the My Number",
-        ) from None
-    _, answer = node.sealer.open(
-        reply.envelope, pb.MyNumberLinkAnswer, peer=hop.spiffe_id, method=GET_MY_NUMBER_FOR_EMIGRANT
-    )
-    return answer.my_number
+    if stub is None:
+        raise RefusedError(Reason.NO_LINK)
+    return stub.ask(request, pb.MyNumberLinkAnswer).my_number

@@ -24,20 +24,18 @@ from pathlib import Path
 from google.protobuf import message as protobuf_message
 from sqlalchemy import Connection, insert, select
 
-from jukinet.changes.ledger import JST
+from jukinet.core.clock import SYSTEM, Clock, fiscal_year
 from jukinet.storage import Database
 from jukinet.storage.schema import provision_log
 
 PROVIDED = "provided"
 NO_MATCH = "no_match"
 REFUSED = "refused"
+# Notes in the reason column of entries that were provided.
+ANSWERED_BY_NATIONAL = "ANSWERED_BY_NATIONAL"  # a prefecture server's query the national answered
+VIA_LINK = "VIA_LINK"  # a My Number a fuhyo server obtained through the narrow link
+RESENT = "RESENT"  # …and sent again from its temporary store
 RETENTION_YEARS = 7
-
-
-def fiscal_year(at: dt.datetime) -> int:
-    """The Japanese fiscal year (年度, April to March) `at` falls in."""
-    local = at.astimezone(JST)
-    return local.year if local.month >= 4 else local.year - 1
 
 
 def load_or_create_secret(path: Path) -> bytes:
@@ -88,8 +86,9 @@ class GroupCommit:
     without weakening the guarantee.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
+        self._clock = clock
         self._pending: list[_Ticket] = []
         self._arrived = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -116,7 +115,8 @@ class GroupCommit:
             error: BaseException | None = None
             try:
                 with self._db.transaction() as conn:
-                    ProvisionLog.write(conn, [e for t in group for e in t.entries])
+                    entries = [e for t in group for e in t.entries]
+                    ProvisionLog.write(conn, entries, self._clock.now())
             except Exception as failure:  # every waiting caller gets it
                 error = failure
             for ticket in group:
@@ -127,10 +127,11 @@ class GroupCommit:
 class ProvisionLog:
     """Writes and reads one node's provision log."""
 
-    def __init__(self, db: Database, secret: bytes) -> None:
+    def __init__(self, db: Database, secret: bytes, *, clock: Clock = SYSTEM) -> None:
         self._db = db
         self._secret = secret
-        self._group = GroupCommit(db)
+        self.clock = clock
+        self._group = GroupCommit(db, clock)
 
     def keyed_hash(self, kind: str, value: str | bytes | protobuf_message.Message) -> str:
         """HMAC-SHA256 of a key or identifier (a message is hashed in deterministic form)."""
@@ -144,11 +145,10 @@ class ProvisionLog:
         return self.keyed_hash("subject", juminhyo_code)
 
     @staticmethod
-    def write(conn: Connection, entries: Sequence[Entry], now: dt.datetime | None = None) -> None:
+    def write(conn: Connection, entries: Sequence[Entry], now: dt.datetime) -> None:
         """Append entries inside the caller's transaction (with the provision itself)."""
         if not entries:
             return
-        now = now or dt.datetime.now(dt.UTC)
         conn.execute(
             insert(provision_log),
             [{"at": now, "fiscal_year": fiscal_year(now), **vars(e)} for e in entries],

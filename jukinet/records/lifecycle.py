@@ -21,20 +21,26 @@ one, or is refused. The checks, in order:
    職権修正 anything but the code, a removal nothing (it records the person
    as they were).
 
-Checks needing other persons' records (a new code or My Number already in
-use) are made by ledger.py, which applies the verdict.
+`decide(change, view, today)` is the whole decision, the one path every way
+of taking a change goes through (one by one against the database, or planned
+set-wise in memory: changes/ledger.py, changes/batch_plan.py): the change's
+own fields (validation.py), then `judge`, then the checks needing other
+persons (6): a new 住民票コード must be unused (CODE_ALREADY_IN_USE) and a
+My Number must not be someone else's (MY_NUMBER_IN_USE). It reads the store
+only through a `ResidentView` and writes nothing: it says what to write.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-import grpc
+from typing import Protocol
 
 from juki.v1 import common_pb2
-from jukinet.core.errors import RefusedError, invalid_field
+from jukinet.core.errors import Reason, RefusedError, invalid_field
+from jukinet.records import validation
 
 R = common_pb2
 CREATING = frozenset(
@@ -64,13 +70,13 @@ _ADDRESS = (
     "address_gaiji_change_seq",
     "gaiji_flag",
 )
-MAY_CHANGE: dict[int, tuple[str, tuple[str, ...]]] = {
-    R.CHANGE_REASON_MOVE_WITHIN: ("MOVE_WITHIN_CHANGES_MORE_THAN_ADDRESS", _ADDRESS),
-    R.CHANGE_REASON_NAME_CHANGE: ("NAME_CHANGE_CHANGES_MORE_THAN_NAME", _NAME),
-    R.CHANGE_REASON_MY_NUMBER_CHANGE: ("MY_NUMBER_CHANGE_CHANGES_MORE", ("my_number",)),
-    R.CHANGE_REASON_CODE_CHANGE: ("CODE_CHANGE_CHANGES_MORE", ("juminhyo_code",)),
+MAY_CHANGE: dict[int, tuple[Reason, tuple[str, ...]]] = {
+    R.CHANGE_REASON_MOVE_WITHIN: (Reason.MOVE_WITHIN_CHANGES_MORE_THAN_ADDRESS, _ADDRESS),
+    R.CHANGE_REASON_NAME_CHANGE: (Reason.NAME_CHANGE_CHANGES_MORE_THAN_NAME, _NAME),
+    R.CHANGE_REASON_MY_NUMBER_CHANGE: (Reason.MY_NUMBER_CHANGE_CHANGES_MORE, ("my_number",)),
+    R.CHANGE_REASON_CODE_CHANGE: (Reason.CODE_CHANGE_CHANGES_MORE, ("juminhyo_code",)),
     # A removal records the person as they were.
-    **{reason: ("REMOVAL_CHANGES_THE_RECORD", ()) for reason in REMOVING},
+    **{reason: (Reason.REMOVAL_CHANGES_THE_RECORD, ()) for reason in REMOVING},
 }
 _COMPARED = (
     "juminhyo_code",
@@ -83,7 +89,7 @@ _COMPARED = (
 )
 # 職権修正 may correct anything but the code.
 MAY_CHANGE[R.CHANGE_REASON_EX_OFFICIO_CORRECTION] = (
-    "CORRECTION_CHANGES_THE_CODE",
+    Reason.CORRECTION_CHANGES_THE_CODE,
     tuple(p for p in _COMPARED if p != "juminhyo_code"),
 )
 
@@ -102,11 +108,6 @@ class Current:
     sequence_number: int
     removed: bool
     record: common_pb2.ResidentRecord
-
-
-def refused(reason: str, message: str) -> RefusedError:
-    """A change contradicting the stored records (FAILED_PRECONDITION)."""
-    return RefusedError(grpc.StatusCode.FAILED_PRECONDITION, reason, message)
 
 
 def person_key(change: common_pb2.Change) -> str:
@@ -130,10 +131,10 @@ def changed_fields(before: common_pb2.ResidentRecord, after: common_pb2.Resident
     return {path for path in _COMPARED if _value(before, path) != _value(after, path)}
 
 
-def _only(changed: Iterable[str], allowed: tuple[str, ...], reason: str) -> None:
+def _only(changed: Iterable[str], allowed: tuple[str, ...], reason: Reason) -> None:
     extra = set(changed) - set(allowed)
     if extra:
-        raise refused(reason, f"this change reason may not change: {', '.join(sorted(extra))}")
+        raise RefusedError(reason, f"this change reason may not change: {', '.join(sorted(extra))}")
 
 
 def judge(change: common_pb2.Change, current: Current | None) -> Verdict:
@@ -141,30 +142,26 @@ def judge(change: common_pb2.Change, current: Current | None) -> Verdict:
     reason, seq = change.reason, change.sequence_number
     if current is None:  # (1)
         if reason not in CREATING:
-            raise refused("UNKNOWN_PERSON", "no record of this person on this node")
+            raise RefusedError(Reason.UNKNOWN_PERSON)
         if reason == R.CHANGE_REASON_BIRTH and seq != 1:
             raise invalid_field("sequence_number", "must be 1 for a birth")
         return Verdict.APPLY
     if reason == R.CHANGE_REASON_BIRTH:
-        raise refused("BIRTH_FOR_EXISTING_CODE", "a birth must name a new resident record code")
+        raise RefusedError(Reason.BIRTH_FOR_EXISTING_CODE)
     if seq <= current.sequence_number:  # (2)
-        raise refused("STALE_SEQUENCE", "a later change of this person is already applied")
+        raise RefusedError(Reason.STALE_SEQUENCE)
     if seq > current.sequence_number + 1:
         return Verdict.HOLD
     if current.removed:  # (3)
         if reason in (R.CHANGE_REASON_MOVE_IN, R.CHANGE_REASON_EX_OFFICIO_ENTRY):
             return Verdict.APPLY
-        if reason in REMOVING:
-            raise refused("REMOVAL_OF_REMOVED_PERSON", "the person is already removed")
-        raise refused(
-            "CHANGE_FOR_REMOVED_PERSON", "the person is removed; only a move-in or entry applies"
-        )
+        raise removed_person(removing=reason in REMOVING)
     if reason == R.CHANGE_REASON_MOVE_IN:  # (4)
-        raise refused("MOVE_IN_FOR_CURRENT_RESIDENT", "the person is a current resident")
+        raise RefusedError(Reason.MOVE_IN_FOR_CURRENT_RESIDENT)
     if reason == R.CHANGE_REASON_EX_OFFICIO_ENTRY:
-        raise refused("ENTRY_FOR_CURRENT_RESIDENT", "the person is a current resident")
+        raise RefusedError(Reason.ENTRY_FOR_CURRENT_RESIDENT)
     if change.municipality_code != current.record.address.municipality_code:
-        raise refused("NOT_RESIDENT_HERE", "the person is a resident of another municipality")
+        raise RefusedError(Reason.NOT_RESIDENT_HERE)
     if reason in MAY_CHANGE:  # (5)
         code, allowed = MAY_CHANGE[reason]
         _only(changed_fields(current.record, change.record), allowed, code)
@@ -174,3 +171,80 @@ def judge(change: common_pb2.Change, current: Current | None) -> Verdict:
 def removes(change: common_pb2.Change) -> bool:
     """True if the change leaves the person removed (除票) under its record's code."""
     return change.reason in REMOVING
+
+
+def removed_person(*, removing: bool, message: str | None = None) -> RefusedError:
+    """(3) of both files: removing a removed person again, or (`message`) changing one."""
+    if removing:
+        return RefusedError(Reason.REMOVAL_OF_REMOVED_PERSON)
+    return RefusedError(Reason.CHANGE_FOR_REMOVED_PERSON, message)
+
+
+def check_new_code_unused(taken: object | None) -> None:
+    """(6) of both files: a code change's new code must be no one's yet (`taken` is its holder)."""
+    if taken is not None:
+        raise RefusedError(Reason.CODE_ALREADY_IN_USE)
+
+
+class ResidentView(Protocol):
+    """What `decide` reads of the stored records: the database, or a batch being planned."""
+
+    def current(self, code: str) -> Current | None:
+        """The person's latest state under `code`, or None if never on file here."""
+        ...
+
+    def my_number_held_by_another(self, my_number: str, person: frozenset[str]) -> bool:
+        """True if a current resident other than `person` (their codes) holds `my_number`."""
+        ...
+
+    def has_waiting(self, code: str) -> bool:
+        """True if changes of the person under `code` are held back, waiting for an earlier one."""
+        ...
+
+
+@dataclass(frozen=True)
+class Apply:
+    """Apply the change: store these versions, in order.
+
+    versions: (record, removed) pairs; a code change first stores the old
+    code's record removed, then the new one. before: the person's state
+    before (None for a new person). releases_held: changes of the person wait
+    for this one and are to be taken after it (`ResidentView.has_waiting`).
+    """
+
+    versions: tuple[tuple[common_pb2.ResidentRecord, bool], ...]
+    before: Current | None
+    releases_held: bool
+
+
+class Hold:
+    """Hold the change back until the person's earlier change arrives."""
+
+
+HOLD = Hold()
+
+
+def decide(change: common_pb2.Change, view: ResidentView, today: dt.date) -> Apply | Hold:
+    """The whole decision on one resident change; RefusedError if it must be refused.
+
+    (0) the change's own fields, (1)-(5) `judge`, (6) other persons' codes
+    and My Numbers; the verdict says what to write.
+    """
+    validation.check_change(change, today)  # (0)
+    key = person_key(change)
+    before = view.current(key)
+    if judge(change, before) is Verdict.HOLD:  # (1)-(5)
+        return HOLD
+    code = change.record.juminhyo_code
+    is_code_change = change.reason == R.CHANGE_REASON_CODE_CHANGE
+    if is_code_change:  # (6)
+        check_new_code_unused(view.current(code))
+    removed = removes(change)
+    if not removed and view.my_number_held_by_another(
+        change.record.my_number, frozenset({key, code})
+    ):
+        raise RefusedError(Reason.MY_NUMBER_IN_USE)
+    versions = [(change.record, removed)]
+    if is_code_change and before is not None:
+        versions.insert(0, (before.record, True))
+    return Apply(tuple(versions), before, releases_held=view.has_waiting(code))

@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import grpc
 from sqlalchemy import Connection, Row, Select, Table
 
 from juki.v1 import common_pb2
 from juki.v1 import provision_service_pb2 as pb
-from jukinet.core.errors import RefusedError
+from jukinet.core.errors import Reason, RefusedError
 from jukinet.records import residents as records
 from jukinet.records.kana import seion
 from jukinet.storage.schema import resident_current, resident_versions
@@ -64,8 +63,7 @@ def at_most_max_matches(conn: Connection, statement: Select[Any]) -> Sequence[Ro
     found = conn.execute(statement.limit(MAX_MATCHES + 1)).all()
     if len(found) > MAX_MATCHES:
         raise RefusedError(
-            grpc.StatusCode.INVALID_ARGUMENT,
-            "QUERY_TOO_BROAD",
+            Reason.QUERY_TOO_BROAD,
             f"the search matches more than {MAX_MATCHES} persons; give more conditions",
         )
     return found

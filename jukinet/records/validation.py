@@ -13,11 +13,10 @@ import re
 import unicodedata
 import uuid
 
-import grpc
-
 from juki.v1 import common_pb2, provision_service_pb2
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
-from jukinet.core.errors import RefusedError, invalid_field
+from jukinet.core import sizes
+from jukinet.core.errors import Reason, RefusedError, invalid_field
 from jukinet.records.identifiers import (
     is_known_municipality,
     is_valid_juminhyo_code,
@@ -26,12 +25,13 @@ from jukinet.records.identifiers import (
 
 # Full-width katakana, the prolonged sound mark and spaces between names.
 _KANA = re.compile(r"[\u30A1-\u30FA\u30FC\u3000 ]+")
-_OPAQUE_ID = re.compile(r"[A-Za-z0-9._-]{1,32}")
-_OAZA = re.compile(r"[0-9]{1,12}")
-_GAIJI_PATTERN = re.compile(r"[A-Za-z0-9]{0,64}")
-MAX_NAME = 100
-MAX_ADDRESS = 200
-MAX_FORMER_SURNAME = 50
+_OPAQUE_ID = re.compile(rf"[A-Za-z0-9._-]{{1,{sizes.OPAQUE_ID}}}")
+_OAZA = re.compile(rf"[0-9]{{1,{sizes.OAZA_CODE}}}")
+_GAIJI_PATTERN = re.compile(rf"[A-Za-z0-9]{{0,{sizes.GAIJI_PATTERN}}}")
+MAX_NAME = sizes.NAME
+MAX_ADDRESS = sizes.ADDRESS
+MAX_FORMER_SURNAME = sizes.FORMER_SURNAME
+_OPAQUE_RULE = f"must be 1..{sizes.OPAQUE_ID} letters, digits, '.', '_' or '-'"
 
 
 def is_uuid(value: str) -> bool:
@@ -117,7 +117,7 @@ def check_record(record: common_pb2.ResidentRecord, today: dt.date) -> dt.date:
     _check_text(record.address.text, "record.address.text", MAX_ADDRESS)
     _check_count(record.address_gaiji_count, "record.address_gaiji_count", len(record.address.text))
     if record.oaza_code and not _OAZA.fullmatch(record.oaza_code):
-        raise invalid_field("record.oaza_code", "must be 1..12 digits")
+        raise invalid_field("record.oaza_code", f"must be 1..{sizes.OAZA_CODE} digits")
     for name in ("name_gaiji_change_seq", "address_gaiji_change_seq"):
         if getattr(record, name) < 0:
             raise invalid_field(f"record.{name}", "must not be negative")
@@ -143,7 +143,7 @@ def check_change(change: common_pb2.Change, today: dt.date) -> None:
         raise invalid_field("sequence_number", "must be 1 or more")
     for name in ("operator_id", "terminal_id"):
         if not _OPAQUE_ID.fullmatch(getattr(change, name)):
-            raise invalid_field(name, "must be 1..32 letters, digits, '.', '_' or '-'")
+            raise invalid_field(name, _OPAQUE_RULE)
     if not change.HasField("record"):
         raise invalid_field("record", "is required")
     birth = check_record(change.record, today)
@@ -230,7 +230,9 @@ def check_fuhyo_change(change: fuhyo_pb.FuhyoChange, today: dt.date) -> None:
             "record.keeping_municipality_code", "must be the municipality entering the change"
         )
     if not _GAIJI_PATTERN.fullmatch(record.gaiji_pattern):
-        raise invalid_field("record.gaiji_pattern", "must be 0..64 letters or digits")
+        raise invalid_field(
+            "record.gaiji_pattern", f"must be 0..{sizes.GAIJI_PATTERN} letters or digits"
+        )
     if record.notice_kind == fuhyo_pb.FUHYO_NOTICE_KIND_CODE_CHANGE:
         if not is_valid_juminhyo_code(record.former_juminhyo_code):
             raise invalid_field("record.former_juminhyo_code", "must be a valid resident code")
@@ -249,7 +251,7 @@ def check_query(query: provision_service_pb2.ResidentQuery, today: dt.date) -> N
     """
     check_change_id(query.request_id, "query.request_id")
     if not _OPAQUE_ID.fullmatch(query.operator_id):
-        raise invalid_field("query.operator_id", "must be 1..32 letters, digits, '.', '_' or '-'")
+        raise invalid_field("query.operator_id", _OPAQUE_RULE)
     key = query.WhichOneof("key")
     if key == "juminhyo_code" and not is_valid_juminhyo_code(query.juminhyo_code):
         raise invalid_field("query.juminhyo_code", "must be 11 digits with a valid check digit")
@@ -274,7 +276,6 @@ def check_query(query: provision_service_pb2.ResidentQuery, today: dt.date) -> N
     has_name = bool(four.name_kana or four.name_kanji)
     if not (has_name and (four.birth_date or address is not None)):
         raise RefusedError(
-            grpc.StatusCode.INVALID_ARGUMENT,
-            "QUERY_TOO_BROAD",
+            Reason.QUERY_TOO_BROAD,
             "a 4-information search needs a name and a birth date or an address",
         )

@@ -1,8 +1,11 @@
 """One node process: a gRPC server with mTLS, policy, tracing, health, reflection and an outbox.
 
-`create_node(config, spec)` builds everything without serving, so tests and
+`Node(config, spec)` builds everything without serving, so tests and
 `juki-net up` bind real ports and stop nodes gracefully; `serve()` runs a
-node in the foreground until SIGINT/SIGTERM.
+node in the foreground until SIGINT/SIGTERM. What makes a node a CS, a
+prefecture, fuhyo or national server is its kind's `ServiceSpec`, defined
+with its servicers in the top-level `services` package; the Node hands them
+its parts (database, sealer, logs, channels to its hops, clock).
 """
 
 from __future__ import annotations
@@ -11,9 +14,9 @@ import datetime as dt
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from types import FrameType
 from typing import Any
@@ -23,15 +26,17 @@ from cryptography import x509
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from juki.v1 import node_admin_service_pb2, node_admin_service_pb2_grpc
 from jukinet.changes.outbox import Deliverer, Sender
+from jukinet.core.clock import SYSTEM, Clock
 from jukinet.core.config import FUHYO_HOP, LINK_HOP, NEXT_HOP, NextHop, NodeConfig
+from jukinet.core.errors import Reason
 from jukinet.core.identity import Identity, Role
+from jukinet.core.methods import HEALTH_SERVICE, REFLECTION_SERVICE
 from jukinet.core.telemetry import grpc_server_interceptor, setup_tracing, traced_channel
 from jukinet.provision.log import ProvisionLog, load_or_create_secret
-from jukinet.runtime.admin import NodeAdminServicer
 from jukinet.sealing.envelope import Sealer
 from jukinet.sealing.keys import KeyDirectory, NodeKeyring
+from jukinet.sealing.sealed_rpc import SealedEndpoint, SealedStub, unary
 from jukinet.storage import Database, open_database
 from jukinet.trust import credentials, tls
 from jukinet.trust.audit import AuditLog
@@ -42,6 +47,8 @@ from jukinet.trust.revocation import RevocationList
 log = logging.getLogger(__name__)
 
 WORKERS = 16
+# How long a node waits for another node's answer to a sealed call.
+HOP_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -49,19 +56,17 @@ class ServiceSpec:
     """What makes a node a CS, a prefecture server, a fuhyo server or the national server.
 
     role: the role its certificate must carry.
-    service_names: full names of the gRPC services it adds (for health and reflection).
+    service_names: full names of the gRPC services it serves (for health and reflection).
     register: adds its servicers to the server.
-    make_sender: given the node and the current channel to its next hop (a
-        function: the channel is rebuilt when credentials change), the
-        function its outbox sends with.
-    make_fuhyo_sender: the same for the fuhyo hop (a CS's fuhyo server).
+    senders: for each hop its outbox delivers to (NEXT_HOP, FUHYO_HOP), how
+        to make the function that sends a batch there; used where the node's
+        config names that hop.
     """
 
     role: Role
     service_names: tuple[str, ...]
     register: Callable[[grpc.Server, Node], None]
-    make_sender: Callable[[Node, Callable[[], grpc.Channel]], Sender] | None = None
-    make_fuhyo_sender: Callable[[Node, Callable[[], grpc.Channel]], Sender] | None = None
+    senders: Mapping[str, Callable[[Node], Sender]] = field(default_factory=dict)
 
 
 EXPIRY_CHECK_S = 60.0
@@ -81,13 +86,14 @@ def expiry_warning(cert: x509.Certificate, now: dt.datetime) -> str | None:
 class Node:
     """A node's parts, wired but not yet serving."""
 
-    def __init__(self, config: NodeConfig, spec: ServiceSpec) -> None:
+    def __init__(self, config: NodeConfig, spec: ServiceSpec, *, clock: Clock = SYSTEM) -> None:
         self.config = config
+        self.clock = clock
         self.identity: Identity = config.identity
         if self.identity.role is not spec.role:
             raise ValueError(f"config identity is a {self.identity.role}, not a {spec.role}")
         self.db: Database = open_database(config.database_url)
-        self.audit = AuditLog(self.db)
+        self.audit = AuditLog(self.db, clock)
         self.tracer_provider = setup_tracing(config.name, config.trace_file)
         self.tracer = self.tracer_provider.get_tracer("juki-net")
         self.credentials = CredentialWatcher(config.credentials)
@@ -95,6 +101,12 @@ class Node:
             self.identity.spiffe_id,
             NodeKeyring(config.keyring_file),
             KeyDirectory(config.key_directory, config.credentials.trust_bundle),
+            clock=clock,
+        )
+        self.revocation = (
+            RevocationList(config.revocation_list, config.credentials.trust_bundle, clock=clock)
+            if config.revocation_list
+            else None
         )
         self.health = health.HealthServicer()
         self.server = grpc.server(
@@ -104,33 +116,11 @@ class Node:
                 AuthorizationInterceptor(
                     self.identity,
                     self.audit,
-                    revocation=(
-                        RevocationList(config.revocation_list, config.credentials.trust_bundle)
-                        if config.revocation_list
-                        else None
-                    ),
+                    revocation=self.revocation,
                 ),
             ],
             options=tls.server_options(config.max_connection_age_s),
         )
-        self._service_names = (
-            *spec.service_names,
-            node_admin_service_pb2.DESCRIPTOR.services_by_name["NodeAdminService"].full_name,
-        )
-        self._closers: list[Callable[[], None]] = []
-        spec.register(self.server, self)
-        node_admin_service_pb2_grpc.add_NodeAdminServiceServicer_to_server(
-            NodeAdminServicer(self), self.server
-        )
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        reflection.enable_server_reflection(
-            (*self._service_names, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
-        )
-        self.port = self.server.add_secure_port(
-            config.listen, credentials.server_credentials(self.credentials)
-        )
-        if self.port == 0:
-            raise OSError(f"could not bind {config.listen}")
         self._stopped = threading.Event()
         self._channels = {
             name: self._reloading_channel(hop)
@@ -141,19 +131,29 @@ class Node:
             )
             if hop is not None
         }
+        self._service_names = spec.service_names
+        self._closers: list[Callable[[], None]] = []
+        spec.register(self.server, self)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (*self._service_names, HEALTH_SERVICE, REFLECTION_SERVICE), self.server
+        )
+        self.port = self.server.add_secure_port(
+            config.listen, credentials.server_credentials(self.credentials)
+        )
+        if self.port == 0:
+            raise OSError(f"could not bind {config.listen}")
         self.deliverers = [
             Deliverer(
                 self.db,
-                make(self, self._channels[destination].get),
+                make(self),
                 batch_size=config.outbox_batch_size,
                 tracer=self.tracer,
                 destination=destination,
+                clock=clock,
             )
-            for destination, make in (
-                (NEXT_HOP, spec.make_sender),
-                (FUHYO_HOP, spec.make_fuhyo_sender),
-            )
-            if make is not None and destination in self._channels
+            for destination, make in spec.senders.items()
+            if destination in self._channels
         ]
 
     def _reloading_channel(self, hop: NextHop) -> ReloadingChannel:
@@ -178,9 +178,7 @@ class Node:
 
     def _watch_expiry(self) -> None:
         while True:
-            warning = expiry_warning(
-                self.credentials.current().certificate, dt.datetime.now(dt.UTC)
-            )
+            warning = expiry_warning(self.credentials.current().certificate, self.clock.now())
             if warning:
                 log.warning("%s: %s", self.config.name, warning)
             if self._stopped.wait(EXPIRY_CHECK_S):
@@ -193,21 +191,47 @@ class Node:
         secret_file = config.log_secret_file or config.keyring_file.with_name(
             "provision-log.secret"
         )
-        return ProvisionLog(self.db, load_or_create_secret(secret_file))
+        return ProvisionLog(self.db, load_or_create_secret(secret_file), clock=self.clock)
 
     def close_on_stop(self, close: Callable[[], None]) -> None:
         """Run `close` when the node stops (after in-flight calls finished)."""
         self._closers.append(close)
 
-    def channel(self, hop: str) -> grpc.Channel:
-        """The current channel to one of the configured hops (NEXT_HOP, FUHYO_HOP, LINK_HOP)."""
-        if hop not in self._channels:
-            raise RuntimeError(f"this node has no {hop}")
-        return self._channels[hop].get()
+    def hop(self, name: str) -> NextHop | None:
+        """The configured hop `name` (NEXT_HOP, FUHYO_HOP, LINK_HOP), or None."""
+        hop: NextHop | None = getattr(self.config, name)
+        return hop
 
-    def next_hop_channel(self) -> grpc.Channel:
-        """The current channel to the next hop (rebuilt when credentials change)."""
-        return self.channel(NEXT_HOP)
+    def sealed_stub(
+        self,
+        hop: str,
+        *,
+        method: str,
+        rpc: Callable[[grpc.Channel], Callable[..., Any]],
+        request_type: Callable[..., Any],
+        unavailable: Reason,
+        timeout_s: float = HOP_TIMEOUT_S,
+    ) -> SealedStub | None:
+        """The sealed RPC `method` to the configured `hop` (None if the node has no such hop).
+
+        `rpc(channel)` is the stub method; the channel is this node's current one
+        to the hop (rebuilt when its credentials change), traced.
+        """
+        target = self.hop(hop)
+        if target is None:
+            return None
+        channel = self._channels[hop]
+        return SealedStub(
+            self.sealer,
+            target.spiffe_id,
+            method,
+            unary(lambda: rpc(channel.get()), request_type, timeout_s=timeout_s),
+            unavailable,
+        )
+
+    def endpoint(self, method: str) -> SealedEndpoint:
+        """The server side of the sealed RPC `method` at this node."""
+        return SealedEndpoint(self.sealer, method)
 
     def changes_queued(self) -> None:
         """Tell the outboxes something new waits (called after a commit)."""

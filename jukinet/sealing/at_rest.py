@@ -19,14 +19,13 @@ import functools
 import os
 from typing import TypeVar
 
-import grpc
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from google.protobuf import message as protobuf_message
 
-from jukinet.core.errors import RefusedError
+from jukinet.core.errors import Reason, RefusedError
 from jukinet.sealing.keys import NodeKeyring
 
 M = TypeVar("M", bound=protobuf_message.Message)
@@ -44,11 +43,6 @@ def _cipher(seed: bytes) -> AESGCM:
 
 def _associated(key_id: bytes, payload_type: str) -> bytes:
     return MAGIC + key_id + b"\0" + payload_type.encode()
-
-
-def unreadable(reason: str, message: str) -> RefusedError:
-    """Data at rest that this node can no longer open (key retired, or the bytes altered)."""
-    return RefusedError(grpc.StatusCode.DATA_LOSS, reason, message)
 
 
 def is_sealed_here(data: bytes) -> bool:
@@ -70,13 +64,13 @@ def seal(keyring: NodeKeyring, payload: protobuf_message.Message) -> bytes:
 def open_sealed(keyring: NodeKeyring, data: bytes, payload_type: type[M]) -> M:
     """The message sealed by `seal`; RefusedError (DATA_LOSS) if it cannot be opened."""
     if not is_sealed_here(data) or len(data) < len(MAGIC) + 1:
-        raise unreadable("AT_REST_MALFORMED", "stored data is not in the at-rest layout")
+        raise RefusedError(Reason.AT_REST_MALFORMED)
     start = len(MAGIC) + 1
     key_id = data[start : start + data[len(MAGIC)]]
     nonce_at = start + len(key_id)
     entry = keyring.encryption_entry(key_id.decode(errors="replace"))
     if entry is None:
-        raise unreadable("AT_REST_KEY_RETIRED", "the key this data was sealed under is retired")
+        raise RefusedError(Reason.AT_REST_KEY_RETIRED)
     try:
         plaintext = _cipher(entry.seed).decrypt(
             data[nonce_at : nonce_at + _NONCE],
@@ -84,5 +78,5 @@ def open_sealed(keyring: NodeKeyring, data: bytes, payload_type: type[M]) -> M:
             _associated(key_id, payload_type.DESCRIPTOR.full_name),
         )
     except InvalidTag:
-        raise unreadable("AT_REST_TAMPERED", "stored data does not authenticate") from None
+        raise RefusedError(Reason.AT_REST_TAMPERED) from None
     return payload_type.FromString(plaintext)

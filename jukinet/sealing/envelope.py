@@ -32,16 +32,15 @@ from __future__ import annotations
 import datetime as dt
 import struct
 import uuid
-from dataclasses import dataclass
 from typing import TypeVar
 
-import grpc
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hpke
 from google.protobuf import message as protobuf_message
 
 from juki.v1 import envelope_pb2
-from jukinet.core.errors import RefusedError
+from jukinet.core.clock import SYSTEM, Clock
+from jukinet.core.errors import Reason, RefusedError
 from jukinet.sealing import at_rest
 from jukinet.sealing.keys import (
     ED25519,
@@ -66,30 +65,25 @@ _ENC_LENGTH = {HYBRID_SUITE: hpke.KEM.MLKEM768_X25519.enc_length()}
 _SIGNATURES = (ED25519, ML_DSA_65)
 
 
-def refused(code: grpc.StatusCode, reason: str, message: str) -> RefusedError:
-    """An envelope refusal (reason is ErrorInfo.reason)."""
-    return RefusedError(code, reason, message)
-
-
 def signed_bytes(header: bytes, encapsulated_key: bytes, ciphertext: bytes) -> bytes:
     """What the sender signs: a context label and the three parts, each length-prefixed."""
     parts = [SIGNATURE_CONTEXT, header, encapsulated_key, ciphertext]
     return b"".join(struct.pack(">I", len(p)) + p for p in parts)
 
 
-@dataclass(frozen=True)
-class Opened:
-    """A verified, decrypted envelope: its header and its payload message."""
-
-    header: envelope_pb2.EnvelopeHeader
-    payload: protobuf_message.Message
-
-
 class Sealer:
     """A node's sealing and opening, with its own keyring and the network's key directory."""
 
-    def __init__(self, spiffe_id: str, keyring: NodeKeyring, directory: KeyDirectory) -> None:
+    def __init__(
+        self,
+        spiffe_id: str,
+        keyring: NodeKeyring,
+        directory: KeyDirectory,
+        *,
+        clock: Clock = SYSTEM,
+    ) -> None:
         self.spiffe_id = spiffe_id
+        self.clock = clock
         self._keyring = keyring
         self._directory = directory
 
@@ -102,7 +96,7 @@ class Sealer:
         now: dt.datetime | None = None,
     ) -> envelope_pb2.SealedEnvelope:
         """Encrypt `payload` to `recipient`'s newest key and sign it, for `method`."""
-        now = now or dt.datetime.now(dt.UTC)
+        now = now or self.clock.now()
         key = self._directory.encryption_key(recipient, now)
         if key is None:
             raise KeyTrustError("no valid encryption key published for the recipient")
@@ -159,31 +153,25 @@ class Sealer:
         now: dt.datetime | None = None,
     ) -> tuple[envelope_pb2.EnvelopeHeader, M]:
         """Verify and decrypt; (1)-(9) of the module docstring. `window=None`: no time check."""
-        now = now or dt.datetime.now(dt.UTC)
+        now = now or self.clock.now()
         # (1): well-formed, known algorithms
         try:
             header = envelope_pb2.EnvelopeHeader.FromString(envelope.header)
         except protobuf_message.DecodeError:
-            raise refused(
-                grpc.StatusCode.INVALID_ARGUMENT, "ENVELOPE_MALFORMED", "header does not parse"
-            ) from None
+            raise RefusedError(Reason.ENVELOPE_MALFORMED, "header does not parse") from None
         if header.suite not in _SUITES or header.signature_algorithm not in _SIGNATURES:
-            raise refused(
-                grpc.StatusCode.INVALID_ARGUMENT, "ENVELOPE_MALFORMED", "unknown algorithm"
-            )
+            raise RefusedError(Reason.ENVELOPE_MALFORMED, "unknown algorithm")
         # (2): the sender is who we are talking to
         if header.sender != peer:
-            raise refused(
-                grpc.StatusCode.PERMISSION_DENIED,
-                "ENVELOPE_SENDER_NOT_PEER",
+            raise RefusedError(
+                Reason.ENVELOPE_SENDER_NOT_PEER,
                 "the envelope's sender is not the connected peer",
             )
         # (3): the sender's key is published, CA-signed and valid
         signer = self._directory.signing_key(header.sender, header.sender_key_id, now)
         if signer is None or signer.signature_algorithm != header.signature_algorithm:
-            raise refused(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                "ENVELOPE_UNKNOWN_KEY",
+            raise RefusedError(
+                Reason.ENVELOPE_UNKNOWN_KEY,
                 "the sender's signing key is unknown or not valid now",
             )
         # (4): the signature covers header, encapsulated key and ciphertext
@@ -193,38 +181,33 @@ class Sealer:
                 signed_bytes(envelope.header, envelope.encapsulated_key, envelope.ciphertext),
             )
         except (InvalidSignature, ValueError):
-            raise refused(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                "ENVELOPE_TAMPERED",
+            raise RefusedError(
+                Reason.ENVELOPE_TAMPERED,
                 "the envelope's signature does not verify",
             ) from None
         # (5), (6): for this node and this method
         if header.recipient != self.spiffe_id:
-            raise refused(
-                grpc.StatusCode.PERMISSION_DENIED,
-                "ENVELOPE_WRONG_RECIPIENT",
+            raise RefusedError(
+                Reason.ENVELOPE_WRONG_RECIPIENT,
                 "the envelope is addressed to another node",
             )
         if header.method != method:
-            raise refused(
-                grpc.StatusCode.PERMISSION_DENIED,
-                "ENVELOPE_WRONG_METHOD",
+            raise RefusedError(
+                Reason.ENVELOPE_WRONG_METHOD,
                 "the envelope was sealed for another method",
             )
         # (7): fresh
         sealed_at = header.sealed_at.ToDatetime(dt.UTC)
         if window is not None and abs(now - sealed_at) > window:
-            raise refused(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                "ENVELOPE_OUTSIDE_TIME_WINDOW",
+            raise RefusedError(
+                Reason.ENVELOPE_OUTSIDE_TIME_WINDOW,
                 "the envelope was sealed outside the accepted time window",
             )
         # (8): we still hold the key it was sealed to
         private = self._keyring.decryption_key(header.recipient_key_id)
         if private is None:
-            raise refused(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                "ENVELOPE_UNKNOWN_KEY",
+            raise RefusedError(
+                Reason.ENVELOPE_UNKNOWN_KEY,
                 "this node holds no decryption key with that id",
             )
         # (9): decrypts, and is what the method expects
@@ -236,9 +219,8 @@ class Sealer:
                 raise ValueError("unexpected payload type")
             payload = payload_type.FromString(plaintext)
         except Exception:
-            raise refused(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                "ENVELOPE_TAMPERED",
+            raise RefusedError(
+                Reason.ENVELOPE_TAMPERED,
                 "the envelope does not decrypt to the expected payload",
             ) from None
         return header, payload

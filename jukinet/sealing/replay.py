@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-import grpc
 from sqlalchemy import Connection, delete, insert, select
 
 from juki.v1 import envelope_pb2
-from jukinet.sealing.envelope import DEFAULT_WINDOW, refused
+from jukinet.core.errors import Reason, RefusedError
+from jukinet.sealing.envelope import DEFAULT_WINDOW
 from jukinet.storage.schema import seen_envelopes
 
 
@@ -23,19 +23,14 @@ def remember(
     header: envelope_pb2.EnvelopeHeader,
     *,
     window: dt.timedelta = DEFAULT_WINDOW,
-    now: dt.datetime | None = None,
+    now: dt.datetime,
 ) -> None:
     """Record the envelope's id; raise ENVELOPE_REPLAYED if it was seen before."""
-    now = now or dt.datetime.now(dt.UTC)
     seen = conn.execute(
         select(seen_envelopes.c.message_id).where(seen_envelopes.c.message_id == header.message_id)
     ).first()
     if seen is not None:
-        raise refused(
-            grpc.StatusCode.ALREADY_EXISTS,
-            "ENVELOPE_REPLAYED",
-            "this envelope was already received",
-        )
+        raise RefusedError(Reason.ENVELOPE_REPLAYED)
     conn.execute(delete(seen_envelopes).where(seen_envelopes.c.seen_at < now - 2 * window))
     conn.execute(
         insert(seen_envelopes).values(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, insert, select, text
 
+from jukinet.core.clock import SYSTEM, Clock
 from jukinet.storage import Database, as_utc
 from jukinet.storage.schema import audit_log
 
@@ -38,6 +39,7 @@ class AuditLog:
     """Appends to and verifies one node's audit log."""
 
     db: Database
+    clock: Clock = SYSTEM
 
     def append(self, *, actor: str, action: str, outcome: str, reason: str = "") -> None:
         """Add one entry in its own transaction (a refusal's data was rolled back)."""
@@ -54,7 +56,7 @@ class AuditLog:
             select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
         ).first()
         seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
-        at = dt.datetime.now(dt.UTC)
+        at = self.clock.now()
         fields = {"actor": actor, "action": action, "outcome": outcome, "reason": reason}
         conn.execute(
             insert(audit_log).values(

@@ -22,7 +22,8 @@ from typing import Any
 
 import grpc
 
-from jukinet.core.errors import RefusedError, abort
+from jukinet.core import methods as m
+from jukinet.core.errors import Reason, RefusedError, abort
 from jukinet.core.identity import (
     Identity,
     Role,
@@ -30,6 +31,7 @@ from jukinet.core.identity import (
     peer_identity,
     peer_spiffe_ids,
 )
+from jukinet.core.sizes import SPIFFE_ID, kept
 from jukinet.trust.audit import AuditLog
 from jukinet.trust.revocation import RevocationList
 
@@ -70,61 +72,54 @@ ANY_NETWORK_IDENTITY = Allow(role=None)
 # fmt: off
 POLICY: Mapping[str, tuple[Allow, ...]] = {
     # Only the municipality's own register system enters changes at its CS.
-    "/juki.v1.CsService/SubmitChange": (Allow(Role.REGISTER, Scope.SAME_MUNICIPALITY),),
-    "/juki.v1.CsService/SubmitChanges": (Allow(Role.REGISTER, Scope.SAME_MUNICIPALITY),),
-    "/juki.v1.CsService/GetChangeStatus": (
+    m.SUBMIT_CHANGE: (Allow(Role.REGISTER, Scope.SAME_MUNICIPALITY),),
+    m.SUBMIT_CHANGES: (Allow(Role.REGISTER, Scope.SAME_MUNICIPALITY),),
+    m.SUBMIT_FUHYO_CHANGE: (Allow(Role.REGISTER, Scope.SAME_MUNICIPALITY),),
+    # The register system follows its changes; the prefecture's operators too.
+    m.GET_CHANGE_STATUS: (
         Allow(Role.REGISTER, Scope.SAME_MUNICIPALITY),
         Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),
     ),
-    # Only a CS of prefecture P delivers to prefecture P's server.
-    "/juki.v1.PrefectureService/DeliverMunicipalChanges": (Allow(Role.CS, Scope.SAME_PREFECTURE),),
-    # Only prefecture servers deliver to the national server.
-    "/juki.v1.NationalService/DeliverPrefectureChanges": (Allow(Role.PREFECTURE),),
+    # Only a CS of prefecture P delivers to P's prefecture server and P's fuhyo server.
+    m.DELIVER_MUNICIPAL_CHANGES: (Allow(Role.CS, Scope.SAME_PREFECTURE),),
+    m.DELIVER_MUNICIPAL_FUHYO_CHANGES: (Allow(Role.CS, Scope.SAME_PREFECTURE),),
+    # Only prefecture servers deliver to the national server, fuhyo servers to its fuhyo side.
+    m.DELIVER_PREFECTURE_CHANGES: (Allow(Role.PREFECTURE),),
+    m.DELIVER_PREFECTURE_FUHYO_CHANGES: (Allow(Role.FUHYO),),
     # Provision: a prefecture's own organs at its prefecture server, national agencies at the
-    # national server; the task catalogue (catalogue.py) then decides per task.
-    "/juki.v1.ProvisionService/QueryResidents": (
+    # national server; the task catalogue (provision/catalogue.py) then decides per task.
+    m.QUERY_RESIDENTS: (
         Allow(Role.ORGAN, Scope.SAME_PREFECTURE),
         Allow(Role.AGENCY, Scope.AT_NATIONAL),
     ),
-    "/juki.v1.ProvisionService/BulkQueryResidents": (
+    m.BULK_QUERY_RESIDENTS: (
         Allow(Role.ORGAN, Scope.SAME_PREFECTURE),
         Allow(Role.AGENCY, Scope.AT_NATIONAL),
     ),
-    # A prefecture server asks about another prefecture's resident for one of its organs.
-    "/juki.v1.NationalService/QueryForPrefecture": (Allow(Role.PREFECTURE),),
-    # The narrow link (mynumber_link.py): the one caller is this prefecture's fuhyo server.
-    "/juki.v1.MyNumberLinkService/GetMyNumberForEmigrant": (
-        Allow(Role.FUHYO, Scope.SAME_PREFECTURE),
-    ),
-    # The fuhyo network: a municipality's register system enters fuhyo changes at its CS; a CS
-    # of prefecture P delivers to P's fuhyo server, fuhyo servers to the national fuhyo server.
-    "/juki.v1.CsService/SubmitFuhyoChange": (Allow(Role.REGISTER, Scope.SAME_MUNICIPALITY),),
-    "/juki.v1.FuhyoService/DeliverMunicipalFuhyoChanges": (Allow(Role.CS, Scope.SAME_PREFECTURE),),
-    "/juki.v1.NationalFuhyoService/DeliverPrefectureFuhyoChanges": (Allow(Role.FUHYO),),
     # Fuhyo provision to the prefecture's own organs; the catalogue then decides per task.
-    "/juki.v1.FuhyoService/QueryFuhyoRecords": (Allow(Role.ORGAN, Scope.SAME_PREFECTURE),),
-    "/juki.v1.FuhyoService/ConfirmMyNumberDelivery": (Allow(Role.ORGAN, Scope.SAME_PREFECTURE),),
-    # A fuhyo server asks about another prefecture's fuhyo file for one of its organs.
-    "/juki.v1.NationalFuhyoService/QueryFuhyoForPrefecture": (Allow(Role.FUHYO),),
+    m.QUERY_FUHYO_RECORDS: (Allow(Role.ORGAN, Scope.SAME_PREFECTURE),),
+    m.CONFIRM_MY_NUMBER_DELIVERY: (Allow(Role.ORGAN, Scope.SAME_PREFECTURE),),
+    # A prefecture (fuhyo) server asks about another prefecture's person for one of its organs.
+    m.QUERY_FOR_PREFECTURE: (Allow(Role.PREFECTURE),),
+    m.QUERY_FUHYO_FOR_PREFECTURE: (Allow(Role.FUHYO),),
+    # The narrow link (provision/link.py): the one caller is this prefecture's fuhyo server.
+    m.GET_MY_NUMBER_FOR_EMIGRANT: (Allow(Role.FUHYO, Scope.SAME_PREFECTURE),),
     # Disclosure, statistics, bulk approvals: the prefecture's own operators.
-    "/juki.v1.ProvisionAdminService/DiscloseRecord": (Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),),
-    "/juki.v1.ProvisionAdminService/GetProvisionStatistics": (
-        Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),
-    ),
-    "/juki.v1.ProvisionAdminService/ApproveBulkProvision": (
-        Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),
-    ),
+    m.DISCLOSE_RECORD: (Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),),
+    m.GET_PROVISION_STATISTICS: (Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),),
+    m.APPROVE_BULK_PROVISION: (Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),),
     # Operators see counts and states (no personal data) of any node.
-    "/juki.v1.NodeAdminService/GetNodeStatus": (Allow(Role.OPERATOR),),
+    m.GET_NODE_STATUS: (Allow(Role.OPERATOR),),
     # Liveness and schema, for every identity of the network.
-    "/grpc.health.v1.Health/Check": (ANY_NETWORK_IDENTITY,),
-    "/grpc.health.v1.Health/Watch": (ANY_NETWORK_IDENTITY,),
-    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": (ANY_NETWORK_IDENTITY,),
+    m.HEALTH_CHECK: (ANY_NETWORK_IDENTITY,),
+    m.HEALTH_WATCH: (ANY_NETWORK_IDENTITY,),
+    m.HEALTH_LIST: (ANY_NETWORK_IDENTITY,),
+    m.REFLECTION_INFO: (ANY_NETWORK_IDENTITY,),
 }
 # fmt: on
 
 # Health and reflection are not operator *actions*; everything else they call is.
-_NOT_AUDITED_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
+_NOT_AUDITED = frozenset({m.HEALTH_CHECK, m.HEALTH_WATCH, m.HEALTH_LIST, m.REFLECTION_INFO})
 
 _caller: contextvars.ContextVar[Identity] = contextvars.ContextVar("juki_caller")
 
@@ -132,25 +127,6 @@ _caller: contextvars.ContextVar[Identity] = contextvars.ContextVar("juki_caller"
 def current_caller() -> Identity:
     """The authorised caller of the RPC being served (set by the interceptor)."""
     return _caller.get()
-
-
-def unauthenticated() -> RefusedError:
-    """The refusal for a peer without a SPIFFE ID of this network."""
-    return RefusedError(
-        grpc.StatusCode.UNAUTHENTICATED,
-        "NO_NETWORK_IDENTITY",
-        "the client certificate carries no SPIFFE ID of this network",
-    )
-
-
-def permission_denied(method: str) -> RefusedError:
-    """The refusal for an identity the policy does not admit."""
-    return RefusedError(
-        grpc.StatusCode.PERMISSION_DENIED,
-        "CALLER_NOT_ADMITTED",
-        f"this identity may not call {method} on this node",
-        method=method,
-    )
 
 
 class AuthorizationInterceptor(grpc.ServerInterceptor):
@@ -172,11 +148,15 @@ class AuthorizationInterceptor(grpc.ServerInterceptor):
         """The caller's identity if admitted to `method`; raises RefusedError otherwise."""
         caller = peer_identity(context, self._node.trust_domain)
         if caller is None:
-            raise unauthenticated()
+            raise RefusedError(Reason.NO_NETWORK_IDENTITY)
         if self._revocation is not None:
             self._revocation.check(peer_certificate_pem(context))
         if not any(rule.admits(caller, self._node) for rule in self._policy.get(method, ())):
-            raise permission_denied(method)
+            raise RefusedError(
+                Reason.CALLER_NOT_ADMITTED,
+                f"this identity may not call {method} on this node",
+                method=method,
+            )
         return caller
 
     def _record(self, actor: str, method: str, outcome: str, reason: str = "") -> None:
@@ -200,7 +180,7 @@ class AuthorizationInterceptor(grpc.ServerInterceptor):
             token = _caller.set(caller)
             try:
                 result = behavior(request, context)
-                if caller.role is Role.OPERATOR and not method.startswith(_NOT_AUDITED_PREFIXES):
+                if caller.role is Role.OPERATOR and method not in _NOT_AUDITED:
                     self._record(actor, method, "ok")
                 return result
             except RefusedError as refusal:
@@ -250,5 +230,8 @@ class AuthorizationInterceptor(grpc.ServerInterceptor):
 
 
 def _peer_spiffe_id(context: grpc.ServicerContext) -> str:
+    """Who a refused peer claimed to be, for the audit log ("(none)", or too long to keep)."""
     values = peer_spiffe_ids(context)
-    return values[0][:255] if values else "(none)"
+    if not values:
+        return "(none)"
+    return kept(values[0], SPIFFE_ID) or "(too long)"

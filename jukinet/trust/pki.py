@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from jukinet.core.clock import SYSTEM, Clock
 from jukinet.core.identity import Identity
 
 NODE_LIFETIME = dt.timedelta(hours=24)
@@ -51,11 +52,6 @@ class Issuer:
         return cls(load_certificate(cert_path), key)
 
 
-def now() -> dt.datetime:
-    """The current UTC time (one place, so tests can see what 'now' meant)."""
-    return dt.datetime.now(dt.UTC)
-
-
 def new_key() -> ec.EllipticCurvePrivateKey:
     """A fresh ECDSA P-256 private key."""
     return ec.generate_private_key(ec.SECP256R1())
@@ -76,11 +72,13 @@ def _key_usage(*, ca: bool) -> x509.KeyUsage:
     )
 
 
-def create_ca(common_name: str, *, lifetime: dt.timedelta = CA_LIFETIME) -> Issuer:
+def create_ca(
+    common_name: str, *, lifetime: dt.timedelta = CA_LIFETIME, clock: Clock = SYSTEM
+) -> Issuer:
     """A self-signed CA that may sign end-entity certificates only."""
     key = new_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    start = now() - BACKDATE
+    start = clock.now() - BACKDATE
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -106,6 +104,7 @@ def issue(
     not_before: dt.datetime | None = None,
     dns_names: Sequence[str] = (),
     ip_addresses: Sequence[str] = (),
+    clock: Clock = SYSTEM,
 ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     """Issue an end-entity certificate for `identity`; returns it with its key.
 
@@ -113,7 +112,7 @@ def issue(
     then). `dns_names`/`ip_addresses` are added for servers' hostname checks.
     """
     key = key or new_key()
-    start = not_before or (now() - BACKDATE)
+    start = not_before or (clock.now() - BACKDATE)
     sans: list[x509.GeneralName] = [x509.UniformResourceIdentifier(identity.spiffe_id)]
     sans += [x509.DNSName(d) for d in dns_names]
     sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ip_addresses]
@@ -147,15 +146,20 @@ CRL_LIFETIME = dt.timedelta(hours=24)
 
 
 def build_crl(
-    issuer: Issuer, serials: Iterable[int], *, lifetime: dt.timedelta = CRL_LIFETIME
+    issuer: Issuer,
+    serials: Iterable[int],
+    *,
+    lifetime: dt.timedelta = CRL_LIFETIME,
+    clock: Clock = SYSTEM,
 ) -> x509.CertificateRevocationList:
     """A CRL of `issuer` listing `serials`, valid for `lifetime` (its nextUpdate)."""
-    start = now() - BACKDATE
+    now = clock.now()
+    start = now - BACKDATE
     builder = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(issuer.certificate.subject)
         .last_update(start)
-        .next_update(now() + lifetime)
+        .next_update(now + lifetime)
     )
     for serial in sorted(set(serials)):
         builder = builder.add_revoked_certificate(

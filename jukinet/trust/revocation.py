@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import grpc
 from cryptography import x509
 
-from jukinet.core.errors import RefusedError
+from jukinet.core.clock import SYSTEM, Clock
+from jukinet.core.errors import Reason, RefusedError
 from jukinet.trust.pki import load_crls
 
 
@@ -41,17 +41,6 @@ from jukinet.trust.pki import load_crls
 class _IssuerList:
     next_update: dt.datetime
     serials: frozenset[int]
-
-
-def _unavailable(reason: str, message: str) -> RefusedError:
-    return RefusedError(grpc.StatusCode.UNAVAILABLE, reason, message)
-
-
-def revoked() -> RefusedError:
-    """The refusal for a revoked certificate."""
-    return RefusedError(
-        grpc.StatusCode.UNAUTHENTICATED, "CERTIFICATE_REVOKED", "the client certificate is revoked"
-    )
 
 
 @lru_cache(maxsize=1024)
@@ -62,8 +51,9 @@ def _parse(pem: bytes) -> x509.Certificate:
 class RevocationList:
     """The network's CRLs as one node sees them, re-read when the file or bundle changes."""
 
-    def __init__(self, path: Path, trust_bundle: Path) -> None:
+    def __init__(self, path: Path, trust_bundle: Path, *, clock: Clock = SYSTEM) -> None:
         self._path = path
+        self._clock = clock
         self._bundle = trust_bundle
         self._lock = threading.Lock()
         self._stamp: tuple[int, int] | None = None
@@ -94,19 +84,28 @@ class RevocationList:
         except (OSError, ValueError):
             self._lists, self._stamp = None, None
         if self._lists is None:  # (1)
-            raise _unavailable("REVOCATION_LIST_UNAVAILABLE", "the revocation list cannot be read")
+            raise RefusedError(Reason.REVOCATION_LIST_UNAVAILABLE)
         return self._lists
 
-    def check(self, peer_pem: bytes, now: dt.datetime | None = None) -> None:
+    def is_listed(self, cert: x509.Certificate) -> bool:
+        """True if `cert` is revoked by a list this node holds (False if it cannot tell)."""
+        try:
+            lists = self._current()
+        except RefusedError:
+            return False
+        issuer_list = lists.get(cert.issuer.public_bytes())
+        return issuer_list is not None and cert.serial_number in issuer_list.serials
+
+    def check(self, peer_pem: bytes) -> None:
         """Raise RefusedError unless the peer certificate is known not revoked (1)-(4)."""
         lists = self._current()
         cert = _parse(peer_pem)
         issuer_list = lists.get(cert.issuer.public_bytes())
         if issuer_list is None:  # (2)
-            raise _unavailable(
-                "REVOCATION_LIST_UNAVAILABLE", "no revocation list for the issuing CA"
+            raise RefusedError(
+                Reason.REVOCATION_LIST_UNAVAILABLE, "no revocation list for the issuing CA"
             )
-        if (now or dt.datetime.now(dt.UTC)) > issuer_list.next_update:  # (3)
-            raise _unavailable("REVOCATION_LIST_STALE", "the revocation list is out of date")
+        if self._clock.now() > issuer_list.next_update:  # (3)
+            raise RefusedError(Reason.REVOCATION_LIST_STALE)
         if cert.serial_number in issuer_list.serials:  # (4)
-            raise revoked()
+            raise RefusedError(Reason.CERTIFICATE_REVOKED)

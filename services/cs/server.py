@@ -3,28 +3,24 @@ fuhyo changes to the fuhyo server."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import grpc
 from sqlalchemy import select
 
-from juki.v1 import (
-    common_pb2,
-    cs_service_pb2,
-    cs_service_pb2_grpc,
-    fuhyo_service_pb2,
-    prefecture_service_pb2,
-)
+from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc, prefecture_service_pb2
+from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from juki.v1 import fuhyo_service_pb2_grpc as fuhyo_grpc
 from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
-from jukinet.changes import batch_plan, delivery, fuhyo_ledger, ledger, outbox
-from jukinet.core.config import FUHYO_HOP
-from jukinet.core.errors import RefusedError
-from jukinet.core.identity import Role
+from jukinet.changes import batch_plan, fuhyo_ledger, ledger, outbox
+from jukinet.core import methods as m
+from jukinet.core.config import FUHYO_HOP, NEXT_HOP
+from jukinet.core.errors import Reason, RefusedError
+from jukinet.core.identity import Identity, Role
 from jukinet.records import validation
 from jukinet.runtime.node import Node, ServiceSpec
 from jukinet.storage.schema import outbox as outbox_table
 from jukinet.trust.authz import current_caller
+from services.shared.delivery import hop_sender
+from services.shared.node_admin import add_node_admin
 
 _STATE = {
     outbox.OutboxState.PENDING: cs_service_pb2.DELIVERY_STATE_PENDING,
@@ -33,31 +29,26 @@ _STATE = {
 }
 
 
-def wrong_municipality() -> RefusedError:
-    """A change entered at a CS that does not keep that municipality."""
-    return RefusedError(
-        grpc.StatusCode.FAILED_PRECONDITION,
-        "WRONG_MUNICIPALITY",
-        "the change's municipality is not the one this CS serves",
-    )
-
-
-def unknown_change() -> RefusedError:
-    """A status request for a change this CS never accepted."""
-    return RefusedError(grpc.StatusCode.NOT_FOUND, "UNKNOWN_CHANGE", "no such change here")
-
-
 class CsServicer(cs_service_pb2_grpc.CsServiceServicer):
-    """Validates and stores a change, and queues it for the prefecture server."""
+    """Validates and stores a change, and queues it for the prefecture (or fuhyo) server."""
 
     def __init__(self, node: Node) -> None:
         self._node = node
 
-    def _check_municipality(
-        self, change: common_pb2.Change | fuhyo_service_pb2.FuhyoChange
-    ) -> None:
+    def _check_municipality(self, change: common_pb2.Change | fuhyo_pb.FuhyoChange) -> None:
         if change.municipality_code != self._node.identity.code:
-            raise wrong_municipality()
+            raise RefusedError(Reason.WRONG_MUNICIPALITY)
+
+    def _intake(self, register: Identity, hop: str) -> ledger.Intake:
+        """Changes from the municipality's register system, queued for `hop` if configured."""
+        return ledger.Intake(
+            sender=register.spiffe_id,
+            vault=self._node.sealer,
+            forward=self._node.hop(hop) is not None,
+            destination=hop,
+            check_origin=self._check_municipality,
+            clock=self._node.clock,
+        )
 
     def SubmitChange(
         self, request: cs_service_pb2.SubmitChangeRequest, context: grpc.ServicerContext
@@ -65,13 +56,7 @@ class CsServicer(cs_service_pb2_grpc.CsServiceServicer):
         change = request.change
         self._check_municipality(change)
         with self._node.db.transaction() as conn:
-            decision = ledger.take_change(
-                conn,
-                change,
-                sender=current_caller().spiffe_id,
-                vault=self._node.sealer,
-                forward=True,
-            )
+            decision = ledger.take_change(conn, change, self._intake(current_caller(), NEXT_HOP))
         self._node.changes_queued()
         return cs_service_pb2.SubmitChangeResponse(
             change_id=change.change_id,
@@ -83,15 +68,9 @@ class CsServicer(cs_service_pb2_grpc.CsServiceServicer):
         self, request: cs_service_pb2.SubmitChangesRequest, context: grpc.ServicerContext
     ) -> cs_service_pb2.SubmitChangesResponse:
         """Many changes, one transaction: taken in order like a delivered batch."""
+        intake = self._intake(current_caller(), NEXT_HOP)
         with self._node.db.transaction() as conn:
-            results = batch_plan.take_resident_batch(
-                conn,
-                request.changes,
-                sender=current_caller().spiffe_id,
-                vault=self._node.sealer,
-                forward=True,
-                check_origin=self._check_municipality,
-            )
+            results = batch_plan.take_resident_batch(conn, request.changes, intake)
         self._node.changes_queued()
         return cs_service_pb2.SubmitChangesResponse(results=results)
 
@@ -100,15 +79,9 @@ class CsServicer(cs_service_pb2_grpc.CsServiceServicer):
     ) -> cs_service_pb2.SubmitFuhyoChangeResponse:
         change = request.change
         self._check_municipality(change)
+        intake = self._intake(current_caller(), FUHYO_HOP)
         with self._node.db.transaction() as conn:
-            decision = fuhyo_ledger.take_fuhyo_change(
-                conn,
-                change,
-                sender=current_caller().spiffe_id,
-                vault=self._node.sealer,
-                forward=self._node.config.fuhyo_hop is not None,
-                destination=FUHYO_HOP,
-            )
+            decision = fuhyo_ledger.take_fuhyo_change(conn, change, intake)
         self._node.changes_queued()
         return cs_service_pb2.SubmitFuhyoChangeResponse(
             change_id=change.change_id, duplicate=decision is ledger.DUPLICATE
@@ -127,7 +100,7 @@ class CsServicer(cs_service_pb2_grpc.CsServiceServicer):
                 ).where(outbox_table.c.change_id == request.change_id)
             ).first()
         if row is None:
-            raise unknown_change()
+            raise RefusedError(Reason.UNKNOWN_CHANGE)
         return cs_service_pb2.GetChangeStatusResponse(
             change_id=request.change_id,
             state=_STATE[outbox.OutboxState(row.state)],
@@ -137,34 +110,35 @@ class CsServicer(cs_service_pb2_grpc.CsServiceServicer):
 
 
 def _register(server: grpc.Server, node: Node) -> None:
+    add_node_admin(server, node)
     cs_service_pb2_grpc.add_CsServiceServicer_to_server(CsServicer(node), server)
 
 
-def _make_sender(node: Node, channel: Callable[[], grpc.Channel]) -> outbox.Sender:
-    return delivery.batch_sender(
+def _prefecture_sender(node: Node) -> outbox.Sender:
+    return hop_sender(
         node,
-        lambda: prefecture_grpc.PrefectureServiceStub(channel()).DeliverMunicipalChanges,
-        prefecture_service_pb2.DeliverMunicipalChangesRequest,
-        method=delivery.DELIVER_MUNICIPAL_CHANGES,
+        NEXT_HOP,
+        method=m.DELIVER_MUNICIPAL_CHANGES,
+        rpc=lambda channel: prefecture_grpc.PrefectureServiceStub(channel).DeliverMunicipalChanges,
+        request_type=prefecture_service_pb2.DeliverMunicipalChangesRequest,
     )
 
 
-def _make_fuhyo_sender(node: Node, channel: Callable[[], grpc.Channel]) -> outbox.Sender:
-    return delivery.batch_sender(
+def _fuhyo_sender(node: Node) -> outbox.Sender:
+    return hop_sender(
         node,
-        lambda: fuhyo_grpc.FuhyoServiceStub(channel()).DeliverMunicipalFuhyoChanges,
-        fuhyo_service_pb2.DeliverMunicipalFuhyoChangesRequest,
-        method=delivery.DELIVER_MUNICIPAL_FUHYO_CHANGES,
-        hop=node.config.fuhyo_hop,
-        change_type=fuhyo_service_pb2.FuhyoChange,
-        batch_type=fuhyo_service_pb2.FuhyoChangeBatch,
+        FUHYO_HOP,
+        method=m.DELIVER_MUNICIPAL_FUHYO_CHANGES,
+        rpc=lambda channel: fuhyo_grpc.FuhyoServiceStub(channel).DeliverMunicipalFuhyoChanges,
+        request_type=fuhyo_pb.DeliverMunicipalFuhyoChangesRequest,
+        change_type=fuhyo_pb.FuhyoChange,
+        batch_type=fuhyo_pb.FuhyoChangeBatch,
     )
 
 
 SPEC = ServiceSpec(
     role=Role.CS,
-    service_names=(cs_service_pb2.DESCRIPTOR.services_by_name["CsService"].full_name,),
+    service_names=(m.CS_SERVICE, m.NODE_ADMIN_SERVICE),
     register=_register,
-    make_sender=_make_sender,
-    make_fuhyo_sender=_make_fuhyo_sender,
+    senders={NEXT_HOP: _prefecture_sender, FUHYO_HOP: _fuhyo_sender},
 )

@@ -4,21 +4,108 @@ narrow link where the task allows it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import grpc
 
-from juki.v1 import fuhyo_service_pb2, fuhyo_service_pb2_grpc
-from jukinet.changes import delivery, outbox
+from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
+from juki.v1 import fuhyo_service_pb2_grpc as fuhyo_grpc
+from juki.v1 import my_number_link_service_pb2 as link_pb
+from juki.v1 import my_number_link_service_pb2_grpc as link_grpc
+from jukinet.changes import delivery, fuhyo_ledger, outbox
+from jukinet.core import methods as m
+from jukinet.core.config import LINK_HOP, NEXT_HOP
+from jukinet.core.errors import Reason
 from jukinet.core.identity import Role
 from jukinet.provision.catalogue import PREFECTURE_TABLES
-from jukinet.provision.fuhyo import FUHYO_RECORDS, EmigrantMyNumbers, FuhyoServicer, fuhyo_asker
+from jukinet.provision.fuhyo import FUHYO_RECORDS, EmigrantMyNumbers
+from jukinet.provision.link import ask_prefecture
 from jukinet.provision.my_number_store import MyNumberStore
 from jukinet.provision.provider import Provider
+from jukinet.records import validation
 from jukinet.runtime.node import Node, ServiceSpec
+from jukinet.trust.authz import current_caller
+from services.shared.delivery import hop_sender
+from services.shared.node_admin import add_node_admin
+
+
+class FuhyoServicer(fuhyo_grpc.FuhyoServiceServicer):
+    """FuhyoService at a fuhyo prefecture server."""
+
+    def __init__(self, node: Node, store: MyNumberStore) -> None:
+        self._node = node
+        self._receiver = delivery.Receiver(
+            db=node.db,
+            endpoint=node.endpoint(m.DELIVER_MUNICIPAL_FUHYO_CHANGES),
+            batch_type=fuhyo_pb.FuhyoChangeBatch,
+            take_batch=fuhyo_ledger.take_fuhyo_batch,
+            origin=delivery.from_municipality,
+            forward=node.hop(NEXT_HOP) is not None,
+        )
+        national = node.sealed_stub(
+            NEXT_HOP,
+            method=m.QUERY_FUHYO_FOR_PREFECTURE,
+            rpc=lambda channel: (
+                fuhyo_grpc.NationalFuhyoServiceStub(channel).QueryFuhyoForPrefecture
+            ),
+            request_type=fuhyo_pb.QueryFuhyoForPrefectureRequest,
+            unavailable=Reason.NATIONAL_UNAVAILABLE,
+        )
+        self._provider = Provider(
+            db=node.db,
+            log=node.provision_log,
+            tables=PREFECTURE_TABLES,
+            kind=FUHYO_RECORDS,
+            ask_national=(
+                None
+                if national is None
+                else lambda forwarded: national.ask(forwarded, fuhyo_pb.QueryFuhyoRecordsResponse)
+            ),
+        )
+        link = node.sealed_stub(
+            LINK_HOP,
+            method=m.GET_MY_NUMBER_FOR_EMIGRANT,
+            rpc=lambda channel: link_grpc.MyNumberLinkServiceStub(channel).GetMyNumberForEmigrant,
+            request_type=link_pb.GetMyNumberForEmigrantRequest,
+            unavailable=Reason.LINK_UNAVAILABLE,
+        )
+        self._my_numbers = EmigrantMyNumbers(
+            store=store,
+            log=node.provision_log,
+            audit=node.audit,
+            ask=lambda request: ask_prefecture(link, request),
+        )
+
+    def DeliverMunicipalFuhyoChanges(
+        self,
+        request: fuhyo_pb.DeliverMunicipalFuhyoChangesRequest,
+        context: grpc.ServicerContext,
+    ) -> fuhyo_pb.DeliverMunicipalFuhyoChangesResponse:
+        results = self._receiver.receive(request.envelope, current_caller())
+        self._node.changes_queued()
+        return fuhyo_pb.DeliverMunicipalFuhyoChangesResponse(results=results)
+
+    def QueryFuhyoRecords(
+        self, request: fuhyo_pb.QueryFuhyoRecordsRequest, context: grpc.ServicerContext
+    ) -> fuhyo_pb.QueryFuhyoRecordsResponse:
+        organ = current_caller()
+        provision = self._provider.provide(
+            request.query, caller=organ, recipient=organ, log_later=True
+        )
+        link_entries = self._my_numbers.add(provision, request.query, organ)
+        # One durable commit for the query and the link's use, before the answer leaves.
+        if entries := [*provision.unlogged, *link_entries]:
+            self._node.provision_log.commit(entries)
+        return provision.response
+
+    def ConfirmMyNumberDelivery(
+        self, request: fuhyo_pb.ConfirmMyNumberDeliveryRequest, context: grpc.ServicerContext
+    ) -> fuhyo_pb.ConfirmMyNumberDeliveryResponse:
+        validation.check_change_id(request.request_id, "request_id")
+        deleted = self._my_numbers.confirm(current_caller(), request.request_id)
+        return fuhyo_pb.ConfirmMyNumberDeliveryResponse(deleted=deleted)
 
 
 def _register(server: grpc.Server, node: Node) -> None:
+    add_node_admin(server, node)
     config = node.config
     store = MyNumberStore(
         config.my_number_store_file or config.keyring_file.with_name("my-number-store.db"),
@@ -27,30 +114,26 @@ def _register(server: grpc.Server, node: Node) -> None:
     )
     store.start()
     node.close_on_stop(store.close)
-    provider = Provider(
-        node, tables=PREFECTURE_TABLES, kind=FUHYO_RECORDS, ask_national=fuhyo_asker(node)
-    )
-    fuhyo_service_pb2_grpc.add_FuhyoServiceServicer_to_server(
-        FuhyoServicer(node, provider, EmigrantMyNumbers(node, store)), server
-    )
+    fuhyo_grpc.add_FuhyoServiceServicer_to_server(FuhyoServicer(node, store), server)
 
 
-def _make_sender(node: Node, channel: Callable[[], grpc.Channel]) -> outbox.Sender:
-    return delivery.batch_sender(
+def _national_sender(node: Node) -> outbox.Sender:
+    return hop_sender(
         node,
-        lambda: (
-            fuhyo_service_pb2_grpc.NationalFuhyoServiceStub(channel()).DeliverPrefectureFuhyoChanges
+        NEXT_HOP,
+        method=m.DELIVER_PREFECTURE_FUHYO_CHANGES,
+        rpc=lambda channel: (
+            fuhyo_grpc.NationalFuhyoServiceStub(channel).DeliverPrefectureFuhyoChanges
         ),
-        fuhyo_service_pb2.DeliverPrefectureFuhyoChangesRequest,
-        method=delivery.DELIVER_PREFECTURE_FUHYO_CHANGES,
-        change_type=fuhyo_service_pb2.FuhyoChange,
-        batch_type=fuhyo_service_pb2.FuhyoChangeBatch,
+        request_type=fuhyo_pb.DeliverPrefectureFuhyoChangesRequest,
+        change_type=fuhyo_pb.FuhyoChange,
+        batch_type=fuhyo_pb.FuhyoChangeBatch,
     )
 
 
 SPEC = ServiceSpec(
     role=Role.FUHYO,
-    service_names=(fuhyo_service_pb2.DESCRIPTOR.services_by_name["FuhyoService"].full_name,),
+    service_names=(m.FUHYO_SERVICE, m.NODE_ADMIN_SERVICE),
     register=_register,
-    make_sender=_make_sender,
+    senders={NEXT_HOP: _national_sender},
 )

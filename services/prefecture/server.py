@@ -1,28 +1,31 @@
-"""The prefecture server: changes from its CSs in and on to national; provision to its organs."""
+"""The prefecture server: changes from its CSs in and on to national; provision to its organs;
+the prefecture side of the narrow link."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import grpc
 
-from juki.v1 import (
-    my_number_link_service_pb2,
-    my_number_link_service_pb2_grpc,
-    national_service_pb2,
-    prefecture_service_pb2,
-    provision_service_pb2,
-    provision_service_pb2_grpc,
-)
+from juki.v1 import common_pb2, national_service_pb2, prefecture_service_pb2
+from juki.v1 import my_number_link_service_pb2_grpc as link_grpc
 from juki.v1 import national_service_pb2_grpc as national_grpc
 from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
-from jukinet.changes import delivery, outbox
+from juki.v1 import provision_service_pb2 as provision_pb
+from juki.v1 import provision_service_pb2_grpc as provision_grpc
+from jukinet.changes import batch_plan, delivery, outbox
+from jukinet.core import methods as m
+from jukinet.core.config import NEXT_HOP
+from jukinet.core.errors import Reason
 from jukinet.core.identity import Role
-from jukinet.provision.admin import ProvisionAdminServicer
 from jukinet.provision.catalogue import PREFECTURE_TABLES
-from jukinet.provision.link import MyNumberLinkServicer
-from jukinet.provision.provider import RESIDENTS, Provider, ProvisionServicer, resident_asker
+from jukinet.provision.link import LinkAnswerer
+from jukinet.provision.provider import RESIDENTS, Provider
 from jukinet.runtime.node import Node, ServiceSpec
+from jukinet.trust.authz import current_caller
+from services.prefecture.link import MyNumberLinkServicer
+from services.prefecture.provision_admin import ProvisionAdminServicer
+from services.shared.delivery import hop_sender
+from services.shared.node_admin import add_node_admin
+from services.shared.provision import ProvisionServicer, bulk_approvals
 
 
 class PrefectureServicer(prefecture_grpc.PrefectureServiceServicer):
@@ -30,55 +33,80 @@ class PrefectureServicer(prefecture_grpc.PrefectureServiceServicer):
 
     def __init__(self, node: Node) -> None:
         self._node = node
+        self._receiver = delivery.Receiver(
+            db=node.db,
+            endpoint=node.endpoint(m.DELIVER_MUNICIPAL_CHANGES),
+            batch_type=common_pb2.ChangeBatch,
+            take_batch=batch_plan.take_resident_batch,
+            origin=delivery.from_municipality,
+            forward=node.hop(NEXT_HOP) is not None,
+        )
 
     def DeliverMunicipalChanges(
         self,
         request: prefecture_service_pb2.DeliverMunicipalChangesRequest,
         context: grpc.ServicerContext,
     ) -> prefecture_service_pb2.DeliverMunicipalChangesResponse:
-        results = delivery.receive_batch(
-            self._node,
-            request.envelope,
-            method=delivery.DELIVER_MUNICIPAL_CHANGES,
-            check_origin=delivery.from_callers_municipality,
-            forward=True,
-        )
+        results = self._receiver.receive(request.envelope, current_caller())
+        self._node.changes_queued()
         return prefecture_service_pb2.DeliverMunicipalChangesResponse(results=results)
 
 
 def _register(server: grpc.Server, node: Node) -> None:
+    add_node_admin(server, node)
     prefecture_grpc.add_PrefectureServiceServicer_to_server(PrefectureServicer(node), server)
+    national = node.sealed_stub(
+        NEXT_HOP,
+        method=m.QUERY_FOR_PREFECTURE,
+        rpc=lambda channel: national_grpc.NationalServiceStub(channel).QueryForPrefecture,
+        request_type=national_service_pb2.QueryForPrefectureRequest,
+        unavailable=Reason.NATIONAL_UNAVAILABLE,
+    )
+    approvals = bulk_approvals(node)
     provider = Provider(
-        node, tables=PREFECTURE_TABLES, kind=RESIDENTS, ask_national=resident_asker(node)
+        db=node.db,
+        log=node.provision_log,
+        tables=PREFECTURE_TABLES,
+        kind=RESIDENTS,
+        ask_national=(
+            None
+            if national is None
+            else lambda forwarded: national.ask(forwarded, provision_pb.QueryResidentsResponse)
+        ),
+        approvals=approvals,
     )
-    provision_service_pb2_grpc.add_ProvisionServiceServicer_to_server(
-        ProvisionServicer(provider), server
+    provision_grpc.add_ProvisionServiceServicer_to_server(ProvisionServicer(provider), server)
+    provision_grpc.add_ProvisionAdminServiceServicer_to_server(
+        ProvisionAdminServicer(node, approvals), server
     )
-    provision_service_pb2_grpc.add_ProvisionAdminServiceServicer_to_server(
-        ProvisionAdminServicer(node), server
+    answerer = LinkAnswerer(
+        db=node.db,
+        log=node.provision_log,
+        endpoint=node.endpoint(m.GET_MY_NUMBER_FOR_EMIGRANT),
+        node=node.identity,
     )
-    my_number_link_service_pb2_grpc.add_MyNumberLinkServiceServicer_to_server(
-        MyNumberLinkServicer(node), server
-    )
+    link_grpc.add_MyNumberLinkServiceServicer_to_server(MyNumberLinkServicer(answerer), server)
 
 
-def _make_sender(node: Node, channel: Callable[[], grpc.Channel]) -> outbox.Sender:
-    return delivery.batch_sender(
+def _national_sender(node: Node) -> outbox.Sender:
+    return hop_sender(
         node,
-        lambda: national_grpc.NationalServiceStub(channel()).DeliverPrefectureChanges,
-        national_service_pb2.DeliverPrefectureChangesRequest,
-        method=delivery.DELIVER_PREFECTURE_CHANGES,
+        NEXT_HOP,
+        method=m.DELIVER_PREFECTURE_CHANGES,
+        rpc=lambda channel: national_grpc.NationalServiceStub(channel).DeliverPrefectureChanges,
+        request_type=national_service_pb2.DeliverPrefectureChangesRequest,
     )
 
 
 SPEC = ServiceSpec(
     role=Role.PREFECTURE,
     service_names=(
-        prefecture_service_pb2.DESCRIPTOR.services_by_name["PrefectureService"].full_name,
-        provision_service_pb2.DESCRIPTOR.services_by_name["ProvisionService"].full_name,
-        provision_service_pb2.DESCRIPTOR.services_by_name["ProvisionAdminService"].full_name,
-        my_number_link_service_pb2.DESCRIPTOR.services_by_name["MyNumberLinkService"].full_name,
+        m.PREFECTURE_SERVICE,
+        m.PROVISION_SERVICE,
+        m.PROVISION_ADMIN_SERVICE,
+        m.MY_NUMBER_LINK_SERVICE,
+        m.NODE_ADMIN_SERVICE,
     ),
     register=_register,
-    make_sender=_make_sender,
+    senders={NEXT_HOP: _national_sender},
 )

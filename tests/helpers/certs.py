@@ -9,6 +9,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 
+from jukinet.core import clock
 from jukinet.core.config import Credentials
 from jukinet.core.identity import Identity
 from jukinet.dev.localnet import LocalNetwork
@@ -45,7 +46,7 @@ def credentials_without_spiffe_id(net: LocalNetwork, out: Path) -> Credentials:
     """A certificate from the network CA naming only a DNS name, no URI SAN."""
     issuer = network_issuer(net)
     key = pki.new_key()
-    start = pki.now() - pki.BACKDATE
+    start = clock.SYSTEM.now() - pki.BACKDATE
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "no-spiffe")]))

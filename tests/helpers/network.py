@@ -11,7 +11,7 @@ from typing import Any
 import grpc
 from sqlalchemy import create_engine, func, select, text
 
-from jukinet.cli.main import applied_counts
+from jukinet.client.calls import applied_counts
 from jukinet.core.config import Credentials
 from jukinet.core.identity import Identity
 from jukinet.dev.localnet import LocalNetwork
@@ -47,7 +47,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: floa
 
 def node_db(net: LocalNetwork, name: str) -> Any:
     """A read-only SQLAlchemy engine on a node's SQLite database."""
-    path = Path(net.node_info(name)["database_url"].removeprefix("sqlite:///"))
+    path = Path(net.node_info(name).database_url.removeprefix("sqlite:///"))
     return create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
 
 
@@ -88,12 +88,12 @@ def applied(net: LocalNetwork) -> dict[str, int]:
 def everything_written(net: LocalNetwork) -> dict[str, tuple[int, int, int]]:
     """(versions, received changes, outbox rows) per node: to show nothing was written."""
     return {
-        n["name"]: (
-            count_rows(net, n["name"], "resident_versions"),
-            count_rows(net, n["name"], "received_changes"),
-            count_rows(net, n["name"], "outbox"),
+        n.name: (
+            count_rows(net, n.name, "resident_versions"),
+            count_rows(net, n.name, "received_changes"),
+            count_rows(net, n.name, "outbox"),
         )
-        for n in net.info["nodes"]
+        for n in net.info.nodes
     }
 
 
@@ -120,15 +120,13 @@ def last_audit_reason(net: LocalNetwork, name: str) -> str:
 
 def client_credentials(net: LocalNetwork, client: str) -> Credentials:
     """The TLS credentials of one of network.json's clients (e.g. 'operator')."""
-    who = net.info["clients"][client]
-    return Credentials(
-        cert_file=Path(who["cert"]), key_file=Path(who["key"]), trust_bundle=net.bundle
-    )
+    who = net.info.clients[client]
+    return Credentials(cert_file=who.cert, key_file=who.key, trust_bundle=net.bundle)
 
 
 def node_credentials(net: LocalNetwork, name: str) -> Credentials:
     """A node's own TLS credentials (to act as that node in a test)."""
-    folder = Path(net.node_info(name)["config"]).parent
+    folder = Path(net.node_info(name).config).parent
     return Credentials(
         cert_file=folder / "node.crt", key_file=folder / "node.key", trust_bundle=net.bundle
     )
@@ -137,11 +135,11 @@ def node_credentials(net: LocalNetwork, name: str) -> Credentials:
 def node_sealer(net: LocalNetwork, name: str) -> Sealer:
     """A node's own sealer (its private keys and the network's key directory)."""
     info = net.node_info(name)
-    keyring = NodeKeyring(Path(info["config"]).parent / "sealing-keys.json")
-    return Sealer(info["spiffe_id"], keyring, KeyDirectory(net.key_dir, net.bundle))
+    keyring = NodeKeyring(info.config.parent / "sealing-keys.json")
+    return Sealer(info.spiffe_id, keyring, KeyDirectory(net.key_dir, net.bundle))
 
 
 def channel_as(net: LocalNetwork, target: str, creds: Credentials) -> grpc.Channel:
     """A channel to node `target` presenting `creds`."""
     info = net.node_info(target)
-    return tls.secure_channel(info["address"], creds, Identity.parse(info["spiffe_id"]))
+    return tls.secure_channel(info.address, creds, Identity.parse(info.spiffe_id))

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from jukinet.core import clock
 from jukinet.sealing.envelope import Sealer
 from jukinet.sealing.keys import KeyDirectory, NodeKeyring, new_entries, publish, sign_document
 from jukinet.trust import pki
@@ -29,7 +30,7 @@ class World:
     def add(self, spiffe_id: str, *, signature_algorithm: int = 1, published: bool = True) -> None:
         path = self.tmp / f"{spiffe_id.rsplit('/', 2)[-2]}-{spiffe_id[-2:]}.json"
         # Keys valid from an hour ago, so envelopes "sealed" minutes in the past can be made.
-        created = pki.now() - dt.timedelta(hours=1)
+        created = clock.SYSTEM.now() - dt.timedelta(hours=1)
         ring = NodeKeyring.create(
             path, new_entries(created, signature_algorithm=signature_algorithm)
         )
@@ -38,7 +39,7 @@ class World:
             self.publish(spiffe_id)
 
     def publish(self, spiffe_id: str, issuer: pki.Issuer | None = None) -> None:
-        doc = self.rings[spiffe_id].document(spiffe_id, pki.now())
+        doc = self.rings[spiffe_id].document(spiffe_id, clock.SYSTEM.now())
         publish(
             self.key_dir, spiffe_id.replace("/", "_"), sign_document(doc, issuer or self.issuer)
         )

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import TYPE_CHECKING
-
 import grpc
 
 from juki.v1 import provision_service_pb2 as pb
 from juki.v1 import provision_service_pb2_grpc as pb_grpc
 from jukinet.core.errors import invalid_field
 from jukinet.provision import disclosure, statistics
-from jukinet.provision import provider as provision
+from jukinet.provision.approvals import BulkApprovals
 from jukinet.provision.catalogue import default_catalogue
 from jukinet.records.identifiers import is_valid_juminhyo_code
+from jukinet.runtime.node import Node
 from jukinet.trust.authz import current_caller
-
-if TYPE_CHECKING:
-    from jukinet.runtime.node import Node
 
 # Fiscal years a statistics request may name.
 FIRST_YEAR, LAST_YEAR = 1999, 2200
@@ -26,8 +21,9 @@ FIRST_YEAR, LAST_YEAR = 1999, 2200
 class ProvisionAdminServicer(pb_grpc.ProvisionAdminServiceServicer):
     """Operator RPCs over the node's records and provision log."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, approvals: BulkApprovals) -> None:
         self._node = node
+        self._approvals = approvals
         self._catalogue = default_catalogue()
 
     def DiscloseRecord(
@@ -42,7 +38,7 @@ class ProvisionAdminServicer(pb_grpc.ProvisionAdminServiceServicer):
                 self._catalogue,
                 request.juminhyo_code,
                 node_name=self._node.config.name,
-                now=dt.datetime.now(dt.UTC),
+                now=self._node.clock.now(),
             )
         return pb.DiscloseRecordResponse(document=text, provision_count=count)
 
@@ -63,12 +59,11 @@ class ProvisionAdminServicer(pb_grpc.ProvisionAdminServiceServicer):
     def ApproveBulkProvision(
         self, request: pb.ApproveBulkProvisionRequest, context: grpc.ServicerContext
     ) -> pb.ApproveBulkProvisionResponse:
-        approval_id, at = provision.record_approval(
-            self._node,
+        approval_id, at = self._approvals.record(
             recipient=request.recipient,
             task_id=request.task_id,
             max_rows=request.max_rows,
-            approved_by=current_caller().spiffe_id,
+            approved_by=current_caller(),
         )
         reply = pb.ApproveBulkProvisionResponse(approval_id=approval_id)
         reply.approved_at.FromDatetime(at)

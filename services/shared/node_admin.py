@@ -2,40 +2,35 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import TYPE_CHECKING
-
 import grpc
 from google.protobuf import timestamp_pb2
 
-from juki.v1 import node_admin_service_pb2, node_admin_service_pb2_grpc
+from juki.v1 import node_admin_service_pb2 as pb
+from juki.v1 import node_admin_service_pb2_grpc as pb_grpc
 from jukinet.changes import fuhyo_ledger, ledger, outbox
-
-if TYPE_CHECKING:
-    from jukinet.runtime.node import Node
+from jukinet.runtime.node import Node
 
 
-class NodeAdminServicer(node_admin_service_pb2_grpc.NodeAdminServiceServicer):
+class NodeAdminServicer(pb_grpc.NodeAdminServiceServicer):
     """Serves GetNodeStatus from the node's store and certificate."""
 
     def __init__(self, node: Node) -> None:
         self._node = node
 
     def GetNodeStatus(
-        self,
-        request: node_admin_service_pb2.GetNodeStatusRequest,
-        context: grpc.ServicerContext,
-    ) -> node_admin_service_pb2.GetNodeStatusResponse:
+        self, request: pb.GetNodeStatusRequest, context: grpc.ServicerContext
+    ) -> pb.GetNodeStatusResponse:
         node = self._node
         with node.db.engine.connect() as conn:
             states = outbox.count_by_state(conn)
             residents = ledger.resident_count(conn)
             applied = ledger.applied_count(conn)
             on_fuhyo_file = fuhyo_ledger.fuhyo_count(conn)
-        not_after = node.credentials.current().certificate.not_valid_after_utc
+        certificate = node.credentials.current().certificate
+        not_after = certificate.not_valid_after_utc
         stamp = timestamp_pb2.Timestamp()
         stamp.FromDatetime(not_after)
-        return node_admin_service_pb2.GetNodeStatusResponse(
+        return pb.GetNodeStatusResponse(
             node_name=node.config.name,
             spiffe_id=node.identity.spiffe_id,
             resident_count=residents,
@@ -43,6 +38,13 @@ class NodeAdminServicer(node_admin_service_pb2_grpc.NodeAdminServiceServicer):
             outbox_pending_count=states[outbox.OutboxState.PENDING],
             outbox_rejected_count=states[outbox.OutboxState.REJECTED],
             certificate_not_after=stamp,
-            certificate_seconds_left=int((not_after - dt.datetime.now(dt.UTC)).total_seconds()),
+            certificate_seconds_left=int((not_after - node.clock.now()).total_seconds()),
             fuhyo_count=on_fuhyo_file,
+            certificate_revoked=node.revocation is not None
+            and node.revocation.is_listed(certificate),
         )
+
+
+def add_node_admin(server: grpc.Server, node: Node) -> None:
+    """Every node serves NodeAdminService."""
+    pb_grpc.add_NodeAdminServiceServicer_to_server(NodeAdminServicer(node), server)

@@ -1,0 +1,78 @@
+"""`juki-net submit` (a change, as the register system) and `juki-net status` (every node)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import grpc
+
+from juki.v1 import common_pb2
+from jukinet.cli.errors import FAILED, read_message, refusal_line
+from jukinet.cli.parsing import Subcommands, add_network, command, load_network
+from jukinet.client import calls as clients
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    """Enter a change read from a JSON file (protobuf JSON of juki.v1.Change)."""
+    network = load_network(args)
+    change = read_message(args.change_file, common_pb2.Change)
+    duplicate = clients.submit_change(network, change)
+    print(f"accepted change {change.change_id}{' (duplicate)' if duplicate else ''}")
+    return 0
+
+
+HEADER = (
+    f"{'node':<16}{'residents':>10}{'fuhyo':>7}{'applied':>9}{'pending':>9}{'rejected':>9}"
+    "  certificate"
+)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print every node's counts, outbox and certificate; one line for each node not reached."""
+    network = load_network(args)
+    print(HEADER)
+    unreached = 0
+    for node in network.nodes:
+        try:
+            r = clients.node_status(network, node, args.operator)
+        except grpc.RpcError as error:
+            unreached += 1
+            print(f"{node.name:<16}{refusal_line(error)}")
+            continue
+        left = f"{r.certificate_seconds_left / 3600:.1f} h left"
+        certificate = "REVOKED" if r.certificate_revoked else left
+        print(
+            f"{node.name:<16}{r.resident_count:>10}{r.fuhyo_count:>7}{r.applied_change_count:>9}"
+            f"{r.outbox_pending_count:>9}{r.outbox_rejected_count:>9}  {certificate}"
+        )
+    return FAILED if unreached else 0
+
+
+def add_commands(sub: Subcommands) -> None:
+    """submit, status."""
+    submit = command(
+        sub,
+        "submit",
+        summary="enter a change at its municipality's CS, as that municipality's register system",
+        details="The file is the protobuf JSON of a juki.v1.Change; examples/changes/ has one "
+        "for every change reason.",
+        example="juki-net submit --network .juki-state/network.json examples/changes/01_birth.json",
+        func=cmd_submit,
+    )
+    add_network(submit)
+    submit.add_argument("change_file", type=Path, help="the change (protobuf JSON)")
+    status = command(
+        sub,
+        "status",
+        summary="every node's counts, outbox and certificate, as an operator",
+        details="Exits 1 if a node could not be reached (it is listed with the reason).",
+        example="juki-net status --network .juki-state/network.json",
+        func=cmd_status,
+    )
+    add_network(status)
+    status.add_argument(
+        "--operator",
+        default="operator",
+        help="the operator client of the network description to ask as (default: %(default)s)",
+    )

@@ -1,0 +1,250 @@
+"""`juki-net pki …`: operations on a PKI folder (the scripts in certs/ call these).
+
+A PKI folder holds ca.crt/ca.key, bundle.pem, crl.pem and revoked.json
+(dev/localpki.py); a local network's is STATE_DIR/pki.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from pathlib import Path
+
+from cryptography import x509
+
+from jukinet.cli.errors import UsageError
+from jukinet.cli.parsing import Subcommands, command, group
+from jukinet.core import clock
+from jukinet.core.identity import NODE_ROLES, Identity, IdentityError
+from jukinet.dev.localpki import LocalPki
+from jukinet.sealing import keys
+from jukinet.trust import pki, tls
+from jukinet.trust.revocation import RevocationList
+
+
+def _certificate(path: Path) -> x509.Certificate:
+    """A PEM certificate file; UsageError if it is not one."""
+    try:
+        return pki.load_certificate(path)
+    except ValueError:
+        raise UsageError(f"{path}: not a PEM certificate") from None
+
+
+def _identity(spiffe_id: str) -> Identity:
+    try:
+        return Identity.parse(spiffe_id)
+    except IdentityError as error:
+        raise UsageError(f"--spiffe-id: not a juki-net SPIFFE ID ({error})") from None
+
+
+def cmd_init_ca(args: argparse.Namespace) -> int:
+    """Create a CA, trust bundle and CRL in --dir (refuses to overwrite a CA)."""
+    if (args.dir / "ca.key").exists():
+        raise UsageError(f"{args.dir / 'ca.key'} exists; refusing to overwrite a CA")
+    LocalPki(args.dir).ensure_ca()
+    print(f"CA written to {args.dir}/ca.crt (key 0600), bundle.pem and crl.pem beside it")
+    return 0
+
+
+def node_names(identity: Identity, dns_names: list[str]) -> list[str]:
+    """The DNS names a certificate gets: a node's derived name (what peers check) first."""
+    derived = [tls.node_dns_name(identity)] if identity.role in NODE_ROLES else []
+    return list(dict.fromkeys([*derived, *dns_names]))
+
+
+def cmd_issue(args: argparse.Namespace) -> int:
+    """Issue a certificate for a SPIFFE ID, signed by the PKI's signing CA."""
+    identity = _identity(args.spiffe_id)
+    cert, key = LocalPki(args.pki_dir).issue(
+        identity,
+        args.out,
+        args.stem,
+        lifetime=dt.timedelta(hours=args.hours),
+        dns_names=node_names(identity, args.dns),
+        ip_addresses=args.ip,
+    )
+    print(f"issued {identity} -> {cert} (key {key}, 0600)")
+    return 0
+
+
+def cmd_renew(args: argparse.Namespace) -> int:
+    """New key and certificate for the same identity, names and lifetime, beside the old."""
+    old = _certificate(args.cert)
+    dns_names, ip_addresses = pki.names_of(old)
+    try:
+        identity = Identity.parse(pki.spiffe_id_of(old))
+    except (ValueError, x509.ExtensionNotFound):
+        raise UsageError(f"{args.cert}: carries no juki-net SPIFFE ID") from None
+    cert, key = LocalPki(args.pki_dir).issue(
+        identity,
+        args.cert.parent,
+        args.cert.stem,
+        lifetime=old.not_valid_after_utc - old.not_valid_before_utc,
+        dns_names=dns_names,
+        ip_addresses=ip_addresses,
+    )
+    print(f"renewed {cert} (key {key}); serving nodes pick it up on their next handshake")
+    return 0
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    """Revoke a certificate and publish the CRLs."""
+    _certificate(args.cert)
+    serial = LocalPki(args.pki_dir).revoke(args.cert)
+    print(f"revoked serial {serial:x}; {args.pki_dir / 'crl.pem'} updated")
+    return 0
+
+
+def cmd_crl(args: argparse.Namespace) -> int:
+    """Re-sign the CRLs (fresh nextUpdate); run before they go stale."""
+    local = LocalPki(args.pki_dir)
+    local.signer()  # a folder without a CA is a mistake, not an empty list
+    local.write_crls()
+    print(f"{args.pki_dir / 'crl.pem'} re-signed")
+    return 0
+
+
+def cmd_rollover(args: argparse.Namespace) -> int:
+    """Begin (trust old + new CA) or finish (drop the old CA) a CA rollover."""
+    local = LocalPki(args.pki_dir)
+    if args.step == "begin":
+        local.begin_rollover()
+    else:
+        local.finish_rollover(args.in_use)
+    print(f"rollover {args.step}: bundle now trusts {len(local.trusted())} CA(s)")
+    return 0
+
+
+def describe_certificate(
+    path: Path, bundle: Path | None = None, crl: Path | None = None
+) -> dict[str, str]:
+    """What an operator needs to know about a certificate file (its chain and revocation,
+    given a bundle; the CRL file defaults to crl.pem beside the bundle)."""
+    cert = _certificate(path)
+    left = cert.not_valid_after_utc - clock.SYSTEM.now()
+    try:
+        holder = "(CA)" if pki.is_ca(cert) else pki.spiffe_id_of(cert)
+    except (ValueError, x509.ExtensionNotFound):
+        holder = "(none)"
+    facts = {
+        "spiffe_id": holder,
+        "subject": cert.subject.rfc4514_string(),
+        "issuer": cert.issuer.rfc4514_string(),
+        "serial": f"{cert.serial_number:x}",
+        "not_before": cert.not_valid_before_utc.isoformat(),
+        "not_after": cert.not_valid_after_utc.isoformat(),
+        "seconds_left": str(int(left.total_seconds())),
+        "status": "EXPIRED" if left.total_seconds() <= 0 else "valid",
+    }
+    if bundle is None:
+        return facts
+    try:
+        chain = pki.issuing_ca(cert, keys.load_bundle(bundle))
+    except ValueError:
+        raise UsageError(f"{bundle}: not a PEM trust bundle") from None
+    facts["chains_to_bundle"] = "yes" if chain is not None else "NO"
+    if chain is not None:
+        facts["issuer_fingerprint"] = keys.fingerprint(chain)
+    crl = crl or bundle.with_name("crl.pem")
+    if crl.exists() and RevocationList(crl, bundle).is_listed(cert):
+        facts["status"] = "REVOKED"
+    return facts
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """Print a certificate's identity, serial, validity, chain and revocation as JSON."""
+    print(json.dumps(describe_certificate(args.file, args.bundle, args.crl), indent=2))
+    return 0
+
+
+def _add_pki_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--pki-dir", type=Path, required=True, help="the PKI folder (ca.crt, ca.key, crl.pem …)"
+    )
+
+
+def add_commands(sub: Subcommands) -> None:
+    """pki init-ca|issue|renew|revoke|crl|rollover|inspect."""
+    pki_sub = group(
+        sub,
+        "pki",
+        summary="operations on a PKI folder: CA, certificates, CRLs, rollover",
+        example="juki-net pki init-ca --dir pki",
+    )
+    init = command(
+        pki_sub,
+        "init-ca",
+        summary="create a CA, trust bundle and CRL in a new folder",
+        example="juki-net pki init-ca --dir pki",
+        func=cmd_init_ca,
+    )
+    init.add_argument("--dir", type=Path, required=True, help="the PKI folder to create")
+    issue = command(
+        pki_sub,
+        "issue",
+        summary="issue a certificate for a SPIFFE ID",
+        details="A node's certificate also gets the DNS name its peers check "
+        "(e.g. cs-141003.juki.example).",
+        example="juki-net pki issue --pki-dir pki --spiffe-id spiffe://juki.example/cs/141003 "
+        "--out certs --stem cs-141003",
+        func=cmd_issue,
+    )
+    _add_pki_dir(issue)
+    issue.add_argument("--spiffe-id", required=True, help="the identity the certificate names")
+    issue.add_argument("--out", type=Path, required=True, help="folder to write STEM.crt/.key")
+    issue.add_argument("--stem", required=True, help="file name stem: STEM.crt, STEM.key")
+    issue.add_argument(
+        "--hours", type=float, default=24, help="lifetime in hours (default: %(default)s)"
+    )
+    issue.add_argument("--dns", action="append", default=[], help="another DNS name (repeatable)")
+    issue.add_argument("--ip", action="append", default=[], help="an IP address (repeatable)")
+    for verb, func, summary in (
+        ("renew", cmd_renew, "new key and certificate for a certificate's identity and names"),
+        ("revoke", cmd_revoke, "revoke a certificate (every node refuses it from its next call)"),
+    ):
+        p = command(
+            pki_sub,
+            verb,
+            summary=summary,
+            example=f"juki-net pki {verb} --pki-dir pki --cert certs/cs-141003.crt",
+            func=func,
+        )
+        _add_pki_dir(p)
+        p.add_argument("--cert", type=Path, required=True, help="the certificate file")
+    crl = command(
+        pki_sub,
+        "crl",
+        summary="re-sign the CRLs (run well within their 24 h validity)",
+        example="juki-net pki crl --pki-dir pki",
+        func=cmd_crl,
+    )
+    _add_pki_dir(crl)
+    roll = command(
+        pki_sub,
+        "rollover",
+        summary="CA rollover: begin (trust old and new CA), finish (drop the old)",
+        example="juki-net pki rollover finish --pki-dir pki --in-use certs/*.crt",
+        func=cmd_rollover,
+    )
+    roll.add_argument("step", choices=["begin", "finish"], help="which step of the rollover")
+    _add_pki_dir(roll)
+    roll.add_argument(
+        "--in-use",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="certificates still in use; finish is refused while any is from the old CA",
+    )
+    inspect = command(
+        pki_sub,
+        "inspect",
+        summary="describe a certificate: identity, serial, validity, chain, revocation",
+        example="juki-net pki inspect certs/cs-141003.crt --bundle pki/bundle.pem",
+        func=cmd_inspect,
+    )
+    inspect.add_argument("file", type=Path, help="the certificate (PEM)")
+    inspect.add_argument("--bundle", type=Path, help="also check it chains to this trust bundle")
+    inspect.add_argument(
+        "--crl", type=Path, help="the CRL file to check (default: crl.pem beside the bundle)"
+    )

@@ -33,7 +33,8 @@ from jukinet.client import calls as clients
 from jukinet.core.config import Credentials
 from jukinet.core.identity import Identity, Role
 from jukinet.dev import synthetic
-from jukinet.dev.localnet import LocalNetwork, free_port
+from jukinet.dev.localnet import LocalNetwork
+from jukinet.dev.topology import free_port
 from jukinet.storage import open_database
 from jukinet.storage.schema import resident_current
 from jukinet.trust import tls

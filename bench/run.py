@@ -48,7 +48,8 @@ from jukinet.client import calls as clients
 from jukinet.core.identity import Role
 from jukinet.core.telemetry import setup_tracing
 from jukinet.dev import localpg, synthetic
-from jukinet.dev.localnet import LocalNetwork, NodePlan
+from jukinet.dev.localnet import LocalNetwork
+from jukinet.dev.topology import NodePlan
 from jukinet.storage import as_utc
 from jukinet.storage.schema import received_changes, resident_current
 

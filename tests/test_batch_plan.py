@@ -1,7 +1,7 @@
 """A batch taken set-wise (batch_plan) leaves exactly what taking it change by change leaves.
 
 Each test takes the same changes into two stores — one with
-batch_plan.take_resident_batch, one with ledger.take_batch + take_change —
+batch_plan.take_resident_batch, one with batches.take_batch + take_change —
 and compares the results, the versions, the index, the outbox order, the
 remembered decisions and the held changes. The planned store runs on SQLite
 and on PostgreSQL (the `db` fixture); the reference is SQLite.
@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import event, select
 
 from juki.v1 import common_pb2 as pb
-from jukinet.changes import batch_plan, delivery, ledger
+from jukinet.changes import batch_plan, batches, delivery, ledger
 from jukinet.core.errors import RefusedError
 from jukinet.core.identity import Identity
 from jukinet.dev import synthetic
@@ -55,7 +55,7 @@ def reference(tmp_path: Path) -> Iterator[Database]:
 
 def _one_by_one(db: Database, vault: Sealer, changes: list[pb.Change]) -> list[Any]:
     with db.transaction() as conn:
-        return ledger.take_batch(conn, changes, _intake(vault), ledger.take_change)
+        return batches.take_batch(conn, changes, _intake(vault), ledger.take_change)
 
 
 def _planned(db: Database, vault: Sealer, changes: list[pb.Change]) -> list[Any]:
@@ -247,7 +247,7 @@ def test_a_malformed_change_id_is_refused_and_not_kept(
     assert [r[0] for r in _snapshot(db)["received"]] == [good.change_id]
 
 
-@pytest.mark.parametrize("size", [0, ledger.MAX_BATCH + 1])
+@pytest.mark.parametrize("size", [0, batches.MAX_BATCH + 1])
 def test_a_batch_of_the_wrong_size_is_refused_whole(db: Database, vault: Sealer, size: int) -> None:
     rng = random.Random(size)
     with pytest.raises(RefusedError) as caught:

@@ -71,7 +71,7 @@ def test_grpcurl_lists_and_calls_every_node(network: LocalNetwork) -> None:
 
 
 def test_printed_grpcurl_commands_work(network: LocalNetwork) -> None:
-    from jukinet.dev.localnet import grpcurl_commands
+    from jukinet.dev.grpcurl import grpcurl_commands
 
     commands = [c for c in grpcurl_commands(network.info) if not c.startswith("#")]
     # list, health, status per node; provision statistics at the operator's prefecture server

@@ -8,7 +8,7 @@ import threading
 from sqlalchemy import func, select, update
 
 from juki.v1 import common_pb2
-from jukinet.changes import ledger
+from jukinet.changes import batches, counts, ledger
 from jukinet.changes.outbox import OutboxState, count_by_state
 from jukinet.dev import synthetic
 from jukinet.sealing.envelope import Sealer
@@ -34,7 +34,7 @@ def test_a_change_is_taken_once_and_queued(db: Database, vault: Sealer) -> None:
         second = ledger.take_change(conn, change, intake)
     assert (first, second) == (ledger.APPLIED, ledger.DUPLICATE)
     with db.engine.connect() as conn:
-        assert ledger.resident_count(conn) == 1
+        assert counts.resident_count(conn) == 1
         assert count_by_state(conn)[OutboxState.PENDING] == 1
 
 
@@ -45,17 +45,17 @@ def test_a_refused_change_in_a_batch_leaves_the_others(db: Database, vault: Seal
     batch = common_pb2.ChangeBatch(changes=[good, bad])
     intake = ledger.Intake(sender="x", vault=vault, forward=False)
     with db.transaction() as conn:
-        results = ledger.take_batch(conn, batch.changes, intake, ledger.take_change)
+        results = batches.take_batch(conn, batch.changes, intake, ledger.take_change)
     assert [r.outcome for r in results] == [
         common_pb2.CHANGE_OUTCOME_APPLIED,
         common_pb2.CHANGE_OUTCOME_REJECTED,
     ]
     assert results[1].reason == "BIRTH_FOR_EXISTING_CODE"
     with db.engine.connect() as conn:
-        assert ledger.resident_count(conn) == 1
+        assert counts.resident_count(conn) == 1
     # Re-delivery of the batch: the same answers, nothing more applied.
     with db.transaction() as conn:
-        again = ledger.take_batch(conn, batch.changes, intake, ledger.take_change)
+        again = batches.take_batch(conn, batch.changes, intake, ledger.take_change)
     assert [r.outcome for r in again] == [
         common_pb2.CHANGE_OUTCOME_DUPLICATE,
         common_pb2.CHANGE_OUTCOME_REJECTED,

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from juki.v1 import common_pb2
-from jukinet.changes import ledger, outbox
+from jukinet.changes import batches, ledger, outbox
 from jukinet.core.clock import today_in_japan
 from jukinet.core.errors import RefusedError
 from jukinet.records import lifecycle, residents
@@ -227,11 +227,11 @@ def _write_index(conn: Connection, changed: Iterable[tuple[str, _Person]]) -> No
 def take_resident_batch(
     conn: Connection, changes: Sequence[common_pb2.Change], intake: ledger.Intake
 ) -> list[common_pb2.ChangeResult]:
-    """ledger.take_batch with ledger.take_change, set-wise where the plan allows."""
-    ledger.check_batch_size(changes)
+    """batches.take_batch with ledger.take_change, set-wise where the plan allows."""
+    batches.check_batch_size(changes)
     try:
         plan, results = _plan(conn, changes, intake)
     except _GiveUp:
-        return ledger.take_batch(conn, changes, intake, ledger.take_change)
+        return batches.take_batch(conn, changes, intake, ledger.take_change)
     _write(conn, plan)
     return results

@@ -21,7 +21,8 @@ from typing import Any
 from google.protobuf import message as protobuf_message
 
 from juki.v1 import common_pb2, envelope_pb2
-from jukinet.changes.ledger import Intake, TakeBatch, Vault
+from jukinet.changes.batches import TakeBatch
+from jukinet.changes.ledger import Intake, Vault
 from jukinet.changes.outbox import Sender
 from jukinet.core.errors import Reason, RefusedError
 from jukinet.core.identity import Identity

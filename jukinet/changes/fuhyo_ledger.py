@@ -18,11 +18,12 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select
+from sqlalchemy import Connection, Row
 
 from juki.v1 import common_pb2
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from jukinet.changes import outbox
+from jukinet.changes.batches import take_batch
 from jukinet.changes.ledger import (
     APPLIED,
     Decision,
@@ -30,7 +31,6 @@ from jukinet.changes.ledger import (
     previous_decision,
     remember,
     store_version,
-    take_batch,
 )
 from jukinet.core.clock import today_in_japan
 from jukinet.records import fuhyo, fuhyo_lifecycle
@@ -108,14 +108,5 @@ def take_fuhyo_change(conn: Connection, change: fuhyo_pb.FuhyoChange, intake: In
 def take_fuhyo_batch(
     conn: Connection, changes: Sequence[fuhyo_pb.FuhyoChange], intake: Intake
 ) -> list[common_pb2.ChangeResult]:
-    """A delivered batch of fuhyo changes, taken one by one (ledger.take_batch)."""
+    """A delivered batch of fuhyo changes, taken one by one (batches.take_batch)."""
     return take_batch(conn, changes, intake, take_fuhyo_change)
-
-
-def fuhyo_count(conn: Connection) -> int:
-    """Persons on this node's fuhyo file (emigrants included, removed persons not)."""
-    return int(
-        conn.execute(
-            select(func.count()).where(fuhyo_current.c.status != fuhyo_pb.FUHYO_STATUS_REMOVED)
-        ).scalar_one()
-    )

@@ -17,7 +17,7 @@ same way, in one transaction:
    in sequence order.
 
 A refused change leaves no version, no outbox entry and no held entry behind.
-A delivered batch is taken change by change here (`take_batch`), or planned
+A batch is taken change by change with `take_change` (batches.py), or planned
 set-wise with the same decision (batch_plan.py).
 """
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -48,7 +48,7 @@ from juki.v1 import common_pb2
 from jukinet.changes import outbox
 from jukinet.core.clock import SYSTEM, Clock, today_in_japan
 from jukinet.core.config import NEXT_HOP
-from jukinet.core.errors import Reason, RefusedError
+from jukinet.core.errors import RefusedError
 from jukinet.records import lifecycle, residents, validation
 from jukinet.storage.schema import (
     held_changes,
@@ -362,79 +362,3 @@ def take_change(conn: Connection, change: common_pb2.Change, intake: Intake) -> 
     if releases:
         _release_held(conn, change, intake)
     return decision
-
-
-class Take(Protocol[C_contra]):
-    """How a node takes one change of some kind (`take_change`, fuhyo_ledger.take_fuhyo_change)."""
-
-    def __call__(self, conn: Connection, change: C_contra, intake: Intake) -> Decision: ...
-
-
-def take_delivered_change(conn: Connection, change: C, intake: Intake, take: Take[C]) -> Decision:
-    """`take` for a change of a batch: a refusal is remembered and answered, not raised.
-
-    `intake.check_origin` first refuses a change the sender may not speak for
-    (another municipality's or prefecture's). Each change gets a savepoint,
-    so a refused change leaves the others of its batch untouched.
-    """
-    try:
-        intake.check_origin(change)
-        with conn.begin_nested():
-            return take(conn, change, intake)
-    except RefusedError as refusal:
-        decision = rejected(refusal)
-        if is_kept(change.change_id):
-            with conn.begin_nested():
-                remember(conn, change.change_id, intake, decision)
-        return decision
-
-
-MAX_BATCH = 500
-
-
-def check_batch_size(changes: Sequence[Any]) -> None:
-    """BAD_BATCH_SIZE for a batch that is empty or larger than MAX_BATCH."""
-    if not 1 <= len(changes) <= MAX_BATCH:
-        raise RefusedError(Reason.BAD_BATCH_SIZE, f"a batch must hold 1..{MAX_BATCH} changes")
-
-
-def take_batch(
-    conn: Connection, changes: Sequence[C], intake: Intake, take: Take[C]
-) -> list[common_pb2.ChangeResult]:
-    """Take every change of a batch in order with `take`; one result per change."""
-    check_batch_size(changes)
-    return [
-        take_delivered_change(conn, change, intake, take).as_result(change.change_id)
-        for change in changes
-    ]
-
-
-class TakeBatch(Protocol[C_contra]):
-    """How a node takes a batch of one kind of change (batch_plan, fuhyo_ledger)."""
-
-    def __call__(
-        self, conn: Connection, changes: Sequence[C_contra], intake: Intake
-    ) -> list[common_pb2.ChangeResult]: ...
-
-
-def resident_count(conn: Connection) -> int:
-    """Persons who are current residents according to this node."""
-    return int(
-        conn.execute(select(func.count()).where(resident_current.c.removed.is_(False))).scalar_one()
-    )
-
-
-def applied_count(conn: Connection) -> int:
-    """Changes applied on this node."""
-    return int(
-        conn.execute(
-            select(func.count()).where(
-                received_changes.c.outcome == common_pb2.CHANGE_OUTCOME_APPLIED
-            )
-        ).scalar_one()
-    )
-
-
-def held_count(conn: Connection) -> int:
-    """Changes waiting for an earlier change of the same person."""
-    return int(conn.execute(select(func.count()).select_from(held_changes)).scalar_one())

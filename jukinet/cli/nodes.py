@@ -14,7 +14,8 @@ from jukinet.cli.parsing import Subcommands, command
 from jukinet.core import clock
 from jukinet.core.config import load_node_config
 from jukinet.dev.demo import run_demo
-from jukinet.dev.localnet import LocalNetwork, grpcurl_commands
+from jukinet.dev.grpcurl import grpcurl_commands
+from jukinet.dev.localnet import LocalNetwork
 
 RENEW_CHECK_S = 30.0
 

@@ -18,23 +18,13 @@ client certificates are re-issued (they are short-lived).
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from jukinet.client.channels import connect
 from jukinet.core import clock
-from jukinet.core.clock import fiscal_year
 from jukinet.core.config import Credentials, NextHop, NodeConfig
 from jukinet.core.identity import DEFAULT_TRUST_DOMAIN, Identity, Role
 from jukinet.core.network import (
@@ -45,69 +35,19 @@ from jukinet.core.network import (
     NodeEntry,
 )
 from jukinet.dev.localpki import LocalPki
+from jukinet.dev.supervisor import STARTUP_TIMEOUT_S, Supervisor
+from jukinet.dev.topology import (
+    AGENCIES,
+    HOST,
+    OPERATOR_IDENTITY,
+    ORGANS,
+    TOPOLOGY,
+    NodePlan,
+    free_port,
+    port_is_free,
+)
 from jukinet.sealing.keys import NodeKeyring, new_entries, publish, retire, rotate, sign_document
 from jukinet.trust import pki, tls
-
-HOST = "127.0.0.1"
-STARTUP_TIMEOUT_S = 30.0
-
-
-@dataclass(frozen=True)
-class NodePlan:
-    """One node of the local network: its role, code and hops (by name)."""
-
-    role: Role
-    code: str = ""
-    next_hop: str | None = None
-    fuhyo_hop: str | None = None
-    link_hop: str | None = None
-
-    @property
-    def name(self) -> str:
-        """e.g. 'cs-141003', 'national'."""
-        return f"{self.role.value}-{self.code}" if self.code else self.role.value
-
-
-# Start order: every node's hops come before it.
-TOPOLOGY: tuple[NodePlan, ...] = (
-    NodePlan(Role.NATIONAL),
-    NodePlan(Role.PREFECTURE, "13", next_hop="national"),
-    NodePlan(Role.PREFECTURE, "14", next_hop="national"),
-    NodePlan(Role.FUHYO, "13", next_hop="national", link_hop="prefecture-13"),
-    NodePlan(Role.FUHYO, "14", next_hop="national", link_hop="prefecture-14"),
-    NodePlan(Role.CS, "131016", next_hop="prefecture-13", fuhyo_hop="fuhyo-13"),  # 千代田区
-    NodePlan(Role.CS, "141003", next_hop="prefecture-14", fuhyo_hop="fuhyo-14"),  # 横浜市
-    NodePlan(Role.CS, "141305", next_hop="prefecture-14", fuhyo_hop="fuhyo-14"),  # 川崎市
-)
-
-OPERATOR_IDENTITY = ("14", "local-admin")
-# Organs of the prefectures and national agencies that ask for records (see tasks.toml).
-ORGANS = (
-    ("14", "passport-centre"),
-    ("14", "tax-office"),
-    ("14", "welfare-office"),
-    ("14", "board-of-education"),
-    ("14", "npo-office"),
-    ("13", "passport-centre"),
-)
-AGENCIES = ("pension-service", "mofa-passport")
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (the OS picks it)."""
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def port_is_free(port: int) -> bool:
-    """True if `port` can be bound on loopback now."""
-    with socket.socket() as s:
-        try:
-            s.bind((HOST, port))
-        except OSError:
-            return False
-        return True
 
 
 class LocalNetwork:
@@ -122,8 +62,10 @@ class LocalNetwork:
         node_lifetime_hours: float = 24.0,
         my_number_ttl_s: float = 300.0,
         database_url: Callable[[str], str] | None = None,
+        restart: bool = True,
     ) -> None:
-        """`database_url(node name)` gives a node's database (default: SQLite in its folder)."""
+        """`database_url(node name)` gives a node's database (default: SQLite in its folder);
+        `restart`: restart a node process that exits (Supervisor)."""
         self.dir = state_dir.resolve()
         self.database_url = database_url
         self.topology = topology
@@ -131,7 +73,7 @@ class LocalNetwork:
         self.node_lifetime_hours = node_lifetime_hours
         self.my_number_ttl_s = my_number_ttl_s
         self.pki = LocalPki(self.dir / "pki")
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.supervisor = Supervisor(restart=restart)
         self._info: NetworkDescription | None = None
 
     @property
@@ -382,49 +324,18 @@ class LocalNetwork:
     def start_node(self, name: str, *, wait: bool = True) -> None:
         """Start one node's process (and wait until it answers health checks)."""
         config, log_file = self._files(name)
-        env = dict(os.environ)
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        with log_file.open("ab") as log:
-            self.processes[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "jukinet.cli", "serve", "--config", str(config)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
+        self.supervisor.start(name, config, log_file)
         if wait:
             self.wait_healthy(name)
 
     def wait_healthy(self, name: str, timeout: float = STARTUP_TIMEOUT_S) -> None:
         """Block until `name` reports SERVING; raise if its process died or time ran out."""
-        _, log_file = self._files(name)
-        deadline = time.monotonic() + timeout
         with self.operator_channel(name) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
-            while True:
-                process = self.processes.get(name)
-                if process is not None and process.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {process.returncode}; see {log_file}")
-                try:
-                    reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
-                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                        return
-                except grpc.RpcError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{name} did not become healthy; see {log_file}")
-                time.sleep(0.1)
+            self.supervisor.wait_healthy(name, channel, timeout)
 
-    def stop_node(self, name: str, timeout: float = 15.0) -> None:
-        """Stop one node gracefully (SIGTERM), killing it if it does not stop in time."""
-        process = self.processes.pop(name, None)
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    def stop_node(self, name: str) -> None:
+        """Stop one node gracefully (it is not restarted)."""
+        self.supervisor.stop(name)
 
     def start(self) -> None:
         """Start every node in topology order."""
@@ -446,29 +357,3 @@ class LocalNetwork:
     def operator_channel(self, node_name: str) -> grpc.Channel:
         """A channel to `node_name` as the operator."""
         return self.client_channel(node_name, OPERATOR)
-
-
-def grpcurl_path() -> str:
-    """grpcurl beside this interpreter (installed by the `tools` extra), else from PATH."""
-    beside = Path(sys.executable).parent / "grpcurl"
-    return str(beside) if beside.exists() else "grpcurl"
-
-
-def grpcurl_commands(network: NetworkDescription) -> list[str]:
-    """Working grpcurl invocations for every node, with the operator's certificate."""
-    op = network.operator
-    base = f"{grpcurl_path()} -cacert {network.trust_bundle} -cert {op.cert} -key {op.key}"
-    operator_prefecture = op.identity.prefecture
-    lines = []
-    for node in network.nodes:
-        lines.append(f"# {node.name} ({node.spiffe_id})")
-        lines.append(f"{base} {node.address} list")
-        lines.append(f"{base} {node.address} grpc.health.v1.Health/Check")
-        lines.append(f"{base} {node.address} juki.v1.NodeAdminService/GetNodeStatus")
-        if node.role is Role.PREFECTURE and node.code == operator_prefecture:
-            year = json.dumps({"fiscal_year": fiscal_year(clock.SYSTEM.now())})
-            lines.append(
-                f"{base} -d '{year}' {node.address} "
-                "juki.v1.ProvisionAdminService/GetProvisionStatistics"
-            )
-    return lines

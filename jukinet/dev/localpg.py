@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from jukinet.dev.localnet import free_port
+from jukinet.dev.topology import free_port
 
 START_TIMEOUT_S = 120
 

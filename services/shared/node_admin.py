@@ -7,7 +7,7 @@ from google.protobuf import timestamp_pb2
 
 from juki.v1 import node_admin_service_pb2 as pb
 from juki.v1 import node_admin_service_pb2_grpc as pb_grpc
-from jukinet.changes import fuhyo_ledger, ledger, outbox
+from jukinet.changes import counts, outbox
 from jukinet.runtime.node import Node
 
 
@@ -23,9 +23,9 @@ class NodeAdminServicer(pb_grpc.NodeAdminServiceServicer):
         node = self._node
         with node.db.engine.connect() as conn:
             states = outbox.count_by_state(conn)
-            residents = ledger.resident_count(conn)
-            applied = ledger.applied_count(conn)
-            on_fuhyo_file = fuhyo_ledger.fuhyo_count(conn)
+            residents = counts.resident_count(conn)
+            applied = counts.applied_count(conn)
+            on_fuhyo_file = counts.fuhyo_count(conn)
         certificate = node.credentials.current().certificate
         not_after = certificate.not_valid_after_utc
         stamp = timestamp_pb2.Timestamp()

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Show a certificate's SPIFFE ID, serial, issuer, validity and (with a bundle) whether it chains to it.
+# Show a certificate's SPIFFE ID, serial, issuer, validity and (with a bundle) whether it chains to
+# it and whether the CRL beside the bundle revokes it.
 # Usage: certs/inspect.sh CERT.pem [BUNDLE.pem]
 set -euo pipefail
-cert=${1:?usage: inspect.sh CERT.pem [BUNDLE.pem]}
+ARGC=$#; source "$(dirname "$0")/juki.sh"
+need 1 "CERT.pem [BUNDLE.pem]"
 if [ $# -ge 2 ]; then
-  exec "${JUKI_PYTHON:-python3}" -m jukinet.cli pki inspect "$cert" --bundle "$2"
+  juki_net pki inspect "$1" --bundle "$2"
 fi
-exec "${JUKI_PYTHON:-python3}" -m jukinet.cli pki inspect "$cert"
+juki_net pki inspect "$1"

@@ -4,5 +4,7 @@
 # certificate is still from the old CA; otherwise the old CA leaves the bundle.
 # Usage: certs/rollover.sh PKI_DIR begin | certs/rollover.sh PKI_DIR finish CERT.crt...
 set -euo pipefail
-pki=${1:?usage: rollover.sh PKI_DIR begin|finish [CERT...]}; step=${2:?usage: rollover.sh PKI_DIR begin|finish [CERT...]}; shift 2
-exec "${JUKI_PYTHON:-python3}" -m jukinet.cli pki rollover "$step" --pki-dir "$pki" --in-use "$@"
+ARGC=$#; source "$(dirname "$0")/juki.sh"
+need 2 "PKI_DIR begin|finish [CERT...]"
+pki=$1 step=$2; shift 2
+juki_net pki rollover "$step" --pki-dir "$pki" --in-use "$@"

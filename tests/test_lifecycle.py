@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -186,6 +189,22 @@ def test_revoked_cs_is_refused_and_the_others_continue(network: LocalNetwork) ->
 
     wait_for(refusal_recorded, timeout=10)
     assert versions(network, "prefecture-14", revoked_change.record.juminhyo_code) == []
+    # The CS's log says why its outbox waits: the refusal's status and reason.
+    log_file = network.node_info("cs-141305").log_file
+    assert log_file is not None
+    blocked = "next hop refused the batch (UNAUTHENTICATED [CERTIFICATE_REVOKED])"
+    wait_for(lambda: blocked in log_file.read_text(encoding="utf-8", errors="replace"))
+    # Operators see it too: `status` and `pki inspect` say REVOKED.
+    assert _status_line(network, "cs-141305").endswith("REVOKED")
+    assert not _status_line(network, "cs-141003").endswith("REVOKED")
+    inspected = _juki_net(
+        "pki",
+        "inspect",
+        str(network.node_dir("cs-141305") / "node.crt"),
+        "--bundle",
+        str(network.bundle),
+    )
+    assert json.loads(inspected)["status"] == "REVOKED"
     # A direct call with the revoked certificate: UNAUTHENTICATED, CERTIFICATE_REVOKED.
     revoked_creds = node_credentials(network, "cs-141305")
     with (
@@ -201,6 +220,27 @@ def test_revoked_cs_is_refused_and_the_others_continue(network: LocalNetwork) ->
     network.issue_node_certificate("cs-141305")
     wait_for(lambda: versions(network, "national", revoked_change.record.juminhyo_code), timeout=30)
     assert len(versions(network, "prefecture-14", revoked_change.record.juminhyo_code)) == 1
+    assert not _status_line(network, "cs-141305").endswith("REVOKED")
+
+
+def _juki_net(*args: str) -> str:
+    """Run the juki-net command; its stdout (it must succeed)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "jukinet.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _status_line(network: LocalNetwork, node: str) -> str:
+    """`juki-net status`'s line for one node."""
+    out = _juki_net("status", "--network", str(network.dir / "network.json"))
+    (line,) = [line for line in out.splitlines() if line.startswith(f"{node} ")]
+    return line.rstrip()
 
 
 def test_renewal_at_half_life_is_picked_up_without_restart(network: LocalNetwork) -> None:

@@ -70,9 +70,10 @@ def read_text(path: Path) -> str:
 def _parse_problem(error: json_format.ParseError) -> str:
     """What is wrong with a protobuf JSON file, without repeating the values it holds."""
     text = str(error)
-    enum = re.search(r"for enum type ([\w.]+) at ([\w.]+)", text)
+    enum = re.search(r"for enum type ([\w.]+) at ([\w.]*\w)", text)
     if enum:
-        names = descriptor_pool.Default().FindEnumTypeByName(enum[1]).values_by_name
+        values = descriptor_pool.Default().FindEnumTypeByName(enum[1]).values
+        names = [v.name for v in values if v.number != 0]  # 0 is each enum's UNSPECIFIED
         return f"{enum[2]} is not a {enum[1]}; use one of {', '.join(names)}"
     unknown = re.search(r'has no field named "([^"]+)" at "([^"]+)"', text)
     if unknown:

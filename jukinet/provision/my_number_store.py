@@ -23,8 +23,6 @@ under concurrent organs (bench/run.py, P3).
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +42,7 @@ from sqlalchemy import (
 
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from jukinet.changes.ledger import Vault
+from jukinet.core.clock import SYSTEM, Clock
 
 _metadata = MetaData()
 held_my_numbers = Table(
@@ -65,7 +64,7 @@ class MyNumberStore:
         vault: Vault,
         *,
         ttl_s: float,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM,
     ) -> None:
         self._vault = vault
         self._ttl_s = ttl_s
@@ -84,6 +83,10 @@ class MyNumberStore:
         self.purge(everything=True)  # nothing survives a restart
         self._stop = threading.Event()
         self._sweeper = threading.Thread(target=self._sweep, name="my-number-ttl", daemon=True)
+
+    def _now(self) -> float:
+        """The clock's time as seconds since the epoch (what `expires_at` holds)."""
+        return self._clock.now().timestamp()
 
     def start(self) -> None:
         """Start purging expired entries in the background."""
@@ -118,7 +121,7 @@ class MyNumberStore:
                     organ=organ,
                     request_id=request_id,
                     sealed=sealed,
-                    expires_at=self._clock() + self._ttl_s,
+                    expires_at=self._now() + self._ttl_s,
                 )
             )
 
@@ -129,7 +132,7 @@ class MyNumberStore:
                 select(held_my_numbers.c.sealed).where(
                     held_my_numbers.c.organ == organ,
                     held_my_numbers.c.request_id == request_id,
-                    held_my_numbers.c.expires_at > self._clock(),
+                    held_my_numbers.c.expires_at > self._now(),
                 )
             ).first()
         if row is None:
@@ -151,6 +154,6 @@ class MyNumberStore:
         """Delete expired entries (or all); returns how many."""
         statement = delete(held_my_numbers)
         if not everything:
-            statement = statement.where(held_my_numbers.c.expires_at <= self._clock())
+            statement = statement.where(held_my_numbers.c.expires_at <= self._now())
         with self._lock, self._engine.begin() as conn:
             return int(conn.execute(statement).rowcount)

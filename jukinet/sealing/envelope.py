@@ -163,10 +163,7 @@ class Sealer:
             raise RefusedError(Reason.ENVELOPE_MALFORMED, "unknown algorithm")
         # (2): the sender is who we are talking to
         if header.sender != peer:
-            raise RefusedError(
-                Reason.ENVELOPE_SENDER_NOT_PEER,
-                "the envelope's sender is not the connected peer",
-            )
+            raise RefusedError(Reason.ENVELOPE_SENDER_NOT_PEER)
         # (3): the sender's key is published, CA-signed and valid
         signer = self._directory.signing_key(header.sender, header.sender_key_id, now)
         if signer is None or signer.signature_algorithm != header.signature_algorithm:
@@ -187,22 +184,13 @@ class Sealer:
             ) from None
         # (5), (6): for this node and this method
         if header.recipient != self.spiffe_id:
-            raise RefusedError(
-                Reason.ENVELOPE_WRONG_RECIPIENT,
-                "the envelope is addressed to another node",
-            )
+            raise RefusedError(Reason.ENVELOPE_WRONG_RECIPIENT)
         if header.method != method:
-            raise RefusedError(
-                Reason.ENVELOPE_WRONG_METHOD,
-                "the envelope was sealed for another method",
-            )
+            raise RefusedError(Reason.ENVELOPE_WRONG_METHOD)
         # (7): fresh
         sealed_at = header.sealed_at.ToDatetime(dt.UTC)
         if window is not None and abs(now - sealed_at) > window:
-            raise RefusedError(
-                Reason.ENVELOPE_OUTSIDE_TIME_WINDOW,
-                "the envelope was sealed outside the accepted time window",
-            )
+            raise RefusedError(Reason.ENVELOPE_OUTSIDE_TIME_WINDOW)
         # (8): we still hold the key it was sealed to
         private = self._keyring.decryption_key(header.recipient_key_id)
         if private is None:

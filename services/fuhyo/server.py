@@ -111,6 +111,7 @@ def _register(server: grpc.Server, node: Node) -> None:
         config.my_number_store_file or config.keyring_file.with_name("my-number-store.db"),
         node.sealer,
         ttl_s=config.my_number_ttl_s,
+        clock=node.clock,
     )
     store.start()
     node.close_on_stop(store.close)

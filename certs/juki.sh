@@ -3,7 +3,7 @@
 # (made by scripts/bootstrap.sh), else python3; one without juki-net installed is refused in one
 # line (exit 2) instead of failing with a Python traceback.
 script=$(basename "$0")
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 juki_python=${JUKI_PYTHON:-}
 if [ -z "$juki_python" ]; then
   if [ -x "$here/../.venv/bin/python" ]; then juki_python="$here/../.venv/bin/python"; else juki_python=python3; fi

@@ -9,14 +9,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _stubs(folder: Path) -> list[Path]:
+    """The generated stub files below `folder` (not the bytecode Python caches beside them)."""
+    return [p for p in folder.rglob("*_pb2*.py*") if p.suffix in (".py", ".pyi")]
+
+
 def test_regenerating_the_stubs_changes_nothing(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "gen_protos.py"), "--out", str(tmp_path)],
         check=True,
         capture_output=True,
     )
-    generated = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*_pb2*.py*")}
-    committed = {p.relative_to(ROOT): p.read_bytes() for p in (ROOT / "juki").rglob("*_pb2*.py*")}
+    generated = {p.relative_to(tmp_path): p.read_bytes() for p in _stubs(tmp_path)}
+    committed = {p.relative_to(ROOT): p.read_bytes() for p in _stubs(ROOT / "juki")}
     assert generated, "protoc produced nothing"
     assert sorted(generated) == sorted(committed), (
         "stub files added or missing: run scripts/gen_protos.py"

@@ -21,6 +21,8 @@ from typing import Any
 from google.protobuf import message as protobuf_message
 
 from juki.v1 import common_pb2, envelope_pb2
+from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
+from jukinet.changes import batch_plan, fuhyo_ledger
 from jukinet.changes.batches import TakeBatch
 from jukinet.changes.ledger import Intake, Vault
 from jukinet.changes.outbox import Sender
@@ -34,6 +36,23 @@ DELIVERY_TIMEOUT_S = 10.0
 
 # Given the delivering node, the check each change of its batch must pass.
 OriginCheck = Callable[[Identity], Callable[[Any], None]]
+
+
+@dataclass(frozen=True)
+class ChangeKind:
+    """A kind of change as it travels: its message, its batch, how a batch of it is taken."""
+
+    change_type: type[protobuf_message.Message]
+    batch_type: Callable[..., protobuf_message.Message]
+    take_batch: TakeBatch[Any]
+
+
+RESIDENT_CHANGES = ChangeKind(
+    common_pb2.Change, common_pb2.ChangeBatch, batch_plan.take_resident_batch
+)
+FUHYO_CHANGES = ChangeKind(
+    fuhyo_pb.FuhyoChange, fuhyo_pb.FuhyoChangeBatch, fuhyo_ledger.take_fuhyo_batch
+)
 
 
 def from_municipality(sender: Identity) -> Callable[[Any], None]:
@@ -56,23 +75,18 @@ def from_prefecture(sender: Identity) -> Callable[[Any], None]:
     return check
 
 
-def batch_sender(
-    stub: SealedStub,
-    vault: Vault,
-    *,
-    change_type: type[protobuf_message.Message] = common_pb2.Change,
-    batch_type: Callable[..., protobuf_message.Message] = common_pb2.ChangeBatch,
-) -> Sender:
+def batch_sender(stub: SealedStub, vault: Vault, kind: ChangeKind) -> Sender:
     """An outbox Sender delivering rows through `stub` (whose reply lists `results`).
 
-    The rows are `change_type` sealed at rest by `vault`; they travel as one
-    `batch_type`.
+    The rows are changes of `kind` sealed at rest by `vault`; they travel as
+    one batch.
     """
 
     def send(payloads: Sequence[bytes]) -> Sequence[common_pb2.ChangeResult]:
         # At rest for as long as the next hop was away: opened without a time window.
-        changes = [vault.open_at_rest(p, change_type) for p in payloads]
-        results: Sequence[common_pb2.ChangeResult] = stub.send(batch_type(changes=changes)).results
+        changes = [vault.open_at_rest(p, kind.change_type) for p in payloads]
+        reply = stub.send(kind.batch_type(changes=changes))
+        results: Sequence[common_pb2.ChangeResult] = reply.results
         return results
 
     return send
@@ -82,16 +96,14 @@ def batch_sender(
 class Receiver:
     """The receiving side of one delivery hop at a node.
 
-    batch_type: the sealed payload (ChangeBatch, or FuhyoChangeBatch);
-    take_batch: how its changes are taken (batch_plan.take_resident_batch,
-    fuhyo_ledger.take_fuhyo_batch); origin: which changes the sender may
-    deliver; forward: queue what is applied for this node's next hop.
+    kind: what the sealed batches hold and how they are taken; origin: which
+    changes the sender may deliver; forward: queue what is applied for this
+    node's next hop.
     """
 
     db: Database
     endpoint: SealedEndpoint
-    batch_type: type[protobuf_message.Message]
-    take_batch: TakeBatch[Any]
+    kind: ChangeKind
     origin: OriginCheck
     forward: bool
 
@@ -99,7 +111,8 @@ class Receiver:
         self, envelope: envelope_pb2.SealedEnvelope, sender: Identity
     ) -> list[common_pb2.ChangeResult]:
         """Open a delivered envelope and take its changes; RefusedError if it fails a check."""
-        request = self.endpoint.open(envelope, self.batch_type, sender)
+        batch_type: Any = self.kind.batch_type
+        request = self.endpoint.open(envelope, batch_type, sender)
         sealer = self.endpoint.sealer
         intake = Intake(
             sender=sender.spiffe_id,
@@ -110,4 +123,4 @@ class Receiver:
         )
         with self.db.transaction() as conn:
             request.remember(conn)
-            return self.take_batch(conn, getattr(request.payload, "changes"), intake)  # noqa: B009
+            return self.kind.take_batch(conn, request.payload.changes, intake)

@@ -22,7 +22,6 @@ from sqlalchemy import Connection, Row
 
 from juki.v1 import common_pb2
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
-from jukinet.changes import outbox
 from jukinet.changes.batches import take_batch
 from jukinet.changes.ledger import (
     APPLIED,
@@ -94,13 +93,7 @@ def take_fuhyo_change(conn: Connection, change: fuhyo_pb.FuhyoChange, intake: In
     now = intake.clock.now()
     on_file = fuhyo_lifecycle.decide(change, DatabaseView(conn), today_in_japan(intake.clock))
     _apply(conn, change, on_file, now)
-    if intake.forward:
-        outbox.enqueue(
-            conn,
-            [(change.change_id, intake.vault.seal_at_rest(change))],
-            destination=intake.destination,
-            now=now,
-        )
+    intake.queue(conn, change, now)
     remember(conn, change.change_id, intake, APPLIED)
     return APPLIED
 

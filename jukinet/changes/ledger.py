@@ -103,6 +103,14 @@ class Intake:
     check_origin: Callable[[Any], None] = _from_anyone
     clock: Clock = SYSTEM
 
+    def queue(self, conn: Connection, change: Identified, now: dt.datetime) -> None:
+        """Queue an applied change for `destination`, sealed to this node, if it forwards."""
+        if self.forward:
+            payload = self.vault.seal_at_rest(change)  # type: ignore[arg-type]
+            outbox.enqueue(
+                conn, [(change.change_id, payload)], destination=self.destination, now=now
+            )
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -259,13 +267,7 @@ def _decide_and_write(
         return HELD, False
     for record, removed in verdict.versions:
         _store(conn, change, record, removed=removed, now=now)
-    if intake.forward:
-        outbox.enqueue(
-            conn,
-            [(change.change_id, intake.vault.seal_at_rest(change))],
-            destination=intake.destination,
-            now=now,
-        )
+    intake.queue(conn, change, now)
     return APPLIED, verdict.releases_held
 
 

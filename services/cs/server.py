@@ -10,7 +10,7 @@ from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc, prefecture_
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from juki.v1 import fuhyo_service_pb2_grpc as fuhyo_grpc
 from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
-from jukinet.changes import batch_plan, fuhyo_ledger, ledger, outbox
+from jukinet.changes import batch_plan, delivery, fuhyo_ledger, ledger, outbox
 from jukinet.core import methods as m
 from jukinet.core.config import FUHYO_HOP, NEXT_HOP
 from jukinet.core.errors import Reason, RefusedError
@@ -131,8 +131,7 @@ def _fuhyo_sender(node: Node) -> outbox.Sender:
         method=m.DELIVER_MUNICIPAL_FUHYO_CHANGES,
         rpc=lambda channel: fuhyo_grpc.FuhyoServiceStub(channel).DeliverMunicipalFuhyoChanges,
         request_type=fuhyo_pb.DeliverMunicipalFuhyoChangesRequest,
-        change_type=fuhyo_pb.FuhyoChange,
-        batch_type=fuhyo_pb.FuhyoChangeBatch,
+        kind=delivery.FUHYO_CHANGES,
     )
 
 

@@ -10,7 +10,7 @@ from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from juki.v1 import fuhyo_service_pb2_grpc as fuhyo_grpc
 from juki.v1 import my_number_link_service_pb2 as link_pb
 from juki.v1 import my_number_link_service_pb2_grpc as link_grpc
-from jukinet.changes import delivery, fuhyo_ledger, outbox
+from jukinet.changes import delivery, outbox
 from jukinet.core import methods as m
 from jukinet.core.config import LINK_HOP, NEXT_HOP
 from jukinet.core.errors import Reason
@@ -23,7 +23,7 @@ from jukinet.provision.provider import Provider
 from jukinet.records import validation
 from jukinet.runtime.node import Node, ServiceSpec
 from jukinet.trust.authz import current_caller
-from services.shared.delivery import hop_sender
+from services.shared.delivery import hop_receiver, hop_sender
 from services.shared.node_admin import add_node_admin
 
 
@@ -32,13 +32,11 @@ class FuhyoServicer(fuhyo_grpc.FuhyoServiceServicer):
 
     def __init__(self, node: Node, store: MyNumberStore) -> None:
         self._node = node
-        self._receiver = delivery.Receiver(
-            db=node.db,
-            endpoint=node.endpoint(m.DELIVER_MUNICIPAL_FUHYO_CHANGES),
-            batch_type=fuhyo_pb.FuhyoChangeBatch,
-            take_batch=fuhyo_ledger.take_fuhyo_batch,
+        self._receiver = hop_receiver(
+            node,
+            method=m.DELIVER_MUNICIPAL_FUHYO_CHANGES,
             origin=delivery.from_municipality,
-            forward=node.hop(NEXT_HOP) is not None,
+            kind=delivery.FUHYO_CHANGES,
         )
         national = node.sealed_stub(
             NEXT_HOP,
@@ -127,8 +125,7 @@ def _national_sender(node: Node) -> outbox.Sender:
             fuhyo_grpc.NationalFuhyoServiceStub(channel).DeliverPrefectureFuhyoChanges
         ),
         request_type=fuhyo_pb.DeliverPrefectureFuhyoChangesRequest,
-        change_type=fuhyo_pb.FuhyoChange,
-        batch_type=fuhyo_pb.FuhyoChangeBatch,
+        kind=delivery.FUHYO_CHANGES,
     )
 
 

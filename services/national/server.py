@@ -7,12 +7,12 @@ from typing import Any
 
 import grpc
 
-from juki.v1 import common_pb2, national_service_pb2
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from juki.v1 import fuhyo_service_pb2_grpc as fuhyo_grpc
+from juki.v1 import national_service_pb2
 from juki.v1 import national_service_pb2_grpc as national_grpc
 from juki.v1 import provision_service_pb2_grpc as provision_grpc
-from jukinet.changes import batch_plan, delivery, fuhyo_ledger
+from jukinet.changes import delivery
 from jukinet.core import methods as m
 from jukinet.core.identity import Role
 from jukinet.provision.catalogue import NATIONAL_TABLES, PREFECTURE_TABLES
@@ -20,6 +20,7 @@ from jukinet.provision.fuhyo import FUHYO_RECORDS
 from jukinet.provision.provider import RESIDENTS, Provider, RecordKind
 from jukinet.runtime.node import Node, ServiceSpec
 from jukinet.trust.authz import current_caller
+from services.shared.delivery import hop_receiver
 from services.shared.node_admin import add_node_admin
 from services.shared.provision import ProvisionServicer, bulk_approvals
 
@@ -33,13 +34,8 @@ class NationalServicer(national_grpc.NationalServiceServicer):
     """Takes each delivered change once (the last hop); answers prefectures' forwarded queries."""
 
     def __init__(self, node: Node) -> None:
-        self._receiver = delivery.Receiver(
-            db=node.db,
-            endpoint=node.endpoint(m.DELIVER_PREFECTURE_CHANGES),
-            batch_type=common_pb2.ChangeBatch,
-            take_batch=batch_plan.take_resident_batch,
-            origin=delivery.from_prefecture,
-            forward=False,
+        self._receiver = hop_receiver(
+            node, method=m.DELIVER_PREFECTURE_CHANGES, origin=delivery.from_prefecture
         )
         self._forwarded = _forwarded(node, RESIDENTS)
         self._endpoint = node.endpoint(m.QUERY_FOR_PREFECTURE)
@@ -67,13 +63,11 @@ class NationalFuhyoServicer(fuhyo_grpc.NationalFuhyoServiceServicer):
     """The national fuhyo server: every fuhyo server's changes in; their forwarded queries."""
 
     def __init__(self, node: Node) -> None:
-        self._receiver = delivery.Receiver(
-            db=node.db,
-            endpoint=node.endpoint(m.DELIVER_PREFECTURE_FUHYO_CHANGES),
-            batch_type=fuhyo_pb.FuhyoChangeBatch,
-            take_batch=fuhyo_ledger.take_fuhyo_batch,
+        self._receiver = hop_receiver(
+            node,
+            method=m.DELIVER_PREFECTURE_FUHYO_CHANGES,
             origin=delivery.from_prefecture,
-            forward=False,
+            kind=delivery.FUHYO_CHANGES,
         )
         self._forwarded = _forwarded(node, FUHYO_RECORDS)
         self._endpoint = node.endpoint(m.QUERY_FUHYO_FOR_PREFECTURE)

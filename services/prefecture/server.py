@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import grpc
 
-from juki.v1 import common_pb2, national_service_pb2, prefecture_service_pb2
 from juki.v1 import my_number_link_service_pb2_grpc as link_grpc
+from juki.v1 import national_service_pb2, prefecture_service_pb2
 from juki.v1 import national_service_pb2_grpc as national_grpc
 from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
 from juki.v1 import provision_service_pb2 as provision_pb
 from juki.v1 import provision_service_pb2_grpc as provision_grpc
-from jukinet.changes import batch_plan, delivery, outbox
+from jukinet.changes import delivery, outbox
 from jukinet.core import methods as m
 from jukinet.core.config import NEXT_HOP
 from jukinet.core.errors import Reason
@@ -23,7 +23,7 @@ from jukinet.runtime.node import Node, ServiceSpec
 from jukinet.trust.authz import current_caller
 from services.prefecture.link import MyNumberLinkServicer
 from services.prefecture.provision_admin import ProvisionAdminServicer
-from services.shared.delivery import hop_sender
+from services.shared.delivery import hop_receiver, hop_sender
 from services.shared.node_admin import add_node_admin
 from services.shared.provision import ProvisionServicer, bulk_approvals
 
@@ -33,13 +33,8 @@ class PrefectureServicer(prefecture_grpc.PrefectureServiceServicer):
 
     def __init__(self, node: Node) -> None:
         self._node = node
-        self._receiver = delivery.Receiver(
-            db=node.db,
-            endpoint=node.endpoint(m.DELIVER_MUNICIPAL_CHANGES),
-            batch_type=common_pb2.ChangeBatch,
-            take_batch=batch_plan.take_resident_batch,
-            origin=delivery.from_municipality,
-            forward=node.hop(NEXT_HOP) is not None,
+        self._receiver = hop_receiver(
+            node, method=m.DELIVER_MUNICIPAL_CHANGES, origin=delivery.from_municipality
         )
 
     def DeliverMunicipalChanges(

@@ -1,4 +1,4 @@
-"""The sending side of a delivery hop, as every node kind with an outbox builds it."""
+"""Both sides of a delivery hop, as every node kind builds them from its node."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
-from google.protobuf import message as protobuf_message
 
-from juki.v1 import common_pb2
 from jukinet.changes import delivery, outbox
+from jukinet.core.config import NEXT_HOP
 from jukinet.core.errors import Reason
 from jukinet.runtime.node import Node
 
@@ -21,8 +20,7 @@ def hop_sender(
     method: str,
     rpc: Callable[[grpc.Channel], Callable[..., Any]],
     request_type: Callable[..., Any],
-    change_type: type[protobuf_message.Message] = common_pb2.Change,
-    batch_type: Callable[..., protobuf_message.Message] = common_pb2.ChangeBatch,
+    kind: delivery.ChangeKind = delivery.RESIDENT_CHANGES,
 ) -> outbox.Sender:
     """What `node`'s outbox sends its `hop` batches with: the delivery `method`, sealed."""
     stub = node.sealed_stub(
@@ -34,4 +32,21 @@ def hop_sender(
     )
     if stub is None:
         raise ValueError(f"{node.config.name} has no {hop}")
-    return delivery.batch_sender(stub, node.sealer, change_type=change_type, batch_type=batch_type)
+    return delivery.batch_sender(stub, node.sealer, kind)
+
+
+def hop_receiver(
+    node: Node,
+    *,
+    method: str,
+    origin: delivery.OriginCheck,
+    kind: delivery.ChangeKind = delivery.RESIDENT_CHANGES,
+) -> delivery.Receiver:
+    """How `node` takes the batches delivered to it by `method`; forwarded if it has a next hop."""
+    return delivery.Receiver(
+        db=node.db,
+        endpoint=node.endpoint(method),
+        kind=kind,
+        origin=origin,
+        forward=node.hop(NEXT_HOP) is not None,
+    )

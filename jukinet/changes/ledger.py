@@ -142,7 +142,8 @@ _CURRENT = residents.current_versions().where(resident_current.c.juminhyo_code =
 _MY_NUMBER_HOLDER = select(resident_current.c.juminhyo_code).where(
     resident_current.c.my_number == bindparam("my_number"),
     resident_current.c.removed.is_(False),
-    resident_current.c.juminhyo_code.not_in(bindparam("person", expanding=True)),
+    resident_current.c.juminhyo_code != bindparam("one"),
+    resident_current.c.juminhyo_code != bindparam("other"),
 )
 _WAITING = select(held_changes.c.change_id).where(held_changes.c.person_key == bindparam("code"))
 _DECIDED = select(received_changes.c.outcome, received_changes.c.reason).where(
@@ -174,8 +175,11 @@ class DatabaseView:
         )
 
     def my_number_held_by_another(self, my_number: str, person: frozenset[str]) -> bool:
+        # A person is known under one code, or two during a code change: plain parameters,
+        # not an expanding IN, so the statement is the same every time (bench P1, PostgreSQL).
+        one, other = min(person), max(person)
         found = self._conn.execute(
-            _MY_NUMBER_HOLDER, {"my_number": my_number, "person": sorted(person)}
+            _MY_NUMBER_HOLDER, {"my_number": my_number, "one": one, "other": other}
         ).first()
         return found is not None
 

@@ -1,4 +1,7 @@
-"""The four kinds of juki-net node. Each package exposes its `SPEC` (a runtime.node.ServiceSpec)."""
+"""The four kinds of juki-net node, and the CA's signing service.
+
+Each package exposes its `SPEC` (a runtime.node.ServiceSpec).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,9 @@ from jukinet.runtime.node import ServiceSpec
 
 def spec_for(role: Role) -> ServiceSpec:
     """The service definition of the node kind with `role`."""
-    from services import cs, fuhyo, national, prefecture
+    from services import ca, cs, fuhyo, national, prefecture
 
-    specs = {s.role: s for s in (cs.SPEC, prefecture.SPEC, fuhyo.SPEC, national.SPEC)}
+    specs = {s.role: s for s in (cs.SPEC, prefecture.SPEC, fuhyo.SPEC, national.SPEC, ca.SPEC)}
     if role not in specs:
         raise ValueError(f"no node kind has the role {role}")
     return specs[role]

@@ -14,13 +14,14 @@ from jukinet.core import methods
 from jukinet.core.errors import Reason, RefusedError, status_code_of
 from jukinet.trust.authz import POLICY
 from services import spec_for
+from services.ca import SPEC as CA
 from services.cs import SPEC as CS
 from services.fuhyo.server import SPEC as FUHYO
 from services.national.server import SPEC as NATIONAL
 from services.prefecture.server import SPEC as PREFECTURE
 
 ROOT = Path(__file__).resolve().parent.parent
-SPECS = (CS, PREFECTURE, FUHYO, NATIONAL)
+SPECS = (CS, PREFECTURE, FUHYO, NATIONAL, CA)
 # Every node also serves these (runtime/node.py registers them).
 COMMON = (methods.HEALTH_SERVICE, methods.REFLECTION_SERVICE)
 

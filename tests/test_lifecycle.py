@@ -125,7 +125,7 @@ def _issuer_fingerprint(net: LocalNetwork, name: str) -> str:
 
     ca = pki.issuing_ca(cert, keys.load_bundle(net.bundle))
     assert ca is not None
-    return keys.fingerprint(ca)
+    return pki.fingerprint(ca)
 
 
 def test_renewal_and_ca_rollover_under_traffic_lose_no_call(network: LocalNetwork) -> None:

@@ -4,7 +4,9 @@ The README's ```bash blocks are read in order; each command (continuation lines 
 trailing comment dropped) runs in bash from a folder where `.juki-state` is the test network's
 state folder and `examples/`, `certs/` are the project's, with the project's `juki-net` and
 grpcurl first on PATH. ADDRESS stands for a node's address (prefecture-14's). Only
-`scripts/test.sh` is not run here: it is what runs this.
+`scripts/test.sh` is not run here: it is what runs this. The ```sh blocks of "Running nodes on
+separate hosts", each line prefixed with the host it runs on, are what tests/test_hosts.py runs
+in network namespaces.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import re
 import signal
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
+from jukinet.core.config import NodeConfig
 from jukinet.dev.localnet import LocalNetwork
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +39,14 @@ def readme_commands() -> list[str]:
             if command and not command.startswith("#"):
                 commands.append(command)
     return commands
+
+
+def test_the_config_example_is_a_node_config() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r"```toml\n(.*?)```", text, flags=re.DOTALL)
+    config = NodeConfig.from_dict(tomllib.loads(example), base=Path("/srv/node"))
+    assert config.next_hop is not None and config.signing_service is not None
+    assert config.credentials.cert_file == Path("/srv/node/node.crt")
 
 
 def _environment() -> dict[str, str]:

@@ -11,10 +11,10 @@ from pathlib import Path
 import grpc
 import pytest
 
+from jukinet.ca.folder import CaFolder
 from jukinet.core import clock
 from jukinet.core.errors import RefusedError
 from jukinet.core.identity import Identity
-from jukinet.dev.localpki import LocalPki
 from jukinet.runtime.node import expiry_warning
 from jukinet.trust import pki
 from jukinet.trust.revocation import RevocationList
@@ -24,13 +24,13 @@ CS = Identity.parse("spiffe://juki.example/cs/141003")
 
 
 @pytest.fixture
-def local(tmp_path: Path) -> LocalPki:
-    folder = LocalPki(tmp_path / "pki")
+def local(tmp_path: Path) -> CaFolder:
+    folder = CaFolder(tmp_path / "pki")
     folder.ensure_ca()
     return folder
 
 
-def _issue(local: LocalPki, out: Path, stem: str = "cs") -> bytes:
+def _issue(local: CaFolder, out: Path, stem: str = "cs") -> bytes:
     cert, _ = local.issue(CS, out, stem, lifetime=dt.timedelta(hours=1))
     return cert.read_bytes()
 
@@ -42,7 +42,7 @@ def _reason(check: RevocationList, pem: bytes) -> tuple[grpc.StatusCode, str]:
 
 
 def test_good_certificate_passes_and_revoked_one_is_refused(
-    local: LocalPki, tmp_path: Path
+    local: CaFolder, tmp_path: Path
 ) -> None:
     good, bad = _issue(local, tmp_path, "good"), _issue(local, tmp_path, "bad")
     check = RevocationList(local.crl, local.bundle)
@@ -53,7 +53,7 @@ def test_good_certificate_passes_and_revoked_one_is_refused(
     assert _reason(check, bad) == (grpc.StatusCode.UNAUTHENTICATED, "CERTIFICATE_REVOKED")
 
 
-def test_stale_list_refuses_everything_of_that_ca(local: LocalPki, tmp_path: Path) -> None:
+def test_stale_list_refuses_everything_of_that_ca(local: CaFolder, tmp_path: Path) -> None:
     pem = _issue(local, tmp_path)
     time = clock.ManualClock(clock.SYSTEM.now())
     check = RevocationList(local.crl, local.bundle, clock=time)
@@ -64,7 +64,7 @@ def test_stale_list_refuses_everything_of_that_ca(local: LocalPki, tmp_path: Pat
     assert local.crl_due(clock.SYSTEM.now() + pki.CRL_LIFETIME / 2 + dt.timedelta(minutes=1))
 
 
-def test_missing_or_foreign_list_fails_closed(local: LocalPki, tmp_path: Path) -> None:
+def test_missing_or_foreign_list_fails_closed(local: CaFolder, tmp_path: Path) -> None:
     pem = _issue(local, tmp_path)
     foreign = pki.create_ca("someone else")
     pki.write_crls(tmp_path / "foreign-crl.pem", [pki.build_crl(foreign, [])])
@@ -136,7 +136,7 @@ def test_scripts_renew_revoke_and_roll_the_ca_over(tmp_path: Path) -> None:
     assert _script("rollover.sh", str(folder), "finish", str(tmp_path / "cs.crt")).returncode == 0
     inspected = _script("inspect.sh", str(tmp_path / "cs.crt"), str(folder / "bundle.pem"))
     assert '"chains_to_bundle": "yes"' in inspected.stdout
-    assert len(LocalPki(folder).trusted()) == 1
+    assert len(CaFolder(folder).trusted()) == 1
     # Against the retired CA alone, the renewed certificate does not chain.
     retired = next((folder / "retired").glob("*.crt"))
     assert (

@@ -50,6 +50,8 @@ class GetNodeStatusResponse(_message.Message):
     CERTIFICATE_SECONDS_LEFT_FIELD_NUMBER: _builtins.int
     FUHYO_COUNT_FIELD_NUMBER: _builtins.int
     CERTIFICATE_REVOKED_FIELD_NUMBER: _builtins.int
+    TRUST_MATERIAL_AGE_SECONDS_FIELD_NUMBER: _builtins.int
+    UPTIME_SECONDS_FIELD_NUMBER: _builtins.int
     node_name: _builtins.str
     """The node's name in the local network, e.g. "cs-141003"."""
     spiffe_id: _builtins.str
@@ -71,6 +73,15 @@ class GetNodeStatusResponse(_message.Message):
     node checks its callers against: every peer refuses it until it has a
     new certificate. False also where the node checks no revocation list.
     """
+    trust_material_age_seconds: _builtins.int
+    """Whole seconds since the node last refreshed its trust material (trust
+    bundle, CRLs, key documents) from the node above it or the CA's
+    publication folder; -1 if it never has, or refreshes none.
+    """
+    uptime_seconds: _builtins.int
+    """Whole seconds since this node process started (a supervisor's restart
+    shows as a small number).
+    """
     @_builtins.property
     def certificate_not_after(self) -> _timestamp_pb2.Timestamp:
         """When this node's serving certificate stops being valid."""
@@ -88,10 +99,12 @@ class GetNodeStatusResponse(_message.Message):
         certificate_seconds_left: _builtins.int = ...,
         fuhyo_count: _builtins.int = ...,
         certificate_revoked: _builtins.bool = ...,
+        trust_material_age_seconds: _builtins.int = ...,
+        uptime_seconds: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["certificate_not_after", b"certificate_not_after"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_change_count", b"applied_change_count", "certificate_not_after", b"certificate_not_after", "certificate_revoked", b"certificate_revoked", "certificate_seconds_left", b"certificate_seconds_left", "fuhyo_count", b"fuhyo_count", "node_name", b"node_name", "outbox_pending_count", b"outbox_pending_count", "outbox_rejected_count", b"outbox_rejected_count", "resident_count", b"resident_count", "spiffe_id", b"spiffe_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_change_count", b"applied_change_count", "certificate_not_after", b"certificate_not_after", "certificate_revoked", b"certificate_revoked", "certificate_seconds_left", b"certificate_seconds_left", "fuhyo_count", b"fuhyo_count", "node_name", b"node_name", "outbox_pending_count", b"outbox_pending_count", "outbox_rejected_count", b"outbox_rejected_count", "resident_count", b"resident_count", "spiffe_id", b"spiffe_id", "trust_material_age_seconds", b"trust_material_age_seconds", "uptime_seconds", b"uptime_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

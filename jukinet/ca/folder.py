@@ -1,4 +1,4 @@
-"""The development PKI of a local network: its CA, trust bundle, CRLs and CA rollover.
+"""A CA folder: its CAs, trust bundle, CRLs, revocations and CA rollover.
 
 Files in ``DIR/pki/``::
 
@@ -7,7 +7,13 @@ Files in ``DIR/pki/``::
     bundle.pem                the trust bundle every node and client reads
     crl.pem                   one CRL per trusted CA (checked on every call, see revocation.py)
     revoked.json              serials revoked so far, by CA fingerprint
+    settings.json             the CRLs' lifetime (`init-ca --crl-hours`)
+    approved.json             identities whose requests the operator signed (signing.py)
     retired/                  CAs rolled out of service
+    published/                what every node's trust material comes from (`publish`):
+        bundle.signed         the bundle, signed by every CA it holds (trust/distribution.py)
+        crl.pem               the CRLs
+        keys/<label>.keydoc   every node's CA-signed sealing-key document
 
 A rollover has no flag day: `begin_rollover` makes the new CA and trusts
 both; everything is renewed from the new CA; `finish_rollover` checks that
@@ -23,11 +29,12 @@ from pathlib import Path
 
 from cryptography import x509
 
-from jukinet.core import clock
+from jukinet.core.clock import SYSTEM, Clock
 from jukinet.core.errors import JukiError
 from jukinet.core.identity import Identity
-from jukinet.sealing.keys import fingerprint
 from jukinet.trust import pki
+from jukinet.trust.distribution import sign_bundle
+from jukinet.trust.pki import fingerprint
 
 
 class PkiError(JukiError):
@@ -38,11 +45,24 @@ class RolloverError(PkiError):
     """A rollover step that would break the network (e.g. certificates of the old CA remain)."""
 
 
-class LocalPki:
+class CaFolder:
     """Operations on one ``DIR/pki`` folder."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, clock: Clock = SYSTEM) -> None:
         self.dir = directory
+        self.clock = clock
+
+    @property
+    def published(self) -> Path:
+        """The publication folder (the national server's trust source)."""
+        return self.dir / "published"
+
+    @property
+    def crl_lifetime(self) -> dt.timedelta:
+        """How long a CRL stays valid (settings.json, default 24 h)."""
+        path = self.dir / "settings.json"
+        hours = json.loads(path.read_text())["crl_hours"] if path.exists() else None
+        return dt.timedelta(hours=hours) if hours else pki.CRL_LIFETIME
 
     @property
     def bundle(self) -> Path:
@@ -65,11 +85,18 @@ class LocalPki:
                 f"{cert}: a CA certificate without a readable CA key beside it"
             ) from None
 
-    def ensure_ca(self) -> None:
-        """Create the CA, bundle and CRL if this folder has none yet."""
+    def _new_ca(self, stem: str) -> None:
+        name = f"juki-net CA {self.clock.now():%Y%m%dT%H%M%S%f}"
+        issuer = pki.create_ca(name, clock=self.clock)
+        pki.write_pair(self.dir, stem, issuer.certificate, issuer.key)
+
+    def ensure_ca(self, *, crl_lifetime: dt.timedelta | None = None) -> None:
+        """Create the CA, bundle, CRL and publication if this folder has none yet."""
+        if crl_lifetime is not None:
+            settings = {"crl_hours": crl_lifetime.total_seconds() / 3600}
+            pki.write_atomic(self.dir / "settings.json", json.dumps(settings).encode())
         if self._load("ca") is None:
-            issuer = pki.create_ca(f"juki-net development CA {clock.SYSTEM.now():%Y%m%dT%H%M%S%f}")
-            pki.write_pair(self.dir, "ca", issuer.certificate, issuer.key)
+            self._new_ca("ca")
             self.write_bundle()
         if not self.crl.exists():
             self.write_crls()
@@ -86,8 +113,11 @@ class LocalPki:
         return trusted[-1]
 
     def write_bundle(self) -> None:
-        """Write the trust bundle from the trusted CAs."""
-        pki.write_bundle(self.bundle, [i.certificate for i in self.trusted()])
+        """Write the trust bundle from the trusted CAs, and publish it signed by each."""
+        trusted = self.trusted()
+        pki.write_bundle(self.bundle, [i.certificate for i in trusted])
+        signed = sign_bundle(trusted, self.bundle.read_bytes(), self.clock.now())
+        pki.write_atomic(self.published / "bundle.signed", signed.SerializeToString())
 
     def _revoked(self) -> dict[str, list[int]]:
         path = self.dir / "revoked.json"
@@ -95,12 +125,19 @@ class LocalPki:
         return data
 
     def write_crls(self) -> None:
-        """Re-sign every trusted CA's CRL (fresh nextUpdate)."""
+        """Re-sign every trusted CA's CRL (fresh nextUpdate), and publish them."""
         revoked = self._revoked()
-        pki.write_crls(
-            self.crl,
-            [pki.build_crl(i, revoked.get(fingerprint(i.certificate), [])) for i in self.trusted()],
-        )
+        crls = [
+            pki.build_crl(
+                i,
+                revoked.get(fingerprint(i.certificate), []),
+                lifetime=self.crl_lifetime,
+                clock=self.clock,
+            )
+            for i in self.trusted()
+        ]
+        pki.write_crls(self.crl, crls)
+        pki.write_crls(self.published / "crl.pem", crls)
 
     def crl_due(self, now: dt.datetime) -> bool:
         """True once any CRL is past half its validity (time to re-sign)."""
@@ -129,6 +166,7 @@ class LocalPki:
             lifetime=lifetime,
             dns_names=list(dns_names),
             ip_addresses=list(ip_addresses),
+            clock=self.clock,
         )
         return pki.write_pair(out, stem, cert, key)
 
@@ -148,8 +186,7 @@ class LocalPki:
         """Make the next CA and trust it beside the current one."""
         if self._load("ca-next") is not None:
             raise RolloverError("a rollover is already under way")
-        issuer = pki.create_ca(f"juki-net development CA {clock.SYSTEM.now():%Y%m%dT%H%M%S%f}")
-        pki.write_pair(self.dir, "ca-next", issuer.certificate, issuer.key)
+        self._new_ca("ca-next")
         self.write_bundle()
         self.write_crls()
 

@@ -8,17 +8,22 @@ from pathlib import Path
 import grpc
 
 from juki.v1 import common_pb2
+from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from jukinet.cli.errors import FAILED, read_message, refusal_line
 from jukinet.cli.parsing import Subcommands, add_network, command, load_network
 from jukinet.client import calls as clients
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    """Enter a change read from a JSON file (protobuf JSON of juki.v1.Change)."""
+    """Enter a change read from a JSON file (a juki.v1.Change, or a FuhyoChange with --fuhyo)."""
     network = load_network(args)
-    change = read_message(args.change_file, common_pb2.Change)
-    duplicate = clients.submit_change(network, change)
-    print(f"accepted change {change.change_id}{' (duplicate)' if duplicate else ''}")
+    if args.fuhyo:
+        fuhyo = read_message(args.change_file, fuhyo_pb.FuhyoChange)
+        change_id, duplicate = fuhyo.change_id, clients.submit_fuhyo_change(network, fuhyo)
+    else:
+        change = read_message(args.change_file, common_pb2.Change)
+        change_id, duplicate = change.change_id, clients.submit_change(network, change)
+    print(f"accepted change {change_id}{' (duplicate)' if duplicate else ''}")
     return 0
 
 
@@ -62,6 +67,9 @@ def add_commands(sub: Subcommands) -> None:
     )
     add_network(submit)
     submit.add_argument("change_file", type=Path, help="the change (protobuf JSON)")
+    submit.add_argument(
+        "--fuhyo", action="store_true", help="the file is a juki.v1.FuhyoChange (附票)"
+    )
     status = command(
         sub,
         "status",

@@ -67,6 +67,14 @@ def read_text(path: Path) -> str:
         raise UsageError(f"{path}: {error.strerror or type(error).__name__}") from None
 
 
+def read_bytes(path: Path) -> bytes:
+    """The bytes of an input file; UsageError naming the file and the problem."""
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise UsageError(f"{path}: {error.strerror or type(error).__name__}") from None
+
+
 def _parse_problem(error: json_format.ParseError) -> str:
     """What is wrong with a protobuf JSON file, without repeating the values it holds."""
     text = str(error)

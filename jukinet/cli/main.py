@@ -18,10 +18,10 @@ from __future__ import annotations
 import logging
 import sys
 
-from jukinet.cli import changes, data, errors, net, nodes, pki, provision
+from jukinet.cli import changes, data, errors, net, node, nodes, pki, provision
 from jukinet.cli.errors import Parser
 
-GROUPS = (nodes, pki, net, changes, provision, data)
+GROUPS = (nodes, node, pki, net, changes, provision, data)
 
 
 def build_parser() -> Parser:

@@ -28,9 +28,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     read_text(args.config)  # a missing or unreadable file is the operator's mistake
     try:
         config = load_node_config(args.config)
+        role = config.identity.role
     except (ValueError, KeyError, TypeError) as error:
         raise UsageError(f"{args.config}: not a node config ({error})") from None
-    serve(config, spec_for(config.identity.role))
+    if args.print_config:
+        print(config.to_toml(), end="")
+        return 0
+    serve(config, spec_for(role))
     return 0
 
 
@@ -93,3 +97,8 @@ def add_commands(sub: Subcommands) -> None:
         func=cmd_serve,
     )
     serve.add_argument("--config", type=Path, required=True, help="the node's config file")
+    serve.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the config as the node reads it (every key, paths resolved) and exit",
+    )

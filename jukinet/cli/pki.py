@@ -12,12 +12,14 @@ import json
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
-from jukinet.cli.errors import UsageError
+from jukinet.ca.folder import CaFolder
+from jukinet.ca.signing import Signer
+from jukinet.cli.errors import UsageError, read_bytes
 from jukinet.cli.parsing import Subcommands, command, group
 from jukinet.core import clock
-from jukinet.core.identity import NODE_ROLES, Identity, IdentityError
-from jukinet.dev.localpki import LocalPki
+from jukinet.core.identity import Identity, IdentityError
 from jukinet.sealing import keys
 from jukinet.trust import pki, tls
 from jukinet.trust.revocation import RevocationList
@@ -35,33 +37,27 @@ def _identity(spiffe_id: str) -> Identity:
     try:
         return Identity.parse(spiffe_id)
     except IdentityError as error:
-        raise UsageError(f"--spiffe-id: not a juki-net SPIFFE ID ({error})") from None
+        raise UsageError(f"{spiffe_id!r} is not a juki-net SPIFFE ID ({error})") from None
 
 
 def cmd_init_ca(args: argparse.Namespace) -> int:
     """Create a CA, trust bundle and CRL in --dir (refuses to overwrite a CA)."""
     if (args.dir / "ca.key").exists():
         raise UsageError(f"{args.dir / 'ca.key'} exists; refusing to overwrite a CA")
-    LocalPki(args.dir).ensure_ca()
+    CaFolder(args.dir).ensure_ca(crl_lifetime=dt.timedelta(hours=args.crl_hours))
     print(f"CA written to {args.dir}/ca.crt (key 0600), bundle.pem and crl.pem beside it")
     return 0
-
-
-def node_names(identity: Identity, dns_names: list[str]) -> list[str]:
-    """The DNS names a certificate gets: a node's derived name (what peers check) first."""
-    derived = [tls.node_dns_name(identity)] if identity.role in NODE_ROLES else []
-    return list(dict.fromkeys([*derived, *dns_names]))
 
 
 def cmd_issue(args: argparse.Namespace) -> int:
     """Issue a certificate for a SPIFFE ID, signed by the PKI's signing CA."""
     identity = _identity(args.spiffe_id)
-    cert, key = LocalPki(args.pki_dir).issue(
+    cert, key = CaFolder(args.pki_dir).issue(
         identity,
         args.out,
         args.stem,
         lifetime=dt.timedelta(hours=args.hours),
-        dns_names=node_names(identity, args.dns),
+        dns_names=tls.certificate_dns_names(identity, args.dns),
         ip_addresses=args.ip,
     )
     print(f"issued {identity} -> {cert} (key {key}, 0600)")
@@ -76,7 +72,7 @@ def cmd_renew(args: argparse.Namespace) -> int:
         identity = Identity.parse(pki.spiffe_id_of(old))
     except (ValueError, x509.ExtensionNotFound):
         raise UsageError(f"{args.cert}: carries no juki-net SPIFFE ID") from None
-    cert, key = LocalPki(args.pki_dir).issue(
+    cert, key = CaFolder(args.pki_dir).issue(
         identity,
         args.cert.parent,
         args.cert.stem,
@@ -91,14 +87,14 @@ def cmd_renew(args: argparse.Namespace) -> int:
 def cmd_revoke(args: argparse.Namespace) -> int:
     """Revoke a certificate and publish the CRLs."""
     _certificate(args.cert)
-    serial = LocalPki(args.pki_dir).revoke(args.cert)
+    serial = CaFolder(args.pki_dir).revoke(args.cert)
     print(f"revoked serial {serial:x}; {args.pki_dir / 'crl.pem'} updated")
     return 0
 
 
 def cmd_crl(args: argparse.Namespace) -> int:
     """Re-sign the CRLs (fresh nextUpdate); run before they go stale."""
-    local = LocalPki(args.pki_dir)
+    local = CaFolder(args.pki_dir)
     local.signer()  # a folder without a CA is a mistake, not an empty list
     local.write_crls()
     print(f"{args.pki_dir / 'crl.pem'} re-signed")
@@ -107,12 +103,59 @@ def cmd_crl(args: argparse.Namespace) -> int:
 
 def cmd_rollover(args: argparse.Namespace) -> int:
     """Begin (trust old + new CA) or finish (drop the old CA) a CA rollover."""
-    local = LocalPki(args.pki_dir)
+    local = CaFolder(args.pki_dir)
     if args.step == "begin":
         local.begin_rollover()
     else:
         local.finish_rollover(args.in_use)
     print(f"rollover {args.step}: bundle now trusts {len(local.trusted())} CA(s)")
+    return 0
+
+
+def cmd_request(args: argparse.Namespace) -> int:
+    """A new key and a PKCS#10 request for an identity (a client's; nodes use `node init`)."""
+    identity = _identity(args.spiffe_id)
+    key_path = args.out / f"{args.stem}.key"
+    if key_path.exists():
+        raise UsageError(f"{key_path} exists; refusing to overwrite a key")
+    key = pki.new_key()
+    pki.write_private_key(key_path, key)
+    csr = pki.request(key, identity, dns_names=args.dns, ip_addresses=args.ip)
+    pki.write_atomic(args.out / f"{args.stem}.csr", csr.public_bytes(serialization.Encoding.PEM))
+    print(f"{identity}: key {key_path} (0600); request {args.out / f'{args.stem}.csr'}")
+    return 0
+
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    """Sign a PKCS#10 request for the identity the operator expects (and approve it)."""
+    expect = _identity(args.expect)
+    cert = Signer(CaFolder(args.pki_dir)).sign_request(
+        read_bytes(args.csr), expect=expect, lifetime=dt.timedelta(hours=args.hours)
+    )
+    pki.write_atomic(args.out, pki.pem(cert))
+    dns_names, ips = pki.names_of(cert)
+    print(
+        f"signed {expect} -> {args.out} (names: {', '.join([*dns_names, *ips]) or 'none'}; "
+        f"until {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC)"
+    )
+    return 0
+
+
+def cmd_sign_keys(args: argparse.Namespace) -> int:
+    """Sign a node's key-document request and publish it."""
+    expect = _identity(args.expect)
+    path = Signer(CaFolder(args.pki_dir)).sign_key_document(read_bytes(args.request), expect=expect)
+    print(f"signed the key document of {expect}; published at {path}")
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    """Publish the trust bundle (signed by each CA) and fresh CRLs to the publication folder."""
+    folder = CaFolder(args.pki_dir)
+    folder.signer()
+    folder.write_bundle()
+    folder.write_crls()
+    print(f"published to {folder.published}")
     return 0
 
 
@@ -145,7 +188,7 @@ def describe_certificate(
         raise UsageError(f"{bundle}: not a PEM trust bundle") from None
     facts["chains_to_bundle"] = "yes" if chain is not None else "NO"
     if chain is not None:
-        facts["issuer_fingerprint"] = keys.fingerprint(chain)
+        facts["issuer_fingerprint"] = pki.fingerprint(chain)
     crl = crl or bundle.with_name("crl.pem")
     if crl.exists() and RevocationList(crl, bundle).is_listed(cert):
         facts["status"] = "REVOKED"
@@ -180,6 +223,12 @@ def add_commands(sub: Subcommands) -> None:
         func=cmd_init_ca,
     )
     init.add_argument("--dir", type=Path, required=True, help="the PKI folder to create")
+    init.add_argument(
+        "--crl-hours",
+        type=float,
+        default=24,
+        help="how long each CRL is valid; re-signed at half that (default: %(default)s)",
+    )
     issue = command(
         pki_sub,
         "issue",
@@ -236,6 +285,54 @@ def add_commands(sub: Subcommands) -> None:
         default=[],
         help="certificates still in use; finish is refused while any is from the old CA",
     )
+    request = command(
+        pki_sub,
+        "request",
+        summary="a new key and PKCS#10 request for a client identity (nodes: node init)",
+        example="juki-net pki request --spiffe-id spiffe://juki.example/operator/14/admin-1 "
+        "--out clients --stem operator",
+        func=cmd_request,
+    )
+    request.add_argument("--spiffe-id", required=True, help="the identity to request")
+    request.add_argument("--out", type=Path, required=True, help="folder for STEM.key, STEM.csr")
+    request.add_argument("--stem", required=True, help="file name stem")
+    request.add_argument("--dns", action="append", default=[], help="a DNS name (repeatable)")
+    request.add_argument("--ip", action="append", default=[], help="an IP address (repeatable)")
+    sign = command(
+        pki_sub,
+        "sign",
+        summary="sign a PKCS#10 request for the identity you expect, and approve its renewals",
+        details="A node's certificate also gets the DNS name its peers check.",
+        example="juki-net pki sign --pki-dir pki --csr prefecture-14/node.csr --expect "
+        "spiffe://juki.example/prefecture/14 --out prefecture-14/node.crt",
+        func=cmd_sign,
+    )
+    _add_pki_dir(sign)
+    sign.add_argument("--csr", type=Path, required=True, help="the request (PEM)")
+    sign.add_argument("--expect", required=True, help="the SPIFFE ID the request must name")
+    sign.add_argument("--out", type=Path, required=True, help="where to write the certificate")
+    sign.add_argument(
+        "--hours", type=float, default=24, help="lifetime in hours (default: %(default)s)"
+    )
+    sign_keys = command(
+        pki_sub,
+        "sign-keys",
+        summary="sign a node's key-document request and publish it",
+        example="juki-net pki sign-keys --pki-dir pki --request "
+        "prefecture-14/key-document.request --expect spiffe://juki.example/prefecture/14",
+        func=cmd_sign_keys,
+    )
+    _add_pki_dir(sign_keys)
+    sign_keys.add_argument("--request", type=Path, required=True, help="the key-document request")
+    sign_keys.add_argument("--expect", required=True, help="the SPIFFE ID it must name")
+    publish = command(
+        pki_sub,
+        "publish",
+        summary="publish the signed trust bundle and fresh CRLs (the national server's source)",
+        example="juki-net pki publish --pki-dir pki",
+        func=cmd_publish,
+    )
+    _add_pki_dir(publish)
     inspect = command(
         pki_sub,
         "inspect",

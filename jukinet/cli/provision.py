@@ -51,7 +51,8 @@ def cmd_query(args: argparse.Namespace) -> int:
     network = load_network(args)
     items = names(args.items, ITEMS, "item")
     q = clients.query(args.task, items=items, **_key(args))  # type: ignore[arg-type]
-    reply = clients.ask(network, args.client, q)
+    ask = clients.ask_fuhyo if args.fuhyo else clients.ask
+    reply = ask(network, args.client, q)
     print(json_format.MessageToJson(reply, ensure_ascii=False, preserving_proto_field_name=True))
     return 0
 
@@ -181,6 +182,11 @@ def add_commands(sub: Subcommands) -> None:
     )
     query.add_argument("--municipality", default="", help="address municipality code (6 digits)")
     query.add_argument("--address-text", default="", help="beginning of the address text")
+    query.add_argument(
+        "--fuhyo",
+        action="store_true",
+        help="ask the organ's fuhyo server (附票; a fuhyo task, e.g. fuhyo5-prefectural-tax)",
+    )
     query.add_argument(
         "--items",
         default="",

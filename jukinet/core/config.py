@@ -1,8 +1,11 @@
-"""Node configuration: one frozen dataclass, read from one JSON file.
+"""Node configuration: one frozen dataclass, read from one TOML (or JSON) file.
 
 This module is the only place that reads configuration files or juki-net's
 environment variables. OpenTelemetry's own OTEL_* variables are read by the
-OpenTelemetry SDK (see telemetry.py).
+OpenTelemetry SDK (see telemetry.py). A config written by `juki-net node
+init` is TOML (for people to read and edit); `juki-net up` writes JSON. Paths
+in a config file may be relative: they are taken from the file's folder, so
+a node folder can be moved as a whole. Unknown keys are an error.
 
 Environment overrides (useful under a process manager):
 
@@ -15,17 +18,24 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+import tomllib
+import typing
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+import tomli_w
 
 from jukinet.core.identity import Identity
 
 DATABASE_URL_ENV = "JUKI_DATABASE_URL"
+SQLITE_PREFIX = "sqlite:///"
 
 # The hops a node may have, by their config field: where changes go next (and
 # forwarded queries), a CS's fuhyo server, a fuhyo server's prefecture server.
 NEXT_HOP, FUHYO_HOP, LINK_HOP = "next_hop", "fuhyo_hop", "link_hop"
+# The CA's signing service (certificate renewal), by its config field.
+SIGNING_SERVICE = "signing_service"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,6 +91,16 @@ class NodeConfig:
         a re-send, at most (deleted earlier when the organ confirms).
     my_number_store_file: the fuhyo server's temporary My Number store (a
         SQLite file of its own); None: ``my-number-store.db`` beside the keyring.
+    signing_service: the network CA's signing service; set, the node renews
+        its own certificate there at half its lifetime.
+    trust_source: where the node refreshes its trust material (bundle, CRLs,
+        key documents): the CA's publication folder (the national server);
+        None: from its next hop, over TrustService.
+    trust_refresh_s: how often the trust material is refreshed; 0: never
+        (the local network, whose nodes share one PKI folder).
+    ca_folder: the CA folder of the CA's signing service (role ca) only.
+    advertised_address: host:port its clients and peers reach it at (`listen`
+        may be 0.0.0.0:port); what `juki-net network describe` lists.
     """
 
     name: str
@@ -101,48 +121,81 @@ class NodeConfig:
     link_hop: NextHop | None = None
     my_number_ttl_s: float = 300.0
     my_number_store_file: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    signing_service: NextHop | None = None
+    trust_source: Path | None = None
+    trust_refresh_s: float = 0.0
+    ca_folder: Path | None = None
+    advertised_address: str | None = None
 
     @property
     def identity(self) -> Identity:
         """The parsed identity of this node."""
         return Identity.parse(self.spiffe_id)
 
+    def as_dict(self) -> dict[str, Any]:
+        """The config as plain data (paths as strings, unset keys left out)."""
+
+        def plain(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {k: plain(v) for k, v in value.items() if v is not None}
+            return str(value) if isinstance(value, Path) else value
+
+        data: dict[str, Any] = plain(asdict(self))
+        return data
+
     def to_json(self) -> str:
-        """The config as JSON (paths as strings)."""
-        return json.dumps(asdict(self), default=str, indent=2, ensure_ascii=False)
+        """The config as JSON."""
+        return json.dumps(self.as_dict(), indent=2, ensure_ascii=False)
+
+    def to_toml(self) -> str:
+        """The config as TOML (what `juki-net node init` writes)."""
+        return tomli_w.dumps(self.as_dict())
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> NodeConfig:
-        """Build from parsed JSON; unknown keys are an error."""
-        data = dict(data)
-        creds = data.pop("credentials")
-        hop = data.pop("next_hop", None)
-        trace = data.pop("trace_file", None)
-        crl = data.pop("revocation_list", None)
-        secret = data.pop("log_secret_file", None)
-        fuhyo_hop = data.pop("fuhyo_hop", None)
-        link_hop = data.pop("link_hop", None)
-        store = data.pop("my_number_store_file", None)
-        return cls(
-            credentials=Credentials(**{k: Path(v) for k, v in creds.items()}),
-            keyring_file=Path(data.pop("keyring_file")),
-            key_directory=Path(data.pop("key_directory")),
-            next_hop=NextHop(**hop) if hop else None,
-            trace_file=Path(trace) if trace else None,
-            revocation_list=Path(crl) if crl else None,
-            log_secret_file=Path(secret) if secret else None,
-            fuhyo_hop=NextHop(**fuhyo_hop) if fuhyo_hop else None,
-            link_hop=NextHop(**link_hop) if link_hop else None,
-            my_number_store_file=Path(store) if store else None,
-            **data,
-        )
+    def from_dict(cls, data: dict[str, Any], base: Path | None = None) -> NodeConfig:
+        """Build from parsed TOML or JSON; relative paths are taken from `base`.
+
+        KeyError for a missing key, TypeError for an unknown one, ValueError for
+        a value of the wrong kind.
+        """
+        hints = typing.get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for name, raw in data.items():
+            kind = hints.get(name)
+            if kind is None:
+                raise TypeError(f"unknown key {name!r}")
+            values[name] = _converted(kind, raw, base)
+        return cls(**values)
+
+
+def _converted(kind: Any, raw: Any, base: Path | None) -> Any:
+    """`raw` as the field type `kind` (a path, a hop, credentials, or as it is)."""
+    if raw is None:
+        return None
+    kinds = set(typing.get_args(kind)) or {kind}
+    if Path in kinds:
+        path = Path(str(raw))
+        return path if base is None or path.is_absolute() else base / path
+    for nested in (NextHop, Credentials):
+        if nested in kinds:
+            if not isinstance(raw, dict):
+                raise ValueError(f"must be a table of {', '.join(nested.__dataclass_fields__)}")
+            fields = typing.get_type_hints(nested)
+            return nested(**{k: _converted(fields[k], v, base) for k, v in raw.items()})
+    return raw
 
 
 def load_node_config(path: Path) -> NodeConfig:
-    """Read a node's JSON config file and apply environment overrides."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    url = os.environ.get(DATABASE_URL_ENV)
-    if url:
-        data["database_url"] = url
-    return NodeConfig.from_dict(data)
+    """Read a node's config file (TOML if it ends in .toml, else JSON) and apply overrides.
+
+    Raises OSError if it cannot be read, ValueError (tomllib/json errors are
+    ValueErrors), KeyError or TypeError if it is not a node config.
+    """
+    text = path.read_text(encoding="utf-8")
+    data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    base = path.resolve().parent
+    url = os.environ.get(DATABASE_URL_ENV) or data.get("database_url", "")
+    if url.startswith(SQLITE_PREFIX) and not Path(url.removeprefix(SQLITE_PREFIX)).is_absolute():
+        url = f"{SQLITE_PREFIX}{base / url.removeprefix(SQLITE_PREFIX)}"  # beside the config
+    data["database_url"] = url
+    return NodeConfig.from_dict(data, base=base)

@@ -53,6 +53,7 @@ class Reason(enum.StrEnum):
     ENVELOPE_SENDER_NOT_PEER = enum.auto()
     ENVELOPE_WRONG_RECIPIENT = enum.auto()
     ENVELOPE_WRONG_METHOD = enum.auto()
+    CSR_IDENTITY_MISMATCH = enum.auto()
     # A resident change that contradicts the stored records (records.lifecycle).
     UNKNOWN_PERSON = enum.auto()
     BIRTH_FOR_EXISTING_CODE = enum.auto()
@@ -86,6 +87,7 @@ class Reason(enum.StrEnum):
     NO_LINK = enum.auto()
     ENVELOPE_UNKNOWN_KEY = enum.auto()
     ENVELOPE_OUTSIDE_TIME_WINDOW = enum.auto()
+    IDENTITY_NOT_APPROVED = enum.auto()
     # Not there.
     UNKNOWN_CHANGE = enum.auto()
     PERSON_NOT_FOUND = enum.auto()
@@ -96,6 +98,7 @@ class Reason(enum.StrEnum):
     NEXT_HOP_UNAVAILABLE = enum.auto()
     NATIONAL_UNAVAILABLE = enum.auto()
     LINK_UNAVAILABLE = enum.auto()
+    TRUST_MATERIAL_UNAVAILABLE = enum.auto()
     # Data this node kept and can no longer open.
     AT_REST_MALFORMED = enum.auto()
     AT_REST_KEY_RETIRED = enum.auto()
@@ -163,6 +166,10 @@ _REFUSALS: Mapping[Reason, tuple[grpc.StatusCode, str]] = {
     R.ENVELOPE_WRONG_METHOD: (
         _S.PERMISSION_DENIED,
         "the envelope was sealed for another method",
+    ),
+    R.CSR_IDENTITY_MISMATCH: (
+        _S.PERMISSION_DENIED,
+        "the request names another identity than the calling certificate's",
     ),
     R.UNKNOWN_PERSON: (_S.FAILED_PRECONDITION, "no record of this person on this node"),
     R.BIRTH_FOR_EXISTING_CODE: (
@@ -251,6 +258,10 @@ _REFUSALS: Mapping[Reason, tuple[grpc.StatusCode, str]] = {
         _S.FAILED_PRECONDITION,
         "the envelope was sealed outside the accepted time window",
     ),
+    R.IDENTITY_NOT_APPROVED: (
+        _S.FAILED_PRECONDITION,
+        "the CA operator has not approved this identity; ask for a first certificate",
+    ),
     R.UNKNOWN_CHANGE: (_S.NOT_FOUND, "no such change here"),
     R.PERSON_NOT_FOUND: (_S.NOT_FOUND, "no such person on file"),
     R.ENVELOPE_REPLAYED: (_S.ALREADY_EXISTS, "this envelope was already received"),
@@ -262,6 +273,10 @@ _REFUSALS: Mapping[Reason, tuple[grpc.StatusCode, str]] = {
         "the national server did not answer the forwarded query",
     ),
     R.LINK_UNAVAILABLE: (_S.UNAVAILABLE, "the prefecture server did not give the My Number"),
+    R.TRUST_MATERIAL_UNAVAILABLE: (
+        _S.UNAVAILABLE,
+        "this node holds no trust material to give yet",
+    ),
     R.AT_REST_MALFORMED: (_S.DATA_LOSS, "stored data is not in the at-rest layout"),
     R.AT_REST_KEY_RETIRED: (_S.DATA_LOSS, "the key this data was sealed under is retired"),
     R.AT_REST_TAMPERED: (_S.DATA_LOSS, "stored data does not authenticate"),

@@ -6,6 +6,7 @@ IDs look like ``spiffe://juki.example/<role>/<code>[/<name>]``:
 role               path                                        jurisdiction
 =================  ==========================================  ====================
 national           ``national``                                the whole country
+ca                 ``ca``                                      the network CA's signing service
 prefecture         ``prefecture/<2-digit prefecture>``         that prefecture
 fuhyo              ``fuhyo/<2-digit prefecture>``              that prefecture
 cs                 ``cs/<6-digit municipality>``               that municipality
@@ -37,6 +38,7 @@ class Role(enum.StrEnum):
     """The kinds of identity the network knows."""
 
     NATIONAL = "national"
+    CA = "ca"
     PREFECTURE = "prefecture"
     FUHYO = "fuhyo"
     CS = "cs"
@@ -47,13 +49,14 @@ class Role(enum.StrEnum):
 
 
 # The roles that are nodes of the network (servers), as opposed to their clients.
-NODE_ROLES = frozenset({Role.NATIONAL, Role.PREFECTURE, Role.FUHYO, Role.CS})
+NODE_ROLES = frozenset({Role.NATIONAL, Role.PREFECTURE, Role.FUHYO, Role.CS, Role.CA})
 
 _PREF = r"(?:0[1-9]|[1-3][0-9]|4[0-7])"
 _MUNI = rf"{_PREF}[0-9]{{4}}"
 _NAME = r"[a-z0-9][a-z0-9-]{0,62}"
 _PATHS: dict[Role, re.Pattern[str]] = {
     Role.NATIONAL: re.compile(r""),
+    Role.CA: re.compile(r""),
     Role.PREFECTURE: re.compile(_PREF),
     Role.FUHYO: re.compile(_PREF),
     Role.CS: re.compile(_MUNI),
@@ -93,6 +96,11 @@ class Identity:
         if self.name:
             parts.append(self.name)
         return f"spiffe://{self.trust_domain}/{'/'.join(parts)}"
+
+    @property
+    def label(self) -> str:
+        """The identity as one name: role, code and name joined by '-' (e.g. 'cs-141003')."""
+        return "-".join(p for p in (self.role.value, self.code, self.name) if p)
 
     @property
     def prefecture(self) -> str:
@@ -163,3 +171,23 @@ def peer_identity(context: grpc.ServicerContext, trust_domain: str) -> Identity 
     except IdentityError:
         return None
     return identity if identity.trust_domain == trust_domain else None
+
+
+def hop_peer(node: Identity, hop: str) -> Identity | None:
+    """The identity at the other end of a node's hop, by the shape of the network.
+
+    A CS forwards to its prefecture server (next_hop) and its fuhyo server
+    (fuhyo_hop); prefecture and fuhyo servers forward to the national server
+    (next_hop); a fuhyo server asks its own prefecture server (link_hop).
+    None where the node has no such hop.
+    """
+    pref, domain = node.prefecture, node.trust_domain
+    peers = {
+        (Role.CS, "next_hop"): (Role.PREFECTURE, pref),
+        (Role.CS, "fuhyo_hop"): (Role.FUHYO, pref),
+        (Role.PREFECTURE, "next_hop"): (Role.NATIONAL, ""),
+        (Role.FUHYO, "next_hop"): (Role.NATIONAL, ""),
+        (Role.FUHYO, "link_hop"): (Role.PREFECTURE, pref),
+    }
+    peer = peers.get((node.role, hop))
+    return None if peer is None else Identity.of(peer[0], peer[1], trust_domain=domain)

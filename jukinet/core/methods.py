@@ -21,6 +21,7 @@ from juki.v1 import (
     node_admin_service_pb2,
     prefecture_service_pb2,
     provision_service_pb2,
+    trust_service_pb2,
 )
 
 
@@ -48,6 +49,8 @@ _LINK = _service(my_number_link_service_pb2, "MyNumberLinkService")
 _FUHYO = _service(fuhyo_service_pb2, "FuhyoService")
 _NATIONAL_FUHYO = _service(fuhyo_service_pb2, "NationalFuhyoService")
 _NODE_ADMIN = _service(node_admin_service_pb2, "NodeAdminService")
+_TRUST = _service(trust_service_pb2, "TrustService")
+_CERTIFICATE = _service(trust_service_pb2, "CertificateService")
 _HEALTH = _service(health_pb2, "Health")
 _REFLECTION = _service(reflection_pb2, "ServerReflection")
 
@@ -61,6 +64,8 @@ MY_NUMBER_LINK_SERVICE = _LINK.full_name
 FUHYO_SERVICE = _FUHYO.full_name
 NATIONAL_FUHYO_SERVICE = _NATIONAL_FUHYO.full_name
 NODE_ADMIN_SERVICE = _NODE_ADMIN.full_name
+TRUST_SERVICE = _TRUST.full_name
+CERTIFICATE_SERVICE = _CERTIFICATE.full_name
 HEALTH_SERVICE = _HEALTH.full_name
 REFLECTION_SERVICE = _REFLECTION.full_name
 
@@ -88,6 +93,9 @@ DISCLOSE_RECORD = _path(_PROVISION_ADMIN, "DiscloseRecord")
 GET_PROVISION_STATISTICS = _path(_PROVISION_ADMIN, "GetProvisionStatistics")
 APPROVE_BULK_PROVISION = _path(_PROVISION_ADMIN, "ApproveBulkProvision")
 GET_NODE_STATUS = _path(_NODE_ADMIN, "GetNodeStatus")
+# Trust material down the tree, and certificate renewal at the CA's signing service.
+GET_TRUST_MATERIAL = _path(_TRUST, "GetTrustMaterial")
+RENEW_CERTIFICATE = _path(_CERTIFICATE, "RenewCertificate")
 # Every node: liveness and schema.
 HEALTH_CHECK = _path(_HEALTH, "Check")
 HEALTH_WATCH = _path(_HEALTH, "Watch")

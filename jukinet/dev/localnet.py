@@ -23,6 +23,7 @@ from pathlib import Path
 
 import grpc
 
+from jukinet.ca.folder import CaFolder
 from jukinet.client.channels import connect
 from jukinet.core import clock
 from jukinet.core.config import Credentials, NextHop, NodeConfig
@@ -34,7 +35,6 @@ from jukinet.core.network import (
     NetworkError,
     NodeEntry,
 )
-from jukinet.dev.localpki import LocalPki
 from jukinet.dev.supervisor import STARTUP_TIMEOUT_S, Supervisor
 from jukinet.dev.topology import (
     AGENCIES,
@@ -72,7 +72,7 @@ class LocalNetwork:
         self.trust_domain = trust_domain
         self.node_lifetime_hours = node_lifetime_hours
         self.my_number_ttl_s = my_number_ttl_s
-        self.pki = LocalPki(self.dir / "pki")
+        self.pki = CaFolder(self.dir / "pki")
         self.supervisor = Supervisor(restart=restart)
         self._info: NetworkDescription | None = None
 
@@ -250,8 +250,7 @@ class LocalNetwork:
         renewed = []
         for plan in self.topology:
             cert = pki.load_certificate(self.node_dir(plan.name) / "node.crt")
-            start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
-            if now >= start + (end - start) / 2:
+            if pki.past_half_life(cert, now):
                 self.issue_node_certificate(plan.name)
                 renewed.append(plan.name)
         if self.pki.crl_due(now):

@@ -39,6 +39,7 @@ class _Child:
 
     config: Path
     log_file: Path
+    prefix: tuple[str, ...]
     process: subprocess.Popen[bytes]
     started: float
     restarts: int = 0
@@ -47,12 +48,12 @@ class _Child:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _spawn(config: Path, log_file: Path) -> subprocess.Popen[bytes]:
+def _spawn(config: Path, log_file: Path, prefix: tuple[str, ...]) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
     with log_file.open("ab") as out:
         return subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "jukinet.cli", "serve", "--config", str(config)],
+            [*prefix, sys.executable, "-m", "jukinet.cli", "serve", "--config", str(config)],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -69,9 +70,11 @@ class Supervisor:
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
-    def start(self, name: str, config: Path, log_file: Path) -> None:
-        """Start `name`'s process and supervise it."""
-        child = _Child(config, log_file, _spawn(config, log_file), time.monotonic())
+    def start(self, name: str, config: Path, log_file: Path, prefix: tuple[str, ...] = ()) -> None:
+        """Start `name`'s process and supervise it; `prefix` runs it elsewhere (e.g. in a
+        network namespace: ``ip netns exec NS``; it must exec the node, not fork it)."""
+        process = _spawn(config, log_file, prefix)
+        child = _Child(config, log_file, prefix, process, time.monotonic())
         with self._lock:
             self._children[name] = child
             if self._restart and self._watcher is None:
@@ -152,7 +155,7 @@ class Supervisor:
                 return
             if now < child.restart_at:
                 return
-            child.process = _spawn(child.config, child.log_file)
+            child.process = _spawn(child.config, child.log_file, child.prefix)
             child.started, child.restart_at = now, None
             child.restarts += 1
             child.backoff_s = min(MAX_BACKOFF_S, child.backoff_s * 2)

@@ -26,14 +26,25 @@ from cryptography import x509
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from juki.v1 import trust_service_pb2 as trust_pb
+from juki.v1 import trust_service_pb2_grpc as trust_grpc
 from jukinet.changes.outbox import Deliverer, Sender
 from jukinet.core.clock import SYSTEM, Clock
-from jukinet.core.config import FUHYO_HOP, LINK_HOP, NEXT_HOP, NextHop, NodeConfig
-from jukinet.core.errors import Reason
+from jukinet.core.config import (
+    FUHYO_HOP,
+    LINK_HOP,
+    NEXT_HOP,
+    SIGNING_SERVICE,
+    NextHop,
+    NodeConfig,
+)
+from jukinet.core.errors import Reason, passed_on
 from jukinet.core.identity import Identity, Role
 from jukinet.core.methods import HEALTH_SERVICE, REFLECTION_SERVICE
 from jukinet.core.telemetry import grpc_server_interceptor, setup_tracing, traced_channel
 from jukinet.provision.log import ProvisionLog, load_or_create_secret
+from jukinet.runtime.renewal import CertificateRenewer
+from jukinet.runtime.trust_refresh import TrustFiles, TrustRefresher, read_folder
 from jukinet.sealing.envelope import Sealer
 from jukinet.sealing.keys import KeyDirectory, NodeKeyring
 from jukinet.sealing.sealed_rpc import SealedEndpoint, SealedStub, unary
@@ -128,9 +139,18 @@ class Node:
                 (NEXT_HOP, config.next_hop),
                 (FUHYO_HOP, config.fuhyo_hop),
                 (LINK_HOP, config.link_hop),
+                (SIGNING_SERVICE, config.signing_service),
             )
             if hop is not None
         }
+        self.started_at = clock.now()
+        self.trust_files = TrustFiles(
+            config.credentials.trust_bundle,
+            config.revocation_list or config.credentials.trust_bundle.with_name("crl.pem"),
+            config.key_directory,
+        )
+        self.trust_refresher = self._trust_refresher()
+        self.renewer = self._renewer()
         self._service_names = spec.service_names
         self._closers: list[Callable[[], None]] = []
         spec.register(self.server, self)
@@ -156,6 +176,63 @@ class Node:
             if destination in self._channels
         ]
 
+    def _trust_refresher(self) -> TrustRefresher | None:
+        """Refreshes the trust material from the CA's folder or the next hop (if configured)."""
+        config = self.config
+        if config.trust_refresh_s <= 0:
+            return None
+        source = config.trust_source
+        if source is not None:
+            return TrustRefresher(
+                self.trust_files,
+                lambda: read_folder(source),
+                interval_s=config.trust_refresh_s,
+                clock=self.clock,
+            )
+        if NEXT_HOP not in self._channels:
+            raise ValueError(
+                "a node refreshing its trust material needs a trust_source or next_hop"
+            )
+        upstream = self._channels[NEXT_HOP]
+
+        def fetch() -> trust_pb.TrustMaterial:
+            try:
+                reply = trust_grpc.TrustServiceStub(upstream.get()).GetTrustMaterial(
+                    trust_pb.GetTrustMaterialRequest(), timeout=HOP_TIMEOUT_S
+                )
+            except grpc.RpcError as error:
+                raise passed_on(error, unavailable=Reason.NEXT_HOP_UNAVAILABLE) from None
+            material: trust_pb.TrustMaterial = reply.material
+            return material
+
+        return TrustRefresher(
+            self.trust_files, fetch, interval_s=config.trust_refresh_s, clock=self.clock
+        )
+
+    def _renewer(self) -> CertificateRenewer | None:
+        """Renews the node's certificate at the CA's signing service (if configured)."""
+        if SIGNING_SERVICE not in self._channels:
+            return None
+        service = self._channels[SIGNING_SERVICE]
+
+        def renew(csr_pem: bytes) -> bytes:
+            try:
+                reply = trust_grpc.CertificateServiceStub(service.get()).RenewCertificate(
+                    trust_pb.RenewCertificateRequest(csr_pem=csr_pem), timeout=HOP_TIMEOUT_S
+                )
+            except grpc.RpcError as error:
+                raise passed_on(error, unavailable=Reason.NEXT_HOP_UNAVAILABLE) from None
+            return bytes(reply.certificate_pem)
+
+        creds = self.config.credentials
+        return CertificateRenewer(
+            self.credentials,
+            cert_file=creds.cert_file,
+            key_file=creds.key_file,
+            renew=renew,
+            clock=self.clock,
+        )
+
     def _reloading_channel(self, hop: NextHop) -> ReloadingChannel:
         """A traced mTLS channel to `hop`, rebuilt when this node's credentials change."""
         peer = Identity.parse(hop.spiffe_id)
@@ -173,6 +250,9 @@ class Node:
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         for deliverer in self.deliverers:
             deliverer.start()
+        for job in (self.trust_refresher, self.renewer):
+            if job is not None:
+                job.start()
         threading.Thread(target=self._watch_expiry, name="expiry", daemon=True).start()
         log.info("%s serving on port %d", self.config.name, self.port)
 
@@ -244,6 +324,9 @@ class Node:
         self.health.enter_graceful_shutdown()
         for deliverer in self.deliverers:
             deliverer.stop()
+        for job in (self.trust_refresher, self.renewer):
+            if job is not None:
+                job.stop()
         self.server.stop(grace).wait()
         for channel in self._channels.values():
             channel.close()

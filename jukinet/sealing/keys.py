@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import functools
-import hashlib
 import json
 import threading
 from collections.abc import Iterable
@@ -32,13 +31,14 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem, x25519
 from cryptography.hazmat.primitives.hpke import MLKEM768X25519PrivateKey, MLKEM768X25519PublicKey
 from google.protobuf import timestamp_pb2
 
 from juki.v1 import envelope_pb2
 from jukinet.trust import pki
+from jukinet.trust.pki import fingerprint
 
 HYBRID_SUITE = envelope_pb2.HPKE_SUITE_MLKEM768X25519_HKDFSHA256_AES256GCM
 ED25519 = envelope_pb2.SIGNATURE_ALGORITHM_ED25519
@@ -287,11 +287,6 @@ def retire(ring: NodeKeyring, key_ids: Iterable[str]) -> None:
 
 
 # -- key documents ------------------------------------------------------------------------
-def fingerprint(cert: x509.Certificate) -> str:
-    """SHA-256 hex of a certificate's DER encoding."""
-    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
-
-
 def sign_document(
     document: envelope_pb2.KeyDocument, issuer: pki.Issuer
 ) -> envelope_pb2.SignedKeyDocument:

@@ -110,6 +110,16 @@ POLICY: Mapping[str, tuple[Allow, ...]] = {
     m.APPROVE_BULK_PROVISION: (Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),),
     # Operators see counts and states (no personal data) of any node.
     m.GET_NODE_STATUS: (Allow(Role.OPERATOR),),
+    # Trust material flows down the tree: national to prefecture and fuhyo servers, a
+    # prefecture server to its own CSs (all of it public, and CA-signed).
+    m.GET_TRUST_MATERIAL: (
+        Allow(Role.PREFECTURE, Scope.AT_NATIONAL),
+        Allow(Role.FUHYO, Scope.AT_NATIONAL),
+        Allow(Role.CS, Scope.SAME_PREFECTURE),
+    ),
+    # Any identity renews its own certificate at the CA's signing service (it issues only for
+    # the calling identity, with what the operator approved: ca/signing.py).
+    m.RENEW_CERTIFICATE: (ANY_NETWORK_IDENTITY,),
     # Liveness and schema, for every identity of the network.
     m.HEALTH_CHECK: (ANY_NETWORK_IDENTITY,),
     m.HEALTH_WATCH: (ANY_NETWORK_IDENTITY,),

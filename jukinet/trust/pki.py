@@ -13,6 +13,7 @@ reader never sees a half-written key.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 import os
 import re
@@ -32,8 +33,14 @@ from jukinet.core.identity import Identity
 NODE_LIFETIME = dt.timedelta(hours=24)
 CLIENT_LIFETIME = dt.timedelta(hours=24)
 CA_LIFETIME = dt.timedelta(days=365)
-# Clocks on the network disagree a little; certificates start slightly in the past.
+# Clocks on the network disagree a little; certificates start slightly in the past: five
+# minutes, or a tenth of a short lifetime (so that half of it is still ahead when issued).
 BACKDATE = dt.timedelta(minutes=5)
+
+
+def backdate(lifetime: dt.timedelta) -> dt.timedelta:
+    """How far before now a certificate or CRL of `lifetime` starts."""
+    return min(BACKDATE, lifetime / 10)
 
 
 @dataclass(frozen=True)
@@ -95,32 +102,75 @@ def create_ca(
     return Issuer(cert, key)
 
 
-def issue(
-    issuer: Issuer,
+def request(
+    key: ec.EllipticCurvePrivateKey,
     identity: Identity,
     *,
-    key: ec.EllipticCurvePrivateKey | None = None,
+    dns_names: Sequence[str] = (),
+    ip_addresses: Sequence[str] = (),
+) -> x509.CertificateSigningRequest:
+    """A PKCS#10 request for `identity` (and the names it asks for), signed by `key`.
+
+    The private key never leaves the requester's machine: the CA signs the
+    request (`sign_request`) and sends back only the certificate.
+    """
+    sans: list[x509.GeneralName] = [x509.UniformResourceIdentifier(identity.spiffe_id)]
+    sans += [x509.DNSName(d) for d in dns_names]
+    sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ip_addresses]
+    return (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, identity.spiffe_id)]))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+
+
+def load_request(data: bytes) -> x509.CertificateSigningRequest:
+    """A PEM PKCS#10 request whose signature verifies; ValueError otherwise."""
+    csr = x509.load_pem_x509_csr(data)
+    if not csr.is_signature_valid:
+        raise ValueError("the request's signature does not verify")
+    return csr
+
+
+def requested_names(csr: x509.CertificateSigningRequest) -> tuple[str, list[str], list[str]]:
+    """(SPIFFE ID, DNS names, IP addresses) a request asks for; ValueError unless one URI."""
+    try:
+        san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        raise ValueError("the request names no SPIFFE ID") from None
+    uris = san.get_values_for_type(x509.UniformResourceIdentifier)
+    if len(uris) != 1:
+        raise ValueError("the request must name exactly one SPIFFE ID")
+    ips = [str(a) for a in san.get_values_for_type(x509.IPAddress)]
+    return uris[0], list(san.get_values_for_type(x509.DNSName)), ips
+
+
+def certify(
+    issuer: Issuer,
+    identity: Identity,
+    public_key: ec.EllipticCurvePublicKey,
+    *,
     lifetime: dt.timedelta = NODE_LIFETIME,
     not_before: dt.datetime | None = None,
     dns_names: Sequence[str] = (),
     ip_addresses: Sequence[str] = (),
     clock: Clock = SYSTEM,
-) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    """Issue an end-entity certificate for `identity`; returns it with its key.
+) -> x509.Certificate:
+    """An end-entity certificate binding `public_key` to `identity`, signed by `issuer`.
 
     The SPIFFE ID is the only URI SAN (gRPC exposes it as peer_spiffe_id only
     then). `dns_names`/`ip_addresses` are added for servers' hostname checks.
     """
-    key = key or new_key()
-    start = not_before or (clock.now() - BACKDATE)
+    start = not_before or (clock.now() - backdate(lifetime))
     sans: list[x509.GeneralName] = [x509.UniformResourceIdentifier(identity.spiffe_id)]
     sans += [x509.DNSName(d) for d in dns_names]
     sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ip_addresses]
-    cert = (
+    return (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, identity.spiffe_id)]))
         .issuer_name(issuer.certificate.subject)
-        .public_key(key.public_key())
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
         .not_valid_after(start + lifetime)
@@ -139,6 +189,31 @@ def issue(
         )
         .sign(issuer.key, hashes.SHA256())
     )
+
+
+def issue(
+    issuer: Issuer,
+    identity: Identity,
+    *,
+    key: ec.EllipticCurvePrivateKey | None = None,
+    lifetime: dt.timedelta = NODE_LIFETIME,
+    not_before: dt.datetime | None = None,
+    dns_names: Sequence[str] = (),
+    ip_addresses: Sequence[str] = (),
+    clock: Clock = SYSTEM,
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A new key (unless given) and its certificate for `identity` (`certify`)."""
+    key = key or new_key()
+    cert = certify(
+        issuer,
+        identity,
+        key.public_key(),
+        lifetime=lifetime,
+        not_before=not_before,
+        dns_names=dns_names,
+        ip_addresses=ip_addresses,
+        clock=clock,
+    )
     return cert, key
 
 
@@ -154,7 +229,7 @@ def build_crl(
 ) -> x509.CertificateRevocationList:
     """A CRL of `issuer` listing `serials`, valid for `lifetime` (its nextUpdate)."""
     now = clock.now()
-    start = now - BACKDATE
+    start = now - backdate(lifetime)
     builder = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(issuer.certificate.subject)
@@ -244,6 +319,17 @@ def names_of(cert: x509.Certificate) -> tuple[list[str], list[str]]:
         list(san.get_values_for_type(x509.DNSName)),
         [str(a) for a in san.get_values_for_type(x509.IPAddress)],
     )
+
+
+def past_half_life(cert: x509.Certificate, now: dt.datetime) -> bool:
+    """True once half of the certificate's lifetime has passed (time to renew it)."""
+    start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+    return now >= start + (end - start) / 2
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 hex of a certificate's DER encoding."""
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
 
 
 def is_ca(cert: x509.Certificate) -> bool:

@@ -13,10 +13,12 @@ visible as ``ssl_negotiated_key_exchange_group`` in ``auth_context()``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import grpc
 
 from jukinet.core.config import Credentials
-from jukinet.core.identity import Identity
+from jukinet.core.identity import NODE_ROLES, Identity
 
 # Connection age: after this, the server sends GOAWAY and clients reconnect,
 # presenting (and checking) whatever credentials are current then.
@@ -28,8 +30,14 @@ def node_dns_name(identity: Identity) -> str:
 
     e.g. ``prefecture-14.juki.example`` for spiffe://juki.example/prefecture/14.
     """
-    label = "-".join(p for p in (identity.role.value, identity.code) if p)
-    return f"{label}.{identity.trust_domain}"
+    return f"{identity.label}.{identity.trust_domain}"
+
+
+def certificate_dns_names(identity: Identity, asked: Iterable[str] = ()) -> list[str]:
+    """The DNS names a certificate of `identity` carries: a node's derived name first (what its
+    peers check), then the others asked for."""
+    derived = [node_dns_name(identity)] if identity.role in NODE_ROLES else []
+    return list(dict.fromkeys([*derived, *asked]))
 
 
 def channel_credentials(key: bytes, cert: bytes, bundle: bytes) -> grpc.ChannelCredentials:

@@ -23,6 +23,7 @@ from jukinet.trust.authz import current_caller
 from services.shared.delivery import hop_receiver
 from services.shared.node_admin import add_node_admin
 from services.shared.provision import ProvisionServicer, bulk_approvals
+from services.shared.trust import add_trust
 
 
 def _forwarded(node: Node, kind: RecordKind[Any]) -> Provider[Any]:
@@ -91,6 +92,7 @@ class NationalFuhyoServicer(fuhyo_grpc.NationalFuhyoServiceServicer):
 
 def _register(server: grpc.Server, node: Node) -> None:
     add_node_admin(server, node)
+    add_trust(server, node)
     national_grpc.add_NationalServiceServicer_to_server(NationalServicer(node), server)
     fuhyo_grpc.add_NationalFuhyoServiceServicer_to_server(NationalFuhyoServicer(node), server)
     agencies = Provider(
@@ -110,6 +112,7 @@ SPEC = ServiceSpec(
         m.NATIONAL_FUHYO_SERVICE,
         m.PROVISION_SERVICE,
         m.NODE_ADMIN_SERVICE,
+        m.TRUST_SERVICE,
     ),
     register=_register,
 )

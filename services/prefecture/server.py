@@ -26,6 +26,7 @@ from services.prefecture.provision_admin import ProvisionAdminServicer
 from services.shared.delivery import hop_receiver, hop_sender
 from services.shared.node_admin import add_node_admin
 from services.shared.provision import ProvisionServicer, bulk_approvals
+from services.shared.trust import add_trust
 
 
 class PrefectureServicer(prefecture_grpc.PrefectureServiceServicer):
@@ -49,6 +50,7 @@ class PrefectureServicer(prefecture_grpc.PrefectureServiceServicer):
 
 def _register(server: grpc.Server, node: Node) -> None:
     add_node_admin(server, node)
+    add_trust(server, node)
     prefecture_grpc.add_PrefectureServiceServicer_to_server(PrefectureServicer(node), server)
     national = node.sealed_stub(
         NEXT_HOP,
@@ -101,6 +103,7 @@ SPEC = ServiceSpec(
         m.PROVISION_ADMIN_SERVICE,
         m.MY_NUMBER_LINK_SERVICE,
         m.NODE_ADMIN_SERVICE,
+        m.TRUST_SERVICE,
     ),
     register=_register,
     senders={NEXT_HOP: _national_sender},

@@ -42,6 +42,10 @@ class NodeAdminServicer(pb_grpc.NodeAdminServiceServicer):
             fuhyo_count=on_fuhyo_file,
             certificate_revoked=node.revocation is not None
             and node.revocation.is_listed(certificate),
+            trust_material_age_seconds=(
+                node.trust_refresher.age_seconds() if node.trust_refresher else -1
+            ),
+            uptime_seconds=int((node.clock.now() - node.started_at).total_seconds()),
         )
 
 

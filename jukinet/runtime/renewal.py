@@ -1,0 +1,97 @@
+"""A node renewing its own certificate at half its lifetime, without stopping.
+
+At half-life the node makes a new key on its own host, sends a PKCS#10
+request for its own identity and names to the CA's signing service
+(CertificateService.RenewCertificate, over its current, still valid
+certificate; the service issues only for the calling identity), checks that
+the answer is a certificate of the same identity for the new key, and writes
+key then certificate, each atomically. The credential watcher switches to
+them when they match (trust/credentials.py): the server picks them up on its
+next handshake, the hop channels are rebuilt. A failed attempt is logged and
+tried again at the next check; the expiry warning of runtime/node.py says
+when time runs short.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from jukinet.core.clock import Clock
+from jukinet.core.errors import JukiError
+from jukinet.core.identity import Identity
+from jukinet.trust import pki
+from jukinet.trust.credentials import CredentialWatcher
+
+log = logging.getLogger(__name__)
+
+CHECK_S = 30.0
+
+# Sends a PEM request to the signing service; the new certificate (PEM).
+Renew = Callable[[bytes], bytes]
+
+
+class CertificateRenewer:
+    """Renews one node's certificate at half-life, in a thread of its own."""
+
+    def __init__(
+        self,
+        watcher: CredentialWatcher,
+        *,
+        cert_file: Path,
+        key_file: Path,
+        renew: Renew,
+        clock: Clock,
+        check_s: float = CHECK_S,
+    ) -> None:
+        self._watcher = watcher
+        self._cert_file = cert_file
+        self._key_file = key_file
+        self._renew = renew
+        self._clock = clock
+        self._check_s = check_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="renewal", daemon=True)
+
+    def start(self) -> None:
+        """Check now and every `check_s`."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop checking."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5.0)
+
+    def renew_now(self) -> x509.Certificate:
+        """A new key and certificate for the current identity and names, written in place."""
+        current = self._watcher.current().certificate
+        identity = Identity.parse(pki.spiffe_id_of(current))
+        dns_names, ip_addresses = pki.names_of(current)
+        key = pki.new_key()
+        csr = pki.request(key, identity, dns_names=dns_names, ip_addresses=ip_addresses)
+        answer = self._renew(csr.public_bytes(serialization.Encoding.PEM))
+        cert = x509.load_pem_x509_certificate(answer)
+        if pki.spiffe_id_of(cert) != identity.spiffe_id or cert.public_key() != key.public_key():
+            raise ValueError("the signing service answered with another certificate")
+        pki.write_private_key(self._key_file, key)
+        pki.write_atomic(self._cert_file, pki.pem(cert))
+        return cert
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            current = self._watcher.current().certificate
+            if pki.past_half_life(current, self._clock.now()):
+                try:
+                    cert = self.renew_now()
+                    log.info("certificate renewed; valid until %s", cert.not_valid_after_utc)
+                except (JukiError, OSError, ValueError) as error:
+                    log.warning("certificate renewal failed (%s): %s", type(error).__name__, error)
+            # Short-lived certificates are checked more often: at least eight times a lifetime.
+            lifetime = current.not_valid_after_utc - current.not_valid_before_utc
+            self._stop.wait(min(self._check_s, lifetime.total_seconds() / 8))

@@ -1,0 +1,167 @@
+"""Keeping a node's trust material fresh on its own host: fetched, verified, kept if good.
+
+The trust bundle, the CAs' CRLs and the nodes' key documents reach a node
+from the node above it (TrustService.GetTrustMaterial over its next hop),
+or, at the national server, from the CA's publication folder. Each refresh
+verifies every part against what the node trusts already
+(trust/distribution.py, sealing/keys.verify_document) and writes only what
+verified, each file atomically: the CRLs first, then the key documents,
+then the bundle, so a reader never sees a bundle without its CRLs. What
+fails is logged with its reason and the last good copy stays in use; the
+node reports the age of its material in GetNodeStatus. The files are the
+ones the node reads anyway (credentials.trust_bundle, revocation_list,
+key_directory), which re-read themselves when they change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+
+from juki.v1 import envelope_pb2
+from juki.v1 import trust_service_pb2 as pb
+from jukinet.core.clock import Clock
+from jukinet.core.errors import JukiError, Reason, RefusedError
+from jukinet.core.identity import Identity, IdentityError
+from jukinet.sealing.keys import KeyTrustError, verify_document
+from jukinet.trust import pki
+from jukinet.trust.distribution import verify_bundle, verify_crls
+
+log = logging.getLogger(__name__)
+
+MIN_RETRY_S = 1.0
+
+# Gets the trust material to take in (from the node above, or the CA's folder).
+Fetch = Callable[[], pb.TrustMaterial]
+
+
+@dataclass(frozen=True)
+class TrustFiles:
+    """Where a node keeps its trust material."""
+
+    bundle: Path
+    crls: Path
+    key_directory: Path
+
+    @property
+    def signed_bundle(self) -> Path:
+        """The bundle as the CA signed it (what the node passes on to the nodes below)."""
+        return self.bundle.with_name(self.bundle.stem + ".signed")
+
+    def read(self) -> pb.TrustMaterial:
+        """The material held here; RefusedError(TRUST_MATERIAL_UNAVAILABLE) if there is none."""
+        try:
+            bundle = pb.SignedTrustBundle.FromString(self.signed_bundle.read_bytes())
+            crls = self.crls.read_bytes()
+        except OSError:
+            raise RefusedError(Reason.TRUST_MATERIAL_UNAVAILABLE) from None
+        documents = [
+            envelope_pb2.SignedKeyDocument.FromString(p.read_bytes())
+            for p in sorted(self.key_directory.glob("*.keydoc"))
+        ]
+        return pb.TrustMaterial(bundle=bundle, crls_pem=crls, key_documents=documents)
+
+
+def read_folder(folder: Path) -> pb.TrustMaterial:
+    """The trust material of a CA's publication folder (ca/folder.py)."""
+    return TrustFiles(folder / "bundle.pem", folder / "crl.pem", folder / "keys").read()
+
+
+def _write_if_changed(path: Path, data: bytes) -> bool:
+    if path.exists() and path.read_bytes() == data:
+        return False
+    pki.write_atomic(path, data)
+    return True
+
+
+class TrustRefresher:
+    """Refreshes one node's trust material now and then, in a thread of its own."""
+
+    def __init__(self, files: TrustFiles, fetch: Fetch, *, interval_s: float, clock: Clock) -> None:
+        self._files = files
+        self._fetch = fetch
+        self._interval_s = interval_s
+        self._clock = clock
+        self._stop = threading.Event()
+        self._refreshed_at: dt.datetime | None = None
+        self._thread = threading.Thread(target=self._run, name="trust-refresh", daemon=True)
+
+    def start(self) -> None:
+        """Refresh now and then every `interval_s` (sooner after a failure)."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop refreshing."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5.0)
+
+    def age_seconds(self) -> int:
+        """Whole seconds since the last good refresh; -1 if there was none yet."""
+        if self._refreshed_at is None:
+            return -1
+        return int((self._clock.now() - self._refreshed_at).total_seconds())
+
+    def refresh(self) -> list[str]:
+        """Fetch, verify and take in the material; the names of the files that changed.
+
+        Raises TrustMaterialError (or the fetch's error) having changed nothing
+        if the bundle or the CRLs do not verify; a key document that does not
+        verify is skipped and logged.
+        """
+        material = self._fetch()
+        files = self._files
+        current = (
+            pb.SignedTrustBundle.FromString(files.signed_bundle.read_bytes())
+            if files.signed_bundle.exists()
+            else None
+        )
+        cas = verify_bundle(
+            material.bundle, x509.load_pem_x509_certificates(files.bundle.read_bytes()), current
+        )
+        verify_crls(material.crls_pem, cas)
+        documents = self._verified_documents(material, cas)
+        changed = [files.crls.name] if _write_if_changed(files.crls, material.crls_pem) else []
+        for name, signed in documents.items():
+            path = files.key_directory / f"{name}.keydoc"
+            if _write_if_changed(path, signed.SerializeToString()):
+                changed.append(path.name)
+        if _write_if_changed(files.signed_bundle, material.bundle.SerializeToString()):
+            _write_if_changed(files.bundle, material.bundle.bundle_pem)
+            changed.append(files.bundle.name)
+        self._refreshed_at = self._clock.now()
+        return changed
+
+    @staticmethod
+    def _verified_documents(
+        material: pb.TrustMaterial, cas: list[x509.Certificate]
+    ) -> dict[str, envelope_pb2.SignedKeyDocument]:
+        documents = {}
+        for signed in material.key_documents:
+            try:
+                document = verify_document(signed, cas)
+                documents[Identity.parse(document.spiffe_id).label] = signed
+            except (KeyTrustError, IdentityError) as error:
+                log.warning("a key document was not taken in: %s", error)
+        return documents
+
+    def _run(self) -> None:
+        retry_s = MIN_RETRY_S
+        while not self._stop.is_set():
+            try:
+                changed = self.refresh()
+            except (JukiError, OSError, ValueError) as error:
+                log.warning("trust material not refreshed (%s): %s", type(error).__name__, error)
+                self._stop.wait(retry_s)
+                retry_s = min(self._interval_s, retry_s * 2)
+                continue
+            if changed:
+                log.info("trust material refreshed: %s", ", ".join(changed))
+            retry_s = MIN_RETRY_S
+            self._stop.wait(self._interval_s)

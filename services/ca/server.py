@@ -1,0 +1,74 @@
+"""CertificateService at the CA's signing service, and the CA's CRLs kept fresh.
+
+A node of role `ca` whose config names the CA folder (`ca_folder`): it signs
+renewal requests for the calling identity only (ca/signing.py), and re-signs
+and publishes the CRLs at half their validity, so the revocation lists that
+flow down the tree never go stale.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import grpc
+
+from juki.v1 import trust_service_pb2 as pb
+from juki.v1 import trust_service_pb2_grpc as pb_grpc
+from jukinet.ca.folder import CaFolder
+from jukinet.ca.signing import Signer
+from jukinet.core import methods as m
+from jukinet.core.identity import Role
+from jukinet.runtime.node import Node, ServiceSpec
+from jukinet.trust import pki
+from jukinet.trust.authz import current_caller
+from services.shared.node_admin import add_node_admin
+
+log = logging.getLogger(__name__)
+
+CRL_CHECK_S = 30.0
+
+
+class CertificateServicer(pb_grpc.CertificateServiceServicer):
+    """RenewCertificate: a new certificate for the caller's own, approved identity."""
+
+    def __init__(self, signer: Signer) -> None:
+        self._signer = signer
+
+    def RenewCertificate(
+        self, request: pb.RenewCertificateRequest, context: grpc.ServicerContext
+    ) -> pb.RenewCertificateResponse:
+        cert = self._signer.renew(request.csr_pem, current_caller())
+        return pb.RenewCertificateResponse(certificate_pem=pki.pem(cert))
+
+
+def _keep_crls_fresh(node: Node, folder: CaFolder) -> None:
+    """Re-sign (and publish) the CRLs at half their validity, until the node stops."""
+    stopped = threading.Event()
+    node.close_on_stop(stopped.set)
+
+    check_s = min(CRL_CHECK_S, folder.crl_lifetime.total_seconds() / 8)
+
+    def run() -> None:
+        while not stopped.wait(check_s):
+            if folder.crl_due(node.clock.now()):
+                folder.write_crls()
+                log.info("CRLs re-signed and published")
+
+    threading.Thread(target=run, name="crl-keeper", daemon=True).start()
+
+
+def _register(server: grpc.Server, node: Node) -> None:
+    if node.config.ca_folder is None:
+        raise ValueError("a signing service's config names its ca_folder")
+    folder = CaFolder(node.config.ca_folder, clock=node.clock)
+    add_node_admin(server, node)
+    pb_grpc.add_CertificateServiceServicer_to_server(CertificateServicer(Signer(folder)), server)
+    _keep_crls_fresh(node, folder)
+
+
+SPEC = ServiceSpec(
+    role=Role.CA,
+    service_names=(m.CERTIFICATE_SERVICE, m.NODE_ADMIN_SERVICE),
+    register=_register,
+)

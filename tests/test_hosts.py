@@ -1,0 +1,324 @@
+"""A network of hosts: the README's "Running nodes on separate hosts", scripted.
+
+The CA's signing service, national, prefecture-14, fuhyo-14, cs-141003 and the
+clients each run on their own host — a network namespace with its own address,
+loopback down (tests/helpers/hosts.py). Every node is provisioned only with
+the operator commands (`juki-net node init` on the node's host; `pki sign`,
+`pki sign-keys` on the CA's), has a folder of its own (nothing shared but the
+requests and certificates the test hands over, as an operator would), keeps
+its trust material fresh from the node above it, and renews its own
+certificate. Then: a birth reaches national; an emigrant's My Number crosses
+the narrow link fuhyo-14 → prefecture-14; a renewal and a CRL update
+propagate; and the prefecture's process, killed with SIGKILL while changes
+stream in, is restarted by its supervisor and every change arrives once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from google.protobuf import json_format
+from sqlalchemy import create_engine, func, select
+
+from juki.v1 import common_pb2
+from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
+from jukinet.dev import synthetic
+from jukinet.dev.supervisor import Supervisor
+from jukinet.storage.schema import received_changes, resident_versions
+from jukinet.trust import pki
+from tests.helpers.hosts import Host, hosts, require_namespaces
+from tests.helpers.network import wait_for
+
+DOMAIN = "spiffe://juki.example"
+PORT = "7001"
+SIGNING_PORT = "7100"
+# node name -> (role, code, hops: (option, peer host))
+NODES = {
+    "national": ("national", "", ()),
+    "prefecture-14": ("prefecture", "14", (("--next-hop", "national"),)),
+    "fuhyo-14": (
+        "fuhyo",
+        "14",
+        (("--next-hop", "national"), ("--link-hop", "prefecture-14")),
+    ),
+    "cs-141003": (
+        "cs",
+        "141003",
+        (("--next-hop", "prefecture-14"), ("--fuhyo-hop", "fuhyo-14")),
+    ),
+}
+CLIENTS = {
+    "register-141003": f"{DOMAIN}/register/141003",
+    "operator": f"{DOMAIN}/operator/14/admin-1",
+    "operator-2": f"{DOMAIN}/operator/14/admin-2",
+    "organ-14-tax-office": f"{DOMAIN}/organ/14/tax-office",
+}
+REFRESH_S = "1"
+PREFECTURE_HOURS = "0.02"  # 72 s: the prefecture renews itself at half that, during the test
+
+
+@dataclass
+class Walkthrough:
+    """The provisioned network: its hosts, folders and processes."""
+
+    root: Path
+    hosts: dict[str, Host]
+    supervisor: Supervisor
+
+    def juki(self, host: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run `juki-net ARGS` on `host` (in its folder of the test's root)."""
+        done = subprocess.run(
+            [*self.hosts[host].prefix(), sys.executable, "-m", "jukinet.cli", *args],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if check:
+            assert done.returncode == 0, f"{host}: juki-net {' '.join(args)}\n{done.stderr}"
+        return done
+
+    def address(self, host: str, port: str = PORT) -> str:
+        return f"{self.hosts[host].address}:{port}"
+
+    def network(self) -> str:
+        return str(self.root / "clients" / "network.json")
+
+    def count(self, node: str, table: object, *where: object) -> int:
+        """Rows of a node's database (read from its own folder)."""
+        engine = create_engine(f"sqlite:///file:{self.root / node / 'data.db'}?mode=ro&uri=true")
+        with engine.connect() as conn:
+            statement = select(func.count()).select_from(table)  # type: ignore[arg-type]
+            n = conn.execute(statement.where(*where)).scalar_one()
+        engine.dispose()
+        return int(n)
+
+
+def _handover(source: Path, target: Path) -> None:
+    """What an operator sends by mail or courier: one file, copied."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+
+
+def _provision(w: Walkthrough) -> None:
+    ca = w.root / "ca-host"
+    w.juki("ca", "pki", "init-ca", "--dir", str(ca / "pki"), "--crl-hours", "0.05")
+    bundle = ca / "pki" / "bundle.pem"
+    signing = w.address("ca", SIGNING_PORT)
+    w.juki(
+        "ca", "node", "init", "--dir", str(ca / "service"), "--role", "ca",
+        "--listen", signing, "--advertise", w.hosts["ca"].address,
+        "--ca-folder", str(ca / "pki"), "--bundle", str(bundle),
+    )  # fmt: skip
+    w.juki(
+        "ca", "pki", "sign", "--pki-dir", str(ca / "pki"), "--csr", str(ca / "service/node.csr"),
+        "--expect", f"{DOMAIN}/ca", "--out", str(ca / "service/node.crt"),
+    )  # fmt: skip
+    for name, (role, code, hops) in NODES.items():
+        folder = w.root / name
+        _handover(bundle, w.root / "inbox" / name / "bundle.pem")
+        options = [o for option, peer in hops for o in (option, w.address(peer))]
+        if role == "national":  # J-LIS runs the CA: its publication folder is on its host
+            options += ["--trust-source", str(ca / "pki" / "published")]
+        w.juki(
+            name, "node", "init", "--dir", str(folder), "--role", role, "--code", code,
+            "--listen", w.address(name), "--advertise", w.hosts[name].address,
+            "--signing-service", signing, "--bundle", str(w.root / "inbox" / name / "bundle.pem"),
+            "--trust-refresh-s", REFRESH_S, *options,
+        )  # fmt: skip
+        inbox = ca / "inbox" / name
+        _handover(folder / "node.csr", inbox / "node.csr")
+        _handover(folder / "key-document.request", inbox / "key-document.request")
+        hours = PREFECTURE_HOURS if name == "prefecture-14" else "24"
+        spiffe_id = f"{DOMAIN}/{role}/{code}" if code else f"{DOMAIN}/{role}"
+        w.juki(
+            "ca", "pki", "sign", "--pki-dir", str(ca / "pki"), "--csr", str(inbox / "node.csr"),
+            "--expect", spiffe_id, "--out", str(inbox / "node.crt"), "--hours", hours,
+        )  # fmt: skip
+        w.juki(
+            "ca", "pki", "sign-keys", "--pki-dir", str(ca / "pki"),
+            "--request", str(inbox / "key-document.request"), "--expect", spiffe_id,
+        )  # fmt: skip
+        _handover(inbox / "node.crt", folder / "node.crt")
+    clients = w.root / "clients"
+    for stem, spiffe_id in CLIENTS.items():
+        w.juki("clients", "pki", "request", "--spiffe-id", spiffe_id, "--out", str(clients),
+               "--stem", stem)  # fmt: skip
+        _handover(clients / f"{stem}.csr", ca / "inbox" / f"{stem}.csr")
+        w.juki(
+            "ca", "pki", "sign", "--pki-dir", str(ca / "pki"),
+            "--csr", str(ca / "inbox" / f"{stem}.csr"), "--expect", spiffe_id,
+            "--out", str(clients / f"{stem}.crt"),
+        )  # fmt: skip
+    _handover(bundle, clients / "bundle.pem")
+    configs = [a for name in NODES for a in ("--config", str(w.root / name / "config.toml"))]
+    w.juki(
+        "clients", "network", "describe", *configs, "--bundle", str(clients / "bundle.pem"),
+        *[a for stem in CLIENTS for a in ("--client", f"{stem}={clients / stem}")],
+        "--out", w.network(),
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walkthrough]:
+    require_namespaces()
+    root = tmp_path_factory.mktemp("hosts")
+    with hosts(["ca", *NODES, "clients"]) as machines:
+        w = Walkthrough(root, machines, Supervisor(restart=True))
+        _provision(w)
+        w.supervisor.start(
+            "ca", root / "ca-host/service/config.toml", root / "ca.log", machines["ca"].prefix()
+        )
+        for name in NODES:
+            config, log = root / name / "config.toml", root / name / "node.log"
+            w.supervisor.start(name, config, log, machines[name].prefix())
+        try:
+            wait_for(lambda: _all_serving(w), timeout=90, interval=1.0)
+            yield w
+        finally:
+            for name in ("cs-141003", "fuhyo-14", "prefecture-14", "national", "ca"):
+                w.supervisor.stop(name)
+
+
+def _all_serving(w: Walkthrough) -> bool:
+    """Every node answers the operator, with trust material of its own."""
+    done = w.juki("clients", "status", "--network", w.network(), check=False)
+    return done.returncode == 0
+
+
+def _submit(w: Walkthrough, message: object, *flags: str) -> None:
+    path = w.root / "clients" / f"{random.getrandbits(64):x}.json"
+    path.write_text(json_format.MessageToJson(message), encoding="utf-8")  # type: ignore[arg-type]
+    w.juki("clients", "submit", "--network", w.network(), str(path), *flags)
+
+
+def test_a_birth_crosses_the_hosts(walkthrough: Walkthrough) -> None:
+    w = walkthrough
+    born = synthetic.birth("141003", random.Random(1))
+    _submit(w, born)
+    code = born.record.juminhyo_code
+    wait_for(
+        lambda: w.count("national", resident_versions, resident_versions.c.juminhyo_code == code)
+    )
+    status = w.juki("clients", "status", "--network", w.network()).stdout
+    assert all(name in status for name in NODES)
+
+
+def test_an_emigrants_my_number_crosses_the_narrow_link(walkthrough: Walkthrough) -> None:
+    w = walkthrough
+    rng = random.Random(2)
+    born = synthetic.birth("141003", rng)
+    left = synthetic.follow(born, common_pb2.CHANGE_REASON_EMIGRATION, rng=rng)
+    entry = synthetic.fuhyo_entry(born, rng)
+    abroad = synthetic.fuhyo_follow(entry, fuhyo_pb.FUHYO_NOTICE_KIND_EMIGRATION, rng)
+    for change in (born, left):
+        _submit(w, change)
+    for change in (entry, abroad):
+        _submit(w, change, "--fuhyo")
+    code = born.record.juminhyo_code
+    wait_for(
+        lambda: (
+            w.count("prefecture-14", resident_versions, resident_versions.c.juminhyo_code == code)
+            == 2
+        )
+    )
+
+    def asked() -> dict[str, object] | None:
+        done = w.juki(
+            "clients", "query", "--network", w.network(), "--as", "organ-14-tax-office",
+            "--task", "fuhyo5-prefectural-tax", "--fuhyo", "--code", code, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            return None
+        answer: dict[str, object] = json.loads(done.stdout)
+        return answer if answer.get("records") else None
+
+    answer = wait_for(asked, timeout=30, interval=1.0)
+    (record,) = answer["records"]  # type: ignore[misc]
+    assert record["my_number"] == born.record.my_number  # type: ignore[index]
+
+
+def test_a_renewal_and_a_crl_update_propagate(walkthrough: Walkthrough) -> None:
+    w = walkthrough
+    cert_file = w.root / "prefecture-14" / "node.crt"
+    first = pki.load_certificate(cert_file).serial_number
+    # The prefecture's certificate lives 72 s: it renews itself at the signing service.
+    wait_for(lambda: pki.load_certificate(cert_file).serial_number != first, timeout=90)
+    born = synthetic.birth("141003", random.Random(3))
+    _submit(w, born)
+    code = born.record.juminhyo_code
+    wait_for(
+        lambda: w.count("national", resident_versions, resident_versions.c.juminhyo_code == code)
+    )
+    # A revocation at the CA reaches the CS through national and the prefecture.
+    w.juki(
+        "ca", "pki", "revoke", "--pki-dir", str(w.root / "ca-host/pki"),
+        "--cert", str(w.root / "clients/operator-2.crt"),
+    )  # fmt: skip
+
+    def refused_at_the_cs() -> bool:
+        done = w.juki(
+            "clients", "status", "--network", w.network(), "--operator", "operator-2", check=False
+        )
+        lines = [line for line in done.stdout.splitlines() if line.startswith("cs-141003")]
+        return bool(lines) and "CERTIFICATE_REVOKED" in lines[0]
+
+    wait_for(refused_at_the_cs, timeout=30, interval=1.0)
+
+
+def test_a_killed_prefecture_is_restarted_and_every_change_arrives_once(
+    walkthrough: Walkthrough,
+) -> None:
+    w = walkthrough
+    rng = random.Random(4)
+    births = [synthetic.birth("141003", rng) for _ in range(60)]
+    before = w.count("national", received_changes)
+    script = w.root / "clients" / "stream.py"
+    batch_file = w.root / "clients" / "births.json"
+    batch_file.write_text(
+        json.dumps([json_format.MessageToJson(b) for b in births]), encoding="utf-8"
+    )
+    script.write_text(
+        "import json, sys, time\n"
+        "from google.protobuf import json_format\n"
+        "from juki.v1 import common_pb2\n"
+        "from jukinet.client import calls\n"
+        "from jukinet.core.network import NetworkDescription\n"
+        "network = NetworkDescription.load(__import__('pathlib').Path(sys.argv[1]))\n"
+        "for text in json.loads(open(sys.argv[2]).read()):\n"
+        "    calls.submit_change(network, json_format.Parse(text, common_pb2.Change()))\n"
+        "    time.sleep(0.05)\n",
+        encoding="utf-8",
+    )
+    stream = subprocess.Popen(
+        [*w.hosts["clients"].prefix(), sys.executable, str(script), w.network(), str(batch_file)],
+        cwd=w.root,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    time.sleep(1.0)
+    pid = w.supervisor.pid("prefecture-14")
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    assert stream.wait(timeout=120) == 0
+    wait_for(lambda: w.supervisor.restarts("prefecture-14") >= 1, timeout=30)
+    wait_for(lambda: w.count("national", received_changes) >= before + len(births), timeout=90)
+    for birth in births:
+        code = birth.record.juminhyo_code
+        assert (
+            w.count("national", resident_versions, resident_versions.c.juminhyo_code == code) == 1
+        )
+        assert w.count("prefecture-14", received_changes,
+                       received_changes.c.change_id == birth.change_id) == 1  # fmt: skip
+    assert w.count("national", received_changes) == before + len(births)

@@ -6,6 +6,6 @@
 #                                      --queries 2000 --link-calls 1000 --json bench-full.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/postgres.sh
+source scripts/system-packages.sh
 scripts/bootstrap.sh dev
 exec .venv/bin/python bench/run.py "$@"

@@ -4,7 +4,7 @@
 # PostgreSQL storage tests; otherwise those tests skip if PostgreSQL is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/postgres.sh
+source scripts/system-packages.sh
 if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   export JUKI_REQUIRE_POSTGRES=1
 fi

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import subprocess
+import sys
 
 import grpc
 
@@ -120,3 +124,35 @@ def test_unknown_change_status_is_not_found(network: LocalNetwork) -> None:
         assert error.code() == grpc.StatusCode.NOT_FOUND
     else:
         raise AssertionError("expected NOT_FOUND")
+
+
+def test_up_restarts_a_node_killed_with_sigkill_and_status_shows_it(
+    network: LocalNetwork,
+) -> None:
+    pid = network.supervisor.pid("cs-141305")
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: network.supervisor.restarts("cs-141305") == 1, timeout=30)
+    network.wait_healthy("cs-141305")
+    assert network.supervisor.pid("cs-141305") != pid
+    status = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jukinet.cli",
+            "status",
+            "--network",
+            str(network.dir / "network.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    (line,) = [line for line in status.splitlines() if line.startswith("cs-141305 ")]
+    uptime = line.split()[6]
+    assert uptime.endswith("s"), line  # up for seconds: the restart shows
+    # The restarted CS takes changes again, and they arrive.
+    change = synthetic.birth("141305", random.Random(77))
+    submit_change(network.info, change)
+    wait_for(lambda: versions(network, "national", change.record.juminhyo_code))

@@ -29,8 +29,18 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 HEADER = (
     f"{'node':<16}{'residents':>10}{'fuhyo':>7}{'applied':>9}{'pending':>9}{'rejected':>9}"
-    "  certificate"
+    f"{'up':>9}{'trust':>7}  certificate"
 )
+
+
+def _duration(seconds: int) -> str:
+    """A short duration: 42s, 17m, 5h, 3d; '-' for none (-1)."""
+    if seconds < 0:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -49,7 +59,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         certificate = "REVOKED" if r.certificate_revoked else left
         print(
             f"{node.name:<16}{r.resident_count:>10}{r.fuhyo_count:>7}{r.applied_change_count:>9}"
-            f"{r.outbox_pending_count:>9}{r.outbox_rejected_count:>9}  {certificate}"
+            f"{r.outbox_pending_count:>9}{r.outbox_rejected_count:>9}"
+            f"{_duration(r.uptime_seconds):>9}{_duration(r.trust_material_age_seconds):>7}"
+            f"  {certificate}"
         )
     return FAILED if unreached else 0
 
@@ -74,7 +86,9 @@ def add_commands(sub: Subcommands) -> None:
         sub,
         "status",
         summary="every node's counts, outbox and certificate, as an operator",
-        details="Exits 1 if a node could not be reached (it is listed with the reason).",
+        details="`up` is how long the node process has run (a restart shows), `trust` the age "
+        "of its trust material (- where it refreshes none). Exits 1 if a node could not be "
+        "reached (it is listed with the reason).",
         example="juki-net status --network .juki-state/network.json",
         func=cmd_status,
     )

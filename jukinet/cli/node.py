@@ -140,6 +140,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         fuhyo_hop=hops[FUHYO_HOP],
         link_hop=hops[LINK_HOP],
         signing_service=hops[SIGNING_SERVICE],
+        renewal_check_s=args.renewal_check_s,
     )
     (folder / CONFIG).write_text(config.to_toml(), encoding="utf-8")
     print(f"{identity}: node folder {folder}")
@@ -265,6 +266,12 @@ def add_commands(sub: Subcommands) -> None:
         help="how often trust material is refreshed (default: %(default)s)",
     )
     init.add_argument("--ca-folder", type=Path, help="the CA folder (the signing service only)")
+    init.add_argument(
+        "--renewal-check-s",
+        type=float,
+        default=30.0,
+        help="how often to check for half-life, at most (default: %(default)s)",
+    )
     init.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in the folder)")
 
     network = group(

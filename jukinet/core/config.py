@@ -101,6 +101,8 @@ class NodeConfig:
     ca_folder: the CA folder of the CA's signing service (role ca) only.
     advertised_address: host:port its clients and peers reach it at (`listen`
         may be 0.0.0.0:port); what `juki-net network describe` lists.
+    renewal_check_s: how often the node checks whether its certificate is
+        past half-life (the signing service: also its CRLs), at most.
     """
 
     name: str
@@ -126,6 +128,7 @@ class NodeConfig:
     trust_refresh_s: float = 0.0
     ca_folder: Path | None = None
     advertised_address: str | None = None
+    renewal_check_s: float = 30.0
 
     @property
     def identity(self) -> Identity:

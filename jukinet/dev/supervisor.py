@@ -33,13 +33,21 @@ MAX_BACKOFF_S = 30.0
 STABLE_S = 60.0
 
 
-@dataclass
-class _Child:
-    """One supervised node process."""
+@dataclass(frozen=True)
+class _Launch:
+    """How a node process is started: its config, its log, and what it runs under."""
 
     config: Path
     log_file: Path
     prefix: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+
+
+@dataclass
+class _Child:
+    """One supervised node process."""
+
+    launch: _Launch
     process: subprocess.Popen[bytes]
     started: float
     restarts: int = 0
@@ -48,12 +56,13 @@ class _Child:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _spawn(config: Path, log_file: Path, prefix: tuple[str, ...]) -> subprocess.Popen[bytes]:
-    env = dict(os.environ)
+def _spawn(launch: _Launch) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **dict(launch.env)}
     env.setdefault("PYTHONUNBUFFERED", "1")
-    with log_file.open("ab") as out:
+    command = ["serve", "--config", str(launch.config)]
+    with launch.log_file.open("ab") as out:
         return subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [*prefix, sys.executable, "-m", "jukinet.cli", "serve", "--config", str(config)],
+            [*launch.prefix, sys.executable, "-m", "jukinet.cli", *command],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -70,11 +79,19 @@ class Supervisor:
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
-    def start(self, name: str, config: Path, log_file: Path, prefix: tuple[str, ...] = ()) -> None:
+    def start(
+        self,
+        name: str,
+        config: Path,
+        log_file: Path,
+        prefix: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
         """Start `name`'s process and supervise it; `prefix` runs it elsewhere (e.g. in a
-        network namespace: ``ip netns exec NS``; it must exec the node, not fork it)."""
-        process = _spawn(config, log_file, prefix)
-        child = _Child(config, log_file, prefix, process, time.monotonic())
+        network namespace: ``ip netns exec NS``; it must exec the node, not fork it), `env`
+        adds to its environment."""
+        launch = _Launch(config, log_file, prefix, tuple(sorted((env or {}).items())))
+        child = _Child(launch, _spawn(launch), time.monotonic())
         with self._lock:
             self._children[name] = child
             if self._restart and self._watcher is None:
@@ -99,7 +116,7 @@ class Supervisor:
         while True:
             if not self._restart and child.process.poll() is not None:
                 raise RuntimeError(
-                    f"{name} exited with {child.process.returncode}; see {child.log_file}"
+                    f"{name} exited with {child.process.returncode}; see {child.launch.log_file}"
                 )
             try:
                 reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
@@ -108,7 +125,7 @@ class Supervisor:
             except grpc.RpcError:
                 pass
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{name} did not become healthy; see {child.log_file}")
+                raise TimeoutError(f"{name} did not become healthy; see {child.launch.log_file}")
             time.sleep(0.1)
 
     def stop(self, name: str, timeout: float = STOP_TIMEOUT_S) -> None:
@@ -150,12 +167,12 @@ class Supervisor:
                     name,
                     child.process.returncode,
                     child.backoff_s,
-                    child.log_file,
+                    child.launch.log_file,
                 )
                 return
             if now < child.restart_at:
                 return
-            child.process = _spawn(child.config, child.log_file, child.prefix)
+            child.process = _spawn(child.launch)
             child.started, child.restart_at = now, None
             child.restarts += 1
             child.backoff_s = min(MAX_BACKOFF_S, child.backoff_s * 2)

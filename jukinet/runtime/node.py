@@ -28,6 +28,8 @@ from grpc_reflection.v1alpha import reflection
 
 from juki.v1 import trust_service_pb2 as trust_pb
 from juki.v1 import trust_service_pb2_grpc as trust_grpc
+from jukinet.ca.folder import CaFolder
+from jukinet.ca.signing import Signer
 from jukinet.changes.outbox import Deliverer, Sender
 from jukinet.core.clock import SYSTEM, Clock
 from jukinet.core.config import (
@@ -43,13 +45,13 @@ from jukinet.core.identity import Identity, Role
 from jukinet.core.methods import HEALTH_SERVICE, REFLECTION_SERVICE
 from jukinet.core.telemetry import grpc_server_interceptor, setup_tracing, traced_channel
 from jukinet.provision.log import ProvisionLog, load_or_create_secret
-from jukinet.runtime.renewal import CertificateRenewer
+from jukinet.runtime.renewal import CertificateRenewer, Renew
 from jukinet.runtime.trust_refresh import TrustFiles, TrustRefresher, read_folder
 from jukinet.sealing.envelope import Sealer
 from jukinet.sealing.keys import KeyDirectory, NodeKeyring
 from jukinet.sealing.sealed_rpc import SealedEndpoint, SealedStub, unary
 from jukinet.storage import Database, open_database
-from jukinet.trust import credentials, tls
+from jukinet.trust import credentials, pki, tls
 from jukinet.trust.audit import AuditLog
 from jukinet.trust.authz import AuthorizationInterceptor
 from jukinet.trust.credentials import CredentialWatcher, ReloadingChannel
@@ -210,7 +212,22 @@ class Node:
         )
 
     def _renewer(self) -> CertificateRenewer | None:
-        """Renews the node's certificate at the CA's signing service (if configured)."""
+        """Renews the node's certificate at half-life: at the CA's signing service, or, for the
+        signing service itself, with its own CA folder (if either is configured)."""
+        renew = self._renew_at_service() or self._renew_with_ca_folder()
+        if renew is None:
+            return None
+        creds = self.config.credentials
+        return CertificateRenewer(
+            self.credentials,
+            cert_file=creds.cert_file,
+            key_file=creds.key_file,
+            renew=renew,
+            clock=self.clock,
+            check_s=self.config.renewal_check_s,
+        )
+
+    def _renew_at_service(self) -> Renew | None:
         if SIGNING_SERVICE not in self._channels:
             return None
         service = self._channels[SIGNING_SERVICE]
@@ -224,14 +241,14 @@ class Node:
                 raise passed_on(error, unavailable=Reason.NEXT_HOP_UNAVAILABLE) from None
             return bytes(reply.certificate_pem)
 
-        creds = self.config.credentials
-        return CertificateRenewer(
-            self.credentials,
-            cert_file=creds.cert_file,
-            key_file=creds.key_file,
-            renew=renew,
-            clock=self.clock,
-        )
+        return renew
+
+    def _renew_with_ca_folder(self) -> Renew | None:
+        folder = self.config.ca_folder
+        if folder is None:
+            return None
+        signer = Signer(CaFolder(folder, clock=self.clock))
+        return lambda csr_pem: pki.pem(signer.renew(csr_pem, self.identity))
 
     def _reloading_channel(self, hop: NextHop) -> ReloadingChannel:
         """A traced mTLS channel to `hop`, rebuilt when this node's credentials change."""

@@ -26,8 +26,6 @@ from services.shared.node_admin import add_node_admin
 
 log = logging.getLogger(__name__)
 
-CRL_CHECK_S = 30.0
-
 
 class CertificateServicer(pb_grpc.CertificateServiceServicer):
     """RenewCertificate: a new certificate for the caller's own, approved identity."""
@@ -47,7 +45,7 @@ def _keep_crls_fresh(node: Node, folder: CaFolder) -> None:
     stopped = threading.Event()
     node.close_on_stop(stopped.set)
 
-    check_s = min(CRL_CHECK_S, folder.crl_lifetime.total_seconds() / 8)
+    check_s = min(node.config.renewal_check_s, folder.crl_lifetime.total_seconds() / 8)
 
     def run() -> None:
         while not stopped.wait(check_s):

@@ -141,6 +141,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         link_hop=hops[LINK_HOP],
         signing_service=hops[SIGNING_SERVICE],
         renewal_check_s=args.renewal_check_s,
+        workload_api=args.workload_api,
     )
     (folder / CONFIG).write_text(config.to_toml(), encoding="utf-8")
     print(f"{identity}: node folder {folder}")
@@ -273,6 +274,11 @@ def add_commands(sub: Subcommands) -> None:
         help="how often to check for half-life, at most (default: %(default)s)",
     )
     init.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in the folder)")
+    init.add_argument(
+        "--workload-api",
+        help="take the certificate from the host's SPIRE agent instead of the CA, e.g. "
+        "unix:///run/spire/agent/public/api.sock",
+    )
 
     network = group(
         sub,

@@ -103,6 +103,10 @@ class NodeConfig:
         may be 0.0.0.0:port); what `juki-net network describe` lists.
     renewal_check_s: how often the node checks whether its certificate is
         past half-life (the signing service: also its CRLs), at most.
+    workload_api: the SPIFFE Workload API of the host's SPIRE agent (e.g.
+        ``unix:///run/spire/agent/public/api.sock``); set, the node takes its
+        X.509-SVID and bundle from there into its credential files, and SPIRE
+        rotates them (runtime/svid.py) instead of the signing service.
     """
 
     name: str
@@ -129,6 +133,7 @@ class NodeConfig:
     ca_folder: Path | None = None
     advertised_address: str | None = None
     renewal_check_s: float = 30.0
+    workload_api: str | None = None
 
     @property
     def identity(self) -> Identity:

@@ -46,6 +46,7 @@ from jukinet.core.methods import HEALTH_SERVICE, REFLECTION_SERVICE
 from jukinet.core.telemetry import grpc_server_interceptor, setup_tracing, traced_channel
 from jukinet.provision.log import ProvisionLog, load_or_create_secret
 from jukinet.runtime.renewal import CertificateRenewer, Renew
+from jukinet.runtime.svid import SvidSource
 from jukinet.runtime.trust_refresh import TrustFiles, TrustRefresher, read_folder
 from jukinet.sealing.envelope import Sealer
 from jukinet.sealing.keys import KeyDirectory, NodeKeyring
@@ -109,6 +110,12 @@ class Node:
         self.audit = AuditLog(self.db, clock)
         self.tracer_provider = setup_tracing(config.name, config.trace_file)
         self.tracer = self.tracer_provider.get_tracer("juki-net")
+        self.svid: SvidSource | None = None
+        if config.workload_api:
+            # SPIRE issues and rotates this node's credentials: the first SVID before anything
+            # reads the credential files.
+            self.svid = SvidSource(config.workload_api, config.credentials, config.spiffe_id)
+            self.svid.fetch()
         self.credentials = CredentialWatcher(config.credentials)
         self.sealer = Sealer(
             self.identity.spiffe_id,
@@ -214,6 +221,8 @@ class Node:
     def _renewer(self) -> CertificateRenewer | None:
         """Renews the node's certificate at half-life: at the CA's signing service, or, for the
         signing service itself, with its own CA folder (if either is configured)."""
+        if self.svid is not None:
+            return None  # SPIRE rotates the SVID
         renew = self._renew_at_service() or self._renew_with_ca_folder()
         if renew is None:
             return None
@@ -267,7 +276,7 @@ class Node:
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         for deliverer in self.deliverers:
             deliverer.start()
-        for job in (self.trust_refresher, self.renewer):
+        for job in (self.trust_refresher, self.renewer, self.svid):
             if job is not None:
                 job.start()
         threading.Thread(target=self._watch_expiry, name="expiry", daemon=True).start()
@@ -341,7 +350,7 @@ class Node:
         self.health.enter_graceful_shutdown()
         for deliverer in self.deliverers:
             deliverer.stop()
-        for job in (self.trust_refresher, self.renewer):
+        for job in (self.trust_refresher, self.renewer, self.svid):
             if job is not None:
                 job.stop()
         self.server.stop(grace).wait()

@@ -15,7 +15,6 @@ when time runs short.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from jukinet.core.clock import Clock
 from jukinet.core.errors import JukiError
 from jukinet.core.identity import Identity
+from jukinet.runtime.jobs import BackgroundJob
 from jukinet.trust import pki
 from jukinet.trust.credentials import CredentialWatcher
 
@@ -36,7 +36,7 @@ CHECK_S = 30.0
 Renew = Callable[[bytes], bytes]
 
 
-class CertificateRenewer:
+class CertificateRenewer(BackgroundJob):
     """Renews one node's certificate at half-life, in a thread of its own."""
 
     def __init__(
@@ -55,18 +55,7 @@ class CertificateRenewer:
         self._renew = renew
         self._clock = clock
         self._check_s = check_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="renewal", daemon=True)
-
-    def start(self) -> None:
-        """Check now and every `check_s`."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop checking."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(5.0)
+        super().__init__("renewal")
 
     def renew_now(self) -> x509.Certificate:
         """A new key and certificate for the current identity and names, written in place."""
@@ -83,8 +72,9 @@ class CertificateRenewer:
         pki.write_atomic(self._cert_file, pki.pem(cert))
         return cert
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def run(self) -> None:
+        """Check now and every `check_s` (at least eight times a lifetime)."""
+        while not self.stopped.is_set():
             current = self._watcher.current().certificate
             if pki.past_half_life(current, self._clock.now()):
                 try:
@@ -94,4 +84,4 @@ class CertificateRenewer:
                     log.warning("certificate renewal failed (%s): %s", type(error).__name__, error)
             # Short-lived certificates are checked more often: at least eight times a lifetime.
             lifetime = current.not_valid_after_utc - current.not_valid_before_utc
-            self._stop.wait(min(self._check_s, lifetime.total_seconds() / 8))
+            self.stopped.wait(min(self._check_s, lifetime.total_seconds() / 8))

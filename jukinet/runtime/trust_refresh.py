@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from juki.v1 import trust_service_pb2 as pb
 from jukinet.core.clock import Clock
 from jukinet.core.errors import JukiError, Reason, RefusedError
 from jukinet.core.identity import Identity, IdentityError
+from jukinet.runtime.jobs import BackgroundJob
 from jukinet.sealing.keys import KeyTrustError, verify_document
 from jukinet.trust import pki
 from jukinet.trust.distribution import verify_bundle, verify_crls
@@ -80,7 +80,7 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
-class TrustRefresher:
+class TrustRefresher(BackgroundJob):
     """Refreshes one node's trust material now and then, in a thread of its own."""
 
     def __init__(self, files: TrustFiles, fetch: Fetch, *, interval_s: float, clock: Clock) -> None:
@@ -88,19 +88,8 @@ class TrustRefresher:
         self._fetch = fetch
         self._interval_s = interval_s
         self._clock = clock
-        self._stop = threading.Event()
         self._refreshed_at: dt.datetime | None = None
-        self._thread = threading.Thread(target=self._run, name="trust-refresh", daemon=True)
-
-    def start(self) -> None:
-        """Refresh now and then every `interval_s` (sooner after a failure)."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop refreshing."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(5.0)
+        super().__init__("trust-refresh")
 
     def age_seconds(self) -> int:
         """Whole seconds since the last good refresh; -1 if there was none yet."""
@@ -151,17 +140,18 @@ class TrustRefresher:
                 log.warning("a key document was not taken in: %s", error)
         return documents
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        """Refresh now and then every `interval_s` (sooner after a failure)."""
         retry_s = MIN_RETRY_S
-        while not self._stop.is_set():
+        while not self.stopped.is_set():
             try:
                 changed = self.refresh()
             except (JukiError, OSError, ValueError) as error:
                 log.warning("trust material not refreshed (%s): %s", type(error).__name__, error)
-                self._stop.wait(retry_s)
+                self.stopped.wait(retry_s)
                 retry_s = min(self._interval_s, retry_s * 2)
                 continue
             if changed:
                 log.info("trust material refreshed: %s", ", ".join(changed))
             retry_s = MIN_RETRY_S
-            self._stop.wait(self._interval_s)
+            self.stopped.wait(self._interval_s)

@@ -9,7 +9,6 @@ flow down the tree never go stale.
 from __future__ import annotations
 
 import logging
-import threading
 
 import grpc
 
@@ -18,7 +17,9 @@ from juki.v1 import trust_service_pb2_grpc as pb_grpc
 from jukinet.ca.folder import CaFolder
 from jukinet.ca.signing import Signer
 from jukinet.core import methods as m
+from jukinet.core.clock import Clock
 from jukinet.core.identity import Role
+from jukinet.runtime.jobs import BackgroundJob
 from jukinet.runtime.node import Node, ServiceSpec
 from jukinet.trust import pki
 from jukinet.trust.authz import current_caller
@@ -40,20 +41,21 @@ class CertificateServicer(pb_grpc.CertificateServiceServicer):
         return pb.RenewCertificateResponse(certificate_pem=pki.pem(cert))
 
 
-def _keep_crls_fresh(node: Node, folder: CaFolder) -> None:
-    """Re-sign (and publish) the CRLs at half their validity, until the node stops."""
-    stopped = threading.Event()
-    node.close_on_stop(stopped.set)
+class CrlKeeper(BackgroundJob):
+    """Re-signs (and publishes) the CA folder's CRLs at half their validity."""
 
-    check_s = min(node.config.renewal_check_s, folder.crl_lifetime.total_seconds() / 8)
+    def __init__(self, folder: CaFolder, *, clock: Clock, check_s: float) -> None:
+        self._folder = folder
+        self._clock = clock
+        self._check_s = min(check_s, folder.crl_lifetime.total_seconds() / 8)
+        super().__init__("crl-keeper")
 
-    def run() -> None:
-        while not stopped.wait(check_s):
-            if folder.crl_due(node.clock.now()):
-                folder.write_crls()
+    def run(self) -> None:
+        """Check every `check_s` (at least eight times a CRL's validity)."""
+        while not self.stopped.wait(self._check_s):
+            if self._folder.crl_due(self._clock.now()):
+                self._folder.write_crls()
                 log.info("CRLs re-signed and published")
-
-    threading.Thread(target=run, name="crl-keeper", daemon=True).start()
 
 
 def _register(server: grpc.Server, node: Node) -> None:
@@ -62,7 +64,9 @@ def _register(server: grpc.Server, node: Node) -> None:
     folder = CaFolder(node.config.ca_folder, clock=node.clock)
     add_node_admin(server, node)
     pb_grpc.add_CertificateServiceServicer_to_server(CertificateServicer(Signer(folder)), server)
-    _keep_crls_fresh(node, folder)
+    keeper = CrlKeeper(folder, clock=node.clock, check_s=node.config.renewal_check_s)
+    keeper.start()
+    node.close_on_stop(keeper.stop)
 
 
 SPEC = ServiceSpec(

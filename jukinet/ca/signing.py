@@ -27,7 +27,7 @@ from juki.v1 import envelope_pb2
 from jukinet.ca.folder import CaFolder, PkiError
 from jukinet.core.errors import Reason, RefusedError, invalid_field
 from jukinet.core.identity import Identity, IdentityError
-from jukinet.sealing.keys import sign_document
+from jukinet.sealing.keys import KeyTrustError, sign_document, verify_document
 from jukinet.trust import pki
 from jukinet.trust.tls import certificate_dns_names
 
@@ -145,3 +145,23 @@ class Signer:
         path = self.folder.published / "keys" / f"{identity.label}.keydoc"
         pki.write_atomic(path, signed.SerializeToString())
         return path
+
+    def resign_published(self) -> list[Path]:
+        """Sign every published key document again with the CA that signs now.
+
+        At the start of a CA rollover: once the old CA leaves the bundle, a
+        document it signed no longer verifies anywhere.
+        """
+        trusted = [i.certificate for i in self.folder.trusted()]
+        resigned = []
+        for path in sorted((self.folder.published / "keys").glob("*.keydoc")):
+            signed = envelope_pb2.SignedKeyDocument.FromString(path.read_bytes())
+            try:
+                document = verify_document(signed, trusted)
+            except KeyTrustError:
+                continue  # not ours to vouch for
+            pki.write_atomic(
+                path, sign_document(document, self.folder.signer()).SerializeToString()
+            )
+            resigned.append(path)
+        return resigned

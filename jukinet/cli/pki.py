@@ -106,6 +106,7 @@ def cmd_rollover(args: argparse.Namespace) -> int:
     local = CaFolder(args.pki_dir)
     if args.step == "begin":
         local.begin_rollover()
+        Signer(local).resign_published()  # key documents must verify under the new CA too
     else:
         local.finish_rollover(args.in_use)
     print(f"rollover {args.step}: bundle now trusts {len(local.trusted())} CA(s)")

@@ -224,6 +224,62 @@ def test_a_fuhyo_of_another_municipality_is_refused_at_the_cs(network: LocalNetw
     assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "WRONG_MUNICIPALITY")
 
 
+def _delivery_state(net: LocalNetwork, cs: str, change_id: str) -> int:
+    """The CS's delivery state of one of its changes (cs_service DeliveryState)."""
+    with net.client_channel(cs, "register-" + cs.removeprefix("cs-")) as channel:
+        reply = cs_service_pb2_grpc.CsServiceStub(channel).GetChangeStatus(
+            cs_service_pb2.GetChangeStatusRequest(change_id=change_id), timeout=5
+        )
+    return int(reply.state)
+
+
+def test_a_fuhyo_moving_municipality_waits_for_the_removal_then_flows_in_order(
+    network: LocalNetwork,
+) -> None:
+    rng = random.Random(13)
+    kept = synthetic.fuhyo_entry(synthetic.birth("141003", rng), rng)
+    clients.submit_fuhyo_change(network.info, kept)
+    code = kept.record.juminhyo_code
+    wait_for(lambda: len(fuhyo_versions_of(network, "national", code)) == 1)
+    # 転籍 from 横浜市 to 川崎市: 川崎市's entry, and a correction after it, reach the fuhyo
+    # server before 横浜市's removal. They are held, not refused.
+    entry = synthetic.fuhyo_follow(kept, K.FUHYO_NOTICE_KIND_ENTRY, rng)
+    entry.municipality_code = entry.record.keeping_municipality_code = "141305"
+    entry.record.address.CopyFrom(common_pb2.Address(municipality_code="141305", text="駅前2番"))
+    correction = synthetic.fuhyo_follow(entry, K.FUHYO_NOTICE_KIND_CORRECTION, rng)
+    correction.record.address.text = "駅前2番3号"
+    for change in (entry, correction):
+        clients.submit_fuhyo_change(network.info, change)
+    held = cs_service_pb2.DELIVERY_STATE_HELD
+    wait_for(
+        lambda: all(
+            _delivery_state(network, "cs-141305", c.change_id) == held for c in (entry, correction)
+        )
+    )
+    assert len(fuhyo_versions_of(network, "fuhyo-14", code)) == 1
+    removal = synthetic.fuhyo_follow(kept, K.FUHYO_NOTICE_KIND_REMOVAL, rng)
+    clients.submit_fuhyo_change(network.info, removal)
+    for node in ("fuhyo-14", "national"):
+        wait_for(lambda n=node: len(fuhyo_versions_of(network, n, code)) == 4, timeout=30)
+        assert [
+            (v.keeping_municipality_code, v.status) for v in fuhyo_versions_of(network, node, code)
+        ] == [
+            ("141003", fuhyo_pb.FUHYO_STATUS_DOMESTIC),
+            ("141003", fuhyo_pb.FUHYO_STATUS_REMOVED),
+            ("141305", fuhyo_pb.FUHYO_STATUS_DOMESTIC),
+            ("141305", fuhyo_pb.FUHYO_STATUS_DOMESTIC),
+        ]
+        assert fuhyo_versions_of(network, node, code)[-1].address_text == "駅前2番3号"
+    delivered = cs_service_pb2.DELIVERY_STATE_DELIVERED
+    wait_for(
+        lambda: all(
+            _delivery_state(network, "cs-141305", c.change_id) == delivered
+            for c in (entry, correction)
+        ),
+        timeout=30,
+    )
+
+
 # -- provision and the narrow link -----------------------------------------------------------
 def test_an_organ_gets_an_emigrants_record_with_my_number_under_a_lawful_task(
     network: LocalNetwork, emigrant: Person

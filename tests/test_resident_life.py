@@ -60,3 +60,49 @@ def test_birth_move_rename_move_out_move_in_emigrate_reach_national_in_order(
     final = max(versions(network, "national", code), key=lambda r: r.version)
     assert (final.deleted, final.sequence_number, final.municipality_code) == (True, 6, "141305")
     assert final.former_surname_kanji == "山田"
+
+
+def _change_status(network: LocalNetwork, change_id: str) -> cs_service_pb2.GetChangeStatusResponse:
+    with network.client_channel("cs-141305", "register-141305") as channel:
+        reply: cs_service_pb2.GetChangeStatusResponse = cs_service_pb2_grpc.CsServiceStub(
+            channel
+        ).GetChangeStatus(cs_service_pb2.GetChangeStatusRequest(change_id=change_id), timeout=5)
+    return reply
+
+
+def test_a_held_change_refused_later_shows_rejected_with_its_reason_at_its_cs(
+    network: LocalNetwork,
+) -> None:
+    born = synthetic.birth("141003", random.Random(8002))
+    # 川崎市 enters a move-in as the third change of a person 横浜市 still has as a resident:
+    # the prefecture holds it back, waiting for the second.
+    early = synthetic.follow(born, pb.CHANGE_REASON_MOVE_OUT)
+    arrived = synthetic.follow(early, pb.CHANGE_REASON_MOVE_IN, municipality_code="141305")
+    arrived.record.address.text = "川崎区駅前2番"
+    submit_change(network.info, born)
+    code = born.record.juminhyo_code
+    wait_for(lambda: versions(network, "prefecture-14", code))
+    submit_change(network.info, arrived)
+    wait_for(
+        lambda: (
+            _change_status(network, arrived.change_id).state == cs_service_pb2.DELIVERY_STATE_HELD
+        )
+    )
+    # 横浜市's second change is a move within the city, not a move-out: the held move-in is
+    # for a current resident, and the prefecture refuses it once the gap fills.
+    moved = synthetic.follow(born, pb.CHANGE_REASON_MOVE_WITHIN)
+    moved.record.address.text = "港町3丁目1番"
+    submit_change(network.info, moved)
+    final = wait_for(
+        lambda: (
+            (status := _change_status(network, arrived.change_id)).state
+            == cs_service_pb2.DELIVERY_STATE_REJECTED
+            and status
+        ),
+        timeout=30,
+    )
+    assert final.rejection_reason == "MOVE_IN_FOR_CURRENT_RESIDENT"
+    assert [v.change_reason for v in versions(network, "prefecture-14", code)] == [
+        pb.CHANGE_REASON_BIRTH,
+        pb.CHANGE_REASON_MOVE_WITHIN,
+    ]

@@ -35,6 +35,11 @@ class _DeliveryStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Deliver
     """The next hop acknowledged it (applied, or already had it)."""
     DELIVERY_STATE_REJECTED: _DeliveryState.ValueType  # 3
     """The next hop refused it; it will not be retried."""
+    DELIVERY_STATE_HELD: _DeliveryState.ValueType  # 4
+    """The next hop holds it back until an earlier change of the person reaches
+    it; the CS asks again until the outcome is final (DELIVERED or REJECTED,
+    with the reason the next hop finally refused it for).
+    """
 
 class DeliveryState(_DeliveryState, metaclass=_DeliveryStateEnumTypeWrapper):
     """Where a change stands on its way out of this node."""
@@ -47,6 +52,11 @@ DELIVERY_STATE_DELIVERED: DeliveryState.ValueType  # 2
 """The next hop acknowledged it (applied, or already had it)."""
 DELIVERY_STATE_REJECTED: DeliveryState.ValueType  # 3
 """The next hop refused it; it will not be retried."""
+DELIVERY_STATE_HELD: DeliveryState.ValueType  # 4
+"""The next hop holds it back until an earlier change of the person reaches
+it; the CS asks again until the outcome is final (DELIVERED or REJECTED,
+with the reason the next hop finally refused it for).
+"""
 Global___DeliveryState: _TypeAlias = DeliveryState  # noqa: Y015
 
 @_typing.final

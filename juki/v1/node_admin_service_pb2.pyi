@@ -52,6 +52,7 @@ class GetNodeStatusResponse(_message.Message):
     CERTIFICATE_REVOKED_FIELD_NUMBER: _builtins.int
     TRUST_MATERIAL_AGE_SECONDS_FIELD_NUMBER: _builtins.int
     UPTIME_SECONDS_FIELD_NUMBER: _builtins.int
+    OUTBOX_HELD_COUNT_FIELD_NUMBER: _builtins.int
     node_name: _builtins.str
     """The node's name in the local network, e.g. "cs-141003"."""
     spiffe_id: _builtins.str
@@ -82,6 +83,8 @@ class GetNodeStatusResponse(_message.Message):
     """Whole seconds since this node process started (a supervisor's restart
     shows as a small number).
     """
+    outbox_held_count: _builtins.int
+    """Outbox entries the next hop holds back (delivered, outcome not final yet)."""
     @_builtins.property
     def certificate_not_after(self) -> _timestamp_pb2.Timestamp:
         """When this node's serving certificate stops being valid."""
@@ -101,10 +104,11 @@ class GetNodeStatusResponse(_message.Message):
         certificate_revoked: _builtins.bool = ...,
         trust_material_age_seconds: _builtins.int = ...,
         uptime_seconds: _builtins.int = ...,
+        outbox_held_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["certificate_not_after", b"certificate_not_after"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_change_count", b"applied_change_count", "certificate_not_after", b"certificate_not_after", "certificate_revoked", b"certificate_revoked", "certificate_seconds_left", b"certificate_seconds_left", "fuhyo_count", b"fuhyo_count", "node_name", b"node_name", "outbox_pending_count", b"outbox_pending_count", "outbox_rejected_count", b"outbox_rejected_count", "resident_count", b"resident_count", "spiffe_id", b"spiffe_id", "trust_material_age_seconds", b"trust_material_age_seconds", "uptime_seconds", b"uptime_seconds"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_change_count", b"applied_change_count", "certificate_not_after", b"certificate_not_after", "certificate_revoked", b"certificate_revoked", "certificate_seconds_left", b"certificate_seconds_left", "fuhyo_count", b"fuhyo_count", "node_name", b"node_name", "outbox_held_count", b"outbox_held_count", "outbox_pending_count", b"outbox_pending_count", "outbox_rejected_count", b"outbox_rejected_count", "resident_count", b"resident_count", "spiffe_id", b"spiffe_id", "trust_material_age_seconds", b"trust_material_age_seconds", "uptime_seconds", b"uptime_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

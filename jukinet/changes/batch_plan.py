@@ -145,7 +145,9 @@ def _read_state(
         holders.setdefault(number, set()).add(code)
     waiting = set(
         conn.execute(
-            select(held_changes.c.person_key).where(held_changes.c.person_key.in_(codes))
+            select(held_changes.c.person_key).where(
+                held_changes.c.person_key.in_(codes), held_changes.c.record == ledger.RESIDENT
+            )
         ).scalars()
     )
     return decided, persons, holders, waiting

@@ -7,35 +7,53 @@ a change id already decided is answered as before; the change is decided
 a new version is inserted and the index updated; where there is a next hop
 it is queued, sealed, in the outbox.
 
-There is no holding back: a fuhyo is kept by one municipality, whose CS
-sends its changes through one ordered outbox, so a fuhyo's changes arrive in
-order. A change that does not fit the person's current state is refused.
+A fuhyo is kept by one municipality, whose CS sends its changes through one
+ordered outbox, so they arrive in order. A fuhyo moving between
+municipalities (転籍) has changes from two CSs, which may arrive in either
+order: the new municipality's entry, and its later changes, are held
+(held_changes, record "fuhyo") until the former municipality's removal is
+applied, then taken in the order they were received; a held change still
+refused then is settled REJECTED with its reason, which the sender learns
+when it asks again (outbox.py). Anything else that does not fit the
+person's current state is refused at once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select
 
 from juki.v1 import common_pb2
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from jukinet.changes.batches import take_batch
 from jukinet.changes.ledger import (
     APPLIED,
+    FUHYO,
+    HELD,
     Decision,
     Intake,
     previous_decision,
+    rejected,
     remember,
+    settle,
     store_version,
 )
 from jukinet.core.clock import today_in_japan
+from jukinet.core.errors import RefusedError
 from jukinet.records import fuhyo, fuhyo_lifecycle
-from jukinet.storage.schema import fuhyo_current, fuhyo_versions
+from jukinet.records.lifecycle import Hold
+from jukinet.storage.schema import fuhyo_current, fuhyo_versions, held_changes
 
 K = fuhyo_pb.FuhyoNoticeKind
+_HELD_FOR = (
+    select(held_changes)
+    .where(held_changes.c.person_key == bindparam("code"), held_changes.c.record == FUHYO)
+    .order_by(held_changes.c.received_at, held_changes.c.change_id)
+)
 
 
 class DatabaseView:
@@ -46,6 +64,9 @@ class DatabaseView:
 
     def current(self, code: str) -> Row[Any] | None:
         return fuhyo.current(self._conn, code)
+
+    def has_waiting(self, code: str) -> bool:
+        return self._conn.execute(_HELD_FOR.limit(1), {"code": code}).first() is not None
 
 
 def _store(conn: Connection, change: fuhyo_pb.FuhyoChange, now: dt.datetime) -> None:
@@ -79,8 +100,53 @@ def _apply(
     _store(conn, change, at)
 
 
+def _decide_and_write(conn: Connection, change: fuhyo_pb.FuhyoChange, intake: Intake) -> Decision:
+    """Apply (store, queue) or hold one change; RefusedError having written nothing."""
+    now = intake.clock.now()
+    verdict = fuhyo_lifecycle.decide(change, DatabaseView(conn), today_in_japan(intake.clock))
+    if isinstance(verdict, Hold):
+        conn.execute(
+            insert(held_changes),
+            {
+                "change_id": change.change_id,
+                "person_key": change.record.juminhyo_code,
+                "sequence_number": 0,
+                "sender": intake.sender,
+                "payload": intake.vault.seal_at_rest(change),
+                "received_at": now,
+                "record": FUHYO,
+            },
+        )
+        return HELD
+    _apply(conn, change, verdict.now, now)
+    intake.queue(conn, change, now)
+    return APPLIED
+
+
+def _release_held(conn: Connection, code: str, intake: Intake) -> None:
+    """Take the person's held changes in the order received, until one must wait still."""
+    for row in conn.execute(_HELD_FOR, {"code": code}).all():
+        waiting = intake.vault.open_at_rest(row.payload, fuhyo_pb.FuhyoChange)
+        attempt = conn.begin_nested()
+        conn.execute(delete(held_changes).where(held_changes.c.change_id == row.change_id))
+        try:
+            decision = _decide_and_write(
+                conn, waiting, dataclasses.replace(intake, sender=row.sender)
+            )
+        except RefusedError as refusal:
+            attempt.commit()  # only the held row is gone
+            settle(conn, waiting.change_id, rejected(refusal))
+            continue
+        if decision is HELD:  # must wait still: leave it where it was, and those behind it
+            attempt.rollback()
+            return
+        attempt.commit()
+        settle(conn, waiting.change_id, decision)
+
+
 def take_fuhyo_change(conn: Connection, change: fuhyo_pb.FuhyoChange, intake: Intake) -> Decision:
-    """Apply or refuse one fuhyo change in the caller's transaction (see the module docstring).
+    """Apply, hold or refuse one fuhyo change in the caller's transaction (see the module
+    docstring).
 
     On RefusedError nothing has been written. It is queued for
     `intake.destination` when `intake.forward` (a CS sends fuhyo changes to
@@ -90,12 +156,11 @@ def take_fuhyo_change(conn: Connection, change: fuhyo_pb.FuhyoChange, intake: In
     previous = previous_decision(conn, change.change_id)
     if previous is not None:
         return previous
-    now = intake.clock.now()
-    on_file = fuhyo_lifecycle.decide(change, DatabaseView(conn), today_in_japan(intake.clock))
-    _apply(conn, change, on_file, now)
-    intake.queue(conn, change, now)
-    remember(conn, change.change_id, intake, APPLIED)
-    return APPLIED
+    decision = _decide_and_write(conn, change, intake)
+    remember(conn, change.change_id, intake, decision)
+    if decision is APPLIED:
+        _release_held(conn, change.record.juminhyo_code, intake)
+    return decision
 
 
 def take_fuhyo_batch(

@@ -58,6 +58,8 @@ from jukinet.storage.schema import (
 )
 
 M = TypeVar("M", bound=protobuf_message.Message)
+# Which record a held change is of (held_changes.record).
+RESIDENT, FUHYO = "resident", "fuhyo"
 
 
 class Identified(Protocol):
@@ -145,7 +147,9 @@ _MY_NUMBER_HOLDER = select(resident_current.c.juminhyo_code).where(
     resident_current.c.juminhyo_code != bindparam("one"),
     resident_current.c.juminhyo_code != bindparam("other"),
 )
-_WAITING = select(held_changes.c.change_id).where(held_changes.c.person_key == bindparam("code"))
+_WAITING = select(held_changes.c.change_id).where(
+    held_changes.c.person_key == bindparam("code"), held_changes.c.record == RESIDENT
+)
 _DECIDED = select(received_changes.c.outcome, received_changes.c.reason).where(
     received_changes.c.change_id == bindparam("change_id")
 )
@@ -154,6 +158,7 @@ _NEXT_HELD = (
     .where(
         held_changes.c.person_key == bindparam("key"),
         held_changes.c.sequence_number == bindparam("sequence_number"),
+        held_changes.c.record == RESIDENT,
     )
     .order_by(held_changes.c.received_at)
     .limit(1)
@@ -266,6 +271,7 @@ def _decide_and_write(
                 sender=intake.sender,
                 payload=intake.vault.seal_at_rest(change),
                 received_at=now,
+                record=RESIDENT,
             )
         )
         return HELD, False
@@ -292,9 +298,9 @@ def _release_held(conn: Connection, change: common_pb2.Change, intake: Intake) -
                     conn, waiting, dataclasses.replace(intake, sender=row.sender)
                 )
         except RefusedError as refusal:
-            _settle(conn, waiting.change_id, rejected(refusal))
+            settle(conn, waiting.change_id, rejected(refusal))
             return
-        _settle(conn, waiting.change_id, decision)
+        settle(conn, waiting.change_id, decision)
         if decision is not APPLIED or not releases:
             return
         change = waiting
@@ -345,7 +351,7 @@ def remember(conn: Connection, change_id: str, intake: Intake, decision: Decisio
     )
 
 
-def _settle(conn: Connection, change_id: str, decision: Decision) -> None:
+def settle(conn: Connection, change_id: str, decision: Decision) -> None:
     """Record what finally happened to a change that was held."""
     conn.execute(
         update(received_changes)

@@ -11,6 +11,13 @@ or refuses the whole batch the entries stay and are retried with capped
 exponential backoff, and the log says which (the refusal's status and reason).
 The next hop recognises re-deliveries by change id (see ledger.py), so a
 batch sent twice (its answer was lost) is never applied twice.
+
+A change the next hop holds back (an earlier change of the person has not
+reached it yet) is not finished: its entry becomes HELD and is sent again
+now and then (HELD_RECHECK_S, doubling up to HELD_RECHECK_MAX_S). The next
+hop answers a re-delivery as it decided: HELD while it still waits, then
+DUPLICATE once applied, or REJECTED with the reason it finally refused it,
+which is how the sender learns a held change's final outcome.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import random
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from opentelemetry import trace
@@ -40,6 +48,8 @@ log = logging.getLogger(__name__)
 MIN_BACKOFF_S = 0.2
 MAX_BACKOFF_S = 5.0
 IDLE_POLL_S = 1.0
+HELD_RECHECK_S = 2.0
+HELD_RECHECK_MAX_S = 300.0
 
 
 class OutboxState(enum.IntEnum):
@@ -48,6 +58,7 @@ class OutboxState(enum.IntEnum):
     PENDING = 1
     DELIVERED = 2
     REJECTED = 3
+    HELD = 4  # delivered, and held back by the next hop: asked again until final
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,11 @@ def _backoff(attempts: int) -> dt.timedelta:
 _FINISH = update(outbox).where(outbox.c.id == bindparam("entry"))
 
 
+def _recheck_after(attempts: int) -> dt.timedelta:
+    """How long a held entry waits before it is asked about again."""
+    return dt.timedelta(seconds=min(HELD_RECHECK_MAX_S, HELD_RECHECK_S * 2 ** min(attempts, 10)))
+
+
 def _postpone(conn: Connection, entry: Pending, now: dt.datetime) -> None:
     """Count a failed attempt and schedule the next one after a backoff."""
     conn.execute(
@@ -161,31 +177,40 @@ class Deliverer:
         self._wake.set()
         self._thread.join(timeout)
 
-    def _due(self) -> list[Pending]:
+    def _rows(self, state: OutboxState) -> list[Any]:
         with self._db.engine.connect() as conn:
-            rows = conn.execute(
-                select(
-                    outbox.c.id,
-                    outbox.c.change_id,
-                    outbox.c.payload,
-                    outbox.c.trace_context,
-                    outbox.c.attempts,
-                    outbox.c.next_attempt_at,
-                )
-                .where(
-                    outbox.c.state == OutboxState.PENDING, outbox.c.destination == self._destination
-                )
-                .order_by(outbox.c.id)
-                .limit(self._batch_size)
-            ).all()
-        # Keep order: stop at the first entry still backing off.
-        due: list[Pending] = []
+            return list(
+                conn.execute(
+                    select(
+                        outbox.c.id,
+                        outbox.c.change_id,
+                        outbox.c.payload,
+                        outbox.c.trace_context,
+                        outbox.c.attempts,
+                        outbox.c.next_attempt_at,
+                    )
+                    .where(outbox.c.state == state, outbox.c.destination == self._destination)
+                    .order_by(outbox.c.id)
+                    .limit(self._batch_size)
+                ).all()
+            )
+
+    def _due(self) -> list[Pending]:
+        """Pending entries in order (stopping at the first still backing off); else held ones
+        whose recheck is due (they need no order: the next hop has them)."""
         now = self._clock.now()
-        for row in rows:
+        due: list[Pending] = []
+        for row in self._rows(OutboxState.PENDING):
             if as_utc(row.next_attempt_at) > now:
                 break
             due.append(Pending(row.id, row.change_id, row.payload, row.trace_context, row.attempts))
-        return due
+        if due:
+            return due
+        return [
+            Pending(row.id, row.change_id, row.payload, row.trace_context, row.attempts)
+            for row in self._rows(OutboxState.HELD)
+            if as_utc(row.next_attempt_at) <= now
+        ]
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -235,12 +260,23 @@ class Deliverer:
     def _record(self, batch: list[Pending], results: Sequence[common_pb2.ChangeResult]) -> None:
         by_id = {r.change_id: r for r in results}
         now = self._clock.now()
-        finished = []
+        finished: list[dict[str, Any]] = []
+        held: list[dict[str, Any]] = []
         with self._db.transaction() as conn:
             for p in batch:
                 result = by_id.get(p.change_id)
                 if result is None:  # not answered: try again later
                     _postpone(conn, p, now)
+                    continue
+                if result.outcome == common_pb2.CHANGE_OUTCOME_HELD:
+                    held.append(
+                        {
+                            "entry": p.id,
+                            "state": OutboxState.HELD,
+                            "attempts": p.attempts + 1,
+                            "next_attempt_at": now + _recheck_after(p.attempts),
+                        }
+                    )
                     continue
                 rejected = result.outcome == common_pb2.CHANGE_OUTCOME_REJECTED
                 finished.append(
@@ -252,5 +288,7 @@ class Deliverer:
                         "finished_at": now,
                     }
                 )
-            if finished:  # one statement for the batch
-                conn.execute(_FINISH, finished)
+            # One statement for the batch (each kind of row).
+            for rows in (finished, held):
+                if rows:
+                    conn.execute(_FINISH, rows)

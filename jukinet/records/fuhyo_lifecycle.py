@@ -16,18 +16,26 @@ own fields (validation.check_fuhyo_change), then against the person's fuhyo:
    an emigrant (NOT_EMIGRATED); a correction may not change the status
    (STATUS_CHANGE_NOT_ALLOWED).
 
+Fuhyo changes carry no sequence number; one person's changes come in order
+from one municipality's CS, but a fuhyo moving between municipalities
+(転籍) has changes from two. So (0) an entry for a person whose fuhyo is
+still kept by another municipality waits (HOLD) for that municipality's
+removal, and a later change of the new municipality waits behind it; both
+are taken when the person's next change applies (changes/fuhyo_ledger.py).
+
 It reads the file only through a `FuhyoView` and writes nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from jukinet.core.errors import Reason, RefusedError
 from jukinet.records import validation
-from jukinet.records.lifecycle import check_new_code_unused, removed_person
+from jukinet.records.lifecycle import HOLD, Hold, check_new_code_unused, removed_person
 
 K = fuhyo_pb.FuhyoNoticeKind
 REMOVED = fuhyo_pb.FUHYO_STATUS_REMOVED
@@ -43,12 +51,21 @@ class FuhyoView(Protocol):
         """The person's latest fuhyo version row under `code`, or None if never on file."""
         ...
 
+    def has_waiting(self, code: str) -> bool:
+        """True if fuhyo changes of the person under `code` are held back."""
+        ...
 
-def decide(change: fuhyo_pb.FuhyoChange, view: FuhyoView, today: dt.date) -> Any | None:
-    """The person's current fuhyo row (None for a first entry) if the change fits it.
 
-    Raises RefusedError (the module docstring's checks) otherwise.
-    """
+@dataclass(frozen=True)
+class Apply:
+    """Apply the change over the person's current fuhyo row (None for a first entry)."""
+
+    now: Any | None
+
+
+def decide(change: fuhyo_pb.FuhyoChange, view: FuhyoView, today: dt.date) -> Apply | Hold:
+    """Apply (over the current row) or hold the change; RefusedError for the module
+    docstring's checks."""
     validation.check_fuhyo_change(change, today)
     record = change.record
     kind = record.notice_kind
@@ -57,10 +74,19 @@ def decide(change: fuhyo_pb.FuhyoChange, view: FuhyoView, today: dt.date) -> Any
         now = view.current(record.former_juminhyo_code)
     else:
         now = view.current(record.juminhyo_code)
+    kept_elsewhere = (
+        now is not None
+        and now.status != REMOVED
+        and now.keeping_municipality_code != change.municipality_code
+    )
     if kind == K.FUHYO_NOTICE_KIND_ENTRY:  # (2)
+        if kept_elsewhere:  # (0): the keeping municipality's removal has not come yet
+            return HOLD
         if now is not None and now.status != REMOVED:
             raise RefusedError(Reason.ENTRY_FOR_PERSON_ON_FILE)
-        return now
+        return Apply(now)
+    if kept_elsewhere and view.has_waiting(record.juminhyo_code):
+        return HOLD  # (0): behind this municipality's held entry
     if now is None:  # (3)
         raise RefusedError(Reason.PERSON_NOT_ON_FILE)
     if now.status == REMOVED:
@@ -78,4 +104,4 @@ def decide(change: fuhyo_pb.FuhyoChange, view: FuhyoView, today: dt.date) -> Any
         raise RefusedError(Reason.NOT_EMIGRATED)
     if kind == K.FUHYO_NOTICE_KIND_CORRECTION and record.status != now.status:
         raise RefusedError(Reason.STATUS_CHANGE_NOT_ALLOWED)
-    return now
+    return Apply(now)

@@ -79,7 +79,9 @@ def purge(conn: Connection, now: dt.datetime) -> Purged:
     ).rowcount
     outbox_rows = conn.execute(
         delete(outbox).where(
-            outbox.c.state != outbox_states.OutboxState.PENDING.value,
+            outbox.c.state.in_(
+                [outbox_states.OutboxState.DELIVERED, outbox_states.OutboxState.REJECTED]
+            ),
             outbox.c.finished_at < now - dt.timedelta(days=OUTBOX_DAYS),
         )
     ).rowcount

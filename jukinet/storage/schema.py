@@ -9,7 +9,8 @@ resident_current
     only table whose rows are updated; it can be rebuilt from the versions.
 held_changes
     Changes that arrived before an earlier change of the same person; sealed
-    at rest like the outbox, applied when the gap fills.
+    at rest like the outbox, applied when the gap fills (resident changes by
+    更新順番号; fuhyo changes when the fuhyo's keeping municipality lets go).
 received_changes
     Every change id this node has decided on (applied or rejected), so a
     re-delivery is answered the same way and never applied twice.
@@ -129,6 +130,10 @@ held_changes = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
 )
 Index("ix_held_changes_person", held_changes.c.person_key, held_changes.c.sequence_number)
+# Added in revision 0006: which record a held change is of ("resident" or "fuhyo").
+held_changes.append_column(
+    Column("record", String(sizes.HOP), nullable=False, server_default="resident")
+)
 
 received_changes = Table(
     "received_changes",

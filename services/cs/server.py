@@ -26,6 +26,7 @@ _STATE = {
     outbox.OutboxState.PENDING: cs_service_pb2.DELIVERY_STATE_PENDING,
     outbox.OutboxState.DELIVERED: cs_service_pb2.DELIVERY_STATE_DELIVERED,
     outbox.OutboxState.REJECTED: cs_service_pb2.DELIVERY_STATE_REJECTED,
+    outbox.OutboxState.HELD: cs_service_pb2.DELIVERY_STATE_HELD,
 }
 
 

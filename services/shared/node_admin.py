@@ -37,6 +37,7 @@ class NodeAdminServicer(pb_grpc.NodeAdminServiceServicer):
             applied_change_count=applied,
             outbox_pending_count=states[outbox.OutboxState.PENDING],
             outbox_rejected_count=states[outbox.OutboxState.REJECTED],
+            outbox_held_count=states[outbox.OutboxState.HELD],
             certificate_not_after=stamp,
             certificate_seconds_left=int((not_after - node.clock.now()).total_seconds()),
             fuhyo_count=on_fuhyo_file,

@@ -130,6 +130,42 @@ new number must not be held by anyone else.
 """
 Global___ChangeReason: _TypeAlias = ChangeReason  # noqa: Y015
 
+class _RepairKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RepairKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RepairKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    REPAIR_KIND_UNSPECIFIED: _RepairKind.ValueType  # 0
+    """Not a repair."""
+    REPAIR_KIND_RESEND: _RepairKind.ValueType  # 1
+    """Take the version if yours from this municipality is older or missing
+    (else nothing is written).
+    """
+    REPAIR_KIND_OVERWRITE: _RepairKind.ValueType  # 2
+    """Approved by an operator: replace different content at the same version."""
+    REPAIR_KIND_WITHDRAW: _RepairKind.ValueType  # 3
+    """Approved by an operator: the municipality holds no such person; drop
+    your versions of the person from it. The record carries only the code.
+    """
+
+class RepairKind(_RepairKind, metaclass=_RepairKindEnumTypeWrapper):
+    """What a repair asks of the tier above."""
+
+REPAIR_KIND_UNSPECIFIED: RepairKind.ValueType  # 0
+"""Not a repair."""
+REPAIR_KIND_RESEND: RepairKind.ValueType  # 1
+"""Take the version if yours from this municipality is older or missing
+(else nothing is written).
+"""
+REPAIR_KIND_OVERWRITE: RepairKind.ValueType  # 2
+"""Approved by an operator: replace different content at the same version."""
+REPAIR_KIND_WITHDRAW: RepairKind.ValueType  # 3
+"""Approved by an operator: the municipality holds no such person; drop
+your versions of the person from it. The record carries only the code.
+"""
+Global___RepairKind: _TypeAlias = RepairKind  # noqa: Y015
+
 class _ChangeOutcome:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -335,6 +371,7 @@ class Change(_message.Message):
     OPERATOR_ID_FIELD_NUMBER: _builtins.int
     TERMINAL_ID_FIELD_NUMBER: _builtins.int
     PREVIOUS_JUMINHYO_CODE_FIELD_NUMBER: _builtins.int
+    REPAIR_FIELD_NUMBER: _builtins.int
     change_id: _builtins.str
     """Identifier of this change, a UUID (RFC 9562, lowercase hex with dashes)
     chosen by the municipal register system. It is the idempotency key on
@@ -363,6 +400,13 @@ class Change(_message.Message):
     def record(self) -> Global___ResidentRecord:
         """The record after the change (for a removal: the record as it was)."""
 
+    @_builtins.property
+    def repair(self) -> Global___Repair:
+        """Set only by a node's consistency check (consistency_service.proto), never
+        by a register system: the change re-sends the sender's own version of the
+        person (same 更新順番号) instead of making a new one.
+        """
+
     def __init__(
         self,
         *,
@@ -376,14 +420,40 @@ class Change(_message.Message):
         operator_id: _builtins.str = ...,
         terminal_id: _builtins.str = ...,
         previous_juminhyo_code: _builtins.str = ...,
+        repair: Global___Repair | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record", "repair", b"repair"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_date", b"change_date", "change_id", b"change_id", "municipality_code", b"municipality_code", "notified_date", b"notified_date", "operator_id", b"operator_id", "previous_juminhyo_code", b"previous_juminhyo_code", "reason", b"reason", "record", b"record", "sequence_number", b"sequence_number", "terminal_id", b"terminal_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_date", b"change_date", "change_id", b"change_id", "municipality_code", b"municipality_code", "notified_date", b"notified_date", "operator_id", b"operator_id", "previous_juminhyo_code", b"previous_juminhyo_code", "reason", b"reason", "record", b"record", "repair", b"repair", "sequence_number", b"sequence_number", "terminal_id", b"terminal_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Change: _TypeAlias = Change  # noqa: Y015
+
+@_typing.final
+class Repair(_message.Message):
+    """A consistency repair: the node below re-sends its state of a person."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    REMOVED_FIELD_NUMBER: _builtins.int
+    kind: Global___RepairKind.ValueType
+    removed: _builtins.bool
+    """The re-sent version is a removed one (除票)."""
+    def __init__(
+        self,
+        *,
+        kind: Global___RepairKind.ValueType = ...,
+        removed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "removed", b"removed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Repair: _TypeAlias = Repair  # noqa: Y015
 
 @_typing.final
 class ChangeBatch(_message.Message):

@@ -207,6 +207,7 @@ class FuhyoChange(_message.Message):
     CHANGE_ID_FIELD_NUMBER: _builtins.int
     MUNICIPALITY_CODE_FIELD_NUMBER: _builtins.int
     RECORD_FIELD_NUMBER: _builtins.int
+    REPAIR_FIELD_NUMBER: _builtins.int
     change_id: _builtins.str
     """A lowercase UUID chosen by the register system; the idempotency key on
     every hop.
@@ -217,16 +218,23 @@ class FuhyoChange(_message.Message):
     def record(self) -> Global___FuhyoRecord:
         """The record after the change (for a removal: as it was, status REMOVED)."""
 
+    @_builtins.property
+    def repair(self) -> _common_pb2.Repair:
+        """Set only by a node's consistency check: re-sends the sender's current
+        fuhyo of the person (common.proto Repair; `removed` unused).
+        """
+
     def __init__(
         self,
         *,
         change_id: _builtins.str = ...,
         municipality_code: _builtins.str = ...,
         record: Global___FuhyoRecord | None = ...,
+        repair: _common_pb2.Repair | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record", "repair", b"repair"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_id", b"change_id", "municipality_code", b"municipality_code", "record", b"record"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_id", b"change_id", "municipality_code", b"municipality_code", "record", b"record", "repair", b"repair"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -23,19 +23,20 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from juki.v1 import consistency_service_pb2 as juki_dot_v1_dot_consistency__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n juki/v1/node_admin_service.proto\x12\x07juki.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x16\n\x14GetNodeStatusRequest\"\x96\x03\n\x15GetNodeStatusResponse\x12\x11\n\tnode_name\x18\x01 \x01(\t\x12\x11\n\tspiffe_id\x18\x02 \x01(\t\x12\x16\n\x0eresident_count\x18\x03 \x01(\x03\x12\x1c\n\x14\x61pplied_change_count\x18\x04 \x01(\x03\x12\x1c\n\x14outbox_pending_count\x18\x05 \x01(\x03\x12\x1d\n\x15outbox_rejected_count\x18\x06 \x01(\x03\x12\x39\n\x15\x63\x65rtificate_not_after\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x18\x63\x65rtificate_seconds_left\x18\x08 \x01(\x03\x12\x13\n\x0b\x66uhyo_count\x18\t \x01(\x03\x12\x1b\n\x13\x63\x65rtificate_revoked\x18\n \x01(\x08\x12\"\n\x1atrust_material_age_seconds\x18\x0b \x01(\x03\x12\x16\n\x0euptime_seconds\x18\x0c \x01(\x03\x12\x19\n\x11outbox_held_count\x18\r \x01(\x03\x32\x62\n\x10NodeAdminService\x12N\n\rGetNodeStatus\x12\x1d.juki.v1.GetNodeStatusRequest\x1a\x1e.juki.v1.GetNodeStatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n juki/v1/node_admin_service.proto\x12\x07juki.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!juki/v1/consistency_service.proto\"\x16\n\x14GetNodeStatusRequest\"\xd3\x03\n\x15GetNodeStatusResponse\x12\x11\n\tnode_name\x18\x01 \x01(\t\x12\x11\n\tspiffe_id\x18\x02 \x01(\t\x12\x16\n\x0eresident_count\x18\x03 \x01(\x03\x12\x1c\n\x14\x61pplied_change_count\x18\x04 \x01(\x03\x12\x1c\n\x14outbox_pending_count\x18\x05 \x01(\x03\x12\x1d\n\x15outbox_rejected_count\x18\x06 \x01(\x03\x12\x39\n\x15\x63\x65rtificate_not_after\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x18\x63\x65rtificate_seconds_left\x18\x08 \x01(\x03\x12\x13\n\x0b\x66uhyo_count\x18\t \x01(\x03\x12\x1b\n\x13\x63\x65rtificate_revoked\x18\n \x01(\x08\x12\"\n\x1atrust_material_age_seconds\x18\x0b \x01(\x03\x12\x16\n\x0euptime_seconds\x18\x0c \x01(\x03\x12\x19\n\x11outbox_held_count\x18\r \x01(\x03\x12;\n\x17last_consistency_checks\x18\x0e \x03(\x0b\x32\x1a.juki.v1.ConsistencyReport2b\n\x10NodeAdminService\x12N\n\rGetNodeStatus\x12\x1d.juki.v1.GetNodeStatusRequest\x1a\x1e.juki.v1.GetNodeStatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'juki.v1.node_admin_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETNODESTATUSREQUEST']._serialized_start=78
-  _globals['_GETNODESTATUSREQUEST']._serialized_end=100
-  _globals['_GETNODESTATUSRESPONSE']._serialized_start=103
-  _globals['_GETNODESTATUSRESPONSE']._serialized_end=509
-  _globals['_NODEADMINSERVICE']._serialized_start=511
-  _globals['_NODEADMINSERVICE']._serialized_end=609
+  _globals['_GETNODESTATUSREQUEST']._serialized_start=113
+  _globals['_GETNODESTATUSREQUEST']._serialized_end=135
+  _globals['_GETNODESTATUSRESPONSE']._serialized_start=138
+  _globals['_GETNODESTATUSRESPONSE']._serialized_end=605
+  _globals['_NODEADMINSERVICE']._serialized_start=607
+  _globals['_NODEADMINSERVICE']._serialized_end=705
 # @@protoc_insertion_point(module_scope)

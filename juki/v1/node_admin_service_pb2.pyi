@@ -3,9 +3,12 @@
 isort:skip_file
 Operator view of any node."""
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from juki.v1 import consistency_service_pb2 as _consistency_service_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -53,6 +56,7 @@ class GetNodeStatusResponse(_message.Message):
     TRUST_MATERIAL_AGE_SECONDS_FIELD_NUMBER: _builtins.int
     UPTIME_SECONDS_FIELD_NUMBER: _builtins.int
     OUTBOX_HELD_COUNT_FIELD_NUMBER: _builtins.int
+    LAST_CONSISTENCY_CHECKS_FIELD_NUMBER: _builtins.int
     node_name: _builtins.str
     """The node's name in the local network, e.g. "cs-141003"."""
     spiffe_id: _builtins.str
@@ -89,6 +93,12 @@ class GetNodeStatusResponse(_message.Message):
     def certificate_not_after(self) -> _timestamp_pb2.Timestamp:
         """When this node's serving certificate stops being valid."""
 
+    @_builtins.property
+    def last_consistency_checks(self) -> _containers.RepeatedCompositeFieldContainer[_consistency_service_pb2.ConsistencyReport]:
+        """The latest consistency check of each municipality and file this node
+        compares with the tier above (counts only; `differences` left empty).
+        """
+
     def __init__(
         self,
         *,
@@ -105,10 +115,11 @@ class GetNodeStatusResponse(_message.Message):
         trust_material_age_seconds: _builtins.int = ...,
         uptime_seconds: _builtins.int = ...,
         outbox_held_count: _builtins.int = ...,
+        last_consistency_checks: _abc.Iterable[_consistency_service_pb2.ConsistencyReport] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["certificate_not_after", b"certificate_not_after"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_change_count", b"applied_change_count", "certificate_not_after", b"certificate_not_after", "certificate_revoked", b"certificate_revoked", "certificate_seconds_left", b"certificate_seconds_left", "fuhyo_count", b"fuhyo_count", "node_name", b"node_name", "outbox_held_count", b"outbox_held_count", "outbox_pending_count", b"outbox_pending_count", "outbox_rejected_count", b"outbox_rejected_count", "resident_count", b"resident_count", "spiffe_id", b"spiffe_id", "trust_material_age_seconds", b"trust_material_age_seconds", "uptime_seconds", b"uptime_seconds"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_change_count", b"applied_change_count", "certificate_not_after", b"certificate_not_after", "certificate_revoked", b"certificate_revoked", "certificate_seconds_left", b"certificate_seconds_left", "fuhyo_count", b"fuhyo_count", "last_consistency_checks", b"last_consistency_checks", "node_name", b"node_name", "outbox_held_count", b"outbox_held_count", "outbox_pending_count", b"outbox_pending_count", "outbox_rejected_count", b"outbox_rejected_count", "resident_count", b"resident_count", "spiffe_id", b"spiffe_id", "trust_material_age_seconds", b"trust_material_age_seconds", "uptime_seconds", b"uptime_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -8,7 +8,7 @@ however long the change waited, and many records share one envelope's cost.
 
 Receiving (`Receiver`): open the envelope from the TLS peer (every check of
 envelope.py), then in one transaction remember its message id (replay) and
-take the batch (ledger.py, batch_plan.py, fuhyo_ledger.py), refusing any
+take the batch (ledger.py, batch_plan.py, fuhyo_ledger.py, repairs.py), refusing any
 change the sender may not speak for (`from_municipality`, `from_prefecture`).
 """
 
@@ -22,7 +22,7 @@ from google.protobuf import message as protobuf_message
 
 from juki.v1 import common_pb2, envelope_pb2
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
-from jukinet.changes import batch_plan, fuhyo_ledger
+from jukinet.changes import repairs
 from jukinet.changes.batches import TakeBatch
 from jukinet.changes.ledger import Intake, Vault
 from jukinet.changes.outbox import Sender
@@ -48,10 +48,10 @@ class ChangeKind:
 
 
 RESIDENT_CHANGES = ChangeKind(
-    common_pb2.Change, common_pb2.ChangeBatch, batch_plan.take_resident_batch
+    common_pb2.Change, common_pb2.ChangeBatch, repairs.take_resident_batch
 )
 FUHYO_CHANGES = ChangeKind(
-    fuhyo_pb.FuhyoChange, fuhyo_pb.FuhyoChangeBatch, fuhyo_ledger.take_fuhyo_batch
+    fuhyo_pb.FuhyoChange, fuhyo_pb.FuhyoChangeBatch, repairs.take_fuhyo_batch
 )
 
 

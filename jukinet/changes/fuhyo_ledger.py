@@ -22,14 +22,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, delete, insert, select
 
-from juki.v1 import common_pb2
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
-from jukinet.changes.batches import take_batch
 from jukinet.changes.ledger import (
     APPLIED,
     FUHYO,
@@ -69,8 +66,10 @@ class DatabaseView:
         return self._conn.execute(_HELD_FOR.limit(1), {"code": code}).first() is not None
 
 
-def _store(conn: Connection, change: fuhyo_pb.FuhyoChange, now: dt.datetime) -> None:
-    """Insert a version of `change.record` and point the index at it."""
+def store_fuhyo_version(
+    conn: Connection, change: fuhyo_pb.FuhyoChange, now: dt.datetime, *, move_index: bool = True
+) -> None:
+    """Insert a version of `change.record` and point the index at it (ledger.store_version)."""
     store_version(
         conn,
         fuhyo_versions,
@@ -78,6 +77,7 @@ def _store(conn: Connection, change: fuhyo_pb.FuhyoChange, now: dt.datetime) -> 
         change.record.juminhyo_code,
         lambda version: fuhyo.version_values(change, version=version, recorded_at=now),
         fuhyo.index_row,
+        move_index=move_index,
     )
 
 
@@ -90,14 +90,14 @@ def _apply(
         old.status = fuhyo_pb.FUHYO_STATUS_REMOVED
         old.notice_kind = K.FUHYO_NOTICE_KIND_CODE_CHANGE
         old.change_date = change.record.change_date
-        _store(
+        store_fuhyo_version(
             conn,
             fuhyo_pb.FuhyoChange(
                 change_id=change.change_id, municipality_code=change.municipality_code, record=old
             ),
             at,
         )
-    _store(conn, change, at)
+    store_fuhyo_version(conn, change, at)
 
 
 def _decide_and_write(conn: Connection, change: fuhyo_pb.FuhyoChange, intake: Intake) -> Decision:
@@ -123,7 +123,7 @@ def _decide_and_write(conn: Connection, change: fuhyo_pb.FuhyoChange, intake: In
     return APPLIED
 
 
-def _release_held(conn: Connection, code: str, intake: Intake) -> None:
+def release_held(conn: Connection, code: str, intake: Intake) -> None:
     """Take the person's held changes in the order received, until one must wait still."""
     for row in conn.execute(_HELD_FOR, {"code": code}).all():
         waiting = intake.vault.open_at_rest(row.payload, fuhyo_pb.FuhyoChange)
@@ -159,12 +159,5 @@ def take_fuhyo_change(conn: Connection, change: fuhyo_pb.FuhyoChange, intake: In
     decision = _decide_and_write(conn, change, intake)
     remember(conn, change.change_id, intake, decision)
     if decision is APPLIED:
-        _release_held(conn, change.record.juminhyo_code, intake)
+        release_held(conn, change.record.juminhyo_code, intake)
     return decision
-
-
-def take_fuhyo_batch(
-    conn: Connection, changes: Sequence[fuhyo_pb.FuhyoChange], intake: Intake
-) -> list[common_pb2.ChangeResult]:
-    """A delivered batch of fuhyo changes, taken one by one (batches.take_batch)."""
-    return take_batch(conn, changes, intake, take_fuhyo_change)

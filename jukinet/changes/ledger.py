@@ -213,8 +213,11 @@ def store_version(
     code: str,
     values_for: Callable[[int], dict[str, Any]],
     index_row: Callable[[dict[str, Any], int], dict[str, Any]],
+    *,
+    move_index: bool = True,
 ) -> None:
-    """Insert the person's next version (`values_for(number)`) and point the index row at it.
+    """Insert the person's next version (`values_for(number)`) and point the index row at it
+    (unless not `move_index`: a repaired old version that is history here).
 
     How both files are kept (the resident file here, the fuhyo file in
     fuhyo_ledger.py): versions are only inserted, one index row per person
@@ -226,19 +229,22 @@ def store_version(
     # and SQLAlchemy compiles it once (bench P1: the per-call .values() was most of the cost).
     key = conn.execute(insert(versions), values).inserted_primary_key
     assert key is not None
+    if not move_index:
+        return
     state = index_row(values, key[0])
     updated = conn.execute(point_index(current), {**state, "person": code}).rowcount
     if not updated:
         conn.execute(insert(current), {"juminhyo_code": code, **state})
 
 
-def _store(
+def store_resident_version(
     conn: Connection,
     change: common_pb2.Change,
     record: common_pb2.ResidentRecord,
     *,
     removed: bool,
     now: dt.datetime,
+    move_index: bool = True,
 ) -> None:
     """Insert a version of `record` as changed by `change` and point the index at it."""
     store_version(
@@ -250,6 +256,7 @@ def _store(
             change, record, version=version, removed=removed, recorded_at=now
         ),
         residents.index_row,
+        move_index=move_index,
     )
 
 
@@ -276,12 +283,12 @@ def _decide_and_write(
         )
         return HELD, False
     for record, removed in verdict.versions:
-        _store(conn, change, record, removed=removed, now=now)
+        store_resident_version(conn, change, record, removed=removed, now=now)
     intake.queue(conn, change, now)
     return APPLIED, verdict.releases_held
 
 
-def _release_held(conn: Connection, change: common_pb2.Change, intake: Intake) -> None:
+def release_held(conn: Connection, change: common_pb2.Change, intake: Intake) -> None:
     """(4): take, in order, the changes that waited for `change`."""
     while True:
         row = conn.execute(
@@ -372,5 +379,5 @@ def take_change(conn: Connection, change: common_pb2.Change, intake: Intake) -> 
     decision, releases = _decide_and_write(conn, change, intake)
     remember(conn, change.change_id, intake, decision)
     if releases:
-        _release_held(conn, change, intake)
+        release_held(conn, change, intake)
     return decision

@@ -72,6 +72,40 @@ class Pending:
     attempts: int
 
 
+def high_water(conn: Connection, destination: str) -> int:
+    """The id of the newest entry queued for `destination` (0 if none)."""
+    found = conn.execute(
+        select(func.max(outbox.c.id)).where(outbox.c.destination == destination)
+    ).scalar()
+    return int(found or 0)
+
+
+def pending_up_to(conn: Connection, destination: str, up_to: int) -> int:
+    """How many entries for `destination` up to id `up_to` still wait to be sent."""
+    return int(
+        conn.execute(
+            select(func.count()).where(
+                outbox.c.destination == destination,
+                outbox.c.id <= up_to,
+                outbox.c.state == OutboxState.PENDING,
+            )
+        ).scalar_one()
+    )
+
+
+def states_of(conn: Connection, change_ids: Sequence[str]) -> dict[str, OutboxState]:
+    """The state of each of `change_ids` in the outbox (those queued here)."""
+    found: dict[str, OutboxState] = {}
+    for start in range(0, len(change_ids), 500):
+        rows = conn.execute(
+            select(outbox.c.change_id, outbox.c.state).where(
+                outbox.c.change_id.in_(change_ids[start : start + 500])
+            )
+        )
+        found.update({row.change_id: OutboxState(row.state) for row in rows})
+    return found
+
+
 # Sends payloads (in order) to the next hop; returns one result per payload. Raises
 # RefusedError if the hop refused the whole batch or did not answer.
 Sender = Callable[[Sequence[bytes]], Sequence[common_pb2.ChangeResult]]

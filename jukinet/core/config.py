@@ -107,6 +107,8 @@ class NodeConfig:
         ``unix:///run/spire/agent/public/api.sock``); set, the node takes its
         X.509-SVID and bundle from there into its credential files, and SPIRE
         rotates them (runtime/svid.py) instead of the signing service.
+    consistency_at: when the node runs its nightly consistency checks with the
+        tier above, "HH:MM" in Japan; "" never (a CS, prefecture or fuhyo server).
     """
 
     name: str
@@ -134,6 +136,7 @@ class NodeConfig:
     advertised_address: str | None = None
     renewal_check_s: float = 30.0
     workload_api: str | None = None
+    consistency_at: str = "02:30"
 
     @property
     def identity(self) -> Identity:

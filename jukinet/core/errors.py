@@ -54,6 +54,7 @@ class Reason(enum.StrEnum):
     ENVELOPE_WRONG_RECIPIENT = enum.auto()
     ENVELOPE_WRONG_METHOD = enum.auto()
     CSR_IDENTITY_MISMATCH = enum.auto()
+    COMPARISON_NOT_ALLOWED = enum.auto()
     # A resident change that contradicts the stored records (records.lifecycle).
     UNKNOWN_PERSON = enum.auto()
     BIRTH_FOR_EXISTING_CODE = enum.auto()
@@ -90,6 +91,7 @@ class Reason(enum.StrEnum):
     IDENTITY_NOT_APPROVED = enum.auto()
     # Not there.
     UNKNOWN_CHANGE = enum.auto()
+    UNKNOWN_RUN = enum.auto()
     PERSON_NOT_FOUND = enum.auto()
     ENVELOPE_REPLAYED = enum.auto()
     # Cannot be answered now; try again later.
@@ -139,6 +141,10 @@ _REFUSALS: Mapping[Reason, tuple[grpc.StatusCode, str]] = {
     R.ORIGIN_MISMATCH: (
         _S.PERMISSION_DENIED,
         "the change belongs to a municipality outside the sender's jurisdiction",
+    ),
+    R.COMPARISON_NOT_ALLOWED: (
+        _S.PERMISSION_DENIED,
+        "the caller does not compare that municipality's file with this node",
     ),
     R.ORGAN_NOT_OF_CALLER: (_S.PERMISSION_DENIED, "the organ is not of the caller's prefecture"),
     R.TASK_UNKNOWN: (_S.PERMISSION_DENIED, "the task is not in the catalogue"),
@@ -263,6 +269,7 @@ _REFUSALS: Mapping[Reason, tuple[grpc.StatusCode, str]] = {
         "the CA operator has not approved this identity; ask for a first certificate",
     ),
     R.UNKNOWN_CHANGE: (_S.NOT_FOUND, "no such change here"),
+    R.UNKNOWN_RUN: (_S.NOT_FOUND, "no such consistency run here"),
     R.PERSON_NOT_FOUND: (_S.NOT_FOUND, "no such person on file"),
     R.ENVELOPE_REPLAYED: (_S.ALREADY_EXISTS, "this envelope was already received"),
     R.REVOCATION_LIST_UNAVAILABLE: (_S.UNAVAILABLE, "the revocation list cannot be read"),

@@ -14,6 +14,7 @@ from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
 from juki.v1 import (
+    consistency_service_pb2,
     cs_service_pb2,
     fuhyo_service_pb2,
     my_number_link_service_pb2,
@@ -51,6 +52,8 @@ _NATIONAL_FUHYO = _service(fuhyo_service_pb2, "NationalFuhyoService")
 _NODE_ADMIN = _service(node_admin_service_pb2, "NodeAdminService")
 _TRUST = _service(trust_service_pb2, "TrustService")
 _CERTIFICATE = _service(trust_service_pb2, "CertificateService")
+_CONSISTENCY = _service(consistency_service_pb2, "ConsistencyService")
+_CONSISTENCY_ADMIN = _service(consistency_service_pb2, "ConsistencyAdminService")
 _HEALTH = _service(health_pb2, "Health")
 _REFLECTION = _service(reflection_pb2, "ServerReflection")
 
@@ -66,6 +69,8 @@ NATIONAL_FUHYO_SERVICE = _NATIONAL_FUHYO.full_name
 NODE_ADMIN_SERVICE = _NODE_ADMIN.full_name
 TRUST_SERVICE = _TRUST.full_name
 CERTIFICATE_SERVICE = _CERTIFICATE.full_name
+CONSISTENCY_SERVICE = _CONSISTENCY.full_name
+CONSISTENCY_ADMIN_SERVICE = _CONSISTENCY_ADMIN.full_name
 HEALTH_SERVICE = _HEALTH.full_name
 REFLECTION_SERVICE = _REFLECTION.full_name
 
@@ -93,6 +98,11 @@ DISCLOSE_RECORD = _path(_PROVISION_ADMIN, "DiscloseRecord")
 GET_PROVISION_STATISTICS = _path(_PROVISION_ADMIN, "GetProvisionStatistics")
 APPROVE_BULK_PROVISION = _path(_PROVISION_ADMIN, "ApproveBulkProvision")
 GET_NODE_STATUS = _path(_NODE_ADMIN, "GetNodeStatus")
+# 整合性確認: the tier below compares with the tier above (sealed); operators run and approve.
+DIGEST_RANGES = _path(_CONSISTENCY, "DigestRanges")
+LIST_LEAVES = _path(_CONSISTENCY, "ListLeaves")
+RUN_CONSISTENCY_CHECK = _path(_CONSISTENCY_ADMIN, "RunConsistencyCheck")
+APPROVE_REPAIRS = _path(_CONSISTENCY_ADMIN, "ApproveRepairs")
 # Trust material down the tree, and certificate renewal at the CA's signing service.
 GET_TRUST_MATERIAL = _path(_TRUST, "GetTrustMaterial")
 RENEW_CERTIFICATE = _path(_CERTIFICATE, "RenewCertificate")

@@ -98,9 +98,10 @@ def birth(
     )
 
 
-def residents(prefecture: str, count: int, rng: random.Random) -> Iterator[common_pb2.Change]:
-    """`count` births of people aged 0-95 across the prefecture's municipalities, codes unique."""
-    municipalities = municipalities_of(prefecture)
+def residents(area: str, count: int, rng: random.Random) -> Iterator[common_pb2.Change]:
+    """`count` births of people aged 0-95 across a prefecture's municipalities (`area` of 2
+    digits) or in one municipality (6 digits), codes unique."""
+    municipalities = [area] if len(area) == 6 else municipalities_of(area)
     today = today_in_japan()
     codes: set[str] = set()
     numbers: set[str] = set()
@@ -133,12 +134,12 @@ class Loaded:
 
 def load_residents(
     db: Database,
-    prefecture: str,
+    area: str,
     count: int,
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
 ) -> Loaded:
-    """Write `count` synthetic residents of `prefecture` into `db`.
+    """Write `count` synthetic residents of `area` (a prefecture or municipality) into `db`.
 
     Rows are inserted in chunks of LOAD_CHUNK per transaction, with version
     ids assigned here so the current-state index can point at them without
@@ -180,7 +181,7 @@ def load_residents(
         if progress is not None:
             progress(written)
 
-    for change in residents(prefecture, count, rng):
+    for change in residents(area, count, rng):
         values = records.version_values(
             change, change.record, version=1, removed=False, recorded_at=now
         )

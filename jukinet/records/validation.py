@@ -131,9 +131,14 @@ def check_record(record: common_pb2.ResidentRecord, today: dt.date) -> dt.date:
     return birth
 
 
+_REPAIR_ONLY = "is set only by a node's consistency check"
+
+
 def check_change(change: common_pb2.Change, today: dt.date) -> None:
     """Check a change's own fields and its record, before any lookup in the store."""
     check_change_id(change.change_id)
+    if change.HasField("repair"):
+        raise invalid_field("repair", _REPAIR_ONLY)
     if change.reason not in common_pb2.ChangeReason.values() or not change.reason:
         raise invalid_field("reason", "is not a supported change reason")
     change_date = _check_date(change.change_date, "change_date", today)
@@ -211,6 +216,8 @@ def _check_fuhyo_address(record: fuhyo_pb.FuhyoRecord) -> None:
 def check_fuhyo_change(change: fuhyo_pb.FuhyoChange, today: dt.date) -> None:
     """Check a fuhyo change's own fields and record (the 18 items), before any lookup."""
     check_change_id(change.change_id)
+    if change.HasField("repair"):
+        raise invalid_field("repair", _REPAIR_ONLY)
     _check_municipality(change.municipality_code, "municipality_code")
     if not change.HasField("record"):
         raise invalid_field("record", "is required")
@@ -240,6 +247,28 @@ def check_fuhyo_change(change: fuhyo_pb.FuhyoChange, today: dt.date) -> None:
             raise invalid_field("record.former_juminhyo_code", "must differ from the new code")
     elif record.former_juminhyo_code:
         raise invalid_field("record.former_juminhyo_code", "is only for a code change")
+
+
+def check_repair(change: common_pb2.Change | fuhyo_pb.FuhyoChange, today: dt.date) -> None:
+    """A consistency repair (common.proto Repair): its id, municipality and person's code, and,
+    unless it withdraws the person, the record it re-sends as an ordinary change of its kind
+    would carry it (a re-sent version may be one no register system could enter today, e.g.
+    the old code's removed version of a code change, so only the record is checked)."""
+    check_change_id(change.change_id)
+    _check_municipality(change.municipality_code, "municipality_code")
+    kind = change.repair.kind
+    if kind not in common_pb2.RepairKind.values() or not kind:
+        raise invalid_field("repair.kind", "is not a supported repair")
+    _check_code(change.record.juminhyo_code)
+    if kind == common_pb2.REPAIR_KIND_WITHDRAW:
+        return
+    if isinstance(change, common_pb2.Change):
+        if change.sequence_number < 1:
+            raise invalid_field("sequence_number", "must be 1 or more")
+        check_record(change.record, today)
+    else:
+        _check_person(change.record, today)
+        _check_fuhyo_address(change.record)
 
 
 def check_query(query: provision_service_pb2.ResidentQuery, today: dt.date) -> None:

@@ -45,6 +45,7 @@ from jukinet.core.identity import Identity, Role
 from jukinet.core.methods import HEALTH_SERVICE, REFLECTION_SERVICE
 from jukinet.core.telemetry import grpc_server_interceptor, setup_tracing, traced_channel
 from jukinet.provision.log import ProvisionLog, load_or_create_secret
+from jukinet.runtime.jobs import BackgroundJob
 from jukinet.runtime.renewal import CertificateRenewer, Renew
 from jukinet.runtime.svid import SvidSource
 from jukinet.runtime.trust_refresh import TrustFiles, TrustRefresher, read_folder
@@ -162,6 +163,7 @@ class Node:
         self.renewer = self._renewer()
         self._service_names = spec.service_names
         self._closers: list[Callable[[], None]] = []
+        self._jobs: list[BackgroundJob] = []
         spec.register(self.server, self)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
@@ -276,7 +278,7 @@ class Node:
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         for deliverer in self.deliverers:
             deliverer.start()
-        for job in (self.trust_refresher, self.renewer, self.svid):
+        for job in (self.trust_refresher, self.renewer, self.svid, *self._jobs):
             if job is not None:
                 job.start()
         threading.Thread(target=self._watch_expiry, name="expiry", daemon=True).start()
@@ -339,6 +341,10 @@ class Node:
         """The server side of the sealed RPC `method` at this node."""
         return SealedEndpoint(self.sealer, method)
 
+    def add_job(self, job: BackgroundJob) -> None:
+        """A background job of a service, started and stopped with the node."""
+        self._jobs.append(job)
+
     def changes_queued(self) -> None:
         """Tell the outboxes something new waits (called after a commit)."""
         for deliverer in self.deliverers:
@@ -350,7 +356,7 @@ class Node:
         self.health.enter_graceful_shutdown()
         for deliverer in self.deliverers:
             deliverer.stop()
-        for job in (self.trust_refresher, self.renewer, self.svid):
+        for job in (self.trust_refresher, self.renewer, self.svid, *self._jobs):
             if job is not None:
                 job.stop()
         self.server.stop(grace).wait()

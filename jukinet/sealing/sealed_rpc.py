@@ -66,7 +66,9 @@ class SealedStub:
 
     def send(self, payload: protobuf_message.Message) -> Any:
         """Seal `payload`, call, return the reply; RefusedError if the call failed."""
-        envelope = self.sealer.seal(payload, recipient=self.peer, method=self.method)
+        return self._call(self.sealer.seal(payload, recipient=self.peer, method=self.method))
+
+    def _call(self, envelope: envelope_pb2.SealedEnvelope) -> Any:
         try:
             return self.call(envelope)
         except grpc.RpcError as error:
@@ -74,11 +76,25 @@ class SealedStub:
 
     def ask(self, payload: protobuf_message.Message, answer_type: type[P]) -> P:
         """`send`, then open the reply's sealed `envelope` as an `answer_type` from the peer."""
-        reply = self.send(payload)
+        return self.exchange(payload, answer_type).answer
+
+    def exchange(self, payload: protobuf_message.Message, answer_type: type[P]) -> Exchange[P]:
+        """`ask`, also saying how many bytes each way the request and reply messages took."""
+        envelope = self.sealer.seal(payload, recipient=self.peer, method=self.method)
+        reply = self._call(envelope)
         _, answer = self.sealer.open(
             reply.envelope, answer_type, peer=self.peer, method=self.method
         )
-        return answer
+        return Exchange(answer, envelope.ByteSize(), reply.ByteSize())
+
+
+@dataclass(frozen=True)
+class Exchange(Generic[P]):
+    """An opened answer, and the size of the sealed request and reply that carried it."""
+
+    answer: P
+    bytes_sent: int
+    bytes_received: int
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,16 @@ fuhyo_versions, fuhyo_current
     附票本人確認情報 (the 18 items of seed 003 別添2 (2)), kept like the
     resident record: versions only inserted, an index of the latest. No My
     Number column exists, by design.
+consistency_runs, consistency_differences
+    整合性確認 (jukinet/consistency): each comparison of a municipality's
+    file with the tier above — its report (counts only, serialized
+    ConsistencyReport) — and the persons found different, with what was done
+    about each, so an operator can approve the repairs that wait.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -266,3 +273,53 @@ fuhyo_current = Table(
 )
 Index("ix_fuhyo_current_kana", fuhyo_current.c.seion_kana, fuhyo_current.c.birth_date)
 Index("ix_fuhyo_current_kanji", fuhyo_current.c.name_kanji, fuhyo_current.c.birth_date)
+
+# What a version row holds for this node alone: its row id, its number in this node's history,
+# the change id that brought it (a consistency repair brings it under a new one) and when it
+# was recorded. Every other column is the record, the same on every tier that holds it.
+BOOKKEEPING = frozenset({"id", "version", "change_id", "recorded_at"})
+
+
+def content_columns(versions: Table) -> list[Column[Any]]:
+    """The columns of a version table that every tier holds alike, in table order."""
+    return [c for c in versions.columns if c.name not in BOOKKEEPING]
+
+
+# The lookup of a municipality's latest versions per person (整合性確認), revision 0007.
+Index(
+    "ix_resident_versions_municipality",
+    resident_versions.c.municipality_code,
+    resident_versions.c.juminhyo_code,
+    resident_versions.c.version,
+)
+Index(
+    "ix_fuhyo_versions_municipality",
+    fuhyo_versions.c.municipality_code,
+    fuhyo_versions.c.juminhyo_code,
+    fuhyo_versions.c.version,
+)
+
+consistency_runs = Table(
+    "consistency_runs",
+    metadata,
+    Column("run_id", String(sizes.UUID), primary_key=True),
+    Column("municipality_code", String(sizes.MUNICIPALITY_CODE), nullable=False),
+    Column("file", SmallInteger, nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Column("report", LargeBinary, nullable=False),
+)
+Index(
+    "ix_consistency_runs_latest",
+    consistency_runs.c.municipality_code,
+    consistency_runs.c.file,
+    consistency_runs.c.finished_at,
+)
+
+consistency_differences = Table(
+    "consistency_differences",
+    metadata,
+    Column("run_id", String(sizes.UUID), primary_key=True),
+    Column("juminhyo_code", String(sizes.JUMINHYO_CODE), primary_key=True),
+    Column("kind", SmallInteger, nullable=False),
+    Column("repair", SmallInteger, nullable=False),
+)

@@ -108,6 +108,21 @@ POLICY: Mapping[str, tuple[Allow, ...]] = {
     m.DISCLOSE_RECORD: (Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),),
     m.GET_PROVISION_STATISTICS: (Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),),
     m.APPROVE_BULK_PROVISION: (Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),),
+    # 整合性確認: a CS compares with its prefecture (fuhyo) server, those with national; the
+    # answering servicer then admits only the caller's own municipalities and file.
+    m.DIGEST_RANGES: (
+        Allow(Role.CS, Scope.SAME_PREFECTURE),
+        Allow(Role.PREFECTURE, Scope.AT_NATIONAL),
+        Allow(Role.FUHYO, Scope.AT_NATIONAL),
+    ),
+    m.LIST_LEAVES: (
+        Allow(Role.CS, Scope.SAME_PREFECTURE),
+        Allow(Role.PREFECTURE, Scope.AT_NATIONAL),
+        Allow(Role.FUHYO, Scope.AT_NATIONAL),
+    ),
+    # The prefecture's own operators run checks and approve repairs.
+    m.RUN_CONSISTENCY_CHECK: (Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),),
+    m.APPROVE_REPAIRS: (Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),),
     # Operators see counts and states (no personal data) of any node.
     m.GET_NODE_STATUS: (Allow(Role.OPERATOR),),
     # Trust material flows down the tree: national to prefecture and fuhyo servers, a

@@ -19,6 +19,7 @@ from jukinet.records import validation
 from jukinet.runtime.node import Node, ServiceSpec
 from jukinet.storage.schema import outbox as outbox_table
 from jukinet.trust.authz import current_caller
+from services.shared.consistency import FUHYO_FILE, RESIDENT_FILE, add_consistency_runner
 from services.shared.delivery import hop_sender
 from services.shared.node_admin import add_node_admin
 
@@ -113,6 +114,8 @@ class CsServicer(cs_service_pb2_grpc.CsServiceServicer):
 def _register(server: grpc.Server, node: Node) -> None:
     add_node_admin(server, node)
     cs_service_pb2_grpc.add_CsServiceServicer_to_server(CsServicer(node), server)
+    # The CS holds its municipality's truth: it compares both files with the servers above.
+    add_consistency_runner(server, node, {RESIDENT_FILE: NEXT_HOP, FUHYO_FILE: FUHYO_HOP})
 
 
 def _prefecture_sender(node: Node) -> outbox.Sender:
@@ -138,7 +141,7 @@ def _fuhyo_sender(node: Node) -> outbox.Sender:
 
 SPEC = ServiceSpec(
     role=Role.CS,
-    service_names=(m.CS_SERVICE, m.NODE_ADMIN_SERVICE),
+    service_names=(m.CS_SERVICE, m.NODE_ADMIN_SERVICE, m.CONSISTENCY_ADMIN_SERVICE),
     register=_register,
     senders={NEXT_HOP: _prefecture_sender, FUHYO_HOP: _fuhyo_sender},
 )

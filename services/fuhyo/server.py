@@ -23,6 +23,11 @@ from jukinet.provision.provider import Provider
 from jukinet.records import validation
 from jukinet.runtime.node import Node, ServiceSpec
 from jukinet.trust.authz import current_caller
+from services.shared.consistency import (
+    FUHYO_FILE,
+    add_consistency_answerer,
+    add_consistency_runner,
+)
 from services.shared.delivery import hop_receiver, hop_sender
 from services.shared.node_admin import add_node_admin
 
@@ -114,6 +119,9 @@ def _register(server: grpc.Server, node: Node) -> None:
     store.start()
     node.close_on_stop(store.close)
     fuhyo_grpc.add_FuhyoServiceServicer_to_server(FuhyoServicer(node, store), server)
+    # Its CSs compare their fuhyo records here; it compares them with the national fuhyo server.
+    add_consistency_answerer(server, node, {Role.CS: FUHYO_FILE})
+    add_consistency_runner(server, node, {FUHYO_FILE: NEXT_HOP})
 
 
 def _national_sender(node: Node) -> outbox.Sender:
@@ -131,7 +139,12 @@ def _national_sender(node: Node) -> outbox.Sender:
 
 SPEC = ServiceSpec(
     role=Role.FUHYO,
-    service_names=(m.FUHYO_SERVICE, m.NODE_ADMIN_SERVICE),
+    service_names=(
+        m.FUHYO_SERVICE,
+        m.NODE_ADMIN_SERVICE,
+        m.CONSISTENCY_SERVICE,
+        m.CONSISTENCY_ADMIN_SERVICE,
+    ),
     register=_register,
     senders={NEXT_HOP: _national_sender},
 )

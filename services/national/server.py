@@ -20,6 +20,7 @@ from jukinet.provision.fuhyo import FUHYO_RECORDS
 from jukinet.provision.provider import RESIDENTS, Provider, RecordKind
 from jukinet.runtime.node import Node, ServiceSpec
 from jukinet.trust.authz import current_caller
+from services.shared.consistency import FUHYO_FILE, RESIDENT_FILE, add_consistency_answerer
 from services.shared.delivery import hop_receiver
 from services.shared.node_admin import add_node_admin
 from services.shared.provision import ProvisionServicer, bulk_approvals
@@ -95,6 +96,8 @@ def _register(server: grpc.Server, node: Node) -> None:
     add_trust(server, node)
     national_grpc.add_NationalServiceServicer_to_server(NationalServicer(node), server)
     fuhyo_grpc.add_NationalFuhyoServiceServicer_to_server(NationalFuhyoServicer(node), server)
+    # Prefecture servers compare resident records here, fuhyo servers fuhyo records.
+    add_consistency_answerer(server, node, {Role.PREFECTURE: RESIDENT_FILE, Role.FUHYO: FUHYO_FILE})
     agencies = Provider(
         db=node.db,
         log=node.provision_log,
@@ -113,6 +116,7 @@ SPEC = ServiceSpec(
         m.PROVISION_SERVICE,
         m.NODE_ADMIN_SERVICE,
         m.TRUST_SERVICE,
+        m.CONSISTENCY_SERVICE,
     ),
     register=_register,
 )

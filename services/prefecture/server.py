@@ -23,6 +23,11 @@ from jukinet.runtime.node import Node, ServiceSpec
 from jukinet.trust.authz import current_caller
 from services.prefecture.link import MyNumberLinkServicer
 from services.prefecture.provision_admin import ProvisionAdminServicer
+from services.shared.consistency import (
+    RESIDENT_FILE,
+    add_consistency_answerer,
+    add_consistency_runner,
+)
 from services.shared.delivery import hop_receiver, hop_sender
 from services.shared.node_admin import add_node_admin
 from services.shared.provision import ProvisionServicer, bulk_approvals
@@ -52,6 +57,9 @@ def _register(server: grpc.Server, node: Node) -> None:
     add_node_admin(server, node)
     add_trust(server, node)
     prefecture_grpc.add_PrefectureServiceServicer_to_server(PrefectureServicer(node), server)
+    # Its CSs compare their resident records here; it compares them with national.
+    add_consistency_answerer(server, node, {Role.CS: RESIDENT_FILE})
+    add_consistency_runner(server, node, {RESIDENT_FILE: NEXT_HOP})
     national = node.sealed_stub(
         NEXT_HOP,
         method=m.QUERY_FOR_PREFECTURE,
@@ -104,6 +112,8 @@ SPEC = ServiceSpec(
         m.MY_NUMBER_LINK_SERVICE,
         m.NODE_ADMIN_SERVICE,
         m.TRUST_SERVICE,
+        m.CONSISTENCY_SERVICE,
+        m.CONSISTENCY_ADMIN_SERVICE,
     ),
     register=_register,
     senders={NEXT_HOP: _national_sender},

@@ -8,6 +8,7 @@ from google.protobuf import timestamp_pb2
 from juki.v1 import node_admin_service_pb2 as pb
 from juki.v1 import node_admin_service_pb2_grpc as pb_grpc
 from jukinet.changes import counts, outbox
+from jukinet.consistency.runs import RunStore
 from jukinet.runtime.node import Node
 
 
@@ -47,6 +48,7 @@ class NodeAdminServicer(pb_grpc.NodeAdminServiceServicer):
                 node.trust_refresher.age_seconds() if node.trust_refresher else -1
             ),
             uptime_seconds=int((node.clock.now() - node.started_at).total_seconds()),
+            last_consistency_checks=RunStore(node.db, node.audit).latest(),
         )
 
 

@@ -1,0 +1,192 @@
+"""Taking a consistency repair: the node below re-sends its own version of a person
+(jukinet/consistency sends them; common.proto Repair). The rule of what a repair may change
+here has its one home here.
+
+- RESEND (the tier above was found missing the version, or behind): taken if this node's
+  latest version of the person *from that municipality* is older or missing; a version
+  already held is a no-op. Stored as a new version; the person's index moves to it unless
+  a later change of another municipality is current here (the repaired version is then
+  history). Changes held back waiting for it are taken after it.
+- OVERWRITE (an operator approved it: same version, different content): stored over a
+  version of the same 更新順番号 (for a fuhyo: over any); never over a later one
+  (STALE_SEQUENCE).
+- WITHDRAW (an operator approved it: the municipality holds no such person): this node's
+  versions of the person from that municipality are deleted, the index points at what is
+  left, or goes.
+
+Every repair is remembered by change id like any change (exactly once), and what was written
+is queued for the next hop, so a repair taken at a prefecture reaches the national server.
+Delivered batches holding repairs are taken change by change (`take_resident_batch`,
+`take_fuhyo_batch`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, Table, delete, select
+
+from juki.v1 import common_pb2
+from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
+from jukinet.changes import batch_plan, batches, fuhyo_ledger, ledger
+from jukinet.core.clock import today_in_japan
+from jukinet.core.errors import Reason, RefusedError
+from jukinet.records import fuhyo, residents, validation
+from jukinet.storage.schema import (
+    content_columns,
+    fuhyo_current,
+    fuhyo_versions,
+    resident_current,
+    resident_versions,
+)
+
+RESEND = common_pb2.REPAIR_KIND_RESEND
+WITHDRAW = common_pb2.REPAIR_KIND_WITHDRAW
+
+
+def _latest_from(
+    conn: Connection, versions: Table, code: str, municipality: str
+) -> Row[Any] | None:
+    """The person's latest version here from `municipality`."""
+    return conn.execute(
+        select(versions)
+        .where(versions.c.juminhyo_code == code, versions.c.municipality_code == municipality)
+        .order_by(versions.c.version.desc())
+        .limit(1)
+    ).first()
+
+
+def _same_content(versions: Table, row: Row[Any], values: dict[str, Any]) -> bool:
+    return all(getattr(row, c.name) == values[c.name] for c in content_columns(versions))
+
+
+def _withdraw(
+    conn: Connection,
+    versions: Table,
+    current: Table,
+    index_row: Callable[[dict[str, Any], int], dict[str, Any]],
+    change: Any,
+) -> None:
+    """WITHDRAW: drop the person's versions from the municipality; re-point or drop the index."""
+    code = change.record.juminhyo_code
+    conn.execute(
+        delete(versions).where(
+            versions.c.juminhyo_code == code,
+            versions.c.municipality_code == change.municipality_code,
+        )
+    )
+    left = conn.execute(
+        select(versions)
+        .where(versions.c.juminhyo_code == code)
+        .order_by(versions.c.version.desc())
+        .limit(1)
+    ).first()
+    if left is None:
+        conn.execute(delete(current).where(current.c.juminhyo_code == code))
+        return
+    state = index_row(dict(left._mapping), left.id)
+    conn.execute(ledger.point_index(current), {**state, "person": code})
+
+
+def _written(conn: Connection, change: Any, intake: ledger.Intake) -> ledger.Decision:
+    """A repair that wrote something: queued for the next hop and remembered."""
+    intake.queue(conn, change, intake.clock.now())
+    ledger.remember(conn, change.change_id, intake, ledger.APPLIED)
+    return ledger.APPLIED
+
+
+def _nothing_to_do(conn: Connection, change: Any, intake: ledger.Intake) -> ledger.Decision:
+    ledger.remember(conn, change.change_id, intake, ledger.APPLIED)
+    return ledger.APPLIED
+
+
+def take_resident_repair(
+    conn: Connection, change: common_pb2.Change, intake: ledger.Intake
+) -> ledger.Decision:
+    """Take one resident repair (see the module docstring); RefusedError having written nothing."""
+    previous = ledger.previous_decision(conn, change.change_id)
+    if previous is not None:
+        return previous
+    validation.check_repair(change, today_in_japan(intake.clock))
+    if change.repair.kind == WITHDRAW:
+        _withdraw(conn, resident_versions, resident_current, residents.index_row, change)
+        return _written(conn, change, intake)
+    code, seq, now = change.record.juminhyo_code, change.sequence_number, intake.clock.now()
+    mine = _latest_from(conn, resident_versions, code, change.municipality_code)
+    if mine is not None:
+        if mine.sequence_number > seq:
+            raise RefusedError(Reason.STALE_SEQUENCE)
+        values = residents.version_values(
+            change, change.record, version=0, removed=change.repair.removed, recorded_at=now
+        )
+        if mine.sequence_number == seq and (
+            change.repair.kind == RESEND or _same_content(resident_versions, mine, values)
+        ):
+            return _nothing_to_do(conn, change, intake)
+    current_seq = conn.execute(
+        select(resident_current.c.sequence_number).where(resident_current.c.juminhyo_code == code)
+    ).scalar()
+    is_latest = current_seq is None or current_seq <= seq
+    ledger.store_resident_version(
+        conn, change, change.record, removed=change.repair.removed, now=now, move_index=is_latest
+    )
+    decision = _written(conn, change, intake)
+    if is_latest:
+        ledger.release_held(conn, change, intake)
+    return decision
+
+
+def take_fuhyo_repair(
+    conn: Connection, change: fuhyo_pb.FuhyoChange, intake: ledger.Intake
+) -> ledger.Decision:
+    """Take one fuhyo repair (see the module docstring); RefusedError having written nothing."""
+    previous = ledger.previous_decision(conn, change.change_id)
+    if previous is not None:
+        return previous
+    validation.check_repair(change, today_in_japan(intake.clock))
+    if change.repair.kind == WITHDRAW:
+        _withdraw(conn, fuhyo_versions, fuhyo_current, fuhyo.index_row, change)
+        return _written(conn, change, intake)
+    code, now = change.record.juminhyo_code, intake.clock.now()
+    mine = _latest_from(conn, fuhyo_versions, code, change.municipality_code)
+    values = fuhyo.version_values(change, version=0, recorded_at=now)
+    if mine is not None and _same_content(fuhyo_versions, mine, values):
+        return _nothing_to_do(conn, change, intake)
+    current = fuhyo.current(conn, code)
+    # The municipality's version is current here unless another municipality keeps it now.
+    is_latest = current is None or current.keeping_municipality_code == change.municipality_code
+    fuhyo_ledger.store_fuhyo_version(conn, change, now, move_index=is_latest)
+    decision = _written(conn, change, intake)
+    if is_latest:
+        fuhyo_ledger.release_held(conn, code, intake)
+    return decision
+
+
+def _either(repair: batches.Take[Any], ordinary: batches.Take[Any]) -> batches.Take[Any]:
+    def take(conn: Connection, change: Any, intake: ledger.Intake) -> ledger.Decision:
+        if change.HasField("repair"):
+            return repair(conn, change, intake)
+        return ordinary(conn, change, intake)
+
+    return take
+
+
+_take_resident = _either(take_resident_repair, ledger.take_change)
+_take_fuhyo = _either(take_fuhyo_repair, fuhyo_ledger.take_fuhyo_change)
+
+
+def take_resident_batch(
+    conn: Connection, changes: Sequence[common_pb2.Change], intake: ledger.Intake
+) -> list[common_pb2.ChangeResult]:
+    """A delivered batch of resident changes: set-wise (batch_plan) unless it holds repairs."""
+    if any(change.HasField("repair") for change in changes):
+        return batches.take_batch(conn, changes, intake, _take_resident)
+    return batch_plan.take_resident_batch(conn, changes, intake)
+
+
+def take_fuhyo_batch(
+    conn: Connection, changes: Sequence[fuhyo_pb.FuhyoChange], intake: ledger.Intake
+) -> list[common_pb2.ChangeResult]:
+    """A delivered batch of fuhyo changes, one by one, repairs among them."""
+    return batches.take_batch(conn, changes, intake, _take_fuhyo)

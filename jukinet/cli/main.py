@@ -7,6 +7,7 @@ juki-net net renew|revoke|rollover --state-dir DIR …             the same on a
 juki-net keys rotate|retire …         sealing-key rotation of a local network's node
 juki-net submit --network FILE …      enter a change at a CS as its register system
 juki-net status --network FILE        every node's status, as an operator
+juki-net consistency --network FILE --municipality CODE   整合性確認, tier by tier
 juki-net query|bulk --network FILE --as CLIENT --task T …        provision
 juki-net disclose|stats|approve --network FILE …                 operator provision RPCs
 juki-net tasks                        the task catalogue
@@ -18,10 +19,10 @@ from __future__ import annotations
 import logging
 import sys
 
-from jukinet.cli import changes, data, errors, net, node, nodes, pki, provision
+from jukinet.cli import changes, consistency, data, errors, net, node, nodes, pki, provision
 from jukinet.cli.errors import Parser
 
-GROUPS = (nodes, node, pki, net, changes, provision, data)
+GROUPS = (nodes, node, pki, net, changes, consistency, provision, data)
 
 
 def build_parser() -> Parser:

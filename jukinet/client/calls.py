@@ -19,6 +19,8 @@ from typing import TextIO
 from google.protobuf import json_format
 
 from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc
+from juki.v1 import consistency_service_pb2 as consistency_pb
+from juki.v1 import consistency_service_pb2_grpc as consistency_grpc
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from juki.v1 import fuhyo_service_pb2_grpc as fuhyo_grpc
 from juki.v1 import node_admin_service_pb2 as admin_pb
@@ -32,6 +34,7 @@ from jukinet.provision.catalogue import ITEMS
 
 TIMEOUT_S = 15.0
 STATUS_TIMEOUT_S = 5.0
+CONSISTENCY_TIMEOUT_S = 900.0  # a run over a large municipality takes minutes
 # Columns of a bulk query file; a row's key is its juminhyo_code, else its my_number, else
 # the 4 information columns.
 BULK_COLUMNS = (
@@ -264,3 +267,33 @@ def node_status(
 def applied_counts(network: NetworkDescription) -> dict[str, int]:
     """Applied-change count of every node, by name (raises if a node does not answer)."""
     return {n.name: node_status(network, n).applied_change_count for n in network.nodes}
+
+
+def consistency_check(
+    network: NetworkDescription,
+    node: NodeEntry,
+    municipality: str,
+    file: consistency_pb.RecordFile.ValueType = consistency_pb.RECORD_FILE_UNSPECIFIED,
+    operator: str = OPERATOR,
+) -> list[consistency_pb.ConsistencyReport]:
+    """RunConsistencyCheck at `node` for `municipality` (every file it compares unless `file`),
+    as an operator; one report per file."""
+    with connect(network, node, network.client(operator)) as channel:
+        reply = consistency_grpc.ConsistencyAdminServiceStub(channel).RunConsistencyCheck(
+            consistency_pb.RunConsistencyCheckRequest(municipality_code=municipality, file=file),
+            timeout=CONSISTENCY_TIMEOUT_S,
+        )
+    return list(reply.reports)
+
+
+def approve_repairs(
+    network: NetworkDescription, node: NodeEntry, run_id: str, operator: str = OPERATOR
+) -> consistency_pb.ApproveRepairsResponse:
+    """ApproveRepairs of one run at `node`, as an operator."""
+    with connect(network, node, network.client(operator)) as channel:
+        reply: consistency_pb.ApproveRepairsResponse = consistency_grpc.ConsistencyAdminServiceStub(
+            channel
+        ).ApproveRepairs(
+            consistency_pb.ApproveRepairsRequest(run_id=run_id), timeout=CONSISTENCY_TIMEOUT_S
+        )
+    return reply

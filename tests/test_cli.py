@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -17,7 +18,9 @@ from pathlib import Path
 import pytest
 
 from jukinet.client import calls as clients
+from jukinet.dev import synthetic
 from jukinet.dev.localnet import LocalNetwork
+from tests.helpers import plant
 from tests.helpers.network import versions, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -235,6 +238,10 @@ def test_other_mistakes_are_one_line_too(described: str, tmp_path: Path) -> None
         (("pki", "inspect", described), ("not a PEM certificate",)),
         (("nosuchcommand",), ("invalid choice",)),
         (("query", *net), ("required",)),
+        (("consistency", *net), ("give --municipality",)),
+        (("consistency", *net, "--municipality", "999999"), ("not a municipality code",)),
+        (("consistency", *net, "--municipality", "011002"), ("no cs node for 011002",)),
+        (("consistency", *net, "--approve", "x"), ("--approve needs --node",)),
     ]
     for args, words in cases:
         _assert_one_line_mistake(_run(*args), *words)
@@ -309,3 +316,24 @@ def test_a_long_load_shows_progress(tmp_path: Path) -> None:
     progress = re.findall(r"(\d+)/12000 written", done.stderr)
     assert len(progress) >= 2 and progress[-1] == "12000"
     assert "loaded 12000 residents" in done.stdout
+
+
+def test_consistency_finds_a_row_deleted_by_hand_repairs_it_and_then_finds_none(
+    described: str, network: LocalNetwork
+) -> None:
+    """The operator's way through 整合性確認: one difference, repaired, then none."""
+    born = synthetic.birth("141003", random.Random(4242))
+    clients.submit_change(network.info, born)
+    code = born.record.juminhyo_code
+    wait_for(lambda: versions(network, "national", code))
+    plant.delete_persons(network, "prefecture-14", [code])
+    first = _run("consistency", "--network", described, "--municipality", "141003")
+    assert first.returncode == 0, first.stderr
+    resident = [line for line in first.stdout.splitlines() if "prefecture/14" in line]
+    assert len(resident) == 1 and "missing above 1; repaired 1 (1 delivered)" in resident[0]
+    assert code not in first.stdout + first.stderr
+    assert versions(network, "prefecture-14", code)
+    second = _run("consistency", "--network", described, "--municipality", "141003")
+    assert second.returncode == 0, second.stderr
+    lines = second.stdout.splitlines()
+    assert len(lines) == 4 and all(line.endswith("consistent") for line in lines), lines

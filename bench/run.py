@@ -16,12 +16,16 @@ residents (P4), then measured:
 - P2: QueryResidents at prefecture-14 by 住民票コード, My Number and 4 information;
 - P3: the narrow My Number round trip organ → fuhyo-14 → prefecture-14 (QueryFuhyoRecords
   under a My Number Act task, a new request id each time, so every call crosses the link);
+- P5 (bench/consistency.py): the consistency check of one municipality of N residents with 10
+  planted differences, against a full transfer of the same records (SQLite);
 - sealing (bench/sealing.py) per message and per batch, and tracing per span.
 
 Targets (issue #7), each against the baseline of this run: P1 rate >= 1.0x the concurrent echo
-rate; P2 p99 <= 2x and P3 p99 <= 3x the bare p99; P4 1M residents in <= 120 s.
+rate; P2 p99 <= 2x and P3 p99 <= 3x the bare p99; P4 1M residents in <= 120 s; P5 <= 1% of
+the full transfer's bytes.
 Quick by default; the full run is
-``--residents 1000000 --changes 20000 --queries 2000 --link-calls 1000``.
+``--residents 1000000 --changes 20000 --queries 2000 --link-calls 1000
+--consistency-residents 1000000``.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import consistency
 import provision
 import sealing
 from sqlalchemy import create_engine, func, select
@@ -304,6 +309,12 @@ def main() -> int:
         default="sqlite,postgresql",
         help="comma-separated; postgresql starts a local server (Debian's postgresql package)",
     )
+    parser.add_argument(
+        "--consistency-residents",
+        type=int,
+        default=20_000,
+        help="P5: residents of the compared municipality (full: 1000000)",
+    )
     parser.add_argument("--json", type=Path, help="also write every figure as JSON")
     args = parser.parse_args()
     databases = args.databases.split(",")
@@ -313,11 +324,14 @@ def main() -> int:
     for database in databases:
         print(f"\n== {database} ==", flush=True)
         results[database] = measure_network(args, database)
+    print("\n== P5 (SQLite) ==", flush=True)
+    results["p5"] = consistency.run(args.consistency_residents)
     results["tracing"] = tracing(20_000)
     results["sealing"] = sealing.run(args.seal_seconds)
     for database in databases:
         print(f"\n== {database} ==")
         report(results[database])
+    consistency.report(results["p5"])
     report_shared(results, results[databases[0]]["baseline"]["sequential"]["p50_ms"])
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))

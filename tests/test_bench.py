@@ -22,6 +22,7 @@ def test_bench_runs_on_sqlite_and_postgresql(tmp_path: Path) -> None:
             str(ROOT / "bench" / "run.py"),
             *("--residents", "300", "--changes", "60", "--per-call", "20"),
             *("--queries", "20", "--link-calls", "10", "--seal-seconds", "0.01"),
+            *("--consistency-residents", "300"),
             *("--json", str(out)),
         ],
         capture_output=True,
@@ -52,4 +53,9 @@ def test_bench_runs_on_sqlite_and_postgresql(tmp_path: Path) -> None:
             for mode in ("sequential", "concurrent")
         }
     assert figures["tracing"]["span_us"] > 0 and figures["sealing"]
+    p5 = figures["p5"]
+    assert (p5["equal"]["found"], p5["planted"]["found"], p5["after_repair"]["found"]) == (0, 10, 0)
+    assert p5["equal"]["round_trips"] == 1 and p5["planted"]["round_trips"] > 1
+    assert p5["full_transfer"]["records"] == 300  # one record per person, the latest
+    assert p5["planted"]["bytes"] > 0 and p5["full_transfer"]["bytes"] > 0
     assert "P1 60 changes, 20/call: at national" in run.stdout

@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 
 from jukinet.client import calls as clients
-from jukinet.dev import synthetic
+from jukinet.dev import plant, synthetic
 from jukinet.dev.localnet import LocalNetwork
-from tests.helpers import plant
 from tests.helpers.network import versions, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -23,10 +23,9 @@ from juki.v1 import consistency_service_pb2_grpc as pb_grpc
 from jukinet.client import calls as clients
 from jukinet.core import methods as m
 from jukinet.core.errors import error_info
-from jukinet.dev import synthetic
+from jukinet.dev import plant, synthetic
 from jukinet.dev.localnet import LocalNetwork
 from jukinet.storage.schema import audit_log
-from tests.helpers import plant
 from tests.helpers.certs import credentials_for
 from tests.helpers.network import (
     channel_as,

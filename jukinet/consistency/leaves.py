@@ -64,15 +64,13 @@ class Leaf:
         return f"{self.key:011d}"
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return "" if value is None else str(value)
-
-
 def digest_of(values: Sequence[Any]) -> bytes:
-    """A leaf digest: SHA-256 over the values' canonical text, truncated to 16 bytes."""
-    text = _SEPARATOR.join(_text(v) for v in values)
+    """A leaf digest: SHA-256 over the values' text, truncated to 16 bytes.
+
+    The content columns are strings, integers and booleans, never NULL, and come back as the
+    same Python values from SQLite and PostgreSQL, so their `str` is the canonical text.
+    """
+    text = _SEPARATOR.join(map(str, values))
     return hashlib.sha256(text.encode()).digest()[:DIGEST_BYTES]
 
 

@@ -3,6 +3,8 @@ ConsistencyService RPCs, counting the round trips and bytes it took (for the rep
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +17,8 @@ from jukinet.consistency.narrowing import MAX_RANGES, KeyRange
 from jukinet.consistency.snapshot import KEY_SPACE, RangeSummary
 from jukinet.core.errors import Reason, RefusedError
 from jukinet.sealing.sealed_rpc import SealedStub
+
+WHOLE: KeyRange = (0, KEY_SPACE)
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,23 @@ class RemoteAbove:
         self.round_trips = 0
         self.bytes_sent = 0
         self.bytes_received = 0
-        self.total = 0  # leaves above, from the summary of the whole key space
+        self._whole: RangeSummary | None = None  # the summary of the whole key space
+
+    @property
+    def total(self) -> int:
+        """The tier above's leaves of the municipality (0 until asked)."""
+        return self._whole.count if self._whole else 0
+
+    def start(self) -> threading.Thread:
+        """Ask for the whole key space's summary in the background: the tier above builds its
+        snapshot while this node builds its own (`summaries` answers it from then on)."""
+        thread = threading.Thread(target=self._ask_whole, name="consistency-warm-up", daemon=True)
+        thread.start()
+        return thread
+
+    def _ask_whole(self) -> None:
+        with contextlib.suppress(RefusedError):  # asked again by the narrowing, which reports it
+            self.summaries([WHOLE])
 
     def _ask(self, stub: SealedStub, query: protobuf_message.Message, answer_type: Any) -> Any:
         exchange = stub.exchange(query, answer_type)
@@ -55,6 +75,8 @@ class RemoteAbove:
         }
 
     def summaries(self, ranges: Sequence[KeyRange]) -> list[RangeSummary]:
+        if list(ranges) == [WHOLE] and self._whole is not None:
+            return [self._whole]
         query = pb.DigestRangesQuery(
             **self._key(), ranges=[pb.KeyRange(low=lo, high=hi) for lo, hi in ranges]
         )
@@ -63,8 +85,8 @@ class RemoteAbove:
         if len(found) != len(ranges):
             raise RefusedError(Reason.PEER_REFUSED, "the tier above answered another question")
         for key_range, summary in zip(ranges, found, strict=True):
-            if key_range == (0, KEY_SPACE):
-                self.total = summary.count
+            if key_range == WHOLE:
+                self._whole = summary
         return found
 
     def _leaves(self, query: pb.ListLeavesQuery) -> list[Leaf]:

@@ -141,10 +141,12 @@ class Runner:
             compared_with=comparison.digests.peer,
             started_at=_timestamp(self.clock.now()),
         )
+        above = RemoteAbove(comparison, report.run_id, municipality)
+        warming = above.start()  # both sides build their snapshots at once
         with self._db.engine.connect() as conn, conn.begin():  # (1)
             snapshot = Snapshot(leaves.read_leaves(conn, file, municipality))
             sent_up_to = outbox.high_water(conn, comparison.hop)
-        above = RemoteAbove(comparison, report.run_id, municipality)
+        warming.join()
         pairs = find_differing(snapshot, above)  # (2)
         found: list[Found] = []
         if pairs and not self._outbox_caught_up(comparison.hop, sent_up_to):  # (3)

@@ -1,5 +1,6 @@
 """Planting differences between tiers by writing a node's database directly (what a restore,
-an operator's mistake or a bug would leave), for the consistency check to find."""
+an operator's mistake or a bug would leave), for the consistency check to find: the tests of
+整合性確認 and bench P5 use it. Never part of a running node."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ from jukinet.storage.schema import (
 @contextmanager
 def database(net: LocalNetwork, node: str) -> Iterator[Database]:
     """A node's database, opened from the test process."""
-    db = open_database(net.node_info(node).database_url)
+    url = net.node_info(node).database_url
+    assert url is not None  # a local network's nodes say where their database is
+    db = open_database(url)
     try:
         yield db
     finally:

@@ -41,7 +41,9 @@ def test_every_node_is_serving_and_lists_its_services(network: LocalNetwork) -> 
         } <= names
 
 
-def _grpcurl(network: LocalNetwork, address: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _grpcurl(
+    network: LocalNetwork, address: str, *args: str, data: str | None = None
+) -> subprocess.CompletedProcess[str]:
     op = network.info.operator
     command = [
         grpcurl_binary(),
@@ -51,6 +53,7 @@ def _grpcurl(network: LocalNetwork, address: str, *args: str) -> subprocess.Comp
         op.cert,
         "-key",
         op.key,
+        *(["-d", data] if data is not None else []),
         address,
         *args,
     ]
@@ -119,3 +122,18 @@ def test_grpcurl_non_operator_cannot_read_node_status(network: LocalNetwork, cli
     )
     assert done.returncode != 0
     assert "PermissionDenied" in done.stderr
+
+
+def test_grpcurl_runs_a_consistency_check(network: LocalNetwork) -> None:
+    """整合性確認 from grpcurl, as an operator: one report per file, nothing differs."""
+    node = network.node_info("cs-141003")
+    done = _grpcurl(
+        network,
+        node.address,
+        "juki.v1.ConsistencyAdminService/RunConsistencyCheck",
+        data='{"municipality_code": "141003"}',
+    )
+    assert done.returncode == 0, done.stderr
+    reports = json.loads(done.stdout)["reports"]
+    assert [r["file"] for r in reports] == ["RECORD_FILE_RESIDENT", "RECORD_FILE_FUHYO"]
+    assert all(r["complete"] and not r.get("differences") for r in reports)

@@ -11,6 +11,7 @@ The register lives in Japan's calendar: dates of changes and the fiscal year
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from typing import Protocol
 
@@ -65,3 +66,23 @@ def fiscal_year(at: dt.datetime) -> int:
     """The Japanese fiscal year (年度, April to March) `at` falls in."""
     local = at.astimezone(JST)
     return local.year if local.month >= 4 else local.year - 1
+
+
+_TIME_OF_DAY = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+
+
+def time_of_day_in_japan(text: str) -> dt.time:
+    """ "HH:MM" as a time of day in Japan; ValueError otherwise."""
+    found = _TIME_OF_DAY.fullmatch(text)
+    if found is None:
+        raise ValueError(f"{text!r} is not a time of day HH:MM")
+    return dt.time(int(found[1]), int(found[2]), tzinfo=JST)
+
+
+def seconds_until(at: dt.time, now: dt.datetime) -> float:
+    """Seconds from `now` to the next time of day `at` in Japan (a full day if it is `at` now)."""
+    local = now.astimezone(JST)
+    next_time = dt.datetime.combine(local.date(), at.replace(tzinfo=None), tzinfo=JST)
+    if next_time <= local:
+        next_time += dt.timedelta(days=1)
+    return (next_time - local).total_seconds()

@@ -26,6 +26,7 @@ from typing import Any
 
 import tomli_w
 
+from jukinet.core.clock import time_of_day_in_japan
 from jukinet.core.identity import Identity
 
 DATABASE_URL_ENV = "JUKI_DATABASE_URL"
@@ -137,6 +138,13 @@ class NodeConfig:
     renewal_check_s: float = 30.0
     workload_api: str | None = None
     consistency_at: str = "02:30"
+
+    def __post_init__(self) -> None:
+        if self.consistency_at:
+            try:
+                time_of_day_in_japan(self.consistency_at)
+            except ValueError:
+                raise ValueError("consistency_at must be HH:MM (in Japan) or empty") from None
 
     @property
     def identity(self) -> Identity:

@@ -30,12 +30,12 @@ from juki.v1 import common_pb2
 from juki.v1 import consistency_service_pb2 as pb
 from jukinet.client import calls as clients
 from jukinet.consistency.leaves import FILES, latest_versions
+from jukinet.consistency.repairs import change_of
 from jukinet.core import methods as m
 from jukinet.core.identity import Role
 from jukinet.dev import plant, synthetic
 from jukinet.dev.localnet import LocalNetwork
 from jukinet.dev.topology import NodePlan
-from jukinet.records import residents
 from jukinet.sealing.envelope import Sealer
 from jukinet.sealing.keys import KeyDirectory
 from jukinet.storage.schema import resident_versions
@@ -89,19 +89,7 @@ def full_transfer(net: LocalNetwork) -> dict[str, float]:
 
     with plant.database(net, "cs-141003") as db, db.engine.connect() as conn:
         for row in conn.execution_options(yield_per=10_000).execute(query):
-            batch.append(
-                common_pb2.Change(
-                    change_id=row.change_id,
-                    reason=row.change_reason,
-                    change_date=row.change_date,
-                    municipality_code=row.municipality_code,
-                    record=residents.record_of(row),
-                    sequence_number=row.sequence_number,
-                    notified_date=row.notified_date,
-                    operator_id=row.operator_id,
-                    terminal_id=row.terminal_id,
-                )
-            )
+            batch.append(change_of(row, row.change_id))
             records += 1
             if len(batch) == BATCH:
                 total += seal()

@@ -23,6 +23,7 @@ Delivered batches holding repairs are taken change by change (`take_resident_bat
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row, Table, delete, select
@@ -101,17 +102,10 @@ def _nothing_to_do(conn: Connection, change: Any, intake: ledger.Intake) -> ledg
     return ledger.APPLIED
 
 
-def take_resident_repair(
+def _restore_resident(
     conn: Connection, change: common_pb2.Change, intake: ledger.Intake
 ) -> ledger.Decision:
-    """Take one resident repair (see the module docstring); RefusedError having written nothing."""
-    previous = ledger.previous_decision(conn, change.change_id)
-    if previous is not None:
-        return previous
-    validation.check_repair(change, today_in_japan(intake.clock))
-    if change.repair.kind == WITHDRAW:
-        _withdraw(conn, resident_versions, resident_current, residents.index_row, change)
-        return _written(conn, change, intake)
+    """RESEND or OVERWRITE of a resident version (see the module docstring)."""
     code, seq, now = change.record.juminhyo_code, change.sequence_number, intake.clock.now()
     mine = _latest_from(conn, resident_versions, code, change.municipality_code)
     if mine is not None:
@@ -137,17 +131,10 @@ def take_resident_repair(
     return decision
 
 
-def take_fuhyo_repair(
+def _restore_fuhyo(
     conn: Connection, change: fuhyo_pb.FuhyoChange, intake: ledger.Intake
 ) -> ledger.Decision:
-    """Take one fuhyo repair (see the module docstring); RefusedError having written nothing."""
-    previous = ledger.previous_decision(conn, change.change_id)
-    if previous is not None:
-        return previous
-    validation.check_repair(change, today_in_japan(intake.clock))
-    if change.repair.kind == WITHDRAW:
-        _withdraw(conn, fuhyo_versions, fuhyo_current, fuhyo.index_row, change)
-        return _written(conn, change, intake)
+    """RESEND or OVERWRITE of a fuhyo version (see the module docstring)."""
     code, now = change.record.juminhyo_code, intake.clock.now()
     mine = _latest_from(conn, fuhyo_versions, code, change.municipality_code)
     values = fuhyo.version_values(change, version=0, recorded_at=now)
@@ -161,6 +148,48 @@ def take_fuhyo_repair(
     if is_latest:
         fuhyo_ledger.release_held(conn, code, intake)
     return decision
+
+
+@dataclass(frozen=True)
+class _File:
+    """What taking a repair needs of one record file."""
+
+    versions: Table
+    current: Table
+    index_row: Callable[[dict[str, Any], int], dict[str, Any]]
+    restore: Callable[[Connection, Any, ledger.Intake], ledger.Decision]
+
+
+_RESIDENT = _File(resident_versions, resident_current, residents.index_row, _restore_resident)
+_FUHYO = _File(fuhyo_versions, fuhyo_current, fuhyo.index_row, _restore_fuhyo)
+
+
+def _take_repair(
+    file: _File, conn: Connection, change: Any, intake: ledger.Intake
+) -> ledger.Decision:
+    """One repair (see the module docstring); RefusedError having written nothing."""
+    previous = ledger.previous_decision(conn, change.change_id)
+    if previous is not None:
+        return previous
+    validation.check_repair(change, today_in_japan(intake.clock))
+    if change.repair.kind == WITHDRAW:
+        _withdraw(conn, file.versions, file.current, file.index_row, change)
+        return _written(conn, change, intake)
+    return file.restore(conn, change, intake)
+
+
+def take_resident_repair(
+    conn: Connection, change: common_pb2.Change, intake: ledger.Intake
+) -> ledger.Decision:
+    """Take one resident repair."""
+    return _take_repair(_RESIDENT, conn, change, intake)
+
+
+def take_fuhyo_repair(
+    conn: Connection, change: fuhyo_pb.FuhyoChange, intake: ledger.Intake
+) -> ledger.Decision:
+    """Take one fuhyo repair."""
+    return _take_repair(_FUHYO, conn, change, intake)
 
 
 def _either(repair: batches.Take[Any], ordinary: batches.Take[Any]) -> batches.Take[Any]:

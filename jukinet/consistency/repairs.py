@@ -31,7 +31,8 @@ def repair_id(run_id: str, code: str, step: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"{run_id}/{code}/{step}"))
 
 
-def _resident(row: Any, change_id: str, repair: common_pb2.Repair) -> common_pb2.Change:
+def change_of(row: Any, change_id: str) -> common_pb2.Change:
+    """A stored resident version as the change that would bring it, under `change_id`."""
     return common_pb2.Change(
         change_id=change_id,
         reason=row.change_reason,
@@ -43,8 +44,13 @@ def _resident(row: Any, change_id: str, repair: common_pb2.Repair) -> common_pb2
         operator_id=row.operator_id,
         terminal_id=row.terminal_id,
         previous_juminhyo_code=row.previous_juminhyo_code,
-        repair=common_pb2.Repair(kind=repair.kind, removed=bool(row.deleted)),
     )
+
+
+def _resident(row: Any, change_id: str, repair: common_pb2.Repair) -> common_pb2.Change:
+    change = change_of(row, change_id)
+    change.repair.CopyFrom(common_pb2.Repair(kind=repair.kind, removed=bool(row.deleted)))
+    return change
 
 
 def _fuhyo(row: Any, change_id: str, repair: common_pb2.Repair) -> fuhyo_pb.FuhyoChange:

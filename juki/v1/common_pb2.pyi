@@ -439,6 +439,7 @@ class Repair(_message.Message):
     KIND_FIELD_NUMBER: _builtins.int
     REMOVED_FIELD_NUMBER: _builtins.int
     kind: Global___RepairKind.ValueType
+    """What the repair asks of the tier above."""
     removed: _builtins.bool
     """The re-sent version is a removed one (除票)."""
     def __init__(

@@ -54,6 +54,7 @@ class _DifferenceKind:
 class _DifferenceKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DifferenceKind.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     DIFFERENCE_KIND_UNSPECIFIED: _DifferenceKind.ValueType  # 0
+    """Not set; never sent."""
     DIFFERENCE_KIND_MISSING_ABOVE: _DifferenceKind.ValueType  # 1
     """Here, not above: re-sent (repaired) at once."""
     DIFFERENCE_KIND_MISSING_BELOW: _DifferenceKind.ValueType  # 2
@@ -69,6 +70,7 @@ class DifferenceKind(_DifferenceKind, metaclass=_DifferenceKindEnumTypeWrapper):
     """How a person differs between this node (below) and the tier above."""
 
 DIFFERENCE_KIND_UNSPECIFIED: DifferenceKind.ValueType  # 0
+"""Not set; never sent."""
 DIFFERENCE_KIND_MISSING_ABOVE: DifferenceKind.ValueType  # 1
 """Here, not above: re-sent (repaired) at once."""
 DIFFERENCE_KIND_MISSING_BELOW: DifferenceKind.ValueType  # 2
@@ -88,6 +90,7 @@ class _RepairState:
 class _RepairStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RepairState.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     REPAIR_STATE_UNSPECIFIED: _RepairState.ValueType  # 0
+    """Not set; never sent."""
     REPAIR_STATE_QUEUED: _RepairState.ValueType  # 1
     """A repair was queued in this node's outbox for the tier above."""
     REPAIR_STATE_AWAITING_APPROVAL: _RepairState.ValueType  # 2
@@ -101,6 +104,7 @@ class RepairState(_RepairState, metaclass=_RepairStateEnumTypeWrapper):
     """What was done about one difference."""
 
 REPAIR_STATE_UNSPECIFIED: RepairState.ValueType  # 0
+"""Not set; never sent."""
 REPAIR_STATE_QUEUED: RepairState.ValueType  # 1
 """A repair was queued in this node's outbox for the tier above."""
 REPAIR_STATE_AWAITING_APPROVAL: RepairState.ValueType  # 2
@@ -120,7 +124,9 @@ class KeyRange(_message.Message):
     LOW_FIELD_NUMBER: _builtins.int
     HIGH_FIELD_NUMBER: _builtins.int
     low: _builtins.int
+    """The first key in the range."""
     high: _builtins.int
+    """The first key after it (at most 100000000000)."""
     def __init__(
         self,
         *,
@@ -147,7 +153,9 @@ class RangeDigest(_message.Message):
     COUNT_FIELD_NUMBER: _builtins.int
     DIGEST_FIELD_NUMBER: _builtins.int
     count: _builtins.int
+    """Leaves in the range."""
     digest: _builtins.bytes
+    """XOR of their digests (16 bytes)."""
     def __init__(
         self,
         *,
@@ -174,8 +182,11 @@ class Leaf(_message.Message):
     MARKER_FIELD_NUMBER: _builtins.int
     DIGEST_FIELD_NUMBER: _builtins.int
     juminhyo_code: _builtins.str
+    """The person's 住民票コード."""
     marker: _builtins.int
+    """The version's 更新順番号 (0 for a fuhyo version)."""
     digest: _builtins.bytes
+    """SHA-256 over the version's content, truncated to 16 bytes."""
     def __init__(
         self,
         *,
@@ -206,7 +217,9 @@ class DigestRangesQuery(_message.Message):
     per run and answers every round from that snapshot.
     """
     municipality_code: _builtins.str
+    """The municipality compared (6-digit code)."""
     file: Global___RecordFile.ValueType
+    """The file compared."""
     @_builtins.property
     def ranges(self) -> _containers.RepeatedCompositeFieldContainer[Global___KeyRange]:
         """1..4096 ranges."""
@@ -235,7 +248,9 @@ class DigestRangesAnswer(_message.Message):
 
     DIGESTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def digests(self) -> _containers.RepeatedCompositeFieldContainer[Global___RangeDigest]: ...
+    def digests(self) -> _containers.RepeatedCompositeFieldContainer[Global___RangeDigest]:
+        """One per asked range, in the order asked."""
+
     def __init__(
         self,
         *,
@@ -263,12 +278,19 @@ class ListLeavesQuery(_message.Message):
     RANGES_FIELD_NUMBER: _builtins.int
     JUMINHYO_CODES_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
+    """The comparison run (a UUID)."""
     municipality_code: _builtins.str
+    """The municipality compared (6-digit code)."""
     file: Global___RecordFile.ValueType
+    """The file compared."""
     @_builtins.property
-    def ranges(self) -> _containers.RepeatedCompositeFieldContainer[Global___KeyRange]: ...
+    def ranges(self) -> _containers.RepeatedCompositeFieldContainer[Global___KeyRange]:
+        """Ranges whose leaves to list, from the run's snapshot."""
+
     @_builtins.property
-    def juminhyo_codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def juminhyo_codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Persons whose leaves to read now."""
+
     def __init__(
         self,
         *,
@@ -294,7 +316,9 @@ class ListLeavesAnswer(_message.Message):
 
     LEAVES_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def leaves(self) -> _containers.RepeatedCompositeFieldContainer[Global___Leaf]: ...
+    def leaves(self) -> _containers.RepeatedCompositeFieldContainer[Global___Leaf]:
+        """The leaves found (a person without one is left out)."""
+
     def __init__(
         self,
         *,
@@ -316,7 +340,9 @@ class DigestRangesRequest(_message.Message):
 
     ENVELOPE_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def envelope(self) -> _envelope_pb2.SealedEnvelope: ...
+    def envelope(self) -> _envelope_pb2.SealedEnvelope:
+        """Sealed to the answering node for this method."""
+
     def __init__(
         self,
         *,
@@ -338,7 +364,9 @@ class DigestRangesResponse(_message.Message):
 
     ENVELOPE_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def envelope(self) -> _envelope_pb2.SealedEnvelope: ...
+    def envelope(self) -> _envelope_pb2.SealedEnvelope:
+        """Sealed back to the caller for this method."""
+
     def __init__(
         self,
         *,
@@ -360,7 +388,9 @@ class ListLeavesRequest(_message.Message):
 
     ENVELOPE_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def envelope(self) -> _envelope_pb2.SealedEnvelope: ...
+    def envelope(self) -> _envelope_pb2.SealedEnvelope:
+        """Sealed to the answering node for this method."""
+
     def __init__(
         self,
         *,
@@ -382,7 +412,9 @@ class ListLeavesResponse(_message.Message):
 
     ENVELOPE_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def envelope(self) -> _envelope_pb2.SealedEnvelope: ...
+    def envelope(self) -> _envelope_pb2.SealedEnvelope:
+        """Sealed back to the caller for this method."""
+
     def __init__(
         self,
         *,
@@ -408,8 +440,11 @@ class Difference(_message.Message):
     KIND_FIELD_NUMBER: _builtins.int
     REPAIR_FIELD_NUMBER: _builtins.int
     subject: _builtins.str
+    """The person, as this node's keyed hash (64 hex digits)."""
     kind: Global___DifferenceKind.ValueType
+    """How the person differs."""
     repair: Global___RepairState.ValueType
+    """What was done about it."""
     def __init__(
         self,
         *,
@@ -436,9 +471,13 @@ class DifferenceCounts(_message.Message):
     DIFFERENT_VERSION_FIELD_NUMBER: _builtins.int
     DIFFERENT_CONTENT_FIELD_NUMBER: _builtins.int
     missing_above: _builtins.int
+    """DIFFERENCE_KIND_MISSING_ABOVE."""
     missing_below: _builtins.int
+    """DIFFERENCE_KIND_MISSING_BELOW."""
     different_version: _builtins.int
+    """DIFFERENCE_KIND_DIFFERENT_VERSION."""
     different_content: _builtins.int
+    """DIFFERENCE_KIND_DIFFERENT_CONTENT."""
     def __init__(
         self,
         *,
@@ -481,8 +520,11 @@ class ConsistencyReport(_message.Message):
     INCOMPLETE_REASON_FIELD_NUMBER: _builtins.int
     DIFFERENCES_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
+    """The run (a UUID; ApproveRepairs takes it)."""
     municipality_code: _builtins.str
+    """The municipality compared."""
     file: Global___RecordFile.ValueType
+    """The file compared."""
     compared_with: _builtins.str
     """The tier above's SPIFFE ID."""
     records_here: _builtins.int
@@ -490,9 +532,11 @@ class ConsistencyReport(_message.Message):
     records_above: _builtins.int
     """Persons of the municipality on the file above."""
     round_trips: _builtins.int
-    """Request/answer round trips, and the bytes of their messages both ways."""
+    """Request/answer round trips with the tier above."""
     bytes_sent: _builtins.int
+    """Bytes of the sealed request messages sent."""
     bytes_received: _builtins.int
+    """Bytes of the sealed answer messages received."""
     repairs_queued: _builtins.int
     """Repairs queued now (missing above, different version)."""
     repairs_delivered: _builtins.int
@@ -508,11 +552,17 @@ class ConsistencyReport(_message.Message):
     incomplete_reason: _builtins.str
     """Why not complete: a stable code (e.g. OUTBOX_BEHIND), else empty."""
     @_builtins.property
-    def started_at(self) -> _timestamp_pb2.Timestamp: ...
+    def started_at(self) -> _timestamp_pb2.Timestamp:
+        """When the run began."""
+
     @_builtins.property
-    def finished_at(self) -> _timestamp_pb2.Timestamp: ...
+    def finished_at(self) -> _timestamp_pb2.Timestamp:
+        """When its result was recorded."""
+
     @_builtins.property
-    def found(self) -> Global___DifferenceCounts: ...
+    def found(self) -> Global___DifferenceCounts:
+        """Differences found, by kind."""
+
     @_builtins.property
     def differences(self) -> _containers.RepeatedCompositeFieldContainer[Global___Difference]:
         """Each difference (at most 1,000 listed; `found` counts them all)."""
@@ -582,7 +632,9 @@ class RunConsistencyCheckResponse(_message.Message):
 
     REPORTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def reports(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConsistencyReport]: ...
+    def reports(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConsistencyReport]:
+        """One report per file compared."""
+
     def __init__(
         self,
         *,

@@ -48,8 +48,11 @@ def channel_credentials(key: bytes, cert: bytes, bundle: bytes) -> grpc.ChannelC
 
 
 def server_options(max_connection_age_s: float) -> list[tuple[str, int]]:
-    """Options bounding connection age so rotated or revoked credentials take effect."""
+    """Options bounding connection age so rotated or revoked credentials take effect, and
+    keeping a node's port its own: gRPC's default SO_REUSEPORT would let a second process bind
+    the same port and silently take half its connections; without it, that process fails."""
     return [
+        ("grpc.so_reuseport", 0),
         ("grpc.max_connection_age_ms", int(max_connection_age_s * 1000)),
         ("grpc.max_connection_age_grace_ms", int(DEFAULT_GRACE_S * 1000)),
         ("grpc.max_receive_message_length", 16 * 1024 * 1024),

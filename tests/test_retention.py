@@ -15,7 +15,14 @@ from jukinet.provision.log import Entry, ProvisionLog
 from jukinet.runtime import retention
 from jukinet.sealing.envelope import Sealer
 from jukinet.storage import Database
-from jukinet.storage.schema import outbox, provision_log, resident_current, resident_versions
+from jukinet.storage.schema import (
+    consistency_differences,
+    consistency_runs,
+    outbox,
+    provision_log,
+    resident_current,
+    resident_versions,
+)
 
 SENDER = "spiffe://juki.example/cs/141003"
 
@@ -94,3 +101,25 @@ def test_retention_periods(db: Database, vault: Sealer) -> None:
 def test_years_before_handles_leap_day() -> None:
     leap = dt.datetime(2028, 2, 29, tzinfo=dt.UTC)
     assert retention.years_before(leap, 7) == dt.datetime(2021, 2, 28, tzinfo=dt.UTC)
+
+
+def test_consistency_runs_go_after_ninety_days(db: Database) -> None:
+    now = dt.datetime.now(dt.UTC)
+    with db.transaction() as conn:
+        for run_id, age in (("1" * 36, 91), ("2" * 36, 89)):
+            conn.execute(
+                consistency_runs.insert(),
+                {
+                    "run_id": run_id,
+                    "municipality_code": "141003",
+                    "file": 1,
+                    "finished_at": now - dt.timedelta(days=age),
+                    "report": b"",
+                },
+            )
+            conn.execute(
+                consistency_differences.insert(),
+                {"run_id": run_id, "juminhyo_code": "20010090017", "kind": 1, "repair": 1},
+            )
+    assert _purge(db, now).consistency_runs == 1
+    assert _count(db, consistency_runs) == _count(db, consistency_differences) == 1

@@ -5,6 +5,8 @@
   superseded or removed.
 - Provision-log entries: 7 years.
 - Outbox rows delivered or rejected: 90 days (they back GetChangeStatus only).
+- Consistency runs and the persons they found different: 90 days (they back approvals and
+  GetNodeStatus only).
 
 `purge(conn, now)` takes the clock as an argument so tests can move it.
 """
@@ -19,7 +21,14 @@ from sqlalchemy.orm import aliased
 
 from jukinet.changes import outbox as outbox_states
 from jukinet.provision.log import RETENTION_YEARS
-from jukinet.storage.schema import outbox, provision_log, resident_current, resident_versions
+from jukinet.storage.schema import (
+    consistency_differences,
+    consistency_runs,
+    outbox,
+    provision_log,
+    resident_current,
+    resident_versions,
+)
 
 HISTORY_YEARS = 150
 OUTBOX_DAYS = 90
@@ -41,6 +50,7 @@ class Purged:
     persons: int
     provisions: int
     outbox_rows: int
+    consistency_runs: int = 0
 
 
 def purge(conn: Connection, now: dt.datetime) -> Purged:
@@ -85,4 +95,13 @@ def purge(conn: Connection, now: dt.datetime) -> Purged:
             outbox.c.finished_at < now - dt.timedelta(days=OUTBOX_DAYS),
         )
     ).rowcount
-    return Purged(versions, persons, provisions, outbox_rows)
+    old_runs = select(consistency_runs.c.run_id).where(
+        consistency_runs.c.finished_at < now - dt.timedelta(days=OUTBOX_DAYS)
+    )
+    conn.execute(
+        delete(consistency_differences).where(consistency_differences.c.run_id.in_(old_runs))
+    )
+    runs = conn.execute(
+        delete(consistency_runs).where(consistency_runs.c.run_id.in_(old_runs))
+    ).rowcount
+    return Purged(versions, persons, provisions, outbox_rows, runs)

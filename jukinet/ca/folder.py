@@ -143,11 +143,7 @@ class CaFolder:
         """True once any CRL is past half its validity (time to re-sign)."""
         if not self.crl.exists():
             return True
-        for crl in pki.load_crls(self.crl.read_bytes()):
-            next_update = crl.next_update_utc or now
-            if now >= crl.last_update_utc + (next_update - crl.last_update_utc) / 2:
-                return True
-        return False
+        return any(pki.crl_past_half_life(crl, now) for crl in pki.load_crls(self.crl.read_bytes()))
 
     def issue(
         self,

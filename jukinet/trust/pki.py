@@ -327,6 +327,12 @@ def past_half_life(cert: x509.Certificate, now: dt.datetime) -> bool:
     return now >= start + (end - start) / 2
 
 
+def crl_past_half_life(crl: x509.CertificateRevocationList, now: dt.datetime) -> bool:
+    """True once half of the CRL's validity has passed (time to re-sign it)."""
+    next_update = crl.next_update_utc or now
+    return now >= crl.last_update_utc + (next_update - crl.last_update_utc) / 2
+
+
 def fingerprint(cert: x509.Certificate) -> str:
     """SHA-256 hex of a certificate's DER encoding."""
     return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()

@@ -37,7 +37,7 @@ from jukinet.dev import plant, synthetic
 from jukinet.dev.localnet import LocalNetwork
 from jukinet.dev.topology import NodePlan
 from jukinet.sealing.envelope import Sealer
-from jukinet.sealing.keys import KeyDirectory
+from jukinet.sealing.key_directory import KeyDirectory
 from jukinet.storage.schema import resident_versions
 
 MUNICIPALITY = "141003"

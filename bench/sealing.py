@@ -23,10 +23,10 @@ from juki.v1 import common_pb2
 from jukinet.core import clock
 from jukinet.dev import synthetic
 from jukinet.sealing.envelope import Sealer
+from jukinet.sealing.key_directory import KeyDirectory
 from jukinet.sealing.keys import (
     ED25519,
     ML_DSA_65,
-    KeyDirectory,
     NodeKeyring,
     new_entries,
     publish,

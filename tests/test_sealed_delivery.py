@@ -20,7 +20,8 @@ from jukinet.dev import synthetic
 from jukinet.dev.localnet import LocalNetwork
 from jukinet.sealing import at_rest
 from jukinet.sealing.envelope import Sealer
-from jukinet.sealing.keys import KeyDirectory, NodeKeyring, new_entries
+from jukinet.sealing.key_directory import KeyDirectory
+from jukinet.sealing.keys import NodeKeyring, new_entries
 from jukinet.storage.schema import audit_log, outbox, seen_envelopes
 from tests.helpers.network import (
     channel_as,

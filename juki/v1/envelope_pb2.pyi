@@ -85,6 +85,10 @@ class _KeyUseEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_KeyUse.ValueTy
     """HPKE encryption (receivers' keys)."""
     KEY_USE_SIGNING: _KeyUse.ValueType  # 2
     """Envelope signatures (senders' keys)."""
+    KEY_USE_LOG: _KeyUse.ValueType  # 3
+    """Ed25519 key that signs the node's log checkpoints and, as a witness,
+    cosigns those of the nodes below (C2SP signed notes).
+    """
 
 class KeyUse(_KeyUse, metaclass=_KeyUseEnumTypeWrapper):
     """What a public key is for."""
@@ -95,6 +99,10 @@ KEY_USE_ENCRYPTION: KeyUse.ValueType  # 1
 """HPKE encryption (receivers' keys)."""
 KEY_USE_SIGNING: KeyUse.ValueType  # 2
 """Envelope signatures (senders' keys)."""
+KEY_USE_LOG: KeyUse.ValueType  # 3
+"""Ed25519 key that signs the node's log checkpoints and, as a witness,
+cosigns those of the nodes below (C2SP signed notes).
+"""
 Global___KeyUse: _TypeAlias = KeyUse  # noqa: Y015
 
 @_typing.final

@@ -55,6 +55,7 @@ class Reason(enum.StrEnum):
     ENVELOPE_WRONG_METHOD = enum.auto()
     CSR_IDENTITY_MISMATCH = enum.auto()
     COMPARISON_NOT_ALLOWED = enum.auto()
+    CHECKPOINT_NOT_OF_CALLER = enum.auto()
     # A resident change that contradicts the stored records (records.lifecycle).
     UNKNOWN_PERSON = enum.auto()
     BIRTH_FOR_EXISTING_CODE = enum.auto()
@@ -89,6 +90,9 @@ class Reason(enum.StrEnum):
     ENVELOPE_UNKNOWN_KEY = enum.auto()
     ENVELOPE_OUTSIDE_TIME_WINDOW = enum.auto()
     IDENTITY_NOT_APPROVED = enum.auto()
+    CHECKPOINT_MALFORMED = enum.auto()
+    CHECKPOINT_SIZE_MISMATCH = enum.auto()
+    LOG_NOT_EXTENDED = enum.auto()
     # Not there.
     UNKNOWN_CHANGE = enum.auto()
     UNKNOWN_RUN = enum.auto()
@@ -142,6 +146,10 @@ _REFUSALS: Mapping[Reason, tuple[grpc.StatusCode, str]] = {
         _S.PERMISSION_DENIED,
         "the change belongs to a municipality outside the sender's jurisdiction",
     ),
+    R.CHECKPOINT_NOT_OF_CALLER: (
+        _S.PERMISSION_DENIED,
+        "a node may only have its own logs' checkpoints witnessed",
+    ),
     R.COMPARISON_NOT_ALLOWED: (
         _S.PERMISSION_DENIED,
         "the caller does not compare that municipality's file with this node",
@@ -149,10 +157,7 @@ _REFUSALS: Mapping[Reason, tuple[grpc.StatusCode, str]] = {
     R.ORGAN_NOT_OF_CALLER: (_S.PERMISSION_DENIED, "the organ is not of the caller's prefecture"),
     R.TASK_UNKNOWN: (_S.PERMISSION_DENIED, "the task is not in the catalogue"),
     R.TASK_NOT_FOR_CALLER: (_S.PERMISSION_DENIED, "this caller may not use this task here"),
-    R.KEY_NOT_ALLOWED_FOR_TASK: (
-        _S.PERMISSION_DENIED,
-        "the task does not allow this search key",
-    ),
+    R.KEY_NOT_ALLOWED_FOR_TASK: (_S.PERMISSION_DENIED, "the task does not allow this search key"),
     R.ITEM_NOT_ALLOWED_FOR_TASK: (
         _S.PERMISSION_DENIED,
         "the task does not allow an item asked for",
@@ -165,14 +170,8 @@ _REFUSALS: Mapping[Reason, tuple[grpc.StatusCode, str]] = {
         _S.PERMISSION_DENIED,
         "the envelope's sender is not the connected peer",
     ),
-    R.ENVELOPE_WRONG_RECIPIENT: (
-        _S.PERMISSION_DENIED,
-        "the envelope is addressed to another node",
-    ),
-    R.ENVELOPE_WRONG_METHOD: (
-        _S.PERMISSION_DENIED,
-        "the envelope was sealed for another method",
-    ),
+    R.ENVELOPE_WRONG_RECIPIENT: (_S.PERMISSION_DENIED, "the envelope is addressed to another node"),
+    R.ENVELOPE_WRONG_METHOD: (_S.PERMISSION_DENIED, "the envelope was sealed for another method"),
     R.CSR_IDENTITY_MISMATCH: (
         _S.PERMISSION_DENIED,
         "the request names another identity than the calling certificate's",
@@ -182,10 +181,7 @@ _REFUSALS: Mapping[Reason, tuple[grpc.StatusCode, str]] = {
         _S.FAILED_PRECONDITION,
         "a birth must name a new resident record code",
     ),
-    R.STALE_SEQUENCE: (
-        _S.FAILED_PRECONDITION,
-        "a later change of this person is already applied",
-    ),
+    R.STALE_SEQUENCE: (_S.FAILED_PRECONDITION, "a later change of this person is already applied"),
     R.REMOVAL_OF_REMOVED_PERSON: (_S.FAILED_PRECONDITION, "the person is already removed"),
     R.CHANGE_FOR_REMOVED_PERSON: (
         _S.FAILED_PRECONDITION,
@@ -209,24 +205,15 @@ _REFUSALS: Mapping[Reason, tuple[grpc.StatusCode, str]] = {
         _S.FAILED_PRECONDITION,
         "a My Number change may change only the My Number",
     ),
-    R.CODE_CHANGE_CHANGES_MORE: (
-        _S.FAILED_PRECONDITION,
-        "a code change may change only the code",
-    ),
+    R.CODE_CHANGE_CHANGES_MORE: (_S.FAILED_PRECONDITION, "a code change may change only the code"),
     R.REMOVAL_CHANGES_THE_RECORD: (
         _S.FAILED_PRECONDITION,
         "a removal records the person as they were",
     ),
-    R.CORRECTION_CHANGES_THE_CODE: (
-        _S.FAILED_PRECONDITION,
-        "a correction may not change the code",
-    ),
+    R.CORRECTION_CHANGES_THE_CODE: (_S.FAILED_PRECONDITION, "a correction may not change the code"),
     R.CODE_ALREADY_IN_USE: (_S.FAILED_PRECONDITION, "the new resident record code is in use"),
     R.MY_NUMBER_IN_USE: (_S.FAILED_PRECONDITION, "the My Number belongs to another person"),
-    R.ENTRY_FOR_PERSON_ON_FILE: (
-        _S.FAILED_PRECONDITION,
-        "the person is already on the fuhyo file",
-    ),
+    R.ENTRY_FOR_PERSON_ON_FILE: (_S.FAILED_PRECONDITION, "the person is already on the fuhyo file"),
     R.PERSON_NOT_ON_FILE: (_S.FAILED_PRECONDITION, "the person is not on the fuhyo file"),
     R.KEPT_BY_ANOTHER_MUNICIPALITY: (
         _S.FAILED_PRECONDITION,
@@ -238,10 +225,7 @@ _REFUSALS: Mapping[Reason, tuple[grpc.StatusCode, str]] = {
         "an emigration may change only the address",
     ),
     R.NOT_EMIGRATED: (_S.FAILED_PRECONDITION, "only an emigrant can return from abroad"),
-    R.STATUS_CHANGE_NOT_ALLOWED: (
-        _S.FAILED_PRECONDITION,
-        "a correction may not change the status",
-    ),
+    R.STATUS_CHANGE_NOT_ALLOWED: (_S.FAILED_PRECONDITION, "a correction may not change the status"),
     R.WRONG_MUNICIPALITY: (
         _S.FAILED_PRECONDITION,
         "the change's municipality is not the one this CS serves",
@@ -250,10 +234,7 @@ _REFUSALS: Mapping[Reason, tuple[grpc.StatusCode, str]] = {
         _S.FAILED_PRECONDITION,
         "this many rows need an unused approval for this caller and task",
     ),
-    R.BULK_ROWS_EXCEEDED: (
-        _S.FAILED_PRECONDITION,
-        "more rows arrived than the header declared",
-    ),
+    R.BULK_ROWS_EXCEEDED: (_S.FAILED_PRECONDITION, "more rows arrived than the header declared"),
     R.PERSON_NOT_EMIGRANT: (
         _S.FAILED_PRECONDITION,
         "the person's record does not show an emigration",
@@ -268,6 +249,18 @@ _REFUSALS: Mapping[Reason, tuple[grpc.StatusCode, str]] = {
         _S.FAILED_PRECONDITION,
         "the CA operator has not approved this identity; ask for a first certificate",
     ),
+    R.CHECKPOINT_MALFORMED: (
+        _S.INVALID_ARGUMENT,
+        "the checkpoint is malformed or not signed by the caller's log key",
+    ),
+    R.CHECKPOINT_SIZE_MISMATCH: (
+        _S.FAILED_PRECONDITION,
+        "the proof starts from another size than the last checkpoint this witness cosigned",
+    ),
+    R.LOG_NOT_EXTENDED: (
+        _S.FAILED_PRECONDITION,
+        "the checkpoint does not extend the last one this witness cosigned: the log was rewritten",
+    ),
     R.UNKNOWN_CHANGE: (_S.NOT_FOUND, "no such change here"),
     R.UNKNOWN_RUN: (_S.NOT_FOUND, "no such consistency run here"),
     R.PERSON_NOT_FOUND: (_S.NOT_FOUND, "no such person on file"),
@@ -280,10 +273,7 @@ _REFUSALS: Mapping[Reason, tuple[grpc.StatusCode, str]] = {
         "the national server did not answer the forwarded query",
     ),
     R.LINK_UNAVAILABLE: (_S.UNAVAILABLE, "the prefecture server did not give the My Number"),
-    R.TRUST_MATERIAL_UNAVAILABLE: (
-        _S.UNAVAILABLE,
-        "this node holds no trust material to give yet",
-    ),
+    R.TRUST_MATERIAL_UNAVAILABLE: (_S.UNAVAILABLE, "this node holds no trust material to give yet"),
     R.AT_REST_MALFORMED: (_S.DATA_LOSS, "stored data is not in the at-rest layout"),
     R.AT_REST_KEY_RETIRED: (_S.DATA_LOSS, "the key this data was sealed under is retired"),
     R.AT_REST_TAMPERED: (_S.DATA_LOSS, "stored data does not authenticate"),

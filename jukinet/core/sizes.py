@@ -34,6 +34,8 @@ PROVISION_OUTCOME = 16
 KEY_KIND = 20
 ITEMS = 200  # comma-separated item names
 HOP = 16  # an outbox destination
+LOG_NAME = 16  # a Merkle log of a node ("provision", "audit")
+LOG_ORIGIN = 255  # a checkpoint's origin line
 
 
 def fits(value: str, size: int) -> bool:

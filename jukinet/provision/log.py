@@ -3,7 +3,9 @@
 A row says when, who called (the TLS identity), for whom (the organ or
 agency: the caller itself, or for a query forwarded by a prefecture server,
 the organ it names), the clerk, the task, the result and the items given.
-Search keys and the person provided are stored only as keyed hashes
+It is a Merkle log (jukinet/transparency): every row is a leaf, checkpoints
+are signed and witnessed upstream. Search keys and the person provided are
+stored only as keyed hashes
 (HMAC-SHA256 under a secret of the node), so the log answers "who received
 this person's record" (disclosure, statistics) without holding a 住民票コード,
 My Number or name.
@@ -22,11 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from google.protobuf import message as protobuf_message
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
 from jukinet.core.clock import SYSTEM, Clock, fiscal_year
 from jukinet.storage import Database
 from jukinet.storage.schema import provision_log
+from jukinet.transparency import tlog
 
 PROVIDED = "provided"
 NO_MATCH = "no_match"
@@ -147,12 +150,8 @@ class ProvisionLog:
     @staticmethod
     def write(conn: Connection, entries: Sequence[Entry], now: dt.datetime) -> None:
         """Append entries inside the caller's transaction (with the provision itself)."""
-        if not entries:
-            return
-        conn.execute(
-            insert(provision_log),
-            [{"at": now, "fiscal_year": fiscal_year(now), **vars(e)} for e in entries],
-        )
+        rows = [{"at": now, "fiscal_year": fiscal_year(now), **vars(e)} for e in entries]
+        tlog.append(conn, tlog.PROVISION, rows)
 
     def commit(self, entries: Sequence[Entry]) -> None:
         """Append entries durably; returns once they are committed (group commit).

@@ -50,7 +50,8 @@ from jukinet.runtime.renewal import CertificateRenewer, Renew
 from jukinet.runtime.svid import SvidSource
 from jukinet.runtime.trust_refresh import TrustFiles, TrustRefresher, read_folder
 from jukinet.sealing.envelope import Sealer
-from jukinet.sealing.keys import KeyDirectory, NodeKeyring
+from jukinet.sealing.key_directory import KeyDirectory
+from jukinet.sealing.keys import NodeKeyring
 from jukinet.sealing.sealed_rpc import SealedEndpoint, SealedStub, unary
 from jukinet.storage import Database, open_database
 from jukinet.trust import credentials, pki, tls

@@ -42,11 +42,11 @@ from juki.v1 import envelope_pb2
 from jukinet.core.clock import SYSTEM, Clock
 from jukinet.core.errors import Reason, RefusedError
 from jukinet.sealing import at_rest
+from jukinet.sealing.key_directory import KeyDirectory
 from jukinet.sealing.keys import (
     ED25519,
     HYBRID_SUITE,
     ML_DSA_65,
-    KeyDirectory,
     KeyTrustError,
     NodeKeyring,
     hybrid_public_key,

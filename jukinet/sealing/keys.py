@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.hpke import MLKEM768X25519PrivateKey, MLKEM7
 from google.protobuf import timestamp_pb2
 
 from juki.v1 import envelope_pb2
+from jukinet.transparency import note
 from jukinet.trust import pki
 from jukinet.trust.pki import fingerprint
 
@@ -44,6 +45,9 @@ HYBRID_SUITE = envelope_pb2.HPKE_SUITE_MLKEM768X25519_HKDFSHA256_AES256GCM
 ED25519 = envelope_pb2.SIGNATURE_ALGORITHM_ED25519
 ML_DSA_65 = envelope_pb2.SIGNATURE_ALGORITHM_ML_DSA_65
 KEY_LIFETIME = dt.timedelta(days=90)
+# A log key signs checkpoints that must stay verifiable for the log's 7 years; it is not
+# rotated with the sealing keys.
+LOG_KEY_LIFETIME = dt.timedelta(days=3653)
 # New keys count as valid from an hour before they were made, so a receiver
 # whose clock lags the key's maker does not refuse a freshly published key.
 KEY_BACKDATE = dt.timedelta(hours=1)
@@ -148,9 +152,13 @@ def signing_public_key(algorithm: int, raw: bytes) -> SigningPublicKey:
 
 
 def new_entries(
-    now: dt.datetime, *, signature_algorithm: int = ED25519, lifetime: dt.timedelta = KEY_LIFETIME
+    now: dt.datetime,
+    *,
+    signature_algorithm: int = ED25519,
+    lifetime: dt.timedelta = KEY_LIFETIME,
+    log_key: bool = True,
 ) -> list[PrivateKeyEntry]:
-    """A fresh encryption key and signing key, valid from `now` (less KEY_BACKDATE)."""
+    """A fresh encryption key and signing key (and log key), valid from `now` less KEY_BACKDATE."""
     start = now - KEY_BACKDATE
     stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
     kem_seed = mlkem.MLKEM768PrivateKey.generate().private_bytes_raw()
@@ -159,7 +167,7 @@ def new_entries(
         sign_seed = mldsa.MLDSA65PrivateKey.generate().private_bytes_raw()
     else:
         sign_seed = ed25519.Ed25519PrivateKey.generate().private_bytes_raw()
-    return [
+    entries = [
         PrivateKeyEntry(
             f"enc-{stamp}",
             envelope_pb2.KEY_USE_ENCRYPTION,
@@ -177,6 +185,18 @@ def new_entries(
             now + lifetime,
         ),
     ]
+    if log_key:
+        log_seed = ed25519.Ed25519PrivateKey.generate().private_bytes_raw()
+        log_entry = PrivateKeyEntry(
+            f"log-{stamp}",
+            envelope_pb2.KEY_USE_LOG,
+            ED25519,
+            log_seed,
+            start,
+            now + LOG_KEY_LIFETIME,
+        )
+        return [*entries, log_entry]
+    return entries
 
 
 @dataclass
@@ -260,6 +280,14 @@ class NodeKeyring:
         newest = self._newest(envelope_pb2.KEY_USE_SIGNING, "signing")
         return newest, newest.signing_key()
 
+    def log_signer(self, spiffe_id: str, kind: int = note.ED25519_TYPE) -> note.Signer:
+        """The newest log key, as the signer of this node's checkpoints (or, with
+        note.COSIGNATURE_TYPE, of its cosignatures as a witness)."""
+        newest = self._newest(envelope_pb2.KEY_USE_LOG, "log")
+        private = newest.signing_key()
+        assert isinstance(private, ed25519.Ed25519PrivateKey)
+        return note.Signer(log_key_name(spiffe_id), private, kind)
+
     def document(self, spiffe_id: str, now: dt.datetime) -> envelope_pb2.KeyDocument:
         """The public key document listing every key held (old and new during a rotation)."""
         self.refresh()
@@ -274,7 +302,7 @@ def rotate(ring: NodeKeyring, now: dt.datetime) -> None:
     """Add a new key of each kind; the old ones stay until `retire`."""
     ring.refresh()
     algorithm = ring.current_signing_key()[0].algorithm
-    ring.entries.extend(new_entries(now, signature_algorithm=algorithm))
+    ring.entries.extend(new_entries(now, signature_algorithm=algorithm, log_key=False))
     ring.save()
 
 
@@ -287,6 +315,11 @@ def retire(ring: NodeKeyring, key_ids: Iterable[str]) -> None:
 
 
 # -- key documents ------------------------------------------------------------------------
+def log_key_name(spiffe_id: str) -> str:
+    """A node's name on its checkpoints and cosignatures: its SPIFFE ID without the scheme."""
+    return spiffe_id.removeprefix("spiffe://")
+
+
 def sign_document(
     document: envelope_pb2.KeyDocument, issuer: pki.Issuer
 ) -> envelope_pb2.SignedKeyDocument:
@@ -327,60 +360,3 @@ def publish(directory: Path, name: str, signed: envelope_pb2.SignedKeyDocument) 
 def load_bundle(path: Path) -> list[x509.Certificate]:
     """Every CA certificate of a PEM trust bundle."""
     return x509.load_pem_x509_certificates(path.read_bytes())
-
-
-class KeyDirectory:
-    """Every node's verified public keys, re-read when the directory changes."""
-
-    def __init__(self, directory: Path, trust_bundle: Path) -> None:
-        self._directory = directory
-        self._bundle = trust_bundle
-        self._stamp: tuple[tuple[str, float], ...] = ()
-        self._docs: dict[str, envelope_pb2.KeyDocument] = {}
-        self._lock = threading.Lock()
-
-    def _refresh(self) -> None:
-        files = sorted(self._directory.glob("*.keydoc"))
-        stamp = (
-            *((f.name, f.stat().st_mtime) for f in files),
-            ("bundle", self._bundle.stat().st_mtime),
-        )
-        if stamp == self._stamp:
-            return
-        with self._lock:
-            cas = load_bundle(self._bundle)
-            docs: dict[str, envelope_pb2.KeyDocument] = {}
-            for f in files:
-                signed = envelope_pb2.SignedKeyDocument.FromString(f.read_bytes())
-                try:
-                    doc = verify_document(signed, cas)
-                except KeyTrustError:
-                    continue  # an untrusted document is ignored, never used
-                docs[doc.spiffe_id] = doc
-            self._docs, self._stamp = docs, stamp
-
-    def _keys(self, spiffe_id: str, use: int, now: dt.datetime) -> list[envelope_pb2.PublicKey]:
-        self._refresh()
-        doc = self._docs.get(spiffe_id)
-        if doc is None:
-            return []
-        return [
-            k
-            for k in doc.keys
-            if k.use == use
-            and k.not_before.ToDatetime(dt.UTC) <= now <= k.not_after.ToDatetime(dt.UTC)
-        ]
-
-    def encryption_key(self, spiffe_id: str, now: dt.datetime) -> envelope_pb2.PublicKey | None:
-        """The newest valid encryption key of a node (what a sender seals to)."""
-        keys = self._keys(spiffe_id, envelope_pb2.KEY_USE_ENCRYPTION, now)
-        return max(keys, key=lambda k: k.not_before.ToDatetime(dt.UTC)) if keys else None
-
-    def signing_key(
-        self, spiffe_id: str, key_id: str, now: dt.datetime
-    ) -> envelope_pb2.PublicKey | None:
-        """A node's valid signing key with `key_id` (what a receiver verifies with)."""
-        for k in self._keys(spiffe_id, envelope_pb2.KEY_USE_SIGNING, now):
-            if k.key_id == key_id:
-                return k
-        return None

@@ -90,14 +90,14 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision."""
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to the newest Alembic revision (or to `revision`, for upgrade tests)."""
     script_location = str(resources.files("jukinet.storage") / "migrations")
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", script_location)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
 
 
 def as_utc(value: dt.datetime) -> dt.datetime:

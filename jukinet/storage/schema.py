@@ -21,11 +21,16 @@ outbox
 seen_envelopes
     Message ids of sealed envelopes received recently (replay protection).
 audit_log
-    Append-only, hash-chained record of refusals and operator actions; see
-    audit.py.
+    Append-only record of refusals and operator actions (trust/audit.py), a
+    Merkle log: seq is its leaf index + 1.
 provision_log
-    Every provision of a record and every refused query (provision_log.py):
+    Every provision of a record and every refused query (provision/log.py):
     who, for which task, which items; keys and persons only as keyed hashes.
+    A Merkle log by leaf_index.
+log_leaves, log_checkpoints, witnessed_logs
+    The Merkle logs' leaf hashes (kept past the rows' retention), the node's
+    signed and witnessed checkpoints, and — as a witness — the last
+    checkpoint it cosigned for each log below (jukinet/transparency).
 bulk_approvals
     Approvals recorded by operators for bulk provisions above the threshold.
 fuhyo_versions, fuhyo_current
@@ -55,6 +60,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    Text,
     UniqueConstraint,
     false,
 )
@@ -189,8 +195,6 @@ audit_log = Table(
     Column("action", String(sizes.METHOD), nullable=False),
     Column("outcome", String(sizes.AUDIT_OUTCOME), nullable=False),
     Column("reason", String(sizes.REASON), nullable=False),
-    Column("prev_hash", String(sizes.SHA256_HEX), nullable=False),
-    Column("hash", String(sizes.SHA256_HEX), nullable=False),
 )
 
 provision_log = Table(
@@ -212,10 +216,45 @@ provision_log = Table(
     Column("outcome", String(sizes.PROVISION_OUTCOME), nullable=False),
     Column("reason", String(sizes.REASON), nullable=False),
     Column("items_given", String(sizes.ITEMS), nullable=False),
+    # Its place in the provision Merkle log (transparency/tlog.py).
+    Column("leaf_index", Id, nullable=False, unique=True),
 )
 Index("ix_provision_log_at", provision_log.c.at)
 Index("ix_provision_log_subject", provision_log.c.subject_hash)
 Index("ix_provision_log_year_task", provision_log.c.fiscal_year, provision_log.c.task_id)
+
+# The leaves of each Merkle log (transparency/tlog.py): kept when retention removes the rows, so
+# the tree and every checkpoint stay provable.
+log_leaves = Table(
+    "log_leaves",
+    metadata,
+    Column("log", String(sizes.LOG_NAME), primary_key=True),
+    Column("leaf_index", Id, primary_key=True, autoincrement=False),
+    Column("leaf_hash", String(sizes.SHA256_HEX), nullable=False),
+)
+
+# The node's signed checkpoints of its logs, with the cosignatures its witness added.
+log_checkpoints = Table(
+    "log_checkpoints",
+    metadata,
+    Column("log", String(sizes.LOG_NAME), primary_key=True),
+    Column("size", Id, primary_key=True, autoincrement=False),
+    Column("root", String(sizes.SHA256_HEX), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("made_at", DateTime(timezone=True), nullable=False),
+    Column("witnessed_at", DateTime(timezone=True)),
+)
+
+# As a witness: the last checkpoint cosigned for each log of the nodes below.
+witnessed_logs = Table(
+    "witnessed_logs",
+    metadata,
+    Column("origin", String(sizes.LOG_ORIGIN), primary_key=True),
+    Column("size", Id, nullable=False),
+    Column("root", String(sizes.SHA256_HEX), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("cosigned_at", DateTime(timezone=True), nullable=False),
+)
 
 bulk_approvals = Table(
     "bulk_approvals",

@@ -16,7 +16,8 @@ from jukinet.core.config import Credentials
 from jukinet.core.identity import Identity
 from jukinet.dev.localnet import LocalNetwork
 from jukinet.sealing.envelope import Sealer
-from jukinet.sealing.keys import KeyDirectory, NodeKeyring
+from jukinet.sealing.key_directory import KeyDirectory
+from jukinet.sealing.keys import NodeKeyring
 from jukinet.storage.schema import audit_log, outbox, provision_log, resident_versions
 from jukinet.trust import tls
 

@@ -1,0 +1,174 @@
+"""Offline check of a log export against its witnessed checkpoints: what was changed, and where.
+
+Needs only the export (tlog.export) and the verifier keys of the node's log
+and of its witness — no access to the node. It finds:
+
+- ``altered``: a row whose fields do not hash to the leaf at its place;
+- ``reordered``: a row that hashes to the leaf of another row's place;
+- ``deleted``: a leaf with no row (rows before the first kept row are only
+  counted as expired: retention removes the oldest rows and keeps their leaves);
+- ``inserted``: a row with no leaf, or a second row at one place;
+- ``leaves``: a gap in the leaf indexes;
+- ``checkpoint``: a checkpoint that the leaves do not reproduce (the leaves
+  themselves were rewritten), or whose signature does not verify.
+
+The leaves are checked against the largest witnessed checkpoint; leaves
+after it are reported as not yet witnessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+
+from jukinet.transparency import merkle, note, tlog
+
+
+class ExportError(Exception):
+    """The file is not a log export."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing wrong, at a leaf index where it has one."""
+
+    kind: str
+    index: int | None
+    detail: str
+
+    def __str__(self) -> str:
+        where = "" if self.index is None else f" at index {self.index}"
+        return f"{self.kind}{where}: {self.detail}"
+
+
+@dataclass
+class Report:
+    """What the check found, and how far the witnessed checkpoints vouch for the log."""
+
+    origin: str = ""
+    leaves: int = 0
+    rows: int = 0
+    expired: int = 0
+    witnessed_size: int = 0
+    witnesses: set[str] = field(default_factory=set)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        """True when nothing was found and a witnessed checkpoint covers some of the log."""
+        return not self.findings
+
+
+def _read(records: Iterable[Mapping[str, Any]]) -> tuple[tlog.LogSpec, str, list[Any], list[Any]]:
+    it = iter(records)
+    header = next(it, None)
+    if not header or header.get("format") != tlog.EXPORT_FORMAT or header["log"] not in tlog.LOGS:
+        raise ExportError("not a juki-net log export")
+    leaves, entries = [], []
+    for record in it:
+        if "leaf" in record:
+            leaves.append((int(record["leaf"]), bytes.fromhex(record["hash"])))
+        elif "entry" in record:
+            entries.append(record["entry"])
+        else:
+            raise ExportError("an export line is neither a leaf nor an entry")
+    return tlog.LOGS[header["log"]], str(header["origin"]), leaves, entries
+
+
+def verify_export(
+    records: Iterable[Mapping[str, Any]],
+    checkpoints: Iterable[note.SignedNote] = (),
+    log_key: note.NoteKey | None = None,
+    witness_keys: Iterable[note.NoteKey] = (),
+) -> Report:
+    """Check an export's rows against its leaves, and its leaves against witnessed checkpoints.
+
+    Without checkpoints (and keys) only the rows are checked against the
+    leaves: enough to find a hand edit, not a rewrite of the leaves too.
+    """
+    spec, origin, leaves, entries = _read(records)
+    report = Report(origin=origin, leaves=len(leaves), rows=len(entries))
+    tree = _check_leaves(leaves, report)
+    _check_rows(spec, tree, entries, report)
+    if log_key is not None:
+        _check_checkpoints(tree, origin, checkpoints, log_key, list(witness_keys), report)
+    return report
+
+
+def rows_against_leaves(conn: Connection, spec: tlog.LogSpec) -> list[Finding]:
+    """What a node's own database shows wrong in one log (rows against leaves only)."""
+    return verify_export(tlog.export(conn, spec, spec.name)).findings
+
+
+def _check_leaves(leaves: list[tuple[int, bytes]], report: Report) -> merkle.Tree:
+    tree = merkle.Tree()
+    for index, hashed in sorted(leaves, key=lambda leaf: leaf[0]):
+        if index != tree.size:
+            report.findings.append(Finding("leaves", tree.size, "the leaf hashes have a gap"))
+            break
+        tree.append(hashed)
+    return tree
+
+
+def _check_rows(
+    spec: tlog.LogSpec, tree: merkle.Tree, entries: list[Mapping[str, Any]], report: Report
+) -> None:
+    seen: dict[int, Mapping[str, Any]] = {}
+    mismatched: dict[int, Mapping[str, Any]] = {}
+    for entry in entries:
+        index = spec.place(entry)
+        if index in seen or not 0 <= index < tree.size:
+            report.findings.append(Finding("inserted", index, "a row the log has no leaf for"))
+            continue
+        seen[index] = entry
+        if tlog.leaf_hash_of(spec, index, entry) != tree.leaf(index):
+            mismatched[index] = entry
+    for index, entry in mismatched.items():
+        home = [
+            other
+            for other in mismatched
+            if other != index and tlog.leaf_hash_of(spec, other, entry) == tree.leaf(other)
+        ]
+        if home:
+            detail = f"the row belongs at index {home[0]}"
+            report.findings.append(Finding("reordered", index, detail))
+        else:
+            detail = "the row does not match the leaf at its place"
+            report.findings.append(Finding("altered", index, detail))
+    first_kept = min(seen, default=tree.size)
+    report.expired = first_kept
+    for index in range(first_kept, tree.size):
+        if index not in seen:
+            report.findings.append(Finding("deleted", index, "the leaf's row is missing"))
+    report.findings.sort(key=lambda f: (f.index is None, f.index or 0))
+
+
+def _check_checkpoints(
+    tree: merkle.Tree,
+    origin: str,
+    checkpoints: Iterable[note.SignedNote],
+    log_key: note.NoteKey,
+    witness_keys: list[note.NoteKey],
+    report: Report,
+) -> None:
+    for signed in checkpoints:
+        try:
+            checkpoint = note.Checkpoint.parse(signed.text)
+            if checkpoint.origin != origin or signed.verified_by(log_key) is None:
+                raise note.NoteError("not signed by the log's key")
+            by = {k.name for k in witness_keys if signed.verified_by(k) is not None}
+        except note.NoteError as bad:
+            report.findings.append(Finding("checkpoint", None, str(bad)))
+            continue
+        if not by:
+            continue  # not witnessed: vouches for nothing
+        if checkpoint.size > tree.size or tree.root(checkpoint.size) != checkpoint.root:
+            detail = f"the first {checkpoint.size} leaves do not reproduce the witnessed root"
+            report.findings.append(Finding("checkpoint", None, detail))
+            continue
+        if checkpoint.size >= report.witnessed_size:
+            report.witnessed_size = checkpoint.size
+            report.witnesses |= by

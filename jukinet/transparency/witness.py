@@ -1,0 +1,87 @@
+"""The witness: cosign a checkpoint of a node below only if its log grew by appending.
+
+A node sends its newest checkpoint with a consistency proof from the last
+checkpoint this witness cosigned for that log (c2sp.org/tlog-witness,
+carried over gRPC). The witness checks the log key's signature, that the
+proof starts where it left off, and the proof itself; then it remembers the
+new checkpoint and returns its cosignature line. A checkpoint that does not
+extend the last one means the log was rewritten: refused (LOG_NOT_EXTENDED)
+and never cosigned, so nothing can later be proven against the rewrite. The
+first checkpoint of a log is trusted as it comes (trust on first use).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select, update
+
+from jukinet.core.errors import Reason, RefusedError
+from jukinet.storage import Database
+from jukinet.storage.schema import witnessed_logs
+from jukinet.transparency import merkle, note
+
+
+@dataclass(frozen=True)
+class Witness:
+    """This node as the witness of the logs of the nodes below it."""
+
+    db: Database
+    cosigner: note.Signer
+
+    def add_checkpoint(
+        self,
+        signed: note.SignedNote,
+        log_key: note.NoteKey,
+        old_size: int,
+        proof: Sequence[bytes],
+        now: dt.datetime,
+    ) -> str:
+        """Check `signed` against the last cosigned checkpoint of its log; the cosignature line."""
+        try:
+            checkpoint = note.Checkpoint.parse(signed.text)
+            if signed.verified_by(log_key) is None:
+                raise note.NoteError("no signature by the caller's log key")
+        except note.NoteError:
+            raise RefusedError(Reason.CHECKPOINT_MALFORMED) from None
+        if not checkpoint.origin.startswith(f"{log_key.name}/"):
+            raise RefusedError(Reason.CHECKPOINT_NOT_OF_CALLER)
+        with self.db.transaction() as conn:
+            last = conn.execute(
+                select(witnessed_logs).where(witnessed_logs.c.origin == checkpoint.origin)
+            ).first()
+            known = 0 if last is None else int(last.size)
+            if old_size != known:
+                raise RefusedError(Reason.CHECKPOINT_SIZE_MISMATCH, known_size=str(known))
+            if last is not None:
+                try:
+                    merkle.verify_consistency(
+                        known, checkpoint.size, bytes.fromhex(last.root), checkpoint.root, proof
+                    )
+                except merkle.ProofError:
+                    raise RefusedError(Reason.LOG_NOT_EXTENDED) from None
+            values = {
+                "size": checkpoint.size,
+                "root": checkpoint.root.hex(),
+                "note": str(signed),
+                "cosigned_at": now,
+            }
+            if last is None:
+                conn.execute(insert(witnessed_logs).values(origin=checkpoint.origin, **values))
+            else:
+                conn.execute(
+                    update(witnessed_logs)
+                    .where(witnessed_logs.c.origin == checkpoint.origin)
+                    .values(**values)
+                )
+        return self.cosigner.sign(signed.text, at=now)
+
+    def last_cosigned(self, origin: str) -> note.SignedNote | None:
+        """The last checkpoint cosigned for `origin` (for an auditor to compare an export with)."""
+        with self.db.reading() as conn:
+            row = conn.execute(
+                select(witnessed_logs.c.note).where(witnessed_logs.c.origin == origin)
+            ).first()
+        return None if row is None else note.SignedNote.parse(row.note)

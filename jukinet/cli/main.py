@@ -8,6 +8,7 @@ juki-net keys rotate|retire …         sealing-key rotation of a local network'
 juki-net submit --network FILE …      enter a change at a CS as its register system
 juki-net status --network FILE        every node's status, as an operator
 juki-net consistency --network FILE --municipality CODE   整合性確認, tier by tier
+juki-net audit checkpoint|export|verify …   tamper-evident logs and their offline check
 juki-net query|bulk --network FILE --as CLIENT --task T …        provision
 juki-net disclose|stats|approve --network FILE …                 operator provision RPCs
 juki-net tasks                        the task catalogue
@@ -19,10 +20,21 @@ from __future__ import annotations
 import logging
 import sys
 
-from jukinet.cli import changes, consistency, data, errors, net, node, nodes, pki, provision
+from jukinet.cli import (
+    audit,
+    changes,
+    consistency,
+    data,
+    errors,
+    net,
+    node,
+    nodes,
+    pki,
+    provision,
+)
 from jukinet.cli.errors import Parser
 
-GROUPS = (nodes, node, pki, net, changes, consistency, provision, data)
+GROUPS = (nodes, node, pki, net, changes, consistency, provision, audit, data)
 
 
 def build_parser() -> Parser:

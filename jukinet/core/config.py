@@ -110,6 +110,9 @@ class NodeConfig:
         rotates them (runtime/svid.py) instead of the signing service.
     consistency_at: when the node runs its nightly consistency checks with the
         tier above, "HH:MM" in Japan; "" never (a CS, prefecture or fuhyo server).
+    checkpoint_interval_s: how often the node signs checkpoints of its
+        provision and audit logs and has its next hop witness them; 0: only
+        on an operator's demand (`juki-net audit checkpoint`).
     """
 
     name: str
@@ -138,6 +141,7 @@ class NodeConfig:
     renewal_check_s: float = 30.0
     workload_api: str | None = None
     consistency_at: str = "02:30"
+    checkpoint_interval_s: float = 3600.0
 
     def __post_init__(self) -> None:
         if self.consistency_at:

@@ -22,6 +22,7 @@ from juki.v1 import (
     node_admin_service_pb2,
     prefecture_service_pb2,
     provision_service_pb2,
+    transparency_service_pb2,
     trust_service_pb2,
 )
 
@@ -54,6 +55,8 @@ _TRUST = _service(trust_service_pb2, "TrustService")
 _CERTIFICATE = _service(trust_service_pb2, "CertificateService")
 _CONSISTENCY = _service(consistency_service_pb2, "ConsistencyService")
 _CONSISTENCY_ADMIN = _service(consistency_service_pb2, "ConsistencyAdminService")
+_WITNESS = _service(transparency_service_pb2, "WitnessService")
+_LOG_ADMIN = _service(transparency_service_pb2, "LogAdminService")
 _HEALTH = _service(health_pb2, "Health")
 _REFLECTION = _service(reflection_pb2, "ServerReflection")
 
@@ -71,6 +74,8 @@ TRUST_SERVICE = _TRUST.full_name
 CERTIFICATE_SERVICE = _CERTIFICATE.full_name
 CONSISTENCY_SERVICE = _CONSISTENCY.full_name
 CONSISTENCY_ADMIN_SERVICE = _CONSISTENCY_ADMIN.full_name
+WITNESS_SERVICE = _WITNESS.full_name
+LOG_ADMIN_SERVICE = _LOG_ADMIN.full_name
 HEALTH_SERVICE = _HEALTH.full_name
 REFLECTION_SERVICE = _REFLECTION.full_name
 
@@ -103,6 +108,11 @@ DIGEST_RANGES = _path(_CONSISTENCY, "DigestRanges")
 LIST_LEAVES = _path(_CONSISTENCY, "ListLeaves")
 RUN_CONSISTENCY_CHECK = _path(_CONSISTENCY_ADMIN, "RunConsistencyCheck")
 APPROVE_REPAIRS = _path(_CONSISTENCY_ADMIN, "ApproveRepairs")
+# Tamper-evident logs: checkpoints witnessed by the tier above; operators publish and export.
+ADD_CHECKPOINT = _path(_WITNESS, "AddCheckpoint")
+GET_WITNESSED_CHECKPOINT = _path(_WITNESS, "GetWitnessedCheckpoint")
+PUBLISH_CHECKPOINT = _path(_LOG_ADMIN, "PublishCheckpoint")
+EXPORT_LOG = _path(_LOG_ADMIN, "ExportLog")
 # Trust material down the tree, and certificate renewal at the CA's signing service.
 GET_TRUST_MATERIAL = _path(_TRUST, "GetTrustMaterial")
 RENEW_CERTIFICATE = _path(_CERTIFICATE, "RenewCertificate")

@@ -78,6 +78,9 @@ class NetworkDescription:
     trust_domain: str
     trust_bundle: Path
     revocation_list: Path | None = None
+    # The published key documents (every node's CA-signed keys): what `juki-net audit verify`
+    # checks checkpoints with.
+    key_directory: Path | None = None
     clients: Mapping[str, ClientEntry]
     nodes: tuple[NodeEntry, ...]
 
@@ -140,10 +143,12 @@ class NetworkDescription:
             for name, c in data["clients"].items()
         }
         crl = data.get("revocation_list")
+        keys = data.get("key_directory")
         description = cls(
             trust_domain=str(data["trust_domain"]),
             trust_bundle=Path(data["trust_bundle"]),
             revocation_list=Path(crl) if crl else None,
+            key_directory=Path(keys) if keys else None,
             clients=clients,
             nodes=tuple(nodes),
         )

@@ -226,6 +226,7 @@ class LocalNetwork:
             trust_domain=self.trust_domain,
             trust_bundle=self.bundle,
             revocation_list=self.pki.crl,
+            key_directory=self.key_dir,
             clients=self.issue_client_certificates(),
             nodes=tuple(nodes),
         )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 STOP_TIMEOUT_S = 5.0
+log = logging.getLogger(__name__)
 
 
 class BackgroundJob(ABC):
@@ -28,3 +31,19 @@ class BackgroundJob(ABC):
     @abstractmethod
     def run(self) -> None:
         """The loop: do the work, then `self.stopped.wait(interval)`, until it is set."""
+
+
+class Periodic(BackgroundJob):
+    """Calls `work` every `interval_s` seconds; a failure is logged and tried again next time."""
+
+    def __init__(self, name: str, work: Callable[[], object], interval_s: float) -> None:
+        self._work = work
+        self._interval_s = interval_s
+        super().__init__(name)
+
+    def run(self) -> None:
+        while not self.stopped.wait(self._interval_s):
+            try:
+                self._work()
+            except Exception:  # the schedule must outlive one bad round
+                log.exception("%s failed", self._thread.name)

@@ -119,12 +119,9 @@ class Node:
             self.svid = SvidSource(config.workload_api, config.credentials, config.spiffe_id)
             self.svid.fetch()
         self.credentials = CredentialWatcher(config.credentials)
-        self.sealer = Sealer(
-            self.identity.spiffe_id,
-            NodeKeyring(config.keyring_file),
-            KeyDirectory(config.key_directory, config.credentials.trust_bundle),
-            clock=clock,
-        )
+        self.keyring = NodeKeyring(config.keyring_file)
+        self.key_directory = KeyDirectory(config.key_directory, config.credentials.trust_bundle)
+        self.sealer = Sealer(self.identity.spiffe_id, self.keyring, self.key_directory, clock=clock)
         self.revocation = (
             RevocationList(config.revocation_list, config.credentials.trust_bundle, clock=clock)
             if config.revocation_list
@@ -310,6 +307,11 @@ class Node:
         """The configured hop `name` (NEXT_HOP, FUHYO_HOP, LINK_HOP), or None."""
         hop: NextHop | None = getattr(self.config, name)
         return hop
+
+    def channel(self, hop: str) -> grpc.Channel | None:
+        """This node's current channel to the configured `hop` (None if it has none)."""
+        reloading = self._channels.get(hop)
+        return None if reloading is None else reloading.get()
 
     def sealed_stub(
         self,

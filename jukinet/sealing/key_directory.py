@@ -79,6 +79,11 @@ class KeyDirectory:
         keys = self._keys(spiffe_id, envelope_pb2.KEY_USE_ENCRYPTION, now)
         return max(keys, key=lambda k: k.not_before.ToDatetime(dt.UTC)) if keys else None
 
+    def spiffe_ids(self) -> list[str]:
+        """Every node with a trusted key document."""
+        self._refresh()
+        return sorted(self._docs)
+
     def note_keys(self, spiffe_id: str, kind: int = note.ED25519_TYPE) -> list[note.NoteKey]:
         """Every log key a node's document lists, as note verifier keys of `kind`."""
         self._refresh()

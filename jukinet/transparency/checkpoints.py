@@ -10,6 +10,7 @@ them, and only a witnessed checkpoint is what a proof in a disclosure points to.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from dataclasses import dataclass
 
@@ -18,6 +19,8 @@ from sqlalchemy import insert, select, update
 from jukinet.storage import Database, as_utc
 from jukinet.storage.schema import log_checkpoints
 from jukinet.transparency import merkle, note, tlog
+
+log = logging.getLogger(__name__)
 
 
 class LogBrokenError(Exception):
@@ -45,8 +48,18 @@ class MerkleLog:
         self._lock = threading.Lock()
 
     def tree(self) -> merkle.Tree:
-        """The tree of every leaf committed so far."""
+        """The tree of every leaf committed so far.
+
+        The tree is the database's, not this process's memory of it: if the
+        last leaf remembered is no longer stored as it was (the log was
+        rewritten under the node), the tree is rebuilt from what is stored —
+        and the next checkpoint shows its witness the rewrite.
+        """
         with self._lock, self.db.reading() as conn:
+            size = self._tree.size
+            if size and tlog.leaf_hash_at(conn, self.spec, size - 1) != self._tree.leaf(size - 1):
+                log.warning("the stored %s log changed under the node", self.spec.name)
+                self._tree = merkle.Tree()
             for index, hashed in tlog.leaf_hashes(conn, self.spec, self._tree.size):
                 if index != self._tree.size:
                     raise LogBrokenError(f"the {self.spec.name} log has no leaf {self._tree.size}")

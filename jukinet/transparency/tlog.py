@@ -130,6 +130,16 @@ def leaf_hashes(conn: Connection, spec: LogSpec, start: int = 0) -> Iterator[tup
         yield int(index), bytes.fromhex(hashed)
 
 
+def leaf_hash_at(conn: Connection, spec: LogSpec, index: int) -> bytes | None:
+    """The stored leaf hash at `index`, or None."""
+    found = conn.execute(
+        select(log_leaves.c.leaf_hash).where(
+            log_leaves.c.log == spec.name, log_leaves.c.leaf_index == index
+        )
+    ).scalar()
+    return None if found is None else bytes.fromhex(found)
+
+
 def export(conn: Connection, spec: LogSpec, log_origin: str) -> Iterator[dict[str, Any]]:
     """The log as JSON-ready records: a header, every leaf hash, then every row as stored.
 

@@ -62,20 +62,41 @@ class Report:
         return not self.findings
 
 
-def _read(records: Iterable[Mapping[str, Any]]) -> tuple[tlog.LogSpec, str, list[Any], list[Any]]:
+@dataclass
+class Export:
+    """A log export as read: which log, its leaves, its rows and the checkpoints with it."""
+
+    spec: tlog.LogSpec
+    origin: str
+    leaves: list[tuple[int, bytes]] = field(default_factory=list)
+    entries: list[Mapping[str, Any]] = field(default_factory=list)
+    checkpoints: list[note.SignedNote] = field(default_factory=list)
+
+
+def read_export(records: Iterable[Mapping[str, Any]]) -> Export:
+    """Parse an export's records (tlog.export, and {"checkpoint": note} lines after them)."""
     it = iter(records)
     header = next(it, None)
-    if not header or header.get("format") != tlog.EXPORT_FORMAT or header["log"] not in tlog.LOGS:
+    if (
+        not isinstance(header, Mapping)
+        or header.get("format") != tlog.EXPORT_FORMAT
+        or header.get("log") not in tlog.LOGS
+    ):
         raise ExportError("not a juki-net log export")
-    leaves, entries = [], []
-    for record in it:
-        if "leaf" in record:
-            leaves.append((int(record["leaf"]), bytes.fromhex(record["hash"])))
-        elif "entry" in record:
-            entries.append(record["entry"])
-        else:
-            raise ExportError("an export line is neither a leaf nor an entry")
-    return tlog.LOGS[header["log"]], str(header["origin"]), leaves, entries
+    export = Export(tlog.LOGS[header["log"]], str(header.get("origin", "")))
+    try:
+        for record in it:
+            if "leaf" in record:
+                export.leaves.append((int(record["leaf"]), bytes.fromhex(record["hash"])))
+            elif "entry" in record:
+                export.entries.append(record["entry"])
+            elif "checkpoint" in record:
+                export.checkpoints.append(note.SignedNote.parse(record["checkpoint"]))
+            else:
+                raise ExportError("an export line is not a leaf, an entry or a checkpoint")
+    except (KeyError, TypeError, ValueError, note.NoteError) as bad:
+        raise ExportError(f"a malformed export line ({type(bad).__name__})") from None
+    return export
 
 
 def verify_export(
@@ -89,12 +110,13 @@ def verify_export(
     Without checkpoints (and keys) only the rows are checked against the
     leaves: enough to find a hand edit, not a rewrite of the leaves too.
     """
-    spec, origin, leaves, entries = _read(records)
-    report = Report(origin=origin, leaves=len(leaves), rows=len(entries))
-    tree = _check_leaves(leaves, report)
-    _check_rows(spec, tree, entries, report)
+    export = read_export(records)
+    report = Report(origin=export.origin, leaves=len(export.leaves), rows=len(export.entries))
+    tree = _check_leaves(export.leaves, report)
+    _check_rows(export.spec, tree, export.entries, report)
     if log_key is not None:
-        _check_checkpoints(tree, origin, checkpoints, log_key, list(witness_keys), report)
+        notes = [*export.checkpoints, *checkpoints]
+        _check_checkpoints(tree, export.origin, notes, log_key, list(witness_keys), report)
     return report
 
 
@@ -106,6 +128,9 @@ def rows_against_leaves(conn: Connection, spec: tlog.LogSpec) -> list[Finding]:
 def _check_leaves(leaves: list[tuple[int, bytes]], report: Report) -> merkle.Tree:
     tree = merkle.Tree()
     for index, hashed in sorted(leaves, key=lambda leaf: leaf[0]):
+        if len(hashed) != merkle.HASH_SIZE:
+            report.findings.append(Finding("leaves", index, "a leaf hash is not 32 bytes"))
+            break
         if index != tree.size:
             report.findings.append(Finding("leaves", tree.size, "the leaf hashes have a gap"))
             break
@@ -119,7 +144,12 @@ def _check_rows(
     seen: dict[int, Mapping[str, Any]] = {}
     mismatched: dict[int, Mapping[str, Any]] = {}
     for entry in entries:
-        index = spec.place(entry)
+        try:
+            index = spec.place(entry)
+            tlog.fields_of(spec, entry)
+        except (KeyError, TypeError, ValueError):
+            report.findings.append(Finding("inserted", None, "a row without the log's fields"))
+            continue
         if index in seen or not 0 <= index < tree.size:
             report.findings.append(Finding("inserted", index, "a row the log has no leaf for"))
             continue

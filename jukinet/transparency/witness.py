@@ -34,19 +34,22 @@ class Witness:
     def add_checkpoint(
         self,
         signed: note.SignedNote,
-        log_key: note.NoteKey,
+        log_keys: Sequence[note.NoteKey],
         old_size: int,
         proof: Sequence[bytes],
         now: dt.datetime,
     ) -> str:
-        """Check `signed` against the last cosigned checkpoint of its log; the cosignature line."""
+        """Check `signed` against the last cosigned checkpoint of its log; the cosignature line.
+
+        `log_keys` are the caller's log keys (its key document lists old and
+        new during a rotation); one of them must have signed.
+        """
         try:
             checkpoint = note.Checkpoint.parse(signed.text)
-            if signed.verified_by(log_key) is None:
-                raise note.NoteError("no signature by the caller's log key")
-        except note.NoteError:
+            signer = next(k for k in log_keys if signed.verified_by(k) is not None)
+        except (note.NoteError, StopIteration):
             raise RefusedError(Reason.CHECKPOINT_MALFORMED) from None
-        if not checkpoint.origin.startswith(f"{log_key.name}/"):
+        if not checkpoint.origin.startswith(f"{signer.name}/"):
             raise RefusedError(Reason.CHECKPOINT_NOT_OF_CALLER)
         with self.db.transaction() as conn:
             last = conn.execute(

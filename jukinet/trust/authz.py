@@ -123,6 +123,25 @@ POLICY: Mapping[str, tuple[Allow, ...]] = {
     # The prefecture's own operators run checks and approve repairs.
     m.RUN_CONSISTENCY_CHECK: (Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),),
     m.APPROVE_REPAIRS: (Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),),
+    # A node's log checkpoints are witnessed by the tier above: a CS's by its prefecture
+    # server, prefecture and fuhyo servers' by the national server.
+    m.ADD_CHECKPOINT: (
+        Allow(Role.CS, Scope.SAME_PREFECTURE),
+        Allow(Role.PREFECTURE, Scope.AT_NATIONAL),
+        Allow(Role.FUHYO, Scope.AT_NATIONAL),
+    ),
+    # What a witness cosigned (sizes and roots only) is for any operator, as an auditor.
+    m.GET_WITNESSED_CHECKPOINT: (Allow(Role.OPERATOR),),
+    # The prefecture's own operators publish and export its nodes' logs; the national
+    # server's logs, any prefecture's operators (no national operator identity exists yet).
+    m.PUBLISH_CHECKPOINT: (
+        Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),
+        Allow(Role.OPERATOR, Scope.AT_NATIONAL),
+    ),
+    m.EXPORT_LOG: (
+        Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),
+        Allow(Role.OPERATOR, Scope.AT_NATIONAL),
+    ),
     # Operators see counts and states (no personal data) of any node.
     m.GET_NODE_STATUS: (Allow(Role.OPERATOR),),
     # Trust material flows down the tree: national to prefecture and fuhyo servers, a

@@ -22,6 +22,7 @@ from jukinet.trust.authz import current_caller
 from services.shared.consistency import FUHYO_FILE, RESIDENT_FILE, add_consistency_runner
 from services.shared.delivery import hop_sender
 from services.shared.node_admin import add_node_admin
+from services.shared.transparency import add_transparency
 
 _STATE = {
     outbox.OutboxState.PENDING: cs_service_pb2.DELIVERY_STATE_PENDING,
@@ -116,6 +117,7 @@ def _register(server: grpc.Server, node: Node) -> None:
     cs_service_pb2_grpc.add_CsServiceServicer_to_server(CsServicer(node), server)
     # The CS holds its municipality's truth: it compares both files with the servers above.
     add_consistency_runner(server, node, {RESIDENT_FILE: NEXT_HOP, FUHYO_FILE: FUHYO_HOP})
+    add_transparency(server, node, witness=False)
 
 
 def _prefecture_sender(node: Node) -> outbox.Sender:
@@ -141,7 +143,12 @@ def _fuhyo_sender(node: Node) -> outbox.Sender:
 
 SPEC = ServiceSpec(
     role=Role.CS,
-    service_names=(m.CS_SERVICE, m.NODE_ADMIN_SERVICE, m.CONSISTENCY_ADMIN_SERVICE),
+    service_names=(
+        m.CS_SERVICE,
+        m.NODE_ADMIN_SERVICE,
+        m.CONSISTENCY_ADMIN_SERVICE,
+        m.LOG_ADMIN_SERVICE,
+    ),
     register=_register,
     senders={NEXT_HOP: _prefecture_sender, FUHYO_HOP: _fuhyo_sender},
 )

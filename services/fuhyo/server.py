@@ -30,6 +30,7 @@ from services.shared.consistency import (
 )
 from services.shared.delivery import hop_receiver, hop_sender
 from services.shared.node_admin import add_node_admin
+from services.shared.transparency import add_transparency
 
 
 class FuhyoServicer(fuhyo_grpc.FuhyoServiceServicer):
@@ -122,6 +123,7 @@ def _register(server: grpc.Server, node: Node) -> None:
     # Its CSs compare their fuhyo records here; it compares them with the national fuhyo server.
     add_consistency_answerer(server, node, {Role.CS: FUHYO_FILE})
     add_consistency_runner(server, node, {FUHYO_FILE: NEXT_HOP})
+    add_transparency(server, node, witness=False)
 
 
 def _national_sender(node: Node) -> outbox.Sender:
@@ -142,6 +144,7 @@ SPEC = ServiceSpec(
     service_names=(
         m.FUHYO_SERVICE,
         m.NODE_ADMIN_SERVICE,
+        m.LOG_ADMIN_SERVICE,
         m.CONSISTENCY_SERVICE,
         m.CONSISTENCY_ADMIN_SERVICE,
     ),

@@ -31,6 +31,7 @@ from services.shared.consistency import (
 from services.shared.delivery import hop_receiver, hop_sender
 from services.shared.node_admin import add_node_admin
 from services.shared.provision import ProvisionServicer, bulk_approvals
+from services.shared.transparency import add_transparency
 from services.shared.trust import add_trust
 
 
@@ -91,6 +92,7 @@ def _register(server: grpc.Server, node: Node) -> None:
         node=node.identity,
     )
     link_grpc.add_MyNumberLinkServiceServicer_to_server(MyNumberLinkServicer(answerer), server)
+    add_transparency(server, node, witness=True)
 
 
 def _national_sender(node: Node) -> outbox.Sender:
@@ -111,6 +113,8 @@ SPEC = ServiceSpec(
         m.PROVISION_ADMIN_SERVICE,
         m.MY_NUMBER_LINK_SERVICE,
         m.NODE_ADMIN_SERVICE,
+        m.LOG_ADMIN_SERVICE,
+        m.WITNESS_SERVICE,
         m.TRUST_SERVICE,
         m.CONSISTENCY_SERVICE,
         m.CONSISTENCY_ADMIN_SERVICE,

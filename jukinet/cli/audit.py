@@ -1,0 +1,161 @@
+"""`juki-net audit`: checkpoints of a node's tamper-evident logs, exports, and the offline check.
+
+`checkpoint` has a node sign its logs now and its witness cosign them;
+`export` writes a log and its checkpoints to one file; `verify` checks such a
+file with nothing but the CA's trust bundle and the published key documents
+— no access to the node — and names every row that was altered, deleted,
+inserted or moved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from jukinet.cli.errors import FAILED, UsageError, read_text
+from jukinet.cli.parsing import Subcommands, add_network, command, group, load_network
+from jukinet.client import logs as clients
+from jukinet.core.network import NetworkDescription
+from jukinet.sealing.key_directory import KeyDirectory
+from jukinet.transparency import note, verify
+
+
+def cmd_checkpoint(args: argparse.Namespace) -> int:
+    """Sign a checkpoint of each chosen log at the node and have it witnessed."""
+    network = load_network(args)
+    node = network.node(args.node)
+    unwitnessed = 0
+    for log in [args.log] if args.log else list(clients.LOGS):
+        reply = clients.publish_checkpoint(network, node, log, args.operator)
+        checkpoint = note.Checkpoint.parse(note.SignedNote.parse(reply.checkpoint).text)
+        state = "witnessed" if reply.witnessed else "NOT witnessed"
+        print(f"{args.node} {log} log: size {checkpoint.size}, {state}")
+        unwitnessed += not reply.witnessed
+    return FAILED if unwitnessed else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write one log of a node, with its checkpoints, to a file for `audit verify`."""
+    network = load_network(args)
+    lines, checkpoints = clients.export_log(
+        network, network.node(args.node), args.log, args.operator
+    )
+    with args.out.open("wb") as out:
+        out.write(lines)
+        for checkpoint in checkpoints:
+            out.write(json.dumps({"checkpoint": checkpoint}).encode() + b"\n")
+    rows = lines.count(b'{"entry":')
+    print(
+        f"{args.out}: the {args.log} log of {args.node}, {rows} rows,"
+        f" {len(checkpoints)} checkpoints"
+    )
+    return 0
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    try:
+        return [json.loads(line) for line in read_text(path).splitlines() if line.strip()]
+    except json.JSONDecodeError:
+        raise UsageError(f"{path}: not a log export (not JSON lines)") from None
+
+
+def _directory(args: argparse.Namespace, network: NetworkDescription | None) -> KeyDirectory:
+    keys = args.keys or (network.key_directory if network else None)
+    bundle = args.bundle or (network.trust_bundle if network else None)
+    if keys is None or bundle is None:
+        raise UsageError("give --network, or --keys DIR and --bundle FILE")
+    if not Path(keys).is_dir():
+        raise UsageError(f"{keys}: not a folder of key documents")
+    return KeyDirectory(Path(keys), Path(bundle))
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Check a log export against its witnessed checkpoints, offline."""
+    network = load_network(args) if args.network else None
+    records = _records(args.input)
+    try:
+        origin = verify.read_export(records).origin
+    except verify.ExportError as bad:
+        raise UsageError(f"{args.input}: {bad}") from None
+    directory = _directory(args, network)
+    node_id = "spiffe://" + origin.rsplit("/", 1)[0]
+    log_keys = directory.note_keys(node_id)
+    if not log_keys:
+        raise UsageError(f"no key document lists a log key of {node_id}")
+    witnesses = [
+        key
+        for spiffe_id in directory.spiffe_ids()
+        if spiffe_id != node_id
+        for key in directory.note_keys(spiffe_id, note.COSIGNATURE_TYPE)
+    ]
+    reports = [verify.verify_export(records, [], key, witnesses) for key in log_keys]
+    report = min(reports, key=lambda r: len(r.findings))
+    print(
+        f"{origin}: {report.leaves} leaves, {report.rows} rows"
+        f" ({report.expired} expired), witnessed up to {report.witnessed_size}"
+        + (f" by {', '.join(sorted(report.witnesses))}" if report.witnesses else "")
+    )
+    for finding in report.findings:
+        print(f"  {finding}")
+    if not report.witnessed_size:
+        print("  no witnessed checkpoint vouches for this log")
+    if report.leaves > report.witnessed_size:
+        print(f"  {report.leaves - report.witnessed_size} newest leaves are not witnessed yet")
+    return FAILED if report.findings or not report.witnessed_size else 0
+
+
+def add_commands(sub: Subcommands) -> None:
+    """audit checkpoint|export|verify."""
+    audit = group(
+        sub,
+        "audit",
+        summary="tamper-evident logs: checkpoints, exports and their offline check",
+        example="juki-net audit verify --network .juki-state/network.json --in provision.jsonl",
+    )
+    checkpoint = command(
+        audit,
+        "checkpoint",
+        summary="sign a checkpoint of a node's logs now and have the tier above witness it",
+        details="Exits 1 if a checkpoint could not be witnessed (the national server has no "
+        "tier above; a witness that is down or refuses).",
+        example="juki-net audit checkpoint --network .juki-state/network.json --node prefecture-14",
+        func=cmd_checkpoint,
+    )
+    export = command(
+        audit,
+        "export",
+        summary="write one log of a node and its checkpoints to a file",
+        example="juki-net audit export --network .juki-state/network.json --node prefecture-14 "
+        "--log provision --out provision.jsonl",
+        func=cmd_export,
+    )
+    for parser in (checkpoint, export):
+        add_network(parser)
+        parser.add_argument("--node", required=True, help="the node (name in the description)")
+        parser.add_argument(
+            "--operator",
+            default="operator",
+            help="the operator client of the network description to act as (default: %(default)s)",
+        )
+    checkpoint.add_argument("--log", choices=sorted(clients.LOGS), help="only this log")
+    export.add_argument("--log", choices=sorted(clients.LOGS), required=True, help="the log")
+    export.add_argument("--out", type=Path, required=True, help="the file to write")
+    check = command(
+        audit,
+        "verify",
+        summary="check a log export against its witnessed checkpoints, offline",
+        details="Needs only the file, the CA trust bundle and the key documents (from the "
+        "network description, or --bundle and --keys). Names every row altered, deleted, "
+        "inserted or moved, and leaves rewritten; exits 1 if anything is found or no "
+        "witnessed checkpoint vouches for the log.",
+        example="juki-net audit verify --network .juki-state/network.json --in provision.jsonl",
+        func=cmd_verify,
+    )
+    check.add_argument("--in", dest="input", type=Path, required=True, help="the export file")
+    check.add_argument("--network", type=Path, help="the network description (for the keys)")
+    check.add_argument("--keys", type=Path, help="the folder of published key documents")
+    check.add_argument(
+        "--bundle", type=Path, help="the CA trust bundle the documents are signed by"
+    )

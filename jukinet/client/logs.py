@@ -1,0 +1,49 @@
+"""What an operator or auditor asks of a node's tamper-evident logs (LogAdminService) and of
+its witness (WitnessService)."""
+
+from __future__ import annotations
+
+from juki.v1 import transparency_service_pb2 as pb
+from juki.v1 import transparency_service_pb2_grpc as pb_grpc
+from jukinet.client.channels import connect
+from jukinet.core.network import OPERATOR, NetworkDescription, NodeEntry
+
+LOGS = {"provision": pb.LOG_NAME_PROVISION, "audit": pb.LOG_NAME_AUDIT}
+LOG_TIMEOUT_S = 120.0
+
+
+def publish_checkpoint(
+    network: NetworkDescription, node: NodeEntry, log: str, operator: str = OPERATOR
+) -> pb.PublishCheckpointResponse:
+    """PublishCheckpoint of one log at `node`: a checkpoint now, witnessed if it could be."""
+    with connect(network, node, network.client(operator)) as channel:
+        reply: pb.PublishCheckpointResponse = pb_grpc.LogAdminServiceStub(
+            channel
+        ).PublishCheckpoint(pb.PublishCheckpointRequest(log=LOGS[log]), timeout=LOG_TIMEOUT_S)
+    return reply
+
+
+def export_log(
+    network: NetworkDescription, node: NodeEntry, log: str, operator: str = OPERATOR
+) -> tuple[bytes, list[str]]:
+    """ExportLog of one log at `node`: its JSON lines and its checkpoints (signed notes)."""
+    lines: list[bytes] = []
+    checkpoints: list[str] = []
+    with connect(network, node, network.client(operator)) as channel:
+        for chunk in pb_grpc.LogAdminServiceStub(channel).ExportLog(
+            pb.ExportLogRequest(log=LOGS[log]), timeout=LOG_TIMEOUT_S
+        ):
+            lines.append(chunk.lines)
+            checkpoints.extend(chunk.checkpoints)
+    return b"".join(lines), checkpoints
+
+
+def witnessed_checkpoint(
+    network: NetworkDescription, witness: NodeEntry, origin: str, operator: str = OPERATOR
+) -> str:
+    """The last checkpoint `witness` cosigned for the log `origin` ("" if none)."""
+    with connect(network, witness, network.client(operator)) as channel:
+        reply = pb_grpc.WitnessServiceStub(channel).GetWitnessedCheckpoint(
+            pb.GetWitnessedCheckpointRequest(origin=origin), timeout=LOG_TIMEOUT_S
+        )
+    return str(reply.checkpoint)

@@ -1,0 +1,133 @@
+"""Tamper-evident logs' servicers: WitnessService at the tier above, LogAdminService at every
+node, and the hourly round that signs each log's checkpoint and has it witnessed upstream."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+
+import grpc
+
+from juki.v1 import transparency_service_pb2 as pb
+from juki.v1 import transparency_service_pb2_grpc as pb_grpc
+from jukinet.core.config import NEXT_HOP
+from jukinet.core.errors import Reason, RefusedError, invalid_field, passed_on
+from jukinet.runtime.jobs import Periodic
+from jukinet.runtime.node import HOP_TIMEOUT_S, Node
+from jukinet.sealing.keys import log_key_name
+from jukinet.transparency import note, tlog
+from jukinet.transparency.checkpoints import MerkleLog
+from jukinet.transparency.publisher import AskWitness, Publisher
+from jukinet.transparency.witness import Witness
+from jukinet.trust.authz import current_caller
+
+LOG_NAMES = {pb.LOG_NAME_PROVISION: tlog.PROVISION.name, pb.LOG_NAME_AUDIT: tlog.AUDIT.name}
+EXPORT_CHUNK_LINES = 2000
+
+
+class WitnessServicer(pb_grpc.WitnessServiceServicer):
+    """Cosigns the checkpoints of the nodes below (transparency/witness.py)."""
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+        cosigner = node.keyring.log_signer(node.identity.spiffe_id, note.COSIGNATURE_TYPE)
+        self._witness = Witness(node.db, cosigner)
+
+    def AddCheckpoint(
+        self, request: pb.AddCheckpointRequest, context: grpc.ServicerContext
+    ) -> pb.AddCheckpointResponse:
+        try:
+            signed = note.SignedNote.parse(request.checkpoint)
+        except note.NoteError:
+            raise RefusedError(Reason.CHECKPOINT_MALFORMED) from None
+        keys = self._node.key_directory.note_keys(current_caller().spiffe_id)
+        line = self._witness.add_checkpoint(
+            signed, keys, request.old_size, list(request.consistency_proof), self._node.clock.now()
+        )
+        return pb.AddCheckpointResponse(cosignature=line)
+
+    def GetWitnessedCheckpoint(
+        self, request: pb.GetWitnessedCheckpointRequest, context: grpc.ServicerContext
+    ) -> pb.GetWitnessedCheckpointResponse:
+        found = self._witness.last_cosigned(request.origin)
+        return pb.GetWitnessedCheckpointResponse(checkpoint="" if found is None else str(found))
+
+
+class LogAdminServicer(pb_grpc.LogAdminServiceServicer):
+    """Operators publish checkpoints and export a log for an offline check."""
+
+    def __init__(self, node: Node, publisher: Publisher) -> None:
+        self._node = node
+        self._publisher = publisher
+
+    def PublishCheckpoint(
+        self, request: pb.PublishCheckpointRequest, context: grpc.ServicerContext
+    ) -> pb.PublishCheckpointResponse:
+        made, witnessed = self._publisher.publish(_log_name(request.log))
+        return pb.PublishCheckpointResponse(checkpoint=str(made.note), witnessed=witnessed)
+
+    def ExportLog(
+        self, request: pb.ExportLogRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.ExportLogResponse]:
+        merkle_log = self._publisher.logs[_log_name(request.log)]
+        lines: list[str] = []
+        with self._node.db.reading() as conn:
+            for record in tlog.export(conn, merkle_log.spec, merkle_log.origin):
+                lines.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+                if len(lines) == EXPORT_CHUNK_LINES:
+                    yield pb.ExportLogResponse(lines=_joined(lines))
+                    lines = []
+        checkpoints = [str(c) for c in merkle_log.all_checkpoints()]
+        yield pb.ExportLogResponse(lines=_joined(lines), checkpoints=checkpoints)
+
+
+def _joined(lines: list[str]) -> bytes:
+    return "".join(f"{line}\n" for line in lines).encode()
+
+
+def _log_name(log: pb.LogName.ValueType) -> str:
+    if log not in LOG_NAMES:
+        raise invalid_field("log", "must be LOG_NAME_PROVISION or LOG_NAME_AUDIT")
+    return LOG_NAMES[log]
+
+
+def _witness_upstream(node: Node) -> AskWitness | None:
+    if node.hop(NEXT_HOP) is None:
+        return None
+
+    def ask(signed: note.SignedNote, old_size: int, proof: Sequence[bytes]) -> str:
+        channel = node.channel(NEXT_HOP)
+        assert channel is not None
+        request = pb.AddCheckpointRequest(
+            checkpoint=str(signed), old_size=old_size, consistency_proof=list(proof)
+        )
+        try:
+            reply = pb_grpc.WitnessServiceStub(channel).AddCheckpoint(
+                request, timeout=HOP_TIMEOUT_S
+            )
+        except grpc.RpcError as error:
+            raise passed_on(error, unavailable=Reason.NEXT_HOP_UNAVAILABLE) from None
+        return str(reply.cosignature)
+
+    return ask
+
+
+def add_transparency(server: grpc.Server, node: Node, *, witness: bool) -> Publisher:
+    """Serve LogAdminService (and WitnessService where `witness`), and publish on a schedule."""
+    name = node.identity.spiffe_id
+    key_name = log_key_name(name)
+    logs = {
+        spec.name: MerkleLog(node.db, spec, tlog.origin(key_name, spec))
+        for spec in (tlog.PROVISION, tlog.AUDIT)
+    }
+    publisher = Publisher(
+        logs, lambda: node.keyring.log_signer(name), _witness_upstream(node), node.clock
+    )
+    pb_grpc.add_LogAdminServiceServicer_to_server(LogAdminServicer(node, publisher), server)
+    if witness:
+        pb_grpc.add_WitnessServiceServicer_to_server(WitnessServicer(node), server)
+    if node.config.checkpoint_interval_s > 0:
+        node.add_job(
+            Periodic("checkpoints", publisher.publish_all, node.config.checkpoint_interval_s)
+        )
+    return publisher

@@ -1,0 +1,154 @@
+"""Tamper-evident logs on real nodes: checkpoints witnessed up the tiers, an export verified
+offline, a hand-edited row named, a rewritten log refused by its witness — and no personal data
+in checkpoints or exports."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, delete, select, update
+
+from juki.v1 import common_pb2
+from jukinet.cli.main import main
+from jukinet.client import calls as clients
+from jukinet.dev import synthetic
+from jukinet.dev.localnet import LocalNetwork
+from jukinet.storage.schema import audit_log, log_leaves, provision_log, witnessed_logs
+from tests.helpers.network import node_db, running_network, versions, wait_for
+
+PASSPORT = "organ-14-passport-centre"
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
+    with running_network(tmp_path_factory.mktemp("net")) as net:
+        yield net
+
+
+@pytest.fixture(scope="module")
+def person(network: LocalNetwork) -> common_pb2.ResidentRecord:
+    change = synthetic.birth("141003", random.Random(16))
+    clients.submit_change(network.info, change)
+    wait_for(lambda: versions(network, "prefecture-14", change.record.juminhyo_code))
+    for _ in range(3):
+        query = clients.query("pref5-passport", juminhyo_code=change.record.juminhyo_code)
+        clients.ask(network.info, PASSPORT, query)
+    return change.record
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    status = main(list(args))
+    out = capsys.readouterr()
+    return status, out.out + out.err
+
+
+def _export(net: LocalNetwork, capsys: pytest.CaptureFixture[str], node: str, path: Path) -> None:
+    status, _ = _cli(
+        capsys, "audit", "export", "--network", str(net.dir / "network.json"), "--node", node,
+        "--log", "provision", "--out", str(path),
+    )  # fmt: skip
+    assert status == 0
+
+
+def _writable(net: LocalNetwork, node: str) -> object:
+    path = net.node_info(node).database_url.removeprefix("sqlite:///")
+    return create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
+
+
+def test_checkpoints_are_witnessed_and_an_export_verifies_offline(
+    network: LocalNetwork,
+    person: common_pb2.ResidentRecord,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    description = str(network.dir / "network.json")
+    for node in ("cs-141003", "prefecture-14"):
+        status, out = _cli(capsys, "audit", "checkpoint", "--network", description, "--node", node)
+        assert status == 0, out
+        assert out.count(", witnessed") == 2, out
+    status, out = _cli(
+        capsys, "audit", "checkpoint", "--network", description, "--node", "national"
+    )
+    assert status == 1 and "NOT witnessed" in out  # the national server has no tier above
+    export = tmp_path / "provision.jsonl"
+    _export(network, capsys, "prefecture-14", export)
+    status, out = _cli(capsys, "audit", "verify", "--network", description, "--in", str(export))
+    assert status == 0, out
+    assert "witnessed up to" in out and "by juki.example/national" in out
+    # No personal data in the export or its checkpoints: only keyed hashes and identities.
+    text = export.read_text()
+    for value in (person.juminhyo_code, person.my_number, person.name_kanji, person.birth_date):
+        assert value not in text
+
+
+def test_a_hand_edited_row_is_named_by_the_verifier(
+    network: LocalNetwork,
+    person: common_pb2.ResidentRecord,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    description = str(network.dir / "network.json")
+    _cli(capsys, "audit", "checkpoint", "--network", description, "--node", "prefecture-14")
+    engine = _writable(network, "prefecture-14")
+    with engine.begin() as conn:  # type: ignore[attr-defined]
+        first = conn.execute(select(provision_log.c.leaf_index).limit(1)).scalar_one()
+        conn.execute(
+            update(provision_log)
+            .where(provision_log.c.leaf_index == first)
+            .values(recipient="spiffe://juki.example/organ/14/someone-else")
+        )
+    export = tmp_path / "edited.jsonl"
+    _export(network, capsys, "prefecture-14", export)
+    status, out = _cli(capsys, "audit", "verify", "--network", description, "--in", str(export))
+    assert status == 1
+    assert f"altered at index {first}: the row does not match the leaf at its place" in out
+
+
+def test_a_rewritten_log_is_refused_by_its_witness_and_recorded(
+    network: LocalNetwork,
+    person: common_pb2.ResidentRecord,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    description = str(network.dir / "network.json")
+    status, _ = _cli(capsys, "audit", "checkpoint", "--network", description, "--node", "cs-141003")
+    assert status == 0
+    before = _witnessed_size(network, "juki.example/cs/141003/audit")
+    assert before > 1
+    # Truncate the audit log and append anew, as someone with the database would.
+    engine = _writable(network, "cs-141003")
+    with engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(delete(audit_log).where(audit_log.c.seq > 1))
+        conn.execute(
+            delete(log_leaves).where(log_leaves.c.log == "audit", log_leaves.c.leaf_index > 0)
+        )
+    for _ in range(3):  # operator actions: each one an audit entry
+        _cli(capsys, "status", "--network", description)
+    status, out = _cli(
+        capsys,
+        "audit",
+        "checkpoint",
+        "--network",
+        description,
+        "--node",
+        "cs-141003",
+        "--log",
+        "audit",
+    )
+    assert status == 1 and "NOT witnessed" in out
+    with node_db(network, "prefecture-14").connect() as conn:
+        reasons = [r.reason for r in conn.execute(select(audit_log.c.reason))]
+    assert "LOG_NOT_EXTENDED" in reasons
+    # What the witness holds is still the checkpoint from before the rewrite.
+    assert _witnessed_size(network, "juki.example/cs/141003/audit") == before
+
+
+def _witnessed_size(net: LocalNetwork, origin: str) -> int:
+    with node_db(net, "prefecture-14").connect() as conn:
+        return int(
+            conn.execute(
+                select(witnessed_logs.c.size).where(witnessed_logs.c.origin == origin)
+            ).scalar_one()
+        )

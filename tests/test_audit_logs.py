@@ -4,6 +4,7 @@ in checkpoints or exports."""
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,11 +13,12 @@ import pytest
 from sqlalchemy import create_engine, delete, select, update
 
 from juki.v1 import common_pb2
-from jukinet.cli.main import main
 from jukinet.client import calls as clients
 from jukinet.dev import synthetic
 from jukinet.dev.localnet import LocalNetwork
 from jukinet.storage.schema import audit_log, log_leaves, provision_log, witnessed_logs
+from jukinet.transparency import tlog
+from tests.helpers.cli import juki_net
 from tests.helpers.network import node_db, running_network, versions, wait_for
 
 PASSPORT = "organ-14-passport-centre"
@@ -39,15 +41,14 @@ def person(network: LocalNetwork) -> common_pb2.ResidentRecord:
     return change.record
 
 
-def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    status = main(list(args))
-    out = capsys.readouterr()
-    return status, out.out + out.err
+def _cli(*args: str) -> tuple[int, str]:
+    done = juki_net(*args)
+    return done.returncode, done.stdout + done.stderr
 
 
-def _export(net: LocalNetwork, capsys: pytest.CaptureFixture[str], node: str, path: Path) -> None:
+def _export(net: LocalNetwork, node: str, path: Path) -> None:
     status, _ = _cli(
-        capsys, "audit", "export", "--network", str(net.dir / "network.json"), "--node", node,
+        "audit", "export", "--network", str(net.dir / "network.json"), "--node", node,
         "--log", "provision", "--out", str(path),
     )  # fmt: skip
     assert status == 0
@@ -61,21 +62,18 @@ def _writable(net: LocalNetwork, node: str) -> object:
 def test_checkpoints_are_witnessed_and_an_export_verifies_offline(
     network: LocalNetwork,
     person: common_pb2.ResidentRecord,
-    capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
     description = str(network.dir / "network.json")
     for node in ("cs-141003", "prefecture-14"):
-        status, out = _cli(capsys, "audit", "checkpoint", "--network", description, "--node", node)
+        status, out = _cli("audit", "checkpoint", "--network", description, "--node", node)
         assert status == 0, out
         assert out.count(", witnessed") == 2, out
-    status, out = _cli(
-        capsys, "audit", "checkpoint", "--network", description, "--node", "national"
-    )
+    status, out = _cli("audit", "checkpoint", "--network", description, "--node", "national")
     assert status == 1 and "NOT witnessed" in out  # the national server has no tier above
     export = tmp_path / "provision.jsonl"
-    _export(network, capsys, "prefecture-14", export)
-    status, out = _cli(capsys, "audit", "verify", "--network", description, "--in", str(export))
+    _export(network, "prefecture-14", export)
+    status, out = _cli("audit", "verify", "--network", description, "--in", str(export))
     assert status == 0, out
     assert "witnessed up to" in out and "by juki.example/national" in out
     # No personal data in the export or its checkpoints: only keyed hashes and identities.
@@ -84,14 +82,64 @@ def test_checkpoints_are_witnessed_and_an_export_verifies_offline(
         assert value not in text
 
 
+def test_disclosure_proofs_verify_and_fail_once_a_provision_is_removed(
+    network: LocalNetwork, tmp_path: Path
+) -> None:
+    description = str(network.dir / "network.json")
+    change = synthetic.birth("141003", random.Random(1616))
+    clients.submit_change(network.info, change)
+    code = change.record.juminhyo_code
+    wait_for(lambda: versions(network, "prefecture-14", code))
+    for _ in range(2):
+        clients.ask(network.info, PASSPORT, clients.query("pref5-passport", juminhyo_code=code))
+    proofs = tmp_path / "proofs.json"
+    done = juki_net("disclose", "--network", description, "--code", code, "--proofs", str(proofs))
+    assert done.returncode == 0, done.stderr
+    assert "3. 提供記録の証明" in done.stdout and "juki.example/national" in done.stdout
+    status, out = _cli("audit", "verify-disclosure", "--network", description, "--in", str(proofs))
+    assert status == 0, out
+    assert "2 provisions proven" in out and "cosigned by juki.example/national" in out
+    # Someone with the database removes the first of them, renumbering what follows.
+    first = json.loads(proofs.read_text())["rows"][0]["index"]
+    engine = _writable(network, "prefecture-14")
+    with engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(delete(provision_log).where(provision_log.c.leaf_index == first))
+        leaves = log_leaves.c.log == "provision"
+        conn.execute(delete(log_leaves).where(leaves, log_leaves.c.leaf_index == first))
+        later = provision_log.c.leaf_index > first
+        conn.execute(
+            update(provision_log).where(later).values(leaf_index=provision_log.c.leaf_index - 1)
+        )
+        later_leaf = log_leaves.c.leaf_index > first
+        conn.execute(
+            update(log_leaves)
+            .where(leaves, later_leaf)
+            .values(leaf_index=log_leaves.c.leaf_index - 1)
+        )
+        # …and recomputes the hashes of the rows it moved, so each row matches its leaf.
+        for row in conn.execute(
+            select(provision_log).where(provision_log.c.leaf_index >= first)
+        ).mappings():
+            index = int(row["leaf_index"])
+            conn.execute(
+                update(log_leaves)
+                .where(leaves, log_leaves.c.leaf_index == index)
+                .values(leaf_hash=tlog.leaf_hash_of(tlog.PROVISION, index, row).hex())
+            )
+    done = juki_net("disclose", "--network", description, "--code", code, "--proofs", str(proofs))
+    assert done.returncode == 0, done.stderr
+    status, out = _cli("audit", "verify-disclosure", "--network", description, "--in", str(proofs))
+    assert status == 1
+    assert "NOT in the log its witness saw" in out
+
+
 def test_a_hand_edited_row_is_named_by_the_verifier(
     network: LocalNetwork,
     person: common_pb2.ResidentRecord,
-    capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
     description = str(network.dir / "network.json")
-    _cli(capsys, "audit", "checkpoint", "--network", description, "--node", "prefecture-14")
+    _cli("audit", "checkpoint", "--network", description, "--node", "prefecture-14")
     engine = _writable(network, "prefecture-14")
     with engine.begin() as conn:  # type: ignore[attr-defined]
         first = conn.execute(select(provision_log.c.leaf_index).limit(1)).scalar_one()
@@ -101,8 +149,8 @@ def test_a_hand_edited_row_is_named_by_the_verifier(
             .values(recipient="spiffe://juki.example/organ/14/someone-else")
         )
     export = tmp_path / "edited.jsonl"
-    _export(network, capsys, "prefecture-14", export)
-    status, out = _cli(capsys, "audit", "verify", "--network", description, "--in", str(export))
+    _export(network, "prefecture-14", export)
+    status, out = _cli("audit", "verify", "--network", description, "--in", str(export))
     assert status == 1
     assert f"altered at index {first}: the row does not match the leaf at its place" in out
 
@@ -110,10 +158,9 @@ def test_a_hand_edited_row_is_named_by_the_verifier(
 def test_a_rewritten_log_is_refused_by_its_witness_and_recorded(
     network: LocalNetwork,
     person: common_pb2.ResidentRecord,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     description = str(network.dir / "network.json")
-    status, _ = _cli(capsys, "audit", "checkpoint", "--network", description, "--node", "cs-141003")
+    status, _ = _cli("audit", "checkpoint", "--network", description, "--node", "cs-141003")
     assert status == 0
     before = _witnessed_size(network, "juki.example/cs/141003/audit")
     assert before > 1
@@ -125,9 +172,8 @@ def test_a_rewritten_log_is_refused_by_its_witness_and_recorded(
             delete(log_leaves).where(log_leaves.c.log == "audit", log_leaves.c.leaf_index > 0)
         )
     for _ in range(3):  # operator actions: each one an audit entry
-        _cli(capsys, "status", "--network", description)
+        _cli("status", "--network", description)
     status, out = _cli(
-        capsys,
         "audit",
         "checkpoint",
         "--network",

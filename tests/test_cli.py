@@ -11,7 +11,6 @@ import os
 import random
 import re
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
@@ -20,17 +19,11 @@ import pytest
 from jukinet.client import calls as clients
 from jukinet.dev import plant, synthetic
 from jukinet.dev.localnet import LocalNetwork
+from tests.helpers.cli import JUKI_NET, ROOT, juki_net
 from tests.helpers.network import versions, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-JUKI_NET = [sys.executable, "-m", "jukinet.cli"]
-
-
-def _run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*JUKI_NET, *args], capture_output=True, text=True, timeout=90, check=False, cwd=cwd
-    )
+_run = juki_net
 
 
 def _assert_one_line_mistake(done: subprocess.CompletedProcess[str], *words: str) -> None:

@@ -391,19 +391,27 @@ class DiscloseRecordResponse(_message.Message):
 
     DOCUMENT_FIELD_NUMBER: _builtins.int
     PROVISION_COUNT_FIELD_NUMBER: _builtins.int
+    PROOFS_FIELD_NUMBER: _builtins.int
     document: _builtins.str
     """The disclosure document (UTF-8 text, Japanese headings)."""
     provision_count: _builtins.int
     """How many provisions of the record it lists."""
+    proofs: _builtins.str
+    """Inclusion proofs of the provisions listed to a witnessed checkpoint of
+    the provision log (JSON, "juki-net-inclusion-proofs/1"): for the person,
+    to check with `juki-net audit verify-disclosure`. No personal data: rows
+    hold keyed hashes only.
+    """
     def __init__(
         self,
         *,
         document: _builtins.str = ...,
         provision_count: _builtins.int = ...,
+        proofs: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["document", b"document", "provision_count", b"provision_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document", b"document", "proofs", b"proofs", "provision_count", b"provision_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -19,7 +19,7 @@ from jukinet.cli.parsing import Subcommands, add_network, command, group, load_n
 from jukinet.client import logs as clients
 from jukinet.core.network import NetworkDescription
 from jukinet.sealing.key_directory import KeyDirectory
-from jukinet.transparency import note, verify
+from jukinet.transparency import inclusion, note, verify
 
 
 def cmd_checkpoint(args: argparse.Namespace) -> int:
@@ -71,15 +71,12 @@ def _directory(args: argparse.Namespace, network: NetworkDescription | None) -> 
     return KeyDirectory(Path(keys), Path(bundle))
 
 
-def cmd_verify(args: argparse.Namespace) -> int:
-    """Check a log export against its witnessed checkpoints, offline."""
-    network = load_network(args) if args.network else None
-    records = _records(args.input)
-    try:
-        origin = verify.read_export(records).origin
-    except verify.ExportError as bad:
-        raise UsageError(f"{args.input}: {bad}") from None
-    directory = _directory(args, network)
+def _keys_of(
+    args: argparse.Namespace, origin: str
+) -> tuple[list[note.NoteKey], list[note.NoteKey]]:
+    """The log keys of the node whose log `origin` is, and every other node's cosigning keys,
+    from the published key documents the CA signed."""
+    directory = _directory(args, load_network(args) if args.network else None)
     node_id = "spiffe://" + origin.rsplit("/", 1)[0]
     log_keys = directory.note_keys(node_id)
     if not log_keys:
@@ -90,6 +87,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if spiffe_id != node_id
         for key in directory.note_keys(spiffe_id, note.COSIGNATURE_TYPE)
     ]
+    return log_keys, witnesses
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Check a log export against its witnessed checkpoints, offline."""
+    records = _records(args.input)
+    try:
+        origin = verify.read_export(records).origin
+    except verify.ExportError as bad:
+        raise UsageError(f"{args.input}: {bad}") from None
+    log_keys, witnesses = _keys_of(args, origin)
     reports = [verify.verify_export(records, [], key, witnesses) for key in log_keys]
     report = min(reports, key=lambda r: len(r.findings))
     print(
@@ -104,6 +112,30 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if report.leaves > report.witnessed_size:
         print(f"  {report.leaves - report.witnessed_size} newest leaves are not witnessed yet")
     return FAILED if report.findings or not report.witnessed_size else 0
+
+
+def cmd_verify_disclosure(args: argparse.Namespace) -> int:
+    """Check the proofs handed over with a disclosure, offline."""
+    try:
+        data = json.loads(read_text(args.input))
+        origin = str(data["origin"])
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise UsageError(f"{args.input}: not a proof file of a disclosure") from None
+    log_keys, witnesses = _keys_of(args, origin)
+    try:
+        check = inclusion.verify_bundle(data, log_keys, witnesses)
+    except inclusion.BundleError as bad:
+        raise UsageError(f"{args.input}: {bad}") from None
+    by = ", ".join(sorted(check.witnesses)) or "no witness"
+    print(
+        f"{origin}: {len(check.proven)} provisions proven in the log at size {check.size},"
+        f" cosigned by {by}"
+    )
+    for index in check.failed:
+        print(f"  provision {index}: NOT in the log its witness saw")
+    if check.newer:
+        print(f"  {len(check.newer)} provisions newer than the checkpoint: not provable yet")
+    return 0 if check.ok else FAILED
 
 
 def add_commands(sub: Subcommands) -> None:
@@ -154,8 +186,21 @@ def add_commands(sub: Subcommands) -> None:
         func=cmd_verify,
     )
     check.add_argument("--in", dest="input", type=Path, required=True, help="the export file")
-    check.add_argument("--network", type=Path, help="the network description (for the keys)")
-    check.add_argument("--keys", type=Path, help="the folder of published key documents")
-    check.add_argument(
-        "--bundle", type=Path, help="the CA trust bundle the documents are signed by"
+    proofs = command(
+        audit,
+        "verify-disclosure",
+        summary="check the proofs handed over with a disclosure (開示), offline",
+        details="Each provision listed must be in the provision log as its witness saw it. "
+        "Needs the proof file (`juki-net disclose --proofs FILE`), the CA trust bundle and "
+        "the key documents; exits 1 if a provision is not in the log or no witness cosigned.",
+        example="juki-net audit verify-disclosure --network .juki-state/network.json "
+        "--in proofs.json",
+        func=cmd_verify_disclosure,
     )
+    proofs.add_argument("--in", dest="input", type=Path, required=True, help="the proof file")
+    for parser in (check, proofs):
+        parser.add_argument("--network", type=Path, help="the network description (for keys)")
+        parser.add_argument("--keys", type=Path, help="the folder of published key documents")
+        parser.add_argument(
+            "--bundle", type=Path, help="the CA trust bundle the documents are signed by"
+        )

@@ -87,6 +87,11 @@ def cmd_disclose(args: argparse.Namespace) -> int:
             pb.DiscloseRecordRequest(juminhyo_code=args.code), timeout=ADMIN_TIMEOUT_S
         )
     print(reply.document)
+    if args.proofs:
+        if not reply.proofs:
+            raise UsageError("the node gave no proofs (it lists no provision)")
+        args.proofs.write_text(reply.proofs + "\n", encoding="utf-8")
+        print(f"{args.proofs}: the proofs, for juki-net audit verify-disclosure")
     return 0
 
 
@@ -215,6 +220,11 @@ def add_commands(sub: Subcommands) -> None:
         func=cmd_disclose,
     )
     disclose.add_argument("--code", required=True, help="the person's 住民票コード")
+    disclose.add_argument(
+        "--proofs",
+        type=Path,
+        help="also write the provisions' inclusion proofs to this file (for the person)",
+    )
     stats = command(
         sub,
         "stats",

@@ -3,14 +3,17 @@
 The document is plain UTF-8 text with Japanese headings, meant to be printed
 and handed to the person at the counter: the current record item by item,
 how many earlier versions are kept, and every provision of the record from
-the provision log (date, recipient, task, items given).
+the provision log (date, recipient, task, items given, its place in the log),
+and what proves the list is the log's: a checkpoint its witness cosigned,
+to which the proofs handed over with the document lead.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, RowMapping, func, select
 
 from juki.v1 import common_pb2
 from jukinet.core.clock import JST
@@ -31,6 +34,8 @@ ITEM_LABELS = {
     "former_surname": "旧氏",
     "change": "異動情報",
 }
+# What proves a list of provision-log rows is the log's: lines for the document.
+Proven = Callable[[Sequence[RowMapping]], list[str]]
 _SEX = {common_pb2.SEX_MALE: "男", common_pb2.SEX_FEMALE: "女"}
 _REASONS = {
     common_pb2.CHANGE_REASON_BIRTH: "出生",
@@ -56,8 +61,14 @@ def document(
     *,
     node_name: str,
     now: dt.datetime,
-) -> tuple[str, int]:
-    """The disclosure document for one person and how many provisions it lists."""
+    proven_by: Proven | None = None,
+) -> tuple[str, list[RowMapping]]:
+    """The disclosure document for one person, and the provision-log rows it lists.
+
+    `proven_by(rows)` says what proves the rows are the log's (a witnessed
+    checkpoint), for the document's last section; the proofs themselves go
+    to the person as a file beside it.
+    """
     row = conn.execute(
         current_versions().where(resident_current.c.juminhyo_code == juminhyo_code)
     ).first()
@@ -96,13 +107,16 @@ def document(
     provisions = log.provisions_of(conn, juminhyo_code)
     if not provisions:
         lines.append("  提供の記録はありません。")
-    for at, recipient, task_id, items in provisions:
-        task = catalogue.tasks.get(task_id)
-        title = task.title if task else task_id
-        given = "・".join(ITEM_LABELS.get(i, i) for i in items.split(",") if i)
-        stamp = as_utc(at).astimezone(JST)
-        lines.append(f"  {stamp:%Y-%m-%d %H:%M}  {recipient}")
-        lines.append(f"      事務: {title} ({task_id})")
+    for provision in provisions:
+        task = catalogue.tasks.get(provision["task_id"])
+        title = task.title if task else provision["task_id"]
+        given = "・".join(ITEM_LABELS.get(i, i) for i in provision["items_given"].split(",") if i)
+        stamp = as_utc(provision["at"]).astimezone(JST)
+        lines.append(f"  {stamp:%Y-%m-%d %H:%M}  {provision['recipient']}")
+        lines.append(f"      事務: {title} ({provision['task_id']})")
         lines.append(f"      提供項目: {given}")
+        lines.append(f"      記録番号: {provision['leaf_index']}")
+    if proven_by is not None and provisions:
+        lines += ["", "3. 提供記録の証明", *(f"  {line}" for line in proven_by(provisions))]
     lines.append("")
-    return "\n".join(lines), len(provisions)
+    return "\n".join(lines), provisions

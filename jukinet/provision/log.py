@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from google.protobuf import message as protobuf_message
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, RowMapping, select
 
 from jukinet.core.clock import SYSTEM, Clock, fiscal_year
 from jukinet.storage import Database
@@ -166,19 +166,12 @@ class ProvisionLog:
         """Append a refusal (in its own transaction: the query's own was rolled back)."""
         self.commit([entry])
 
-    def provisions_of(
-        self, conn: Connection, juminhyo_code: str
-    ) -> list[tuple[dt.datetime, str, str, str]]:
-        """(at, recipient, task_id, items_given) of each provision of this person, oldest first."""
+    def provisions_of(self, conn: Connection, juminhyo_code: str) -> list[RowMapping]:
+        """Every provision of this person, as stored (with its leaf index), oldest first."""
         rows = conn.execute(
-            select(
-                provision_log.c.at,
-                provision_log.c.recipient,
-                provision_log.c.task_id,
-                provision_log.c.items_given,
-            )
+            select(provision_log)
             .where(provision_log.c.subject_hash == self.subject(juminhyo_code))
             .where(provision_log.c.outcome == PROVIDED)
-            .order_by(provision_log.c.id)
+            .order_by(provision_log.c.leaf_index)
         )
-        return [(row[0], row[1], row[2], row[3]) for row in rows]
+        return list(rows.mappings())

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from typing import Any
+
 import grpc
+from sqlalchemy import RowMapping
 
 from juki.v1 import provision_service_pb2 as pb
 from juki.v1 import provision_service_pb2_grpc as pb_grpc
@@ -12,6 +17,9 @@ from jukinet.provision.approvals import BulkApprovals
 from jukinet.provision.catalogue import default_catalogue
 from jukinet.records.identifiers import is_valid_juminhyo_code
 from jukinet.runtime.node import Node
+from jukinet.transparency import inclusion, tlog
+from jukinet.transparency.checkpoints import StoredCheckpoint
+from jukinet.transparency.publisher import Publisher
 from jukinet.trust.authz import current_caller
 
 # Fiscal years a statistics request may name.
@@ -21,26 +29,42 @@ FIRST_YEAR, LAST_YEAR = 1999, 2200
 class ProvisionAdminServicer(pb_grpc.ProvisionAdminServiceServicer):
     """Operator RPCs over the node's records and provision log."""
 
-    def __init__(self, node: Node, approvals: BulkApprovals) -> None:
+    def __init__(self, node: Node, approvals: BulkApprovals, publisher: Publisher) -> None:
         self._node = node
         self._approvals = approvals
         self._catalogue = default_catalogue()
+        self._publisher = publisher
 
     def DiscloseRecord(
         self, request: pb.DiscloseRecordRequest, context: grpc.ServicerContext
     ) -> pb.DiscloseRecordResponse:
         if not is_valid_juminhyo_code(request.juminhyo_code):
             raise invalid_field("juminhyo_code", "must be 11 digits with a valid check digit")
-        with self._node.db.engine.connect() as conn:
-            text, count = disclosure.document(
+        merkle_log = self._publisher.logs[tlog.PROVISION.name]
+        proofs: dict[str, Any] = {}
+
+        def proven_by(rows: Sequence[RowMapping]) -> list[str]:
+            def publish() -> tuple[StoredCheckpoint, bool]:
+                return self._publisher.publish(tlog.PROVISION.name)
+
+            proofs.update(inclusion.witnessed_proofs(merkle_log, publish, rows))
+            return inclusion.describe(proofs)
+
+        with self._node.db.reading() as conn:
+            text, rows = disclosure.document(
                 conn,
                 self._node.provision_log,
                 self._catalogue,
                 request.juminhyo_code,
                 node_name=self._node.config.name,
                 now=self._node.clock.now(),
+                proven_by=proven_by,
             )
-        return pb.DiscloseRecordResponse(document=text, provision_count=count)
+        return pb.DiscloseRecordResponse(
+            document=text,
+            provision_count=len(rows),
+            proofs=json.dumps(proofs, ensure_ascii=False) if proofs else "",
+        )
 
     def GetProvisionStatistics(
         self, request: pb.GetProvisionStatisticsRequest, context: grpc.ServicerContext

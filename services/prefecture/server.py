@@ -82,8 +82,9 @@ def _register(server: grpc.Server, node: Node) -> None:
         approvals=approvals,
     )
     provision_grpc.add_ProvisionServiceServicer_to_server(ProvisionServicer(provider), server)
+    publisher = add_transparency(server, node, witness=True)
     provision_grpc.add_ProvisionAdminServiceServicer_to_server(
-        ProvisionAdminServicer(node, approvals), server
+        ProvisionAdminServicer(node, approvals, publisher), server
     )
     answerer = LinkAnswerer(
         db=node.db,
@@ -92,7 +93,6 @@ def _register(server: grpc.Server, node: Node) -> None:
         node=node.identity,
     )
     link_grpc.add_MyNumberLinkServiceServicer_to_server(MyNumberLinkServicer(answerer), server)
-    add_transparency(server, node, witness=True)
 
 
 def _national_sender(node: Node) -> outbox.Sender:

@@ -183,7 +183,7 @@ def test_a_rewritten_log_is_refused_by_its_witness_and_recorded(
         "--log",
         "audit",
     )
-    assert status == 1 and "NOT witnessed" in out
+    assert status == 1 and "NOT witnessed" in out, out
     with node_db(network, "prefecture-14").connect() as conn:
         reasons = [r.reason for r in conn.execute(select(audit_log.c.reason))]
     assert "LOG_NOT_EXTENDED" in reasons

@@ -8,6 +8,7 @@ juki-net keys rotate|retire …         sealing-key rotation of a local network'
 juki-net submit --network FILE …      enter a change at a CS as its register system
 juki-net status --network FILE        every node's status, as an operator
 juki-net consistency --network FILE --municipality CODE   整合性確認, tier by tier
+juki-net access grant|approve|revoke|list …  operators' rights, two administrators per grant
 juki-net audit checkpoint|export|verify …   tamper-evident logs and their offline check
 juki-net query|bulk --network FILE --as CLIENT --task T …        provision
 juki-net disclose|stats|approve --network FILE …                 operator provision RPCs
@@ -21,6 +22,7 @@ import logging
 import sys
 
 from jukinet.cli import (
+    access,
     audit,
     changes,
     consistency,
@@ -34,7 +36,7 @@ from jukinet.cli import (
 )
 from jukinet.cli.errors import Parser
 
-GROUPS = (nodes, node, pki, net, changes, consistency, provision, audit, data)
+GROUPS = (nodes, node, pki, net, changes, consistency, provision, access, audit, data)
 
 
 def build_parser() -> Parser:

@@ -20,14 +20,14 @@ import json
 import os
 import tomllib
 import typing
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
 from jukinet.core.clock import time_of_day_in_japan
-from jukinet.core.identity import Identity
+from jukinet.core.identity import Identity, Role
 
 DATABASE_URL_ENV = "JUKI_DATABASE_URL"
 SQLITE_PREFIX = "sqlite:///"
@@ -110,6 +110,9 @@ class NodeConfig:
         rotates them (runtime/svid.py) instead of the signing service.
     consistency_at: when the node runs its nightly consistency checks with the
         tier above, "HH:MM" in Japan; "" never (a CS, prefecture or fuhyo server).
+    administrators: the SPIFFE IDs (operators) who manage the node's
+        access-right ledger; two are needed to put a grant in effect. None:
+        no operator can ever be granted anything here.
     checkpoint_interval_s: how often the node signs checkpoints of its
         provision and audit logs and has its next hop witness them; 0: only
         on an operator's demand (`juki-net audit checkpoint`).
@@ -142,8 +145,12 @@ class NodeConfig:
     workload_api: str | None = None
     consistency_at: str = "02:30"
     checkpoint_interval_s: float = 3600.0
+    administrators: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        for administrator in self.administrators:
+            if Identity.parse(administrator).role is not Role.OPERATOR:
+                raise ValueError("administrators must be operators' SPIFFE IDs")
         if self.consistency_at:
             try:
                 time_of_day_in_japan(self.consistency_at)

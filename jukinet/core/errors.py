@@ -56,6 +56,8 @@ class Reason(enum.StrEnum):
     CSR_IDENTITY_MISMATCH = enum.auto()
     COMPARISON_NOT_ALLOWED = enum.auto()
     CHECKPOINT_NOT_OF_CALLER = enum.auto()
+    NOT_AN_ADMINISTRATOR = enum.auto()
+    NO_ACCESS_GRANT = enum.auto()
     # A resident change that contradicts the stored records (records.lifecycle).
     UNKNOWN_PERSON = enum.auto()
     BIRTH_FOR_EXISTING_CODE = enum.auto()
@@ -93,9 +95,12 @@ class Reason(enum.StrEnum):
     CHECKPOINT_MALFORMED = enum.auto()
     CHECKPOINT_SIZE_MISMATCH = enum.auto()
     LOG_NOT_EXTENDED = enum.auto()
+    SAME_ADMINISTRATOR = enum.auto()
+    GRANT_NOT_PENDING = enum.auto()
     # Not there.
     UNKNOWN_CHANGE = enum.auto()
     UNKNOWN_RUN = enum.auto()
+    UNKNOWN_GRANT = enum.auto()
     PERSON_NOT_FOUND = enum.auto()
     ENVELOPE_REPLAYED = enum.auto()
     # Cannot be answered now; try again later.
@@ -145,6 +150,11 @@ _REFUSALS: Mapping[Reason, tuple[grpc.StatusCode, str]] = {
     R.ORIGIN_MISMATCH: (
         _S.PERMISSION_DENIED,
         "the change belongs to a municipality outside the sender's jurisdiction",
+    ),
+    R.NOT_AN_ADMINISTRATOR: (_S.PERMISSION_DENIED, "only this node's administrators manage access"),
+    R.NO_ACCESS_GRANT: (
+        _S.PERMISSION_DENIED,
+        "this operator holds no approved, unexpired grant of that right on this node",
     ),
     R.CHECKPOINT_NOT_OF_CALLER: (
         _S.PERMISSION_DENIED,
@@ -261,6 +271,12 @@ _REFUSALS: Mapping[Reason, tuple[grpc.StatusCode, str]] = {
         _S.FAILED_PRECONDITION,
         "the checkpoint does not extend the last one this witness cosigned: the log was rewritten",
     ),
+    R.SAME_ADMINISTRATOR: (
+        _S.FAILED_PRECONDITION,
+        "a grant is approved by another administrator than the one who granted it",
+    ),
+    R.GRANT_NOT_PENDING: (_S.FAILED_PRECONDITION, "the grant is not waiting for approval"),
+    R.UNKNOWN_GRANT: (_S.NOT_FOUND, "no such grant here"),
     R.UNKNOWN_CHANGE: (_S.NOT_FOUND, "no such change here"),
     R.UNKNOWN_RUN: (_S.NOT_FOUND, "no such consistency run here"),
     R.PERSON_NOT_FOUND: (_S.NOT_FOUND, "no such person on file"),

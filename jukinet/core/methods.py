@@ -14,6 +14,7 @@ from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
 from juki.v1 import (
+    access_service_pb2,
     consistency_service_pb2,
     cs_service_pb2,
     fuhyo_service_pb2,
@@ -57,6 +58,7 @@ _CONSISTENCY = _service(consistency_service_pb2, "ConsistencyService")
 _CONSISTENCY_ADMIN = _service(consistency_service_pb2, "ConsistencyAdminService")
 _WITNESS = _service(transparency_service_pb2, "WitnessService")
 _LOG_ADMIN = _service(transparency_service_pb2, "LogAdminService")
+_ACCESS_ADMIN = _service(access_service_pb2, "AccessAdminService")
 _HEALTH = _service(health_pb2, "Health")
 _REFLECTION = _service(reflection_pb2, "ServerReflection")
 
@@ -76,6 +78,7 @@ CONSISTENCY_SERVICE = _CONSISTENCY.full_name
 CONSISTENCY_ADMIN_SERVICE = _CONSISTENCY_ADMIN.full_name
 WITNESS_SERVICE = _WITNESS.full_name
 LOG_ADMIN_SERVICE = _LOG_ADMIN.full_name
+ACCESS_ADMIN_SERVICE = _ACCESS_ADMIN.full_name
 HEALTH_SERVICE = _HEALTH.full_name
 REFLECTION_SERVICE = _REFLECTION.full_name
 
@@ -113,6 +116,11 @@ ADD_CHECKPOINT = _path(_WITNESS, "AddCheckpoint")
 GET_WITNESSED_CHECKPOINT = _path(_WITNESS, "GetWitnessedCheckpoint")
 PUBLISH_CHECKPOINT = _path(_LOG_ADMIN, "PublishCheckpoint")
 EXPORT_LOG = _path(_LOG_ADMIN, "ExportLog")
+# The access-right ledger: administrators grant, approve, revoke and list operators' rights.
+GRANT_ACCESS = _path(_ACCESS_ADMIN, "GrantAccess")
+APPROVE_ACCESS = _path(_ACCESS_ADMIN, "ApproveAccess")
+REVOKE_ACCESS = _path(_ACCESS_ADMIN, "RevokeAccess")
+LIST_ACCESS = _path(_ACCESS_ADMIN, "ListAccess")
 # Trust material down the tree, and certificate renewal at the CA's signing service.
 GET_TRUST_MATERIAL = _path(_TRUST, "GetTrustMaterial")
 RENEW_CERTIFICATE = _path(_CERTIFICATE, "RenewCertificate")

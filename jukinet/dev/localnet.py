@@ -23,7 +23,9 @@ from pathlib import Path
 
 import grpc
 
+from juki.v1.access_service_pb2 import ACCESS_GRANT_STATE_ACTIVE as ACTIVE
 from jukinet.ca.folder import CaFolder
+from jukinet.client import access
 from jukinet.client.channels import connect
 from jukinet.core import clock
 from jukinet.core.config import Credentials, NextHop, NodeConfig
@@ -37,7 +39,9 @@ from jukinet.core.network import (
 )
 from jukinet.dev.supervisor import STARTUP_TIMEOUT_S, Supervisor
 from jukinet.dev.topology import (
+    ADMINISTRATORS,
     AGENCIES,
+    CLERK,
     HOST,
     OPERATOR_IDENTITY,
     ORGANS,
@@ -126,6 +130,8 @@ class LocalNetwork:
         """The non-node identities: an operator, each CS's register system, organs, agencies."""
         domain = self.trust_domain
         clients = {OPERATOR: Identity.of(Role.OPERATOR, *OPERATOR_IDENTITY, trust_domain=domain)}
+        for stem, (code, name) in (*ADMINISTRATORS.items(), CLERK):
+            clients[stem] = Identity.of(Role.OPERATOR, code, name, trust_domain=domain)
         for prefecture, name in ORGANS:
             clients[f"organ-{prefecture}-{name}"] = Identity.of(
                 Role.ORGAN, prefecture, name, trust_domain=domain
@@ -205,6 +211,10 @@ class LocalNetwork:
                 link_hop=hop(plan.link_hop),
                 my_number_ttl_s=self.my_number_ttl_s,
                 trace_file=folder / "spans.jsonl",
+                administrators=[
+                    Identity.of(Role.OPERATOR, *who, trust_domain=self.trust_domain).spiffe_id
+                    for who in ADMINISTRATORS.values()
+                ],
             )
             pki.write_atomic(folder / "config.json", config.to_json().encode())
             nodes.append(
@@ -338,11 +348,26 @@ class LocalNetwork:
         self.supervisor.stop(name)
 
     def start(self) -> None:
-        """Start every node in topology order."""
+        """Start every node in topology order; the operator gets every right on each."""
         for plan in self.topology:
             self.start_node(plan.name, wait=False)
         for plan in self.topology:
             self.wait_healthy(plan.name)
+        self.grant_operator()
+
+    def grant_operator(self, client: str = OPERATOR) -> None:
+        """Give `client` every right on every node it holds none on yet: admin-a grants, admin-b
+        approves (the two-person rule, as anyone would)."""
+        grantor, approver = ADMINISTRATORS
+        operator = self.info.client(client).spiffe_id
+        for node in self.info.nodes:
+            if node.role is Role.CA:
+                continue
+            held = access.grants(self.info, node, grantor)
+            if any(g.operator == operator and g.state == ACTIVE for g in held):
+                continue
+            grant = access.grant(self.info, node, grantor, operator, list(access.RIGHTS), 366)
+            access.approve(self.info, node, approver, grant.grant_id)
 
     def stop(self) -> None:
         """Stop every node, clients-side first."""

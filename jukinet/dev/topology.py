@@ -39,6 +39,11 @@ TOPOLOGY: tuple[NodePlan, ...] = (
 )
 
 OPERATOR_IDENTITY = ("14", "local-admin")
+# The local network's two administrators (every node's `administrators`): one grants, the other
+# approves (trust/access.py). `start()` grants the operator every right on every node this way.
+ADMINISTRATORS = {"admin-a": ("14", "admin-a"), "admin-b": ("14", "admin-b")}
+# An operator with no grant at all: the demo shows it refused, then granted.
+CLERK = ("clerk", ("14", "counter-clerk"))
 # Organs of the prefectures and national agencies that ask for records (see tasks.toml).
 ORGANS = (
     ("14", "passport-centre"),

@@ -55,6 +55,7 @@ from jukinet.sealing.keys import NodeKeyring
 from jukinet.sealing.sealed_rpc import SealedEndpoint, SealedStub, unary
 from jukinet.storage import Database, open_database
 from jukinet.trust import credentials, pki, tls
+from jukinet.trust.access import AccessLedger
 from jukinet.trust.audit import AuditLog
 from jukinet.trust.authz import AuthorizationInterceptor
 from jukinet.trust.credentials import CredentialWatcher, ReloadingChannel
@@ -110,6 +111,7 @@ class Node:
             raise ValueError(f"config identity is a {self.identity.role}, not a {spec.role}")
         self.db: Database = open_database(config.database_url)
         self.audit = AuditLog(self.db, clock)
+        self.access = AccessLedger(self.db, self.audit, frozenset(config.administrators), clock)
         self.tracer_provider = setup_tracing(config.name, config.trace_file)
         self.tracer = self.tracer_provider.get_tracer("juki-net")
         self.svid: SvidSource | None = None
@@ -136,6 +138,7 @@ class Node:
                     self.identity,
                     self.audit,
                     revocation=self.revocation,
+                    access=self.access,
                 ),
             ],
             options=tls.server_options(config.max_connection_age_s),

@@ -31,6 +31,9 @@ log_leaves, log_checkpoints, witnessed_logs
     The Merkle logs' leaf hashes (kept past the rows' retention), the node's
     signed and witnessed checkpoints, and — as a witness — the last
     checkpoint it cosigned for each log below (jukinet/transparency).
+access_grants
+    The access-right ledger: operators' rights, granted, approved (two
+    administrators), expired or revoked (trust/access.py).
 bulk_approvals
     Approvals recorded by operators for bulk provisions above the threshold.
 fuhyo_versions, fuhyo_current
@@ -254,6 +257,23 @@ witnessed_logs = Table(
     Column("root", String(sizes.SHA256_HEX), nullable=False),
     Column("note", Text, nullable=False),
     Column("cosigned_at", DateTime(timezone=True), nullable=False),
+)
+
+# The access-right ledger (trust/access.py): operators' rights on this node, each granted by one
+# administrator and in effect only once another approved it, until it expires or is revoked.
+access_grants = Table(
+    "access_grants",
+    metadata,
+    Column("grant_id", String(sizes.UUID), primary_key=True),
+    Column("operator", String(sizes.SPIFFE_ID), nullable=False, index=True),
+    Column("rights", String(sizes.ITEMS), nullable=False),  # comma-separated right names
+    Column("granted_by", String(sizes.SPIFFE_ID), nullable=False),
+    Column("granted_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("approved_by", String(sizes.SPIFFE_ID)),
+    Column("approved_at", DateTime(timezone=True)),
+    Column("revoked_by", String(sizes.SPIFFE_ID)),
+    Column("revoked_at", DateTime(timezone=True)),
 )
 
 bulk_approvals = Table(

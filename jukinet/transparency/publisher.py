@@ -43,7 +43,9 @@ class Publisher:
             return made, False
         last = merkle_log.latest(witnessed=True)
         old = 0 if last is None else last.size
-        proof = merkle_log.tree().consistency_proof(old, made.size) if old else []
+        # A log now shorter than what its witness saw was rewritten: the witness is still asked,
+        # with no proof, so that it refuses and records the rewrite.
+        proof = merkle_log.tree().consistency_proof(old, made.size) if 0 < old <= made.size else []
         try:
             line = self.ask_witness(made.note, old, proof)
             cosigned = made.note.with_line(line)

@@ -7,7 +7,9 @@ network). Identity comes only from the verified TLS peer's SPIFFE ID; a caller
 without one is UNAUTHENTICATED.
 
 Before the policy, the peer's certificate is checked against the network's
-revocation list (revocation.py). Every refusal, and every operator action, is
+revocation list (revocation.py). After it, an operator's call must also be
+allowed by the node's access-right ledger (access.py): `RIGHTS` says which
+right each operator method needs. Every refusal, and every operator action, is
 appended to the node's audit log.
 """
 
@@ -32,6 +34,7 @@ from jukinet.core.identity import (
     peer_spiffe_ids,
 )
 from jukinet.core.sizes import SPIFFE_ID, kept
+from jukinet.trust.access import AccessLedger, Right
 from jukinet.trust.audit import AuditLog
 from jukinet.trust.revocation import RevocationList
 
@@ -144,6 +147,12 @@ POLICY: Mapping[str, tuple[Allow, ...]] = {
     ),
     # Operators see counts and states (no personal data) of any node.
     m.GET_NODE_STATUS: (Allow(Role.OPERATOR),),
+    # The access-right ledger: any operator identity reaches it; only the node's configured
+    # administrators are then admitted (trust/access.py).
+    m.GRANT_ACCESS: (Allow(Role.OPERATOR),),
+    m.APPROVE_ACCESS: (Allow(Role.OPERATOR),),
+    m.REVOKE_ACCESS: (Allow(Role.OPERATOR),),
+    m.LIST_ACCESS: (Allow(Role.OPERATOR),),
     # Trust material flows down the tree: national to prefecture and fuhyo servers, a
     # prefecture server to its own CSs (all of it public, and CA-signed).
     m.GET_TRUST_MATERIAL: (
@@ -162,8 +171,28 @@ POLICY: Mapping[str, tuple[Allow, ...]] = {
 }
 # fmt: on
 
+# Beside the policy, the right an operator must hold in the node's access-right ledger for each
+# operator method (deny by default: an operator method in neither RIGHTS nor ADMINISTRATION is
+# refused to operators; a test checks every operator method is in one of them).
+RIGHTS: Mapping[str, Right] = {
+    m.GET_NODE_STATUS: Right.STATUS,
+    m.GET_CHANGE_STATUS: Right.STATUS,
+    m.DISCLOSE_RECORD: Right.DISCLOSE,
+    m.GET_PROVISION_STATISTICS: Right.STATISTICS,
+    m.APPROVE_BULK_PROVISION: Right.APPROVE_BULK,
+    m.RUN_CONSISTENCY_CHECK: Right.CONSISTENCY,
+    m.APPROVE_REPAIRS: Right.CONSISTENCY,
+    m.PUBLISH_CHECKPOINT: Right.LOGS,
+    m.EXPORT_LOG: Right.LOGS,
+    m.GET_WITNESSED_CHECKPOINT: Right.LOGS,
+}
+# Methods only the node's administrators may call (and need no grant for).
+ADMINISTRATION = frozenset({m.GRANT_ACCESS, m.APPROVE_ACCESS, m.REVOKE_ACCESS, m.LIST_ACCESS})
+
 # Health and reflection are not operator *actions*; everything else they call is.
 _NOT_AUDITED = frozenset({m.HEALTH_CHECK, m.HEALTH_WATCH, m.HEALTH_LIST, m.REFLECTION_INFO})
+# What any identity may do for itself with no grant: liveness, schema, renewing its certificate.
+NO_RIGHT_NEEDED = _NOT_AUDITED | {m.RENEW_CERTIFICATE}
 
 _caller: contextvars.ContextVar[Identity] = contextvars.ContextVar("juki_caller")
 
@@ -182,11 +211,13 @@ class AuthorizationInterceptor(grpc.ServerInterceptor):
         audit: AuditLog,
         policy: Mapping[str, tuple[Allow, ...]] = POLICY,
         revocation: RevocationList | None = None,
+        access: AccessLedger | None = None,
     ) -> None:
         self._node = node
         self._audit = audit
         self._policy = policy
         self._revocation = revocation
+        self._access = access
 
     def authorize(self, method: str, context: grpc.ServicerContext) -> Identity:
         """The caller's identity if admitted to `method`; raises RefusedError otherwise."""
@@ -201,7 +232,19 @@ class AuthorizationInterceptor(grpc.ServerInterceptor):
                 f"this identity may not call {method} on this node",
                 method=method,
             )
+        if caller.role is Role.OPERATOR and self._access is not None:
+            self._check_access(caller, method, self._access)
         return caller
+
+    @staticmethod
+    def _check_access(caller: Identity, method: str, access: AccessLedger) -> None:
+        """The access-right ledger's word on an operator's call (deny by default)."""
+        if method in ADMINISTRATION:
+            access.check_administrator(caller)
+        elif method not in NO_RIGHT_NEEDED:
+            right = RIGHTS.get(method)
+            if right is None or not access.allows(caller.spiffe_id, right):
+                raise RefusedError(Reason.NO_ACCESS_GRANT, right=str(right or "none"))
 
     def _record(self, actor: str, method: str, outcome: str, reason: str = "") -> None:
         try:

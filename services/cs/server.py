@@ -19,6 +19,7 @@ from jukinet.records import validation
 from jukinet.runtime.node import Node, ServiceSpec
 from jukinet.storage.schema import outbox as outbox_table
 from jukinet.trust.authz import current_caller
+from services.shared.access import add_access
 from services.shared.consistency import FUHYO_FILE, RESIDENT_FILE, add_consistency_runner
 from services.shared.delivery import hop_sender
 from services.shared.node_admin import add_node_admin
@@ -113,6 +114,7 @@ class CsServicer(cs_service_pb2_grpc.CsServiceServicer):
 
 
 def _register(server: grpc.Server, node: Node) -> None:
+    add_access(server, node)
     add_node_admin(server, node)
     cs_service_pb2_grpc.add_CsServiceServicer_to_server(CsServicer(node), server)
     # The CS holds its municipality's truth: it compares both files with the servers above.
@@ -148,6 +150,7 @@ SPEC = ServiceSpec(
         m.NODE_ADMIN_SERVICE,
         m.CONSISTENCY_ADMIN_SERVICE,
         m.LOG_ADMIN_SERVICE,
+        m.ACCESS_ADMIN_SERVICE,
     ),
     register=_register,
     senders={NEXT_HOP: _prefecture_sender, FUHYO_HOP: _fuhyo_sender},

@@ -23,6 +23,7 @@ from jukinet.provision.provider import Provider
 from jukinet.records import validation
 from jukinet.runtime.node import Node, ServiceSpec
 from jukinet.trust.authz import current_caller
+from services.shared.access import add_access
 from services.shared.consistency import (
     FUHYO_FILE,
     add_consistency_answerer,
@@ -109,6 +110,7 @@ class FuhyoServicer(fuhyo_grpc.FuhyoServiceServicer):
 
 
 def _register(server: grpc.Server, node: Node) -> None:
+    add_access(server, node)
     add_node_admin(server, node)
     config = node.config
     store = MyNumberStore(
@@ -145,6 +147,7 @@ SPEC = ServiceSpec(
         m.FUHYO_SERVICE,
         m.NODE_ADMIN_SERVICE,
         m.LOG_ADMIN_SERVICE,
+        m.ACCESS_ADMIN_SERVICE,
         m.CONSISTENCY_SERVICE,
         m.CONSISTENCY_ADMIN_SERVICE,
     ),

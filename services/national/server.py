@@ -20,6 +20,7 @@ from jukinet.provision.fuhyo import FUHYO_RECORDS
 from jukinet.provision.provider import RESIDENTS, Provider, RecordKind
 from jukinet.runtime.node import Node, ServiceSpec
 from jukinet.trust.authz import current_caller
+from services.shared.access import add_access
 from services.shared.consistency import FUHYO_FILE, RESIDENT_FILE, add_consistency_answerer
 from services.shared.delivery import hop_receiver
 from services.shared.node_admin import add_node_admin
@@ -93,6 +94,7 @@ class NationalFuhyoServicer(fuhyo_grpc.NationalFuhyoServiceServicer):
 
 
 def _register(server: grpc.Server, node: Node) -> None:
+    add_access(server, node)
     add_node_admin(server, node)
     add_trust(server, node)
     national_grpc.add_NationalServiceServicer_to_server(NationalServicer(node), server)
@@ -118,6 +120,7 @@ SPEC = ServiceSpec(
         m.PROVISION_SERVICE,
         m.NODE_ADMIN_SERVICE,
         m.LOG_ADMIN_SERVICE,
+        m.ACCESS_ADMIN_SERVICE,
         m.WITNESS_SERVICE,
         m.TRUST_SERVICE,
         m.CONSISTENCY_SERVICE,

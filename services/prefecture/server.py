@@ -23,6 +23,7 @@ from jukinet.runtime.node import Node, ServiceSpec
 from jukinet.trust.authz import current_caller
 from services.prefecture.link import MyNumberLinkServicer
 from services.prefecture.provision_admin import ProvisionAdminServicer
+from services.shared.access import add_access
 from services.shared.consistency import (
     RESIDENT_FILE,
     add_consistency_answerer,
@@ -55,6 +56,7 @@ class PrefectureServicer(prefecture_grpc.PrefectureServiceServicer):
 
 
 def _register(server: grpc.Server, node: Node) -> None:
+    add_access(server, node)
     add_node_admin(server, node)
     add_trust(server, node)
     prefecture_grpc.add_PrefectureServiceServicer_to_server(PrefectureServicer(node), server)
@@ -114,6 +116,7 @@ SPEC = ServiceSpec(
         m.MY_NUMBER_LINK_SERVICE,
         m.NODE_ADMIN_SERVICE,
         m.LOG_ADMIN_SERVICE,
+        m.ACCESS_ADMIN_SERVICE,
         m.WITNESS_SERVICE,
         m.TRUST_SERVICE,
         m.CONSISTENCY_SERVICE,

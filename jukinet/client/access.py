@@ -1,0 +1,77 @@
+"""What a node's administrators ask of its access-right ledger (AccessAdminService)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from juki.v1 import access_service_pb2 as pb
+from juki.v1 import access_service_pb2_grpc as pb_grpc
+from jukinet.client.channels import connect
+from jukinet.core.network import NetworkDescription, NodeEntry
+
+RIGHTS = {
+    "status": pb.ACCESS_RIGHT_STATUS,
+    "disclose": pb.ACCESS_RIGHT_DISCLOSE,
+    "statistics": pb.ACCESS_RIGHT_STATISTICS,
+    "approve-bulk": pb.ACCESS_RIGHT_APPROVE_BULK,
+    "consistency": pb.ACCESS_RIGHT_CONSISTENCY,
+    "logs": pb.ACCESS_RIGHT_LOGS,
+}
+RIGHT_NAMES = {wire: name for name, wire in RIGHTS.items()}
+STATE_NAMES = {
+    pb.ACCESS_GRANT_STATE_PENDING: "pending",
+    pb.ACCESS_GRANT_STATE_ACTIVE: "active",
+    pb.ACCESS_GRANT_STATE_EXPIRED: "expired",
+    pb.ACCESS_GRANT_STATE_REVOKED: "revoked",
+}
+ACCESS_TIMEOUT_S = 30.0
+
+
+def grant(
+    network: NetworkDescription,
+    node: NodeEntry,
+    admin: str,
+    operator: str,
+    rights: Sequence[str],
+    days: int,
+) -> pb.AccessGrant:
+    """GrantAccess at `node` as the administrator client `admin`: the pending grant."""
+    request = pb.GrantAccessRequest(
+        operator=operator, rights=[RIGHTS[r] for r in rights], days=days
+    )
+    with connect(network, node, network.client(admin)) as channel:
+        reply = pb_grpc.AccessAdminServiceStub(channel).GrantAccess(
+            request, timeout=ACCESS_TIMEOUT_S
+        )
+    return reply.grant
+
+
+def approve(
+    network: NetworkDescription, node: NodeEntry, admin: str, grant_id: str
+) -> pb.AccessGrant:
+    """ApproveAccess of one grant at `node` as `admin` (not the one who granted it)."""
+    with connect(network, node, network.client(admin)) as channel:
+        reply = pb_grpc.AccessAdminServiceStub(channel).ApproveAccess(
+            pb.ApproveAccessRequest(grant_id=grant_id), timeout=ACCESS_TIMEOUT_S
+        )
+    return reply.grant
+
+
+def revoke(
+    network: NetworkDescription, node: NodeEntry, admin: str, grant_id: str
+) -> pb.AccessGrant:
+    """RevokeAccess of one grant at `node` as `admin`."""
+    with connect(network, node, network.client(admin)) as channel:
+        reply = pb_grpc.AccessAdminServiceStub(channel).RevokeAccess(
+            pb.RevokeAccessRequest(grant_id=grant_id), timeout=ACCESS_TIMEOUT_S
+        )
+    return reply.grant
+
+
+def grants(network: NetworkDescription, node: NodeEntry, admin: str) -> list[pb.AccessGrant]:
+    """ListAccess at `node` as `admin`: every grant, newest first."""
+    with connect(network, node, network.client(admin)) as channel:
+        reply = pb_grpc.AccessAdminServiceStub(channel).ListAccess(
+            pb.ListAccessRequest(), timeout=ACCESS_TIMEOUT_S
+        )
+    return list(reply.grants)

@@ -1,0 +1,100 @@
+"""AccessAdminService: a node's administrators grant, approve, revoke and list operators' rights
+(jukinet/trust/access.py), served by every node."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import grpc
+from google.protobuf import timestamp_pb2
+
+from juki.v1 import access_service_pb2 as pb
+from juki.v1 import access_service_pb2_grpc as pb_grpc
+from jukinet.core.errors import invalid_field
+from jukinet.runtime.node import Node
+from jukinet.trust.access import AccessLedger, Grant, Right, State
+from jukinet.trust.authz import current_caller
+
+RIGHTS = {
+    pb.ACCESS_RIGHT_STATUS: Right.STATUS,
+    pb.ACCESS_RIGHT_DISCLOSE: Right.DISCLOSE,
+    pb.ACCESS_RIGHT_STATISTICS: Right.STATISTICS,
+    pb.ACCESS_RIGHT_APPROVE_BULK: Right.APPROVE_BULK,
+    pb.ACCESS_RIGHT_CONSISTENCY: Right.CONSISTENCY,
+    pb.ACCESS_RIGHT_LOGS: Right.LOGS,
+}
+_WIRE_RIGHTS = {right: wire for wire, right in RIGHTS.items()}
+_STATES = {
+    State.PENDING: pb.ACCESS_GRANT_STATE_PENDING,
+    State.ACTIVE: pb.ACCESS_GRANT_STATE_ACTIVE,
+    State.EXPIRED: pb.ACCESS_GRANT_STATE_EXPIRED,
+    State.REVOKED: pb.ACCESS_GRANT_STATE_REVOKED,
+}
+
+
+def _stamp(at: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
+    if at is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(at)
+    return stamp
+
+
+def wire_grant(grant: Grant, now: dt.datetime) -> pb.AccessGrant:
+    """A ledger row as the wire message."""
+    return pb.AccessGrant(
+        grant_id=grant.grant_id,
+        operator=grant.operator,
+        rights=[_WIRE_RIGHTS[r] for r in grant.rights],
+        granted_by=grant.granted_by,
+        granted_at=_stamp(grant.granted_at),
+        expires_at=_stamp(grant.expires_at),
+        approved_by=grant.approved_by or "",
+        approved_at=_stamp(grant.approved_at),
+        revoked_by=grant.revoked_by or "",
+        revoked_at=_stamp(grant.revoked_at),
+        state=_STATES[grant.state(now)],
+    )
+
+
+class AccessAdminServicer(pb_grpc.AccessAdminServiceServicer):
+    """The ledger's RPCs; the caller is checked as an administrator by the ledger itself."""
+
+    def __init__(self, ledger: AccessLedger) -> None:
+        self._ledger = ledger
+
+    def _wire(self, grant: Grant) -> pb.AccessGrant:
+        return wire_grant(grant, self._ledger.clock.now())
+
+    def GrantAccess(
+        self, request: pb.GrantAccessRequest, context: grpc.ServicerContext
+    ) -> pb.GrantAccessResponse:
+        if any(r not in RIGHTS for r in request.rights):
+            raise invalid_field("rights", "each must be a known AccessRight")
+        rights = [RIGHTS[r] for r in request.rights]
+        grant = self._ledger.grant(current_caller(), request.operator, rights, request.days)
+        return pb.GrantAccessResponse(grant=self._wire(grant))
+
+    def ApproveAccess(
+        self, request: pb.ApproveAccessRequest, context: grpc.ServicerContext
+    ) -> pb.ApproveAccessResponse:
+        grant = self._ledger.approve(current_caller(), request.grant_id)
+        return pb.ApproveAccessResponse(grant=self._wire(grant))
+
+    def RevokeAccess(
+        self, request: pb.RevokeAccessRequest, context: grpc.ServicerContext
+    ) -> pb.RevokeAccessResponse:
+        grant = self._ledger.revoke(current_caller(), request.grant_id)
+        return pb.RevokeAccessResponse(grant=self._wire(grant))
+
+    def ListAccess(
+        self, request: pb.ListAccessRequest, context: grpc.ServicerContext
+    ) -> pb.ListAccessResponse:
+        return pb.ListAccessResponse(
+            grants=[self._wire(g) for g in self._ledger.grants(current_caller())]
+        )
+
+
+def add_access(server: grpc.Server, node: Node) -> None:
+    """Serve AccessAdminService over the node's ledger."""
+    pb_grpc.add_AccessAdminServiceServicer_to_server(AccessAdminServicer(node.access), server)

@@ -156,6 +156,7 @@ def _provision(w: Walkthrough) -> None:
             "--listen", w.address(name), "--advertise", w.hosts[name].address,
             "--signing-service", signing, "--bundle", str(w.root / "inbox" / name / "bundle.pem"),
             "--trust-refresh-s", REFRESH_S, "--renewal-check-s", CHECK_S, *options,
+            "--administrator", CLIENTS["operator"], "--administrator", CLIENTS["operator-2"],
         )  # fmt: skip
         inbox = ca / "inbox" / name
         _handover(folder / "node.csr", inbox / "node.csr")
@@ -215,11 +216,33 @@ def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walkthroug
                 clock_env,
             )
         try:
+            granted: set[str] = set()
+            wait_for(lambda: _status_granted(w, granted), timeout=90, interval=1.0)
             wait_for(lambda: _all_serving(w), timeout=90, interval=1.0)
             yield w
         finally:
             for name in ("cs-141003", "fuhyo-14", "prefecture-14", "national", "ca"):
                 w.supervisor.stop(name)
+
+
+def _status_granted(w: Walkthrough, granted: set[str]) -> bool:
+    """The operator gets the status right on each node that answers: operator-2 grants, the
+    operator (the other administrator) approves."""
+    for name in NODES:
+        if name in granted:
+            continue
+        done = w.juki(
+            "clients", "access", "grant", "--network", w.network(), "--node", name,
+            "--operator", "operator", "--rights", "status", "--as", "operator-2", check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            return False
+        w.juki(
+            "clients", "access", "approve", "--network", w.network(), "--node", name,
+            "--grant", done.stdout.split()[0], "--as", "operator",
+        )  # fmt: skip
+        granted.add(name)
+    return True
 
 
 def _all_serving(w: Walkthrough) -> bool:

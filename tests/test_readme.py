@@ -127,6 +127,11 @@ def test_command_one_brings_up_the_network_and_runs_the_demo(tmp_path: Path) -> 
         "a tax task by the NPO office: refused PERMISSION_DENIED [TASK_NOT_FOR_CALLER]",
         "My Number received (12 digits)",
         "fuhyo5-passport: refused PERMISSION_DENIED [ITEM_NOT_ALLOWED_FOR_TASK]",
+        "refused PERMISSION_DENIED [NO_ACCESS_GRANT]",
+        "admin-b approves it (the two-person rule): in effect",
+        "provisions proven in the log at size",
+        "cosigned by juki.example/national",
+        "altered at index",
         "stopping",
     ):
         assert expected in output, expected

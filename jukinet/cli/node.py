@@ -136,6 +136,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         trust_source=args.trust_source.resolve() if args.trust_source else None,
         trust_refresh_s=0.0 if ca else args.trust_refresh_s,
         ca_folder=ca,
+        administrators=list(args.administrator),
         next_hop=hops[NEXT_HOP],
         fuhyo_hop=hops[FUHYO_HOP],
         link_hop=hops[LINK_HOP],
@@ -274,6 +275,14 @@ def add_commands(sub: Subcommands) -> None:
         help="how often to check for half-life, at most (default: %(default)s)",
     )
     init.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in the folder)")
+    init.add_argument(
+        "--administrator",
+        action="append",
+        default=[],
+        metavar="SPIFFE_ID",
+        help="an operator who manages the node's access-right ledger (give two or more: one "
+        "grants, another approves)",
+    )
     init.add_argument(
         "--workload-api",
         help="take the certificate from the host's SPIRE agent instead of the CA, e.g. "

@@ -58,7 +58,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print("\n".join(grpcurl_commands(network)))
         print()
         if not args.no_demo:
-            run_demo(network)
+            run_demo(network, net.dir / "network.json")
         print("\nrunning; press Ctrl-C to stop")
         sys.stdout.flush()
         # Node certificates are renewed at half their lifetime, CRLs re-signed at half theirs.

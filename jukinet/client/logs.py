@@ -3,6 +3,9 @@ its witness (WitnessService)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from juki.v1 import transparency_service_pb2 as pb
 from juki.v1 import transparency_service_pb2_grpc as pb_grpc
 from jukinet.client.channels import connect
@@ -47,3 +50,16 @@ def witnessed_checkpoint(
             pb.GetWitnessedCheckpointRequest(origin=origin), timeout=LOG_TIMEOUT_S
         )
     return str(reply.checkpoint)
+
+
+def export_to(
+    path: Path, network: NetworkDescription, node: NodeEntry, log: str, operator: str = OPERATOR
+) -> tuple[int, int]:
+    """Export one log to a file for `juki-net audit verify`: its JSON lines, then one
+    {"checkpoint": note} line per checkpoint. How many rows and checkpoints it holds."""
+    lines, checkpoints = export_log(network, node, log, operator)
+    with path.open("wb") as out:
+        out.write(lines)
+        for checkpoint in checkpoints:
+            out.write(json.dumps({"checkpoint": checkpoint}).encode() + b"\n")
+    return lines.count(b'{"entry":'), len(checkpoints)

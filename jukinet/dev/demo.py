@@ -3,7 +3,7 @@
 Each part enters synthetic persons at a CS as its register system, waits
 until the national server has them, and prints what happened, so a newcomer
 sees the network work end to end: `demo_resident_life`, `demo_provision`,
-`demo_fuhyo`, all three in `run_demo`.
+`demo_fuhyo`, and `demo_audit` (demo_audit.py), all in `run_demo`.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -24,6 +25,7 @@ from jukinet.core.errors import status_line
 from jukinet.core.identity import Role
 from jukinet.core.network import NetworkDescription
 from jukinet.dev import synthetic
+from jukinet.dev.demo_audit import demo_audit
 from jukinet.provision.catalogue import ITEM_NAMES
 
 DEMO_TIMEOUT_S = 60.0
@@ -173,12 +175,14 @@ def demo_fuhyo(network: NetworkDescription) -> None:
         )
 
 
-def run_demo(network: NetworkDescription) -> None:
+def run_demo(network: NetworkDescription, description: Path) -> None:
     """The main job: a resident's life reaches national; organs' queries answered or refused;
-    an emigrant's fuhyo record with My Number through the narrow link."""
+    an emigrant's fuhyo record with My Number through the narrow link; an operator granted by
+    two administrators, a disclosure's proofs and a tampered log row checked offline."""
     try:
         demo_resident_life(network)
         demo_provision(network)
         demo_fuhyo(network)
+        demo_audit(network, description)
     except TimeoutError as error:
         print(f"demo: {error}; see `juki-net status`")

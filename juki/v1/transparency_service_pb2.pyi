@@ -248,3 +248,51 @@ class ExportLogResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExportLogResponse: _TypeAlias = ExportLogResponse  # noqa: Y015
+
+@_typing.final
+class GetSelfInspectionRequest(_message.Message):
+    """Which fiscal year to inspect."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FISCAL_YEAR_FIELD_NUMBER: _builtins.int
+    fiscal_year: _builtins.int
+    """年度 by its starting calendar year (2026 = April 2026 to March 2027)."""
+    def __init__(
+        self,
+        *,
+        fiscal_year: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fiscal_year", b"fiscal_year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSelfInspectionRequest: _TypeAlias = GetSelfInspectionRequest  # noqa: Y015
+
+@_typing.final
+class GetSelfInspectionResponse(_message.Message):
+    """The self-inspection report. Counts and identities only, no personal data."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CSV_FIELD_NUMBER: _builtins.int
+    TABLE_FIELD_NUMBER: _builtins.int
+    csv: _builtins.str
+    """CSV: fiscal_year,section,what,detail,count."""
+    table: _builtins.str
+    """The same as a table for people."""
+    def __init__(
+        self,
+        *,
+        csv: _builtins.str = ...,
+        table: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["csv", b"csv", "table", b"table"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSelfInspectionResponse: _TypeAlias = GetSelfInspectionResponse  # noqa: Y015

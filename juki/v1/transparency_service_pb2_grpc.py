@@ -190,6 +190,11 @@ class LogAdminServiceStub:
                 request_serializer=juki_dot_v1_dot_transparency__service__pb2.ExportLogRequest.SerializeToString,
                 response_deserializer=juki_dot_v1_dot_transparency__service__pb2.ExportLogResponse.FromString,
                 _registered_method=True)
+        self.GetSelfInspection = channel.unary_unary(
+                '/juki.v1.LogAdminService/GetSelfInspection',
+                request_serializer=juki_dot_v1_dot_transparency__service__pb2.GetSelfInspectionRequest.SerializeToString,
+                response_deserializer=juki_dot_v1_dot_transparency__service__pb2.GetSelfInspectionResponse.FromString,
+                _registered_method=True)
 
 
 class LogAdminServiceServicer:
@@ -212,6 +217,15 @@ class LogAdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetSelfInspection(self, request, context):
+        """所属点検: the node's self-inspection of one fiscal year from its two logs
+        (operator actions, provisions per client and task, refusals by reason,
+        days with provisions but no operator, actions outside working hours).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LogAdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -224,6 +238,11 @@ def add_LogAdminServiceServicer_to_server(servicer, server):
                     servicer.ExportLog,
                     request_deserializer=juki_dot_v1_dot_transparency__service__pb2.ExportLogRequest.FromString,
                     response_serializer=juki_dot_v1_dot_transparency__service__pb2.ExportLogResponse.SerializeToString,
+            ),
+            'GetSelfInspection': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSelfInspection,
+                    request_deserializer=juki_dot_v1_dot_transparency__service__pb2.GetSelfInspectionRequest.FromString,
+                    response_serializer=juki_dot_v1_dot_transparency__service__pb2.GetSelfInspectionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -281,6 +300,33 @@ class LogAdminService:
             '/juki.v1.LogAdminService/ExportLog',
             juki_dot_v1_dot_transparency__service__pb2.ExportLogRequest.SerializeToString,
             juki_dot_v1_dot_transparency__service__pb2.ExportLogResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSelfInspection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/juki.v1.LogAdminService/GetSelfInspection',
+            juki_dot_v1_dot_transparency__service__pb2.GetSelfInspectionRequest.SerializeToString,
+            juki_dot_v1_dot_transparency__service__pb2.GetSelfInspectionResponse.FromString,
             options,
             channel_credentials,
             insecure,

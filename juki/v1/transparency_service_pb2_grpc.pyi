@@ -118,6 +118,11 @@ class LogAdminServiceStub:
     its leaves and rows, then its checkpoints. No personal data: provision
     rows hold only keyed hashes of keys and persons.
     """
+    GetSelfInspection: _grpc.UnaryUnaryMultiCallable[_transparency_service_pb2.GetSelfInspectionRequest, _transparency_service_pb2.GetSelfInspectionResponse]
+    """所属点検: the node's self-inspection of one fiscal year from its two logs
+    (operator actions, provisions per client and task, refusals by reason,
+    days with provisions but no operator, actions outside working hours).
+    """
 
 @_typing.type_check_only
 class LogAdminServiceAsyncStub(LogAdminServiceStub):
@@ -130,6 +135,11 @@ class LogAdminServiceAsyncStub(LogAdminServiceStub):
     """The log for an offline check (`juki-net audit verify`): JSON lines of
     its leaves and rows, then its checkpoints. No personal data: provision
     rows hold only keyed hashes of keys and persons.
+    """
+    GetSelfInspection: _aio.UnaryUnaryMultiCallable[_transparency_service_pb2.GetSelfInspectionRequest, _transparency_service_pb2.GetSelfInspectionResponse]  # type: ignore[assignment]
+    """所属点検: the node's self-inspection of one fiscal year from its two logs
+    (operator actions, provisions per client and task, refusals by reason,
+    days with provisions but no operator, actions outside working hours).
     """
 
 class LogAdminServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -152,6 +162,17 @@ class LogAdminServiceServicer(metaclass=_abc_1.ABCMeta):
         """The log for an offline check (`juki-net audit verify`): JSON lines of
         its leaves and rows, then its checkpoints. No personal data: provision
         rows hold only keyed hashes of keys and persons.
+        """
+
+    @_abc_1.abstractmethod
+    def GetSelfInspection(
+        self,
+        request: _transparency_service_pb2.GetSelfInspectionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_transparency_service_pb2.GetSelfInspectionResponse, _abc.Awaitable[_transparency_service_pb2.GetSelfInspectionResponse]]:
+        """所属点検: the node's self-inspection of one fiscal year from its two logs
+        (operator actions, provisions per client and task, refusals by reason,
+        days with provisions but no operator, actions outside working hours).
         """
 
 def add_LogAdminServiceServicer_to_server(servicer: LogAdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -46,6 +46,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """Print a node's self-inspection of a fiscal year (table, or CSV with --csv)."""
+    network = load_network(args)
+    reply = clients.self_inspection(
+        network, network.node(args.node), args.fiscal_year, args.operator
+    )
+    print(reply.csv if args.csv else reply.table, end="")
+    return 0
+
+
 def _records(path: Path) -> list[dict[str, Any]]:
     try:
         return [json.loads(line) for line in read_text(path).splitlines() if line.strip()]
@@ -155,7 +165,20 @@ def add_commands(sub: Subcommands) -> None:
         "--log provision --out provision.jsonl",
         func=cmd_export,
     )
-    for parser in (checkpoint, export):
+    inspection = command(
+        audit,
+        "inspect",
+        summary="a node's self-inspection (所属点検) of a fiscal year from its logs",
+        details="Operator actions per operator, provisions per client and clerk and per task "
+        "and recipient, refusals by reason, days with provisions but no operator on duty, "
+        "operator actions outside working hours (weekdays 08:30-17:15 in Japan).",
+        example="juki-net audit inspect --network .juki-state/network.json --node prefecture-14 "
+        "--fiscal-year 2026",
+        func=cmd_inspect,
+    )
+    inspection.add_argument("--fiscal-year", type=int, required=True, help="年度, e.g. 2026")
+    inspection.add_argument("--csv", action="store_true", help="CSV instead of a table")
+    for parser in (checkpoint, export, inspection):
         add_network(parser)
         parser.add_argument("--node", required=True, help="the node (name in the description)")
         parser.add_argument(

@@ -63,3 +63,16 @@ def export_to(
         for checkpoint in checkpoints:
             out.write(json.dumps({"checkpoint": checkpoint}).encode() + b"\n")
     return lines.count(b'{"entry":'), len(checkpoints)
+
+
+def self_inspection(
+    network: NetworkDescription, node: NodeEntry, fiscal_year: int, operator: str = OPERATOR
+) -> pb.GetSelfInspectionResponse:
+    """GetSelfInspection of one fiscal year at `node` (CSV and table)."""
+    with connect(network, node, network.client(operator)) as channel:
+        reply: pb.GetSelfInspectionResponse = pb_grpc.LogAdminServiceStub(
+            channel
+        ).GetSelfInspection(
+            pb.GetSelfInspectionRequest(fiscal_year=fiscal_year), timeout=LOG_TIMEOUT_S
+        )
+    return reply

@@ -15,11 +15,21 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, case, func, select
 
 from juki.v1 import provision_service_pb2 as pb
+from jukinet.core.errors import invalid_field
 from jukinet.provision.catalogue import Catalogue
 from jukinet.provision.log import PROVIDED, REFUSED
 from jukinet.storage.schema import provision_log
 
 CSV_HEADER = ("fiscal_year", "task_id", "task_title", "recipient", "provided", "refused")
+
+# Fiscal years a report may name.
+FIRST_YEAR, LAST_YEAR = 1999, 2200
+
+
+def check_fiscal_year(year: int) -> None:
+    """INVALID_FIELD unless `year` is a fiscal year a report may name."""
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise invalid_field("fiscal_year", f"must be {FIRST_YEAR}..{LAST_YEAR}")
 
 
 def counts(conn: Connection, catalogue: Catalogue, year: int) -> list[pb.ProvisionCount]:

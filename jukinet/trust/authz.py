@@ -145,6 +145,10 @@ POLICY: Mapping[str, tuple[Allow, ...]] = {
         Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),
         Allow(Role.OPERATOR, Scope.AT_NATIONAL),
     ),
+    m.GET_SELF_INSPECTION: (
+        Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),
+        Allow(Role.OPERATOR, Scope.AT_NATIONAL),
+    ),
     # Operators see counts and states (no personal data) of any node.
     m.GET_NODE_STATUS: (Allow(Role.OPERATOR),),
     # The access-right ledger: any operator identity reaches it; only the node's configured
@@ -184,6 +188,7 @@ RIGHTS: Mapping[str, Right] = {
     m.APPROVE_REPAIRS: Right.CONSISTENCY,
     m.PUBLISH_CHECKPOINT: Right.LOGS,
     m.EXPORT_LOG: Right.LOGS,
+    m.GET_SELF_INSPECTION: Right.LOGS,
     m.GET_WITNESSED_CHECKPOINT: Right.LOGS,
 }
 # Methods only the node's administrators may call (and need no grant for).

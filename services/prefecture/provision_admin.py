@@ -22,9 +22,6 @@ from jukinet.transparency.checkpoints import StoredCheckpoint
 from jukinet.transparency.publisher import Publisher
 from jukinet.trust.authz import current_caller
 
-# Fiscal years a statistics request may name.
-FIRST_YEAR, LAST_YEAR = 1999, 2200
-
 
 class ProvisionAdminServicer(pb_grpc.ProvisionAdminServiceServicer):
     """Operator RPCs over the node's records and provision log."""
@@ -70,8 +67,7 @@ class ProvisionAdminServicer(pb_grpc.ProvisionAdminServiceServicer):
         self, request: pb.GetProvisionStatisticsRequest, context: grpc.ServicerContext
     ) -> pb.GetProvisionStatisticsResponse:
         year = request.fiscal_year
-        if not FIRST_YEAR <= year <= LAST_YEAR:
-            raise invalid_field("fiscal_year", f"must be {FIRST_YEAR}..{LAST_YEAR}")
+        statistics.check_fiscal_year(year)
         with self._node.db.engine.connect() as conn:
             lines = statistics.counts(conn, self._catalogue, year)
         return pb.GetProvisionStatisticsResponse(

@@ -12,6 +12,8 @@ from juki.v1 import transparency_service_pb2 as pb
 from juki.v1 import transparency_service_pb2_grpc as pb_grpc
 from jukinet.core.config import NEXT_HOP
 from jukinet.core.errors import Reason, RefusedError, invalid_field, passed_on
+from jukinet.provision import inspection
+from jukinet.provision.statistics import check_fiscal_year
 from jukinet.runtime.jobs import Periodic
 from jukinet.runtime.node import HOP_TIMEOUT_S, Node
 from jukinet.sealing.keys import log_key_name
@@ -79,6 +81,16 @@ class LogAdminServicer(pb_grpc.LogAdminServiceServicer):
                     lines = []
         checkpoints = [str(c) for c in merkle_log.all_checkpoints()]
         yield pb.ExportLogResponse(lines=_joined(lines), checkpoints=checkpoints)
+
+    def GetSelfInspection(
+        self, request: pb.GetSelfInspectionRequest, context: grpc.ServicerContext
+    ) -> pb.GetSelfInspectionResponse:
+        check_fiscal_year(request.fiscal_year)
+        with self._node.db.reading() as conn:
+            report = inspection.inspect(conn, request.fiscal_year)
+        return pb.GetSelfInspectionResponse(
+            csv=inspection.as_csv(report), table=inspection.as_table(report)
+        )
 
 
 def _joined(lines: list[str]) -> bytes:

@@ -55,7 +55,7 @@ from jukinet.core.telemetry import setup_tracing
 from jukinet.dev import localpg, synthetic
 from jukinet.dev.localnet import LocalNetwork
 from jukinet.dev.topology import NodePlan
-from jukinet.storage import as_utc
+from jukinet.storage import as_utc, postgres_bin
 from jukinet.storage.schema import received_changes, resident_current
 
 TOPOLOGY = (
@@ -318,7 +318,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write every figure as JSON")
     args = parser.parse_args()
     databases = args.databases.split(",")
-    if "postgresql" in databases and localpg.bin_dir() is None:
+    if "postgresql" in databases and postgres_bin.bin_dir() is None:
         parser.error("PostgreSQL is not installed (apt-get install postgresql); --databases sqlite")
     results: dict[str, Any] = {"arguments": vars(args) | {"json": str(args.json)}}
     for database in databases:

@@ -17,7 +17,8 @@ from jukinet.runtime import retention
 from jukinet.storage import as_utc, open_database
 
 
-def _config(path: Path) -> NodeConfig:
+def node_config(path: Path) -> NodeConfig:
+    """The node config at `path`; UsageError saying what is wrong with it."""
     read_text(path)  # a missing or unreadable file is the operator's mistake
     try:
         return load_node_config(path)
@@ -30,7 +31,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     prefecture = args.prefecture
     if len(prefecture) != 2 or not prefecture.isdigit() or not municipalities_of(prefecture):
         raise UsageError(f"--prefecture: {args.prefecture!r} is not a prefecture code (01..47)")
-    config = _config(args.config)
+    config = node_config(args.config)
     db = open_database(config.database_url)
     step = max(1, args.count // 10)
     shown = [0]
@@ -63,7 +64,7 @@ def _moment(text: str) -> dt.datetime:
 
 def cmd_retention(args: argparse.Namespace) -> int:
     """Purge what is past its retention period (as of --now, default the present)."""
-    config = _config(args.config)
+    config = node_config(args.config)
     db = open_database(config.database_url)
     try:
         with db.transaction() as conn:

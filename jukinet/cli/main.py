@@ -14,6 +14,7 @@ juki-net query|bulk --network FILE --as CLIENT --task T …        provision
 juki-net disclose|stats|approve --network FILE …                 operator provision RPCs
 juki-net tasks                        the task catalogue
 juki-net load|retention --config FILE …                          a node's store
+juki-net backup|restore --config FILE …  sealed backups (backup-key: the custodian's keys)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import sys
 from jukinet.cli import (
     access,
     audit,
+    backup,
     changes,
     consistency,
     data,
@@ -36,7 +38,7 @@ from jukinet.cli import (
 )
 from jukinet.cli.errors import Parser
 
-GROUPS = (nodes, node, pki, net, changes, consistency, provision, access, audit, data)
+GROUPS = (nodes, node, pki, net, changes, consistency, provision, access, audit, data, backup)
 
 
 def build_parser() -> Parser:

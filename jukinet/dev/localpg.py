@@ -9,7 +9,6 @@ managed server.
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import subprocess
@@ -22,17 +21,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from jukinet.dev.topology import free_port
+from jukinet.storage.postgres_bin import bin_dir
 
 START_TIMEOUT_S = 120
-
-
-def bin_dir() -> Path | None:
-    """Where initdb and pg_ctl are (the newest installed version), or None."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    if found:
-        return Path(found[-1]).parent
-    pg_ctl = shutil.which("pg_ctl")
-    return Path(pg_ctl).parent if pg_ctl else None
 
 
 @contextmanager

@@ -85,7 +85,7 @@ class PrivateKeyEntry:
 
     def encryption_key(self) -> MLKEM768X25519PrivateKey:
         """The HPKE private key (encryption entries only)."""
-        return _hybrid_private_key(self.seed)
+        return hybrid_private_key(self.seed)
 
     def signing_key(self) -> SigningPrivateKey:
         """The signing private key (signing entries only)."""
@@ -111,7 +111,7 @@ class PrivateKeyEntry:
 # Expanding a seed into a key object (ML-KEM's especially) costs more than using it: one
 # object per seed, kept for the process. The seeds themselves are in memory anyway.
 @functools.lru_cache(maxsize=64)
-def _hybrid_private_key(seed: bytes) -> MLKEM768X25519PrivateKey:
+def hybrid_private_key(seed: bytes) -> MLKEM768X25519PrivateKey:
     return MLKEM768X25519PrivateKey(
         mlkem.MLKEM768PrivateKey.from_seed_bytes(seed[:64]),
         x25519.X25519PrivateKey.from_private_bytes(seed[64:]),

@@ -13,11 +13,12 @@ from contextlib import contextmanager
 import pytest
 
 from jukinet.dev import localpg
+from jukinet.storage import postgres_bin
 
 
 def require_postgres() -> None:
     """Skip the test (or fail it, under JUKI_REQUIRE_POSTGRES=1) without PostgreSQL binaries."""
-    if localpg.bin_dir() is None:
+    if postgres_bin.bin_dir() is None:
         if os.environ.get("JUKI_REQUIRE_POSTGRES") == "1":
             pytest.fail("PostgreSQL binaries not found but JUKI_REQUIRE_POSTGRES=1")
         pytest.skip("PostgreSQL binaries not installed (apt-get install postgresql)")

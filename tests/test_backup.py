@@ -1,0 +1,117 @@
+"""Encrypted backups: sealed to a custodian's key, refused when cut, altered or opened with
+another key; a node restored from one into a fresh database is consistent with its neighbours."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from juki.v1 import consistency_service_pb2 as consistency_pb
+from jukinet.client import calls as clients
+from jukinet.dev import synthetic
+from jukinet.dev.localnet import LocalNetwork
+from jukinet.sealing import backup_box
+from jukinet.sealing.backup_box import BackupError
+from tests.helpers.cli import juki_net
+from tests.helpers.network import pending_outbox, running_network, versions, wait_for
+
+
+def _sealed(tmp_path: Path, data: bytes) -> tuple[bytes, Path]:
+    public, private = backup_box.make_recipient(tmp_path / "custodian")
+    out = io.BytesIO()
+    backup_box.seal(io.BytesIO(data), out, {"node": "test"}, public)
+    return out.getvalue(), private
+
+
+def _open(sealed: bytes, key: Path) -> bytes:
+    out = io.BytesIO()
+    backup_box.open_sealed(io.BytesIO(sealed), out, key)
+    return out.getvalue()
+
+
+def test_a_sealed_backup_opens_only_whole_unaltered_and_with_its_key(tmp_path: Path) -> None:
+    data = random.Random(5).randbytes(backup_box.CHUNK * 2 + 12345)  # three chunks
+    sealed, key = _sealed(tmp_path, data)
+    assert _open(sealed, key) == data
+    assert data[:4096] not in sealed
+    assert oct((key.stat().st_mode) & 0o777) == "0o600"
+    cut_at_chunk = len(sealed) - (backup_box.CHUNK + 12345 + 16 + 4)  # the last chunk dropped
+    tampered = bytearray(sealed)
+    tampered[len(sealed) // 2] ^= 1
+    header_changed = sealed.replace(b'"node": "test"', b'"node": "tess"')
+    for broken in (sealed[:-1], sealed[:cut_at_chunk], bytes(tampered), header_changed):
+        with pytest.raises(BackupError):
+            _open(broken, key)
+    _, other_key = _sealed(tmp_path / "other", b"x")
+    with pytest.raises(BackupError, match="another recipient"):
+        _open(sealed, other_key)
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
+    with running_network(tmp_path_factory.mktemp("net")) as net:
+        yield net
+
+
+def test_backup_restore_into_a_fresh_node_then_the_consistency_check_finds_nothing(
+    network: LocalNetwork, tmp_path: Path
+) -> None:
+    rng = random.Random(515)
+    births = [synthetic.birth("141003", rng) for _ in range(5)]
+    for change in births:
+        clients.submit_change(network.info, change)
+    last = births[-1].record.juminhyo_code
+    wait_for(lambda: versions(network, "national", last), timeout=60)
+    wait_for(lambda: pending_outbox(network, "prefecture-14") == 0, timeout=60)
+    config = network.node_info("prefecture-14").config
+    assert config is not None
+    done = juki_net("backup-key", "--out", str(tmp_path / "custodian"))
+    assert done.returncode == 0, done.stderr
+    recipient = tmp_path / "custodian" / "backup-recipient.pub"
+    key = tmp_path / "custodian" / "backup-recipient.key"
+    backup = tmp_path / "prefecture-14.backup"
+    done = juki_net(
+        "backup", "--config", str(config), "--recipient", str(recipient), "--out", str(backup)
+    )
+    assert done.returncode == 0, done.stderr
+    sealed = backup.read_bytes()
+    for change in births:  # nothing of a person is readable in the file
+        assert change.record.juminhyo_code.encode() not in sealed
+        assert change.record.name_kanji.encode() not in sealed
+    # Into a node that holds data: refused, one line.
+    done = juki_net("restore", "--config", str(config), "--in", str(backup), "--key", str(key))
+    assert done.returncode == 2 and "already holds data" in done.stderr
+    # Of another node: refused.
+    other = network.node_info("prefecture-13").config
+    done = juki_net("restore", "--config", str(other), "--in", str(backup), "--key", str(key))
+    assert done.returncode == 2 and "not of this node" in done.stderr
+    # The node's disk is lost: a fresh database, restored from the backup.
+    network.stop_node("prefecture-14")
+    database = Path(network.node_info("prefecture-14").database_url.removeprefix("sqlite:///"))
+    for suffix in ("", "-wal", "-shm"):
+        lost = database.with_name(database.name + suffix)
+        if lost.exists():
+            os.rename(lost, tmp_path / f"lost{suffix}")
+    done = juki_net("restore", "--config", str(config), "--in", str(backup), "--key", str(key))
+    assert done.returncode == 0, done.stderr
+    network.start_node("prefecture-14")
+    assert versions(network, "prefecture-14", last)
+    (below,) = clients.consistency_check(
+        network.info, network.info.node("cs-141003"), "141003", consistency_pb.RECORD_FILE_RESIDENT
+    )
+    (above,) = clients.consistency_check(
+        network.info,
+        network.info.node("prefecture-14"),
+        "141003",
+        consistency_pb.RECORD_FILE_RESIDENT,
+    )
+    for report in (below, above):
+        assert report.complete, report.incomplete_reason
+        found = report.found
+        kinds = (found.missing_above, found.missing_below)
+        assert (*kinds, found.different_version, found.different_content) == (0, 0, 0, 0)

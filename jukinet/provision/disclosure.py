@@ -16,10 +16,12 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import Connection, RowMapping, func, select
 
 from juki.v1 import common_pb2
+from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from jukinet.core.clock import JST
 from jukinet.core.errors import Reason, RefusedError
 from jukinet.provision.catalogue import Catalogue
 from jukinet.provision.log import ProvisionLog
+from jukinet.records import fuhyo
 from jukinet.records.residents import current_versions, record_of
 from jukinet.storage import as_utc
 from jukinet.storage.schema import resident_current, resident_versions
@@ -36,6 +38,11 @@ ITEM_LABELS = {
 }
 # What proves a list of provision-log rows is the log's: lines for the document.
 Proven = Callable[[Sequence[RowMapping]], list[str]]
+_FUHYO_STATUS = {
+    fuhyo_pb.FUHYO_STATUS_DOMESTIC: "国内",
+    fuhyo_pb.FUHYO_STATUS_EMIGRATED: "国外転出",
+    fuhyo_pb.FUHYO_STATUS_REMOVED: "消除",
+}
 _SEX = {common_pb2.SEX_MALE: "男", common_pb2.SEX_FEMALE: "女"}
 _REASONS = {
     common_pb2.CHANGE_REASON_BIRTH: "出生",
@@ -53,22 +60,8 @@ _REASONS = {
 }
 
 
-def document(
-    conn: Connection,
-    log: ProvisionLog,
-    catalogue: Catalogue,
-    juminhyo_code: str,
-    *,
-    node_name: str,
-    now: dt.datetime,
-    proven_by: Proven | None = None,
-) -> tuple[str, list[RowMapping]]:
-    """The disclosure document for one person, and the provision-log rows it lists.
-
-    `proven_by(rows)` says what proves the rows are the log's (a witnessed
-    checkpoint), for the document's last section; the proofs themselves go
-    to the person as a file beside it.
-    """
+def resident_section(conn: Connection, juminhyo_code: str) -> tuple[str, list[str]]:
+    """The title and first section of a resident's disclosure: the record, item by item."""
     row = conn.execute(
         current_versions().where(resident_current.c.juminhyo_code == juminhyo_code)
     ).first()
@@ -79,10 +72,7 @@ def document(
     ).scalar_one()
     record = record_of(row)
     former = record.former_surname
-    lines = [
-        "本人確認情報の開示（住民基本台帳法第30条の32）",
-        f"作成日時: {now.astimezone(JST):%Y-%m-%d %H:%M} (JST)    作成: {node_name}",
-        "",
+    return "本人確認情報の開示（住民基本台帳法第30条の32）", [
         "1. 本人確認情報",
         f"  住民票コード        {record.juminhyo_code}",
         f"  氏名                {record.name_kanji}",
@@ -101,8 +91,61 @@ def document(
         f"  更新順番号          {row.sequence_number}",
         f"  削除フラグ          {'削除' if row.removed else 'なし'}",
         f"  保存されている履歴  {versions} 件",
+    ]
+
+
+def fuhyo_section(conn: Connection, juminhyo_code: str) -> tuple[str, list[str]]:
+    """The title and first section of a fuhyo disclosure: the 附票本人確認情報 (no My Number:
+    the fuhyo file holds none)."""
+    row = fuhyo.current(conn, juminhyo_code)
+    if row is None:
+        raise RefusedError(Reason.PERSON_NOT_FOUND)
+    record = fuhyo.record_of(row)
+    return "附票本人確認情報の開示", [
+        "1. 附票本人確認情報",
+        f"  住民票コード        {record.juminhyo_code}",
+        f"  氏名                {record.name_kanji}",
+        f"  ふりがな            {record.name_kana}",
+        f"  生年月日            {record.birth_date}",
+        f"  性別                {_SEX.get(record.sex, '')}",
+        f"  住所                {record.address.text}",
+        f"  最終住所            {record.last_domestic_address}",
+        f"  附票管理市町村      {record.keeping_municipality_code}",
+        f"  状態                {_FUHYO_STATUS.get(record.status, '')}",
+        f"  異動年月日          {record.change_date}",
+    ]
+
+
+# The first section of a disclosure: (title, lines) for a person, PERSON_NOT_FOUND if none.
+Section = Callable[[Connection, str], tuple[str, list[str]]]
+
+
+def document(
+    conn: Connection,
+    log: ProvisionLog,
+    catalogue: Catalogue,
+    juminhyo_code: str,
+    *,
+    node_name: str,
+    now: dt.datetime,
+    section: Section = resident_section,
+    proven_by: Proven | None = None,
+) -> tuple[str, list[RowMapping]]:
+    """The disclosure document for one person, and the provision-log rows it lists.
+
+    `section` gives the record part (`resident_section`, `fuhyo_section`);
+    `proven_by(rows)` says what proves the rows are the log's (a witnessed
+    checkpoint), for the document's last section; the proofs themselves go
+    to the person as a file beside it.
+    """
+    title, record_lines = section(conn, juminhyo_code)
+    lines = [
+        title,
+        f"作成日時: {now.astimezone(JST):%Y-%m-%d %H:%M} (JST)    作成: {node_name}",
         "",
-        "2. 本人確認情報の提供状況",
+        *record_lines,
+        "",
+        "2. 提供状況",
     ]
     provisions = log.provisions_of(conn, juminhyo_code)
     if not provisions:

@@ -107,10 +107,21 @@ POLICY: Mapping[str, tuple[Allow, ...]] = {
     m.QUERY_FUHYO_FOR_PREFECTURE: (Allow(Role.FUHYO),),
     # The narrow link (provision/link.py): the one caller is this prefecture's fuhyo server.
     m.GET_MY_NUMBER_FOR_EMIGRANT: (Allow(Role.FUHYO, Scope.SAME_PREFECTURE),),
-    # Disclosure, statistics, bulk approvals: the prefecture's own operators.
-    m.DISCLOSE_RECORD: (Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),),
-    m.GET_PROVISION_STATISTICS: (Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),),
-    m.APPROVE_BULK_PROVISION: (Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),),
+    # Disclosure, statistics, bulk approvals: the prefecture's own operators at its prefecture
+    # and fuhyo servers; at the national server, its operators (any prefecture's identity, as
+    # no national operator identity exists yet; the access-right ledger then decides who).
+    m.DISCLOSE_RECORD: (
+        Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),
+        Allow(Role.OPERATOR, Scope.AT_NATIONAL),
+    ),
+    m.GET_PROVISION_STATISTICS: (
+        Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),
+        Allow(Role.OPERATOR, Scope.AT_NATIONAL),
+    ),
+    m.APPROVE_BULK_PROVISION: (
+        Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),
+        Allow(Role.OPERATOR, Scope.AT_NATIONAL),
+    ),
     # 整合性確認: a CS compares with its prefecture (fuhyo) server, those with national; the
     # answering servicer then admits only the caller's own municipalities and file.
     m.DIGEST_RANGES: (

@@ -15,6 +15,7 @@ from jukinet.core import methods as m
 from jukinet.core.config import LINK_HOP, NEXT_HOP
 from jukinet.core.errors import Reason
 from jukinet.core.identity import Role
+from jukinet.provision import disclosure
 from jukinet.provision.catalogue import PREFECTURE_TABLES
 from jukinet.provision.fuhyo import FUHYO_RECORDS, EmigrantMyNumbers
 from jukinet.provision.link import ask_prefecture
@@ -31,6 +32,7 @@ from services.shared.consistency import (
 )
 from services.shared.delivery import hop_receiver, hop_sender
 from services.shared.node_admin import add_node_admin
+from services.shared.provision_admin import add_provision_admin
 from services.shared.transparency import add_transparency
 
 
@@ -125,7 +127,8 @@ def _register(server: grpc.Server, node: Node) -> None:
     # Its CSs compare their fuhyo records here; it compares them with the national fuhyo server.
     add_consistency_answerer(server, node, {Role.CS: FUHYO_FILE})
     add_consistency_runner(server, node, {FUHYO_FILE: NEXT_HOP})
-    add_transparency(server, node, witness=False)
+    publisher = add_transparency(server, node, witness=False)
+    add_provision_admin(server, node, publisher, disclosure.fuhyo_section)
 
 
 def _national_sender(node: Node) -> outbox.Sender:
@@ -146,6 +149,7 @@ SPEC = ServiceSpec(
     service_names=(
         m.FUHYO_SERVICE,
         m.NODE_ADMIN_SERVICE,
+        m.PROVISION_ADMIN_SERVICE,
         m.LOG_ADMIN_SERVICE,
         m.ACCESS_ADMIN_SERVICE,
         m.CONSISTENCY_SERVICE,

@@ -25,6 +25,7 @@ from services.shared.consistency import FUHYO_FILE, RESIDENT_FILE, add_consisten
 from services.shared.delivery import hop_receiver
 from services.shared.node_admin import add_node_admin
 from services.shared.provision import ProvisionServicer, bulk_approvals
+from services.shared.provision_admin import add_provision_admin
 from services.shared.transparency import add_transparency
 from services.shared.trust import add_trust
 
@@ -109,7 +110,7 @@ def _register(server: grpc.Server, node: Node) -> None:
         approvals=bulk_approvals(node),
     )
     provision_grpc.add_ProvisionServiceServicer_to_server(ProvisionServicer(agencies), server)
-    add_transparency(server, node, witness=True)
+    add_provision_admin(server, node, add_transparency(server, node, witness=True))
 
 
 SPEC = ServiceSpec(
@@ -118,6 +119,7 @@ SPEC = ServiceSpec(
         m.NATIONAL_SERVICE,
         m.NATIONAL_FUHYO_SERVICE,
         m.PROVISION_SERVICE,
+        m.PROVISION_ADMIN_SERVICE,
         m.NODE_ADMIN_SERVICE,
         m.LOG_ADMIN_SERVICE,
         m.ACCESS_ADMIN_SERVICE,

@@ -22,7 +22,6 @@ from jukinet.provision.provider import RESIDENTS, Provider
 from jukinet.runtime.node import Node, ServiceSpec
 from jukinet.trust.authz import current_caller
 from services.prefecture.link import MyNumberLinkServicer
-from services.prefecture.provision_admin import ProvisionAdminServicer
 from services.shared.access import add_access
 from services.shared.consistency import (
     RESIDENT_FILE,
@@ -32,6 +31,7 @@ from services.shared.consistency import (
 from services.shared.delivery import hop_receiver, hop_sender
 from services.shared.node_admin import add_node_admin
 from services.shared.provision import ProvisionServicer, bulk_approvals
+from services.shared.provision_admin import add_provision_admin
 from services.shared.transparency import add_transparency
 from services.shared.trust import add_trust
 
@@ -84,10 +84,7 @@ def _register(server: grpc.Server, node: Node) -> None:
         approvals=approvals,
     )
     provision_grpc.add_ProvisionServiceServicer_to_server(ProvisionServicer(provider), server)
-    publisher = add_transparency(server, node, witness=True)
-    provision_grpc.add_ProvisionAdminServiceServicer_to_server(
-        ProvisionAdminServicer(node, approvals, publisher), server
-    )
+    add_provision_admin(server, node, add_transparency(server, node, witness=True))
     answerer = LinkAnswerer(
         db=node.db,
         log=node.provision_log,

@@ -1,4 +1,5 @@
-"""ProvisionAdminService: disclosure, statistics, bulk approvals for a prefecture's operators."""
+"""ProvisionAdminService: disclosure, statistics, bulk approvals for a node's operators — at the
+prefecture and national servers over resident records, at a fuhyo server over fuhyo records."""
 
 from __future__ import annotations
 
@@ -21,16 +22,24 @@ from jukinet.transparency import inclusion, tlog
 from jukinet.transparency.checkpoints import StoredCheckpoint
 from jukinet.transparency.publisher import Publisher
 from jukinet.trust.authz import current_caller
+from services.shared.provision import bulk_approvals
 
 
 class ProvisionAdminServicer(pb_grpc.ProvisionAdminServiceServicer):
     """Operator RPCs over the node's records and provision log."""
 
-    def __init__(self, node: Node, approvals: BulkApprovals, publisher: Publisher) -> None:
+    def __init__(
+        self,
+        node: Node,
+        approvals: BulkApprovals,
+        publisher: Publisher,
+        section: disclosure.Section = disclosure.resident_section,
+    ) -> None:
         self._node = node
         self._approvals = approvals
         self._catalogue = default_catalogue()
         self._publisher = publisher
+        self._section = section
 
     def DiscloseRecord(
         self, request: pb.DiscloseRecordRequest, context: grpc.ServicerContext
@@ -55,6 +64,7 @@ class ProvisionAdminServicer(pb_grpc.ProvisionAdminServiceServicer):
                 request.juminhyo_code,
                 node_name=self._node.config.name,
                 now=self._node.clock.now(),
+                section=self._section,
                 proven_by=proven_by,
             )
         return pb.DiscloseRecordResponse(
@@ -88,3 +98,15 @@ class ProvisionAdminServicer(pb_grpc.ProvisionAdminServiceServicer):
         reply = pb.ApproveBulkProvisionResponse(approval_id=approval_id)
         reply.approved_at.FromDatetime(at)
         return reply
+
+
+def add_provision_admin(
+    server: grpc.Server,
+    node: Node,
+    publisher: Publisher,
+    section: disclosure.Section = disclosure.resident_section,
+) -> None:
+    """Serve ProvisionAdminService over the node's records of `section`'s kind."""
+    pb_grpc.add_ProvisionAdminServiceServicer_to_server(
+        ProvisionAdminServicer(node, bulk_approvals(node), publisher, section), server
+    )

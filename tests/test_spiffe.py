@@ -21,16 +21,19 @@ from cryptography import x509
 
 from juki.v1 import node_admin_service_pb2 as admin_pb
 from juki.v1 import node_admin_service_pb2_grpc as admin_grpc
+from juki.v1.access_service_pb2 import ACCESS_RIGHT_STATUS as STATUS
 from jukinet.ca.folder import CaFolder
 from jukinet.core.config import Credentials
 from jukinet.core.identity import Identity
 from jukinet.dev.topology import free_port
 from jukinet.trust import pki, tls
+from tests.helpers.access import grant_by_two
 from tests.helpers.network import wait_for
 from tests.helpers.workload_api import WorkloadApi, response
 
 NODE = Identity.parse("spiffe://juki.example/cs/141003")
 OPERATOR = Identity.parse("spiffe://juki.example/operator/14/admin-1")
+SECOND_ADMIN = Identity.parse("spiffe://juki.example/operator/14/admin-2")
 
 
 @dataclass
@@ -81,6 +84,7 @@ def spire(tmp_path: Path) -> Iterator[Spire]:
                 "--role", "cs", "--code", "141003", "--listen", f"127.0.0.1:{port}",
                 "--advertise", "127.0.0.1", "--bundle", str(folder.bundle),
                 "--trust-refresh-s", "0", "--workload-api", api.address,
+                "--administrator", SECOND_ADMIN.spiffe_id, "--administrator", OPERATOR.spiffe_id,
             ],
             check=True,
             capture_output=True,
@@ -91,6 +95,11 @@ def spire(tmp_path: Path) -> Iterator[Spire]:
         op_files = pki.write_pair(tmp_path / "clients", "operator", op_cert, op_key)
         operator = Credentials(
             cert_file=op_files[0], key_file=op_files[1], trust_bundle=folder.bundle
+        )
+        second_cert, second_key = pki.issue(folder.signer(), SECOND_ADMIN)
+        second_files = pki.write_pair(tmp_path / "clients", "admin-2", second_cert, second_key)
+        second = Credentials(
+            cert_file=second_files[0], key_file=second_files[1], trust_bundle=folder.bundle
         )
         process = subprocess.Popen(
             [
@@ -105,7 +114,17 @@ def spire(tmp_path: Path) -> Iterator[Spire]:
             stderr=(tmp_path / "node.log").open("wb"),
         )
         try:
-            yield Spire(folder, api, f"127.0.0.1:{port}", operator, node_dir)
+            address = f"127.0.0.1:{port}"
+
+            def granted() -> bool:
+                try:
+                    grant_by_two(address, NODE, second, operator, OPERATOR, [STATUS])
+                except grpc.RpcError:
+                    return False
+                return True
+
+            wait_for(granted)
+            yield Spire(folder, api, address, operator, node_dir)
         finally:
             process.terminate()
             process.wait(timeout=30)

@@ -50,22 +50,30 @@ def approve(
     network: NetworkDescription, node: NodeEntry, admin: str, grant_id: str
 ) -> pb.AccessGrant:
     """ApproveAccess of one grant at `node` as `admin` (not the one who granted it)."""
-    with connect(network, node, network.client(admin)) as channel:
-        reply = pb_grpc.AccessAdminServiceStub(channel).ApproveAccess(
-            pb.ApproveAccessRequest(grant_id=grant_id), timeout=ACCESS_TIMEOUT_S
-        )
-    return reply.grant
+    return _on_grant(network, node, admin, grant_id, approve=True)
 
 
 def revoke(
     network: NetworkDescription, node: NodeEntry, admin: str, grant_id: str
 ) -> pb.AccessGrant:
     """RevokeAccess of one grant at `node` as `admin`."""
+    return _on_grant(network, node, admin, grant_id, approve=False)
+
+
+def _on_grant(
+    network: NetworkDescription, node: NodeEntry, admin: str, grant_id: str, *, approve: bool
+) -> pb.AccessGrant:
     with connect(network, node, network.client(admin)) as channel:
-        reply = pb_grpc.AccessAdminServiceStub(channel).RevokeAccess(
+        stub = pb_grpc.AccessAdminServiceStub(channel)
+        if approve:
+            approved = stub.ApproveAccess(
+                pb.ApproveAccessRequest(grant_id=grant_id), timeout=ACCESS_TIMEOUT_S
+            )
+            return approved.grant
+        revoked = stub.RevokeAccess(
             pb.RevokeAccessRequest(grant_id=grant_id), timeout=ACCESS_TIMEOUT_S
         )
-    return reply.grant
+        return revoked.grant
 
 
 def grants(network: NetworkDescription, node: NodeEntry, admin: str) -> list[pb.AccessGrant]:

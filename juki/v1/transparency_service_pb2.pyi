@@ -182,8 +182,8 @@ class PublishCheckpointResponse(_message.Message):
     checkpoint: _builtins.str
     """The signed note, with the witness's cosignature if it was witnessed."""
     witnessed: _builtins.bool
-    """Whether the tier above cosigned it (false at the national server, which
-    has no tier above, or when the witness could not be reached).
+    """Whether its witness cosigned it (false for a node with no witness
+    configured, or when the witness could not be reached or refused).
     """
     def __init__(
         self,

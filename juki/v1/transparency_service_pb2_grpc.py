@@ -27,7 +27,8 @@ if _version_not_supported:
 
 class WitnessServiceStub:
     """WitnessService is served by the tier above: a prefecture server for its
-    CSs, the national server for prefecture and fuhyo servers. The witness
+    CSs, the national server for prefecture and fuhyo servers, and a
+    prefecture server for the national server (its witness_hop). The witness
     cosigns a checkpoint only if a consistency proof shows it extends the last
     one it cosigned for that log; a rewritten log is refused with
     FAILED_PRECONDITION (LOG_NOT_EXTENDED) and recorded in its audit log.
@@ -57,7 +58,8 @@ class WitnessServiceStub:
 
 class WitnessServiceServicer:
     """WitnessService is served by the tier above: a prefecture server for its
-    CSs, the national server for prefecture and fuhyo servers. The witness
+    CSs, the national server for prefecture and fuhyo servers, and a
+    prefecture server for the national server (its witness_hop). The witness
     cosigns a checkpoint only if a consistency proof shows it extends the last
     one it cosigned for that log; a rewritten log is refused with
     FAILED_PRECONDITION (LOG_NOT_EXTENDED) and recorded in its audit log.
@@ -105,7 +107,8 @@ def add_WitnessServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class WitnessService:
     """WitnessService is served by the tier above: a prefecture server for its
-    CSs, the national server for prefecture and fuhyo servers. The witness
+    CSs, the national server for prefecture and fuhyo servers, and a
+    prefecture server for the national server (its witness_hop). The witness
     cosigns a checkpoint only if a consistency proof shows it extends the last
     one it cosigned for that log; a rewritten log is refused with
     FAILED_PRECONDITION (LOG_NOT_EXTENDED) and recorded in its audit log.

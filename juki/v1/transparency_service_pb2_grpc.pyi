@@ -30,7 +30,8 @@ GRPC_VERSION: str
 
 class WitnessServiceStub:
     """WitnessService is served by the tier above: a prefecture server for its
-    CSs, the national server for prefecture and fuhyo servers. The witness
+    CSs, the national server for prefecture and fuhyo servers, and a
+    prefecture server for the national server (its witness_hop). The witness
     cosigns a checkpoint only if a consistency proof shows it extends the last
     one it cosigned for that log; a rewritten log is refused with
     FAILED_PRECONDITION (LOG_NOT_EXTENDED) and recorded in its audit log.
@@ -54,7 +55,8 @@ class WitnessServiceStub:
 @_typing.type_check_only
 class WitnessServiceAsyncStub(WitnessServiceStub):
     """WitnessService is served by the tier above: a prefecture server for its
-    CSs, the national server for prefecture and fuhyo servers. The witness
+    CSs, the national server for prefecture and fuhyo servers, and a
+    prefecture server for the national server (its witness_hop). The witness
     cosigns a checkpoint only if a consistency proof shows it extends the last
     one it cosigned for that log; a rewritten log is refused with
     FAILED_PRECONDITION (LOG_NOT_EXTENDED) and recorded in its audit log.
@@ -74,7 +76,8 @@ class WitnessServiceAsyncStub(WitnessServiceStub):
 
 class WitnessServiceServicer(metaclass=_abc_1.ABCMeta):
     """WitnessService is served by the tier above: a prefecture server for its
-    CSs, the national server for prefecture and fuhyo servers. The witness
+    CSs, the national server for prefecture and fuhyo servers, and a
+    prefecture server for the national server (its witness_hop). The witness
     cosigns a checkpoint only if a consistency proof shows it extends the last
     one it cosigned for that log; a rewritten log is refused with
     FAILED_PRECONDITION (LOG_NOT_EXTENDED) and recorded in its audit log.

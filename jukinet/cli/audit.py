@@ -152,8 +152,8 @@ def add_commands(sub: Subcommands) -> None:
         audit,
         "checkpoint",
         summary="sign a checkpoint of a node's logs now and have the tier above witness it",
-        details="Exits 1 if a checkpoint could not be witnessed (the national server has no "
-        "tier above; a witness that is down or refuses).",
+        details="Exits 1 if a checkpoint could not be witnessed (a node with no witness "
+        "configured; a witness that is down or refuses).",
         example="juki-net audit checkpoint --network .juki-state/network.json --node prefecture-14",
         func=cmd_checkpoint,
     )

@@ -35,6 +35,7 @@ SQLITE_PREFIX = "sqlite:///"
 # The hops a node may have, by their config field: where changes go next (and
 # forwarded queries), a CS's fuhyo server, a fuhyo server's prefecture server.
 NEXT_HOP, FUHYO_HOP, LINK_HOP = "next_hop", "fuhyo_hop", "link_hop"
+WITNESS_HOP = "witness_hop"
 # The CA's signing service (certificate renewal), by its config field.
 SIGNING_SERVICE = "signing_service"
 
@@ -113,6 +114,9 @@ class NodeConfig:
     administrators: the SPIFFE IDs (operators) who manage the node's
         access-right ledger; two are needed to put a grant in effect. None:
         no operator can ever be granted anything here.
+    witness_hop: the node that witnesses this node's log checkpoints when it
+        is not the next hop (the national server, which has none: a
+        prefecture server).
     checkpoint_interval_s: how often the node signs checkpoints of its
         provision and audit logs and has its next hop witness them; 0: only
         on an operator's demand (`juki-net audit checkpoint`).
@@ -145,6 +149,7 @@ class NodeConfig:
     workload_api: str | None = None
     consistency_at: str = "02:30"
     checkpoint_interval_s: float = 3600.0
+    witness_hop: NextHop | None = None
     administrators: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:

@@ -209,6 +209,7 @@ class LocalNetwork:
                 next_hop=hop(plan.next_hop),
                 fuhyo_hop=hop(plan.fuhyo_hop),
                 link_hop=hop(plan.link_hop),
+                witness_hop=hop(plan.witness_hop),
                 my_number_ttl_s=self.my_number_ttl_s,
                 trace_file=folder / "spans.jsonl",
                 administrators=[

@@ -19,6 +19,7 @@ class NodePlan:
     next_hop: str | None = None
     fuhyo_hop: str | None = None
     link_hop: str | None = None
+    witness_hop: str | None = None
 
     @property
     def name(self) -> str:
@@ -26,9 +27,10 @@ class NodePlan:
         return f"{self.role.value}-{self.code}" if self.code else self.role.value
 
 
-# Start order: every node's hops come before it.
+# Start order: every node's hops come before it (but the national server's witness, asked
+# only when it publishes a checkpoint).
 TOPOLOGY: tuple[NodePlan, ...] = (
-    NodePlan(Role.NATIONAL),
+    NodePlan(Role.NATIONAL, witness_hop="prefecture-13"),  # its checkpoints' witness
     NodePlan(Role.PREFECTURE, "13", next_hop="national"),
     NodePlan(Role.PREFECTURE, "14", next_hop="national"),
     NodePlan(Role.FUHYO, "13", next_hop="national", link_hop="prefecture-13"),

@@ -37,6 +37,7 @@ from jukinet.core.config import (
     LINK_HOP,
     NEXT_HOP,
     SIGNING_SERVICE,
+    WITNESS_HOP,
     NextHop,
     NodeConfig,
 )
@@ -150,6 +151,7 @@ class Node:
                 (NEXT_HOP, config.next_hop),
                 (FUHYO_HOP, config.fuhyo_hop),
                 (LINK_HOP, config.link_hop),
+                (WITNESS_HOP, config.witness_hop),
                 (SIGNING_SERVICE, config.signing_service),
             )
             if hop is not None
@@ -307,7 +309,7 @@ class Node:
         self._closers.append(close)
 
     def hop(self, name: str) -> NextHop | None:
-        """The configured hop `name` (NEXT_HOP, FUHYO_HOP, LINK_HOP), or None."""
+        """The configured hop `name` (NEXT_HOP, FUHYO_HOP, LINK_HOP, WITNESS_HOP), or None."""
         hop: NextHop | None = getattr(self.config, name)
         return hop
 

@@ -138,9 +138,11 @@ POLICY: Mapping[str, tuple[Allow, ...]] = {
     m.RUN_CONSISTENCY_CHECK: (Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),),
     m.APPROVE_REPAIRS: (Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),),
     # A node's log checkpoints are witnessed by the tier above: a CS's by its prefecture
-    # server, prefecture and fuhyo servers' by the national server.
+    # server, prefecture and fuhyo servers' by the national server; the national server's,
+    # which has no tier above, by a prefecture server (its `witness_hop`).
     m.ADD_CHECKPOINT: (
         Allow(Role.CS, Scope.SAME_PREFECTURE),
+        Allow(Role.NATIONAL),
         Allow(Role.PREFECTURE, Scope.AT_NATIONAL),
         Allow(Role.FUHYO, Scope.AT_NATIONAL),
     ),

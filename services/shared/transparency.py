@@ -10,7 +10,7 @@ import grpc
 
 from juki.v1 import transparency_service_pb2 as pb
 from juki.v1 import transparency_service_pb2_grpc as pb_grpc
-from jukinet.core.config import NEXT_HOP
+from jukinet.core.config import NEXT_HOP, WITNESS_HOP
 from jukinet.core.errors import Reason, RefusedError, invalid_field, passed_on
 from jukinet.provision import inspection
 from jukinet.provision.statistics import check_fiscal_year
@@ -104,11 +104,13 @@ def _log_name(log: pb.LogName.ValueType) -> str:
 
 
 def _witness_upstream(node: Node) -> AskWitness | None:
-    if node.hop(NEXT_HOP) is None:
+    """The call to this node's witness: its witness_hop if it has one, else its next hop."""
+    hop = WITNESS_HOP if node.hop(WITNESS_HOP) is not None else NEXT_HOP
+    if node.hop(hop) is None:
         return None
 
     def ask(signed: note.SignedNote, old_size: int, proof: Sequence[bytes]) -> str:
-        channel = node.channel(NEXT_HOP)
+        channel = node.channel(hop)
         assert channel is not None
         request = pb.AddCheckpointRequest(
             checkpoint=str(signed), old_size=old_size, consistency_proof=list(proof)

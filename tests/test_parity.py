@@ -4,6 +4,7 @@ counts them; both through the operator's CLI and the access-right ledger."""
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,6 +48,18 @@ def test_the_fuhyo_server_discloses_with_proofs(network: LocalNetwork, tmp_path:
         "stats", "--network", description, "--node", "fuhyo-14", "--fiscal-year", "2026", "--csv"
     )
     assert done.returncode == 0 and "fuhyo5-prefectural-tax" in done.stdout, done.stderr
+    # Bulk provision of fuhyo records, each row authorised and logged on its own.
+    keys = tmp_path / "keys.csv"
+    keys.write_text(f"juminhyo_code\n{code}\n{code[:-1]}0\n", encoding="utf-8")
+    results = tmp_path / "results.jsonl"
+    done = juki_net(
+        "bulk", "--network", description, "--as", "organ-14-tax-office", "--task",
+        "fuhyo5-prefectural-tax", "--fuhyo", "--in", str(keys), "--out", str(results),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    first, second = (json.loads(line) for line in results.read_text().splitlines())
+    assert first["records"][0]["record"]["juminhyo_code"] == code
+    assert "records" not in second
 
 
 def test_the_national_server_discloses_and_counts_its_own_provisions(

@@ -574,3 +574,67 @@ class HeldMyNumber(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___HeldMyNumber: _TypeAlias = HeldMyNumber  # noqa: Y015
+
+@_typing.final
+class BulkQueryFuhyoRecordsRequest(_message.Message):
+    """Request of FuhyoService.BulkQueryFuhyoRecords."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    ROW_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def header(self) -> _provision_service_pb2.BulkHeader:
+        """The header (first message only)."""
+
+    @_builtins.property
+    def row(self) -> _provision_service_pb2.ResidentQuery:
+        """One query of the header's task."""
+
+    def __init__(
+        self,
+        *,
+        header: _provision_service_pb2.BulkHeader | None = ...,
+        row: _provision_service_pb2.ResidentQuery | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["header", b"header", "part", b"part", "row", b"row"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["header", b"header", "part", b"part", "row", b"row"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_part: _TypeAlias = _typing.Literal["header", "row"]  # noqa: Y015
+    _WhichOneofArgType_part: _TypeAlias = _typing.Literal["part", b"part"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_part) -> _WhichOneofReturnType_part | None: ...
+
+Global___BulkQueryFuhyoRecordsRequest: _TypeAlias = BulkQueryFuhyoRecordsRequest  # noqa: Y015
+
+@_typing.final
+class BulkQueryFuhyoRecordsResponse(_message.Message):
+    """Response of FuhyoService.BulkQueryFuhyoRecords: one per row."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    RECORDS_FIELD_NUMBER: _builtins.int
+    REFUSAL_REASON_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """The row's request_id."""
+    refusal_reason: _builtins.str
+    """Set if the row was refused: the refusal reason."""
+    @_builtins.property
+    def records(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProvidedFuhyoRecord]:
+        """The persons found (empty if none or refused)."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        records: _abc.Iterable[Global___ProvidedFuhyoRecord] | None = ...,
+        refusal_reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["records", b"records", "refusal_reason", b"refusal_reason", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BulkQueryFuhyoRecordsResponse: _TypeAlias = BulkQueryFuhyoRecordsResponse  # noqa: Y015

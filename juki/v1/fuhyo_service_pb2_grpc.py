@@ -51,6 +51,11 @@ class FuhyoServiceStub:
                 request_serializer=juki_dot_v1_dot_fuhyo__service__pb2.QueryFuhyoRecordsRequest.SerializeToString,
                 response_deserializer=juki_dot_v1_dot_fuhyo__service__pb2.QueryFuhyoRecordsResponse.FromString,
                 _registered_method=True)
+        self.BulkQueryFuhyoRecords = channel.stream_stream(
+                '/juki.v1.FuhyoService/BulkQueryFuhyoRecords',
+                request_serializer=juki_dot_v1_dot_fuhyo__service__pb2.BulkQueryFuhyoRecordsRequest.SerializeToString,
+                response_deserializer=juki_dot_v1_dot_fuhyo__service__pb2.BulkQueryFuhyoRecordsResponse.FromString,
+                _registered_method=True)
         self.ConfirmMyNumberDelivery = channel.unary_unary(
                 '/juki.v1.FuhyoService/ConfirmMyNumberDelivery',
                 request_serializer=juki_dot_v1_dot_fuhyo__service__pb2.ConfirmMyNumberDeliveryRequest.SerializeToString,
@@ -97,6 +102,16 @@ class FuhyoServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BulkQueryFuhyoRecords(self, request_iterator, context):
+        """Many queries of one task in one stream (a header, then rows), answered
+        row by row, each authorised and logged as QueryFuhyoRecords is; above
+        the bulk threshold it needs an operator's approval
+        (ProvisionAdminService.ApproveBulkProvision at this server).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ConfirmMyNumberDelivery(self, request, context):
         """The organ confirms it received the My Number of one request: the
         temporary copy is deleted now.
@@ -117,6 +132,11 @@ def add_FuhyoServiceServicer_to_server(servicer, server):
                     servicer.QueryFuhyoRecords,
                     request_deserializer=juki_dot_v1_dot_fuhyo__service__pb2.QueryFuhyoRecordsRequest.FromString,
                     response_serializer=juki_dot_v1_dot_fuhyo__service__pb2.QueryFuhyoRecordsResponse.SerializeToString,
+            ),
+            'BulkQueryFuhyoRecords': grpc.stream_stream_rpc_method_handler(
+                    servicer.BulkQueryFuhyoRecords,
+                    request_deserializer=juki_dot_v1_dot_fuhyo__service__pb2.BulkQueryFuhyoRecordsRequest.FromString,
+                    response_serializer=juki_dot_v1_dot_fuhyo__service__pb2.BulkQueryFuhyoRecordsResponse.SerializeToString,
             ),
             'ConfirmMyNumberDelivery': grpc.unary_unary_rpc_method_handler(
                     servicer.ConfirmMyNumberDelivery,
@@ -185,6 +205,33 @@ class FuhyoService:
             '/juki.v1.FuhyoService/QueryFuhyoRecords',
             juki_dot_v1_dot_fuhyo__service__pb2.QueryFuhyoRecordsRequest.SerializeToString,
             juki_dot_v1_dot_fuhyo__service__pb2.QueryFuhyoRecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BulkQueryFuhyoRecords(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/juki.v1.FuhyoService/BulkQueryFuhyoRecords',
+            juki_dot_v1_dot_fuhyo__service__pb2.BulkQueryFuhyoRecordsRequest.SerializeToString,
+            juki_dot_v1_dot_fuhyo__service__pb2.BulkQueryFuhyoRecordsResponse.FromString,
             options,
             channel_credentials,
             insecure,

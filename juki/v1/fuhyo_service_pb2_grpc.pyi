@@ -65,6 +65,12 @@ class FuhyoServiceStub:
     it without asking the prefecture again. Otherwise `my_number_withheld`
     says why it is not given.
     """
+    BulkQueryFuhyoRecords: _grpc.StreamStreamMultiCallable[_fuhyo_service_pb2.BulkQueryFuhyoRecordsRequest, _fuhyo_service_pb2.BulkQueryFuhyoRecordsResponse]
+    """Many queries of one task in one stream (a header, then rows), answered
+    row by row, each authorised and logged as QueryFuhyoRecords is; above
+    the bulk threshold it needs an operator's approval
+    (ProvisionAdminService.ApproveBulkProvision at this server).
+    """
     ConfirmMyNumberDelivery: _grpc.UnaryUnaryMultiCallable[_fuhyo_service_pb2.ConfirmMyNumberDeliveryRequest, _fuhyo_service_pb2.ConfirmMyNumberDeliveryResponse]
     """The organ confirms it received the My Number of one request: the
     temporary copy is deleted now.
@@ -102,6 +108,12 @@ class FuhyoServiceAsyncStub(FuhyoServiceStub):
     ends. Asking again with the same request_id within that time re-sends
     it without asking the prefecture again. Otherwise `my_number_withheld`
     says why it is not given.
+    """
+    BulkQueryFuhyoRecords: _aio.StreamStreamMultiCallable[_fuhyo_service_pb2.BulkQueryFuhyoRecordsRequest, _fuhyo_service_pb2.BulkQueryFuhyoRecordsResponse]  # type: ignore[assignment]
+    """Many queries of one task in one stream (a header, then rows), answered
+    row by row, each authorised and logged as QueryFuhyoRecords is; above
+    the bulk threshold it needs an operator's approval
+    (ProvisionAdminService.ApproveBulkProvision at this server).
     """
     ConfirmMyNumberDelivery: _aio.UnaryUnaryMultiCallable[_fuhyo_service_pb2.ConfirmMyNumberDeliveryRequest, _fuhyo_service_pb2.ConfirmMyNumberDeliveryResponse]  # type: ignore[assignment]
     """The organ confirms it received the My Number of one request: the
@@ -149,6 +161,18 @@ class FuhyoServiceServicer(metaclass=_abc_1.ABCMeta):
         ends. Asking again with the same request_id within that time re-sends
         it without asking the prefecture again. Otherwise `my_number_withheld`
         says why it is not given.
+        """
+
+    @_abc_1.abstractmethod
+    def BulkQueryFuhyoRecords(
+        self,
+        request_iterator: _MaybeAsyncIterator[_fuhyo_service_pb2.BulkQueryFuhyoRecordsRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_fuhyo_service_pb2.BulkQueryFuhyoRecordsResponse], _abc.AsyncIterator[_fuhyo_service_pb2.BulkQueryFuhyoRecordsResponse]]:
+        """Many queries of one task in one stream (a header, then rows), answered
+        row by row, each authorised and logged as QueryFuhyoRecords is; above
+        the bulk threshold it needs an operator's approval
+        (ProvisionAdminService.ApproveBulkProvision at this server).
         """
 
     @_abc_1.abstractmethod

@@ -66,7 +66,9 @@ def cmd_bulk(args: argparse.Namespace) -> int:
         rows = list(clients.read_bulk_file(source, args.task))
     except clients.BulkFileError as error:
         raise UsageError(f"{args.input}: {error}") from None
-    answers = clients.bulk(network, args.client, args.task, rows, approval_id=args.approval)
+    answers = clients.bulk(
+        network, args.client, args.task, rows, approval_id=args.approval, fuhyo=args.fuhyo
+    )
     count = clients.write_bulk_results(answers, args.output)
     print(f"{count} rows answered; results in {args.output}")
     return 0
@@ -211,6 +213,9 @@ def add_commands(sub: Subcommands) -> None:
     bulk.add_argument("--in", dest="input", type=Path, required=True, help="the CSV of keys")
     bulk.add_argument("--out", dest="output", type=Path, required=True, help="answers (JSONL)")
     bulk.add_argument("--approval", default="", help="approval id (above the threshold)")
+    bulk.add_argument(
+        "--fuhyo", action="store_true", help="fuhyo records, at the organ's fuhyo server"
+    )
 
     disclose = command(
         sub,

@@ -14,9 +14,10 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from google.protobuf import json_format
+from google.protobuf import message as protobuf_message
 
 from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc
 from juki.v1 import consistency_service_pb2 as consistency_pb
@@ -151,26 +152,34 @@ def bulk(
     rows: Sequence[pb.ResidentQuery],
     *,
     approval_id: str = "",
-) -> Iterable[pb.BulkQueryResidentsResponse]:
-    """Stream `rows` as one bulk provision; yields one answer per row."""
+    fuhyo: bool = False,
+) -> Iterable[pb.BulkQueryResidentsResponse | fuhyo_pb.BulkQueryFuhyoRecordsResponse]:
+    """Stream `rows` as one bulk provision (of fuhyo records at the organ's fuhyo server with
+    `fuhyo`); yields one answer per row."""
+    request = fuhyo_pb.BulkQueryFuhyoRecordsRequest if fuhyo else pb.BulkQueryResidentsRequest
 
-    def requests() -> Iterator[pb.BulkQueryResidentsRequest]:
+    def requests() -> Iterator[Any]:
         header = pb.BulkHeader(
             task_id=task_id,
             operator_id="clerk-001",
             declared_rows=len(rows),
             approval_id=approval_id,
         )
-        yield pb.BulkQueryResidentsRequest(header=header)
+        yield request(header=header)
         for row in rows:
-            yield pb.BulkQueryResidentsRequest(row=row)
+            yield request(row=row)
 
-    with connect(network, provider_of(network, client), network.client(client)) as channel:
-        stub = pb_grpc.ProvisionServiceStub(channel)
-        yield from stub.BulkQueryResidents(requests(), timeout=TIMEOUT_S * 40)
+    server = fuhyo_server_of(network, client) if fuhyo else provider_of(network, client)
+    with connect(network, server, network.client(client)) as channel:
+        if fuhyo:
+            fuhyo_stub = fuhyo_grpc.FuhyoServiceStub(channel)
+            yield from fuhyo_stub.BulkQueryFuhyoRecords(requests(), timeout=TIMEOUT_S * 40)
+        else:
+            stub = pb_grpc.ProvisionServiceStub(channel)
+            yield from stub.BulkQueryResidents(requests(), timeout=TIMEOUT_S * 40)
 
 
-def write_bulk_results(answers: Iterable[pb.BulkQueryResidentsResponse], out: Path) -> int:
+def write_bulk_results(answers: Iterable[protobuf_message.Message], out: Path) -> int:
     """Write answers as JSON lines (protobuf JSON); returns how many rows."""
     count = 0
     with out.open("w", encoding="utf-8") as sink:

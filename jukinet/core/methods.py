@@ -97,6 +97,7 @@ QUERY_RESIDENTS = _path(_PROVISION, "QueryResidents")
 BULK_QUERY_RESIDENTS = _path(_PROVISION, "BulkQueryResidents")
 QUERY_FOR_PREFECTURE = _path(_NATIONAL, "QueryForPrefecture")
 QUERY_FUHYO_RECORDS = _path(_FUHYO, "QueryFuhyoRecords")
+BULK_QUERY_FUHYO_RECORDS = _path(_FUHYO, "BulkQueryFuhyoRecords")
 CONFIRM_MY_NUMBER_DELIVERY = _path(_FUHYO, "ConfirmMyNumberDelivery")
 QUERY_FUHYO_FOR_PREFECTURE = _path(_NATIONAL_FUHYO, "QueryFuhyoForPrefecture")
 # The narrow link (sealed).

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar
 
 from google.protobuf import message as protobuf_message
 from sqlalchemy import Connection, Row
@@ -68,6 +68,7 @@ class Answer(Protocol):
 
 
 R = TypeVar("R", bound=protobuf_message.Message)
+B = TypeVar("B")  # one row's answer of a bulk provision
 
 
 @dataclass(frozen=True)
@@ -268,16 +269,27 @@ class Provider(Generic[R]):
         return endpoint.seal(answer, server)
 
     def bulk(
-        self, requests: Iterator[pb.BulkQueryResidentsRequest], caller: Identity
-    ) -> Iterator[pb.BulkQueryResidentsResponse]:
-        """Answer a bulk stream row by row (each authorised and logged on its own)."""
+        self,
+        requests: Iterator[Any],
+        caller: Identity,
+        *,
+        answer_row: Callable[[pb.ResidentQuery], Sequence[Any]] | None = None,
+        respond: Callable[[str, Sequence[Any], str], B],
+    ) -> Iterator[B]:
+        """Answer a bulk stream (a header, then rows) row by row, each authorised and logged on
+        its own: `answer_row(row)` gives a row's records (default: `answer`'s), `respond(request
+        id, records, refusal reason)` makes the answer message of the row."""
         first = next(requests, None)
         if first is None or first.WhichOneof("part") != "header":
             raise RefusedError(Reason.BULK_HEADER_MISSING)
         header = first.header
         try:
             self.catalogue.task_for(
-                header.task_id, recipient=caller, tables=self._tables, wide_area_only=False
+                header.task_id,
+                recipient=caller,
+                tables=self._tables,
+                wide_area_only=False,
+                record=self._kind.record,
             )
             if self._approvals is None:
                 raise RefusedError(Reason.BULK_APPROVAL_REQUIRED)
@@ -289,6 +301,12 @@ class Provider(Generic[R]):
                 dataclasses.replace(entry, key_kind="bulk", reason=refusal.reason)
             )
             raise
+
+        def records_of(row: pb.ResidentQuery) -> Sequence[Any]:
+            answer = self.answer(row, caller=caller, recipient=caller)
+            return list(answer.records)  # type: ignore[attr-defined]
+
+        answer_of = answer_row or records_of
         for count, request in enumerate(requests, start=1):
             if count > header.declared_rows:
                 raise RefusedError(Reason.BULK_ROWS_EXCEEDED)
@@ -300,11 +318,8 @@ class Provider(Generic[R]):
                     entry = self._entry(row, caller, caller)
                     self._log.write_refusal(dataclasses.replace(entry, reason=mismatch.reason))
                     raise mismatch
-                answer = self.answer(row, caller=caller, recipient=caller)
+                records = answer_of(row)
             except RefusedError as refusal:
-                yield pb.BulkQueryResidentsResponse(
-                    request_id=request_id, refusal_reason=refusal.reason
-                )
+                yield respond(request_id, [], refusal.reason)
                 continue
-            residents = cast(pb.QueryResidentsResponse, answer)
-            yield pb.BulkQueryResidentsResponse(request_id=request_id, records=residents.records)
+            yield respond(request_id, records, "")

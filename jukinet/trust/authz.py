@@ -101,6 +101,7 @@ POLICY: Mapping[str, tuple[Allow, ...]] = {
     ),
     # Fuhyo provision to the prefecture's own organs; the catalogue then decides per task.
     m.QUERY_FUHYO_RECORDS: (Allow(Role.ORGAN, Scope.SAME_PREFECTURE),),
+    m.BULK_QUERY_FUHYO_RECORDS: (Allow(Role.ORGAN, Scope.SAME_PREFECTURE),),
     m.CONFIRM_MY_NUMBER_DELIVERY: (Allow(Role.ORGAN, Scope.SAME_PREFECTURE),),
     # A prefecture (fuhyo) server asks about another prefecture's person for one of its organs.
     m.QUERY_FOR_PREFECTURE: (Allow(Role.PREFECTURE),),

@@ -4,17 +4,20 @@ narrow link where the task allows it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+
 import grpc
 
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from juki.v1 import fuhyo_service_pb2_grpc as fuhyo_grpc
 from juki.v1 import my_number_link_service_pb2 as link_pb
 from juki.v1 import my_number_link_service_pb2_grpc as link_grpc
+from juki.v1 import provision_service_pb2 as provision_pb
 from jukinet.changes import delivery, outbox
 from jukinet.core import methods as m
 from jukinet.core.config import LINK_HOP, NEXT_HOP
 from jukinet.core.errors import Reason
-from jukinet.core.identity import Role
+from jukinet.core.identity import Identity, Role
 from jukinet.provision import disclosure
 from jukinet.provision.catalogue import PREFECTURE_TABLES
 from jukinet.provision.fuhyo import FUHYO_RECORDS, EmigrantMyNumbers
@@ -32,6 +35,7 @@ from services.shared.consistency import (
 )
 from services.shared.delivery import hop_receiver, hop_sender
 from services.shared.node_admin import add_node_admin
+from services.shared.provision import bulk_approvals
 from services.shared.provision_admin import add_provision_admin
 from services.shared.transparency import add_transparency
 
@@ -61,6 +65,7 @@ class FuhyoServicer(fuhyo_grpc.FuhyoServiceServicer):
             log=node.provision_log,
             tables=PREFECTURE_TABLES,
             kind=FUHYO_RECORDS,
+            approvals=bulk_approvals(node),
             ask_national=(
                 None
                 if national is None
@@ -93,15 +98,38 @@ class FuhyoServicer(fuhyo_grpc.FuhyoServiceServicer):
     def QueryFuhyoRecords(
         self, request: fuhyo_pb.QueryFuhyoRecordsRequest, context: grpc.ServicerContext
     ) -> fuhyo_pb.QueryFuhyoRecordsResponse:
-        organ = current_caller()
-        provision = self._provider.provide(
-            request.query, caller=organ, recipient=organ, log_later=True
-        )
-        link_entries = self._my_numbers.add(provision, request.query, organ)
+        return self._answer(request.query, current_caller())
+
+    def _answer(
+        self, query: provision_pb.ResidentQuery, organ: Identity
+    ) -> fuhyo_pb.QueryFuhyoRecordsResponse:
+        provision = self._provider.provide(query, caller=organ, recipient=organ, log_later=True)
+        link_entries = self._my_numbers.add(provision, query, organ)
         # One durable commit for the query and the link's use, before the answer leaves.
         if entries := [*provision.unlogged, *link_entries]:
             self._node.provision_log.commit(entries)
         return provision.response
+
+    def BulkQueryFuhyoRecords(
+        self,
+        request_iterator: Iterator[fuhyo_pb.BulkQueryFuhyoRecordsRequest],
+        context: grpc.ServicerContext,
+    ) -> Iterator[fuhyo_pb.BulkQueryFuhyoRecordsResponse]:
+        organ = current_caller()
+
+        def respond(
+            request_id: str, records: Sequence[fuhyo_pb.ProvidedFuhyoRecord], refusal: str
+        ) -> fuhyo_pb.BulkQueryFuhyoRecordsResponse:
+            return fuhyo_pb.BulkQueryFuhyoRecordsResponse(
+                request_id=request_id, records=records, refusal_reason=refusal
+            )
+
+        return self._provider.bulk(
+            request_iterator,
+            organ,
+            answer_row=lambda row: list(self._answer(row, organ).records),
+            respond=respond,
+        )
 
     def ConfirmMyNumberDelivery(
         self, request: fuhyo_pb.ConfirmMyNumberDeliveryRequest, context: grpc.ServicerContext

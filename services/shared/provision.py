@@ -3,7 +3,7 @@ ask for records under a task; the caller is the recipient."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import grpc
 
@@ -32,7 +32,16 @@ class ProvisionServicer(pb_grpc.ProvisionServiceServicer):
         request_iterator: Iterator[pb.BulkQueryResidentsRequest],
         context: grpc.ServicerContext,
     ) -> Iterator[pb.BulkQueryResidentsResponse]:
-        return self._provider.bulk(request_iterator, current_caller())
+        return self._provider.bulk(request_iterator, current_caller(), respond=bulk_answer)
+
+
+def bulk_answer(
+    request_id: str, records: Sequence[pb.ProvidedRecord], refusal: str
+) -> pb.BulkQueryResidentsResponse:
+    """One row's answer of BulkQueryResidents."""
+    return pb.BulkQueryResidentsResponse(
+        request_id=request_id, records=records, refusal_reason=refusal
+    )
 
 
 def bulk_approvals(node: Node) -> BulkApprovals:

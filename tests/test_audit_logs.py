@@ -76,6 +76,16 @@ def test_checkpoints_are_witnessed_and_an_export_verifies_offline(
     status, out = _cli("audit", "verify", "--network", description, "--in", str(export))
     assert status == 0, out
     assert "witnessed up to" in out and "by juki.example/national" in out
+    args = ("audit", "verify", "--network", description, "--in", str(export))
+    status, out = _cli(*args, "--witness", "national")
+    assert status == 0, out
+    # The log grows and is witnessed again: the old export now stops short of what the
+    # witness saw, and asking the witness shows it.
+    query = clients.query("pref5-passport", juminhyo_code=person.juminhyo_code)
+    clients.ask(network.info, PASSPORT, query)
+    assert _cli("audit", "checkpoint", "--network", description, "--node", "prefecture-14")[0] == 0
+    status, out = _cli(*args, "--witness", "national")
+    assert status == 1 and "do not reproduce the witnessed root" in out, out
     # No personal data in the export or its checkpoints: only keyed hashes and identities.
     text = export.read_text()
     for value in (person.juminhyo_code, person.my_number, person.name_kanji, person.birth_date):

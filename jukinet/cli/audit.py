@@ -100,7 +100,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except verify.ExportError as bad:
         raise UsageError(f"{args.input}: {bad}") from None
     log_keys, witnesses = _keys_of(args, origin)
-    reports = [verify.verify_export(records, [], key, witnesses) for key in log_keys]
+    extra = []
+    if args.witness:  # the witness's own word on how far the log had grown
+        network = load_network(args) if args.network else None
+        if network is None:
+            raise UsageError("--witness needs --network")
+        held = clients.witnessed_checkpoint(
+            network, network.node(args.witness), origin, args.operator
+        )
+        if not held:
+            raise UsageError(f"{args.witness} holds no checkpoint of {origin}")
+        extra.append(note.SignedNote.parse(held))
+    reports = [verify.verify_export(records, extra, key, witnesses) for key in log_keys]
     report = min(reports, key=lambda r: len(r.findings))
     print(
         f"{origin}: {report.leaves} leaves, {report.rows} rows"
@@ -201,6 +212,16 @@ def add_commands(sub: Subcommands) -> None:
         func=cmd_verify,
     )
     check.add_argument("--in", dest="input", type=Path, required=True, help="the export file")
+    check.add_argument(
+        "--witness",
+        help="also ask this node (the log's witness) for the last checkpoint it cosigned, so "
+        "an export that stops short of what the witness saw is found (needs --network)",
+    )
+    check.add_argument(
+        "--operator",
+        default="operator",
+        help="with --witness: the operator client to ask as (default: %(default)s)",
+    )
     proofs = command(
         audit,
         "verify-disclosure",

@@ -65,10 +65,11 @@ class Witness:
                     )
                 except merkle.ProofError:
                     raise RefusedError(Reason.LOG_NOT_EXTENDED) from None
+            line = self.cosigner.sign(signed.text, at=now)
             values = {
                 "size": checkpoint.size,
                 "root": checkpoint.root.hex(),
-                "note": str(signed),
+                "note": str(signed.with_line(line)),  # as cosigned: an auditor can check it
                 "cosigned_at": now,
             }
             if last is None:
@@ -79,7 +80,7 @@ class Witness:
                     .where(witnessed_logs.c.origin == checkpoint.origin)
                     .values(**values)
                 )
-        return self.cosigner.sign(signed.text, at=now)
+        return line
 
     def last_cosigned(self, origin: str) -> note.SignedNote | None:
         """The last checkpoint cosigned for `origin` (for an auditor to compare an export with)."""

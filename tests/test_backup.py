@@ -10,15 +10,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from juki.v1 import consistency_service_pb2 as consistency_pb
 from jukinet.client import calls as clients
-from jukinet.dev import synthetic
+from jukinet.core import clock
+from jukinet.core.config import Credentials, NodeConfig
+from jukinet.dev import localpg, synthetic
 from jukinet.dev.localnet import LocalNetwork
+from jukinet.runtime import backup
 from jukinet.sealing import backup_box
 from jukinet.sealing.backup_box import BackupError
+from jukinet.storage import open_database
+from jukinet.storage.schema import audit_log
+from jukinet.transparency import tlog, verify
+from jukinet.trust.audit import AuditLog
 from tests.helpers.cli import juki_net
 from tests.helpers.network import pending_outbox, running_network, versions, wait_for
+from tests.helpers.postgres import postgres_server
 
 
 def _sealed(tmp_path: Path, data: bytes) -> tuple[bytes, Path]:
@@ -115,3 +124,42 @@ def test_backup_restore_into_a_fresh_node_then_the_consistency_check_finds_nothi
         found = report.found
         kinds = (found.missing_above, found.missing_below)
         assert (*kinds, found.different_version, found.different_content) == (0, 0, 0, 0)
+
+
+def _config(url: str, folder: Path) -> NodeConfig:
+    return NodeConfig(
+        name="prefecture-14",
+        spiffe_id="spiffe://juki.example/prefecture/14",
+        listen="127.0.0.1:0",
+        database_url=url,
+        credentials=Credentials(
+            cert_file=folder / "c", key_file=folder / "k", trust_bundle=folder / "b"
+        ),
+        keyring_file=folder / "keys.json",
+        key_directory=folder / "keys",
+    )
+
+
+def test_a_postgresql_node_is_backed_up_with_pg_dump_and_restored_with_pg_restore(
+    tmp_path: Path,
+) -> None:
+    with postgres_server() as server:
+        source_url = localpg.create_database(server, "source")
+        source = open_database(source_url)
+        AuditLog(source).append(
+            actor="spiffe://juki.example/operator/14/a", action="/m", outcome="ok"
+        )
+        source.dispose()
+        public, private = backup_box.make_recipient(tmp_path / "custodian")
+        out = tmp_path / "pg.backup"
+        header = backup.take(_config(source_url, tmp_path), public, out, clock.SYSTEM.now())
+        assert header["database"] == "postgresql"
+        fresh_url = localpg.create_database(server, "fresh")
+        backup.restore(_config(fresh_url, tmp_path), out, private)
+        with pytest.raises(BackupError, match="already holds data"):
+            backup.restore(_config(fresh_url, tmp_path), out, private)
+        restored = open_database(fresh_url)
+        with restored.reading() as conn:
+            assert verify.rows_against_leaves(conn, tlog.AUDIT) == []
+            assert conn.execute(select(func.count()).select_from(audit_log)).scalar_one() == 1
+        restored.dispose()

@@ -3,7 +3,8 @@
 The README's ```bash blocks are read in order; each command (continuation lines joined, the
 trailing comment dropped) runs in bash from a folder where `.juki-state` is the test network's
 state folder and `examples/`, `certs/` are the project's, with the project's `juki-net` and
-grpcurl first on PATH. ADDRESS stands for a node's address (prefecture-14's). Only
+grpcurl first on PATH. ADDRESS stands for a node's address and METRICS for its metrics address
+(prefecture-14's). Only
 `scripts/test.sh` is not run here: it is what runs this. The ```sh blocks of "Running nodes on
 separate hosts", each line prefixed with the host it runs on, are what tests/test_hosts.py runs
 in network namespaces.
@@ -63,12 +64,13 @@ def test_every_readme_command_runs_as_shown(network: LocalNetwork, tmp_path: Pat
         (tmp_path / name).symlink_to(ROOT / name)
     (tmp_path / ".juki-state").symlink_to(network.dir)
     address = network.node_info("prefecture-14").address
+    metrics = network.node_info("prefecture-14").metrics_address or ""
     ran = 0
     for command in commands:
         if command.startswith(NOT_RUN_HERE):
             continue
         done = subprocess.run(
-            ["bash", "-c", command.replace("ADDRESS", address)],
+            ["bash", "-c", command.replace("ADDRESS", address).replace("METRICS", metrics)],
             cwd=tmp_path,
             env=_environment(),
             capture_output=True,
@@ -132,6 +134,9 @@ def test_command_one_brings_up_the_network_and_runs_the_demo(tmp_path: Path) -> 
         "provisions proven in the log at size",
         "cosigned by juki.example/national",
         "altered at index",
+        "demo: metrics: curl http://127.0.0.1:",
+        'juki_provisions_total{outcome="provided",task="pref5-passport"}',
+        'juki_outbox_depth{destination="next_hop"}',
         "stopping",
     ):
         assert expected in output, expected

@@ -88,6 +88,7 @@ class _Plan:
         if not ledger.is_kept(change_id):
             return
         self.decided[change_id] = decision
+        ledger.count(decision)
         self.remembered.append(ledger.decision_row(change_id, sender, decision, self.now))
 
     def store(

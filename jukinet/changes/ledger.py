@@ -46,6 +46,7 @@ from sqlalchemy import (
 
 from juki.v1 import common_pb2
 from jukinet.changes import outbox
+from jukinet.core import metrics
 from jukinet.core.clock import SYSTEM, Clock, today_in_japan
 from jukinet.core.config import NEXT_HOP
 from jukinet.core.errors import RefusedError
@@ -350,8 +351,15 @@ def decision_row(
     }
 
 
+def count(decision: Decision) -> None:
+    """Count a decision in the node's metrics (outcome, and the reason of a refusal)."""
+    outcome = common_pb2.ChangeOutcome.Name(decision.outcome).removeprefix("CHANGE_OUTCOME_")
+    metrics.CHANGES.add(1, {"outcome": outcome.lower(), "reason": decision.reason})
+
+
 def remember(conn: Connection, change_id: str, intake: Intake, decision: Decision) -> None:
     """Remember the decision on `change_id` (so a re-delivery is answered the same way)."""
+    count(decision)
     conn.execute(
         insert(received_changes),
         decision_row(change_id, intake.sender, decision, intake.clock.now()),

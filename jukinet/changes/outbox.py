@@ -36,6 +36,7 @@ from opentelemetry import trace
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from juki.v1 import common_pb2
+from jukinet.core import metrics
 from jukinet.core.clock import SYSTEM, Clock
 from jukinet.core.config import NEXT_HOP
 from jukinet.core.errors import Reason, RefusedError
@@ -150,6 +151,16 @@ def count_by_state(conn: Connection) -> dict[OutboxState, int]:
     counts = dict.fromkeys(OutboxState, 0)
     counts.update({OutboxState(state): n for state, n in rows})
     return counts
+
+
+def waiting(conn: Connection, now: dt.datetime) -> list[tuple[str, int, float]]:
+    """(destination, pending entries, seconds the oldest has waited) per destination."""
+    rows = conn.execute(
+        select(outbox.c.destination, func.count(), func.min(outbox.c.created_at))
+        .where(outbox.c.state == OutboxState.PENDING)
+        .group_by(outbox.c.destination)
+    )
+    return [(d, n, (now - as_utc(oldest)).total_seconds()) for d, n, oldest in rows]
 
 
 def _backoff(attempts: int) -> dt.timedelta:
@@ -280,9 +291,12 @@ class Deliverer:
                     refusal.code.name,
                     refusal.reason,
                     len(batch),
+                    extra={"reason": refusal.reason},
                 )
+                metrics.DELIVERIES.add(1, {"destination": self._destination, "outcome": what})
                 self._retry_later(batch)
                 return
+            metrics.DELIVERIES.add(1, {"destination": self._destination, "outcome": "sent"})
             self._record(batch, results)
 
     def _retry_later(self, batch: list[Pending]) -> None:
@@ -322,6 +336,7 @@ class Deliverer:
                         "finished_at": now,
                     }
                 )
+            metrics.DELIVERED_CHANGES.add(len(finished), {"destination": self._destination})
             # One statement for the batch (each kind of row).
             for rows in (finished, held):
                 if rows:

@@ -37,6 +37,7 @@ from jukinet.cli import (
     provision,
 )
 from jukinet.cli.errors import Parser
+from jukinet.core import logs
 
 GROUPS = (nodes, node, pki, net, changes, consistency, provision, access, audit, data, backup)
 
@@ -60,7 +61,7 @@ def build_parser() -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `juki-net` console command."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format=logs.TEXT_FORMAT)
     args = build_parser().parse_args(argv)
     return errors.run(args.func, args)
 

@@ -11,7 +11,7 @@ from types import FrameType
 
 from jukinet.cli.errors import UsageError, read_text
 from jukinet.cli.parsing import Subcommands, command
-from jukinet.core import clock
+from jukinet.core import clock, logs
 from jukinet.core.config import load_node_config
 from jukinet.dev.demo import run_demo
 from jukinet.dev.grpcurl import grpcurl_commands
@@ -31,6 +31,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         role = config.identity.role
     except (ValueError, KeyError, TypeError) as error:
         raise UsageError(f"{args.config}: not a node config ({error})") from None
+    logs.configure(config.name, args.log_format or config.log_format)
     if args.print_config:
         print(config.to_toml(), end="")
         return 0
@@ -53,7 +54,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         net.start()
         print(f"juki-net: {len(network.nodes)} nodes up; state in {net.dir}")
         for node in network.nodes:
-            print(f"  {node.name:<15} {node.address:<17} {node.spiffe_id}")
+            metrics = f"metrics http://{node.metrics_address}/metrics"
+            print(f"  {node.name:<15} {node.address:<17} {node.spiffe_id:<38} {metrics}")
         print(f"network description: {net.dir / 'network.json'}\n\ngrpcurl commands:")
         print("\n".join(grpcurl_commands(network)))
         print()
@@ -97,6 +99,11 @@ def add_commands(sub: Subcommands) -> None:
         func=cmd_serve,
     )
     serve.add_argument("--config", type=Path, required=True, help="the node's config file")
+    serve.add_argument(
+        "--log-format",
+        choices=logs.FORMATS,
+        help="log lines as text or JSON lines (default: the config's log_format, text)",
+    )
     serve.add_argument(
         "--print-config",
         action="store_true",

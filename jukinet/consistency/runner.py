@@ -41,6 +41,7 @@ from jukinet.consistency.remote import Comparison, RemoteAbove
 from jukinet.consistency.runs import Found, RunStore
 from jukinet.consistency.snapshot import Snapshot
 from jukinet.core import methods as m
+from jukinet.core import metrics
 from jukinet.core.clock import SYSTEM, Clock
 from jukinet.core.errors import invalid_field
 from jukinet.core.identity import Identity, Role
@@ -248,6 +249,14 @@ class Runner:
         """(5): queue the repairs that need no approval, and save the run, in one
         transaction. Returns the queued repairs' change ids."""
         report.found.CopyFrom(differences.count([f.kind for f in found]))
+        file = (
+            pb.RecordFile.Name(pb.RecordFile.ValueType(comparison.file))
+            .removeprefix("RECORD_FILE_")
+            .lower()
+        )
+        for f in found:
+            kind = pb.DifferenceKind.Name(f.kind).removeprefix("DIFFERENCE_KIND_").lower()
+            metrics.CONSISTENCY_DIFFERENCES.add(1, {"file": file, "kind": kind})
         report.awaiting_approval = sum(f.repair == R.REPAIR_STATE_AWAITING_APPROVAL for f in found)
         now = self.clock.now()
         report.finished_at.CopyFrom(_timestamp(now))

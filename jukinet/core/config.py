@@ -53,6 +53,14 @@ class Credentials:
     trust_bundle: Path
 
 
+def host_and_port(address: str) -> tuple[str, int]:
+    """HOST:PORT as (host, port); ValueError if it is not one."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"{address!r} is not HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
 @dataclass(frozen=True, kw_only=True)
 class NextHop:
     """The node this node forwards changes to (CS → prefecture → national).
@@ -114,6 +122,11 @@ class NodeConfig:
     administrators: the SPIFFE IDs (operators) who manage the node's
         access-right ledger; two are needed to put a grant in effect. None:
         no operator can ever be granted anything here.
+    log_format: "text" (default) or "json": JSON lines with node, trace and
+        span ids and reason codes (core/logs.py).
+    metrics_listen: HOST:PORT of the node's Prometheus endpoint (/metrics);
+        loopback unless the operator opens it; None: no endpoint (metrics still
+        go over OTLP when OTEL_METRICS_EXPORTER=otlp).
     witness_hop: the node that witnesses this node's log checkpoints when it
         is not the next hop (the national server, which has none: a
         prefecture server).
@@ -150,9 +163,18 @@ class NodeConfig:
     consistency_at: str = "02:30"
     checkpoint_interval_s: float = 3600.0
     witness_hop: NextHop | None = None
+    metrics_listen: str | None = None
+    log_format: str = "text"
     administrators: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if self.log_format not in ("text", "json"):
+            raise ValueError('log_format must be "text" or "json"')
+        if self.metrics_listen:
+            try:
+                host_and_port(self.metrics_listen)
+            except ValueError:
+                raise ValueError("metrics_listen must be HOST:PORT") from None
         for administrator in self.administrators:
             if Identity.parse(administrator).role is not Role.OPERATOR:
                 raise ValueError("administrators must be operators' SPIFFE IDs")

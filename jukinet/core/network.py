@@ -46,8 +46,9 @@ class NodeEntry:
     """A node a client can reach.
 
     address: host:port it serves on; tls_name: the DNS name its certificate
-    carries (what a client checks). The rest is set for a node whose files
-    are on this machine (the local network) and None otherwise.
+    carries (what a client checks); metrics_address: host:port of its
+    Prometheus endpoint, where it has one. The rest is set for a node whose
+    files are on this machine (the local network) and None otherwise.
     """
 
     name: str
@@ -56,6 +57,7 @@ class NodeEntry:
     spiffe_id: str
     address: str
     tls_name: str
+    metrics_address: str | None = None
     config: Path | None = None
     certificate: Path | None = None
     database_url: str | None = None

@@ -9,7 +9,9 @@ sees the network work end to end: `demo_resident_life`, `demo_provision`,
 from __future__ import annotations
 
 import random
+import re
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,8 @@ from jukinet.dev.demo_audit import demo_audit
 from jukinet.provision.catalogue import ITEM_NAMES
 
 DEMO_TIMEOUT_S = 60.0
+# OpenTelemetry's scope labels on every sample: noise in a demo.
+_SCOPE_LABELS = re.compile(r'otel_scope_[a-z_]+="[^"]*",?')
 
 
 def demo_life(rng: random.Random) -> list[common_pb2.Change]:
@@ -175,6 +179,20 @@ def demo_fuhyo(network: NetworkDescription) -> None:
         )
 
 
+def demo_metrics(network: NetworkDescription) -> None:
+    """What prefecture-14's Prometheus endpoint says: provisions by task, its outbox depth."""
+    address = network.node_of(Role.PREFECTURE, "14").metrics_address
+    if address is None:
+        return
+    url = f"http://{address}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        text = answer.read().decode()
+    print(f"demo: metrics: curl {url}  (provisions by task, outbox depth):")
+    for line in text.splitlines():
+        if line.startswith(("juki_provisions_total", "juki_outbox_depth")):
+            print("demo:   " + _SCOPE_LABELS.sub("", line))
+
+
 def run_demo(network: NetworkDescription, description: Path) -> None:
     """The main job: a resident's life reaches national; organs' queries answered or refused;
     an emigrant's fuhyo record with My Number through the narrow link; an operator granted by
@@ -184,5 +202,6 @@ def run_demo(network: NetworkDescription, description: Path) -> None:
         demo_provision(network)
         demo_fuhyo(network)
         demo_audit(network, description)
+        demo_metrics(network)
     except TimeoutError as error:
         print(f"demo: {error}; see `juki-net status`")

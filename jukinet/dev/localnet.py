@@ -67,15 +67,17 @@ class LocalNetwork:
         my_number_ttl_s: float = 300.0,
         database_url: Callable[[str], str] | None = None,
         restart: bool = True,
+        log_format: str = "text",
     ) -> None:
         """`database_url(node name)` gives a node's database (default: SQLite in its folder);
-        `restart`: restart a node process that exits (Supervisor)."""
+        `restart`: restart a node process that exits (Supervisor); `log_format`: the nodes'."""
         self.dir = state_dir.resolve()
         self.database_url = database_url
         self.topology = topology
         self.trust_domain = trust_domain
         self.node_lifetime_hours = node_lifetime_hours
         self.my_number_ttl_s = my_number_ttl_s
+        self.log_format = log_format
         self.pki = CaFolder(self.dir / "pki")
         self.supervisor = Supervisor(restart=restart)
         self._info: NetworkDescription | None = None
@@ -113,17 +115,21 @@ class LocalNetwork:
 
     # -- preparation -------------------------------------------------------------
     def _ports(self) -> dict[str, int]:
+        """A port per node and per node's metrics endpoint ("<name>/metrics"), the ones of the
+        last run where they are still free."""
         previous: dict[str, int] = {}
         path = self.dir / "network.json"
         if path.exists():
             for node in NetworkDescription.load(path).nodes:
                 previous[node.name] = int(node.address.rsplit(":", 1)[1])
+                if node.metrics_address:
+                    previous[f"{node.name}/metrics"] = int(node.metrics_address.rsplit(":", 1)[1])
         ports: dict[str, int] = {}
-        for plan in self.topology:
-            port = previous.get(plan.name)
-            if port is None or not port_is_free(port):
+        for name in (n for p in self.topology for n in (p.name, f"{p.name}/metrics")):
+            port = previous.get(name)
+            while port is None or not port_is_free(port) or port in ports.values():
                 port = free_port()
-            ports[plan.name] = port
+            ports[name] = port
         return ports
 
     def _clients(self) -> dict[str, Identity]:
@@ -212,6 +218,8 @@ class LocalNetwork:
                 witness_hop=hop(plan.witness_hop),
                 my_number_ttl_s=self.my_number_ttl_s,
                 trace_file=folder / "spans.jsonl",
+                metrics_listen=f"{HOST}:{ports[plan.name + '/metrics']}",
+                log_format=self.log_format,
                 administrators=[
                     Identity.of(Role.OPERATOR, *who, trust_domain=self.trust_domain).spiffe_id
                     for who in ADMINISTRATORS.values()
@@ -226,6 +234,7 @@ class LocalNetwork:
                     spiffe_id=identity.spiffe_id,
                     address=config.listen,
                     tls_name=tls.node_dns_name(identity),
+                    metrics_address=config.metrics_listen,
                     config=folder / "config.json",
                     certificate=cert_path,
                     database_url=config.database_url,

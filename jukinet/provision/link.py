@@ -24,6 +24,7 @@ from sqlalchemy import Connection
 from juki.v1 import common_pb2, envelope_pb2
 from juki.v1 import my_number_link_service_pb2 as pb
 from juki.v1 import provision_service_pb2 as provision_pb
+from jukinet.core import metrics
 from jukinet.core.errors import Reason, RefusedError, invalid_field
 from jukinet.core.identity import Identity, IdentityError, Role
 from jukinet.core.sizes import SPIFFE_ID, TASK_ID, UUID, kept
@@ -127,7 +128,9 @@ class LinkAnswerer:
                 ProvisionLog.write(conn, [provided], request.received_at)
         except RefusedError as refusal:
             log.write_refusal(dataclasses.replace(entry, reason=refusal.reason, items_given=""))
+            metrics.LINK_CALLS.add(1, {"outcome": "refused"})
             raise
+        metrics.LINK_CALLS.add(1, {"outcome": "provided"})
         return self._endpoint.seal(pb.MyNumberLinkAnswer(my_number=my_number), fuhyo)
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from google.protobuf import message as protobuf_message
 from sqlalchemy import Connection, RowMapping, select
 
+from jukinet.core import metrics
 from jukinet.core.clock import SYSTEM, Clock, fiscal_year
 from jukinet.storage import Database
 from jukinet.storage.schema import provision_log
@@ -152,6 +153,8 @@ class ProvisionLog:
         """Append entries inside the caller's transaction (with the provision itself)."""
         rows = [{"at": now, "fiscal_year": fiscal_year(now), **vars(e)} for e in entries]
         tlog.append(conn, tlog.PROVISION, rows)
+        for e in entries:
+            metrics.PROVISIONS.add(1, {"task": e.task_id, "outcome": e.outcome})
 
     def commit(self, entries: Sequence[Entry]) -> None:
         """Append entries durably; returns once they are committed (group commit).

@@ -36,6 +36,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    func,
     insert,
     select,
 )
@@ -149,6 +150,11 @@ class MyNumberStore:
                 )
             ).rowcount
         return bool(deleted)
+
+    def size(self) -> int:
+        """How many My Numbers are held now (for the node's metrics)."""
+        with self._engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(held_my_numbers)).scalar_one())
 
     def purge(self, *, everything: bool = False) -> int:
         """Delete expired entries (or all); returns how many."""

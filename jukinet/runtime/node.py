@@ -46,6 +46,7 @@ from jukinet.core.identity import Identity, Role
 from jukinet.core.methods import HEALTH_SERVICE, REFLECTION_SERVICE
 from jukinet.core.telemetry import grpc_server_interceptor, setup_tracing, traced_channel
 from jukinet.provision.log import ProvisionLog, load_or_create_secret
+from jukinet.runtime import node_metrics
 from jukinet.runtime.jobs import BackgroundJob
 from jukinet.runtime.renewal import CertificateRenewer, Renew
 from jukinet.runtime.svid import SvidSource
@@ -285,6 +286,10 @@ class Node:
             if job is not None:
                 job.start()
         threading.Thread(target=self._watch_expiry, name="expiry", daemon=True).start()
+        _provider, stop_metrics = node_metrics.start(
+            self.config, self.db, self.credentials, self.revocation, self.keyring, self.clock
+        )
+        self._closers.append(stop_metrics)
         log.info("%s serving on port %d", self.config.name, self.port)
 
     def _watch_expiry(self) -> None:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from jukinet.core import metrics
 from jukinet.core.clock import Clock
 from jukinet.core.errors import JukiError
 from jukinet.transparency import note
@@ -35,6 +36,11 @@ class Publisher:
 
     def publish(self, name: str) -> tuple[StoredCheckpoint, bool]:
         """A checkpoint of log `name` now, and whether it is witnessed."""
+        made, witnessed = self._publish(name)
+        metrics.CHECKPOINTS.add(1, {"log": name, "witnessed": str(witnessed).lower()})
+        return made, witnessed
+
+    def _publish(self, name: str) -> tuple[StoredCheckpoint, bool]:
         merkle_log = self.logs[name]
         made = merkle_log.checkpoint(self.signer(), self.clock.now())
         if made.witnessed_at is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextvars
 import enum
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,8 @@ from typing import Any
 import grpc
 
 from jukinet.core import methods as m
-from jukinet.core.errors import Reason, RefusedError, abort
+from jukinet.core import metrics
+from jukinet.core.errors import Reason, RefusedError, abort, status_code_of
 from jukinet.core.identity import (
     Identity,
     Role,
@@ -271,38 +273,51 @@ class AuthorizationInterceptor(grpc.ServerInterceptor):
         except Exception:  # the refusal itself must still reach the caller
             log.exception("audit append failed for %s", method)
 
-    def _admit(self, method: str, context: grpc.ServicerContext) -> Identity:
+    def _refused(self, actor: str, method: str, refusal: RefusedError, started: float) -> None:
+        """A refusal's audit entry and metrics (reason codes and methods only)."""
+        self._record(actor, method, "refused", refusal.reason)
+        metrics.REFUSALS.add(1, {"method": method, "reason": refusal.reason})
+        code = (refusal.code or status_code_of(refusal.reason)).name
+        metrics.RPC_DURATION.record(time.perf_counter() - started, {"method": method, "code": code})
+
+    def _admit(self, method: str, context: grpc.ServicerContext, started: float) -> Identity:
         """`authorize`, recording and aborting the call on refusal."""
         try:
             return self.authorize(method, context)
         except RefusedError as refusal:
-            self._record(_peer_spiffe_id(context), method, "refused", refusal.reason)
+            self._refused(_peer_spiffe_id(context), method, refusal, started)
             abort(context, refusal)
 
     def _guard(self, method: str, behavior: Callable[..., Any], streaming: bool) -> Any:
+        timed = {"method": method, "code": "OK"}
+
         def checked(request: Any, context: grpc.ServicerContext) -> Any:
-            caller = self._admit(method, context)
+            started = time.perf_counter()
+            caller = self._admit(method, context, started)
             actor = caller.spiffe_id
             token = _caller.set(caller)
             try:
                 result = behavior(request, context)
                 if caller.role is Role.OPERATOR and method not in _NOT_AUDITED:
                     self._record(actor, method, "ok")
+                metrics.RPC_DURATION.record(time.perf_counter() - started, timed)
                 return result
             except RefusedError as refusal:
-                self._record(actor, method, "refused", refusal.reason)
+                self._refused(actor, method, refusal, started)
                 abort(context, refusal)
             finally:
                 _caller.reset(token)
 
         def checked_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             # Streaming responses: authorise before the first message is produced.
-            caller = self._admit(method, context)
+            started = time.perf_counter()
+            caller = self._admit(method, context, started)
             token = _caller.set(caller)
             try:
                 yield from behavior(request, context)
+                metrics.RPC_DURATION.record(time.perf_counter() - started, timed)
             except RefusedError as refusal:
-                self._record(caller.spiffe_id, method, "refused", refusal.reason)
+                self._refused(caller.spiffe_id, method, refusal, started)
                 abort(context, refusal)
             finally:
                 _caller.reset(token)

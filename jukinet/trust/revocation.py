@@ -87,6 +87,13 @@ class RevocationList:
             raise RefusedError(Reason.REVOCATION_LIST_UNAVAILABLE)
         return self._lists
 
+    def next_update(self) -> dt.datetime | None:
+        """When the soonest of the lists held is due to be replaced (None if none is held)."""
+        try:
+            return min((held.next_update for held in self._current().values()), default=None)
+        except RefusedError:
+            return None
+
     def is_listed(self, cert: x509.Certificate) -> bool:
         """True if `cert` is revoked by a list this node holds (False if it cannot tell)."""
         try:

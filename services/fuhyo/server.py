@@ -15,6 +15,7 @@ from juki.v1 import my_number_link_service_pb2_grpc as link_grpc
 from juki.v1 import provision_service_pb2 as provision_pb
 from jukinet.changes import delivery, outbox
 from jukinet.core import methods as m
+from jukinet.core import metrics
 from jukinet.core.config import LINK_HOP, NEXT_HOP
 from jukinet.core.errors import Reason
 from jukinet.core.identity import Identity, Role
@@ -151,6 +152,7 @@ def _register(server: grpc.Server, node: Node) -> None:
     )
     store.start()
     node.close_on_stop(store.close)
+    metrics.observe(metrics.TEMPORARY_STORE_SIZE, lambda: [(store.size(), {})])
     fuhyo_grpc.add_FuhyoServiceServicer_to_server(FuhyoServicer(node, store), server)
     # Its CSs compare their fuhyo records here; it compares them with the national fuhyo server.
     add_consistency_answerer(server, node, {Role.CS: FUHYO_FILE})

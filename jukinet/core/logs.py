@@ -1,0 +1,59 @@
+"""A node's log lines: plain text for people, or JSON lines for a log pipeline.
+
+JSON lines (`log_format = "json"` or `juki-net serve --log-format json`)
+carry the time (UTC, ISO 8601), level, node, logger, the event (the
+message), the trace and span ids of the span the line was written in, and a
+reason code where the line names one (`extra={"reason": ...}`). Messages
+are written to hold methods, counts and reason codes only — never a record
+— so JSON adds fields, not data (the PII tests read these files too).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+
+from opentelemetry import trace
+
+FORMATS = ("text", "json")
+TEXT_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line."""
+
+    def __init__(self, node: str) -> None:
+        super().__init__()
+        self._node = node
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
+            "level": record.levelname,
+            "node": self._node,
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            line["trace_id"] = format(span.trace_id, "032x")
+            line["span_id"] = format(span.span_id, "016x")
+        reason = getattr(record, "reason", None)
+        if reason:
+            line["reason"] = str(reason)
+        if record.exc_info:
+            line["error"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure(node: str, log_format: str) -> None:
+    """Format every log line of this process as `log_format` ("text" or "json")."""
+    if log_format not in FORMATS:
+        raise ValueError(f"log format must be one of {', '.join(FORMATS)}")
+    formatter = JsonFormatter(node) if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=logging.INFO)
+    for handler in root.handlers:
+        handler.setFormatter(formatter)

@@ -20,6 +20,7 @@ from jukinet.client import calls as clients
 from jukinet.core import metrics
 from jukinet.dev import synthetic
 from jukinet.dev.localnet import LocalNetwork
+from tests.helpers.cli import juki_net
 from tests.helpers.network import running_network, versions, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,7 +92,12 @@ def test_a_scrape_shows_what_happened_and_no_person(network: LocalNetwork) -> No
 
 
 def test_the_outbox_depth_grows_while_the_next_hop_is_down(network: LocalNetwork) -> None:
+    config = str(network.node_info("prefecture-14").config)
+    serving = juki_net("health", "--config", config)
+    assert serving.returncode == 0 and "prefecture-14: SERVING" in serving.stdout
     network.stop_node("prefecture-14")
+    down = juki_net("health", "--config", config)
+    assert down.returncode == 1 and "not serving" in down.stdout
     try:
         for seed in range(3):
             clients.submit_change(

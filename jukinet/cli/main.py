@@ -2,6 +2,7 @@
 
 juki-net up --state-dir DIR           run the local network and its demo
 juki-net serve --config FILE          run one node (what `up` starts per node)
+juki-net health --config FILE         is the node on this host serving (container/k8s probes)
 juki-net pki init-ca|issue|renew|revoke|crl|rollover|inspect …   PKI folder operations
 juki-net net renew|revoke|rollover --state-dir DIR …             the same on a local network
 juki-net keys rotate|retire …         sealing-key rotation of a local network's node
@@ -30,6 +31,7 @@ from jukinet.cli import (
     consistency,
     data,
     errors,
+    health,
     net,
     node,
     nodes,
@@ -39,7 +41,20 @@ from jukinet.cli import (
 from jukinet.cli.errors import Parser
 from jukinet.core import logs
 
-GROUPS = (nodes, node, pki, net, changes, consistency, provision, access, audit, data, backup)
+GROUPS = (
+    nodes,
+    node,
+    health,
+    pki,
+    net,
+    changes,
+    consistency,
+    provision,
+    access,
+    audit,
+    data,
+    backup,
+)
 
 
 def build_parser() -> Parser:

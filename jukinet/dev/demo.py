@@ -190,7 +190,7 @@ def demo_metrics(network: NetworkDescription) -> None:
     print(f"demo: metrics: curl {url}  (provisions by task, outbox depth):")
     for line in text.splitlines():
         if line.startswith(("juki_provisions_total", "juki_outbox_depth")):
-            print("demo:   " + _SCOPE_LABELS.sub("", line))
+            print("demo:   " + _SCOPE_LABELS.sub("", line).replace(",}", "}"))
 
 
 def run_demo(network: NetworkDescription, description: Path) -> None:

@@ -15,7 +15,7 @@ from jukinet.ca.folder import CaFolder
 from jukinet.core import clock
 from jukinet.core.errors import RefusedError
 from jukinet.core.identity import Identity
-from jukinet.runtime.node import expiry_warning
+from jukinet.runtime.renewal import expiry_warning
 from jukinet.trust import pki
 from jukinet.trust.revocation import RevocationList
 

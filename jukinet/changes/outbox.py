@@ -197,9 +197,13 @@ class Deliverer:
         tracer: trace.Tracer,
         destination: str = NEXT_HOP,
         clock: Clock = SYSTEM,
+        leader: Callable[[], bool] | None = None,
     ) -> None:
+        """`leader()`: whether this process delivers this hop now (replicas take turns; one
+        delivers at a time, so a person's changes leave in order)."""
         self._db = db
         self._clock = clock
+        self._leader = leader
         self._destination = destination
         self._send = send
         self._batch_size = batch_size
@@ -261,6 +265,9 @@ class Deliverer:
         while not self._stop.is_set():
             self._wake.clear()
             try:
+                if self._leader is not None and not self._leader():
+                    self._wake.wait(IDLE_POLL_S)  # another replica delivers this hop
+                    continue
                 batch = self._due()
                 if batch:
                     self._deliver(batch)

@@ -34,15 +34,27 @@ class BackgroundJob(ABC):
 
 
 class Periodic(BackgroundJob):
-    """Calls `work` every `interval_s` seconds; a failure is logged and tried again next time."""
+    """Calls `work` every `interval_s` seconds; a failure is logged and tried again next time.
 
-    def __init__(self, name: str, work: Callable[[], object], interval_s: float) -> None:
+    `leader()`: whether this process does the work this time (of a node's replicas, the one
+    holding the job's lock; storage/leadership.py)."""
+
+    def __init__(
+        self,
+        name: str,
+        work: Callable[[], object],
+        interval_s: float,
+        leader: Callable[[], bool] | None = None,
+    ) -> None:
         self._work = work
         self._interval_s = interval_s
+        self._leader = leader
         super().__init__(name)
 
     def run(self) -> None:
         while not self.stopped.wait(self._interval_s):
+            if self._leader is not None and not self._leader():
+                continue
             try:
                 self._work()
             except Exception:  # the schedule must outlive one bad round

@@ -10,7 +10,6 @@ its parts (database, sealer, logs, channels to its hops, clock).
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import signal
 import threading
@@ -22,7 +21,6 @@ from types import FrameType
 from typing import Any
 
 import grpc
-from cryptography import x509
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -48,7 +46,7 @@ from jukinet.core.telemetry import grpc_server_interceptor, setup_tracing, trace
 from jukinet.provision.log import ProvisionLog, load_or_create_secret
 from jukinet.runtime import node_metrics
 from jukinet.runtime.jobs import BackgroundJob
-from jukinet.runtime.renewal import CertificateRenewer, Renew
+from jukinet.runtime.renewal import CertificateRenewer, Renew, expiry_warning
 from jukinet.runtime.svid import SvidSource
 from jukinet.runtime.trust_refresh import TrustFiles, TrustRefresher, read_folder
 from jukinet.sealing.envelope import Sealer
@@ -56,6 +54,7 @@ from jukinet.sealing.key_directory import KeyDirectory
 from jukinet.sealing.keys import NodeKeyring
 from jukinet.sealing.sealed_rpc import SealedEndpoint, SealedStub, unary
 from jukinet.storage import Database, open_database
+from jukinet.storage.leadership import Leadership, claim_sqlite
 from jukinet.trust import credentials, pki, tls
 from jukinet.trust.access import AccessLedger
 from jukinet.trust.audit import AuditLog
@@ -91,17 +90,6 @@ class ServiceSpec:
 EXPIRY_CHECK_S = 60.0
 
 
-def expiry_warning(cert: x509.Certificate, now: dt.datetime) -> str | None:
-    """A warning once less than a quarter of the certificate's lifetime is left."""
-    start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
-    left = end - now
-    if left <= dt.timedelta(0):
-        return "the node certificate has expired"
-    if left < (end - start) / 4:
-        return f"the node certificate expires in {left.total_seconds() / 3600:.1f} h; renew it"
-    return None
-
-
 class Node:
     """A node's parts, wired but not yet serving."""
 
@@ -111,6 +99,7 @@ class Node:
         self.identity: Identity = config.identity
         if self.identity.role is not spec.role:
             raise ValueError(f"config identity is a {self.identity.role}, not a {spec.role}")
+        self._sqlite_claim = claim_sqlite(config.database_url)  # one process per SQLite file
         self.db: Database = open_database(config.database_url)
         self.audit = AuditLog(self.db, clock)
         self.access = AccessLedger(self.db, self.audit, frozenset(config.administrators), clock)
@@ -186,6 +175,7 @@ class Node:
                 tracer=self.tracer,
                 destination=destination,
                 clock=clock,
+                leader=self.leadership(f"outbox:{destination}").held,
             )
             for destination, make in spec.senders.items()
             if destination in self._channels
@@ -354,6 +344,12 @@ class Node:
         """The server side of the sealed RPC `method` at this node."""
         return SealedEndpoint(self.sealer, method)
 
+    def leadership(self, job: str) -> Leadership:
+        """Whether this replica leads `job` (released when the node stops)."""
+        leadership = Leadership(self.db, job)
+        self._closers.append(leadership.release)
+        return leadership
+
     def add_job(self, job: BackgroundJob) -> None:
         """A background job of a service, started and stopped with the node."""
         self._jobs.append(job)
@@ -379,6 +375,8 @@ class Node:
             close()
         self.tracer_provider.shutdown()
         self.db.dispose()
+        if self._sqlite_claim is not None:
+            self._sqlite_claim.close()
 
 
 def serve(config: NodeConfig, spec: ServiceSpec) -> None:

@@ -14,6 +14,7 @@ when time runs short.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -85,3 +86,14 @@ class CertificateRenewer(BackgroundJob):
             # Short-lived certificates are checked more often: at least eight times a lifetime.
             lifetime = current.not_valid_after_utc - current.not_valid_before_utc
             self.stopped.wait(min(self._check_s, lifetime.total_seconds() / 8))
+
+
+def expiry_warning(cert: x509.Certificate, now: dt.datetime) -> str | None:
+    """A warning once less than a quarter of the certificate's lifetime is left."""
+    start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+    left = end - now
+    if left <= dt.timedelta(0):
+        return "the node certificate has expired"
+    if left < (end - start) / 4:
+        return f"the node certificate expires in {left.total_seconds() / 3600:.1f} h; renew it"
+    return None

@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from jukinet.storage import Database, as_utc
 from jukinet.storage.schema import log_checkpoints
@@ -74,16 +75,22 @@ class MerkleLog:
         if latest is not None and latest.size == size:
             return latest
         signed = note.sign_note(note.Checkpoint(self.origin, size, tree.root(size)).text(), signer)
-        with self.db.transaction() as conn:
-            conn.execute(
-                insert(log_checkpoints).values(
-                    log=self.spec.name,
-                    size=size,
-                    root=tree.root(size).hex(),
-                    note=str(signed),
-                    made_at=now,
+        try:
+            with self.db.transaction() as conn:
+                conn.execute(
+                    insert(log_checkpoints).values(
+                        log=self.spec.name,
+                        size=size,
+                        root=tree.root(size).hex(),
+                        note=str(signed),
+                        made_at=now,
+                    )
                 )
-            )
+        except IntegrityError:  # another replica of this node signed the same size just now
+            stored = self.latest()
+            if stored is None or stored.size != size:
+                raise
+            return stored
         return StoredCheckpoint(size, tree.root(size), signed, None)
 
     def record_cosigned(self, size: int, cosigned: note.SignedNote, now: dt.datetime) -> None:

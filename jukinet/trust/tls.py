@@ -75,7 +75,11 @@ def secure_channel(address: str, creds: Credentials, server: Identity) -> grpc.C
 def channel_to(
     address: str, credentials: grpc.ChannelCredentials, server: Identity
 ) -> grpc.Channel:
-    """A channel to `address` with `credentials`, verifying the server is `server`."""
+    """A channel to `address` with `credentials`, verifying the server is `server`.
+
+    `address` may name several replicas of one node: a DNS name with several addresses, or
+    ``ipv4:HOST:PORT,HOST:PORT``; calls go round-robin over those that answer.
+    """
     return grpc.secure_channel(
         address,
         credentials,
@@ -83,5 +87,6 @@ def channel_to(
             ("grpc.ssl_target_name_override", node_dns_name(server)),
             ("grpc.default_authority", node_dns_name(server)),
             ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+            ("grpc.lb_policy_name", "round_robin"),
         ],
     )

@@ -117,5 +117,6 @@ def add_consistency_runner(server: grpc.Server, node: Node, hops: Mapping[int, s
                 lambda: runner.run_all(node.identity.spiffe_id),
                 at=node.config.consistency_at,
                 clock=node.clock,
+                leader=node.leadership("consistency").held,
             )
         )

@@ -142,6 +142,11 @@ def add_transparency(server: grpc.Server, node: Node, *, witness: bool) -> Publi
         pb_grpc.add_WitnessServiceServicer_to_server(WitnessServicer(node), server)
     if node.config.checkpoint_interval_s > 0:
         node.add_job(
-            Periodic("checkpoints", publisher.publish_all, node.config.checkpoint_interval_s)
+            Periodic(
+                "checkpoints",
+                publisher.publish_all,
+                node.config.checkpoint_interval_s,
+                leader=node.leadership("checkpoints").held,
+            )
         )
     return publisher

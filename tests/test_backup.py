@@ -9,6 +9,7 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 from sqlalchemy import func, select
 
@@ -67,6 +68,19 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
         yield net
 
 
+def _compared(net: LocalNetwork, node: str) -> consistency_pb.ConsistencyReport | None:
+    """The resident comparison of 141003 at `node`; None while its next hop is not back yet."""
+    try:
+        (report,) = clients.consistency_check(
+            net.info, net.info.node(node), "141003", consistency_pb.RECORD_FILE_RESIDENT
+        )
+    except grpc.RpcError as error:
+        if error.code() is grpc.StatusCode.UNAVAILABLE:
+            return None
+        raise
+    return report
+
+
 def test_backup_restore_into_a_fresh_node_then_the_consistency_check_finds_nothing(
     network: LocalNetwork, tmp_path: Path
 ) -> None:
@@ -110,15 +124,8 @@ def test_backup_restore_into_a_fresh_node_then_the_consistency_check_finds_nothi
     assert done.returncode == 0, done.stderr
     network.start_node("prefecture-14")
     assert versions(network, "prefecture-14", last)
-    (below,) = clients.consistency_check(
-        network.info, network.info.node("cs-141003"), "141003", consistency_pb.RECORD_FILE_RESIDENT
-    )
-    (above,) = clients.consistency_check(
-        network.info,
-        network.info.node("prefecture-14"),
-        "141003",
-        consistency_pb.RECORD_FILE_RESIDENT,
-    )
+    below = wait_for(lambda: _compared(network, "cs-141003"), timeout=60, interval=1.0)
+    above = wait_for(lambda: _compared(network, "prefecture-14"), timeout=60, interval=1.0)
     for report in (below, above):
         assert report.complete, report.incomplete_reason
         found = report.found

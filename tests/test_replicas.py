@@ -5,7 +5,6 @@ exactly once at national. And SQLite stays one process's: a second one is refuse
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -21,9 +20,9 @@ from sqlalchemy import create_engine, func, select
 from juki.v1 import common_pb2
 from jukinet.client import calls as clients
 from jukinet.core.identity import Role
-from jukinet.dev import localpg, synthetic
+from jukinet.dev import localpg, replicas, synthetic
 from jukinet.dev.localnet import LocalNetwork
-from jukinet.dev.topology import HOST, NodePlan, free_port
+from jukinet.dev.topology import NodePlan
 from jukinet.storage.schema import received_changes, resident_versions
 from tests.helpers.cli import juki_net
 from tests.helpers.network import running_network, wait_for
@@ -47,39 +46,6 @@ def _count(url: str, statement: object) -> int:
 REPLICA_METRICS: dict[str, str] = {}
 
 
-def _replica_config(net: LocalNetwork, name: str) -> tuple[Path, str]:
-    """A second config of node `name`: the same identity, keys and database, its own ports."""
-    original = net.node_info(name).config
-    assert original is not None
-    data = json.loads(original.read_text(encoding="utf-8"))
-    data["listen"] = f"{HOST}:{free_port()}"
-    data["metrics_listen"] = f"{HOST}:{free_port()}"
-    REPLICA_METRICS[name] = data["metrics_listen"]
-    replica = original.with_name("config-replica.json")
-    replica.write_text(json.dumps(data), encoding="utf-8")
-    return replica, data["listen"]
-
-
-def _serving(config: Path) -> bool:
-    return juki_net("health", "--config", str(config)).returncode == 0
-
-
-def _set_hop(config: Path, hop: str, addresses: list[str]) -> None:
-    """Point a config's `hop` at several replicas: one round-robin target."""
-    data = json.loads(config.read_text(encoding="utf-8"))
-    data[hop]["address"] = "ipv4:" + ",".join(addresses)
-    config.write_text(json.dumps(data), encoding="utf-8")
-
-
-def _point_at_replicas(net: LocalNetwork, node: str, hop: str, addresses: list[str]) -> None:
-    """Make `node` reach the replicas behind one round-robin target, and restart it."""
-    path = net.node_info(node).config
-    assert path is not None
-    _set_hop(path, hop, addresses)
-    net.stop_node(node)
-    net.start_node(node)
-
-
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
     with postgres_server() as server:
@@ -91,16 +57,11 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
             return urls[name]
 
         with running_network(tmp_path_factory.mktemp("net"), database_url=database) as net:
-            configs, replicas = {}, {}
-            for name in ("national", "prefecture-14"):  # the hop first: its replicas' address
-                configs[name], replicas[name] = _replica_config(net, name)
-            both = {name: [net.node_info(name).address, replicas[name]] for name in REPLICATED}
-            _set_hop(configs["prefecture-14"], "next_hop", both["national"])
-            for name, config in configs.items():
-                net.supervisor.start(f"{name}-b", config, config.with_name("replica.log"))
-                wait_for(lambda c=config: _serving(c), timeout=60, interval=0.5)
-            _point_at_replicas(net, "cs-141003", "next_hop", both["prefecture-14"])
-            _point_at_replicas(net, "prefecture-14", "next_hop", both["national"])
+            above, below = replicas.replicate(net, "national", "prefecture-14")
+            for replica in (above, below):
+                REPLICA_METRICS[replica.node] = replica.metrics_address
+            both = [net.node_info("prefecture-14").address, below.address]
+            replicas.point_at(net, "cs-141003", "next_hop", both)
             try:
                 yield net
             finally:

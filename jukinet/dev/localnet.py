@@ -17,6 +17,7 @@ client certificates are re-issued (they are short-lived).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
@@ -383,6 +384,14 @@ class LocalNetwork:
         """Stop every node, clients-side first."""
         for plan in reversed(self.topology):
             self.stop_node(plan.name)
+
+    def describe_address(self, name: str, address: str) -> None:
+        """Clients reach `name` at `address` from now on (e.g. a target naming its replicas)."""
+        nodes = tuple(
+            dataclasses.replace(n, address=address) if n.name == name else n
+            for n in self.info.nodes
+        )
+        self._info = dataclasses.replace(self.info, nodes=nodes)
 
     # -- clients -------------------------------------------------------------------
     def client_channel(self, node_name: str, client: str) -> grpc.Channel:

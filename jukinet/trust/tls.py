@@ -88,5 +88,8 @@ def channel_to(
             ("grpc.default_authority", node_dns_name(server)),
             ("grpc.max_receive_message_length", 16 * 1024 * 1024),
             ("grpc.lb_policy_name", "round_robin"),
+            # A node back from a restart is reached again within seconds, not minutes.
+            ("grpc.initial_reconnect_backoff_ms", 200),
+            ("grpc.max_reconnect_backoff_ms", 5000),
         ],
     )

@@ -38,8 +38,13 @@ def test_bench_runs_on_sqlite_and_postgresql(tmp_path: Path) -> None:
         assert result["p4"]["residents"] == 300 and result["p4"]["bytes_per_resident"] > 0
         one_per_call, batched = result["p1"]
         assert (one_per_call["per_call"], batched["per_call"], batched["changes"]) == (1, 20, 60)
+        baseline = result["baseline"]
+        floors = [baseline[floor][mode] for floor in ("durable_commit", "chained_commit")
+                  for mode in ("sequential", "concurrent")]  # fmt: skip
         timed = [
-            *result["baseline"].values(),
+            baseline["sequential"],
+            baseline["concurrent"],
+            *floors,
             *result["p2"].values(),
             *result["p3"].values(),
             one_per_call["end_to_end"],
@@ -59,3 +64,4 @@ def test_bench_runs_on_sqlite_and_postgresql(tmp_path: Path) -> None:
     assert p5["full_transfer"]["records"] == 300  # one record per person, the latest
     assert p5["planted"]["bytes"] > 0 and p5["full_transfer"]["bytes"] > 0
     assert "P1 60 changes, 20/call: at national" in run.stdout
+    assert "durable_commit concurrent" in run.stdout and "p99 <= 1.5x dc" in run.stdout

@@ -122,6 +122,13 @@ class NetworkDescription:
         """The operator identity operator commands use."""
         return self.client(OPERATOR)
 
+    def with_address(self, name: str, address: str) -> NetworkDescription:
+        """This description, with node `name` reached at `address`."""
+        nodes = tuple(
+            dataclasses.replace(n, address=address) if n.name == name else n for n in self.nodes
+        )
+        return dataclasses.replace(self, nodes=nodes)
+
     def to_json(self) -> str:
         """The description as JSON (paths as strings)."""
         return json.dumps(dataclasses.asdict(self), default=str, indent=2, ensure_ascii=False)

@@ -17,7 +17,6 @@ client certificates are re-issued (they are short-lived).
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
@@ -387,11 +386,7 @@ class LocalNetwork:
 
     def describe_address(self, name: str, address: str) -> None:
         """Clients reach `name` at `address` from now on (e.g. a target naming its replicas)."""
-        nodes = tuple(
-            dataclasses.replace(n, address=address) if n.name == name else n
-            for n in self.info.nodes
-        )
-        self._info = dataclasses.replace(self.info, nodes=nodes)
+        self._info = self.info.with_address(name, address)
 
     # -- clients -------------------------------------------------------------------
     def client_channel(self, node_name: str, client: str) -> grpc.Channel:

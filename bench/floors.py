@@ -4,7 +4,7 @@ row is durable, alone and chained.
 - durable_commit: the bare mTLS echo, but the server durably commits one provision-log-sized
   row (about 400 bytes, its own table, in a database of the same kind and settings as the
   figure it floors: SQLite WAL with synchronous=FULL, or PostgreSQL with fsync) before it
-  answers; concurrent callers' rows share a commit (group commit), as the provision log's do.
+  answers; concurrent callers' rows share a commit (the provision log's own GroupCommit).
 - chained_commit: organ → A → B, both echo servers of that kind: B commits its row and
   answers, then A commits its own and answers — the shape of the narrow link (a fuhyo server
   asks its prefecture server, each logs the provision).
@@ -15,10 +15,8 @@ Both sequential and 16 concurrent, over the same mutual TLS as every other figur
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from concurrent import futures
-from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -30,6 +28,7 @@ from jukinet.core.identity import Identity, Role
 from jukinet.dev.localnet import LocalNetwork
 from jukinet.dev.topology import free_port
 from jukinet.storage import Database, open_database
+from jukinet.storage.group_commit import GroupCommit
 from jukinet.trust import tls
 
 _metadata = MetaData()
@@ -42,46 +41,14 @@ _rows = Table(
 _BODY = "x" * 400  # about a provision-log row
 
 
-@dataclass
-class _Group:
-    rows: int = 0
-    done: threading.Event = field(default_factory=threading.Event)
-
-
-class _GroupCommit:
-    """Rows of concurrent callers committed together; each caller waits for its own commit."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-        self._pending: list[_Group] = []
-        self._arrived = threading.Condition()
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def commit_one(self) -> None:
-        ticket = _Group(1)
-        with self._arrived:
-            self._pending.append(ticket)
-            self._arrived.notify()
-        ticket.done.wait()
-
-    def _run(self) -> None:
-        while True:
-            with self._arrived:
-                while not self._pending:
-                    self._arrived.wait()
-                group, self._pending = self._pending, []
-            with self._db.transaction() as conn:
-                conn.execute(insert(_rows), [{"body": _BODY} for _ in group])
-            for ticket in group:
-                ticket.done.set()
-
-
 def _server(
     net: LocalNetwork, db: Database, behind: Callable[[bytes], bytes] | None
 ) -> tuple[grpc.Server, str]:
     """An echo with the prefecture's certificate that calls `behind` (if any), then commits."""
     _metadata.create_all(db.engine)
-    commits = _GroupCommit(db)
+    commits: GroupCommit[str] = GroupCommit(
+        db, lambda conn, bodies: conn.execute(insert(_rows), [{"body": b} for b in bodies]), "floor"
+    )
     folder = net.node_dir("prefecture-14")
     creds = grpc.ssl_server_credentials(
         [((folder / "node.key").read_bytes(), (folder / "node.crt").read_bytes())],
@@ -91,7 +58,7 @@ def _server(
 
     def echo(request: bytes, _context: Any) -> bytes:
         answer = behind(request) if behind else request
-        commits.commit_one()
+        commits.commit([_BODY])
         return answer
 
     handler = grpc.method_handlers_generic_handler(

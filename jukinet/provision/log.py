@@ -18,9 +18,8 @@ import hashlib
 import hmac
 import os
 import secrets
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from google.protobuf import message as protobuf_message
@@ -29,6 +28,7 @@ from sqlalchemy import Connection, RowMapping, select
 from jukinet.core import metrics
 from jukinet.core.clock import SYSTEM, Clock, fiscal_year
 from jukinet.storage import Database
+from jukinet.storage.group_commit import GroupCommit
 from jukinet.storage.schema import provision_log
 from jukinet.transparency import tlog
 
@@ -72,62 +72,6 @@ class Entry:
     items_given: str = ""
 
 
-@dataclass
-class _Ticket:
-    """One caller's entries in a group, and how their commit ended."""
-
-    entries: Sequence[Entry]
-    done: threading.Event = field(default_factory=threading.Event)
-    error: BaseException | None = None
-
-
-class GroupCommit:
-    """Commits provision-log entries of concurrent callers together, each waiting for its own.
-
-    Why: every provision must be logged durably before its answer leaves,
-    and on SQLite with synchronous=FULL each commit is an fsync; one fsync
-    per concurrent group instead of per query keeps queries fast under load
-    without weakening the guarantee.
-    """
-
-    def __init__(self, db: Database, clock: Clock) -> None:
-        self._db = db
-        self._clock = clock
-        self._pending: list[_Ticket] = []
-        self._arrived = threading.Condition()
-        self._thread: threading.Thread | None = None
-
-    def commit(self, entries: Sequence[Entry]) -> None:
-        """Commit `entries` with whatever else is waiting; raise if that commit failed."""
-        ticket = _Ticket(entries)
-        with self._arrived:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="provision-log", daemon=True)
-                self._thread.start()
-            self._pending.append(ticket)
-            self._arrived.notify()
-        ticket.done.wait()
-        if ticket.error is not None:
-            raise ticket.error
-
-    def _run(self) -> None:
-        while True:
-            with self._arrived:
-                while not self._pending:
-                    self._arrived.wait()
-                group, self._pending = self._pending, []
-            error: BaseException | None = None
-            try:
-                with self._db.transaction() as conn:
-                    entries = [e for t in group for e in t.entries]
-                    ProvisionLog.write(conn, entries, self._clock.now())
-            except Exception as failure:  # every waiting caller gets it
-                error = failure
-            for ticket in group:
-                ticket.error = error
-                ticket.done.set()
-
-
 class ProvisionLog:
     """Writes and reads one node's provision log."""
 
@@ -135,7 +79,11 @@ class ProvisionLog:
         self._db = db
         self._secret = secret
         self.clock = clock
-        self._group = GroupCommit(db, clock)
+        self._group: GroupCommit[Entry] = GroupCommit(
+            db,
+            lambda conn, entries: ProvisionLog.write(conn, entries, clock.now()),
+            "provision-log",
+        )
 
     def keyed_hash(self, kind: str, value: str | bytes | protobuf_message.Message) -> str:
         """HMAC-SHA256 of a key or identifier (a message is hashed in deterministic form)."""

@@ -4,7 +4,7 @@
 query it checks the task (catalogue.py), the key (validation.py), finds the
 persons (search.py, or fuhyo_records.py) in a read-only snapshot, cuts each
 record down to the task's items and commits the provision log (group commit,
-provision_log.GroupCommit) before it answers, so nothing is provided without
+storage/group_commit.py) before it answers, so nothing is provided without
 its log entry. A refusal is logged the same way and then raised to the caller.
 
 A prefecture server that does not hold the person asks the national server

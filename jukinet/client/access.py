@@ -8,22 +8,11 @@ from juki.v1 import access_service_pb2 as pb
 from juki.v1 import access_service_pb2_grpc as pb_grpc
 from jukinet.client.channels import connect
 from jukinet.core.network import NetworkDescription, NodeEntry
+from jukinet.trust.access import WIRE_RIGHTS, WIRE_STATES
 
-RIGHTS = {
-    "status": pb.ACCESS_RIGHT_STATUS,
-    "disclose": pb.ACCESS_RIGHT_DISCLOSE,
-    "statistics": pb.ACCESS_RIGHT_STATISTICS,
-    "approve-bulk": pb.ACCESS_RIGHT_APPROVE_BULK,
-    "consistency": pb.ACCESS_RIGHT_CONSISTENCY,
-    "logs": pb.ACCESS_RIGHT_LOGS,
-}
+RIGHTS = {right.value: wire for right, wire in WIRE_RIGHTS.items()}
 RIGHT_NAMES = {wire: name for name, wire in RIGHTS.items()}
-STATE_NAMES = {
-    pb.ACCESS_GRANT_STATE_PENDING: "pending",
-    pb.ACCESS_GRANT_STATE_ACTIVE: "active",
-    pb.ACCESS_GRANT_STATE_EXPIRED: "expired",
-    pb.ACCESS_GRANT_STATE_REVOKED: "revoked",
-}
+STATE_NAMES = {wire: state.value for state, wire in WIRE_STATES.items()}
 ACCESS_TIMEOUT_S = 30.0
 
 

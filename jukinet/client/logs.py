@@ -10,8 +10,9 @@ from juki.v1 import transparency_service_pb2 as pb
 from juki.v1 import transparency_service_pb2_grpc as pb_grpc
 from jukinet.client.channels import connect
 from jukinet.core.network import OPERATOR, NetworkDescription, NodeEntry
+from jukinet.transparency import tlog
 
-LOGS = {"provision": pb.LOG_NAME_PROVISION, "audit": pb.LOG_NAME_AUDIT}
+LOGS = tlog.WIRE_LOGS
 LOG_TIMEOUT_S = 120.0
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, func, insert, select, text
 
+from juki.v1 import transparency_service_pb2 as transparency_pb
 from jukinet.storage import as_utc
 from jukinet.storage.schema import audit_log, log_leaves, provision_log
 from jukinet.transparency import merkle
@@ -66,6 +67,11 @@ PROVISION = LogSpec(
 )
 AUDIT = LogSpec("audit", audit_log, "seq", 1, ("at", "actor", "action", "outcome", "reason"))
 LOGS = {spec.name: spec for spec in (PROVISION, AUDIT)}
+# Each log's name on the wire (LogAdminService), for the servicer and the client alike.
+WIRE_LOGS: dict[str, transparency_pb.LogName.ValueType] = {
+    PROVISION.name: transparency_pb.LOG_NAME_PROVISION,
+    AUDIT.name: transparency_pb.LOG_NAME_AUDIT,
+}
 
 
 def origin(key_name: str, spec: LogSpec) -> str:

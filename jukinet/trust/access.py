@@ -15,11 +15,12 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, insert, select, update
 
+from juki.v1 import access_service_pb2 as access_pb
 from jukinet.core.clock import SYSTEM, Clock
 from jukinet.core.errors import Reason, RefusedError, invalid_field
 from jukinet.core.identity import Identity, IdentityError, Role
@@ -41,6 +42,17 @@ class Right(enum.StrEnum):
     LOGS = "logs"
 
 
+# The wire form of each right (AccessAdminService), for the servicer and the client alike.
+WIRE_RIGHTS: dict[Right, access_pb.AccessRight.ValueType] = {
+    Right.STATUS: access_pb.ACCESS_RIGHT_STATUS,
+    Right.DISCLOSE: access_pb.ACCESS_RIGHT_DISCLOSE,
+    Right.STATISTICS: access_pb.ACCESS_RIGHT_STATISTICS,
+    Right.APPROVE_BULK: access_pb.ACCESS_RIGHT_APPROVE_BULK,
+    Right.CONSISTENCY: access_pb.ACCESS_RIGHT_CONSISTENCY,
+    Right.LOGS: access_pb.ACCESS_RIGHT_LOGS,
+}
+
+
 class State(enum.Enum):
     """Where a grant stands."""
 
@@ -48,6 +60,14 @@ class State(enum.Enum):
     ACTIVE = "active"
     EXPIRED = "expired"
     REVOKED = "revoked"
+
+
+WIRE_STATES: dict[State, access_pb.AccessGrantState.ValueType] = {
+    State.PENDING: access_pb.ACCESS_GRANT_STATE_PENDING,
+    State.ACTIVE: access_pb.ACCESS_GRANT_STATE_ACTIVE,
+    State.EXPIRED: access_pb.ACCESS_GRANT_STATE_EXPIRED,
+    State.REVOKED: access_pb.ACCESS_GRANT_STATE_REVOKED,
+}
 
 
 @dataclass(frozen=True)
@@ -200,11 +220,3 @@ class AccessLedger:
 
     def _audit(self, conn: Connection, by: Identity, action: str, grant_id: str) -> None:
         self.audit.append_in(conn, actor=by.spiffe_id, action=f"{action}:{grant_id}", outcome="ok")
-
-
-def rights_named(names: Sequence[str]) -> list[Right]:
-    """Rights from their names; INVALID_FIELD naming the first unknown one's position."""
-    try:
-        return [Right(name) for name in names]
-    except ValueError:
-        raise invalid_field("rights", f"each must be one of {', '.join(Right)}") from None

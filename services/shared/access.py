@@ -12,24 +12,10 @@ from juki.v1 import access_service_pb2 as pb
 from juki.v1 import access_service_pb2_grpc as pb_grpc
 from jukinet.core.errors import invalid_field
 from jukinet.runtime.node import Node
-from jukinet.trust.access import AccessLedger, Grant, Right, State
+from jukinet.trust.access import WIRE_RIGHTS, WIRE_STATES, AccessLedger, Grant
 from jukinet.trust.authz import current_caller
 
-RIGHTS = {
-    pb.ACCESS_RIGHT_STATUS: Right.STATUS,
-    pb.ACCESS_RIGHT_DISCLOSE: Right.DISCLOSE,
-    pb.ACCESS_RIGHT_STATISTICS: Right.STATISTICS,
-    pb.ACCESS_RIGHT_APPROVE_BULK: Right.APPROVE_BULK,
-    pb.ACCESS_RIGHT_CONSISTENCY: Right.CONSISTENCY,
-    pb.ACCESS_RIGHT_LOGS: Right.LOGS,
-}
-_WIRE_RIGHTS = {right: wire for wire, right in RIGHTS.items()}
-_STATES = {
-    State.PENDING: pb.ACCESS_GRANT_STATE_PENDING,
-    State.ACTIVE: pb.ACCESS_GRANT_STATE_ACTIVE,
-    State.EXPIRED: pb.ACCESS_GRANT_STATE_EXPIRED,
-    State.REVOKED: pb.ACCESS_GRANT_STATE_REVOKED,
-}
+RIGHTS = {wire: right for right, wire in WIRE_RIGHTS.items()}
 
 
 def _stamp(at: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -45,7 +31,7 @@ def wire_grant(grant: Grant, now: dt.datetime) -> pb.AccessGrant:
     return pb.AccessGrant(
         grant_id=grant.grant_id,
         operator=grant.operator,
-        rights=[_WIRE_RIGHTS[r] for r in grant.rights],
+        rights=[WIRE_RIGHTS[r] for r in grant.rights],
         granted_by=grant.granted_by,
         granted_at=_stamp(grant.granted_at),
         expires_at=_stamp(grant.expires_at),
@@ -53,7 +39,7 @@ def wire_grant(grant: Grant, now: dt.datetime) -> pb.AccessGrant:
         approved_at=_stamp(grant.approved_at),
         revoked_by=grant.revoked_by or "",
         revoked_at=_stamp(grant.revoked_at),
-        state=_STATES[grant.state(now)],
+        state=WIRE_STATES[grant.state(now)],
     )
 
 

@@ -23,7 +23,7 @@ from jukinet.transparency.publisher import AskWitness, Publisher
 from jukinet.transparency.witness import Witness
 from jukinet.trust.authz import current_caller
 
-LOG_NAMES = {pb.LOG_NAME_PROVISION: tlog.PROVISION.name, pb.LOG_NAME_AUDIT: tlog.AUDIT.name}
+LOG_NAMES = {wire: name for name, wire in tlog.WIRE_LOGS.items()}
 EXPORT_CHUNK_LINES = 2000
 
 

@@ -201,7 +201,9 @@ def run_demo(network: NetworkDescription, description: Path) -> None:
         demo_resident_life(network)
         demo_provision(network)
         demo_fuhyo(network)
-        demo_audit(network, description)
+        audited = synthetic.birth("141003", random.Random())  # noqa: S311 - synthetic
+        _reach_national(network, [audited])
+        demo_audit(network, description, audited.record.juminhyo_code)
         demo_metrics(network)
     except TimeoutError as error:
         print(f"demo: {error}; see `juki-net status`")

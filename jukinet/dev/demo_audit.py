@@ -7,10 +7,8 @@ so the demo shows exactly what an auditor types.
 
 from __future__ import annotations
 
-import random
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import grpc
@@ -23,7 +21,6 @@ from jukinet.client import calls as clients
 from jukinet.client.channels import connect
 from jukinet.core.errors import status_line
 from jukinet.core.network import NetworkDescription
-from jukinet.dev import synthetic
 from jukinet.storage.schema import provision_log
 
 NODE = "prefecture-14"
@@ -54,12 +51,9 @@ def _disclose(network: NetworkDescription, code: str) -> pb.DiscloseRecordRespon
     return reply
 
 
-def demo_audit(network: NetworkDescription, description: Path) -> None:
-    """Grant, disclose with proofs, verify; tamper with a row and catch it."""
-    born = synthetic.birth("141003", random.Random())  # noqa: S311 - a synthetic person
-    clients.submit_change(network, born)
-    code = born.record.juminhyo_code
-    _wait_for_record(network, code)
+def demo_audit(network: NetworkDescription, description: Path, code: str) -> None:
+    """Grant, disclose with proofs, verify; tamper with a row and catch it. `code`: a person
+    prefecture-14 holds."""
     for _ in range(2):
         clients.ask(
             network, "organ-14-passport-centre", clients.query("pref5-passport", juminhyo_code=code)
@@ -86,18 +80,6 @@ def demo_audit(network: NetworkDescription, description: Path) -> None:
         _juki_net("audit", "verify-disclosure", "--network", str(description), "--in", str(proofs))
     )
     _tamper_and_verify(network, description)
-
-
-def _wait_for_record(network: NetworkDescription, code: str) -> None:
-    for _ in range(600):
-        try:
-            four = clients.query("pref5-passport", juminhyo_code=code)
-            if clients.ask(network, "organ-14-passport-centre", four).records:
-                return
-        except grpc.RpcError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError("the demo person did not reach prefecture-14")
 
 
 def _tamper_and_verify(network: NetworkDescription, description: Path) -> None:

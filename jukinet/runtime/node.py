@@ -276,7 +276,7 @@ class Node:
             if job is not None:
                 job.start()
         threading.Thread(target=self._watch_expiry, name="expiry", daemon=True).start()
-        _provider, stop_metrics = node_metrics.start(
+        stop_metrics = node_metrics.start(
             self.config, self.db, self.credentials, self.revocation, self.keyring, self.clock
         )
         self._closers.append(stop_metrics)

@@ -13,7 +13,6 @@ import datetime as dt
 from collections.abc import Callable
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
-from opentelemetry.sdk.metrics import MeterProvider
 from prometheus_client import start_http_server
 
 from jukinet.changes import outbox
@@ -33,8 +32,8 @@ def start(
     revocation: RevocationList | None,
     keyring: NodeKeyring,
     clock: Clock,
-) -> tuple[MeterProvider, Callable[[], None]]:
-    """Set up the node's meter provider and gauges, serve /metrics; (provider, stop)."""
+) -> Callable[[], None]:
+    """Set up the node's meter provider and gauges, serve /metrics; what stops them."""
     readers = [PrometheusMetricReader()] if config.metrics_listen else []
     provider = metrics.setup_metrics(config.name, readers)
 
@@ -44,22 +43,22 @@ def start(
     # Every hop the node delivers to is shown, with 0 while nothing waits for it.
     hops = [hop for hop in (NEXT_HOP, FUHYO_HOP) if getattr(config, hop) is not None]
 
-    def waiting() -> list[tuple[float, dict[str, str]]]:
-        with db.reading() as conn:
-            found = {d: (n, age) for d, n, age in outbox.waiting(conn, clock.now())}
-        return [(found.get(d, (0, 0.0))[0], {"destination": d}) for d in hops]
+    def per_hop(column: int) -> Callable[[], list[tuple[float, dict[str, str]]]]:
+        """Depth (column 0) or oldest age (column 1) of each hop's waiting changes."""
 
-    def oldest() -> list[tuple[float, dict[str, str]]]:
-        with db.reading() as conn:
-            found = {d: (n, age) for d, n, age in outbox.waiting(conn, clock.now())}
-        return [(found.get(d, (0, 0.0))[1], {"destination": d}) for d in hops]
+        def read() -> list[tuple[float, dict[str, str]]]:
+            with db.reading() as conn:
+                found = {d: (n, age) for d, n, age in outbox.waiting(conn, clock.now())}
+            return [(found.get(d, (0, 0.0))[column], {"destination": d}) for d in hops]
+
+        return read
 
     def held() -> list[tuple[float, dict[str, str]]]:
         with db.reading() as conn:
             return [(outbox.count_by_state(conn)[outbox.OutboxState.HELD], {})]
 
-    metrics.observe(metrics.OUTBOX_DEPTH, waiting)
-    metrics.observe(metrics.OUTBOX_OLDEST_AGE, oldest)
+    metrics.observe(metrics.OUTBOX_DEPTH, per_hop(0))
+    metrics.observe(metrics.OUTBOX_OLDEST_AGE, per_hop(1))
     metrics.observe(metrics.OUTBOX_HELD, held)
     metrics.observe(
         metrics.CERTIFICATE_TIME_LEFT,
@@ -74,7 +73,7 @@ def start(
         lambda: seconds_left(keyring.current_encryption_entry().not_after),
     )
     if not config.metrics_listen:
-        return provider, provider.shutdown
+        return provider.shutdown
     host, port = host_and_port(config.metrics_listen)
     server, _thread = start_http_server(port, addr=host)
 
@@ -83,4 +82,4 @@ def start(
         server.server_close()
         provider.shutdown()
 
-    return provider, stop
+    return stop

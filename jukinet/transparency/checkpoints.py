@@ -74,14 +74,15 @@ class MerkleLog:
         latest = self.latest()
         if latest is not None and latest.size == size:
             return latest
-        signed = note.sign_note(note.Checkpoint(self.origin, size, tree.root(size)).text(), signer)
+        root = tree.root(size)
+        signed = note.sign_note(note.Checkpoint(self.origin, size, root).text(), signer)
         try:
             with self.db.transaction() as conn:
                 conn.execute(
                     insert(log_checkpoints).values(
                         log=self.spec.name,
                         size=size,
-                        root=tree.root(size).hex(),
+                        root=root.hex(),
                         note=str(signed),
                         made_at=now,
                     )
@@ -91,7 +92,7 @@ class MerkleLog:
             if stored is None or stored.size != size:
                 raise
             return stored
-        return StoredCheckpoint(size, tree.root(size), signed, None)
+        return StoredCheckpoint(size, root, signed, None)
 
     def record_cosigned(self, size: int, cosigned: note.SignedNote, now: dt.datetime) -> None:
         """Keep the witness's cosignatures of the checkpoint of `size`."""

@@ -120,11 +120,6 @@ class Tree:
             raise ProofError("the tree has not reached that size")
 
 
-def root_of(leaf_hashes: Sequence[bytes]) -> bytes:
-    """The root of a tree of these leaf hashes."""
-    return Tree(leaf_hashes).root()
-
-
 def _check_hashes(*hashes: bytes) -> None:
     if any(len(h) != HASH_SIZE for h in hashes):
         raise ProofError("a hash in the proof is not 32 bytes")

@@ -56,11 +56,6 @@ class Report:
     witnesses: set[str] = field(default_factory=set)
     findings: list[Finding] = field(default_factory=list)
 
-    @property
-    def intact(self) -> bool:
-        """True when nothing was found and a witnessed checkpoint covers some of the log."""
-        return not self.findings
-
 
 @dataclass
 class Export:

@@ -20,6 +20,7 @@ from jukinet.sealing.keys import (
     KeyTrustError,
     retire,
     rotate,
+    superseded,
 )
 from jukinet.sealing.sealed_rpc import SealedEndpoint
 from jukinet.storage import open_database
@@ -159,6 +160,27 @@ def test_rotation_keeps_old_envelopes_openable_until_retired(world: World) -> No
     assert reason == "ENVELOPE_UNKNOWN_KEY"
 
 
+def test_keys_made_for_later_are_published_first_and_used_from_then(world: World) -> None:
+    """A node on its own host rotates with an activation time: peers may already seal to the
+    new key (it holds the private half), but it signs with the old key until then, and the
+    old keys are superseded only once the new ones are active."""
+    ring = world.rings[PREF14]
+    old_signing = ring.current_signing_key()[0]
+    now = clock.SYSTEM.now()
+    rotate(ring, now, now + dt.timedelta(hours=2))
+    assert ring.current_signing_key()[0] == old_signing
+    assert superseded(ring.entries, now) == []
+    world.publish(PREF14)
+    sealed = world.sealer(PREF14).seal(_batch(), recipient=CS, method=METHOD)
+    world.sealer(CS).open(sealed, common_pb2.ChangeBatch, peer=PREF14, method=METHOD)
+    later = now + dt.timedelta(hours=2, seconds=1)
+    ring.clock = clock.ManualClock(later)
+    assert ring.current_signing_key()[0] != old_signing
+    dropped = superseded(ring.entries, later)
+    assert old_signing.key_id in dropped and len(dropped) == 2  # encryption and signing
+    assert all(not e.key_id.startswith("log-") for e in ring.entries if e.key_id in dropped)
+
+
 def test_ml_dsa_65_signatures_work_too(world: World) -> None:
     world.add("spiffe://juki.example/cs/141305", signature_algorithm=ML_DSA_65)
     sender = world.sealer("spiffe://juki.example/cs/141305")
@@ -217,7 +239,7 @@ def test_data_at_rest_survives_rotation_until_the_key_is_retired(world: World) -
     ring = world.rings[CS]
     before = world.sealer(CS).seal_at_rest(_change())
     old_key = ring.current_encryption_entry().key_id
-    rotate(ring, clock.SYSTEM.now() + dt.timedelta(seconds=1))
+    rotate(ring, clock.SYSTEM.now())
     after = world.sealer(CS).seal_at_rest(_change())
     assert old_key.encode() in before and old_key.encode() not in after
     assert world.sealer(CS).open_at_rest(before, common_pb2.Change) == _change()

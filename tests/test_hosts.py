@@ -32,7 +32,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -40,21 +40,23 @@ from cryptography import x509
 from google.protobuf import json_format
 from sqlalchemy import create_engine, func, select
 
-from juki.v1 import common_pb2
+from juki.v1 import common_pb2, envelope_pb2
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from jukinet.dev import synthetic
 from jukinet.dev.supervisor import Supervisor
-from jukinet.storage.schema import received_changes, resident_versions
+from jukinet.sealing.keys import NodeKeyring
+from jukinet.storage.schema import received_changes, resident_versions, witnessed_logs
 from jukinet.trust import pki
 from tests.helpers.hosts import Host, hosts, require_namespaces
 from tests.helpers.network import wait_for
+from tests.helpers.readme import host_walkthrough, options, subcommand
 
 DOMAIN = "spiffe://juki.example"
 PORT = "7001"
 SIGNING_PORT = "7100"
 # node name -> (role, code, hops: (option, peer host))
 NODES = {
-    "national": ("national", "", ()),
+    "national": ("national", "", (("--witness-hop", "prefecture-14"),)),
     "prefecture-14": ("prefecture", "14", (("--next-hop", "national"),)),
     "fuhyo-14": (
         "fuhyo",
@@ -75,8 +77,16 @@ CLIENTS = {
 }
 REFRESH_S = "1"
 CHECK_S = "1"
-# Nodes renew themselves; the test's clients do not, so theirs outlive the 48 simulated hours.
-CLIENT_HOURS = "72"
+# Nodes and clients alike renew themselves at half-life.
+CLIENT_HOURS = "24"
+# The README's hosts, as the test's.
+README_HOSTS = {
+    "ca": "ca",
+    "national": "national",
+    "prefecture": "prefecture-14",
+    "cs": "cs-141003",
+    "client": "clients",
+}
 LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
 
 
@@ -88,9 +98,11 @@ class Walkthrough:
     hosts: dict[str, Host]
     supervisor: Supervisor
     clock_env: dict[str, str]  # the injected clock every process runs with ({} without it)
+    ran: list[tuple[str, list[str]]] = field(default_factory=list)  # (host, juki-net argv)
 
     def juki(self, host: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run `juki-net ARGS` on `host` (in its folder of the test's root)."""
+        self.ran.append((host, list(args)))
         done = subprocess.run(
             [*self.hosts[host].prefix(), sys.executable, "-m", "jukinet.cli", *args],
             cwd=self.root,
@@ -151,6 +163,7 @@ def _provision(w: Walkthrough) -> None:
         options = [o for option, peer in hops for o in (option, w.address(peer))]
         if role == "national":  # J-LIS runs the CA: its publication folder is on its host
             options += ["--trust-source", str(ca / "pki" / "published")]
+            options += ["--witness-prefecture", "14"]
         w.juki(
             name, "node", "init", "--dir", str(folder), "--role", role, "--code", code,
             "--listen", w.address(name), "--advertise", w.hosts[name].address,
@@ -160,16 +173,11 @@ def _provision(w: Walkthrough) -> None:
         )  # fmt: skip
         inbox = ca / "inbox" / name
         _handover(folder / "node.csr", inbox / "node.csr")
-        _handover(folder / "key-document.request", inbox / "key-document.request")
-        spiffe_id = f"{DOMAIN}/{role}/{code}" if code else f"{DOMAIN}/{role}"
         w.juki(
             "ca", "pki", "sign", "--pki-dir", str(ca / "pki"), "--csr", str(inbox / "node.csr"),
-            "--expect", spiffe_id, "--out", str(inbox / "node.crt"), "--hours", "24",
+            "--expect", _spiffe_id(name), "--out", str(inbox / "node.crt"), "--hours", "24",
         )  # fmt: skip
-        w.juki(
-            "ca", "pki", "sign-keys", "--pki-dir", str(ca / "pki"),
-            "--request", str(inbox / "key-document.request"), "--expect", spiffe_id,
-        )  # fmt: skip
+        _sign_keys(w, name)
         _handover(inbox / "node.crt", folder / "node.crt")
     clients = w.root / "clients"
     for stem, spiffe_id in CLIENTS.items():
@@ -186,7 +194,22 @@ def _provision(w: Walkthrough) -> None:
     w.juki(
         "clients", "network", "describe", *configs, "--bundle", str(clients / "bundle.pem"),
         *[a for stem in CLIENTS for a in ("--client", f"{stem}={clients / stem}")],
-        "--out", w.network(),
+        "--signing-service", signing, "--out", w.network(),
+    )  # fmt: skip
+
+
+def _spiffe_id(name: str) -> str:
+    role, code, _ = NODES[name]
+    return f"{DOMAIN}/{role}/{code}" if code else f"{DOMAIN}/{role}"
+
+
+def _sign_keys(w: Walkthrough, name: str) -> None:
+    """The node's key-document request to the CA operator, signed and published there."""
+    request = w.root / "ca-host" / "inbox" / name / "key-document.request"
+    _handover(w.root / name / "key-document.request", request)
+    w.juki(
+        "ca", "pki", "sign-keys", "--pki-dir", str(w.root / "ca-host" / "pki"),
+        "--request", str(request), "--expect", _spiffe_id(name),
     )  # fmt: skip
 
 
@@ -208,6 +231,7 @@ def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walkthroug
         _provision(w)
         folders = {"ca": root / "ca-host" / "service"} | {name: root / name for name in NODES}
         for name, folder in folders.items():
+            w.ran.append((name, ["serve", "--config", str(folder / "config.toml")]))
             w.supervisor.start(
                 name,
                 folder / "config.toml",
@@ -233,7 +257,8 @@ def _status_granted(w: Walkthrough, granted: set[str]) -> bool:
             continue
         done = w.juki(
             "clients", "access", "grant", "--network", w.network(), "--node", name,
-            "--operator", "operator", "--rights", "status", "--as", "operator-2", check=False,
+            "--operator", "operator", "--rights", "status,logs", "--as", "operator-2",
+            check=False,
         )  # fmt: skip
         if done.returncode != 0:
             return False
@@ -269,9 +294,10 @@ def test_a_birth_crosses_the_hosts(walkthrough: Walkthrough) -> None:
     assert all(name in status for name in NODES)
 
 
-def test_an_emigrants_my_number_crosses_the_narrow_link(walkthrough: Walkthrough) -> None:
-    w = walkthrough
-    rng = random.Random(2)
+def _emigrants_my_number_crosses(w: Walkthrough, seed: int) -> None:
+    """An emigrant entered at the CS and the fuhyo server; the organ asks the fuhyo server
+    for the person, and the My Number comes over the narrow link from prefecture-14."""
+    rng = random.Random(seed)
     born = synthetic.birth("141003", rng)
     left = synthetic.follow(born, common_pb2.CHANGE_REASON_EMIGRATION, rng=rng)
     entry = synthetic.fuhyo_entry(born, rng)
@@ -301,6 +327,20 @@ def test_an_emigrants_my_number_crosses_the_narrow_link(walkthrough: Walkthrough
     answer = wait_for(asked, timeout=30, interval=1.0)
     (record,) = answer["records"]  # type: ignore[misc]
     assert record["my_number"] == born.record.my_number  # type: ignore[index]
+
+
+def test_an_emigrants_my_number_crosses_the_narrow_link(walkthrough: Walkthrough) -> None:
+    _emigrants_my_number_crosses(walkthrough, 2)
+
+
+def test_nationals_checkpoints_are_witnessed_by_its_prefecture(walkthrough: Walkthrough) -> None:
+    w = walkthrough
+    done = w.juki("clients", "audit", "checkpoint", "--network", w.network(), "--node", "national")
+    assert done.stdout.count("witnessed") == 2 and "NOT witnessed" not in done.stdout
+    # The witness is the prefecture named by `node init --witness-hop`: it holds national's
+    # checkpoints in its own database.
+    national = witnessed_logs.c.origin.contains("/national")
+    assert w.count("prefecture-14", witnessed_logs, national) == 2
 
 
 def test_a_crl_update_propagates(walkthrough: Walkthrough) -> None:
@@ -373,6 +413,54 @@ def test_a_killed_prefecture_is_restarted_and_every_change_arrives_once(
     assert w.count("national", received_changes) == before + len(births)
 
 
+def _published_key_ids(keydoc: Path) -> set[str]:
+    """The key ids a node's copy of a key document lists (empty until it has one)."""
+    if not keydoc.exists():
+        return set()
+    signed = envelope_pb2.SignedKeyDocument.FromString(keydoc.read_bytes())
+    document = envelope_pb2.KeyDocument.FromString(signed.document)
+    return {k.key_id for k in document.keys}
+
+
+def test_a_node_on_its_own_host_rotates_its_sealing_keys(walkthrough: Walkthrough) -> None:
+    """prefecture-14's new keys are published first and used an hour later; once the old
+    ones are retired the narrow link (sealed to, and signed by, prefecture-14) still works."""
+    w = walkthrough
+    if not w.clock_env:
+        pytest.skip("libfaketime (Debian package faketime) is not installed")
+    folder = w.root / "prefecture-14"
+    ring = NodeKeyring(folder / "sealing-keys.json")
+    ring.refresh()
+    old = {e.key_id for e in ring.entries if e.use != envelope_pb2.KEY_USE_LOG}
+    w.juki("prefecture-14", "node", "rotate-keys", "--dir", str(folder),
+           "--activate-in-hours", "1")  # fmt: skip
+    _sign_keys(w, "prefecture-14")
+    ring.refresh()
+    new = {e.key_id for e in ring.entries if e.use != envelope_pb2.KEY_USE_LOG} - old
+    assert len(new) == 2
+    # The signed document reaches the fuhyo server (through national) before the keys are used.
+    at_fuhyo = w.root / "fuhyo-14" / "trust" / "keys" / "prefecture-14.keydoc"
+    wait_for(lambda: new <= _published_key_ids(at_fuhyo), timeout=30, interval=0.5)
+    _emigrants_my_number_crosses(w, 10)  # still on the old keys
+    w.advance(1.5)
+    _emigrants_my_number_crosses(w, 11)  # on the new ones
+    w.juki("prefecture-14", "node", "retire-keys", "--dir", str(folder))
+    _sign_keys(w, "prefecture-14")
+    wait_for(lambda: not old & _published_key_ids(at_fuhyo), timeout=30, interval=0.5)
+    ring.refresh()
+    assert not old & {e.key_id for e in ring.entries}
+    _emigrants_my_number_crosses(w, 12)  # the old private keys are gone: only new ones work
+
+
+# Clients the test keeps using through the simulated hours (operator-2 is revoked by then).
+RENEWED_BY_TIMER = ("register-141003", "organ-14-tax-office")
+
+
+def _client_certificates(w: Walkthrough) -> dict[str, x509.Certificate]:
+    names = ("operator", *RENEWED_BY_TIMER)
+    return {name: pki.load_certificate(w.root / "clients" / f"{name}.crt") for name in names}
+
+
 def _certificates(w: Walkthrough) -> dict[str, x509.Certificate]:
     folders = {"ca": w.root / "ca-host" / "service"} | {name: w.root / name for name in NODES}
     return {name: pki.load_certificate(folder / "node.crt") for name, folder in folders.items()}
@@ -385,6 +473,7 @@ def test_after_48_simulated_hours_every_node_answers_renewed_by_itself(
     if not w.clock_env:
         pytest.skip("libfaketime (Debian package faketime) is not installed")
     serials = {name: {c.serial_number} for name, c in _certificates(w).items()}
+    clients = {name: {c.serial_number} for name, c in _client_certificates(w).items()}
     crl = w.root / "prefecture-14" / "trust" / "crl.pem"
     crl_updates = {pki.load_crls(crl.read_bytes())[0].last_update_utc}
     for hours in range(6, 49, 6):
@@ -402,9 +491,16 @@ def test_after_48_simulated_hours_every_node_answers_renewed_by_itself(
         wait_for(crl_resigned_where_due, timeout=60, interval=0.5)
         for name, cert in _certificates(w).items():
             serials[name].add(cert.serial_number)
-        crl_updates.add(pki.load_crls(crl.read_bytes())[0].last_update_utc)
+        # The operator renews by itself when it connects (status, below); the register system
+        # and the organ, which may not connect for a day, by the command a timer would run.
+        for name in RENEWED_BY_TIMER:
+            w.juki("clients", "pki", "renew-client", "--network", w.network(), "--as", name)
         wait_for(lambda: _all_serving(w), timeout=60, interval=1.0)
+        for name, cert in _client_certificates(w).items():
+            clients[name].add(cert.serial_number)
+        crl_updates.add(pki.load_crls(crl.read_bytes())[0].last_update_utc)
     assert all(len(s) >= 4 for s in serials.values()), serials  # renewed every ~12 h
+    assert all(len(s) >= 4 for s in clients.values()), clients
     assert len(crl_updates) >= 5  # the first, and one every 12 h
     born = synthetic.birth("141003", random.Random(48))
     _submit(w, born)
@@ -412,3 +508,19 @@ def test_after_48_simulated_hours_every_node_answers_renewed_by_itself(
     wait_for(
         lambda: w.count("national", resident_versions, resident_versions.c.juminhyo_code == code)
     )
+
+
+def test_the_readme_walkthrough_is_what_ran(walkthrough: Walkthrough) -> None:
+    """Every command of the README's "Running nodes on separate hosts" ran here, on the same
+    kind of host, with at least the options the README shows (values are the test's own)."""
+    missing = []
+    for host, argv in host_walkthrough():
+        here = README_HOSTS[host]
+        if not any(
+            ran_host == here
+            and subcommand(ran) == subcommand(argv)
+            and options(argv) <= options(ran)
+            for ran_host, ran in walkthrough.ran
+        ):
+            missing.append(f"{host}$ juki-net {' '.join(argv)}")
+    assert missing == [], "README commands the walk-through did not run:\n" + "\n".join(missing)

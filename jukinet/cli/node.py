@@ -18,6 +18,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
+from jukinet.cli import node_keys
 from jukinet.cli.errors import UsageError, read_text
 from jukinet.cli.parsing import Subcommands, command, group
 from jukinet.core import clock
@@ -26,6 +27,7 @@ from jukinet.core.config import (
     LINK_HOP,
     NEXT_HOP,
     SIGNING_SERVICE,
+    WITNESS_HOP,
     Credentials,
     NextHop,
     NodeConfig,
@@ -66,6 +68,21 @@ def _hop(node: Identity, name: str, address: str | None) -> NextHop | None:
     return NextHop(address=address, spiffe_id=peer.spiffe_id)
 
 
+def _witness_hop(node: Identity, address: str | None, prefecture: str | None) -> NextHop | None:
+    """The national server's witness: a prefecture server (every other node's is its next hop)."""
+    if not address and not prefecture:
+        return None
+    if node.role is not Role.NATIONAL:
+        raise UsageError("--witness-hop: only the national server names one (others: next hop)")
+    if not address or not prefecture:
+        raise UsageError("--witness-hop and --witness-prefecture go together")
+    try:
+        peer = Identity.of(Role.PREFECTURE, prefecture, trust_domain=node.trust_domain)
+    except IdentityError as error:
+        raise UsageError(f"--witness-prefecture: {error}") from None
+    return NextHop(address=address, spiffe_id=peer.spiffe_id)
+
+
 def hop_peer_of(node: Identity, name: str) -> Identity:
     """The identity at the other end of a hop; UsageError if this kind of node has no such hop."""
     peer = hop_peer(node, name)
@@ -74,10 +91,10 @@ def hop_peer_of(node: Identity, name: str) -> Identity:
     return peer
 
 
-def _port(listen: str) -> str:
+def _port(listen: str, option: str = "--listen") -> str:
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit():
-        raise UsageError(f"--listen: {listen!r} is not HOST:PORT")
+        raise UsageError(f"{option}: {listen!r} is not HOST:PORT")
     return port
 
 
@@ -102,6 +119,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         FUHYO_HOP: _hop(identity, FUHYO_HOP, args.fuhyo_hop),
         LINK_HOP: _hop(identity, LINK_HOP, args.link_hop),
         SIGNING_SERVICE: _hop(identity, SIGNING_SERVICE, args.signing_service),
+        WITNESS_HOP: _witness_hop(identity, args.witness_hop, args.witness_prefecture),
     }
     names = [a for a in args.advertise if not _is_ip(a)]
     ips = [a for a in args.advertise if _is_ip(a)]
@@ -141,6 +159,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         fuhyo_hop=hops[FUHYO_HOP],
         link_hop=hops[LINK_HOP],
         signing_service=hops[SIGNING_SERVICE],
+        witness_hop=hops[WITNESS_HOP],
         renewal_check_s=args.renewal_check_s,
         workload_api=args.workload_api,
     )
@@ -194,6 +213,22 @@ def _client_entry(spec: str) -> tuple[str, ClientEntry]:
     )
 
 
+def _signing_service(address: str | None, trust_domain: str) -> NodeEntry | None:
+    """Where the description's clients renew their certificates (client/renewal.py)."""
+    if not address:
+        return None
+    _port(address, "--signing-service")
+    identity = Identity.of(Role.CA, trust_domain=trust_domain)
+    return NodeEntry(
+        name=identity.label,
+        role=identity.role,
+        code="",
+        spiffe_id=identity.spiffe_id,
+        address=address,
+        tls_name=tls.node_dns_name(identity),
+    )
+
+
 def cmd_describe(args: argparse.Namespace) -> int:
     """Write a client's network description from node configs and client certificates."""
     nodes = tuple(_node_entry(p) for p in args.config)
@@ -203,11 +238,12 @@ def cmd_describe(args: argparse.Namespace) -> int:
     if len(domains) != 1:
         raise UsageError("the nodes must be of one trust domain")
     description = NetworkDescription(
-        trust_domain=domains.pop(),
+        trust_domain=next(iter(domains)),
         trust_bundle=args.bundle.resolve(),
         revocation_list=None,
         clients=clients,
         nodes=nodes,
+        signing_service=_signing_service(args.signing_service, domains.pop()),
     )
     description.save(args.out)
     print(f"{args.out}: {len(nodes)} node(s), {len(clients)} client(s)")
@@ -234,6 +270,7 @@ def add_commands(sub: Subcommands) -> None:
         "--signing-service 10.0.0.11:7100 --bundle bundle.pem",
         func=cmd_init,
     )
+    node_keys.add_commands(node)
     init.add_argument("--dir", type=Path, required=True, help="the node folder to make")
     init.add_argument(
         "--role", required=True, choices=sorted(r.value for r in NODE_ROLES), help="node kind"
@@ -255,6 +292,10 @@ def add_commands(sub: Subcommands) -> None:
         ("--signing-service", "HOST:PORT of the CA's signing service (renewal at half-life)"),
     ):
         init.add_argument(hop, help=what)
+    init.add_argument(
+        "--witness-hop", help="HOST:PORT of the prefecture server witnessing national's logs"
+    )
+    init.add_argument("--witness-prefecture", help="that prefecture's code (national only)")
     init.add_argument(
         "--bundle", type=Path, required=True, help="the network's trust bundle, from the CA"
     )
@@ -314,5 +355,10 @@ def add_commands(sub: Subcommands) -> None:
         action="append",
         default=[],
         help="NAME=PATH/STEM: a client identity (STEM.crt, STEM.key; repeatable)",
+    )
+    describe.add_argument(
+        "--signing-service",
+        help="HOST:PORT of the CA's signing service: clients renew their certificates there "
+        "at half-life",
     )
     describe.add_argument("--out", type=Path, required=True, help="the description to write")

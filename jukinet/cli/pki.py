@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives import serialization
 from jukinet.ca.folder import CaFolder
 from jukinet.ca.signing import Signer
 from jukinet.cli.errors import UsageError, read_bytes
-from jukinet.cli.parsing import Subcommands, command, group
+from jukinet.cli.parsing import Subcommands, add_network, command, group, load_network
+from jukinet.client import renewal
 from jukinet.core import clock
 from jukinet.core.identity import Identity, IdentityError
 from jukinet.sealing import keys
@@ -202,6 +203,26 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_renew_client(args: argparse.Namespace) -> int:
+    """Renew a client's certificate at the signing service (at half-life, or now with --force)."""
+    network = load_network(args)
+    if network.signing_service is None:
+        raise UsageError(
+            f"{args.network}: names no signing service (network describe --signing-service)"
+        )
+    client = network.client(args.as_)
+    with renewal.client_lock(client):
+        if not args.force and not renewal.due(client):
+            print(f"{args.as_}: not yet half-way through its lifetime; nothing to do")
+            return 0
+        try:
+            cert = renewal.renew(network, client)
+        except ValueError as error:
+            raise UsageError(f"{args.as_}: {error}") from None
+    print(f"{args.as_}: renewed; valid until {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC")
+    return 0
+
+
 def _add_pki_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pki-dir", type=Path, required=True, help="the PKI folder (ca.crt, ca.key, crl.pem …)"
@@ -315,6 +336,20 @@ def add_commands(sub: Subcommands) -> None:
     sign.add_argument(
         "--hours", type=float, default=24, help="lifetime in hours (default: %(default)s)"
     )
+    renew_client = command(
+        pki_sub,
+        "renew-client",
+        summary="renew a client's own certificate at the CA's signing service",
+        details="Clients also renew by themselves when they connect past half-life; this is "
+        "for a timer, so a client that rarely connects never lets its certificate expire.",
+        example="juki-net pki renew-client --network network.json --as operator",
+        func=cmd_renew_client,
+    )
+    add_network(renew_client)
+    renew_client.add_argument(
+        "--as", dest="as_", default="operator", help="the client (default: %(default)s)"
+    )
+    renew_client.add_argument("--force", action="store_true", help="renew even before half-life")
     sign_keys = command(
         pki_sub,
         "sign-keys",

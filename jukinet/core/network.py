@@ -73,6 +73,14 @@ class NodeEntry:
 _PATHS = ("config", "certificate", "trace_file", "log_file")
 
 
+def _node_entry(raw: Mapping[str, Any]) -> NodeEntry:
+    node = dict(raw)
+    node["role"] = Role(node["role"])
+    for key in _PATHS:
+        node[key] = Path(node[key]) if node.get(key) else None
+    return NodeEntry(**node)
+
+
 @dataclass(frozen=True, kw_only=True)
 class NetworkDescription:
     """Every node a client can reach and every client identity it may use."""
@@ -85,6 +93,9 @@ class NetworkDescription:
     key_directory: Path | None = None
     clients: Mapping[str, ClientEntry]
     nodes: tuple[NodeEntry, ...]
+    # The CA's signing service, where clients on other hosts renew their own certificates
+    # (client/renewal.py); the local network renews them itself and names none.
+    signing_service: NodeEntry | None = None
 
     def node(self, name: str) -> NodeEntry:
         """The node called `name`; NetworkError naming the known ones if there is none."""
@@ -140,13 +151,8 @@ class NetworkDescription:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> NetworkDescription:
         """Build from parsed JSON; KeyError, TypeError or ValueError if it is not one."""
-        nodes = []
-        for raw in data["nodes"]:
-            node = dict(raw)
-            node["role"] = Role(node["role"])
-            for key in _PATHS:
-                node[key] = Path(node[key]) if node.get(key) else None
-            nodes.append(NodeEntry(**node))
+        nodes = [_node_entry(raw) for raw in data["nodes"]]
+        signing = data.get("signing_service")
         clients = {
             name: ClientEntry(spiffe_id=c["spiffe_id"], cert=Path(c["cert"]), key=Path(c["key"]))
             for name, c in data["clients"].items()
@@ -160,6 +166,7 @@ class NetworkDescription:
             key_directory=Path(keys) if keys else None,
             clients=clients,
             nodes=tuple(nodes),
+            signing_service=_node_entry(signing) if signing else None,
         )
         spiffe_ids = [n.spiffe_id for n in description.nodes]
         spiffe_ids += [c.spiffe_id for c in description.clients.values()]

@@ -30,13 +30,7 @@ from jukinet.client.channels import connect
 from jukinet.core import clock
 from jukinet.core.config import Credentials, NextHop, NodeConfig
 from jukinet.core.identity import DEFAULT_TRUST_DOMAIN, Identity, Role
-from jukinet.core.network import (
-    OPERATOR,
-    ClientEntry,
-    NetworkDescription,
-    NetworkError,
-    NodeEntry,
-)
+from jukinet.core.network import OPERATOR, ClientEntry, NetworkDescription, NetworkError, NodeEntry
 from jukinet.dev.supervisor import STARTUP_TIMEOUT_S, Supervisor
 from jukinet.dev.topology import (
     ADMINISTRATORS,
@@ -50,7 +44,15 @@ from jukinet.dev.topology import (
     free_port,
     port_is_free,
 )
-from jukinet.sealing.keys import NodeKeyring, new_entries, publish, retire, rotate, sign_document
+from jukinet.sealing.keys import (
+    NodeKeyring,
+    new_entries,
+    publish,
+    retire,
+    rotate,
+    sign_document,
+    superseded,
+)
 from jukinet.trust import pki, tls
 
 
@@ -314,11 +316,7 @@ class LocalNetwork:
         """End the overlap: drop all but the newest key of each use; returns the ids dropped."""
         ring = self.keyring(name)
         ring.refresh()
-        newest = {
-            use: max((e for e in ring.entries if e.use == use), key=lambda e: e.not_before)
-            for use in {e.use for e in ring.entries}
-        }
-        old = [e.key_id for e in ring.entries if e is not newest[e.use]]
+        old = superseded(ring.entries, clock.SYSTEM.now())
         retire(ring, old)
         self.publish_keys(self._plan(name))
         return old

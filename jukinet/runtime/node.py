@@ -46,7 +46,7 @@ from jukinet.core.telemetry import grpc_server_interceptor, setup_tracing, trace
 from jukinet.provision.log import ProvisionLog, load_or_create_secret
 from jukinet.runtime import node_metrics
 from jukinet.runtime.jobs import BackgroundJob
-from jukinet.runtime.renewal import CertificateRenewer, Renew, expiry_warning
+from jukinet.runtime.renewal import CertificateRenewer, expiry_warning
 from jukinet.runtime.svid import SvidSource
 from jukinet.runtime.trust_refresh import TrustFiles, TrustRefresher, read_folder
 from jukinet.sealing.envelope import Sealer
@@ -60,6 +60,7 @@ from jukinet.trust.access import AccessLedger
 from jukinet.trust.audit import AuditLog
 from jukinet.trust.authz import AuthorizationInterceptor
 from jukinet.trust.credentials import CredentialWatcher, ReloadingChannel
+from jukinet.trust.reissue import Renew
 from jukinet.trust.revocation import RevocationList
 
 log = logging.getLogger(__name__)

@@ -16,25 +16,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from jukinet.core.clock import Clock
 from jukinet.core.errors import JukiError
-from jukinet.core.identity import Identity
 from jukinet.runtime.jobs import BackgroundJob
 from jukinet.trust import pki
 from jukinet.trust.credentials import CredentialWatcher
+from jukinet.trust.reissue import Renew, renew_certificate
 
 log = logging.getLogger(__name__)
 
 CHECK_S = 30.0
-
-# Sends a PEM request to the signing service; the new certificate (PEM).
-Renew = Callable[[bytes], bytes]
 
 
 class CertificateRenewer(BackgroundJob):
@@ -60,18 +55,12 @@ class CertificateRenewer(BackgroundJob):
 
     def renew_now(self) -> x509.Certificate:
         """A new key and certificate for the current identity and names, written in place."""
-        current = self._watcher.current().certificate
-        identity = Identity.parse(pki.spiffe_id_of(current))
-        dns_names, ip_addresses = pki.names_of(current)
-        key = pki.new_key()
-        csr = pki.request(key, identity, dns_names=dns_names, ip_addresses=ip_addresses)
-        answer = self._renew(csr.public_bytes(serialization.Encoding.PEM))
-        cert = x509.load_pem_x509_certificate(answer)
-        if pki.spiffe_id_of(cert) != identity.spiffe_id or cert.public_key() != key.public_key():
-            raise ValueError("the signing service answered with another certificate")
-        pki.write_private_key(self._key_file, key)
-        pki.write_atomic(self._cert_file, pki.pem(cert))
-        return cert
+        return renew_certificate(
+            self._watcher.current().certificate,
+            self._renew,
+            cert_file=self._cert_file,
+            key_file=self._key_file,
+        )
 
     def run(self) -> None:
         """Check now and every `check_s` (at least eight times a lifetime)."""

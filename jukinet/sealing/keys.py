@@ -13,7 +13,12 @@ changes, so a published rotation reaches every node without a restart.
 Rotation: `rotate()` adds a new key pair of each kind; the node's document
 then lists old and new side by side. Senders seal to the newest encryption
 key; the receiver keeps decrypting with the old one (still in its private key
-file) until the overlap ends and `retire()` removes it.
+file) until the overlap ends and `retire()` removes the `superseded` ones.
+A node on a host of its own rotates with an activation time in the future:
+its new document must reach every peer through the trust material first, so
+peers seal to the new key, and the node signs with it, only from then on (a
+key is *active* from its `not_before` plus KEY_BACKDATE, the moment it was
+made for).
 
 Private keys live in one JSON file per node, mode 0600, never in a database.
 """
@@ -37,6 +42,7 @@ from cryptography.hazmat.primitives.hpke import MLKEM768X25519PrivateKey, MLKEM7
 from google.protobuf import timestamp_pb2
 
 from juki.v1 import envelope_pb2
+from jukinet.core.clock import SYSTEM, Clock
 from jukinet.transparency import note
 from jukinet.trust import pki
 from jukinet.trust.pki import fingerprint
@@ -205,6 +211,7 @@ class NodeKeyring:
 
     path: Path
     entries: list[PrivateKeyEntry] = field(default_factory=list)
+    clock: Clock = SYSTEM  # what decides which key is active
     _mtime: float = -1.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -256,12 +263,17 @@ class NodeKeyring:
         return None if entry is None else entry.encryption_key()
 
     def _newest(self, use: envelope_pb2.KeyUse.ValueType, kind: str) -> PrivateKeyEntry:
-        """The newest key entry of `use`; KeyTrustError ("no `kind` key") if there is none."""
+        """The newest *active* key entry of `use` (the oldest if none is active yet: a node
+        whose only keys wait for their time); KeyTrustError ("no `kind` key") if there is none."""
         self.refresh()
         of_use = [e for e in self.entries if e.use == use]
         if not of_use:
             raise KeyTrustError(f"no {kind} key")
-        return max(of_use, key=lambda e: e.not_before)
+        now = self.clock.now()
+        active = [e for e in of_use if is_active(e, now)]
+        if not active:
+            return min(of_use, key=lambda e: e.not_before)
+        return max(active, key=lambda e: e.not_before)
 
     def current_encryption_entry(self) -> PrivateKeyEntry:
         """The newest encryption key entry (what data at rest is sealed under)."""
@@ -298,12 +310,34 @@ class NodeKeyring:
         )
 
 
-def rotate(ring: NodeKeyring, now: dt.datetime) -> None:
-    """Add a new key of each kind; the old ones stay until `retire`."""
+def is_active(entry: PrivateKeyEntry, now: dt.datetime) -> bool:
+    """Whether the node uses `entry` by now: from the moment it was made for (its not_before
+    is KEY_BACKDATE earlier, for peers whose clocks lag)."""
+    return entry.not_before + KEY_BACKDATE <= now
+
+
+def rotate(ring: NodeKeyring, now: dt.datetime, active_from: dt.datetime | None = None) -> None:
+    """Add a new encryption and signing key, used from `active_from` (default: now); the old
+    ones stay until `retire`."""
     ring.refresh()
     algorithm = ring.current_signing_key()[0].algorithm
-    ring.entries.extend(new_entries(now, signature_algorithm=algorithm, log_key=False))
+    start = max(now, active_from or now)
+    ring.entries.extend(new_entries(start, signature_algorithm=algorithm, log_key=False))
     ring.save()
+
+
+def superseded(entries: Iterable[PrivateKeyEntry], now: dt.datetime) -> list[str]:
+    """The ids of keys a newer, already active key of the same use has replaced: what a
+    rotation's overlap ends with. Keys not active yet, and what they will replace, stay."""
+    entries = list(entries)
+    dropped = []
+    for use in {e.use for e in entries}:
+        active = [e for e in entries if e.use == use and is_active(e, now)]
+        if not active:
+            continue
+        newest = max(active, key=lambda e: e.not_before)
+        dropped += [e.key_id for e in active if e.not_before < newest.not_before]
+    return sorted(dropped)
 
 
 def retire(ring: NodeKeyring, key_ids: Iterable[str]) -> None:

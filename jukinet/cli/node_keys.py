@@ -1,0 +1,99 @@
+"""`juki-net node rotate-keys|retire-keys`: sealing-key rotation of a node on its own host.
+
+The private keys stay in the node folder; what travels is a new key-document
+request, signed at the CA (`juki-net pki sign-keys`) and carried to every node
+with the trust material. The new keys are used only from an activation time
+(default two hours on): by then every peer holds the signed document, so no
+one is refused for sealing to, or verifying, a key it has not seen. Once they
+are active and the old keys' envelopes are no longer in flight, `retire-keys`
+drops the old ones and asks for a document without them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+
+from jukinet.cli.errors import UsageError
+from jukinet.cli.parsing import Subcommands, command
+from jukinet.core import clock
+from jukinet.core.config import load_node_config
+from jukinet.sealing.keys import NodeKeyring, retire, rotate, superseded
+from jukinet.trust import pki
+
+CONFIG, KEY_REQUEST = "config.toml", "key-document.request"
+
+
+def _node(folder: Path) -> tuple[str, NodeKeyring]:
+    """The node's SPIFFE ID and keyring, from its folder's config."""
+    try:
+        config = load_node_config(folder / CONFIG)
+    except FileNotFoundError:
+        raise UsageError(f"{folder}: not a node folder (no {CONFIG})") from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise UsageError(f"{folder / CONFIG}: not a node config ({error})") from None
+    if not config.keyring_file.is_file():
+        raise UsageError(f"{config.keyring_file}: the node's sealing keys are missing")
+    return config.spiffe_id, NodeKeyring(config.keyring_file)
+
+
+def _write_request(folder: Path, spiffe_id: str, ring: NodeKeyring) -> Path:
+    request = folder / KEY_REQUEST
+    document = ring.document(spiffe_id, clock.SYSTEM.now())
+    pki.write_atomic(request, document.SerializeToString())
+    return request
+
+
+def cmd_rotate(args: argparse.Namespace) -> int:
+    """New sealing keys, active from --activate-in-hours on, and a request for their document."""
+    if args.activate_in_hours < 0:
+        raise UsageError("--activate-in-hours: must be 0 or more")
+    spiffe_id, ring = _node(args.dir)
+    now = clock.SYSTEM.now()
+    active_from = now + dt.timedelta(hours=args.activate_in_hours)
+    rotate(ring, now, active_from)
+    request = _write_request(args.dir, spiffe_id, ring)
+    print(f"new sealing keys, used from {active_from:%Y-%m-%d %H:%M} UTC")
+    print(f"  send {request} to the CA operator (juki-net pki sign-keys) well before then")
+    return 0
+
+
+def cmd_retire(args: argparse.Namespace) -> int:
+    """Drop the keys newer active ones replaced, and a request for the document without them."""
+    spiffe_id, ring = _node(args.dir)
+    ring.refresh()
+    dropped = superseded(ring.entries, clock.SYSTEM.now())
+    if not dropped:
+        raise UsageError("nothing to retire: no key is replaced by a newer, active one yet")
+    retire(ring, dropped)
+    request = _write_request(args.dir, spiffe_id, ring)
+    print(f"retired {len(dropped)} key(s); send {request} to the CA operator (pki sign-keys)")
+    return 0
+
+
+def add_commands(node: Subcommands) -> None:
+    """node rotate-keys, node retire-keys."""
+    rotate_cmd = command(
+        node,
+        "rotate-keys",
+        summary="new sealing keys for a node folder, active later, and their key-document request",
+        example="juki-net node rotate-keys --dir prefecture-14 --activate-in-hours 2",
+        func=cmd_rotate,
+    )
+    rotate_cmd.add_argument("--dir", type=Path, required=True, help="the node folder")
+    rotate_cmd.add_argument(
+        "--activate-in-hours",
+        type=float,
+        default=2.0,
+        help="when the new keys take over: long enough for the signed document to reach every "
+        "peer (default: %(default)s)",
+    )
+    retire_cmd = command(
+        node,
+        "retire-keys",
+        summary="drop the sealing keys newer active ones replaced (ends a rotation's overlap)",
+        example="juki-net node retire-keys --dir prefecture-14",
+        func=cmd_retire,
+    )
+    retire_cmd.add_argument("--dir", type=Path, required=True, help="the node folder")

@@ -29,16 +29,22 @@ There is no My Number here: not as a column, not in FuhyoRecord.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, select
+from sqlalchemy import Connection, Row, Select, bindparam, select
 
 from juki.v1 import common_pb2
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from juki.v1 import provision_service_pb2 as pb
 from jukinet.records.kana import seion
-from jukinet.records.search import at_most_max_matches, with_four_information
+from jukinet.records.search import (
+    at_most_max_matches,
+    key_parameters,
+    limited,
+    with_four_information,
+)
 from jukinet.storage.schema import fuhyo_current, fuhyo_versions
 
 # Columns copied one to one between FuhyoRecord and fuhyo_versions.
@@ -109,23 +115,31 @@ def current(conn: Connection, juminhyo_code: str) -> Row[Any] | None:
     ).first()
 
 
+@functools.cache
+def _statement(by_code: bool, shape: tuple[str, ...]) -> Select[Any]:
+    statement = current_versions()
+    if by_code:
+        statement = statement.where(fuhyo_current.c.juminhyo_code == bindparam("key"))
+    else:
+        statement = with_four_information(
+            statement.where(fuhyo_current.c.status != fuhyo_pb.FUHYO_STATUS_REMOVED),
+            shape,
+            fuhyo_current,
+            fuhyo_versions,
+        )
+    return limited(statement.order_by(fuhyo_current.c.juminhyo_code))
+
+
 def find(conn: Connection, query: pb.ResidentQuery) -> Sequence[Row[Any]]:
     """Fuhyo rows the query's key matches: by code (removed too), or 4 information (on file).
 
     An emigrant's address is abroad, so a 4-information search for one names
     a birth date; an address key matches the current address in Japan.
     """
-    statement = current_versions()
-    if query.WhichOneof("key") == "juminhyo_code":
-        statement = statement.where(fuhyo_current.c.juminhyo_code == query.juminhyo_code)
-    else:
-        statement = with_four_information(
-            statement.where(fuhyo_current.c.status != fuhyo_pb.FUHYO_STATUS_REMOVED),
-            query.four_information,
-            fuhyo_current,
-            fuhyo_versions,
-        )
-    return at_most_max_matches(conn, statement.order_by(fuhyo_current.c.juminhyo_code))
+    parameters = key_parameters(query, ("juminhyo_code",))
+    by_code = query.WhichOneof("key") == "juminhyo_code"
+    shape = () if by_code else tuple(parameters)
+    return at_most_max_matches(conn, _statement(by_code, shape), parameters)
 
 
 # The record items of a fuhyo record; the My Number is never one (it comes via the link).

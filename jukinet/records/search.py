@@ -9,10 +9,11 @@ only. Kana is compared in its search form (清音化かな, kana.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, Table
+from sqlalchemy import ColumnElement, Connection, Row, Select, Table, bindparam
 
 from juki.v1 import common_pb2
 from juki.v1 import provision_service_pb2 as pb
@@ -30,37 +31,57 @@ def _like_prefix(text: str) -> str:
     return escaped + "%"
 
 
+def four_information_parameters(four: pb.FourInformation) -> dict[str, Any]:
+    """The 4-information key's values by parameter name (kana in search form, address text as
+    a LIKE prefix); the names present are the shape of the statement that uses them."""
+    given: dict[str, Any] = {}
+    if four.name_kana:
+        given["seion_kana"] = seion(four.name_kana)
+    if four.name_kanji:
+        given["name_kanji"] = four.name_kanji
+    if four.birth_date:
+        given["birth_date"] = four.birth_date
+    if four.sex:
+        given["sex"] = four.sex
+    if four.HasField("address"):
+        given["municipality"] = four.address.municipality_code
+        if four.address.text:
+            given["address_prefix"] = _like_prefix(four.address.text)
+    return given
+
+
 def with_four_information(
-    statement: Select[Any], four: pb.FourInformation, current: Table, versions: Table
+    statement: Select[Any], names: Iterable[str], current: Table, versions: Table
 ) -> Select[Any]:
-    """`statement` narrowed by the 4-information key (kana in search form, address by prefix).
+    """`statement` narrowed by the 4-information parameters `names` (bound at execution).
 
     `current` is an index table with seion_kana, name_kanji, birth_date and
     sex; `versions` the version table with the address columns. Shared by the
     resident and the fuhyo file.
     """
-    if four.name_kana:
-        statement = statement.where(current.c.seion_kana == seion(four.name_kana))
-    if four.name_kanji:
-        statement = statement.where(current.c.name_kanji == four.name_kanji)
-    if four.birth_date:
-        statement = statement.where(current.c.birth_date == four.birth_date)
-    if four.sex:
-        statement = statement.where(current.c.sex == four.sex)
-    if four.HasField("address"):
-        statement = statement.where(
-            versions.c.address_municipality_code == four.address.municipality_code
-        )
-        if four.address.text:
-            statement = statement.where(
-                versions.c.address_text.like(_like_prefix(four.address.text), escape="\\")
-            )
+    conditions: dict[str, ColumnElement[bool]] = {
+        "seion_kana": current.c.seion_kana == bindparam("seion_kana"),
+        "name_kanji": current.c.name_kanji == bindparam("name_kanji"),
+        "birth_date": current.c.birth_date == bindparam("birth_date"),
+        "sex": current.c.sex == bindparam("sex"),
+        "municipality": versions.c.address_municipality_code == bindparam("municipality"),
+        "address_prefix": versions.c.address_text.like(bindparam("address_prefix"), escape="\\"),
+    }
+    for name in names:
+        statement = statement.where(conditions[name])
     return statement
 
 
-def at_most_max_matches(conn: Connection, statement: Select[Any]) -> Sequence[Row[Any]]:
-    """The rows of `statement`, or QUERY_TOO_BROAD if there are more than MAX_MATCHES."""
-    found = conn.execute(statement.limit(MAX_MATCHES + 1)).all()
+def limited(statement: Select[Any]) -> Select[Any]:
+    """At most one row more than MAX_MATCHES (to tell a too broad search)."""
+    return statement.limit(MAX_MATCHES + 1)
+
+
+def at_most_max_matches(
+    conn: Connection, statement: Select[Any], parameters: dict[str, Any]
+) -> Sequence[Row[Any]]:
+    """The rows of a `limited` statement, or QUERY_TOO_BROAD if more than MAX_MATCHES."""
+    found = conn.execute(statement, parameters).all()
     if len(found) > MAX_MATCHES:
         raise RefusedError(
             Reason.QUERY_TOO_BROAD,
@@ -69,22 +90,41 @@ def at_most_max_matches(conn: Connection, statement: Select[Any]) -> Sequence[Ro
     return found
 
 
-def find(conn: Connection, query: pb.ResidentQuery) -> Sequence[Row[Any]]:
-    """The version rows (with `removed`) of the persons the query's key matches."""
-    statement = records.current_versions()
+def key_parameters(query: pb.ResidentQuery, by_code: tuple[str, ...]) -> dict[str, Any]:
+    """The parameters of a query's key: {"key": value} for a key in `by_code` (a 住民票コード
+    or My Number), else the 4 information's."""
     key = query.WhichOneof("key")
-    if key == "juminhyo_code":
-        statement = statement.where(resident_current.c.juminhyo_code == query.juminhyo_code)
-    elif key == "my_number":
-        statement = statement.where(resident_current.c.my_number == query.my_number)
+    if key in by_code:
+        return {"key": getattr(query, str(key))}
+    return four_information_parameters(query.four_information)
+
+
+# Statements are built once per key and shape and reused (#18: building and caching a fresh
+# statement per query cost more than running it).
+@functools.cache
+def _resident_statement(key: str | None, shape: tuple[str, ...]) -> Select[Any]:
+    statement = records.current_versions()
+    if key in _BY_KEY:
+        statement = statement.where(resident_current.c[key] == bindparam("key"))
     else:
         statement = with_four_information(
             statement.where(resident_current.c.removed.is_(False)),
-            query.four_information,
+            shape,
             resident_current,
             resident_versions,
         )
-    return at_most_max_matches(conn, statement.order_by(resident_current.c.juminhyo_code))
+    return limited(statement.order_by(resident_current.c.juminhyo_code))
+
+
+_BY_KEY = ("juminhyo_code", "my_number")
+
+
+def find(conn: Connection, query: pb.ResidentQuery) -> Sequence[Row[Any]]:
+    """The version rows (with `removed`) of the persons the query's key matches."""
+    parameters = key_parameters(query, _BY_KEY)
+    key = query.WhichOneof("key")
+    shape = () if key in _BY_KEY else tuple(parameters)
+    return at_most_max_matches(conn, _resident_statement(key, shape), parameters)
 
 
 def provided(row: Row[Any], items: frozenset[pb.RecordItem.ValueType]) -> pb.ProvidedRecord:

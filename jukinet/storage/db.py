@@ -27,6 +27,9 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# (kept, more under load) connections of a node's pool
+SQLITE_POOL = (20, 10)
+POSTGRESQL_POOL = (10, 5)
 # Execution option marking a connection that only reads (Database.reading).
 READ_ONLY = "juki_read_only"
 
@@ -87,7 +90,11 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         read_only = conn.get_execution_options().get(READ_ONLY, False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        # Straight to the driver: through exec_driver_sql, SQLAlchemy's statement machinery
+        # cost more than the BEGIN itself, on every transaction (#18).
+        conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+            "BEGIN" if read_only else "BEGIN IMMEDIATE"
+        )
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
@@ -108,7 +115,13 @@ def as_utc(value: dt.datetime) -> dt.datetime:
 def open_database(url: str, *, run_migrations: bool = True) -> Database:
     """Open (and by default migrate) the database at `url`."""
     is_sqlite = make_url(url).get_backend_name() == "sqlite"
-    engine = create_engine(url, pool_pre_ping=not is_sqlite)
+    # Sized to a node's 16 serving workers plus its background jobs, so connections are kept,
+    # not opened and closed under load (#18). PostgreSQL keeps fewer: its max_connections
+    # (default 100) is shared by every node and replica on the server.
+    pool = SQLITE_POOL if is_sqlite else POSTGRESQL_POOL
+    engine = create_engine(
+        url, pool_pre_ping=not is_sqlite, pool_size=pool[0], max_overflow=pool[1]
+    )
     if is_sqlite:
         _configure_sqlite(engine)
     if run_migrations:

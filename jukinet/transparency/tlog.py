@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, insert, select, text
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, text
 
 from juki.v1 import transparency_service_pb2 as transparency_pb
 from jukinet.storage import as_utc
@@ -99,6 +99,10 @@ def leaf_hash_of(spec: LogSpec, index: int, row: Mapping[Any, Any]) -> bytes:
     return merkle.leaf_hash(leaf_data(spec, index, fields_of(spec, row)))
 
 
+# Built once (#18): the group commit asks it for every group.
+_LAST_INDEX = select(func.max(log_leaves.c.leaf_index)).where(log_leaves.c.log == bindparam("log"))
+
+
 def append(conn: Connection, spec: LogSpec, rows: Sequence[Mapping[str, Any]]) -> list[int]:
     """Insert rows at the end of the log, with their leaves; their leaf indexes."""
     if not rows:
@@ -106,9 +110,7 @@ def append(conn: Connection, spec: LogSpec, rows: Sequence[Mapping[str, Any]]) -
     if conn.dialect.name == "postgresql":
         key = zlib.crc32(f"juki-net log {spec.name}".encode())
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
-    last = conn.execute(
-        select(func.max(log_leaves.c.leaf_index)).where(log_leaves.c.log == spec.name)
-    ).scalar()
+    last = conn.execute(_LAST_INDEX, {"log": spec.name}).scalar()
     start = 0 if last is None else int(last) + 1
     indexes = list(range(start, start + len(rows)))
     conn.execute(

@@ -35,6 +35,7 @@ from tests.helpers.network import (
     node_sealer,
     pending_outbox,
     running_network,
+    spans_settled,
     versions,
     wait_for,
 )
@@ -270,6 +271,7 @@ def test_status_shows_the_latest_checks_and_nothing_personal_is_kept(network: Lo
     codes = plant.codes_of(network, "cs-141305", "141305")
     assert codes
     pattern = re.compile("|".join(sorted(codes)))
+    spans_settled(network, ("cs-141305", "prefecture-14", "national"))
     for node in ("cs-141305", "prefecture-14", "national"):
         engine = node_db(network, node)
         with engine.connect() as conn:

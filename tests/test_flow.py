@@ -9,15 +9,19 @@ from typing import Any
 
 import grpc
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from juki.v1 import common_pb2
 from juki.v1.cs_service_pb2 import SubmitChangesRequest
 from juki.v1.cs_service_pb2_grpc import CsServiceStub
 from jukinet.client import calls as clients
 from jukinet.client.calls import submit_change
+from jukinet.core.telemetry import setup_tracing
 from jukinet.dev import synthetic
 from jukinet.dev.localnet import LocalNetwork
-from tests.helpers.network import versions, wait_for
+from tests.helpers.network import spans_settled, versions, wait_for
 
 PATH = ("cs-141003", "prefecture-14", "national")
 
@@ -124,6 +128,8 @@ def test_one_trace_covers_cs_prefecture_national(network: LocalNetwork) -> None:
 
     def spans_of_trace() -> dict[str, list[dict[str, Any]]] | None:
         submit = [s for s in _spans(network, "cs-141003") if s["name"].endswith("/SubmitChange")]
+        if not submit:
+            return None  # spans reach the file in batches (every 200 ms)
         trace_id = submit[-1]["context"]["trace_id"]
         found = {
             n: [s for s in _spans(network, n) if s["context"]["trace_id"] == trace_id] for n in PATH
@@ -179,9 +185,28 @@ def test_no_personal_data_in_spans_or_logs(network: LocalNetwork) -> None:
     change = _birth(4)
     submit_change(network.info, change)
     wait_for(lambda: versions(network, "national", change.record.juminhyo_code))
+    spans_settled(network, [n.name for n in network.info.nodes])
     assert all(Path(network.node_info(n).trace_file).stat().st_size > 0 for n in PATH)
     for node in network.info.nodes:
         for key in ("trace_file", "log_file"):
             text = Path(getattr(node, key)).read_text(encoding="utf-8", errors="replace")
             for value in _personal_values(change):
                 assert value not in text, f"personal data in {node.name} {key}"
+
+
+def test_the_span_file_holds_what_the_sdk_would_write(tmp_path: Path) -> None:
+    """The span file's own formatter (resource turned into JSON once) writes each span with
+    exactly the keys and values of the SDK's ReadableSpan.to_json."""
+    file = tmp_path / "spans.jsonl"
+    provider = setup_tracing("node-x", file)
+    kept = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(kept))
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("outer", attributes={"rpc.method": "M"}) as outer:
+        outer.add_event("step", {"n": 1})
+        with tracer.start_as_current_span("inner", links=[trace.Link(outer.get_span_context())]):
+            pass
+    provider.shutdown()
+    written = [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines()]
+    assert written == [json.loads(span.to_json()) for span in kept.get_finished_spans()]
+    assert [s["name"] for s in written] == ["inner", "outer"]

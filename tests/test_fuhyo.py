@@ -36,6 +36,7 @@ from tests.helpers.network import (
     node_db,
     provision_rows,
     running_network,
+    spans_settled,
     versions,
     wait_for,
 )
@@ -455,6 +456,7 @@ def test_the_my_number_is_never_in_fuhyo_tables_logs_or_spans(
     engine.dispose()
     secret_values = [emigrant.my_number]
     personal = [emigrant.code, emigrant.fuhyo.record.name_kanji, emigrant.fuhyo.record.birth_date]
+    spans_settled(network, ("fuhyo-14", "prefecture-14"))
     files = [fuhyo / "spans.jsonl", fuhyo / "node.log", _store(network)]
     files += [network.node_dir("prefecture-14") / n for n in ("spans.jsonl", "node.log")]
     for path in files:

@@ -30,6 +30,7 @@ from tests.helpers.network import (
     node_credentials,
     node_sealer,
     provision_rows,
+    spans_settled,
     versions,
     wait_for,
 )
@@ -200,6 +201,7 @@ def test_refusals_are_recorded_in_both_logs(
 
 def test_my_number_never_in_logs_or_spans(network: LocalNetwork, people: Any) -> None:
     _call(network, _fuhyo(network), _request(people["emigrant"].juminhyo_code))
+    spans_settled(network, ("prefecture-14", "fuhyo-14"))
     for name in ("prefecture-14", "fuhyo-14"):
         info = network.node_info(name)
         for path in (info.log_file, info.trace_file):

@@ -18,9 +18,11 @@ set from a record.
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import grpc
 from opentelemetry import context as otel_context
@@ -30,13 +32,65 @@ from opentelemetry.instrumentation.grpc.grpcext import intercept_channel
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from opentelemetry.sdk.util import ns_to_iso_str
 
 EXPORTER_ENV = "OTEL_TRACES_EXPORTER"
 SPAN_FILE_DELAY_MS = 200
 
 
+@functools.lru_cache(maxsize=4)
+def _resource_of(resource: Resource) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(resource.to_json())
+    return loaded
+
+
+def _attributes(attributes: Any) -> dict[str, Any] | None:
+    return None if attributes is None else dict(attributes)
+
+
 def _json_line(span: ReadableSpan) -> str:
-    return f"{span.to_json(indent=None)}\n"
+    """One span as the SDK's `ReadableSpan.to_json` writes it (same keys and values), on one
+    line, with the process's resource turned into JSON once instead of per span (#18: that was
+    two thirds of the cost of writing a span)."""
+    context, parent = span.context, span.parent
+    line = {
+        "name": span.name,
+        "context": {
+            "trace_id": f"0x{trace.format_trace_id(context.trace_id)}",
+            "span_id": f"0x{trace.format_span_id(context.span_id)}",
+            "trace_state": repr(context.trace_state),
+        }
+        if context
+        else None,
+        "kind": str(span.kind),
+        "parent_id": f"0x{trace.format_span_id(parent.span_id)}" if parent else None,
+        "start_time": ns_to_iso_str(span.start_time) if span.start_time else None,
+        "end_time": ns_to_iso_str(span.end_time) if span.end_time else None,
+        "status": {"status_code": span.status.status_code.name}
+        | ({"description": span.status.description} if span.status.description else {}),
+        "attributes": _attributes(span.attributes),
+        "events": [
+            {
+                "name": e.name,
+                "timestamp": ns_to_iso_str(e.timestamp),
+                "attributes": _attributes(e.attributes),
+            }
+            for e in span.events
+        ],
+        "links": [
+            {
+                "context": {
+                    "trace_id": f"0x{trace.format_trace_id(link.context.trace_id)}",
+                    "span_id": f"0x{trace.format_span_id(link.context.span_id)}",
+                    "trace_state": repr(link.context.trace_state),
+                },
+                "attributes": _attributes(link.attributes),
+            }
+            for link in span.links
+        ],
+        "resource": _resource_of(span.resource),
+    }
+    return json.dumps(line) + "\n"
 
 
 def setup_tracing(service_name: str, trace_file: Path | None) -> TracerProvider:

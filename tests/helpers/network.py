@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,25 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: floa
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+def spans_settled(net: LocalNetwork, nodes: Sequence[str]) -> None:
+    """Wait until the nodes' span files stop growing: spans reach them in batches (every
+    200 ms, core/telemetry.py), so a check of what they hold must let the last batch land."""
+    paths = [Path(net.node_info(name).trace_file or "") for name in nodes]
+
+    def sizes() -> list[int]:
+        return [p.stat().st_size if p.is_file() else 0 for p in paths]
+
+    previous = [sizes()]
+
+    def unchanged() -> bool:
+        time.sleep(0.5)
+        now = sizes()
+        settled, previous[0] = now == previous[0], now
+        return settled
+
+    wait_for(unchanged, timeout=30)
 
 
 def node_db(net: LocalNetwork, name: str) -> Any:

@@ -36,6 +36,8 @@ from opentelemetry.sdk.util import ns_to_iso_str
 
 EXPORTER_ENV = "OTEL_TRACES_EXPORTER"
 SPAN_FILE_DELAY_MS = 200
+SPAN_FILE_QUEUE = 65_536
+SPAN_FILE_BATCH = 4_096
 
 
 @functools.lru_cache(maxsize=4)
@@ -106,6 +108,10 @@ def setup_tracing(service_name: str, trace_file: Path | None) -> TracerProvider:
             BatchSpanProcessor(
                 ConsoleSpanExporter(out=stream, formatter=_json_line),
                 schedule_delay_millis=SPAN_FILE_DELAY_MS,
+                # The SDK's default queue (2,048) dropped spans in bursts (a consistency run);
+                # the file must hold every hop, so the queue is deep and batches are large.
+                max_queue_size=SPAN_FILE_QUEUE,
+                max_export_batch_size=SPAN_FILE_BATCH,
             )
         )
     for name in (n.strip() for n in os.environ.get(EXPORTER_ENV, "none").split(",")):

@@ -88,7 +88,6 @@ class _Plan:
         if not ledger.is_kept(change_id):
             return
         self.decided[change_id] = decision
-        ledger.count(decision)
         self.remembered.append(ledger.decision_row(change_id, sender, decision, self.now))
 
     def store(
@@ -210,6 +209,7 @@ def _write(conn: Connection, plan: _Plan) -> None:
         outbox.enqueue(conn, plan.queued, destination=plan.destination, now=plan.now)
     if plan.remembered:
         conn.execute(insert(received_changes), plan.remembered)
+        ledger.count((row["outcome"], row["reason"]) for row in plan.remembered)
 
 
 def _write_index(conn: Connection, changed: Iterable[tuple[str, _Person]]) -> None:

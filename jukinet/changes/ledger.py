@@ -26,7 +26,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -351,15 +352,18 @@ def decision_row(
     }
 
 
-def count(decision: Decision) -> None:
-    """Count a decision in the node's metrics (outcome, and the reason of a refusal)."""
-    outcome = common_pb2.ChangeOutcome.Name(decision.outcome).removeprefix("CHANGE_OUTCOME_")
-    metrics.CHANGES.add(1, {"outcome": outcome.lower(), "reason": decision.reason})
+def count(decisions: Iterable[tuple[int, str]]) -> None:
+    """Count decisions, given as (outcome, reason), in the node's metrics: one update per
+    outcome and reason, not per change (#18: a counter update per change of a 500-change batch
+    cost more than deciding it)."""
+    for (outcome, reason), n in Counter(decisions).items():
+        name = common_pb2.ChangeOutcome.Name(outcome).removeprefix("CHANGE_OUTCOME_")  # type: ignore[arg-type]
+        metrics.CHANGES.add(n, {"outcome": name.lower(), "reason": reason})
 
 
 def remember(conn: Connection, change_id: str, intake: Intake, decision: Decision) -> None:
     """Remember the decision on `change_id` (so a re-delivery is answered the same way)."""
-    count(decision)
+    count([(decision.outcome, decision.reason)])
     conn.execute(
         insert(received_changes),
         decision_row(change_id, intake.sender, decision, intake.clock.now()),

@@ -278,7 +278,10 @@ class Deliverer:
 
     def _deliver(self, batch: list[Pending]) -> None:
         first, *rest = batch
-        links = [trace.Link(span_context_of(p.trace_context)) for p in rest if p.trace_context]
+        # One link per other trace the batch carries (changes of one call share theirs).
+        others = dict.fromkeys(p.trace_context for p in rest if p.trace_context)
+        others.pop(first.trace_context, None)
+        links = [trace.Link(span_context_of(t)) for t in others]
         with self._tracer.start_as_current_span(
             "outbox.deliver",
             context=context_from_traceparent(first.trace_context),

@@ -60,10 +60,18 @@ def _check_date(value: str, field: str, today: dt.date) -> dt.date:
     return parsed
 
 
+# Control, format, surrogate, private-use and unassigned characters.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+
+
 def _check_text(value: str, field: str, limit: int) -> None:
     if not value or len(value) > limit:
         raise invalid_field(field, f"must be 1..{limit} characters")
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in value):
+    # Fast path: printable text (ideographic spaces aside) holds none of the refused
+    # categories; only other text is looked at character by character.
+    if not value.replace("\u3000", " ").isprintable() and any(
+        unicodedata.category(c) in _REFUSED_CATEGORIES for c in value
+    ):
         raise invalid_field(field, "must not contain control or unassigned characters")
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from concurrent import futures
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
+from jukinet.core.errors import Reason, RefusedError
 from jukinet.provision.log import PROVIDED, Entry, ProvisionLog
 from jukinet.storage import Database
+from jukinet.storage.group_commit import GroupTransaction
 from jukinet.storage.schema import provision_log
 
 
@@ -58,3 +61,29 @@ def test_a_reader_does_not_hold_up_a_writer(db: Database) -> None:
         assert written.wait(5), "the write waited for the reader"
     writer.join()
     assert _rows(db) == 1
+
+
+def test_units_of_work_commit_together_and_one_that_fails_is_rolled_back_alone(
+    db: Database,
+) -> None:
+    """GroupTransaction (the narrow link's answers): each unit in its own savepoint."""
+    group = GroupTransaction(db, "test-units")
+
+    def unit(i: int) -> int:
+        def work(conn: Connection) -> int:
+            ProvisionLog.write(conn, [_entry(i)], dt.datetime.now(dt.UTC))
+            if i % 5 == 0:
+                raise RefusedError(Reason.PERSON_NOT_FOUND)  # after its own write
+            return i * 2
+
+        return group.run(work)
+
+    outcomes: list[int | str] = []
+    with futures.ThreadPoolExecutor(16) as pool:
+        for future in [pool.submit(unit, i) for i in range(1, 41)]:
+            try:
+                outcomes.append(future.result())
+            except RefusedError as refusal:
+                outcomes.append(refusal.reason)
+    assert outcomes == [i * 2 if i % 5 else "PERSON_NOT_FOUND" for i in range(1, 41)]
+    assert _rows(db) == 32  # the 8 failed units' rows were rolled back, no one else's

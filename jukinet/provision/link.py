@@ -35,6 +35,7 @@ from jukinet.records.residents import current_versions
 from jukinet.records.validation import check_change_id
 from jukinet.sealing.sealed_rpc import SealedEndpoint, SealedStub
 from jukinet.storage import Database
+from jukinet.storage.group_commit import GroupTransaction
 from jukinet.storage.schema import resident_current
 
 
@@ -93,7 +94,7 @@ class LinkAnswerer:
         node: Identity,
         catalogue: Catalogue | None = None,
     ) -> None:
-        self._db = db
+        self._answers = GroupTransaction(db, "link-answers")
         self._log = log
         self._endpoint = endpoint
         self._node = node
@@ -119,13 +120,18 @@ class LinkAnswerer:
         )
         try:
             check_link_request(self._catalogue, link, fuhyo=fuhyo, node=self._node)
-            with self._db.transaction() as conn:
+            provided = dataclasses.replace(
+                entry, outcome=PROVIDED, subject_hash=log.subject(link.juminhyo_code)
+            )
+
+            def look_up(conn: Connection) -> str:
                 request.remember(conn)
-                my_number = emigrants_my_number(conn, link.juminhyo_code)
-                provided = dataclasses.replace(
-                    entry, outcome=PROVIDED, subject_hash=log.subject(link.juminhyo_code)
-                )
+                found = emigrants_my_number(conn, link.juminhyo_code)
                 ProvisionLog.write(conn, [provided], request.received_at)
+                return found
+
+            # Replay record, lookup and log entry: one unit, committed with concurrent calls'.
+            my_number = self._answers.run(look_up)
         except RefusedError as refusal:
             log.write_refusal(dataclasses.replace(entry, reason=refusal.reason, items_given=""))
             metrics.LINK_CALLS.add(1, {"outcome": "refused"})

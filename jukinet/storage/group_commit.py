@@ -1,10 +1,16 @@
-"""Group commit: items of concurrent callers written in one transaction, each caller waiting for
-the commit that holds its own.
+"""Group commit: the work of concurrent callers committed in one transaction, each caller waiting
+for the commit that holds its own.
 
 Why: what must be durable before an answer leaves (a provision-log entry) costs one fsync per
 commit on SQLite with synchronous=FULL and one WAL flush on PostgreSQL; one commit per
 concurrent group instead of per call keeps calls fast under load without weakening the
-guarantee. The provision log uses it, and so does the benchmark's durable-commit floor.
+guarantee. Two shapes:
+
+- `GroupCommit`: items written together by one function (the provision log; the benchmark's
+  durable-commit floor) — one failing write fails the group.
+- `GroupTransaction`: units of work, each in a savepoint of its own inside the group's
+  transaction (the narrow link's answer: replay record, lookup, log entry) — a unit that
+  fails is rolled back alone and its caller gets its error; the others commit together.
 """
 
 from __future__ import annotations
@@ -12,41 +18,40 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection
 
 from jukinet.storage.db import Database
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
-class _Ticket(Generic[T]):
-    """One caller's items in a group, and how their commit ended."""
+class _Ticket:
+    """One caller's part of a group (`job`), its result and how the commit ended."""
 
-    items: Sequence[T]
+    job: Any
     done: threading.Event = field(default_factory=threading.Event)
+    result: Any = None
     error: BaseException | None = None
 
 
-class GroupCommit(Generic[T]):
-    """Commits items with `write(conn, items)`, concurrent callers' together, in a thread of its
-    own (`name`), started on first use."""
+class _Grouped:
+    """The queue and the thread (`name`, started on first use) both shapes share; a subclass
+    says how a group is written (`_execute`)."""
 
-    def __init__(
-        self, db: Database, write: Callable[[Connection, list[T]], None], name: str
-    ) -> None:
+    def __init__(self, db: Database, name: str) -> None:
         self._db = db
-        self._write = write
         self._name = name
-        self._pending: list[_Ticket[T]] = []
+        self._pending: list[_Ticket] = []
         self._arrived = threading.Condition()
         self._thread: threading.Thread | None = None
 
-    def commit(self, items: Sequence[T]) -> None:
-        """Commit `items` with whatever else is waiting; raise if that commit failed."""
-        ticket = _Ticket(items)
+    def _submit(self, job: Any) -> Any:
+        """Queue `job`, wait for the commit that holds it; its result, or raise its error."""
+        ticket = _Ticket(job)
         with self._arrived:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
@@ -56,6 +61,10 @@ class GroupCommit(Generic[T]):
         ticket.done.wait()
         if ticket.error is not None:
             raise ticket.error
+        return ticket.result
+
+    def _execute(self, conn: Connection, group: list[_Ticket]) -> None:
+        raise NotImplementedError
 
     def _run(self) -> None:
         while True:
@@ -63,12 +72,46 @@ class GroupCommit(Generic[T]):
                 while not self._pending:
                     self._arrived.wait()
                 group, self._pending = self._pending, []
-            error: BaseException | None = None
             try:
                 with self._db.transaction() as conn:
-                    self._write(conn, [item for t in group for item in t.items])
-            except Exception as failure:  # every waiting caller gets it
-                error = failure
+                    self._execute(conn, group)
+            except Exception as failure:  # every caller of the group gets it
+                for ticket in group:
+                    ticket.error = ticket.error or failure
             for ticket in group:
-                ticket.error = error
                 ticket.done.set()
+
+
+class GroupCommit(_Grouped, Generic[T]):
+    """Commits items with `write(conn, items)`, concurrent callers' together."""
+
+    def __init__(
+        self, db: Database, write: Callable[[Connection, list[T]], None], name: str
+    ) -> None:
+        super().__init__(db, name)
+        self._write = write
+
+    def commit(self, items: Sequence[T]) -> None:
+        """Commit `items` with whatever else is waiting; raise if that commit failed."""
+        self._submit(items)
+
+    def _execute(self, conn: Connection, group: list[_Ticket]) -> None:
+        self._write(conn, [item for ticket in group for item in ticket.job])
+
+
+class GroupTransaction(_Grouped):
+    """Runs units of work of concurrent callers in one transaction, each in its own savepoint."""
+
+    def run(self, work: Callable[[Connection], R]) -> R:
+        """`work(conn)`'s result once committed with the group; its own error if it failed
+        (its savepoint rolled back, nothing of it written), or the group's commit error."""
+        result: R = self._submit(work)
+        return result
+
+    def _execute(self, conn: Connection, group: list[_Ticket]) -> None:
+        for ticket in group:
+            try:
+                with conn.begin_nested():
+                    ticket.result = ticket.job(conn)
+            except Exception as error:  # this caller's alone
+                ticket.error = error

@@ -56,7 +56,9 @@ def test_a_node_folder_rotates_then_retires_its_sealing_keys(tmp_path: Path) -> 
     assert first < rotated and len(rotated) == 5
     # Not active for two hours: nothing is superseded yet.
     assert "nothing to retire" in _mistake("node", "retire-keys", "--dir", str(folder))
-    _ok("node", "rotate-keys", "--dir", str(folder), "--activate-in-hours", "0")
+    assert "caution" not in out  # two hours: time enough for 4 refreshes of 300 s
+    soon = _ok("node", "rotate-keys", "--dir", str(folder), "--activate-in-hours", "0")
+    assert "caution: that is sooner than the signed document can reach every node" in soon
     _ok("node", "retire-keys", "--dir", str(folder))
     ring = NodeKeyring(folder / "sealing-keys.json")
     ring.refresh()

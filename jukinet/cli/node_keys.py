@@ -25,8 +25,13 @@ from jukinet.trust import pki
 CONFIG, KEY_REQUEST = "config.toml", "key-document.request"
 
 
-def _node(folder: Path) -> tuple[str, NodeKeyring]:
-    """The node's SPIFFE ID and keyring, from its folder's config."""
+# A signed key document reaches a CS three refreshes after the CA publishes it (national,
+# prefecture, CS), give or take one.
+TIERS = 4
+
+
+def _node(folder: Path) -> tuple[str, NodeKeyring, float]:
+    """The node's SPIFFE ID, keyring and trust refresh interval, from its folder's config."""
     try:
         config = load_node_config(folder / CONFIG)
     except FileNotFoundError:
@@ -35,7 +40,7 @@ def _node(folder: Path) -> tuple[str, NodeKeyring]:
         raise UsageError(f"{folder / CONFIG}: not a node config ({error})") from None
     if not config.keyring_file.is_file():
         raise UsageError(f"{config.keyring_file}: the node's sealing keys are missing")
-    return config.spiffe_id, NodeKeyring(config.keyring_file)
+    return config.spiffe_id, NodeKeyring(config.keyring_file), config.trust_refresh_s
 
 
 def _write_request(folder: Path, spiffe_id: str, ring: NodeKeyring) -> Path:
@@ -49,19 +54,26 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     """New sealing keys, active from --activate-in-hours on, and a request for their document."""
     if args.activate_in_hours < 0:
         raise UsageError("--activate-in-hours: must be 0 or more")
-    spiffe_id, ring = _node(args.dir)
+    spiffe_id, ring, refresh_s = _node(args.dir)
     now = clock.SYSTEM.now()
     active_from = now + dt.timedelta(hours=args.activate_in_hours)
     rotate(ring, now, active_from)
     request = _write_request(args.dir, spiffe_id, ring)
     print(f"new sealing keys, used from {active_from:%Y-%m-%d %H:%M} UTC")
     print(f"  send {request} to the CA operator (juki-net pki sign-keys) well before then")
+    needed_s = TIERS * refresh_s
+    if args.activate_in_hours * 3600 < needed_s:
+        print(
+            f"  caution: that is sooner than the signed document can reach every node "
+            f"(about {needed_s:.0f} s: {TIERS} trust refreshes); until it has, peers refuse "
+            "what this node signs with the new key"
+        )
     return 0
 
 
 def cmd_retire(args: argparse.Namespace) -> int:
     """Drop the keys newer active ones replaced, and a request for the document without them."""
-    spiffe_id, ring = _node(args.dir)
+    spiffe_id, ring, _ = _node(args.dir)
     ring.refresh()
     dropped = superseded(ring.entries, clock.SYSTEM.now())
     if not dropped:

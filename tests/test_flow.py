@@ -125,6 +125,7 @@ def test_one_trace_covers_cs_prefecture_national(network: LocalNetwork) -> None:
     change = _birth(3)
     submit_change(network.info, change)
     wait_for(lambda: versions(network, "national", change.record.juminhyo_code))
+    spans_settled(network, PATH)  # each process writes its spans in its own batches
 
     def spans_of_trace() -> dict[str, list[dict[str, Any]]] | None:
         submit = [s for s in _spans(network, "cs-141003") if s["name"].endswith("/SubmitChange")]

@@ -23,7 +23,6 @@ import grpc
 import provision
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 
-from jukinet.core.config import Credentials
 from jukinet.core.identity import Identity, Role
 from jukinet.dev.localnet import LocalNetwork
 from jukinet.dev.topology import free_port
@@ -72,8 +71,7 @@ def _server(
 
 
 def _channel(net: LocalNetwork, address: str) -> grpc.Channel:
-    who = net.info.clients[provision.ORGAN]
-    creds = Credentials(cert_file=who.cert, key_file=who.key, trust_bundle=net.bundle)
+    creds = net.info.credentials(net.info.clients[provision.ORGAN])
     return tls.secure_channel(address, creds, Identity.of(Role.PREFECTURE, "14"))
 
 

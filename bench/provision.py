@@ -30,7 +30,6 @@ from sqlalchemy import select, text
 from juki.v1 import provision_service_pb2 as pb
 from juki.v1 import provision_service_pb2_grpc as pb_grpc
 from jukinet.client import calls as clients
-from jukinet.core.config import Credentials
 from jukinet.core.identity import Identity, Role
 from jukinet.dev import synthetic
 from jukinet.dev.localnet import LocalNetwork
@@ -93,8 +92,7 @@ def _echo_server(net: LocalNetwork) -> tuple[grpc.Server, str]:
 def baseline(net: LocalNetwork, count: int) -> dict[str, dict[str, float]]:
     """The bare echo, sequential and concurrent."""
     server, address = _echo_server(net)
-    who = net.info.clients[ORGAN]
-    creds = Credentials(cert_file=who.cert, key_file=who.key, trust_bundle=net.bundle)
+    creds = net.info.credentials(net.info.clients[ORGAN])
     channel = tls.secure_channel(address, creds, Identity.of(Role.PREFECTURE, "14"))
     echo = channel.unary_unary("/bench.Echo/Echo")
     try:

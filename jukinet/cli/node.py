@@ -188,12 +188,17 @@ def _node_entry(config_path: Path) -> NodeEntry:
         identity = config.identity
     except (ValueError, KeyError, TypeError, IdentityError) as error:
         raise UsageError(f"{config_path}: not a node config ({error})") from None
+    return _reached_at(identity, config.advertised_address or config.listen, config.name)
+
+
+def _reached_at(identity: Identity, address: str, name: str) -> NodeEntry:
+    """The description's entry for `identity`, served at `address`."""
     return NodeEntry(
-        name=config.name,
+        name=name,
         role=identity.role,
         code=identity.code,
         spiffe_id=identity.spiffe_id,
-        address=config.advertised_address or config.listen,
+        address=address,
         tls_name=tls.node_dns_name(identity),
     )
 
@@ -219,14 +224,7 @@ def _signing_service(address: str | None, trust_domain: str) -> NodeEntry | None
         return None
     _port(address, "--signing-service")
     identity = Identity.of(Role.CA, trust_domain=trust_domain)
-    return NodeEntry(
-        name=identity.label,
-        role=identity.role,
-        code="",
-        spiffe_id=identity.spiffe_id,
-        address=address,
-        tls_name=tls.node_dns_name(identity),
-    )
+    return _reached_at(identity, address, identity.label)
 
 
 def cmd_describe(args: argparse.Namespace) -> int:
@@ -237,13 +235,14 @@ def cmd_describe(args: argparse.Namespace) -> int:
     domains = {Identity.parse(n.spiffe_id).trust_domain for n in nodes}
     if len(domains) != 1:
         raise UsageError("the nodes must be of one trust domain")
+    trust_domain = domains.pop()
     description = NetworkDescription(
-        trust_domain=next(iter(domains)),
+        trust_domain=trust_domain,
         trust_bundle=args.bundle.resolve(),
         revocation_list=None,
         clients=clients,
         nodes=nodes,
-        signing_service=_signing_service(args.signing_service, domains.pop()),
+        signing_service=_signing_service(args.signing_service, trust_domain),
     )
     description.save(args.out)
     print(f"{args.out}: {len(nodes)} node(s), {len(clients)} client(s)")

@@ -2,7 +2,7 @@
 
 A register system, an organ or an operator is a client, not a server: it has
 no background job. Its certificate is renewed when it opens a channel past
-the certificate's half-life (and by `juki-net pki renew`, for a timer), at the
+the certificate's half-life (and by `juki-net pki renew-client`, for a timer), at the
 CA's signing service the network description names, over the current, still
 valid certificate (trust/reissue.py: a new key on this host, a request for the
 same identity). A lock file beside the certificate keeps two processes of one
@@ -23,7 +23,6 @@ from cryptography import x509
 from juki.v1 import trust_service_pb2 as trust_pb
 from juki.v1 import trust_service_pb2_grpc as trust_grpc
 from jukinet.core import clock
-from jukinet.core.config import Credentials
 from jukinet.core.network import ClientEntry, NetworkDescription
 from jukinet.trust import pki, tls
 from jukinet.trust.reissue import renew_certificate
@@ -50,9 +49,7 @@ def renew(network: NetworkDescription, client: ClientEntry) -> x509.Certificate:
     service = network.signing_service
     if service is None:
         raise ValueError("the network description names no signing service")
-    creds = Credentials(
-        cert_file=client.cert, key_file=client.key, trust_bundle=network.trust_bundle
-    )
+    creds = network.credentials(client)
 
     def send(csr_pem: bytes) -> bytes:
         with tls.secure_channel(service.address, creds, service.identity) as channel:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jukinet.core.config import Credentials
 from jukinet.core.errors import JukiError
 from jukinet.core.identity import Identity, IdentityError, Role
 
@@ -132,6 +133,12 @@ class NetworkDescription:
     def operator(self) -> ClientEntry:
         """The operator identity operator commands use."""
         return self.client(OPERATOR)
+
+    def credentials(self, client: ClientEntry) -> Credentials:
+        """The TLS credentials `client` presents, with this network's trust bundle."""
+        return Credentials(
+            cert_file=client.cert, key_file=client.key, trust_bundle=self.trust_bundle
+        )
 
     def with_address(self, name: str, address: str) -> NetworkDescription:
         """This description, with node `name` reached at `address`."""

@@ -50,6 +50,14 @@ def _attributes(attributes: Any) -> dict[str, Any] | None:
     return None if attributes is None else dict(attributes)
 
 
+def _context(context: trace.SpanContext) -> dict[str, str]:
+    return {
+        "trace_id": f"0x{trace.format_trace_id(context.trace_id)}",
+        "span_id": f"0x{trace.format_span_id(context.span_id)}",
+        "trace_state": repr(context.trace_state),
+    }
+
+
 def _json_line(span: ReadableSpan) -> str:
     """One span as the SDK's `ReadableSpan.to_json` writes it (same keys and values), on one
     line, with the process's resource turned into JSON once instead of per span (#18: that was
@@ -57,13 +65,7 @@ def _json_line(span: ReadableSpan) -> str:
     context, parent = span.context, span.parent
     line = {
         "name": span.name,
-        "context": {
-            "trace_id": f"0x{trace.format_trace_id(context.trace_id)}",
-            "span_id": f"0x{trace.format_span_id(context.span_id)}",
-            "trace_state": repr(context.trace_state),
-        }
-        if context
-        else None,
+        "context": _context(context) if context else None,
         "kind": str(span.kind),
         "parent_id": f"0x{trace.format_span_id(parent.span_id)}" if parent else None,
         "start_time": ns_to_iso_str(span.start_time) if span.start_time else None,
@@ -81,11 +83,7 @@ def _json_line(span: ReadableSpan) -> str:
         ],
         "links": [
             {
-                "context": {
-                    "trace_id": f"0x{trace.format_trace_id(link.context.trace_id)}",
-                    "span_id": f"0x{trace.format_span_id(link.context.span_id)}",
-                    "trace_state": repr(link.context.trace_state),
-                },
+                "context": _context(link.context),
                 "attributes": _attributes(link.attributes),
             }
             for link in span.links

@@ -113,7 +113,7 @@ class Node:
             self.svid = SvidSource(config.workload_api, config.credentials, config.spiffe_id)
             self.svid.fetch()
         self.credentials = CredentialWatcher(config.credentials)
-        self.keyring = NodeKeyring(config.keyring_file)
+        self.keyring = NodeKeyring(config.keyring_file, clock=clock)
         self.key_directory = KeyDirectory(config.key_directory, config.credentials.trust_bundle)
         self.sealer = Sealer(self.identity.spiffe_id, self.keyring, self.key_directory, clock=clock)
         self.revocation = (

@@ -269,11 +269,8 @@ class NodeKeyring:
         of_use = [e for e in self.entries if e.use == use]
         if not of_use:
             raise KeyTrustError(f"no {kind} key")
-        now = self.clock.now()
-        active = [e for e in of_use if is_active(e, now)]
-        if not active:
-            return min(of_use, key=lambda e: e.not_before)
-        return max(active, key=lambda e: e.not_before)
+        newest = newest_active(of_use, use, self.clock.now())
+        return newest or min(of_use, key=lambda e: e.not_before)
 
     def current_encryption_entry(self) -> PrivateKeyEntry:
         """The newest encryption key entry (what data at rest is sealed under)."""
@@ -316,6 +313,14 @@ def is_active(entry: PrivateKeyEntry, now: dt.datetime) -> bool:
     return entry.not_before + KEY_BACKDATE <= now
 
 
+def newest_active(
+    entries: Iterable[PrivateKeyEntry], use: envelope_pb2.KeyUse.ValueType, now: dt.datetime
+) -> PrivateKeyEntry | None:
+    """The newest of `entries` of `use` active by `now` (None if none is)."""
+    active = [e for e in entries if e.use == use and is_active(e, now)]
+    return max(active, key=lambda e: e.not_before, default=None)
+
+
 def rotate(ring: NodeKeyring, now: dt.datetime, active_from: dt.datetime | None = None) -> None:
     """Add a new encryption and signing key, used from `active_from` (default: now); the old
     ones stay until `retire`."""
@@ -332,11 +337,11 @@ def superseded(entries: Iterable[PrivateKeyEntry], now: dt.datetime) -> list[str
     entries = list(entries)
     dropped = []
     for use in {e.use for e in entries}:
-        active = [e for e in entries if e.use == use and is_active(e, now)]
-        if not active:
-            continue
-        newest = max(active, key=lambda e: e.not_before)
-        dropped += [e.key_id for e in active if e.not_before < newest.not_before]
+        newest = newest_active(entries, use, now)
+        if newest is not None:  # what came before an active key is active too, and replaced
+            dropped += [
+                e.key_id for e in entries if e.use == use and e.not_before < newest.not_before
+            ]
     return sorted(dropped)
 
 

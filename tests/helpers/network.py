@@ -140,8 +140,7 @@ def last_audit_reason(net: LocalNetwork, name: str) -> str:
 
 def client_credentials(net: LocalNetwork, client: str) -> Credentials:
     """The TLS credentials of one of network.json's clients (e.g. 'operator')."""
-    who = net.info.clients[client]
-    return Credentials(cert_file=who.cert, key_file=who.key, trust_bundle=net.bundle)
+    return net.info.credentials(net.info.clients[client])
 
 
 def node_credentials(net: LocalNetwork, name: str) -> Credentials:

@@ -14,11 +14,10 @@ Rotation: `rotate()` adds a new key pair of each kind; the node's document
 then lists old and new side by side. Senders seal to the newest encryption
 key; the receiver keeps decrypting with the old one (still in its private key
 file) until the overlap ends and `retire()` removes the `superseded` ones.
-A node on a host of its own rotates with an activation time in the future:
-its new document must reach every peer through the trust material first, so
-peers seal to the new key, and the node signs with it, only from then on (a
-key is *active* from its `not_before` plus KEY_BACKDATE, the moment it was
-made for).
+A node on a host of its own rotates with an activation time in the future, so
+its new document reaches every peer with the trust material before peers seal
+to the new key and the node signs with it (`is_active`: from `not_before` plus
+KEY_BACKDATE, the moment the key was made for).
 
 Private keys live in one JSON file per node, mode 0600, never in a database.
 """

@@ -26,22 +26,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
 from juki.v1 import common_pb2
 from jukinet.changes import batches, ledger, outbox
 from jukinet.core.clock import today_in_japan
 from jukinet.core.errors import RefusedError
 from jukinet.records import lifecycle, residents
+from jukinet.storage import bulk
 from jukinet.storage.schema import (
     held_changes,
     received_changes,
     resident_current,
     resident_versions,
-)
-
-_INSERT_VERSIONS = insert(resident_versions).returning(
-    resident_versions.c.id, sort_by_parameter_order=True
 )
 
 
@@ -70,7 +67,7 @@ class _Plan:
     now: dt.datetime
     destination: str  # the hop queued changes go to
     versions: list[dict[str, Any]] = field(default_factory=list)
-    queued: list[tuple[str, bytes]] = field(default_factory=list)
+    queued: list[common_pb2.Change] = field(default_factory=list)  # for the next hop
     remembered: list[dict[str, Any]] = field(default_factory=list)
 
     # -- lifecycle.ResidentView, as the batch so far leaves the store ---------------------
@@ -162,7 +159,7 @@ def _apply(plan: _Plan, change: common_pb2.Change, intake: ledger.Intake, today:
     for record, removed in verdict.versions:
         plan.store(change, record, removed=removed)
     if intake.forward:
-        plan.queued.append((change.change_id, intake.vault.seal_at_rest(change)))
+        plan.queued.append(change)
 
 
 def _plan(
@@ -197,18 +194,22 @@ def _plan(
     return plan, results
 
 
-def _write(conn: Connection, plan: _Plan) -> None:
-    """The plan's rows: versions, then the index rows pointing at them, outbox, decisions."""
+def _write(conn: Connection, plan: _Plan, vault: ledger.Vault) -> None:
+    """The plan's rows: versions, then the index rows pointing at them, outbox (sealed at
+    rest by `vault`, the lot under one key), decisions."""
     if plan.versions:
-        ids = conn.execute(_INSERT_VERSIONS, plan.versions).scalars().all()
+        ids = bulk.reserve_ids(conn, resident_versions, len(plan.versions))
         for values, version_id in zip(plan.versions, ids, strict=True):
             values["id"] = version_id
+        bulk.insert_rows(conn, resident_versions, plan.versions)
         changed = [(code, p) for code, p in plan.persons.items() if p.pending is not None]
         _write_index(conn, changed)
     if plan.queued:
-        outbox.enqueue(conn, plan.queued, destination=plan.destination, now=plan.now)
+        sealed = vault.seal_all_at_rest(plan.queued)
+        entries = [(c.change_id, payload) for c, payload in zip(plan.queued, sealed, strict=True)]
+        outbox.enqueue(conn, entries, destination=plan.destination, now=plan.now)
     if plan.remembered:
-        conn.execute(insert(received_changes), plan.remembered)
+        bulk.insert_rows(conn, received_changes, plan.remembered)
         ledger.count((row["outcome"], row["reason"]) for row in plan.remembered)
 
 
@@ -224,7 +225,7 @@ def _write_index(conn: Connection, changed: Iterable[tuple[str, _Person]]) -> No
     if updates:
         conn.execute(ledger.point_index(resident_current), updates)
     if inserts:
-        conn.execute(insert(resident_current), inserts)
+        bulk.insert_rows(conn, resident_current, inserts)
 
 
 def take_resident_batch(
@@ -236,5 +237,5 @@ def take_resident_batch(
         plan, results = _plan(conn, changes, intake)
     except _GiveUp:
         return batches.take_batch(conn, changes, intake, ledger.take_change)
-    _write(conn, plan)
+    _write(conn, plan, intake.vault)
     return results

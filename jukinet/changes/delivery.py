@@ -84,7 +84,7 @@ def batch_sender(stub: SealedStub, vault: Vault, kind: ChangeKind) -> Sender:
 
     def send(payloads: Sequence[bytes]) -> Sequence[common_pb2.ChangeResult]:
         # At rest for as long as the next hop was away: opened without a time window.
-        changes = [vault.open_at_rest(p, kind.change_type) for p in payloads]
+        changes = vault.open_all_at_rest(payloads, kind.change_type)
         reply = stub.send(kind.batch_type(changes=changes))
         results: Sequence[common_pb2.ChangeResult] = reply.results
         return results

@@ -27,7 +27,7 @@ import dataclasses
 import datetime as dt
 import functools
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -81,6 +81,10 @@ class Vault(Protocol):
     def seal_at_rest(self, payload: protobuf_message.Message) -> bytes: ...
 
     def open_at_rest(self, sealed: bytes, payload_type: type[M]) -> M: ...
+
+    def seal_all_at_rest(self, payloads: Sequence[protobuf_message.Message]) -> list[bytes]: ...
+
+    def open_all_at_rest(self, items: Sequence[bytes], payload_type: type[M]) -> list[M]: ...
 
 
 def _from_anyone(change: Any) -> None:

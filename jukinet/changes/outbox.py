@@ -33,7 +33,7 @@ from typing import Any
 
 import grpc
 from opentelemetry import trace
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from juki.v1 import common_pb2
 from jukinet.core import metrics
@@ -41,7 +41,7 @@ from jukinet.core.clock import SYSTEM, Clock
 from jukinet.core.config import NEXT_HOP
 from jukinet.core.errors import Reason, RefusedError
 from jukinet.core.telemetry import context_from_traceparent, current_traceparent, span_context_of
-from jukinet.storage import Database, as_utc
+from jukinet.storage import Database, as_utc, bulk
 from jukinet.storage.schema import outbox
 
 log = logging.getLogger(__name__)
@@ -126,8 +126,9 @@ def enqueue(
     the same trace.
     """
     trace_context = current_traceparent()
-    conn.execute(
-        insert(outbox),
+    bulk.insert_rows(
+        conn,
+        outbox,
         [
             {
                 "change_id": change_id,

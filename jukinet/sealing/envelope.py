@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import struct
 import uuid
+from collections.abc import Sequence
 from typing import TypeVar
 
 from cryptography.exceptions import InvalidSignature
@@ -129,6 +130,16 @@ class Sealer:
     def seal_at_rest(self, payload: protobuf_message.Message) -> bytes:
         """`payload` sealed for this node itself: its outbox, held changes (at_rest.py)."""
         return at_rest.seal(self._keyring, payload)
+
+    def seal_all_at_rest(self, payloads: Sequence[protobuf_message.Message]) -> list[bytes]:
+        """Each of `payloads` as `seal_at_rest` seals it, the keyring read once for the lot."""
+        return at_rest.seal_all(self._keyring, payloads)
+
+    def open_all_at_rest(self, items: Sequence[bytes], payload_type: type[M]) -> list[M]:
+        """Each of `items` as `open_at_rest` opens it, the keyring read once for the lot."""
+        if all(at_rest.is_sealed_here(sealed) for sealed in items):
+            return at_rest.open_all(self._keyring, items, payload_type)
+        return [self.open_at_rest(sealed, payload_type) for sealed in items]
 
     def open_at_rest(self, sealed: bytes, payload_type: type[M]) -> M:
         """Open what `seal_at_rest` sealed (no time window: it may wait long).

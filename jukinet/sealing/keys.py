@@ -277,11 +277,12 @@ class NodeKeyring:
 
     def encryption_entry(self, key_id: str) -> PrivateKeyEntry | None:
         """The encryption key entry with `key_id`, if this node still holds it."""
+        return self.encryption_entries().get(key_id)
+
+    def encryption_entries(self) -> dict[str, PrivateKeyEntry]:
+        """Every encryption key entry this node holds, by key id."""
         self.refresh()
-        for e in self.entries:
-            if e.key_id == key_id and e.use == envelope_pb2.KEY_USE_ENCRYPTION:
-                return e
-        return None
+        return {e.key_id: e for e in self.entries if e.use == envelope_pb2.KEY_USE_ENCRYPTION}
 
     def current_signing_key(self) -> tuple[PrivateKeyEntry, SigningPrivateKey]:
         """The newest signing key (used for every envelope this node seals)."""

@@ -1,0 +1,87 @@
+"""storage/bulk: batch writes leave exactly what SQLAlchemy's insert leaves, on both databases."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import event, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from jukinet.changes.outbox import OutboxState
+from jukinet.storage import Database, as_utc, bulk
+from jukinet.storage.schema import outbox, received_changes
+
+NOW = dt.datetime(2026, 12, 2, 9, 30, 15, 123456, tzinfo=dt.UTC)
+
+
+def _outbox_rows(prefix: str, count: int) -> list[dict[str, Any]]:
+    """Rows leaving out the columns with client-side defaults (attempts, rejection_reason…)."""
+    return [
+        {
+            "change_id": f"{prefix}-{i}",
+            "payload": bytes([i % 256, 0, 92, 10, 255]) * 3,  # NUL, backslash, newline
+            "state": OutboxState.PENDING,
+            "created_at": NOW,
+            "next_attempt_at": NOW + dt.timedelta(seconds=i),
+            "destination": "next_hop",
+        }
+        for i in range(count)
+    ]
+
+
+def _stored(db: Database, prefix: str) -> list[tuple[Any, ...]]:
+    columns = [c for c in outbox.columns if c.name != "id"]
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            select(*columns).where(outbox.c.change_id.like(f"{prefix}-%")).order_by(outbox.c.id)
+        ).all()
+    return [tuple(as_utc(v) if isinstance(v, dt.datetime) else v for v in row[1:]) for row in rows]
+
+
+def test_insert_rows_leaves_what_insert_leaves(db: Database) -> None:
+    statements: list[str] = []
+    event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    with db.transaction() as conn:
+        bulk.insert_rows(conn, outbox, _outbox_rows("bulk", 300))
+    bulk_statements = [s for s in statements if "outbox" in s]
+    with db.transaction() as conn:
+        conn.execute(insert(outbox), _outbox_rows("plain", 300))
+    assert _stored(db, "bulk") == _stored(db, "plain")
+    assert len(_stored(db, "bulk")) == 300
+    stored = _stored(db, "bulk")[0]
+    assert stored[3] == 0 and stored[4] == ""  # attempts, rejection_reason: their defaults
+    # PostgreSQL: COPY straight through the driver, no INSERT statement at all.
+    expected = [] if db.engine.dialect.name == "postgresql" else ["INSERT"]
+    assert [s.split()[0] for s in bulk_statements] == expected
+
+
+def test_a_failing_row_writes_none_of_the_batch(db: Database) -> None:
+    rows = [
+        {"change_id": f"c-{i}", "sender": "s", "outcome": 1, "received_at": NOW} for i in range(5)
+    ]
+    rows.append(dict(rows[0]))  # a duplicate primary key
+    with pytest.raises(IntegrityError), db.transaction() as conn:
+        bulk.insert_rows(conn, received_changes, rows)
+    with db.engine.connect() as conn:
+        assert conn.execute(select(received_changes.c.change_id)).all() == []
+
+
+def test_reserved_ids_are_never_given_again(db: Database) -> None:
+    with db.transaction() as conn:
+        conn.execute(insert(outbox), _outbox_rows("before", 3))
+    with db.transaction() as conn:
+        reserved = bulk.reserve_ids(conn, outbox, 50)
+        rows = _outbox_rows("reserved", 50)
+        for row, reserved_id in zip(rows, reserved, strict=True):
+            row["id"] = reserved_id
+        bulk.insert_rows(conn, outbox, rows)
+    with db.transaction() as conn:
+        conn.execute(insert(outbox), _outbox_rows("after", 3))
+    with db.engine.connect() as conn:
+        ids = dict(conn.execute(select(outbox.c.change_id, outbox.c.id)).all())
+    assert reserved == sorted(set(reserved))
+    assert min(reserved) > max(ids[f"before-{i}"] for i in range(3))
+    assert min(ids[f"after-{i}"] for i in range(3)) > max(reserved)
+    assert [ids[f"reserved-{i}"] for i in range(50)] == reserved

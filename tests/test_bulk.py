@@ -85,3 +85,17 @@ def test_reserved_ids_are_never_given_again(db: Database) -> None:
     assert min(reserved) > max(ids[f"before-{i}"] for i in range(3))
     assert min(ids[f"after-{i}"] for i in range(3)) > max(reserved)
     assert [ids[f"reserved-{i}"] for i in range(50)] == reserved
+
+
+def test_one_of_matches_what_in_matches(db: Database) -> None:
+    with db.transaction() as conn:
+        bulk.insert_rows(conn, outbox, _outbox_rows("member", 700))
+    wanted = [f"member-{i}" for i in range(0, 700, 3)] + ["member-none", "other-1"]
+    with db.engine.connect() as conn:
+        found = conn.execute(
+            select(outbox.c.change_id).where(bulk.one_of(conn, outbox.c.change_id, wanted))
+        ).scalars()
+        assert sorted(found) == sorted(wanted[:-2])
+        assert (
+            conn.execute(select(outbox.c.id).where(bulk.one_of(conn, outbox.c.id, []))).all() == []
+        )

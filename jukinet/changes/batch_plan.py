@@ -119,12 +119,14 @@ def _read_state(
         for row in conn.execute(
             select(
                 received_changes.c.change_id, received_changes.c.outcome, received_changes.c.reason
-            ).where(received_changes.c.change_id.in_(ids))
+            ).where(bulk.one_of(conn, received_changes.c.change_id, ids))
         )
     }
     persons = {code: _Person(None, 0, indexed=False) for code in codes}
     for row in conn.execute(
-        residents.current_versions().where(resident_current.c.juminhyo_code.in_(codes))
+        residents.current_versions().where(
+            bulk.one_of(conn, resident_current.c.juminhyo_code, codes)
+        )
     ):
         persons[row.juminhyo_code] = _Person(
             lifecycle.Current(
@@ -136,14 +138,16 @@ def _read_state(
     holders: dict[str, set[str]] = {}
     for number, code in conn.execute(
         select(resident_current.c.my_number, resident_current.c.juminhyo_code).where(
-            resident_current.c.my_number.in_(numbers), resident_current.c.removed.is_(False)
+            bulk.one_of(conn, resident_current.c.my_number, numbers),
+            resident_current.c.removed.is_(False),
         )
     ):
         holders.setdefault(number, set()).add(code)
     waiting = set(
         conn.execute(
             select(held_changes.c.person_key).where(
-                held_changes.c.person_key.in_(codes), held_changes.c.record == ledger.RESIDENT
+                bulk.one_of(conn, held_changes.c.person_key, codes),
+                held_changes.c.record == ledger.RESIDENT,
             )
         ).scalars()
     )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam
 
 from juki.v1 import common_pb2, envelope_pb2
 from juki.v1 import my_number_link_service_pb2 as pb
@@ -70,11 +70,13 @@ def check_link_request(
     return task, organ
 
 
+# Built once, not per call (#18).
+_PERSON = current_versions().where(resident_current.c.juminhyo_code == bindparam("code"))
+
+
 def emigrants_my_number(conn: Connection, juminhyo_code: str) -> str:
     """The My Number of a person whose record here was removed by emigration."""
-    row = conn.execute(
-        current_versions().where(resident_current.c.juminhyo_code == juminhyo_code)
-    ).first()
+    row = conn.execute(_PERSON, {"code": juminhyo_code}).first()
     if row is None:
         raise RefusedError(Reason.PERSON_NOT_FOUND)
     if not row.removed or row.change_reason != common_pb2.CHANGE_REASON_EMIGRATION:

@@ -33,6 +33,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -53,6 +54,17 @@ held_my_numbers = Table(
     Column("request_id", String(36), primary_key=True),
     Column("sealed", LargeBinary, nullable=False),
     Column("expires_at", Float, nullable=False, index=True),
+)
+
+# Built once (a statement built per call cost more than running it, #18).
+_ONE_REQUEST = (
+    held_my_numbers.c.organ == bindparam("organ"),
+    held_my_numbers.c.request_id == bindparam("request_id"),
+)
+_FORGET = delete(held_my_numbers).where(*_ONE_REQUEST)
+_HOLD = insert(held_my_numbers)
+_HELD = select(held_my_numbers.c.sealed).where(
+    *_ONE_REQUEST, held_my_numbers.c.expires_at > bindparam("now")
 )
 
 
@@ -111,31 +123,18 @@ class MyNumberStore:
         sealed = self._vault.seal_at_rest(
             fuhyo_pb.HeldMyNumber(juminhyo_code=juminhyo_code, my_number=my_number)
         )
+        request = {"organ": organ, "request_id": request_id}
         with self._lock, self._engine.begin() as conn:
+            conn.execute(_FORGET, request)
             conn.execute(
-                delete(held_my_numbers).where(
-                    held_my_numbers.c.organ == organ, held_my_numbers.c.request_id == request_id
-                )
-            )
-            conn.execute(
-                insert(held_my_numbers).values(
-                    organ=organ,
-                    request_id=request_id,
-                    sealed=sealed,
-                    expires_at=self._now() + self._ttl_s,
-                )
+                _HOLD, {**request, "sealed": sealed, "expires_at": self._now() + self._ttl_s}
             )
 
     def get(self, organ: str, request_id: str, juminhyo_code: str) -> str | None:
         """The held My Number of this request if it has not expired and is for this person."""
         with self._lock, self._engine.connect() as conn:
-            row = conn.execute(
-                select(held_my_numbers.c.sealed).where(
-                    held_my_numbers.c.organ == organ,
-                    held_my_numbers.c.request_id == request_id,
-                    held_my_numbers.c.expires_at > self._now(),
-                )
-            ).first()
+            request = {"organ": organ, "request_id": request_id, "now": self._now()}
+            row = conn.execute(_HELD, request).first()
         if row is None:
             return None
         held = self._vault.open_at_rest(row.sealed, fuhyo_pb.HeldMyNumber)
@@ -144,11 +143,7 @@ class MyNumberStore:
     def confirm(self, organ: str, request_id: str) -> bool:
         """Delivery confirmed: delete the entry now; True if one was held."""
         with self._lock, self._engine.begin() as conn:
-            deleted = conn.execute(
-                delete(held_my_numbers).where(
-                    held_my_numbers.c.organ == organ, held_my_numbers.c.request_id == request_id
-                )
-            ).rowcount
+            deleted = conn.execute(_FORGET, {"organ": organ, "request_id": request_id}).rowcount
         return bool(deleted)
 
     def size(self) -> int:

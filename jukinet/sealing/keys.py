@@ -1,14 +1,11 @@
-"""Sealing keys: each node's private keys, its CA-signed key document, and the key directory.
+"""Sealing keys: each node's private keys and its CA-signed key document.
 
-Every node has an encryption key pair (HPKE, ML-KEM-768+X25519) and a signing
-key pair (Ed25519 by default, ML-DSA-65 selectable). The public halves are
-published in a `KeyDocument` that the network CA signs, binding them to the
-node's SPIFFE ID exactly as its TLS certificate binds its TLS key.
-
-Distribution: signed key documents are files (``<node>.keydoc``) in a key
-directory shipped beside the trust bundle. Every node reads the directory,
-verifies each document against the trust bundle and re-reads it when a file
-changes, so a published rotation reaches every node without a restart.
+Every node has an encryption key pair (HPKE, ML-KEM-768+X25519) and a signing key pair
+(Ed25519 by default, ML-DSA-65 selectable). The public halves are published in a
+`KeyDocument` that the network CA signs, binding them to the node's SPIFFE ID exactly as its
+TLS certificate binds its TLS key. Signed documents are files (``<node>.keydoc``) in a key
+directory shipped beside the trust bundle, which every node reads (key_directory.py), so a
+published rotation reaches every node without a restart.
 
 Rotation: `rotate()` adds a new key pair of each kind; the node's document
 then lists old and new side by side. Senders seal to the newest encryption
@@ -113,8 +110,8 @@ class PrivateKeyEntry:
         return public
 
 
-# Expanding a seed into a key object (ML-KEM's especially) costs more than using it: one
-# object per seed, kept for the process. The seeds themselves are in memory anyway.
+# Expanding a seed or raw bytes into a key object (ML-KEM's especially) costs more than using
+# it: one object per key, kept for the process. The seeds themselves are in memory anyway.
 @functools.lru_cache(maxsize=64)
 def hybrid_private_key(seed: bytes) -> MLKEM768X25519PrivateKey:
     return MLKEM768X25519PrivateKey(
@@ -137,6 +134,7 @@ def key_bytes_of_hybrid(seed: bytes) -> bytes:
     return kem + dh
 
 
+@functools.lru_cache(maxsize=64)
 def hybrid_public_key(raw: bytes) -> MLKEM768X25519PublicKey:
     """Parse the raw public bytes of a hybrid encryption key."""
     if len(raw) != _MLKEM768_PUBLIC_LEN + 32:
@@ -147,6 +145,7 @@ def hybrid_public_key(raw: bytes) -> MLKEM768X25519PublicKey:
     )
 
 
+@functools.lru_cache(maxsize=64)
 def signing_public_key(algorithm: int, raw: bytes) -> SigningPublicKey:
     """Parse a raw signing public key of `algorithm`."""
     if algorithm == ED25519:

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from juki.v1 import envelope_pb2
 from jukinet.core.errors import Reason, RefusedError
 from jukinet.sealing.envelope import DEFAULT_WINDOW
 from jukinet.storage.schema import seen_envelopes
+
+# Built once, not per envelope (#18).
+_SEEN = select(seen_envelopes.c.message_id).where(
+    seen_envelopes.c.message_id == bindparam("message_id")
+)
+_FORGET_OLDER = delete(seen_envelopes).where(seen_envelopes.c.seen_at < bindparam("before"))
+_REMEMBER = insert(seen_envelopes)
 
 
 def remember(
@@ -26,14 +33,10 @@ def remember(
     now: dt.datetime,
 ) -> None:
     """Record the envelope's id; raise ENVELOPE_REPLAYED if it was seen before."""
-    seen = conn.execute(
-        select(seen_envelopes.c.message_id).where(seen_envelopes.c.message_id == header.message_id)
-    ).first()
+    seen = conn.execute(_SEEN, {"message_id": header.message_id}).first()
     if seen is not None:
         raise RefusedError(Reason.ENVELOPE_REPLAYED)
-    conn.execute(delete(seen_envelopes).where(seen_envelopes.c.seen_at < now - 2 * window))
+    conn.execute(_FORGET_OLDER, {"before": now - 2 * window})
     conn.execute(
-        insert(seen_envelopes).values(
-            message_id=header.message_id, sender=header.sender, seen_at=now
-        )
+        _REMEMBER, {"message_id": header.message_id, "sender": header.sender, "seen_at": now}
     )

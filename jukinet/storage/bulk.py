@@ -18,10 +18,24 @@ Both run inside the caller's transaction: a failure rolls the batch back whole.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Boolean, Connection, Dialect, LargeBinary, Table, func, insert, select, text
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    ColumnElement,
+    Connection,
+    Dialect,
+    LargeBinary,
+    Table,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.exc import DBAPIError
 
 _NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)")
@@ -98,3 +112,14 @@ def _client_defaults(table: Table, given: frozenset[str]) -> dict[str, Any]:
         for column in table.columns
         if column.name not in given and column.default is not None
     }
+
+
+def one_of(
+    conn: Connection, column: ColumnElement[Any], values: Iterable[Any]
+) -> ColumnElement[bool]:
+    """``column IN values`` for a batch's worth of values: on PostgreSQL ``= ANY(array)``, one
+    parameter (psycopg parses a statement with a placeholder per value anew each time, as
+    above); elsewhere SQL's IN."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))

@@ -19,10 +19,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, text
+from sqlalchemy import Connection, Table, bindparam, func, select, text
 
 from juki.v1 import transparency_service_pb2 as transparency_pb
-from jukinet.storage import as_utc
+from jukinet.storage import as_utc, bulk
 from jukinet.storage.schema import audit_log, log_leaves, provision_log
 from jukinet.transparency import merkle
 
@@ -113,12 +113,14 @@ def append(conn: Connection, spec: LogSpec, rows: Sequence[Mapping[str, Any]]) -
     last = conn.execute(_LAST_INDEX, {"log": spec.name}).scalar()
     start = 0 if last is None else int(last) + 1
     indexes = list(range(start, start + len(rows)))
-    conn.execute(
-        insert(spec.table),
+    bulk.insert_rows(
+        conn,
+        spec.table,
         [{**row, spec.index_column: i + spec.first} for i, row in zip(indexes, rows, strict=True)],
     )
-    conn.execute(
-        insert(log_leaves),
+    bulk.insert_rows(
+        conn,
+        log_leaves,
         [
             {"log": spec.name, "leaf_index": i, "leaf_hash": leaf_hash_of(spec, i, row).hex()}
             for i, row in zip(indexes, rows, strict=True)

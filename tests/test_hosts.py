@@ -513,6 +513,8 @@ def test_after_48_simulated_hours_every_node_answers_renewed_by_itself(
 def test_the_readme_walkthrough_is_what_ran(walkthrough: Walkthrough) -> None:
     """Every command of the README's "Running nodes on separate hosts" ran here, on the same
     kind of host, with at least the options the README shows (values are the test's own)."""
+    if not LIBFAKETIME.exists():  # renewal and key rotation ran in the tests skipped without it
+        pytest.skip("libfaketime (Debian package faketime) is not installed")
     missing = []
     for host, argv in host_walkthrough():
         here = README_HOSTS[host]

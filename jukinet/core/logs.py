@@ -13,15 +13,62 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import traceback
+from typing import Any
 
 from opentelemetry import trace
+
+from jukinet.core.errors import JukiError
 
 FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
 
+def exception_without_values(error: BaseException) -> str:
+    """A traceback that names each exception of the chain by its type, with its frames, and
+    gives the message of this project's own errors only (written never to hold record data).
+
+    Another library's message can quote the data it failed on: PostgreSQL's "DETAIL: Key
+    (juminhyo_code)=(…) already exists", a parser's offending value. Frames show code, not
+    values.
+    """
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    parts = []
+    for link in reversed(chain):
+        kind = type(link)
+        name = f"{kind.__module__}.{kind.__qualname__}"
+        own = isinstance(link, JukiError)
+        parts.append(
+            "Traceback (most recent call last):\n"
+            + "".join(traceback.format_tb(link.__traceback__))
+            + (f"{name}: {link}" if own else f"{name} (message withheld: it may quote data)")
+        )
+    return "\n\nwhich led to:\n\n".join(parts)
+
+
+class TextFormatter(logging.Formatter):
+    """TEXT_FORMAT lines; exceptions as `exception_without_values` writes them."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.exc_text = None  # another formatter's rendering may hold the message
+        return super().format(record)
+
+    def formatException(self, ei: Any) -> str:
+        return exception_without_values(ei[1])
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line."""
+    """One JSON object per line; exceptions as `exception_without_values` writes them."""
+
+    def formatException(self, ei: Any) -> str:
+        return exception_without_values(ei[1])
 
     def __init__(self, node: str) -> None:
         super().__init__()
@@ -51,7 +98,7 @@ def configure(node: str, log_format: str) -> None:
     """Format every log line of this process as `log_format` ("text" or "json")."""
     if log_format not in FORMATS:
         raise ValueError(f"log format must be one of {', '.join(FORMATS)}")
-    formatter = JsonFormatter(node) if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+    formatter = JsonFormatter(node) if log_format == "json" else TextFormatter()
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(level=logging.INFO)

@@ -24,7 +24,7 @@ from functools import cache
 from typing import Any
 
 from faker import Faker
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 
 from juki.v1 import common_pb2
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
@@ -32,7 +32,7 @@ from jukinet.core import clock
 from jukinet.core.clock import today_in_japan
 from jukinet.records import residents as records
 from jukinet.records.identifiers import JUMINHYO_SCHEME, complete_my_number, municipalities_of
-from jukinet.storage import Database
+from jukinet.storage import Database, bulk
 from jukinet.storage.schema import resident_current, resident_versions
 
 LOAD_CHUNK = 5000
@@ -168,9 +168,10 @@ def load_residents(
     def flush() -> None:
         nonlocal written
         with writing(), db.transaction() as conn:
-            conn.execute(insert(resident_versions), versions)
-            conn.execute(
-                insert(resident_current),
+            bulk.insert_rows(conn, resident_versions, versions)
+            bulk.insert_rows(
+                conn,
+                resident_current,
                 [
                     {"juminhyo_code": v["juminhyo_code"], **records.index_row(v, v["id"])}
                     for v in versions

@@ -83,7 +83,7 @@ class MyNumberStore:
         self._ttl_s = ttl_s
         self._clock = clock
         self._lock = threading.Lock()
-        self._engine = create_engine(f"sqlite:///{path}")
+        self._engine = create_engine(f"sqlite:///{path}", hide_parameters=True)
 
         @event.listens_for(self._engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:

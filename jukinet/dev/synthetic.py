@@ -201,6 +201,10 @@ def load_residents(
                     "(SELECT max(id) FROM resident_versions))"
                 )
             )
+            # Statistics for the planner, as after any bulk load: without them PostgreSQL
+            # scanned the whole index table for a batch's `= ANY(…)` until autovacuum came
+            # round (a 29 s stall in P1 of a full benchmark run, docs/benchmarks.md).
+            conn.execute(text("ANALYZE resident_versions, resident_current"))
     total = time.perf_counter() - began
     return Loaded(count, generating_s=total - writing_s, writing_s=writing_s)
 

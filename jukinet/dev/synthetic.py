@@ -201,10 +201,12 @@ def load_residents(
                     "(SELECT max(id) FROM resident_versions))"
                 )
             )
-            # Statistics for the planner, as after any bulk load: without them PostgreSQL
-            # scanned the whole index table for a batch's `= ANY(…)` until autovacuum came
-            # round (a 29 s stall in P1 of a full benchmark run, docs/benchmarks.md).
-            conn.execute(text("ANALYZE resident_versions, resident_current"))
+        # As after any bulk load: statistics for the planner (without them PostgreSQL scanned
+        # the whole index table for a batch's `= ANY(…)`), and the vacuum that sets the
+        # visibility map, done now rather than by autovacuum under the traffic that follows.
+        with writing(), db.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.execute(text("VACUUM (ANALYZE) resident_versions, resident_current"))
     total = time.perf_counter() - began
     return Loaded(count, generating_s=total - writing_s, writing_s=writing_s)
 

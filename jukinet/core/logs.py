@@ -50,8 +50,15 @@ def exception_without_values(error: BaseException) -> str:
     return "\n\nwhich led to:\n\n".join(parts)
 
 
-class TextFormatter(logging.Formatter):
-    """TEXT_FORMAT lines; exceptions as `exception_without_values` writes them."""
+class _WithoutValues(logging.Formatter):
+    """A formatter writing exceptions as `exception_without_values` does."""
+
+    def formatException(self, ei: Any) -> str:
+        return exception_without_values(ei[1])
+
+
+class TextFormatter(_WithoutValues):
+    """TEXT_FORMAT lines."""
 
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
@@ -60,15 +67,9 @@ class TextFormatter(logging.Formatter):
         record.exc_text = None  # another formatter's rendering may hold the message
         return super().format(record)
 
-    def formatException(self, ei: Any) -> str:
-        return exception_without_values(ei[1])
 
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line; exceptions as `exception_without_values` writes them."""
-
-    def formatException(self, ei: Any) -> str:
-        return exception_without_values(ei[1])
+class JsonFormatter(_WithoutValues):
+    """One JSON object per line."""
 
     def __init__(self, node: str) -> None:
         super().__init__()

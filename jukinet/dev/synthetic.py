@@ -24,7 +24,7 @@ from functools import cache
 from typing import Any
 
 from faker import Faker
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
 from juki.v1 import common_pb2
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
@@ -142,16 +142,13 @@ def load_residents(
     """Write `count` synthetic residents of `area` (a prefecture or municipality) into `db`.
 
     Rows are inserted in chunks of LOAD_CHUNK per transaction, with version
-    ids assigned here so the current-state index can point at them without
-    reading them back. Meant for an empty store (codes are unique within
+    ids reserved first (storage/bulk) so the current-state index can point at
+    them without reading them back. Meant for an empty store (codes are unique within
     one load, not checked against rows already there). `progress(written)`
     is called after each chunk.
     """
     rng = random.Random(seed)  # noqa: S311 - synthetic data, not secrets
     now = clock.SYSTEM.now()
-    with db.engine.connect() as conn:
-        last = conn.execute(select(func.coalesce(func.max(resident_versions.c.id), 0)))
-        next_id = int(last.scalar_one()) + 1
     versions: list[dict[str, Any]] = []
     writing_s = 0.0
     began = time.perf_counter()
@@ -168,6 +165,9 @@ def load_residents(
     def flush() -> None:
         nonlocal written
         with writing(), db.transaction() as conn:
+            ids = bulk.reserve_ids(conn, resident_versions, len(versions))
+            for values, version_id in zip(versions, ids, strict=True):
+                values["id"] = version_id
             bulk.insert_rows(conn, resident_versions, versions)
             bulk.insert_rows(
                 conn,
@@ -186,21 +186,12 @@ def load_residents(
         values = records.version_values(
             change, change.record, version=1, removed=False, recorded_at=now
         )
-        values["id"] = next_id
         versions.append(values)
-        next_id += 1
         if len(versions) >= LOAD_CHUNK:
             flush()
     if versions:
         flush()
     if db.engine.dialect.name == "postgresql":
-        with writing(), db.transaction() as conn:
-            conn.execute(
-                text(
-                    "SELECT setval(pg_get_serial_sequence('resident_versions', 'id'), "
-                    "(SELECT max(id) FROM resident_versions))"
-                )
-            )
         # As after any bulk load: statistics for the planner (without them PostgreSQL scanned
         # the whole index table for a batch's `= ANY(…)`), and the vacuum that sets the
         # visibility map, done now rather than by autovacuum under the traffic that follows.

@@ -74,23 +74,24 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         return
     given = list(rows[0])
     filled = _client_defaults(table, frozenset(given))
-    names = [*given, *filled]
-    columns = ", ".join(conn.dialect.identifier_preparer.quote(n) for n in names)
+    names = ", ".join(conn.dialect.identifier_preparer.quote(n) for n in [*given, *filled])
+    defaults = list(filled.values())
     driver = conn.connection.driver_connection
     assert driver is not None
-    defaults = list(filled.values())
     if conn.dialect.name == "postgresql":
-        statement = f"COPY {table.name} ({columns}) FROM STDIN"
-    else:
-        marks = ", ".join("?" * len(names))
-        statement = f"INSERT INTO {table.name} ({columns}) VALUES ({marks})"  # noqa: S608 - schema names
-    try:
-        if conn.dialect.name == "postgresql":
+        statement = f"COPY {table.name} ({names}) FROM STDIN"
+
+        def write() -> None:
             with driver.cursor() as cursor, cursor.copy(statement) as copy:
                 for row in rows:
                     copy.write_row([*(row[n] for n in given), *defaults])
-        else:
-            convert = [(n, _processor(table, n, conn.dialect)) for n in given]
+
+    else:
+        marks = ", ".join("?" * (len(given) + len(defaults)))
+        statement = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"  # noqa: S608 - schema names
+        convert = [(n, _processor(table, n, conn.dialect)) for n in given]
+
+        def write() -> None:
             driver.executemany(
                 statement,
                 (
@@ -98,6 +99,9 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
                     for row in rows
                 ),
             )
+
+    try:
+        write()
     except conn.dialect.loaded_dbapi.Error as error:
         # As SQLAlchemy raises it for a statement (IntegrityError for a duplicate key…), so
         # callers catch one kind of error whichever way the rows went in.

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 from pathlib import Path
 
 from juki.v1 import envelope_pb2
@@ -33,35 +32,17 @@ def note_keys_of(
     ]
 
 
-# Longest a document rewritten in place (not by rename) may go unseen.
-RESCAN_S = 1.0
-
-
 class KeyDirectory:
-    """Every node's verified public keys, re-read when the directory changes.
-
-    Every envelope sealed or opened asks it, so the check that nothing changed is two `stat`s
-    (the folder and the bundle: every writer here replaces files by rename, which changes the
-    folder's own mtime); the files themselves are listed and stat'ed at most once a second,
-    for a document someone overwrote in place (#18: listing them per envelope was a visible
-    part of the narrow link's cost).
-    """
+    """Every node's verified public keys, re-read when the directory changes."""
 
     def __init__(self, directory: Path, trust_bundle: Path) -> None:
         self._directory = directory
         self._bundle = trust_bundle
         self._stamp: tuple[tuple[str, float], ...] = ()
-        self._quick: tuple[int, int] | None = None
-        self._scanned_at = -RESCAN_S
         self._docs: dict[str, envelope_pb2.KeyDocument] = {}
         self._lock = threading.Lock()
 
     def _refresh(self) -> None:
-        quick = (self._directory.stat().st_mtime_ns, self._bundle.stat().st_mtime_ns)
-        now = time.monotonic()
-        if quick == self._quick and now - self._scanned_at < RESCAN_S:
-            return
-        self._quick, self._scanned_at = quick, now
         files = sorted(self._directory.glob("*.keydoc"))
         stamp = (
             *((f.name, f.stat().st_mtime) for f in files),

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import threading
+import uuid
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, text, update
 
 from juki.v1 import common_pb2
 from jukinet.changes import batches, counts, ledger
-from jukinet.changes.outbox import OutboxState, count_by_state
+from jukinet.changes.outbox import OutboxState, count_by_state, first_in
+from jukinet.core.config import NEXT_HOP
 from jukinet.dev import synthetic
 from jukinet.sealing.envelope import Sealer
 from jukinet.storage import Database, open_database
-from jukinet.storage.schema import audit_log, resident_versions
+from jukinet.storage.schema import audit_log, outbox, resident_versions
 from jukinet.transparency import tlog, verify
 from jukinet.trust.audit import AuditLog
 
@@ -97,3 +100,45 @@ def test_audit_log_under_concurrent_writers_and_tamper_detection(db: Database) -
     assert _audit_findings(db) == [
         "altered at index 39: the row does not match the leaf at its place"
     ]
+
+
+def _add_outbox_entries(db: Database, state: OutboxState, count: int) -> None:
+    now = dt.datetime.now(dt.UTC)
+    rows = [
+        {
+            "change_id": str(uuid.uuid4()),
+            "payload": b"\xab" * 300,
+            "state": state,
+            "created_at": now,
+            "next_attempt_at": now,
+        }
+        for _ in range(count)
+    ]
+    with db.transaction() as conn:
+        conn.execute(insert(outbox), rows)
+
+
+def _plan(db: Database, state: OutboxState) -> str:
+    """How the database runs a deliverer's fetch of entries in `state` (values inlined)."""
+    statement = first_in(state, NEXT_HOP, 500).compile(
+        dialect=db.engine.dialect, compile_kwargs={"literal_binds": True}
+    )
+    explain = "EXPLAIN QUERY PLAN " if db.engine.dialect.name == "sqlite" else "EXPLAIN "
+    with db.engine.connect() as conn:
+        return "\n".join(str(row[-1]) for row in conn.execute(text(explain + str(statement))))
+
+
+def test_a_deliverer_fetch_does_not_walk_delivered_entries(db: Database) -> None:
+    # Statistics taken while a third of the entries were pending (a backlog), then 20,000
+    # delivered entries ahead of the pending ones: the fetch must go by the partial index, not
+    # by the primary key past every delivered entry (what PostgreSQL chose with (state, id)).
+    _add_outbox_entries(db, OutboxState.DELIVERED, 2_700)
+    _add_outbox_entries(db, OutboxState.PENDING, 1_300)
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("ANALYZE"))
+    with db.transaction() as conn:
+        conn.execute(update(outbox).where(outbox.c.state == OutboxState.PENDING).values(state=2))
+    _add_outbox_entries(db, OutboxState.DELIVERED, 18_000)
+    _add_outbox_entries(db, OutboxState.PENDING, 10_000)
+    assert "ix_outbox_pending" in _plan(db, OutboxState.PENDING)
+    assert "ix_outbox_held" in _plan(db, OutboxState.HELD)

@@ -23,7 +23,6 @@ which is how the sender learns a held change's final outcome.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import logging
 import random
 import threading
@@ -33,7 +32,7 @@ from typing import Any
 
 import grpc
 from opentelemetry import trace
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, Select, bindparam, func, select, update
 
 from juki.v1 import common_pb2
 from jukinet.core import metrics
@@ -42,7 +41,8 @@ from jukinet.core.config import NEXT_HOP
 from jukinet.core.errors import Reason, RefusedError
 from jukinet.core.telemetry import context_from_traceparent, current_traceparent, span_context_of
 from jukinet.storage import Database, as_utc, bulk
-from jukinet.storage.schema import outbox
+from jukinet.storage.schema import OutboxState as OutboxState
+from jukinet.storage.schema import outbox, outbox_in
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +51,6 @@ MAX_BACKOFF_S = 5.0
 IDLE_POLL_S = 1.0
 HELD_RECHECK_S = 2.0
 HELD_RECHECK_MAX_S = 300.0
-
-
-class OutboxState(enum.IntEnum):
-    """Where an outbox entry stands; stored as a small integer."""
-
-    PENDING = 1
-    DELIVERED = 2
-    REJECTED = 3
-    HELD = 4  # delivered, and held back by the next hop: asked again until final
 
 
 @dataclass(frozen=True)
@@ -88,7 +79,7 @@ def pending_up_to(conn: Connection, destination: str, up_to: int) -> int:
             select(func.count()).where(
                 outbox.c.destination == destination,
                 outbox.c.id <= up_to,
-                outbox.c.state == OutboxState.PENDING,
+                outbox_in(OutboxState.PENDING),
             )
         ).scalar_one()
     )
@@ -105,6 +96,24 @@ def states_of(conn: Connection, change_ids: Sequence[str]) -> dict[str, OutboxSt
         )
         found.update({row.change_id: OutboxState(row.state) for row in rows})
     return found
+
+
+def first_in(state: OutboxState, destination: str, limit: int) -> Select[Any]:
+    """The oldest `limit` entries in `state` for `destination`: what a deliverer fetches
+    (through the state's partial index, schema.outbox_in)."""
+    return (
+        select(
+            outbox.c.id,
+            outbox.c.change_id,
+            outbox.c.payload,
+            outbox.c.trace_context,
+            outbox.c.attempts,
+            outbox.c.next_attempt_at,
+        )
+        .where(outbox_in(state), outbox.c.destination == destination)
+        .order_by(outbox.c.id)
+        .limit(limit)
+    )
 
 
 # Sends payloads (in order) to the next hop; returns one result per payload. Raises
@@ -158,7 +167,7 @@ def waiting(conn: Connection, now: dt.datetime) -> list[tuple[str, int, float]]:
     """(destination, pending entries, seconds the oldest has waited) per destination."""
     rows = conn.execute(
         select(outbox.c.destination, func.count(), func.min(outbox.c.created_at))
-        .where(outbox.c.state == OutboxState.PENDING)
+        .where(outbox_in(OutboxState.PENDING))
         .group_by(outbox.c.destination)
     )
     return [(d, n, (now - as_utc(oldest)).total_seconds()) for d, n, oldest in rows]
@@ -229,21 +238,7 @@ class Deliverer:
 
     def _rows(self, state: OutboxState) -> list[Any]:
         with self._db.engine.connect() as conn:
-            return list(
-                conn.execute(
-                    select(
-                        outbox.c.id,
-                        outbox.c.change_id,
-                        outbox.c.payload,
-                        outbox.c.trace_context,
-                        outbox.c.attempts,
-                        outbox.c.next_attempt_at,
-                    )
-                    .where(outbox.c.state == state, outbox.c.destination == self._destination)
-                    .order_by(outbox.c.id)
-                    .limit(self._batch_size)
-                ).all()
-            )
+            return list(conn.execute(first_in(state, self._destination, self._batch_size)).all())
 
     def _due(self) -> list[Pending]:
         """Pending entries in order (stopping at the first still backing off); else held ones

@@ -314,15 +314,15 @@ class Deliverer:
     def _record(self, batch: list[Pending], results: Sequence[common_pb2.ChangeResult]) -> None:
         by_id = {r.change_id: r for r in results}
         now = self._clock.now()
-        finished: list[dict[str, Any]] = []
+        delivered: list[int] = []
+        rejected: list[dict[str, Any]] = []
         held: list[dict[str, Any]] = []
         with self._db.transaction() as conn:
             for p in batch:
                 result = by_id.get(p.change_id)
                 if result is None:  # not answered: try again later
                     _postpone(conn, p, now)
-                    continue
-                if result.outcome == common_pb2.CHANGE_OUTCOME_HELD:
+                elif result.outcome == common_pb2.CHANGE_OUTCOME_HELD:
                     held.append(
                         {
                             "entry": p.id,
@@ -331,19 +331,31 @@ class Deliverer:
                             "next_attempt_at": now + _recheck_after(p.attempts),
                         }
                     )
-                    continue
-                rejected = result.outcome == common_pb2.CHANGE_OUTCOME_REJECTED
-                finished.append(
-                    {
-                        "entry": p.id,
-                        "state": OutboxState.REJECTED if rejected else OutboxState.DELIVERED,
-                        "attempts": p.attempts + 1,
-                        "rejection_reason": Reason.known(result.reason) if rejected else "",
-                        "finished_at": now,
-                    }
+                elif result.outcome == common_pb2.CHANGE_OUTCOME_REJECTED:
+                    rejected.append(
+                        {
+                            "entry": p.id,
+                            "state": OutboxState.REJECTED,
+                            "attempts": p.attempts + 1,
+                            "rejection_reason": Reason.known(result.reason),
+                            "finished_at": now,
+                        }
+                    )
+                else:
+                    delivered.append(p.id)
+            metrics.DELIVERED_CHANGES.add(
+                len(delivered) + len(rejected), {"destination": self._destination}
+            )
+            if delivered:  # most of a batch: one statement, one array parameter (bulk.one_of)
+                conn.execute(
+                    update(outbox)
+                    .where(bulk.one_of(conn, outbox.c.id, delivered))
+                    .values(
+                        state=OutboxState.DELIVERED,
+                        attempts=outbox.c.attempts + 1,
+                        finished_at=now,
+                    )
                 )
-            metrics.DELIVERED_CHANGES.add(len(finished), {"destination": self._destination})
-            # One statement for the batch (each kind of row).
-            for rows in (finished, held):
+            for rows in (rejected, held):
                 if rows:
                     conn.execute(_FINISH, rows)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import uuid
 
 import grpc
 import pytest
@@ -95,3 +96,21 @@ def test_each_rule_names_its_field(mutate: object, field: str) -> None:
     change = synthetic.birth("141003", random.Random(12))
     mutate(change)  # type: ignore[operator]
     assert _refusal_field(change) == field
+
+
+def test_is_uuid_admits_exactly_the_canonical_form() -> None:
+    # The rule as the standard library states it: the text a UUID prints as.
+    rng = random.Random(3)
+    samples = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(200)]
+    variants = [
+        text
+        for s in samples[:20]
+        for text in (s.upper(), s.replace("-", ""), "{" + s + "}", "urn:uuid:" + s, s + "\n")
+    ]
+    for text in [*samples, *variants, "", "not-a-uuid", samples[0][:-1] + "g"]:
+        try:
+            canonical = str(uuid.UUID(text)) == text
+        except ValueError:
+            canonical = False
+        assert validation.is_uuid(text) is canonical
+    assert all(validation.is_uuid(s) for s in samples)

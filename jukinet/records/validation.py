@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-import uuid
 
 from juki.v1 import common_pb2, provision_service_pb2
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
@@ -34,12 +33,14 @@ MAX_FORMER_SURNAME = sizes.FORMER_SURNAME
 _OPAQUE_RULE = f"must be 1..{sizes.OPAQUE_ID} letters, digits, '.', '_' or '-'"
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def is_uuid(value: str) -> bool:
-    """True if `value` is a UUID in canonical form (lowercase hex with dashes)."""
-    try:
-        return str(uuid.UUID(value)) == value
-    except ValueError:
-        return False
+    """True if `value` is a UUID in canonical form (lowercase hex with dashes): what
+    `str(uuid.UUID(value)) == value` says, without building the UUID (#18: that was 8 % of a
+    prefecture's batch)."""
+    return _CANONICAL_UUID.fullmatch(value) is not None
 
 
 def check_change_id(change_id: str, field: str = "change_id") -> None:

@@ -17,6 +17,7 @@ municipality (not a prefecture's own code) count.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -44,9 +45,12 @@ class CheckDigitScheme:
         return payload + str(self.compute(payload))
 
 
+_WEIGHTS = (2, 3, 4, 5, 6, 7)
+
+
 def mod11_weights_2_to_7(payload: str) -> int:
     """Modulus 11, weights 2..7 repeating from the right (the My Number's rule)."""
-    total = sum(int(d) * (2 + i % 6) for i, d in enumerate(reversed(payload)))
+    total = sum(int(d) * w for d, w in zip(reversed(payload), itertools.cycle(_WEIGHTS)))
     remainder = total % 11
     return 0 if remainder <= 1 else 11 - remainder
 

@@ -30,6 +30,9 @@ _GAIJI_PATTERN = re.compile(rf"[A-Za-z0-9]{{0,{sizes.GAIJI_PATTERN}}}")
 MAX_NAME = sizes.NAME
 MAX_ADDRESS = sizes.ADDRESS
 MAX_FORMER_SURNAME = sizes.FORMER_SURNAME
+# The enums' numbers, taken once (protobuf builds the list anew on every .values() call).
+_CHANGE_REASONS = frozenset(common_pb2.ChangeReason.values())
+_REPAIR_KINDS = frozenset(common_pb2.RepairKind.values())
 _OPAQUE_RULE = f"must be 1..{sizes.OPAQUE_ID} letters, digits, '.', '_' or '-'"
 
 
@@ -148,7 +151,7 @@ def check_change(change: common_pb2.Change, today: dt.date) -> None:
     check_change_id(change.change_id)
     if change.HasField("repair"):
         raise invalid_field("repair", _REPAIR_ONLY)
-    if change.reason not in common_pb2.ChangeReason.values() or not change.reason:
+    if change.reason not in _CHANGE_REASONS or not change.reason:
         raise invalid_field("reason", "is not a supported change reason")
     change_date = _check_date(change.change_date, "change_date", today)
     _check_date(change.notified_date, "notified_date", today)
@@ -266,7 +269,7 @@ def check_repair(change: common_pb2.Change | fuhyo_pb.FuhyoChange, today: dt.dat
     check_change_id(change.change_id)
     _check_municipality(change.municipality_code, "municipality_code")
     kind = change.repair.kind
-    if kind not in common_pb2.RepairKind.values() or not kind:
+    if kind not in _REPAIR_KINDS or not kind:
         raise invalid_field("repair.kind", "is not a supported repair")
     _check_code(change.record.juminhyo_code)
     if kind == common_pb2.REPAIR_KIND_WITHDRAW:

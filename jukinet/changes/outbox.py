@@ -41,8 +41,9 @@ from jukinet.core.config import NEXT_HOP
 from jukinet.core.errors import Reason, RefusedError
 from jukinet.core.telemetry import context_from_traceparent, current_traceparent, span_context_of
 from jukinet.storage import Database, as_utc, bulk
-from jukinet.storage.schema import OutboxState as OutboxState
-from jukinet.storage.schema import outbox, outbox_in
+from jukinet.storage.outbox_state import OutboxState as OutboxState
+from jukinet.storage.outbox_state import state_is
+from jukinet.storage.schema import outbox
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def pending_up_to(conn: Connection, destination: str, up_to: int) -> int:
             select(func.count()).where(
                 outbox.c.destination == destination,
                 outbox.c.id <= up_to,
-                outbox_in(OutboxState.PENDING),
+                state_is(outbox.c.state, OutboxState.PENDING),
             )
         ).scalar_one()
     )
@@ -100,7 +101,7 @@ def states_of(conn: Connection, change_ids: Sequence[str]) -> dict[str, OutboxSt
 
 def first_in(state: OutboxState, destination: str, limit: int) -> Select[Any]:
     """The oldest `limit` entries in `state` for `destination`: what a deliverer fetches
-    (through the state's partial index, schema.outbox_in)."""
+    (through the state's partial index: outbox_state.state_is)."""
     return (
         select(
             outbox.c.id,
@@ -110,7 +111,7 @@ def first_in(state: OutboxState, destination: str, limit: int) -> Select[Any]:
             outbox.c.attempts,
             outbox.c.next_attempt_at,
         )
-        .where(outbox_in(state), outbox.c.destination == destination)
+        .where(state_is(outbox.c.state, state), outbox.c.destination == destination)
         .order_by(outbox.c.id)
         .limit(limit)
     )
@@ -167,7 +168,7 @@ def waiting(conn: Connection, now: dt.datetime) -> list[tuple[str, int, float]]:
     """(destination, pending entries, seconds the oldest has waited) per destination."""
     rows = conn.execute(
         select(outbox.c.destination, func.count(), func.min(outbox.c.created_at))
-        .where(outbox_in(OutboxState.PENDING))
+        .where(state_is(outbox.c.state, OutboxState.PENDING))
         .group_by(outbox.c.destination)
     )
     return [(d, n, (now - as_utc(oldest)).total_seconds()) for d, n, oldest in rows]

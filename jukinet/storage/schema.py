@@ -49,14 +49,12 @@ consistency_runs, consistency_differences
 
 from __future__ import annotations
 
-import enum
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    ColumnElement,
     DateTime,
     Index,
     Integer,
@@ -68,10 +66,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
-    literal_column,
 )
 
 from jukinet.core import sizes
+from jukinet.storage.outbox_state import OutboxState, state_is
 
 metadata = MetaData()
 
@@ -184,38 +182,13 @@ outbox = Table(
 )
 
 
-class OutboxState(enum.IntEnum):
-    """Where an outbox entry stands (changes/outbox.py); stored as a small integer."""
-
-    PENDING = 1
-    DELIVERED = 2
-    REJECTED = 3
-    HELD = 4  # delivered, and held back by the next hop: asked again until final
-
-
-def outbox_in(state: OutboxState) -> ColumnElement[bool]:
-    """`state = <n>` with the number written into the SQL, not bound: the planner uses a
-    partial index of one state only where it sees the constant (SQLite always; PostgreSQL
-    once it plans the statement generically)."""
-    return outbox.c.state == literal_column(str(int(state)))
-
-
-# Where a deliverer looks: the entries still to send and those held, each in a partial index
-# of its own (revision 0011). With one (state, id) index PostgreSQL walked the primary key and
-# filtered out every delivered entry before the first pending one whenever its statistics made
-# pending entries look common — a few ms per batch at 20,000 entries, growing with the table.
-Index(
-    "ix_outbox_pending",
-    outbox.c.id,
-    postgresql_where=outbox_in(OutboxState.PENDING),
-    sqlite_where=outbox_in(OutboxState.PENDING),
-)
-Index(
-    "ix_outbox_held",
-    outbox.c.id,
-    postgresql_where=outbox_in(OutboxState.HELD),
-    sqlite_where=outbox_in(OutboxState.HELD),
-)
+# A deliverer's fetches go by a partial index per state (revision 0011): with one (state, id)
+# index PostgreSQL walked the primary key past every delivered entry whenever its statistics
+# made pending entries look common (a stall of P1, #18).
+_PARTIAL = {"ix_outbox_pending": OutboxState.PENDING, "ix_outbox_held": OutboxState.HELD}
+for _name, _state in _PARTIAL.items():
+    _where = state_is(outbox.c.state, _state)
+    Index(_name, outbox.c.id, postgresql_where=_where, sqlite_where=_where)
 # Added in revision 0005: which of the node's hops an entry goes to (a CS has two).
 outbox.append_column(
     Column("destination", String(sizes.HOP), nullable=False, server_default="next_hop")

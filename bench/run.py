@@ -31,6 +31,7 @@ Quick by default; the full run is
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import datetime as dt
 import json
@@ -38,6 +39,7 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -138,12 +140,26 @@ def p1(net: LocalNetwork, count: int, per_call: int) -> dict[str, Any]:
         time.sleep(0.5)
     latencies = [done[cid].timestamp() - entered[cid] for cid in ids]
     took = max(at.timestamp() for at in done.values()) - began
+    hop = _applied_at(net, "prefecture-14", ids)
     return {
         "changes": count,
         "per_call": per_call,
         "entry_at_cs": {**at_cs, "rate_per_s": at_cs["rate_per_s"] * count / len(calls)},
         "end_to_end": {**provision.percentiles(latencies), "rate_per_s": count / took},
+        # Where the changes were each second (a stall shows as a run of small counts, and at
+        # which hop): sent to the CS (its call began), decided at the prefecture, at national.
+        "per_second": {
+            "entered": _per_second(entered.values(), began),
+            "at_prefecture": _per_second((at.timestamp() for at in hop.values()), began),
+            "at_national": _per_second((at.timestamp() for at in done.values()), began),
+        },
     }
+
+
+def _per_second(times: Iterable[float], since: float) -> list[int]:
+    """How many of `times` fell in each whole second after `since`."""
+    counts = collections.Counter(int(t - since) for t in times)
+    return [counts[second] for second in range(max(counts, default=-1) + 1)]
 
 
 def _emigrants(net: LocalNetwork, count: int) -> list[str]:

@@ -38,6 +38,8 @@ def test_bench_runs_on_sqlite_and_postgresql(tmp_path: Path) -> None:
         assert result["p4"]["residents"] == 300 and result["p4"]["bytes_per_resident"] > 0
         one_per_call, batched = result["p1"]
         assert (one_per_call["per_call"], batched["per_call"], batched["changes"]) == (1, 20, 60)
+        for hop in ("entered", "at_prefecture", "at_national"):
+            assert sum(batched["per_second"][hop]) == 60  # every change, each second counted
         baseline = result["baseline"]
         floors = [baseline[floor][mode] for floor in ("durable_commit", "chained_commit")
                   for mode in ("sequential", "concurrent")]  # fmt: skip

@@ -137,7 +137,11 @@ def test_a_deliverer_fetch_does_not_walk_delivered_entries(db: Database) -> None
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("ANALYZE"))
     with db.transaction() as conn:
-        conn.execute(update(outbox).where(outbox.c.state == OutboxState.PENDING).values(state=2))
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.state == OutboxState.PENDING)
+            .values(state=OutboxState.DELIVERED)
+        )
     _add_outbox_entries(db, OutboxState.DELIVERED, 18_000)
     _add_outbox_entries(db, OutboxState.PENDING, 10_000)
     assert "ix_outbox_pending" in _plan(db, OutboxState.PENDING)

@@ -3,7 +3,7 @@ fetch no longer walks past every delivered entry (PostgreSQL did, on the primary
 statistics made pending entries look common).
 
 The states are written as numbers, as they were when this revision was made
-(schema.OutboxState: PENDING = 1, HELD = 4).
+(storage/outbox_state.OutboxState: PENDING = 1, HELD = 4).
 
 Revision ID: 0011
 Revises: 0010

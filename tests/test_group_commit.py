@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Callable
 from concurrent import futures
 
 import pytest
@@ -87,3 +88,24 @@ def test_units_of_work_commit_together_and_one_that_fails_is_rolled_back_alone(
                 outcomes.append(refusal.reason)
     assert outcomes == [i * 2 if i % 5 else "PERSON_NOT_FOUND" for i in range(1, 41)]
     assert _rows(db) == 32  # the 8 failed units' rows were rolled back, no one else's
+
+
+def test_a_unit_alone_in_its_group_commits_or_rolls_back_whole(db: Database) -> None:
+    """One caller at a time: no savepoint, the group's transaction is the unit's own."""
+    group = GroupTransaction(db, "test-alone")
+
+    def work(i: int) -> Callable[[Connection], int]:
+        def unit(conn: Connection) -> int:
+            ProvisionLog.write(conn, [_entry(i), _entry(i + 100)], dt.datetime.now(dt.UTC))
+            if i == 2:
+                raise RefusedError(Reason.PERSON_NOT_FOUND)  # after both of its writes
+            return i
+
+        return unit
+
+    assert group.run(work(1)) == 1
+    with pytest.raises(RefusedError) as caught:
+        group.run(work(2))
+    assert caught.value.reason == "PERSON_NOT_FOUND"
+    assert group.run(work(3)) == 3
+    assert _rows(db) == 4  # units 1 and 3, two rows each; nothing of unit 2

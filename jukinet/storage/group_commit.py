@@ -10,7 +10,9 @@ guarantee. Two shapes:
   durable-commit floor) — one failing write fails the group.
 - `GroupTransaction`: units of work, each in a savepoint of its own inside the group's
   transaction (the narrow link's answer: replay record, lookup, log entry) — a unit that
-  fails is rolled back alone and its caller gets its error; the others commit together.
+  fails is rolled back alone and its caller gets its error; the others commit together. A
+  unit alone in its group needs no savepoint: the transaction is its own (#18: two
+  statements less per call when calls come one at a time).
 """
 
 from __future__ import annotations
@@ -109,6 +111,9 @@ class GroupTransaction(_Grouped):
         return result
 
     def _execute(self, conn: Connection, group: list[_Ticket]) -> None:
+        if len(group) == 1:  # its error rolls the whole transaction back: nothing else is in it
+            group[0].result = group[0].job(conn)
+            return
         for ticket in group:
             try:
                 with conn.begin_nested():

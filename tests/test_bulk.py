@@ -57,6 +57,21 @@ def test_insert_rows_leaves_what_insert_leaves(db: Database) -> None:
     assert bulk_statements == []
 
 
+def test_a_few_rows_go_in_by_insert_on_postgresql(db: Database) -> None:
+    """Fewer than COPY_FROM_ROWS: one INSERT on PostgreSQL (a COPY is two round trips), the
+    driver's executemany on SQLite; the rows stored as with a batch."""
+    few = bulk.COPY_FROM_ROWS - 1
+    statements: list[str] = []
+    event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    with db.transaction() as conn:
+        bulk.insert_rows(conn, outbox, _outbox_rows("few", few))
+    with db.transaction() as conn:
+        conn.execute(insert(outbox), _outbox_rows("plain", few))
+    assert _stored(db, "few") == _stored(db, "plain") and len(_stored(db, "few")) == few
+    inserts = [s for s in statements if s.startswith("INSERT INTO outbox")]
+    assert len(inserts) == (2 if db.engine.dialect.name == "postgresql" else 1)
+
+
 def test_a_failing_row_writes_none_of_the_batch(db: Database) -> None:
     rows = [
         {"change_id": f"c-{i}", "sender": "s", "outcome": 1, "received_at": NOW} for i in range(5)

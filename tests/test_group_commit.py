@@ -64,6 +64,21 @@ def test_a_reader_does_not_hold_up_a_writer(db: Database) -> None:
     assert _rows(db) == 1
 
 
+def test_what_a_reader_sees_of_a_write_committed_while_it_reads(db: Database) -> None:
+    """SQLite: one snapshot for the whole read. PostgreSQL: each statement sees what was
+    committed before it began (READ COMMITTED), in autocommit: no transaction is open."""
+    log = ProvisionLog(db, b"k" * 32)
+    count = select(func.count()).select_from(provision_log)
+    with db.reading() as conn:
+        before = conn.execute(count).scalar_one()
+        log.commit([_entry(4)])
+        after = conn.execute(count).scalar_one()
+        if db.engine.dialect.name == "postgresql":
+            driver = conn.connection.driver_connection
+            assert driver is not None and driver.info.transaction_status.name == "IDLE"
+    assert (before, after) == (0, 1 if db.engine.dialect.name == "postgresql" else 0)
+
+
 def test_units_of_work_commit_together_and_one_that_fails_is_rolled_back_alone(
     db: Database,
 ) -> None:

@@ -9,7 +9,9 @@ PostgreSQL, most of a node's time (py-spy, docs/benchmarks.md):
   ids first, so the rows go in without RETURNING.
 - A plain ``executemany`` is one Bind/Execute per row on PostgreSQL (pipelined, but each
   row's parameters still adapted one by one in Python); ``COPY … FROM STDIN`` sends the
-  rows as one stream. `insert_rows` uses COPY there. On SQLite it hands the rows to the
+  rows as one stream. `insert_rows` uses COPY there for `COPY_FROM_ROWS` rows or more: a
+  COPY takes two round trips (the statement, then the data), an INSERT of a few rows one
+  (a query's provision-log entry and its leaf, #18). On SQLite it hands the rows to the
   driver's ``executemany`` itself (one prepared statement, run in C), each value through its
   column's own bind processing: SQLAlchemy's per-row parameter handling around the same call
   was most of the time of writing a batch (P4's load: see docs/benchmarks.md).
@@ -40,6 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
+COPY_FROM_ROWS = 4  # PostgreSQL: fewer rows than this go in by INSERT (module docstring)
 _NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)")
 
 
@@ -69,7 +72,8 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     """
     if not rows:
         return
-    if not _direct(table, conn.dialect):
+    postgresql = conn.dialect.name == "postgresql"
+    if not _direct(table, conn.dialect) or (postgresql and len(rows) < COPY_FROM_ROWS):
         conn.execute(insert(table), rows)
         return
     given = list(rows[0])
@@ -78,7 +82,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     defaults = list(filled.values())
     driver = conn.connection.driver_connection
     assert driver is not None
-    if conn.dialect.name == "postgresql":
+    if postgresql:
         statement = f"COPY {table.name} ({names}) FROM STDIN"
 
         def write() -> None:

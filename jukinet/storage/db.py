@@ -60,12 +60,18 @@ class Database:
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
-        """A read-only unit of work: one consistent snapshot that takes no write lock.
+        """A read-only unit of work that takes no write lock.
 
-        On SQLite this is a deferred BEGIN (WAL readers run beside the writer);
-        every other transaction begins IMMEDIATE (see the module docstring).
+        SQLite: one snapshot for all its statements, by a deferred BEGIN (WAL readers run
+        beside the writer; every other transaction begins IMMEDIATE, see the module
+        docstring). PostgreSQL: autocommit, each statement seeing what was committed when it
+        began — what READ COMMITTED gives a transaction's statements anyway — without a
+        BEGIN and a COMMIT, two round trips of a query's dozen (#18).
         """
         with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                yield conn.execution_options(isolation_level="AUTOCOMMIT")
+                return
             conn = conn.execution_options(**{READ_ONLY: True})
             with conn.begin():
                 yield conn

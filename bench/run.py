@@ -18,7 +18,8 @@ residents (P4), then measured:
   under a My Number Act task, a new request id each time, so every call crosses the link);
 - P5 (bench/consistency.py): the consistency check of one municipality of N residents with 10
   planted differences, against a full transfer of the same records (SQLite);
-- sealing (bench/sealing.py) per message and per batch, and tracing per span.
+- sealing (bench/sealing.py) per message and per batch, tracing per span, and what each layer
+  of a node's server stack costs per call (bench/layers.py).
 
 Targets (issue #7), each against the baseline of this run: P1 rate >= 1.0x the concurrent echo
 rate; P2 p99 <= 2x and P3 p99 <= 3x the bare p99; P4 1M residents in <= 120 s; P5 <= 1% of
@@ -45,6 +46,7 @@ from typing import Any
 
 import consistency
 import floors
+import layers
 import provision
 import sealing
 from sqlalchemy import create_engine, func, select
@@ -358,11 +360,13 @@ def main() -> int:
     results["p5"] = consistency.run(args.consistency_residents)
     results["tracing"] = tracing(20_000)
     results["sealing"] = sealing.run(args.seal_seconds)
+    results["layers"] = layers.run(args.queries)
     for database in databases:
         print(f"\n== {database} ==")
         report(results[database], database)
     consistency.report(results["p5"])
     report_shared(results, results[databases[0]]["baseline"]["sequential"]["p50_ms"])
+    layers.report(results["layers"])
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
     return 0

@@ -60,6 +60,11 @@ def test_bench_runs_on_sqlite_and_postgresql(tmp_path: Path) -> None:
             for mode in ("sequential", "concurrent")
         }
     assert figures["tracing"]["span_us"] > 0 and figures["sealing"]
+    layers = figures["layers"]  # each stack the one before with one layer more
+    assert [row["layer"] for row in layers][:2] == ["bare", "+ unexpected-error guard"]
+    assert layers[-1]["layer"] == "+ traced client channel" and len(layers) == 6
+    assert all(row["p50_ms"] > 0 and row["cpu_us_per_call"] > 0 for row in layers)
+    assert "server layers" in run.stdout
     p5 = figures["p5"]
     assert (p5["equal"]["found"], p5["planted"]["found"], p5["after_repair"]["found"]) == (0, 10, 0)
     assert p5["equal"]["round_trips"] == 1 and p5["planted"]["round_trips"] > 1

@@ -41,9 +41,8 @@ PREFECTURE = Identity.of(Role.PREFECTURE, "14")
 ROUNDS = 3
 
 
-def _stacks(net: LocalNetwork, folder: Path, tracer: TracerProvider) -> dict[str, list[Any]]:
+def _stacks(net: LocalNetwork, audit: AuditLog, tracer: TracerProvider) -> dict[str, list[Any]]:
     """The stacks measured, each the one before with one layer more (outermost first)."""
-    audit = AuditLog(open_database(f"sqlite:///{folder / 'audit.db'}"))
     revocation = RevocationList(net.pki.crl, net.bundle)
     authz = AuthorizationInterceptor(PREFECTURE, audit)
     checked = AuthorizationInterceptor(PREFECTURE, audit, revocation=revocation)
@@ -109,7 +108,8 @@ def run(calls: int) -> list[dict[str, Any]]:
         net = LocalNetwork(folder / "net", topology=(NodePlan(Role.PREFECTURE, "14"),))
         net.prepare()
         tracer = setup_tracing("bench-layers", folder / "spans.jsonl")
-        stacks = _stacks(net, folder, tracer)
+        audit_db = open_database(f"sqlite:///{folder / 'audit.db'}")
+        stacks = _stacks(net, AuditLog(audit_db), tracer)
         full = list(stacks.values())[-1]
         rows: dict[str, list[tuple[float, float]]] = {}
         for _ in range(ROUNDS):
@@ -119,6 +119,7 @@ def run(calls: int) -> list[dict[str, Any]]:
             figures = _stack_figures(net, full, tracer, calls)
             rows.setdefault("+ traced client channel", []).append(figures)
         tracer.shutdown()
+        audit_db.dispose()
     return [
         {
             "layer": label,

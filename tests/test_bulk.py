@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from jukinet.changes.outbox import OutboxState
@@ -134,3 +134,26 @@ def test_a_database_error_does_not_carry_the_row(db: Database) -> None:
         assert secret not in str(raised.value)
         logged = exception_without_values(raised.value)
         assert secret not in logged and key not in logged and "IntegrityError" in logged
+
+
+def test_reads_after_plan_for_the_values_never_use_a_generic_plan(db: Database) -> None:
+    """Run often, a statement is prepared and PostgreSQL may switch it to a generic plan made
+    without the array's values; `plan_for_the_values` keeps every execution planned for them."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("plans are PostgreSQL's")
+    read = select(received_changes.c.change_id)
+    with db.engine.connect() as conn:
+        # The server's choice, made certain: generic plans whenever a statement is prepared.
+        conn.execute(text("SET plan_cache_mode = force_generic_plan"))
+        conn.commit()
+        for i in range(12):  # psycopg prepares from the 5th; PostgreSQL tries generic from the 6th
+            with conn.begin():
+                bulk.plan_for_the_values(conn)
+                conn.execute(read.where(bulk.one_of(conn, received_changes.c.change_id, [f"c{i}"])))
+        plans = conn.execute(
+            text("SELECT generic_plans, custom_plans FROM pg_prepared_statements")
+        ).all()
+        prepared = [p for p in plans if p.custom_plans]
+        assert prepared and all(p.generic_plans == 0 for p in prepared)
+        # LOCAL: the session's own setting is back after each transaction.
+        assert conn.execute(text("SHOW plan_cache_mode")).scalar_one() == "force_generic_plan"

@@ -111,6 +111,7 @@ def _read_state(
     conn: Connection, changes: Sequence[common_pb2.Change]
 ) -> tuple[dict[str, ledger.Decision], dict[str, _Person], dict[str, set[str]], set[str]]:
     """Everything the plan reads, one statement each for the whole batch."""
+    bulk.plan_for_the_values(conn)  # tables that grow fast must not keep a plan for empty ones
     ids = [c.change_id for c in changes]
     codes = {c.record.juminhyo_code for c in changes} | {lifecycle.person_key(c) for c in changes}
     numbers = {c.record.my_number for c in changes}

@@ -151,6 +151,20 @@ def _client_defaults(table: Table, given: frozenset[str]) -> dict[str, Any]:
     }
 
 
+_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
+def plan_for_the_values(conn: Connection) -> None:
+    """On PostgreSQL, plan the rest of the caller's transaction for each statement's actual
+    values. A statement run often is prepared, and PostgreSQL then keeps a generic plan made
+    without the values: one made while a table was nearly empty scans it whole and searches a
+    `one_of` array row by row, unhashed, until autovacuum next analyzes the table — at
+    national, 40–480 ms per batch read while its tables grew in the benchmark's P1 (#18, run
+    7, plans by auto_explain). Planned for the values, the array is hashed (or the index used)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_CUSTOM_PLANS)
+
+
 def one_of(
     conn: Connection, column: ColumnElement[Any], values: Iterable[Any]
 ) -> ColumnElement[bool]:

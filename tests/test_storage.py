@@ -6,12 +6,14 @@ import datetime as dt
 import random
 import threading
 import uuid
+from collections.abc import Sequence
 
+from opentelemetry import trace
 from sqlalchemy import func, insert, select, text, update
 
 from juki.v1 import common_pb2
 from jukinet.changes import batches, counts, ledger
-from jukinet.changes.outbox import OutboxState, count_by_state, first_in
+from jukinet.changes.outbox import Deliverer, OutboxState, count_by_state, first_in
 from jukinet.core.config import NEXT_HOP
 from jukinet.dev import synthetic
 from jukinet.sealing.envelope import Sealer
@@ -146,3 +148,24 @@ def test_a_deliverer_fetch_does_not_walk_delivered_entries(db: Database) -> None
     _add_outbox_entries(db, OutboxState.PENDING, 10_000)
     assert "ix_outbox_pending" in _plan(db, OutboxState.PENDING)
     assert "ix_outbox_held" in _plan(db, OutboxState.HELD)
+
+
+def test_a_deliverer_sends_while_another_transaction_writes(db: Database) -> None:
+    # Its fetch is a read: on SQLite it must not queue for the write lock behind the node's
+    # callers (a fetch opened BEGIN IMMEDIATE and waited seconds while P1 entered changes).
+    _add_outbox_entries(db, OutboxState.PENDING, 3)
+    sent = threading.Event()
+
+    def send(payloads: Sequence[bytes]) -> list[common_pb2.ChangeResult]:
+        sent.set()
+        return []  # not answered: the entries stay pending
+
+    deliverer = Deliverer(db, send, batch_size=500, tracer=trace.get_tracer(__name__))
+    with db.transaction() as conn:
+        conn.execute(update(outbox).values(attempts=0))  # holds the write lock until the end
+        deliverer.start()
+        try:
+            assert sent.wait(5), "the deliverer's fetch waited for the writer"
+        finally:
+            deliverer.stop(timeout=0)
+    deliverer.stop()

@@ -238,7 +238,8 @@ class Deliverer:
         self._thread.join(timeout)
 
     def _rows(self, state: OutboxState) -> list[Any]:
-        with self._db.engine.connect() as conn:
+        # A read: on SQLite it must not wait for the write lock the node's callers hold (#18).
+        with self._db.reading() as conn:
             return list(conn.execute(first_in(state, self._destination, self._batch_size)).all())
 
     def _due(self) -> list[Pending]:
@@ -308,7 +309,7 @@ class Deliverer:
 
     def _retry_later(self, batch: list[Pending]) -> None:
         now = self._clock.now()
-        with self._db.transaction() as conn:
+        with self._db.transaction(urgent=True) as conn:
             for p in batch:
                 _postpone(conn, p, now)
 
@@ -318,7 +319,7 @@ class Deliverer:
         delivered: list[int] = []
         rejected: list[dict[str, Any]] = []
         held: list[dict[str, Any]] = []
-        with self._db.transaction() as conn:
+        with self._db.transaction(urgent=True) as conn:
             for p in batch:
                 result = by_id.get(p.change_id)
                 if result is None:  # not answered: try again later

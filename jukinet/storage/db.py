@@ -14,7 +14,6 @@ primary keys and unique constraints, never by read-then-write alone.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +24,8 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from jukinet.storage.writers import WriterTurn
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # (kept, more under load) connections of a node's pool
@@ -38,24 +39,25 @@ READ_ONLY = "juki_read_only"
 class Database:
     """A node's engine plus the one way to run a unit of work on it.
 
-    writers: on SQLite, a lock every write transaction of this process takes
-    first. SQLite admits one writer at a time anyway; waiting on a Python lock
-    hands over at once, where SQLite's busy handler sleeps and polls (up to
-    100 ms a time), which under 16 concurrent writers turned into
-    second-long tails (bench/run.py, P1, before/after in docs/benchmarks.md).
+    writers: on SQLite, the turn every write transaction of this process takes
+    first (writers.py says why).
     """
 
     engine: Engine
-    writers: threading.RLock | None = None
+    writers: WriterTurn | None = None
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """One atomic unit of work: committed on success, rolled back on any error."""
+    def transaction(self, *, urgent: bool = False) -> Iterator[Connection]:
+        """One atomic unit of work: committed on success, rolled back on any error.
+
+        urgent: a short transaction others wait for (a deliverer recording what the next
+        hop took); on SQLite it writes before the ordinary transactions waiting their turn.
+        """
         if self.writers is None:
             with self.engine.begin() as conn:
                 yield conn
             return
-        with self.writers, self.engine.begin() as conn:
+        with self.writers.held(urgent=urgent), self.engine.begin() as conn:
             yield conn
 
     @contextmanager
@@ -138,4 +140,4 @@ def open_database(url: str, *, run_migrations: bool = True) -> Database:
         _configure_sqlite(engine)
     if run_migrations:
         migrate(engine)
-    return Database(engine, threading.RLock() if is_sqlite else None)
+    return Database(engine, WriterTurn() if is_sqlite else None)

@@ -95,7 +95,7 @@ class CsServicer(cs_service_pb2_grpc.CsServiceServicer):
         self, request: cs_service_pb2.GetChangeStatusRequest, context: grpc.ServicerContext
     ) -> cs_service_pb2.GetChangeStatusResponse:
         validation.check_change_id(request.change_id)
-        with self._node.db.engine.connect() as conn:
+        with self._node.db.reading() as conn:
             row = conn.execute(
                 select(
                     outbox_table.c.state,

@@ -22,7 +22,7 @@ class NodeAdminServicer(pb_grpc.NodeAdminServiceServicer):
         self, request: pb.GetNodeStatusRequest, context: grpc.ServicerContext
     ) -> pb.GetNodeStatusResponse:
         node = self._node
-        with node.db.engine.connect() as conn:
+        with node.db.reading() as conn:
             states = outbox.count_by_state(conn)
             residents = counts.resident_count(conn)
             applied = counts.applied_count(conn)

@@ -78,7 +78,7 @@ class ProvisionAdminServicer(pb_grpc.ProvisionAdminServiceServicer):
     ) -> pb.GetProvisionStatisticsResponse:
         year = request.fiscal_year
         statistics.check_fiscal_year(year)
-        with self._node.db.engine.connect() as conn:
+        with self._node.db.reading() as conn:
             lines = statistics.counts(conn, self._catalogue, year)
         return pb.GetProvisionStatisticsResponse(
             counts=lines,

@@ -42,7 +42,7 @@ from jukinet.core.errors import Reason, RefusedError
 from jukinet.core.telemetry import context_from_traceparent, current_traceparent, span_context_of
 from jukinet.storage import Database, as_utc, bulk
 from jukinet.storage.outbox_state import OutboxState as OutboxState
-from jukinet.storage.outbox_state import state_is
+from jukinet.storage.outbox_state import state_is, waiting_for
 from jukinet.storage.schema import outbox
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def states_of(conn: Connection, change_ids: Sequence[str]) -> dict[str, OutboxSt
 
 def first_in(state: OutboxState, destination: str, limit: int) -> Select[Any]:
     """The oldest `limit` entries in `state` for `destination`: what a deliverer fetches
-    (through the state's partial index: outbox_state.state_is)."""
+    (through that state's and hop's partial index: outbox_state.waiting_for)."""
     return (
         select(
             outbox.c.id,
@@ -111,7 +111,7 @@ def first_in(state: OutboxState, destination: str, limit: int) -> Select[Any]:
             outbox.c.attempts,
             outbox.c.next_attempt_at,
         )
-        .where(state_is(outbox.c.state, state), outbox.c.destination == destination)
+        .where(waiting_for(outbox.c.state, outbox.c.destination, state, destination))
         .order_by(outbox.c.id)
         .limit(limit)
     )

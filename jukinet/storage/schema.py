@@ -69,7 +69,7 @@ from sqlalchemy import (
 )
 
 from jukinet.core import sizes
-from jukinet.storage.outbox_state import OutboxState, state_is
+from jukinet.storage.outbox_state import DESTINATIONS, OutboxState, partial_index, waiting_for
 
 metadata = MetaData()
 
@@ -182,17 +182,22 @@ outbox = Table(
 )
 
 
-# A deliverer's fetches go by a partial index per state (revision 0011): with one (state, id)
-# index PostgreSQL walked the primary key past every delivered entry whenever its statistics
-# made pending entries look common (a stall of P1, #18).
-_PARTIAL = {"ix_outbox_pending": OutboxState.PENDING, "ix_outbox_held": OutboxState.HELD}
-for _name, _state in _PARTIAL.items():
-    _where = state_is(outbox.c.state, _state)
-    Index(_name, outbox.c.id, postgresql_where=_where, sqlite_where=_where)
 # Added in revision 0005: which of the node's hops an entry goes to (a CS has two).
 outbox.append_column(
     Column("destination", String(sizes.HOP), nullable=False, server_default="next_hop")
 )
+# A deliverer's fetch — one hop's oldest entries in one state — goes by a partial index of
+# that state and hop (revision 0012), read in id order up to the fetch's limit. With one
+# (state, id) index PostgreSQL walked the primary key past every delivered entry whenever its
+# statistics made pending entries look common (a stall of P1, revision 0011); with one partial
+# index per state, keyed by id, it gathered every pending entry of a table filled from empty
+# (no statistics yet) and sorted them: 13-25 ms per batch of 500 in P1 (#18).
+for _state in (OutboxState.PENDING, OutboxState.HELD):
+    for _hop in DESTINATIONS:
+        _where = waiting_for(outbox.c.state, outbox.c.destination, _state, _hop)
+        Index(
+            partial_index(_state, _hop), outbox.c.id, postgresql_where=_where, sqlite_where=_where
+        )
 
 seen_envelopes = Table(
     "seen_envelopes",

@@ -186,12 +186,9 @@ outbox = Table(
 outbox.append_column(
     Column("destination", String(sizes.HOP), nullable=False, server_default="next_hop")
 )
-# A deliverer's fetch — one hop's oldest entries in one state — goes by a partial index of
-# that state and hop (revision 0012), read in id order up to the fetch's limit. With one
-# (state, id) index PostgreSQL walked the primary key past every delivered entry whenever its
-# statistics made pending entries look common (a stall of P1, revision 0011); with one partial
-# index per state, keyed by id, it gathered every pending entry of a table filled from empty
-# (no statistics yet) and sorted them: 13-25 ms per batch of 500 in P1 (#18).
+# A deliverer's fetch (one hop's oldest entries in one state) reads a partial index of that
+# state and hop in id order up to its limit, with or without statistics: revisions 0011 and
+# 0012 say what PostgreSQL did with coarser indexes (#18).
 for _state in (OutboxState.PENDING, OutboxState.HELD):
     for _hop in DESTINATIONS:
         _where = waiting_for(outbox.c.state, outbox.c.destination, _state, _hop)

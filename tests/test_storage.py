@@ -7,13 +7,22 @@ import random
 import threading
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from opentelemetry import trace
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import event, func, insert, select, text, update
 
 from juki.v1 import common_pb2
 from jukinet.changes import batches, counts, ledger
-from jukinet.changes.outbox import Deliverer, OutboxState, count_by_state, first_in
+from jukinet.changes.outbox import (
+    Deliverer,
+    OutboxState,
+    count_by_state,
+    first_in,
+    high_water,
+    pending_up_to,
+    waiting,
+)
 from jukinet.core.config import NEXT_HOP
 from jukinet.dev import synthetic
 from jukinet.sealing.envelope import Sealer
@@ -161,6 +170,34 @@ def test_a_deliverer_fetch_stops_at_its_limit_before_there_are_statistics(db: Da
             plan = _plan(db, state, hop)
             assert partial_index(state, hop) in plan
             assert "Sort" not in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_the_counts_of_waiting_entries_go_by_the_partial_indexes(db: Database) -> None:
+    # The outbox depth (metrics, each scrape) and the consistency check's "sent up to here?"
+    # must read only the entries that wait, never the delivered ones piling up.
+    _add_outbox_entries(db, OutboxState.DELIVERED, 2_000)
+    _add_outbox_entries(db, OutboxState.PENDING, 30)
+    statements: list[tuple[str, Any]] = []
+
+    def remember(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        statements.append((statement, parameters))
+
+    with db.reading() as conn:
+        event.listen(db.engine, "before_cursor_execute", remember)
+        try:
+            depth = {hop: n for hop, n, _ in waiting(conn, dt.datetime.now(dt.UTC))}
+            left = pending_up_to(conn, NEXT_HOP, high_water(conn, NEXT_HOP))
+        finally:
+            event.remove(db.engine, "before_cursor_execute", remember)
+        explain = "EXPLAIN QUERY PLAN " if db.engine.dialect.name == "sqlite" else "EXPLAIN "
+        counts = [(q, p) for q, p in statements if "count(*)" in q]
+        plans = [
+            "\n".join(str(row[-1]) for row in conn.exec_driver_sql(explain + q, p))
+            for q, p in counts
+        ]
+    assert depth == {NEXT_HOP: 30} and left == 30
+    assert len(plans) == len(DESTINATIONS) + 1
+    assert all("ix_outbox_pending_" in plan for plan in plans), plans
 
 
 def test_a_deliverer_sends_while_another_transaction_writes(db: Database) -> None:

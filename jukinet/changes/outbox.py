@@ -41,8 +41,8 @@ from jukinet.core.config import NEXT_HOP
 from jukinet.core.errors import Reason, RefusedError
 from jukinet.core.telemetry import context_from_traceparent, current_traceparent, span_context_of
 from jukinet.storage import Database, as_utc, bulk
+from jukinet.storage.outbox_state import DESTINATIONS, waiting_for
 from jukinet.storage.outbox_state import OutboxState as OutboxState
-from jukinet.storage.outbox_state import state_is, waiting_for
 from jukinet.storage.schema import outbox
 
 log = logging.getLogger(__name__)
@@ -78,9 +78,8 @@ def pending_up_to(conn: Connection, destination: str, up_to: int) -> int:
     return int(
         conn.execute(
             select(func.count()).where(
-                outbox.c.destination == destination,
+                waiting_for(outbox.c.state, outbox.c.destination, OutboxState.PENDING, destination),
                 outbox.c.id <= up_to,
-                state_is(outbox.c.state, OutboxState.PENDING),
             )
         ).scalar_one()
     )
@@ -165,13 +164,18 @@ def count_by_state(conn: Connection) -> dict[OutboxState, int]:
 
 
 def waiting(conn: Connection, now: dt.datetime) -> list[tuple[str, int, float]]:
-    """(destination, pending entries, seconds the oldest has waited) per destination."""
-    rows = conn.execute(
-        select(outbox.c.destination, func.count(), func.min(outbox.c.created_at))
-        .where(state_is(outbox.c.state, OutboxState.PENDING))
-        .group_by(outbox.c.destination)
-    )
-    return [(d, n, (now - as_utc(oldest)).total_seconds()) for d, n, oldest in rows]
+    """(destination, pending entries, seconds the oldest has waited) per destination with any:
+    one statement per hop, each through that hop's partial index (not past delivered entries)."""
+    found = []
+    for hop in DESTINATIONS:
+        count, oldest = conn.execute(
+            select(func.count(), func.min(outbox.c.created_at)).where(
+                waiting_for(outbox.c.state, outbox.c.destination, OutboxState.PENDING, hop)
+            )
+        ).one()
+        if count:
+            found.append((hop, int(count), (now - as_utc(oldest)).total_seconds()))
+    return found
 
 
 def _backoff(attempts: int) -> dt.timedelta:

@@ -18,9 +18,10 @@ from prometheus_client import start_http_server
 from jukinet.changes import outbox
 from jukinet.core import metrics
 from jukinet.core.clock import Clock
-from jukinet.core.config import FUHYO_HOP, NEXT_HOP, NodeConfig, host_and_port
+from jukinet.core.config import NodeConfig, host_and_port
 from jukinet.sealing.keys import NodeKeyring
 from jukinet.storage import Database
+from jukinet.storage.outbox_state import DESTINATIONS
 from jukinet.trust.credentials import CredentialWatcher
 from jukinet.trust.revocation import RevocationList
 
@@ -41,7 +42,7 @@ def start(
         return [] if until is None else [((until - clock.now()).total_seconds(), {})]
 
     # Every hop the node delivers to is shown, with 0 while nothing waits for it.
-    hops = [hop for hop in (NEXT_HOP, FUHYO_HOP) if getattr(config, hop) is not None]
+    hops = [hop for hop in DESTINATIONS if getattr(config, hop) is not None]
 
     def per_hop(column: int) -> Callable[[], list[tuple[float, dict[str, str]]]]:
         """Depth (column 0) or oldest age (column 1) of each hop's waiting changes."""

@@ -8,7 +8,9 @@ envelope names, and the log keys that sign checkpoints and cosignatures.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
+import time
 from pathlib import Path
 
 from juki.v1 import envelope_pb2
@@ -32,22 +34,54 @@ def note_keys_of(
     ]
 
 
+def _identity(path: Path) -> tuple[int, int, int]:
+    """What changes when a file is replaced (a new inode) or rewritten (time, size)."""
+    st = path.stat()
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+# A full look at every file at least this often, for a document overwritten in place (which
+# leaves the directory's time as it was); documents are published by rename (pki.write_atomic),
+# which the directory's time shows at once.
+RESCAN_S = 1.0
+# File times come from a coarse clock: a directory changed this recently may change again
+# without its time moving, so it is not yet trusted to stand for its files (git's "racy clean").
+SETTLE_NS = 100_000_000
+
+
 class KeyDirectory:
-    """Every node's verified public keys, re-read when the directory changes."""
+    """Every node's verified public keys, re-read when the directory changes.
+
+    Sealing and opening ask for keys on every call; a look at every document of the network
+    (one per node: thousands) on each was most of a narrow-link call's key lookup (#18), so a
+    call only stats the directory and the trust bundle, and the documents are looked at again
+    when either has changed, while a change is too recent to be sure of, or after RESCAN_S.
+    """
 
     def __init__(self, directory: Path, trust_bundle: Path) -> None:
         self._directory = directory
         self._bundle = trust_bundle
-        self._stamp: tuple[tuple[str, float], ...] = ()
+        self._stamp: tuple[tuple[str, int, int, int], ...] = ()
         self._docs: dict[str, envelope_pb2.KeyDocument] = {}
         self._lock = threading.Lock()
+        self._quick: tuple[int, int] | None = None  # directory and bundle times, when settled
+        self._looked_at = 0.0  # time.monotonic() of the last full look
 
     def _refresh(self) -> None:
+        try:
+            quick = (os.stat(self._directory).st_mtime_ns, os.stat(self._bundle).st_mtime_ns)
+        except OSError:
+            quick = None
+        fresh = time.monotonic() - self._looked_at < RESCAN_S
+        if quick is not None and quick == self._quick and fresh:
+            return
+        settled = quick is not None and time.time_ns() - max(quick) > SETTLE_NS
+        self._look()
+        self._quick, self._looked_at = (quick if settled else None), time.monotonic()
+
+    def _look(self) -> None:
         files = sorted(self._directory.glob("*.keydoc"))
-        stamp = (
-            *((f.name, f.stat().st_mtime) for f in files),
-            ("bundle", self._bundle.stat().st_mtime),
-        )
+        stamp = tuple((f.name, *_identity(f)) for f in [*files, self._bundle])
         if stamp == self._stamp:
             return
         with self._lock:

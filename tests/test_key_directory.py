@@ -67,12 +67,27 @@ def test_a_document_published_after_a_lookup_is_used_by_the_next(world: World) -
     assert _newest_key(directory) != old, "seen at once, without waiting for a rescan"
 
 
+class _Monotonic:
+    """The key directory's monotonic clock, moved by hand (wall-clock time stays real: it is
+    compared with the files' times)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time_ns(self) -> int:
+        return time.time_ns()
+
+
 def test_a_document_overwritten_in_place_is_seen_after_the_rescan_time(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An operator's copy over the file leaves the directory's time as it was: the document is
     picked up by the next full look, at most RESCAN_S later."""
-    monkeypatch.setattr(key_directory, "RESCAN_S", 0.3)
+    clock_ = _Monotonic()
+    monkeypatch.setattr(key_directory, "time", clock_)
     directory = world.directory()
     _settled()
     old = _newest_key(directory)
@@ -83,14 +98,16 @@ def test_a_document_overwritten_in_place_is_seen_after_the_rescan_time(
     with path.open("r+b") as f:  # same file, same inode: no rename
         f.truncate()
         f.write(newer.SerializeToString())
+    clock_.now += key_directory.RESCAN_S / 2
     assert _newest_key(directory) == old, "within RESCAN_S the directory's time stands"
-    time.sleep(0.35)
+    clock_.now += key_directory.RESCAN_S
     assert _newest_key(directory) != old
 
 
 def test_a_change_within_the_settle_time_is_looked_at_again(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(key_directory, "SETTLE_NS", 60 * 10**9)  # "just now", however slow
     directory = world.directory()
     looks = _looks(directory, monkeypatch)
     world.publish(CS)  # just now: the directory's time may not move again for the next change

@@ -190,10 +190,10 @@ def test_the_counts_of_waiting_entries_go_by_the_partial_indexes(db: Database) -
         finally:
             event.remove(db.engine, "before_cursor_execute", remember)
         explain = "EXPLAIN QUERY PLAN " if db.engine.dialect.name == "sqlite" else "EXPLAIN "
-        counts = [(q, p) for q, p in statements if "count(*)" in q]
+        counting = [(q, p) for q, p in statements if "count(*)" in q]
         plans = [
             "\n".join(str(row[-1]) for row in conn.exec_driver_sql(explain + q, p))
-            for q, p in counts
+            for q, p in counting
         ]
     assert depth == {NEXT_HOP: 30} and left == 30
     assert len(plans) == len(DESTINATIONS) + 1

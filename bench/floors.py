@@ -46,7 +46,7 @@ def _server(
     """An echo with the prefecture's certificate that calls `behind` (if any), then commits."""
     _metadata.create_all(db.engine)
     commits: GroupCommit[str] = GroupCommit(
-        db, lambda conn, bodies: conn.execute(insert(_rows), [{"body": b} for b in bodies]), "floor"
+        db, lambda conn, bodies: conn.execute(insert(_rows), [{"body": b} for b in bodies])
     )
     folder = net.node_dir("prefecture-14")
     creds = grpc.ssl_server_credentials(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Callable
 from concurrent import futures
 
@@ -13,7 +14,7 @@ from sqlalchemy import Connection, func, select
 from jukinet.core.errors import Reason, RefusedError
 from jukinet.provision.log import PROVIDED, Entry, ProvisionLog
 from jukinet.storage import Database
-from jukinet.storage.group_commit import GroupTransaction
+from jukinet.storage.group_commit import GroupCommit, GroupTransaction
 from jukinet.storage.schema import provision_log
 
 
@@ -83,7 +84,7 @@ def test_units_of_work_commit_together_and_one_that_fails_is_rolled_back_alone(
     db: Database,
 ) -> None:
     """GroupTransaction (the narrow link's answers): each unit in its own savepoint."""
-    group = GroupTransaction(db, "test-units")
+    group = GroupTransaction(db)
 
     def unit(i: int) -> int:
         def work(conn: Connection) -> int:
@@ -107,7 +108,7 @@ def test_units_of_work_commit_together_and_one_that_fails_is_rolled_back_alone(
 
 def test_a_unit_alone_in_its_group_commits_or_rolls_back_whole(db: Database) -> None:
     """One caller at a time: no savepoint, the group's transaction is the unit's own."""
-    group = GroupTransaction(db, "test-alone")
+    group = GroupTransaction(db)
 
     def work(i: int) -> Callable[[Connection], int]:
         def unit(conn: Connection) -> int:
@@ -124,3 +125,47 @@ def test_a_unit_alone_in_its_group_commits_or_rolls_back_whole(db: Database) -> 
     assert caught.value.reason == "PERSON_NOT_FOUND"
     assert group.run(work(3)) == 3
     assert _rows(db) == 4  # units 1 and 3, two rows each; nothing of unit 2
+
+
+def test_a_caller_alone_commits_in_its_own_thread(db: Database) -> None:
+    """No commit under way: the caller commits its work itself, handing it to no thread."""
+    writers: list[threading.Thread] = []
+    group: GroupCommit[int] = GroupCommit(
+        db, lambda conn, items: writers.append(threading.current_thread())
+    )
+    group.commit([1])
+    caller = threading.Thread(target=group.commit, args=([2],))
+    caller.start()
+    caller.join()
+    assert writers == [threading.current_thread(), caller]
+
+
+def test_work_that_arrives_during_a_commit_is_committed_next_by_one_of_its_callers(
+    db: Database,
+) -> None:
+    """The commit under way fails; the five callers who arrived meanwhile are committed
+    together, in one of their own threads, and do not get its error."""
+    started, release = threading.Event(), threading.Event()
+    groups: list[tuple[list[int], threading.Thread]] = []
+
+    def write(conn: Connection, items: list[int]) -> None:
+        groups.append((sorted(items), threading.current_thread()))
+        if items == [0]:
+            started.set()
+            assert release.wait(10)
+            raise RuntimeError("the first commit fails")
+
+    group: GroupCommit[int] = GroupCommit(db, write)
+    with futures.ThreadPoolExecutor(6) as pool:
+        first = pool.submit(group.commit, [0])
+        assert started.wait(10)
+        waiting = [pool.submit(group.commit, [i]) for i in range(1, 6)]
+        while len(group._pending) < 5:  # all five queued behind the first commit
+            time.sleep(0.01)
+        release.set()
+        with pytest.raises(RuntimeError, match="first commit fails"):
+            first.result(10)
+        for caller in waiting:
+            caller.result(10)  # committed: no error
+    assert [items for items, _ in groups] == [[0], [1, 2, 3, 4, 5]]
+    assert groups[1][1] is not groups[0][1]  # not the first caller's thread, nor a log's own

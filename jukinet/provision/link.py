@@ -96,7 +96,7 @@ class LinkAnswerer:
         node: Identity,
         catalogue: Catalogue | None = None,
     ) -> None:
-        self._answers = GroupTransaction(db, "link-answers")
+        self._answers = GroupTransaction(db)
         self._log = log
         self._endpoint = endpoint
         self._node = node

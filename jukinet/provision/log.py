@@ -80,9 +80,7 @@ class ProvisionLog:
         self._secret = secret
         self.clock = clock
         self._group: GroupCommit[Entry] = GroupCommit(
-            db,
-            lambda conn, entries: ProvisionLog.write(conn, entries, clock.now()),
-            "provision-log",
+            db, lambda conn, entries: ProvisionLog.write(conn, entries, clock.now())
         )
 
     def keyed_hash(self, kind: str, value: str | bytes | protobuf_message.Message) -> str:

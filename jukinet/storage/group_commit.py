@@ -13,6 +13,13 @@ guarantee. Two shapes:
   fails is rolled back alone and its caller gets its error; the others commit together. A
   unit alone in its group needs no savepoint: the transaction is its own (#18: two
   statements less per call when calls come one at a time).
+
+Who commits: the callers themselves, one at a time (a leader, as in MySQL's binary-log group
+commit), not a thread of the log's own. A caller that finds no commit under way commits what
+is waiting, its own work first among it, in its own thread; callers arriving meanwhile wait,
+and when that commit ends the first of them commits everything that gathered. A caller alone
+thus commits without handing its work to another thread and waiting to be woken: two thread
+switches less per call (#18: 0.1–0.2 ms of a query one at a time, in-process).
 """
 
 from __future__ import annotations
@@ -32,65 +39,73 @@ R = TypeVar("R")
 
 @dataclass
 class _Ticket:
-    """One caller's part of a group (`job`), its result and how the commit ended."""
+    """One caller's part of a group (`job`), its result and how the commit ended.
+
+    `woken` is set when the caller's commit has ended (`finished`) or when the caller is to
+    commit the next group itself."""
 
     job: Any
-    done: threading.Event = field(default_factory=threading.Event)
+    woken: threading.Event = field(default_factory=threading.Event)
+    finished: bool = False
     result: Any = None
     error: BaseException | None = None
 
 
 class _Grouped:
-    """The queue and the thread (`name`, started on first use) both shapes share; a subclass
-    says how a group is written (`_execute`)."""
+    """The queue and the turn to commit both shapes share; a subclass says how a group is
+    written (`_execute`)."""
 
-    def __init__(self, db: Database, name: str) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
-        self._name = name
+        self._lock = threading.Lock()
         self._pending: list[_Ticket] = []
-        self._arrived = threading.Condition()
-        self._thread: threading.Thread | None = None
+        self._committing = False
 
     def _submit(self, job: Any) -> Any:
-        """Queue `job`, wait for the commit that holds it; its result, or raise its error."""
+        """Queue `job`, see the commit that holds it through (committing it if no one else
+        is); its result, or raise its error."""
         ticket = _Ticket(job)
-        with self._arrived:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-                self._thread.start()
+        with self._lock:
             self._pending.append(ticket)
-            self._arrived.notify()
-        ticket.done.wait()
+            wait = self._committing
+            self._committing = True
+        if wait:
+            ticket.woken.wait()
+        if not ticket.finished:  # no commit was under way, or this caller is next to commit
+            self._commit_waiting()
         if ticket.error is not None:
             raise ticket.error
         return ticket.result
 
+    def _commit_waiting(self) -> None:
+        """Commit every ticket waiting, then hand the turn to the first that arrived since."""
+        with self._lock:
+            group, self._pending = self._pending, []
+        try:
+            with self._db.transaction() as conn:
+                self._execute(conn, group)
+        except BaseException as failure:  # every caller of the group gets it, this one too
+            for ticket in group:
+                ticket.error = ticket.error or failure
+        finally:
+            with self._lock:
+                successor = self._pending[0] if self._pending else None
+                self._committing = successor is not None
+            for ticket in group:
+                ticket.finished = True
+                ticket.woken.set()
+            if successor is not None:
+                successor.woken.set()
+
     def _execute(self, conn: Connection, group: list[_Ticket]) -> None:
         raise NotImplementedError
-
-    def _run(self) -> None:
-        while True:
-            with self._arrived:
-                while not self._pending:
-                    self._arrived.wait()
-                group, self._pending = self._pending, []
-            try:
-                with self._db.transaction() as conn:
-                    self._execute(conn, group)
-            except Exception as failure:  # every caller of the group gets it
-                for ticket in group:
-                    ticket.error = ticket.error or failure
-            for ticket in group:
-                ticket.done.set()
 
 
 class GroupCommit(_Grouped, Generic[T]):
     """Commits items with `write(conn, items)`, concurrent callers' together."""
 
-    def __init__(
-        self, db: Database, write: Callable[[Connection, list[T]], None], name: str
-    ) -> None:
-        super().__init__(db, name)
+    def __init__(self, db: Database, write: Callable[[Connection, list[T]], None]) -> None:
+        super().__init__(db)
         self._write = write
 
     def commit(self, items: Sequence[T]) -> None:

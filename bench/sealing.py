@@ -23,13 +23,12 @@ from juki.v1 import common_pb2
 from jukinet.core import clock
 from jukinet.dev import synthetic
 from jukinet.sealing.envelope import Sealer
-from jukinet.sealing.key_directory import KeyDirectory
+from jukinet.sealing.key_directory import KeyDirectory, publish
 from jukinet.sealing.keys import (
     ED25519,
     ML_DSA_65,
     NodeKeyring,
     new_entries,
-    publish,
     sign_document,
 )
 from jukinet.trust import pki

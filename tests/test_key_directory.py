@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from jukinet.core import clock
+from jukinet.core import clock, file_stamps
 from jukinet.sealing import key_directory
 from jukinet.sealing.key_directory import KeyDirectory
 from jukinet.sealing.keys import rotate, sign_document
@@ -25,7 +25,7 @@ def world(tmp_path: Path) -> World:
 
 def _settled() -> None:
     """Past the time a fresh change to the directory is not yet trusted to stand for it."""
-    time.sleep(key_directory.SETTLE_NS / 1e9 + 0.05)
+    time.sleep(file_stamps.SETTLE_NS / 1e9 + 0.05)
 
 
 def _looks(directory: KeyDirectory, monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -68,17 +68,14 @@ def test_a_document_published_after_a_lookup_is_used_by_the_next(world: World) -
 
 
 class _Monotonic:
-    """The key directory's monotonic clock, moved by hand (wall-clock time stays real: it is
-    compared with the files' times)."""
+    """The key directory's monotonic clock, moved by hand (the files' times, and the wall
+    clock they are compared with, stay real)."""
 
     def __init__(self) -> None:
         self.now = 1000.0
 
     def monotonic(self) -> float:
         return self.now
-
-    def time_ns(self) -> int:
-        return time.time_ns()
 
 
 def test_a_document_overwritten_in_place_is_seen_after_the_rescan_time(
@@ -107,7 +104,7 @@ def test_a_document_overwritten_in_place_is_seen_after_the_rescan_time(
 def test_a_change_within_the_settle_time_is_looked_at_again(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(key_directory, "SETTLE_NS", 60 * 10**9)  # "just now", however slow
+    monkeypatch.setattr(file_stamps, "SETTLE_NS", 60 * 10**9)  # "just now", however slow
     directory = world.directory()
     looks = _looks(directory, monkeypatch)
     world.publish(CS)  # just now: the directory's time may not move again for the next change

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import grpc
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from jukinet.ca.folder import CaFolder
 from jukinet.core import clock
@@ -18,6 +20,7 @@ from jukinet.core.identity import Identity
 from jukinet.runtime.renewal import expiry_warning
 from jukinet.trust import pki
 from jukinet.trust.revocation import RevocationList
+from tests.helpers.files import rewrite_keeping_the_stamp
 
 ROOT = Path(__file__).resolve().parent.parent
 CS = Identity.parse("spiffe://juki.example/cs/141003")
@@ -50,6 +53,30 @@ def test_good_certificate_passes_and_revoked_one_is_refused(
     check.check(bad)
     local.revoke(tmp_path / "bad.crt")
     check.check(good)
+    assert _reason(check, bad) == (grpc.StatusCode.UNAUTHENTICATED, "CERTIFICATE_REVOKED")
+
+
+def test_a_revocation_written_within_one_tick_of_the_last_list_is_seen(
+    local: CaFolder, tmp_path: Path
+) -> None:
+    """The list rewritten at the same size, in the same inode, with the same time (two
+    writes within one tick of the file clock): read again, because its stamp is too recent
+    to stand for its contents (core/file_stamps.py)."""
+    bad = _issue(local, tmp_path, "bad")
+    serial = x509.load_pem_x509_certificate(bad).serial_number
+    issuer = local.signer()
+
+    def listing(serials: list[int]) -> bytes:
+        return pki.build_crl(issuer, serials).public_bytes(serialization.Encoding.PEM)
+
+    decoy = listing([serial ^ 1])  # another serial of the same length
+    pki.write_atomic(local.crl, decoy)
+    check = RevocationList(local.crl, local.bundle)
+    check.check(bad)
+    revoking = next(  # ECDSA signatures vary in length: sign until one is the decoy's size
+        pem for pem in (listing([serial]) for _ in range(100)) if len(pem) == len(decoy)
+    )
+    rewrite_keeping_the_stamp(local.crl, revoking)
     assert _reason(check, bad) == (grpc.StatusCode.UNAUTHENTICATED, "CERTIFICATE_REVOKED")
 
 

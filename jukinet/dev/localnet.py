@@ -44,10 +44,10 @@ from jukinet.dev.topology import (
     free_port,
     port_is_free,
 )
+from jukinet.sealing.key_directory import publish
 from jukinet.sealing.keys import (
     NodeKeyring,
     new_entries,
-    publish,
     retire,
     rotate,
     sign_document,

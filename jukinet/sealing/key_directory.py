@@ -8,14 +8,15 @@ envelope names, and the log keys that sign checkpoints and cosignatures.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 import time
 from pathlib import Path
 
 from juki.v1 import envelope_pb2
+from jukinet.core.file_stamps import FileWatch, Stamp, settled, stamp_of
 from jukinet.sealing.keys import KeyTrustError, load_bundle, log_key_name, verify_document
 from jukinet.transparency import note
+from jukinet.trust import pki
 
 
 def note_keys_of(
@@ -34,19 +35,17 @@ def note_keys_of(
     ]
 
 
-def _identity(path: Path) -> tuple[int, int, int]:
-    """What changes when a file is replaced (a new inode) or rewritten (time, size)."""
-    st = path.stat()
-    return st.st_ino, st.st_mtime_ns, st.st_size
-
-
 # A full look at every file at least this often, for a document overwritten in place (which
 # leaves the directory's time as it was); documents are published by rename (pki.write_atomic),
 # which the directory's time shows at once.
 RESCAN_S = 1.0
-# File times come from a coarse clock: a directory changed this recently may change again
-# without its time moving, so it is not yet trusted to stand for its files (git's "racy clean").
-SETTLE_NS = 100_000_000
+
+
+def publish(directory: Path, name: str, signed: envelope_pb2.SignedKeyDocument) -> Path:
+    """Write a signed key document into the key directory (by rename: its time moves)."""
+    path = directory / f"{name}.keydoc"
+    pki.write_atomic(path, signed.SerializeToString())
+    return path
 
 
 class KeyDirectory:
@@ -55,34 +54,37 @@ class KeyDirectory:
     Sealing and opening ask for keys on every call; a look at every document of the network
     (one per node: thousands) on each was most of a narrow-link call's key lookup (#18), so a
     call only stats the directory and the trust bundle, and the documents are looked at again
-    when either has changed, while a change is too recent to be sure of, or after RESCAN_S.
+    when either has changed, while a change is too recent to be sure of (core/file_stamps.py),
+    or after RESCAN_S.
     """
 
     def __init__(self, directory: Path, trust_bundle: Path) -> None:
         self._directory = directory
         self._bundle = trust_bundle
-        self._stamp: tuple[tuple[str, int, int, int], ...] = ()
+        # The documents' names and stamps when last read (None: read them at the next look).
+        self._read: tuple[tuple[str, ...], Stamp] | None = None
         self._docs: dict[str, envelope_pb2.KeyDocument] = {}
         self._lock = threading.Lock()
-        self._quick: tuple[int, int] | None = None  # directory and bundle times, when settled
+        self._outline = FileWatch(directory, trust_bundle)  # stands for the documents
         self._looked_at = 0.0  # time.monotonic() of the last full look
 
     def _refresh(self) -> None:
         try:
-            quick = (os.stat(self._directory).st_mtime_ns, os.stat(self._bundle).st_mtime_ns)
-        except OSError:
-            quick = None
-        fresh = time.monotonic() - self._looked_at < RESCAN_S
-        if quick is not None and quick == self._quick and fresh:
+            outline = self._outline.changed()
+            unchanged = outline is None
+        except OSError:  # no directory or bundle: look (the look says what is missing)
+            outline, unchanged = None, False
+        if unchanged and time.monotonic() - self._looked_at < RESCAN_S:
             return
-        settled = quick is not None and time.time_ns() - max(quick) > SETTLE_NS
         self._look()
-        self._quick, self._looked_at = (quick if settled else None), time.monotonic()
+        if outline is not None:
+            self._outline.seen(outline)
+        self._looked_at = time.monotonic()
 
     def _look(self) -> None:
         files = sorted(self._directory.glob("*.keydoc"))
-        stamp = tuple((f.name, *_identity(f)) for f in [*files, self._bundle])
-        if stamp == self._stamp:
+        read = tuple(f.name for f in files), stamp_of(*files, self._bundle)
+        if read == self._read:
             return
         with self._lock:
             cas = load_bundle(self._bundle)
@@ -94,7 +96,8 @@ class KeyDirectory:
                 except KeyTrustError:
                     continue  # an untrusted document is ignored, never used
                 docs[doc.spiffe_id] = doc
-            self._docs, self._stamp = docs, stamp
+            self._docs = docs
+            self._read = read if settled(read[1]) else None
 
     def _keys(self, spiffe_id: str, use: int, now: dt.datetime) -> list[envelope_pb2.PublicKey]:
         self._refresh()

@@ -39,6 +39,7 @@ from google.protobuf import timestamp_pb2
 
 from juki.v1 import envelope_pb2
 from jukinet.core.clock import SYSTEM, Clock
+from jukinet.core.file_stamps import FileWatch
 from jukinet.transparency import note
 from jukinet.trust import pki
 from jukinet.trust.pki import fingerprint
@@ -210,8 +211,11 @@ class NodeKeyring:
     path: Path
     entries: list[PrivateKeyEntry] = field(default_factory=list)
     clock: Clock = SYSTEM  # what decides which key is active
-    _mtime: float = -1.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _watch: FileWatch = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._watch = FileWatch(self.path)
 
     @classmethod
     def create(cls, path: Path, entries: Iterable[PrivateKeyEntry]) -> NodeKeyring:
@@ -237,8 +241,8 @@ class NodeKeyring:
 
     def refresh(self) -> None:
         """Re-read the file if it changed (a rotation by the operator's command)."""
-        mtime = self.path.stat().st_mtime
-        if mtime == self._mtime:
+        stamp = self._watch.changed()
+        if stamp is None:
             return
         with self._lock:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
@@ -253,7 +257,7 @@ class NodeKeyring:
                 )
                 for d in raw
             ]
-            self._mtime = mtime
+            self._watch.seen(stamp)
 
     def decryption_key(self, key_id: str) -> MLKEM768X25519PrivateKey | None:
         """The private encryption key with `key_id`, if this node still holds it."""
@@ -386,13 +390,6 @@ def verify_document(
             raise KeyTrustError("key document signature does not verify") from None
         return envelope_pb2.KeyDocument.FromString(signed.document)
     raise KeyTrustError("key document signed by a CA outside the trust bundle")
-
-
-def publish(directory: Path, name: str, signed: envelope_pb2.SignedKeyDocument) -> Path:
-    """Write a signed key document into the key directory."""
-    path = directory / f"{name}.keydoc"
-    pki.write_atomic(path, signed.SerializeToString())
-    return path
 
 
 def load_bundle(path: Path) -> list[x509.Certificate]:

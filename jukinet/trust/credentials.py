@@ -6,15 +6,14 @@ therefore see a new key beside the old certificate for an instant; the
 watcher only switches when the key matches the certificate and keeps serving
 the previous, complete material otherwise.
 
-`current()` is cheap (three `stat` calls) so it can sit on every TLS handshake
-(`grpc.dynamic_ssl_server_credentials` calls its fetcher there) and every
-outgoing call.
+`current()` is cheap (three `stat` calls: `core/file_stamps.py` says when they are
+trusted) so it can sit on every TLS handshake (`grpc.dynamic_ssl_server_credentials`
+calls its fetcher there) and every outgoing call.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,10 +23,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from jukinet.core.config import Credentials
+from jukinet.core.file_stamps import FileWatch
 
 log = logging.getLogger(__name__)
-
-Stamp = tuple[tuple[int, int, int], ...]
 
 
 @dataclass(frozen=True)
@@ -38,7 +36,10 @@ class Material:
     cert: bytes
     bundle: bytes
     certificate: x509.Certificate
-    stamp: Stamp
+
+    def same_files(self, other: Material) -> bool:
+        """Whether `other` was read from the same contents."""
+        return (self.key, self.cert, self.bundle) == (other.key, other.cert, other.bundle)
 
 
 def _matches(key_pem: bytes, cert: x509.Certificate) -> bool:
@@ -53,34 +54,35 @@ class CredentialWatcher:
     def __init__(self, creds: Credentials) -> None:
         self._paths = (creds.key_file, creds.cert_file, creds.trust_bundle)
         self._lock = threading.Lock()
-        material = self._load(self._stamp())
+        self._watch = FileWatch(*self._paths)
+        stamp = self._watch.changed()
+        material = self._load()
         if material is None:
             raise ValueError("the private key does not match the certificate")
         self._current = material
+        if stamp is not None:
+            self._watch.seen(stamp)
 
-    def _stamp(self) -> Stamp:
-        stats = [os.stat(p) for p in self._paths]
-        return tuple((s.st_mtime_ns, s.st_size, s.st_ino) for s in stats)
-
-    def _load(self, stamp: Stamp) -> Material | None:
+    def _load(self) -> Material | None:
         key, cert, bundle = (p.read_bytes() for p in self._paths)
         certificate = x509.load_pem_x509_certificate(cert)
         if not _matches(key, certificate):
             return None
-        return Material(key, cert, bundle, certificate, stamp)
+        return Material(key, cert, bundle, certificate)
 
     def current(self) -> Material:
-        """The newest consistent material (re-read only when a file changed)."""
+        """The newest consistent material (re-read only when a file may have changed)."""
         try:
-            stamp = self._stamp()
-            if stamp == self._current.stamp:
+            stamp = self._watch.changed()
+            if stamp is None:
                 return self._current
             with self._lock:
-                if stamp != self._current.stamp:
-                    material = self._load(stamp)
-                    if material is not None:
+                material = self._load()
+                if material is not None:  # else half renewed: read again on the next call
+                    if not material.same_files(self._current):
                         self._current = material
                         log.info("TLS credentials reloaded")
+                    self._watch.seen(stamp)
         except (OSError, ValueError):
             log.warning("TLS credentials unreadable; keeping the previous ones")
         return self._current

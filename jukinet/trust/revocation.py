@@ -5,8 +5,8 @@ gRPC Python has no CRL option, so the authorisation interceptor calls
 list is a PEM file of X.509 CRLs, one per CA of the trust bundle, signed by
 that CA (`pki.build_crl`). It is distributed like the trust bundle: the
 operator's `revoke` command rewrites it and every node re-reads it on its next
-call (one `stat` per call), so a revocation takes effect on each node as soon
-as the file reaches it.
+call (two `stat`s per call, the list's and the bundle's: `core/file_stamps.py`),
+so a revocation takes effect on each node as soon as the file reaches it.
 
 Fail closed, in this order:
 
@@ -24,7 +24,6 @@ Fail closed, in this order:
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,6 +33,7 @@ from cryptography import x509
 
 from jukinet.core.clock import SYSTEM, Clock
 from jukinet.core.errors import Reason, RefusedError
+from jukinet.core.file_stamps import FileWatch
 from jukinet.trust.pki import load_crls
 
 
@@ -59,7 +59,7 @@ class RevocationList:
         self._clock = clock
         self._bundle = trust_bundle
         self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
+        self._watch = FileWatch(path, trust_bundle)
         self._lists: dict[bytes, _IssuerList] | None = None
 
     def _load(self) -> dict[bytes, _IssuerList]:
@@ -80,12 +80,14 @@ class RevocationList:
 
     def _current(self) -> dict[bytes, _IssuerList]:
         try:
-            stamp = (os.stat(self._path).st_mtime_ns, os.stat(self._bundle).st_mtime_ns)
-            if stamp != self._stamp:
+            stamp = self._watch.changed()
+            if stamp is not None:
                 with self._lock:
-                    self._lists, self._stamp = self._load(), stamp
+                    self._lists = self._load()
+                    self._watch.seen(stamp)
         except (OSError, ValueError):
-            self._lists, self._stamp = None, None
+            self._lists = None
+            self._watch.forget()
         if self._lists is None:  # (1)
             raise RefusedError(Reason.REVOCATION_LIST_UNAVAILABLE)
         return self._lists

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from jukinet.core import clock
 from jukinet.sealing.envelope import Sealer
-from jukinet.sealing.key_directory import KeyDirectory
-from jukinet.sealing.keys import NodeKeyring, new_entries, publish, sign_document
+from jukinet.sealing.key_directory import KeyDirectory, publish
+from jukinet.sealing.keys import NodeKeyring, new_entries, sign_document
 from jukinet.trust import pki
 
 

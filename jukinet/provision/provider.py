@@ -85,7 +85,8 @@ class RecordKind(Generic[R]):
     record: str
     find: Callable[[Connection, pb.ResidentQuery], Sequence[Row[Any]]]
     provided: Callable[[Row[Any], frozenset[pb.RecordItem.ValueType]], Any]
-    response: type[R]
+    # The message class, typed as what it is used as: types-protobuf's Message takes no fields.
+    response: Callable[..., R]
     record_items: frozenset[pb.RecordItem.ValueType] | None = None
 
 

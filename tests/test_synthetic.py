@@ -14,7 +14,7 @@ from stdnum.jp import in_ as my_number_rule
 from jukinet.core.clock import today_in_japan
 from jukinet.dev import synthetic
 from jukinet.records import validation
-from jukinet.storage import Database, open_database
+from jukinet.storage import Database, bulk, open_database
 from jukinet.storage.schema import resident_current, resident_versions
 
 KATAKANA = re.compile(r"[ァ-ヺー]+ [ァ-ヺー]+")
@@ -71,6 +71,22 @@ def test_load_residents_fills_versions_and_index(tmp_path: Path) -> None:
         assert joined == 2500
     finally:
         db.dispose()
+
+
+def test_a_load_writes_with_a_bulk_load_page_cache(tmp_path: Path) -> None:
+    """SQLite: the load's connection (a single-threaded load uses one) has the large cache."""
+    db = open_database(f"sqlite:///{tmp_path / 'p.db'}")
+    caches: list[int] = []
+
+    def progress(_done: int) -> None:
+        with db.engine.connect() as conn:
+            caches.append(int(conn.exec_driver_sql("PRAGMA cache_size").scalar_one()))
+
+    try:
+        synthetic.load_residents(db, "14", 10, progress=progress)
+    finally:
+        db.dispose()
+    assert caches == [-bulk.BULK_LOAD_CACHE_KIB]
 
 
 def test_a_load_leaves_the_planner_its_statistics(db: Database) -> None:

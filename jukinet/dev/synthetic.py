@@ -165,6 +165,7 @@ def load_residents(
     def flush() -> None:
         nonlocal written
         with writing(), db.transaction() as conn:
+            bulk.for_a_bulk_load(conn)
             ids = bulk.reserve_ids(conn, resident_versions, len(versions))
             for values, version_id in zip(versions, ids, strict=True):
                 values["id"] = version_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import nullcontext
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from jukinet.changes.outbox import OutboxState
 from jukinet.core.logs import exception_without_values
 from jukinet.storage import Database, as_utc, bulk
 from jukinet.storage.schema import outbox, received_changes
+from tests.helpers.postgres import round_trips
 
 NOW = dt.datetime(2026, 12, 2, 9, 30, 15, 123456, tzinfo=dt.UTC)
 
@@ -57,24 +59,36 @@ def test_insert_rows_leaves_what_insert_leaves(db: Database) -> None:
     assert bulk_statements == []
 
 
-def test_a_few_rows_go_in_by_insert_on_postgresql(db: Database) -> None:
-    """Fewer than COPY_FROM_ROWS: one INSERT on PostgreSQL (a COPY is two round trips), the
-    driver's executemany on SQLite; the rows stored as with a batch."""
+def test_small_batches_go_in_together_in_one_round_trip(db: Database) -> None:
+    """Batches of fewer than COPY_FROM_ROWS rows: on PostgreSQL their INSERTs in one round trip
+    (psycopg's pipeline; a COPY is two), on SQLite the driver's executemany; either way
+    through the driver, and stored as SQLAlchemy's insert stores them."""
     few = bulk.COPY_FROM_ROWS - 1
+    received = [
+        {"change_id": f"few-{i}", "sender": "s", "outcome": 1, "received_at": NOW} for i in range(2)
+    ]
+    postgresql = db.engine.dialect.name == "postgresql"
     statements: list[str] = []
     event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
-    with db.transaction() as conn:
-        bulk.insert_rows(conn, outbox, _outbox_rows("few", few))
+    with db.transaction() as conn, round_trips(conn) if postgresql else nullcontext([]) as trips:
+        bulk.insert_batches(
+            conn, [(outbox, _outbox_rows("few", few)), (received_changes, received)]
+        )
+    assert statements == []
     with db.transaction() as conn:
         conn.execute(insert(outbox), _outbox_rows("plain", few))
     assert _stored(db, "few") == _stored(db, "plain") and len(_stored(db, "few")) == few
-    inserts = [s for s in statements if s.startswith("INSERT INTO outbox")]
-    assert len(inserts) == (2 if db.engine.dialect.name == "postgresql" else 1)
+    with db.engine.connect() as conn:
+        stored = conn.execute(select(received_changes.c.change_id)).scalars().all()
+    assert sorted(stored) == ["few-0", "few-1"]
+    assert len(trips) == (2 if postgresql else 0)  # BEGIN, then both batches
 
 
-def test_a_failing_row_writes_none_of_the_batch(db: Database) -> None:
+@pytest.mark.parametrize("size", [bulk.COPY_FROM_ROWS - 2, bulk.COPY_FROM_ROWS + 1])
+def test_a_failing_row_writes_none_of_the_batch(db: Database, size: int) -> None:
     rows = [
-        {"change_id": f"c-{i}", "sender": "s", "outcome": 1, "received_at": NOW} for i in range(5)
+        {"change_id": f"c-{i}", "sender": "s", "outcome": 1, "received_at": NOW}
+        for i in range(size)
     ]
     rows.append(dict(rows[0]))  # a duplicate primary key
     with pytest.raises(IntegrityError), db.transaction() as conn:

@@ -7,6 +7,7 @@ import random
 import threading
 import uuid
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from opentelemetry import trace
@@ -31,6 +32,7 @@ from jukinet.storage.outbox_state import DESTINATIONS, partial_index
 from jukinet.storage.schema import audit_log, outbox, resident_versions
 from jukinet.transparency import tlog, verify
 from jukinet.trust.audit import AuditLog
+from tests.helpers.postgres import round_trips
 
 
 def test_migrations_are_idempotent(db: Database) -> None:
@@ -112,6 +114,24 @@ def test_audit_log_under_concurrent_writers_and_tamper_detection(db: Database) -
     assert _audit_findings(db) == [
         "altered at index 39: the row does not match the leaf at its place"
     ]
+
+
+def test_a_log_append_reads_its_last_index_with_its_lock_in_one_round_trip(db: Database) -> None:
+    """An append places its rows after the last leaf. On PostgreSQL, inside its transaction:
+    BEGIN, then the log's lock with the read of the last index, then the rows with their
+    leaves — three round trips (five before #18's fix 24)."""
+    postgresql = db.engine.dialect.name == "postgresql"
+    row = {"at": dt.datetime.now(dt.UTC), "actor": "a", "action": "/m", "outcome": "ok"}
+    placed = []
+    for rows in ([row], [row, row]):
+        with (
+            db.transaction() as conn,
+            round_trips(conn) if postgresql else nullcontext([]) as trips,
+        ):
+            placed.append(tlog.append(conn, tlog.AUDIT, [{**r, "reason": ""} for r in rows]))
+        assert len(trips) == (3 if postgresql else 0)
+    assert placed == [[0], [1, 2]]
+    assert _audit_findings(db) == []
 
 
 def _add_outbox_entries(db: Database, state: OutboxState, count: int) -> None:

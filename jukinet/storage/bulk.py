@@ -10,8 +10,9 @@ PostgreSQL, most of a node's time (py-spy, docs/benchmarks.md):
 - A plain ``executemany`` is one Bind/Execute per row on PostgreSQL (pipelined, but each
   row's parameters still adapted one by one in Python); ``COPY … FROM STDIN`` sends the
   rows as one stream. `insert_rows` uses COPY there for `COPY_FROM_ROWS` rows or more: a
-  COPY takes two round trips (the statement, then the data), an INSERT of a few rows one
-  (a query's provision-log entry and its leaf, #18). On SQLite it hands the rows to the
+  COPY takes two round trips (the statement, then the data), an INSERT of a few rows one;
+  `insert_batches` sends the INSERTs of several small batches in one (a query's
+  provision-log entry and its leaf, #18). On SQLite it hands the rows to the
   driver's ``executemany`` itself (one prepared statement, run in C), each value through its
   column's own bind processing: SQLAlchemy's per-row parameter handling around the same call
   was most of the time of writing a batch (P4's load: see docs/benchmarks.md).
@@ -84,20 +85,74 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     Columns a row leaves out get their defaults as with ``insert``: the table's server
     defaults, and the scalar defaults the schema declares client-side.
     """
+    insert_batches(conn, [(table, rows)])
+
+
+def insert_batches(
+    conn: Connection, batches: Sequence[tuple[Table, Sequence[dict[str, Any]]]]
+) -> None:
+    """Insert each batch of rows into its table, in order, as `insert_rows` does.
+
+    On PostgreSQL the batches of fewer than `COPY_FROM_ROWS` rows go in together, in one round
+    trip: psycopg's pipeline mode sends their INSERTs without waiting for each answer, and the
+    server answers them together (a log entry and its leaf, #18). A failing row fails the
+    rest of the caller's transaction as ever.
+    """
+    if conn.dialect.name != "postgresql":
+        for table, rows in batches:
+            _insert(conn, table, rows)
+        return
+    few: list[tuple[Table, Sequence[dict[str, Any]]]] = []
+    for table, rows in batches:
+        if rows and len(rows) < COPY_FROM_ROWS and _direct(table, conn.dialect):
+            few.append((table, rows))
+        else:
+            _insert_together(conn, few)
+            few = []
+            _insert(conn, table, rows)
+    _insert_together(conn, few)
+
+
+def _insert_together(
+    conn: Connection, batches: Sequence[tuple[Table, Sequence[dict[str, Any]]]]
+) -> None:
+    """PostgreSQL: INSERT each batch, all in one pipeline (one round trip)."""
+    if not batches:
+        return
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    statement = ""
+    try:
+        with driver.pipeline(), driver.cursor() as cursor:
+            for table, rows in batches:
+                given = tuple(rows[0])
+                names, defaults = _columns(table, given, conn.dialect)
+                marks = ", ".join(["%s"] * len(names))
+                statement = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608 - schema names
+                cursor.executemany(
+                    statement, [[*(row[n] for n in given), *defaults] for row in rows]
+                )
+    except conn.dialect.loaded_dbapi.Error as error:
+        raise DBAPIError.instance(
+            statement, None, error, conn.dialect.loaded_dbapi.Error
+        ) from error
+
+
+def _insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """One batch: SQLAlchemy's insert where the rows cannot bypass it, else COPY on
+    PostgreSQL and the driver's executemany on SQLite."""
     if not rows:
         return
     postgresql = conn.dialect.name == "postgresql"
-    if not _direct(table, conn.dialect) or (postgresql and len(rows) < COPY_FROM_ROWS):
+    if not _direct(table, conn.dialect):
         conn.execute(insert(table), rows)
         return
-    given = list(rows[0])
-    filled = _client_defaults(table, frozenset(given))
-    names = ", ".join(conn.dialect.identifier_preparer.quote(n) for n in [*given, *filled])
-    defaults = list(filled.values())
+    given = tuple(rows[0])
+    names, defaults = _columns(table, given, conn.dialect)
     driver = conn.connection.driver_connection
     assert driver is not None
     if postgresql:
-        statement = f"COPY {table.name} ({names}) FROM STDIN"
+        statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
 
         def write() -> None:
             with driver.cursor() as cursor, cursor.copy(statement) as copy:
@@ -105,8 +160,8 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
                     copy.write_row([*(row[n] for n in given), *defaults])
 
     else:
-        marks = ", ".join("?" * (len(given) + len(defaults)))
-        statement = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"  # noqa: S608 - schema names
+        marks = ", ".join("?" * len(names))
+        statement = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608 - schema names
         convert = [(n, _processor(table, n, conn.dialect)) for n in given]
 
         def write() -> None:
@@ -126,6 +181,17 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         raise DBAPIError.instance(
             statement, None, error, conn.dialect.loaded_dbapi.Error
         ) from error
+
+
+@functools.cache
+def _columns(
+    table: Table, given: tuple[str, ...], dialect: Dialect
+) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """The quoted columns a row of `given` keys is written to (those keys, then every other
+    column with a client-side default) and those defaults' values."""
+    filled = _client_defaults(table, frozenset(given))
+    quote = dialect.identifier_preparer.quote
+    return tuple(quote(n) for n in (*given, *filled)), tuple(filled.values())
 
 
 @functools.cache

@@ -14,6 +14,8 @@ primary keys and unique constraints, never by read-then-write alone.
 from __future__ import annotations
 
 import datetime as dt
+import select
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 
 from jukinet.storage.writers import WriterTurn
@@ -31,6 +33,9 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # (kept, more under load) connections of a node's pool
 SQLITE_POOL = (20, 10)
 POSTGRESQL_POOL = (10, 5)
+# A PostgreSQL connection unused this long is pinged before use (_ping_when_in_doubt).
+PING_AFTER_IDLE_S = 1.0
+_RETURNED_AT = "juki_returned_at"
 # Execution option marking a connection that only reads (Database.reading).
 READ_ONLY = "juki_read_only"
 
@@ -105,6 +110,42 @@ def _configure_sqlite(engine: Engine) -> None:
         )
 
 
+def _ping_when_in_doubt(engine: Engine) -> None:
+    """Test a pooled PostgreSQL connection before use only when it may be dead.
+
+    A node must ride through a restarted PostgreSQL without failing a call, so a connection
+    is tested before a unit of work takes it. SQLAlchemy's ``pool_pre_ping`` tests every
+    one, a round trip each time: two of a query's dozen (#18). A server that ends a session
+    (a restart, an administrator) says so on the socket before it closes it, so here a
+    connection is pinged only when its socket has something to read — which an idle session
+    never has otherwise — or when it has lain unused for `PING_AFTER_IDLE_S` (a host that
+    rebooted sends nothing). A failed ping invalidates the pool, as pre-ping does.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(_RETURNED_AT)
+        if returned is None:  # new: just connected
+            return
+        try:
+            if time.monotonic() - returned < PING_AFTER_IDLE_S and not _readable(dbapi_connection):
+                return
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise exc.InvalidatePoolError() from error
+
+
+def _readable(dbapi_connection: Any) -> bool:
+    """Whether the connection's socket has anything to read (without waiting)."""
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
+    return bool(poller.poll(0))
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to the newest Alembic revision (or to `revision`, for upgrade tests)."""
     script_location = str(resources.files("jukinet.storage") / "migrations")
@@ -129,7 +170,6 @@ def open_database(url: str, *, run_migrations: bool = True) -> Database:
     pool = SQLITE_POOL if is_sqlite else POSTGRESQL_POOL
     engine = create_engine(
         url,
-        pool_pre_ping=not is_sqlite,
         pool_size=pool[0],
         max_overflow=pool[1],
         # A database error's text must not carry the row it failed on (names, My Numbers):
@@ -138,6 +178,8 @@ def open_database(url: str, *, run_migrations: bool = True) -> Database:
     )
     if is_sqlite:
         _configure_sqlite(engine)
+    else:
+        _ping_when_in_doubt(engine)
     if run_migrations:
         migrate(engine)
     return Database(engine, WriterTurn() if is_sqlite else None)

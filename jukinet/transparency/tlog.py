@@ -13,13 +13,14 @@ contiguous and committed in order.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, func, select, text
+from sqlalchemy import Connection, Dialect, Table, bindparam, func, select, text
 
 from juki.v1 import transparency_service_pb2 as transparency_pb
 from jukinet.storage import as_utc, bulk
@@ -101,32 +102,49 @@ def leaf_hash_of(spec: LogSpec, index: int, row: Mapping[Any, Any]) -> bytes:
 
 # Built once (#18): the group commit asks it for every group.
 _LAST_INDEX = select(func.max(log_leaves.c.leaf_index)).where(log_leaves.c.log == bindparam("log"))
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 def append(conn: Connection, spec: LogSpec, rows: Sequence[Mapping[str, Any]]) -> list[int]:
     """Insert rows at the end of the log, with their leaves; their leaf indexes."""
     if not rows:
         return []
-    if conn.dialect.name == "postgresql":
-        key = zlib.crc32(f"juki-net log {spec.name}".encode())
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
-    last = conn.execute(_LAST_INDEX, {"log": spec.name}).scalar()
+    last = _last_index(conn, spec)
     start = 0 if last is None else int(last) + 1
     indexes = list(range(start, start + len(rows)))
-    bulk.insert_rows(
-        conn,
-        spec.table,
-        [{**row, spec.index_column: i + spec.first} for i, row in zip(indexes, rows, strict=True)],
-    )
-    bulk.insert_rows(
-        conn,
-        log_leaves,
-        [
-            {"log": spec.name, "leaf_index": i, "leaf_hash": leaf_hash_of(spec, i, row).hex()}
-            for i, row in zip(indexes, rows, strict=True)
-        ],
-    )
+    leaves = [
+        {"log": spec.name, "leaf_index": i, "leaf_hash": leaf_hash_of(spec, i, row).hex()}
+        for i, row in zip(indexes, rows, strict=True)
+    ]
+    entries = [
+        {**row, spec.index_column: i + spec.first} for i, row in zip(indexes, rows, strict=True)
+    ]
+    bulk.insert_batches(conn, [(spec.table, entries), (log_leaves, leaves)])
     return indexes
+
+
+def _last_index(conn: Connection, spec: LogSpec) -> int | None:
+    """The log's last leaf index, read once no other append of the log can run (module
+    docstring). On PostgreSQL the log's advisory lock is taken first, and the lock and the
+    read go out in one round trip (psycopg's pipeline mode, #18): the server runs them in
+    order, so the read sees every append committed before the lock was granted."""
+    if conn.dialect.name != "postgresql":
+        found = conn.execute(_LAST_INDEX, {"log": spec.name}).scalar()
+        return None if found is None else int(found)
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    lock, last = _postgresql_sql(conn.dialect)
+    with driver.pipeline():
+        driver.execute(lock, {"key": zlib.crc32(f"juki-net log {spec.name}".encode())})
+        read = driver.execute(last, {"log": spec.name})
+    found = read.fetchone()  # answered with the lock, when the pipeline ended
+    return None if found is None or found[0] is None else int(found[0])
+
+
+@functools.cache
+def _postgresql_sql(dialect: Dialect) -> tuple[str, str]:
+    """The lock's and the read's SQL as the driver takes it (named parameters)."""
+    return str(_LOCK.compile(dialect=dialect)), str(_LAST_INDEX.compile(dialect=dialect))
 
 
 def leaf_hashes(conn: Connection, spec: LogSpec, start: int = 0) -> Iterator[tuple[int, bytes]]:

@@ -121,20 +121,23 @@ def _insert_together(
         return
     driver = conn.connection.driver_connection
     assert driver is not None
-    statement = ""
+    statements = []
     try:
         with driver.pipeline(), driver.cursor() as cursor:
             for table, rows in batches:
                 given = tuple(rows[0])
                 names, defaults = _columns(table, given, conn.dialect)
                 marks = ", ".join(["%s"] * len(names))
-                statement = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608 - schema names
+                statements.append(
+                    f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608 - schema names
+                )
                 cursor.executemany(
-                    statement, [[*(row[n] for n in given), *defaults] for row in rows]
+                    statements[-1], [[*(row[n] for n in given), *defaults] for row in rows]
                 )
     except conn.dialect.loaded_dbapi.Error as error:
+        # The pipeline answers at its end: which of its statements failed is in the error.
         raise DBAPIError.instance(
-            statement, None, error, conn.dialect.loaded_dbapi.Error
+            "; ".join(statements), None, error, conn.dialect.loaded_dbapi.Error
         ) from error
 
 

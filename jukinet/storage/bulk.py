@@ -126,11 +126,8 @@ def _insert_together(
         with driver.pipeline(), driver.cursor() as cursor:
             for table, rows in batches:
                 given = tuple(rows[0])
-                names, defaults = _columns(table, given, conn.dialect)
-                marks = ", ".join(["%s"] * len(names))
-                statements.append(
-                    f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608 - schema names
-                )
+                _names, defaults = _columns(table, given, conn.dialect)
+                statements.append(_insert_sql(table, given, conn.dialect))
                 cursor.executemany(
                     statements[-1], [[*(row[n] for n in given), *defaults] for row in rows]
                 )
@@ -163,8 +160,7 @@ def _insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> N
                     copy.write_row([*(row[n] for n in given), *defaults])
 
     else:
-        marks = ", ".join("?" * len(names))
-        statement = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608 - schema names
+        statement = _insert_sql(table, given, conn.dialect)
         convert = [(n, _processor(table, n, conn.dialect)) for n in given]
 
         def write() -> None:
@@ -195,6 +191,16 @@ def _columns(
     filled = _client_defaults(table, frozenset(given))
     quote = dialect.identifier_preparer.quote
     return tuple(quote(n) for n in (*given, *filled)), tuple(filled.values())
+
+
+@functools.cache
+def _insert_sql(table: Table, given: tuple[str, ...], dialect: Dialect) -> str:
+    """The driver's INSERT of one row of `given` keys (and the client-side defaults), with the
+    driver's own placeholders: ``?`` for sqlite3, ``%s`` for psycopg."""
+    names, _defaults = _columns(table, given, dialect)
+    mark = "?" if dialect.name == "sqlite" else "%s"
+    marks = ", ".join([mark] * len(names))
+    return f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608 - schema names
 
 
 @functools.cache

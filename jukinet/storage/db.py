@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import select
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -144,6 +145,12 @@ def _readable(dbapi_connection: Any) -> bool:
     poller = select.poll()
     poller.register(dbapi_connection.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
     return bool(poller.poll(0))
+
+
+def advisory_lock_key(name: str) -> int:
+    """The PostgreSQL advisory-lock key of a lock `name` (a log's appends, a job's leader):
+    the CRC-32 of the name, one rule for every lock of a node."""
+    return zlib.crc32(name.encode())
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:

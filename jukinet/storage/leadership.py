@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import threading
-import zlib
 from pathlib import Path
 from typing import IO
 
@@ -26,7 +25,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 
 from jukinet.core.errors import JukiError
-from jukinet.storage.db import Database
+from jukinet.storage.db import Database, advisory_lock_key
 
 
 class SecondProcessError(JukiError):
@@ -38,7 +37,7 @@ class Leadership:
 
     def __init__(self, db: Database, name: str) -> None:
         self._db = db
-        self._key = zlib.crc32(f"juki-net job {name}".encode())
+        self._key = advisory_lock_key(f"juki-net job {name}")
         self._conn: Connection | None = None
         self._lock = threading.Lock()
         self._sqlite = db.engine.dialect.name == "sqlite"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +23,7 @@ from sqlalchemy import Connection, Dialect, Table, bindparam, func, select, text
 
 from juki.v1 import transparency_service_pb2 as transparency_pb
 from jukinet.storage import as_utc, bulk
+from jukinet.storage.db import advisory_lock_key
 from jukinet.storage.schema import audit_log, log_leaves, provision_log
 from jukinet.transparency import merkle
 
@@ -135,7 +135,7 @@ def _last_index(conn: Connection, spec: LogSpec) -> int | None:
     assert driver is not None
     lock, last = _postgresql_sql(conn.dialect)
     with driver.pipeline():
-        driver.execute(lock, {"key": zlib.crc32(f"juki-net log {spec.name}".encode())})
+        driver.execute(lock, {"key": advisory_lock_key(f"juki-net log {spec.name}")})
         read = driver.execute(last, {"log": spec.name})
     found = read.fetchone()  # answered with the lock, when the pipeline ended
     return None if found is None or found[0] is None else int(found[0])

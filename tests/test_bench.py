@@ -72,3 +72,34 @@ def test_bench_runs_on_sqlite_and_postgresql(tmp_path: Path) -> None:
     assert p5["planted"]["bytes"] > 0 and p5["full_transfer"]["bytes"] > 0
     assert "P1 60 changes, 20/call: at national" in run.stdout
     assert "durable_commit concurrent" in run.stdout and "p99 <= 1.5x dc" in run.stdout
+
+
+def test_grpc_servers_compares_both_kinds_in_processes_of_their_own(tmp_path: Path) -> None:
+    out = tmp_path / "servers.json"
+    script = str(ROOT / "bench" / "grpc_servers.py")
+    run = subprocess.run(
+        [sys.executable, script, "--calls", "300", "--rounds", "1", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = json.loads(out.read_text())
+    assert {(row["server"], row["concurrency"]) for row in rows} == {
+        (kind, callers) for kind in ("thread pool", "asyncio") for callers in (1, 16)
+    }
+    assert all(row["server_cpu_us_per_call"] > 0 and row["rate_per_s"] > 0 for row in rows)
+    assert "the thread pool's CPU" in run.stdout
+
+
+def test_grpc_servers_answers_a_mistake_with_one_line() -> None:
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "grpc_servers.py"), "--calls", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode != 0 and "Traceback" not in run.stderr
+    assert "--calls and --rounds must be at least 1" in run.stderr

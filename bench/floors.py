@@ -48,12 +48,7 @@ def _server(
     commits: GroupCommit[str] = GroupCommit(
         db, lambda conn, bodies: conn.execute(insert(_rows), [{"body": b} for b in bodies])
     )
-    folder = net.node_dir("prefecture-14")
-    creds = grpc.ssl_server_credentials(
-        [((folder / "node.key").read_bytes(), (folder / "node.crt").read_bytes())],
-        root_certificates=net.bundle.read_bytes(),
-        require_client_auth=True,
-    )
+    creds = provision.server_credentials(net.node_dir("prefecture-14"), net.bundle)
 
     def echo(request: bytes, _context: Any) -> bytes:
         answer = behind(request) if behind else request

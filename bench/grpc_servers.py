@@ -33,6 +33,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from jukinet.core.identity import Identity, Role
 from jukinet.dev.localnet import LocalNetwork
 from jukinet.dev.topology import NodePlan
+from jukinet.runtime.node import WORKERS
 from jukinet.trust import tls
 
 PREFECTURE = Identity.of(Role.PREFECTURE, "14")
@@ -40,20 +41,13 @@ KINDS = ("thread pool", "asyncio")
 CONCURRENCY = (1, provision.CONCURRENCY)
 
 
-def _credentials(folder: Path, bundle: Path) -> grpc.ServerCredentials:
-    return grpc.ssl_server_credentials(
-        [((folder / "node.key").read_bytes(), (folder / "node.crt").read_bytes())],
-        root_certificates=bundle.read_bytes(),
-        require_client_auth=True,
-    )
-
-
 def _serve(kind: str, folder: Path, bundle: Path, ports: Any) -> None:
     """A server process: serve health checks until terminated, its port put on `ports`."""
+    creds = provision.server_credentials(folder, bundle)
     if kind == "thread pool":
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))  # as a node's
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=WORKERS))  # as a node's
         health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), server)
-        ports.put(server.add_secure_port("127.0.0.1:0", _credentials(folder, bundle)))
+        ports.put(server.add_secure_port("127.0.0.1:0", creds))
         server.start()
         server.wait_for_termination()
         return
@@ -61,7 +55,7 @@ def _serve(kind: str, folder: Path, bundle: Path, ports: Any) -> None:
     async def serve() -> None:
         server = grpc.aio.server()
         health_pb2_grpc.add_HealthServicer_to_server(health_async.HealthServicer(), server)
-        ports.put(server.add_secure_port("127.0.0.1:0", _credentials(folder, bundle)))
+        ports.put(server.add_secure_port("127.0.0.1:0", creds))
         await server.start()
         await server.wait_for_termination()
 

@@ -72,12 +72,7 @@ def _measure(stub: health_pb2_grpc.HealthStub, calls: int) -> tuple[float, float
 
 
 def _serve(net: LocalNetwork, interceptors: Sequence[Any]) -> tuple[grpc.Server, str]:
-    folder = net.node_dir("prefecture-14")
-    creds = grpc.ssl_server_credentials(
-        [((folder / "node.key").read_bytes(), (folder / "node.crt").read_bytes())],
-        root_certificates=net.bundle.read_bytes(),
-        require_client_auth=True,
-    )
+    creds = provision.server_credentials(net.node_dir("prefecture-14"), net.bundle)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), interceptors=interceptors)
     health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), server)
     address = f"127.0.0.1:{free_port()}"

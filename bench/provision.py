@@ -71,14 +71,19 @@ def measure(call: Callable[[int], object], count: int, concurrency: int) -> dict
     return {**percentiles(latencies), "rate_per_s": count / took}
 
 
-def _echo_server(net: LocalNetwork) -> tuple[grpc.Server, str]:
-    """A bare unary echo with the prefecture's certificate, client certificates required."""
-    folder = net.node_dir("prefecture-14")
-    creds = grpc.ssl_server_credentials(
+def server_credentials(folder: Path, bundle: Path) -> grpc.ServerCredentials:
+    """Every benchmark server's TLS: the certificate of the node whose `folder` it is (the
+    prefecture's), client certificates required and checked against `bundle`."""
+    return grpc.ssl_server_credentials(
         [((folder / "node.key").read_bytes(), (folder / "node.crt").read_bytes())],
-        root_certificates=net.bundle.read_bytes(),
+        root_certificates=bundle.read_bytes(),
         require_client_auth=True,
     )
+
+
+def _echo_server(net: LocalNetwork) -> tuple[grpc.Server, str]:
+    """A bare unary echo with the prefecture's certificate, client certificates required."""
+    creds = server_credentials(net.node_dir("prefecture-14"), net.bundle)
     handler = grpc.method_handlers_generic_handler(
         "bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(lambda request, _: request)}
     )

@@ -22,8 +22,9 @@ Both run inside the caller's transaction: a failure rolls the batch back whole.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -121,21 +122,16 @@ def _insert_together(
         return
     driver = conn.connection.driver_connection
     assert driver is not None
-    statements = []
-    try:
-        with driver.pipeline(), driver.cursor() as cursor:
-            for table, rows in batches:
-                given = tuple(rows[0])
-                _names, defaults = _columns(table, given, conn.dialect)
-                statements.append(_insert_sql(table, given, conn.dialect))
-                cursor.executemany(
-                    statements[-1], [[*(row[n] for n in given), *defaults] for row in rows]
-                )
-    except conn.dialect.loaded_dbapi.Error as error:
-        # The pipeline answers at its end: which of its statements failed is in the error.
-        raise DBAPIError.instance(
-            "; ".join(statements), None, error, conn.dialect.loaded_dbapi.Error
-        ) from error
+    statements: list[str] = []
+    # The pipeline answers at its end: which of its statements failed is in the error.
+    with _as_sqlalchemy_raises_it(conn, statements), driver.pipeline(), driver.cursor() as cursor:
+        for table, rows in batches:
+            given = tuple(rows[0])
+            _names, defaults = _columns(table, given, conn.dialect)
+            statements.append(_insert_sql(table, given, conn.dialect))
+            cursor.executemany(
+                statements[-1], [[*(row[n] for n in given), *defaults] for row in rows]
+            )
 
 
 def _insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -172,13 +168,20 @@ def _insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> N
                 ),
             )
 
-    try:
+    with _as_sqlalchemy_raises_it(conn, [statement]):
         write()
+
+
+@contextlib.contextmanager
+def _as_sqlalchemy_raises_it(conn: Connection, statements: Sequence[str]) -> Iterator[None]:
+    """A driver error in the block raised as SQLAlchemy raises it for a statement
+    (IntegrityError for a duplicate key…), naming `statements` (read when it is raised), so
+    callers catch one kind of error whichever way the rows went in."""
+    try:
+        yield
     except conn.dialect.loaded_dbapi.Error as error:
-        # As SQLAlchemy raises it for a statement (IntegrityError for a duplicate key…), so
-        # callers catch one kind of error whichever way the rows went in.
         raise DBAPIError.instance(
-            statement, None, error, conn.dialect.loaded_dbapi.Error
+            "; ".join(statements), None, error, conn.dialect.loaded_dbapi.Error
         ) from error
 
 

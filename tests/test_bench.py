@@ -13,22 +13,27 @@ from tests.helpers.postgres import require_postgres
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _bench(script: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """`bench/<script>` with `args`, as a person runs it, its output captured."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def test_bench_runs_on_sqlite_and_postgresql(tmp_path: Path) -> None:
     require_postgres()
     out = tmp_path / "bench.json"
-    run = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "run.py"),
-            *("--residents", "300", "--changes", "60", "--per-call", "20"),
-            *("--queries", "20", "--link-calls", "10", "--seal-seconds", "0.01"),
-            *("--consistency-residents", "300"),
-            *("--json", str(out)),
-        ],
-        capture_output=True,
-        text=True,
+    run = _bench(
+        "run.py",
+        *("--residents", "300", "--changes", "60", "--per-call", "20"),
+        *("--queries", "20", "--link-calls", "10", "--seal-seconds", "0.01"),
+        *("--consistency-residents", "300"),
+        *("--json", str(out)),
         timeout=170,
-        check=False,
     )
     assert run.returncode == 0, run.stderr[-2000:]
     figures = json.loads(out.read_text())
@@ -76,13 +81,8 @@ def test_bench_runs_on_sqlite_and_postgresql(tmp_path: Path) -> None:
 
 def test_grpc_servers_compares_both_kinds_in_processes_of_their_own(tmp_path: Path) -> None:
     out = tmp_path / "servers.json"
-    script = str(ROOT / "bench" / "grpc_servers.py")
-    run = subprocess.run(
-        [sys.executable, script, "--calls", "300", "--rounds", "1", "--json", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    run = _bench(
+        "grpc_servers.py", "--calls", "300", "--rounds", "1", "--json", str(out), timeout=120
     )
     assert run.returncode == 0, run.stderr[-2000:]
     rows = json.loads(out.read_text())
@@ -94,12 +94,6 @@ def test_grpc_servers_compares_both_kinds_in_processes_of_their_own(tmp_path: Pa
 
 
 def test_grpc_servers_answers_a_mistake_with_one_line() -> None:
-    run = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "grpc_servers.py"), "--calls", "0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    run = _bench("grpc_servers.py", "--calls", "0", timeout=60)
     assert run.returncode != 0 and "Traceback" not in run.stderr
     assert "--calls and --rounds must be at least 1" in run.stderr

@@ -2,7 +2,7 @@
 
 Why: taking a change one by one ran about twelve statements per change at
 every hop, and SQLAlchemy's per-statement work, not the database, was most of
-P1's cost (bench/run.py, docs/benchmarks.md). Here a batch is first *planned*
+P1's cost (bench/run.py, docs/benchmarks-history.md). Here a batch is first *planned*
 in memory against the state read once for all of its persons — the change
 ids already decided, each person's current version, the holders of its My
 Numbers, whether changes are held for them — and then written with one

@@ -1,7 +1,7 @@
 """Writing a batch of rows the fastest way each database has (#18).
 
 A batch of 500 changes writes four tables; how those rows reach the database was, on
-PostgreSQL, most of a node's time (py-spy, docs/benchmarks.md):
+PostgreSQL, most of a node's time (py-spy, docs/benchmarks-history.md):
 
 - ``INSERT … RETURNING id`` of many rows is rendered by SQLAlchemy as one statement with a
   placeholder per value ("insertmanyvalues"), which psycopg must parse anew every time (it
@@ -15,7 +15,7 @@ PostgreSQL, most of a node's time (py-spy, docs/benchmarks.md):
   provision-log entry and its leaf, #18). On SQLite it hands the rows to the
   driver's ``executemany`` itself (one prepared statement, run in C), each value through its
   column's own bind processing: SQLAlchemy's per-row parameter handling around the same call
-  was most of the time of writing a batch (P4's load: see docs/benchmarks.md).
+  was most of the time of writing a batch (P4's load: see docs/benchmarks-history.md).
 
 Both run inside the caller's transaction: a failure rolls the batch back whole.
 """

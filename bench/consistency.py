@@ -41,6 +41,9 @@ from jukinet.sealing.key_directory import KeyDirectory
 from jukinet.storage.schema import resident_versions
 
 MUNICIPALITY = "141003"
+# The persons P5 changes in place: 3 deleted and 3 moved at the prefecture, 2 given a version
+# at the CS (the 2 others of the 10 differences are persons added at the prefecture).
+CHANGED = 8
 TOPOLOGY = (
     NodePlan(Role.NATIONAL),
     NodePlan(Role.PREFECTURE, "14", next_hop="national"),
@@ -131,7 +134,7 @@ def run(residents_count: int) -> dict[str, Any]:
             equal = _check(net)
             with plant.database(net, "cs-141003") as db, db.engine.connect() as conn:
                 codes = sorted(
-                    conn.execute(select(resident_versions.c.juminhyo_code).limit(8)).scalars()
+                    conn.execute(select(resident_versions.c.juminhyo_code).limit(CHANGED)).scalars()
                 )
             plant.delete_persons(net, "prefecture-14", codes[:3])
             plant.change_address(net, "prefecture-14", codes[3:6])

@@ -25,6 +25,7 @@ from concurrent import futures
 from pathlib import Path
 from typing import Any
 
+import arguments
 import grpc
 import provision
 from grpc_health.v1 import _async as health_async
@@ -132,12 +133,14 @@ def report(results: list[dict[str, Any]]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=3_000, help="calls per measurement")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved runs per figure")
-    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    parser.add_argument(
+        "--calls", type=arguments.count, default=3_000, help="calls per measurement"
+    )
+    parser.add_argument(
+        "--rounds", type=arguments.count, default=3, help="interleaved runs per figure"
+    )
+    parser.add_argument("--json", type=arguments.json_file, help="also write the figures as JSON")
     args = parser.parse_args()
-    if args.calls < 1 or args.rounds < 1:
-        parser.error("--calls and --rounds must be at least 1")
     results = run(args.calls, args.rounds)
     report(results)
     if args.json:

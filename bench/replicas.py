@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import arguments
 import provision
 from run import TOPOLOGY, p1
 
@@ -53,11 +54,12 @@ def measure(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--changes", type=int, default=20_000, help="P1 changes")
-    parser.add_argument("--per-call", type=int, default=500, help="P1 changes per call")
-    parser.add_argument("--queries", type=int, default=400, help="P2 calls per figure")
-    parser.add_argument("--residents", type=int, default=20_000, help="loaded at prefecture-14")
-    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    count = arguments.count
+    parser.add_argument("--changes", type=count, default=20_000, help="P1 changes")
+    parser.add_argument("--per-call", type=count, default=500, help="P1 changes per call")
+    parser.add_argument("--queries", type=count, default=400, help="P2 calls per figure")
+    parser.add_argument("--residents", type=count, default=20_000, help="loaded at prefecture-14")
+    parser.add_argument("--json", type=arguments.json_file, help="also write the figures as JSON")
     args = parser.parse_args()
     results = {
         str(n): measure(n, args.changes, args.queries, args.per_call, args.residents)

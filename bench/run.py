@@ -44,6 +44,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import arguments
 import consistency
 import floors
 import layers
@@ -330,26 +331,31 @@ def measure_network(args: argparse.Namespace, database: str) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--residents", type=int, default=20_000, help="P4/P2 (full: 1000000)")
-    parser.add_argument("--changes", type=int, default=2_000, help="P1 (full: 20000)")
-    parser.add_argument("--per-call", type=int, default=500, help="P1 changes per call")
-    parser.add_argument("--queries", type=int, default=400, help="P2 and baseline calls")
-    parser.add_argument("--link-calls", type=int, default=200, help="P3 calls")
-    parser.add_argument("--seal-seconds", type=float, default=0.2, help="per sealing figure")
+    count = arguments.count
+    parser.add_argument("--residents", type=count, default=20_000, help="P4/P2 (full: 1000000)")
+    parser.add_argument("--changes", type=count, default=2_000, help="P1 (full: 20000)")
+    parser.add_argument("--per-call", type=count, default=500, help="P1 changes per call")
+    parser.add_argument("--queries", type=count, default=400, help="P2 and baseline calls")
+    parser.add_argument("--link-calls", type=count, default=200, help="P3 calls")
+    parser.add_argument(
+        "--seal-seconds", type=arguments.seconds, default=0.2, help="per sealing figure"
+    )
     parser.add_argument(
         "--databases",
-        default="sqlite,postgresql",
-        help="comma-separated; postgresql starts a local server (Debian's postgresql package)",
+        type=arguments.databases,
+        default=list(arguments.DATABASES),
+        help="sqlite, postgresql or both, comma-separated; postgresql starts a local server "
+        "(Debian's postgresql package)",
     )
     parser.add_argument(
         "--consistency-residents",
-        type=int,
+        type=arguments.at_least(consistency.CHANGED, " (P5 changes that many of them)"),
         default=20_000,
         help="P5: residents of the compared municipality (full: 1000000)",
     )
-    parser.add_argument("--json", type=Path, help="also write every figure as JSON")
+    parser.add_argument("--json", type=arguments.json_file, help="also write every figure as JSON")
     args = parser.parse_args()
-    databases = args.databases.split(",")
+    databases = args.databases
     if "postgresql" in databases and postgres_bin.bin_dir() is None:
         parser.error("PostgreSQL is not installed (apt-get install postgresql); --databases sqlite")
     results: dict[str, Any] = {"arguments": vars(args) | {"json": str(args.json)}}

@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import arguments
+
 from juki.v1 import common_pb2
 from jukinet.core import clock
 from jukinet.dev import synthetic
@@ -105,8 +107,10 @@ def run(seconds: float) -> list[dict[str, object]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=0.5, help="time per measurement")
-    parser.add_argument("--json", type=Path, help="also write the rows as JSON")
+    parser.add_argument(
+        "--seconds", type=arguments.seconds, default=0.5, help="time per measurement"
+    )
+    parser.add_argument("--json", type=arguments.json_file, help="also write the rows as JSON")
     args = parser.parse_args()
     rows = run(args.seconds)
     print(

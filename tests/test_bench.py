@@ -1,5 +1,6 @@
 """bench/run.py, the one benchmark command, at tiny sizes: it runs on both databases and its
-figures hold together (every change reached national, every rate and percentile is real)."""
+figures hold together (every change reached national, every rate and percentile is real).
+Every benchmark command answers a mistake in its flags with one line before measuring."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.helpers.postgres import require_postgres
 
@@ -93,7 +96,24 @@ def test_grpc_servers_compares_both_kinds_in_processes_of_their_own(tmp_path: Pa
     assert "the thread pool's CPU" in run.stdout
 
 
-def test_grpc_servers_answers_a_mistake_with_one_line() -> None:
-    run = _bench("grpc_servers.py", "--calls", "0", timeout=60)
-    assert run.returncode != 0 and "Traceback" not in run.stderr
-    assert "--calls and --rounds must be at least 1" in run.stderr
+@pytest.mark.parametrize(
+    ("script", "given", "answer"),
+    [
+        ("run.py", ["--databases", "oracle"], "argument --databases: give sqlite or postgresql"),
+        ("run.py", ["--databases", "sqlite,sqlite"], "comma-separated, each once"),
+        ("run.py", ["--queries", "0"], "argument --queries: must be at least 1"),
+        ("run.py", ["--consistency-residents", "3"], "must be at least 8 (P5 changes"),
+        ("run.py", ["--json", "{missing}/figures.json"], "there is no folder"),
+        ("sealing.py", ["--seconds", "-1"], "argument --seconds: must be above zero"),
+        ("replicas.py", ["--residents", "x"], "argument --residents: 'x' is not a whole number"),
+        ("grpc_servers.py", ["--calls", "0"], "argument --calls: must be at least 1"),
+    ],
+)
+def test_a_benchmark_command_answers_a_mistake_with_one_line_before_measuring(
+    script: str, given: list[str], answer: str, tmp_path: Path
+) -> None:
+    run = _bench(script, *(a.format(missing=tmp_path / "missing") for a in given), timeout=60)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    (error,) = [line for line in run.stderr.splitlines() if "error:" in line]
+    assert answer in error
+    assert run.stdout == ""  # nothing was measured

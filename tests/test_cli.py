@@ -11,6 +11,7 @@ import os
 import random
 import re
 import subprocess
+import sys
 import venv
 from pathlib import Path
 
@@ -175,6 +176,19 @@ def test_certs_scripts_with_and_without_an_interpreter_that_has_juki_net(
         script, capture_output=True, text=True, timeout=60, env=env, check=False
     )
     _assert_one_line_mistake(missing, "usage: inspect.sh")
+
+
+def test_bootstrap_refuses_an_extra_the_project_does_not_declare_before_installing() -> None:
+    # pip would only warn about an unknown extra and install the rest.
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "bootstrap.sh"), "dev,devv"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHON": sys.executable},
+        check=False,
+    )
+    _assert_one_line_mistake(done, "no extra 'devv'", "postgres, tools, dev")
 
 
 def test_other_mistakes_are_one_line_too(described: str, tmp_path: Path) -> None:

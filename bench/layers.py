@@ -31,6 +31,7 @@ from jukinet.core.telemetry import grpc_server_interceptor, setup_tracing, trace
 from jukinet.core.unexpected import UnexpectedErrors
 from jukinet.dev.localnet import LocalNetwork
 from jukinet.dev.topology import NodePlan, free_port
+from jukinet.runtime.node import WORKERS
 from jukinet.storage import open_database
 from jukinet.trust import tls
 from jukinet.trust.audit import AuditLog
@@ -73,7 +74,7 @@ def _measure(stub: health_pb2_grpc.HealthStub, calls: int) -> tuple[float, float
 
 def _serve(net: LocalNetwork, interceptors: Sequence[Any]) -> tuple[grpc.Server, str]:
     creds = provision.server_credentials(net.node_dir("prefecture-14"), net.bundle)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), interceptors=interceptors)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=WORKERS), interceptors=interceptors)
     health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), server)
     address = f"127.0.0.1:{free_port()}"
     server.add_secure_port(address, creds)

@@ -34,6 +34,7 @@ from jukinet.core.identity import Identity, Role
 from jukinet.dev import synthetic
 from jukinet.dev.localnet import LocalNetwork
 from jukinet.dev.topology import free_port
+from jukinet.runtime.node import WORKERS
 from jukinet.storage import open_database
 from jukinet.storage.schema import resident_current
 from jukinet.trust import tls
@@ -87,7 +88,7 @@ def _echo_server(net: LocalNetwork) -> tuple[grpc.Server, str]:
     handler = grpc.method_handlers_generic_handler(
         "bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(lambda request, _: request)}
     )
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), handlers=[handler])
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=WORKERS), handlers=[handler])
     address = f"127.0.0.1:{free_port()}"
     server.add_secure_port(address, creds)
     server.start()

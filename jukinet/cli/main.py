@@ -20,7 +20,6 @@ juki-net backup|restore --config FILE …  sealed backups (backup-key: the custo
 
 from __future__ import annotations
 
-import logging
 import sys
 
 from jukinet.cli import (
@@ -75,9 +74,10 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `juki-net` console command."""
-    logging.basicConfig(level=logging.INFO, format=logs.TEXT_FORMAT)
+    """Parse and run one command (`jukinet.cli.main` is the console command's entry)."""
     args = build_parser().parse_args(argv)
+    if not getattr(args, "log_format_from_config", False):  # `serve` chooses after its config
+        logs.configure(errors.PROG, "text")
     return errors.run(args.func, args)
 
 

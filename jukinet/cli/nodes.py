@@ -109,3 +109,4 @@ def add_commands(sub: Subcommands) -> None:
         action="store_true",
         help="print the config as the node reads it (every key, paths resolved) and exit",
     )
+    serve.set_defaults(log_format_from_config=True)

@@ -18,10 +18,11 @@ from typing import Any
 
 from opentelemetry import trace
 
+from jukinet.core import held_logs
 from jukinet.core.errors import JukiError
+from jukinet.core.held_logs import TEXT_FORMAT
 
 FORMATS = ("text", "json")
-TEXT_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
 
 def exception_without_values(error: BaseException) -> str:
@@ -90,18 +91,21 @@ class JsonFormatter(_WithoutValues):
         reason = getattr(record, "reason", None)
         if reason:
             line["reason"] = str(reason)
+        category = getattr(record, "warning_category", None)
+        if category:  # a Python warning (core/held_logs.py)
+            line["category"] = category
+            line["module"] = getattr(record, "warning_module", "")
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False)
 
 
 def configure(node: str, log_format: str) -> None:
-    """Format every log line of this process as `log_format` ("text" or "json")."""
+    """Write every log line of this process to stderr as `log_format` ("text" or "json"),
+    from INFO up, the lines held until now first (core/held_logs.py)."""
     if log_format not in FORMATS:
         raise ValueError(f"log format must be one of {', '.join(FORMATS)}")
-    formatter = JsonFormatter(node) if log_format == "json" else TextFormatter()
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(level=logging.INFO)
-    for handler in root.handlers:
-        handler.setFormatter(formatter)
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter(node) if log_format == "json" else TextFormatter())
+    logging.getLogger().setLevel(logging.INFO)
+    held_logs.release(handler)

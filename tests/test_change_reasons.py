@@ -112,12 +112,16 @@ def _correct_birth_date(c: pb.Change) -> None:
     c.record.birth_date = "2016-04-02"
 
 
+def _to_kawasaki(c: pb.Change) -> None:
+    c.moved_to_municipality_code = "141305"
+
+
 APPLYING: list[tuple[int, Callable[[pb.Change], None], bool]] = [
     (pb.CHANGE_REASON_MOVE_WITHIN, _new_address, False),
     (pb.CHANGE_REASON_NAME_CHANGE, _new_name, False),
     (pb.CHANGE_REASON_MY_NUMBER_CHANGE, _new_my_number, False),
     (pb.CHANGE_REASON_EX_OFFICIO_CORRECTION, _correct_birth_date, False),
-    (pb.CHANGE_REASON_MOVE_OUT, lambda c: None, True),
+    (pb.CHANGE_REASON_MOVE_OUT, _to_kawasaki, True),
     (pb.CHANGE_REASON_DEATH, lambda c: None, True),
     (pb.CHANGE_REASON_EMIGRATION, lambda c: None, True),
     (pb.CHANGE_REASON_EX_OFFICIO_REMOVAL, lambda c: None, True),
@@ -149,8 +153,8 @@ def test_name_change_keeps_former_surname_and_search_kana(store: Store, born: pb
 
 
 def test_move_out_then_move_in_and_removal_then_entry(store: Store, born: pb.Change) -> None:
-    out = synthetic.follow(born, pb.CHANGE_REASON_MOVE_OUT)
-    back = synthetic.follow(out, pb.CHANGE_REASON_MOVE_IN)
+    out = synthetic.follow(born, pb.CHANGE_REASON_MOVE_OUT, moved_to="141305")
+    back = synthetic.follow(out, pb.CHANGE_REASON_MOVE_IN, municipality_code="141305")
     removal = synthetic.follow(back, pb.CHANGE_REASON_EX_OFFICIO_REMOVAL)
     entry = synthetic.follow(removal, pb.CHANGE_REASON_EX_OFFICIO_ENTRY)
     for change in (out, back, removal, entry):

@@ -4,10 +4,9 @@ The README's ```bash blocks are read in order; each command (continuation lines 
 trailing comment dropped) runs in bash from a folder where `.juki-state` is the test network's
 state folder and `examples/`, `certs/` are the project's, with the project's `juki-net` and
 grpcurl first on PATH. ADDRESS stands for a node's address and METRICS for its metrics address
-(prefecture-14's). Only
-`scripts/test.sh` and `scripts/lock.sh` (which ends by running the suite) are not run here. The ```sh blocks of "Running nodes on
-separate hosts", each line prefixed with the host it runs on, are what tests/test_hosts.py runs
-in network namespaces.
+(prefecture-14's). Only `scripts/test.sh` and `scripts/lock.sh` (which ends by running the
+suite) are not run here. The ```sh blocks of "Running nodes on separate hosts", each line
+prefixed with the host it runs on, are what tests/test_hosts.py runs in network namespaces.
 """
 
 from __future__ import annotations

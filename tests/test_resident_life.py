@@ -25,7 +25,7 @@ def test_birth_move_rename_move_out_move_in_emigrate_reach_national_in_order(
     renamed = synthetic.follow(moved, pb.CHANGE_REASON_NAME_CHANGE)
     renamed.record.former_surname.CopyFrom(pb.FormerSurname(kanji="山田", kana="ヤマダ"))
     renamed.record.name_kanji, renamed.record.name_kana = "川口 花子", "カワグチ ハナコ"
-    left = synthetic.follow(renamed, pb.CHANGE_REASON_MOVE_OUT)
+    left = synthetic.follow(renamed, pb.CHANGE_REASON_MOVE_OUT, moved_to="141305")
     arrived = synthetic.follow(left, pb.CHANGE_REASON_MOVE_IN, municipality_code="141305")
     arrived.record.address.text = "川崎区駅前1番"
     emigrated = synthetic.follow(arrived, pb.CHANGE_REASON_EMIGRATION)
@@ -76,7 +76,7 @@ def test_a_held_change_refused_later_shows_rejected_with_its_reason_at_its_cs(
     born = synthetic.birth("141003", random.Random(8002))
     # 川崎市 enters a move-in as the third change of a person 横浜市 still has as a resident:
     # the prefecture holds it back, waiting for the second.
-    early = synthetic.follow(born, pb.CHANGE_REASON_MOVE_OUT)
+    early = synthetic.follow(born, pb.CHANGE_REASON_MOVE_OUT, moved_to="141305")
     arrived = synthetic.follow(early, pb.CHANGE_REASON_MOVE_IN, municipality_code="141305")
     arrived.record.address.text = "川崎区駅前2番"
     submit_change(network.info, born)

@@ -17,6 +17,7 @@ from juki.v1 import common_pb2
 from jukinet.changes import batches, counts, ledger
 from jukinet.changes.outbox import (
     Deliverer,
+    Hop,
     OutboxState,
     count_by_state,
     first_in,
@@ -230,7 +231,7 @@ def test_a_deliverer_sends_while_another_transaction_writes(db: Database) -> Non
         sent.set()
         return []  # not answered: the entries stay pending
 
-    deliverer = Deliverer(db, send, batch_size=500, tracer=trace.get_tracer(__name__))
+    deliverer = Deliverer(db, Hop(send), batch_size=500, tracer=trace.get_tracer(__name__))
     with db.transaction() as conn:
         conn.execute(update(outbox).values(attempts=0))  # holds the write lock until the end
         deliverer.start()

@@ -24,21 +24,21 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14juki/v1/common.proto\x12\x07juki.v1\"[\n\rFormerSurname\x12\r\n\x05kanji\x18\x01 \x01(\t\x12\x0c\n\x04kana\x18\x02 \x01(\t\x12\x13\n\x0bgaiji_count\x18\x03 \x01(\x05\x12\x18\n\x10gaiji_change_seq\x18\x04 \x01(\x05\"2\n\x07\x41\x64\x64ress\x12\x19\n\x11municipality_code\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\"\x96\x03\n\x0eResidentRecord\x12\x15\n\rjuminhyo_code\x18\x01 \x01(\t\x12\x11\n\tmy_number\x18\x02 \x01(\t\x12\x12\n\nname_kanji\x18\x03 \x01(\t\x12\x11\n\tname_kana\x18\x04 \x01(\t\x12\x12\n\nbirth_date\x18\x05 \x01(\t\x12\x19\n\x03sex\x18\x06 \x01(\x0e\x32\x0c.juki.v1.Sex\x12!\n\x07\x61\x64\x64ress\x18\x07 \x01(\x0b\x32\x10.juki.v1.Address\x12\x18\n\x10name_gaiji_count\x18\x08 \x01(\x05\x12\x1b\n\x13\x61\x64\x64ress_gaiji_count\x18\t \x01(\x05\x12\x11\n\toaza_code\x18\n \x01(\t\x12\x12\n\ngaiji_flag\x18\x0b \x01(\x08\x12\x1d\n\x15name_gaiji_change_seq\x18\x0c \x01(\x05\x12 \n\x18\x61\x64\x64ress_gaiji_change_seq\x18\r \x01(\x05\x12.\n\x0e\x66ormer_surname\x18\x0e \x01(\x0b\x32\x16.juki.v1.FormerSurname\x12\x12\n\nseion_kana\x18\x0f \x01(\t\"\xb6\x02\n\x06\x43hange\x12\x11\n\tchange_id\x18\x01 \x01(\t\x12%\n\x06reason\x18\x02 \x01(\x0e\x32\x15.juki.v1.ChangeReason\x12\x13\n\x0b\x63hange_date\x18\x03 \x01(\t\x12\x19\n\x11municipality_code\x18\x04 \x01(\t\x12\'\n\x06record\x18\x05 \x01(\x0b\x32\x17.juki.v1.ResidentRecord\x12\x17\n\x0fsequence_number\x18\x06 \x01(\x03\x12\x15\n\rnotified_date\x18\x07 \x01(\t\x12\x13\n\x0boperator_id\x18\x08 \x01(\t\x12\x13\n\x0bterminal_id\x18\t \x01(\t\x12\x1e\n\x16previous_juminhyo_code\x18\n \x01(\t\x12\x1f\n\x06repair\x18\x0b \x01(\x0b\x32\x0f.juki.v1.Repair\"<\n\x06Repair\x12!\n\x04kind\x18\x01 \x01(\x0e\x32\x13.juki.v1.RepairKind\x12\x0f\n\x07removed\x18\x02 \x01(\x08\"/\n\x0b\x43hangeBatch\x12 \n\x07\x63hanges\x18\x01 \x03(\x0b\x32\x0f.juki.v1.Change\"Z\n\x0c\x43hangeResult\x12\x11\n\tchange_id\x18\x01 \x01(\t\x12\'\n\x07outcome\x18\x02 \x01(\x0e\x32\x16.juki.v1.ChangeOutcome\x12\x0e\n\x06reason\x18\x03 \x01(\t*8\n\x03Sex\x12\x13\n\x0fSEX_UNSPECIFIED\x10\x00\x12\x0c\n\x08SEX_MALE\x10\x01\x12\x0e\n\nSEX_FEMALE\x10\x02*\xa8\x03\n\x0c\x43hangeReason\x12\x1d\n\x19\x43HANGE_REASON_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43HANGE_REASON_BIRTH\x10\x01\x12\x19\n\x15\x43HANGE_REASON_MOVE_IN\x10\x02\x12\x1a\n\x16\x43HANGE_REASON_MOVE_OUT\x10\x03\x12\x1d\n\x19\x43HANGE_REASON_MOVE_WITHIN\x10\x04\x12\x17\n\x13\x43HANGE_REASON_DEATH\x10\x05\x12\x1c\n\x18\x43HANGE_REASON_EMIGRATION\x10\x06\x12\x1d\n\x19\x43HANGE_REASON_NAME_CHANGE\x10\x07\x12\"\n\x1e\x43HANGE_REASON_EX_OFFICIO_ENTRY\x10\x08\x12\'\n#CHANGE_REASON_EX_OFFICIO_CORRECTION\x10\t\x12$\n CHANGE_REASON_EX_OFFICIO_REMOVAL\x10\n\x12\x1d\n\x19\x43HANGE_REASON_CODE_CHANGE\x10\x0b\x12\"\n\x1e\x43HANGE_REASON_MY_NUMBER_CHANGE\x10\x0c*v\n\nRepairKind\x12\x1b\n\x17REPAIR_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12REPAIR_KIND_RESEND\x10\x01\x12\x19\n\x15REPAIR_KIND_OVERWRITE\x10\x02\x12\x18\n\x14REPAIR_KIND_WITHDRAW\x10\x03*\x9f\x01\n\rChangeOutcome\x12\x1e\n\x1a\x43HANGE_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43HANGE_OUTCOME_APPLIED\x10\x01\x12\x1c\n\x18\x43HANGE_OUTCOME_DUPLICATE\x10\x02\x12\x1b\n\x17\x43HANGE_OUTCOME_REJECTED\x10\x03\x12\x17\n\x13\x43HANGE_OUTCOME_HELD\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14juki/v1/common.proto\x12\x07juki.v1\"[\n\rFormerSurname\x12\r\n\x05kanji\x18\x01 \x01(\t\x12\x0c\n\x04kana\x18\x02 \x01(\t\x12\x13\n\x0bgaiji_count\x18\x03 \x01(\x05\x12\x18\n\x10gaiji_change_seq\x18\x04 \x01(\x05\"2\n\x07\x41\x64\x64ress\x12\x19\n\x11municipality_code\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\"\x96\x03\n\x0eResidentRecord\x12\x15\n\rjuminhyo_code\x18\x01 \x01(\t\x12\x11\n\tmy_number\x18\x02 \x01(\t\x12\x12\n\nname_kanji\x18\x03 \x01(\t\x12\x11\n\tname_kana\x18\x04 \x01(\t\x12\x12\n\nbirth_date\x18\x05 \x01(\t\x12\x19\n\x03sex\x18\x06 \x01(\x0e\x32\x0c.juki.v1.Sex\x12!\n\x07\x61\x64\x64ress\x18\x07 \x01(\x0b\x32\x10.juki.v1.Address\x12\x18\n\x10name_gaiji_count\x18\x08 \x01(\x05\x12\x1b\n\x13\x61\x64\x64ress_gaiji_count\x18\t \x01(\x05\x12\x11\n\toaza_code\x18\n \x01(\t\x12\x12\n\ngaiji_flag\x18\x0b \x01(\x08\x12\x1d\n\x15name_gaiji_change_seq\x18\x0c \x01(\x05\x12 \n\x18\x61\x64\x64ress_gaiji_change_seq\x18\r \x01(\x05\x12.\n\x0e\x66ormer_surname\x18\x0e \x01(\x0b\x32\x16.juki.v1.FormerSurname\x12\x12\n\nseion_kana\x18\x0f \x01(\t\"\xda\x02\n\x06\x43hange\x12\x11\n\tchange_id\x18\x01 \x01(\t\x12%\n\x06reason\x18\x02 \x01(\x0e\x32\x15.juki.v1.ChangeReason\x12\x13\n\x0b\x63hange_date\x18\x03 \x01(\t\x12\x19\n\x11municipality_code\x18\x04 \x01(\t\x12\'\n\x06record\x18\x05 \x01(\x0b\x32\x17.juki.v1.ResidentRecord\x12\x17\n\x0fsequence_number\x18\x06 \x01(\x03\x12\x15\n\rnotified_date\x18\x07 \x01(\t\x12\x13\n\x0boperator_id\x18\x08 \x01(\t\x12\x13\n\x0bterminal_id\x18\t \x01(\t\x12\x1e\n\x16previous_juminhyo_code\x18\n \x01(\t\x12\x1f\n\x06repair\x18\x0b \x01(\x0b\x32\x0f.juki.v1.Repair\x12\"\n\x1amoved_to_municipality_code\x18\x0c \x01(\t\"u\n\x06Repair\x12!\n\x04kind\x18\x01 \x01(\x0e\x32\x13.juki.v1.RepairKind\x12\x0f\n\x07removed\x18\x02 \x01(\x08\x12\x0e\n\x06run_id\x18\x03 \x01(\t\x12\x13\n\x0b\x61pproved_by\x18\x04 \x01(\t\x12\x12\n\nchecked_by\x18\x05 \x01(\t\"/\n\x0b\x43hangeBatch\x12 \n\x07\x63hanges\x18\x01 \x03(\x0b\x32\x0f.juki.v1.Change\"Z\n\x0c\x43hangeResult\x12\x11\n\tchange_id\x18\x01 \x01(\t\x12\'\n\x07outcome\x18\x02 \x01(\x0e\x32\x16.juki.v1.ChangeOutcome\x12\x0e\n\x06reason\x18\x03 \x01(\t*8\n\x03Sex\x12\x13\n\x0fSEX_UNSPECIFIED\x10\x00\x12\x0c\n\x08SEX_MALE\x10\x01\x12\x0e\n\nSEX_FEMALE\x10\x02*\xa8\x03\n\x0c\x43hangeReason\x12\x1d\n\x19\x43HANGE_REASON_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43HANGE_REASON_BIRTH\x10\x01\x12\x19\n\x15\x43HANGE_REASON_MOVE_IN\x10\x02\x12\x1a\n\x16\x43HANGE_REASON_MOVE_OUT\x10\x03\x12\x1d\n\x19\x43HANGE_REASON_MOVE_WITHIN\x10\x04\x12\x17\n\x13\x43HANGE_REASON_DEATH\x10\x05\x12\x1c\n\x18\x43HANGE_REASON_EMIGRATION\x10\x06\x12\x1d\n\x19\x43HANGE_REASON_NAME_CHANGE\x10\x07\x12\"\n\x1e\x43HANGE_REASON_EX_OFFICIO_ENTRY\x10\x08\x12\'\n#CHANGE_REASON_EX_OFFICIO_CORRECTION\x10\t\x12$\n CHANGE_REASON_EX_OFFICIO_REMOVAL\x10\n\x12\x1d\n\x19\x43HANGE_REASON_CODE_CHANGE\x10\x0b\x12\"\n\x1e\x43HANGE_REASON_MY_NUMBER_CHANGE\x10\x0c*v\n\nRepairKind\x12\x1b\n\x17REPAIR_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12REPAIR_KIND_RESEND\x10\x01\x12\x19\n\x15REPAIR_KIND_OVERWRITE\x10\x02\x12\x18\n\x14REPAIR_KIND_WITHDRAW\x10\x03*\x9f\x01\n\rChangeOutcome\x12\x1e\n\x1a\x43HANGE_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43HANGE_OUTCOME_APPLIED\x10\x01\x12\x1c\n\x18\x43HANGE_OUTCOME_DUPLICATE\x10\x02\x12\x1b\n\x17\x43HANGE_OUTCOME_REJECTED\x10\x03\x12\x17\n\x13\x43HANGE_OUTCOME_HELD\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'juki.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SEX']._serialized_start=1103
-  _globals['_SEX']._serialized_end=1159
-  _globals['_CHANGEREASON']._serialized_start=1162
-  _globals['_CHANGEREASON']._serialized_end=1586
-  _globals['_REPAIRKIND']._serialized_start=1588
-  _globals['_REPAIRKIND']._serialized_end=1706
-  _globals['_CHANGEOUTCOME']._serialized_start=1709
-  _globals['_CHANGEOUTCOME']._serialized_end=1868
+  _globals['_SEX']._serialized_start=1196
+  _globals['_SEX']._serialized_end=1252
+  _globals['_CHANGEREASON']._serialized_start=1255
+  _globals['_CHANGEREASON']._serialized_end=1679
+  _globals['_REPAIRKIND']._serialized_start=1681
+  _globals['_REPAIRKIND']._serialized_end=1799
+  _globals['_CHANGEOUTCOME']._serialized_start=1802
+  _globals['_CHANGEOUTCOME']._serialized_end=1961
   _globals['_FORMERSURNAME']._serialized_start=33
   _globals['_FORMERSURNAME']._serialized_end=124
   _globals['_ADDRESS']._serialized_start=126
@@ -46,11 +46,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RESIDENTRECORD']._serialized_start=179
   _globals['_RESIDENTRECORD']._serialized_end=585
   _globals['_CHANGE']._serialized_start=588
-  _globals['_CHANGE']._serialized_end=898
-  _globals['_REPAIR']._serialized_start=900
-  _globals['_REPAIR']._serialized_end=960
-  _globals['_CHANGEBATCH']._serialized_start=962
-  _globals['_CHANGEBATCH']._serialized_end=1009
-  _globals['_CHANGERESULT']._serialized_start=1011
-  _globals['_CHANGERESULT']._serialized_end=1101
+  _globals['_CHANGE']._serialized_end=934
+  _globals['_REPAIR']._serialized_start=936
+  _globals['_REPAIR']._serialized_end=1053
+  _globals['_CHANGEBATCH']._serialized_start=1055
+  _globals['_CHANGEBATCH']._serialized_end=1102
+  _globals['_CHANGERESULT']._serialized_start=1104
+  _globals['_CHANGERESULT']._serialized_end=1194
 # @@protoc_insertion_point(module_scope)

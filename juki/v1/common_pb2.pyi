@@ -63,7 +63,10 @@ class _ChangeReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ChangeRe
     for a person who is a current resident here (MOVE_IN_FOR_CURRENT_RESIDENT).
     """
     CHANGE_REASON_MOVE_OUT: _ChangeReason.ValueType  # 3
-    """転出: moved out to another municipality; the record is removed (除票) here."""
+    """転出: moved out to another municipality, named in
+    `moved_to_municipality_code`; the record is removed (除票) here. Only that
+    municipality may then take the person in (転入).
+    """
     CHANGE_REASON_MOVE_WITHIN: _ChangeReason.ValueType  # 4
     """転居: moved within the municipality; only the address may change."""
     CHANGE_REASON_DEATH: _ChangeReason.ValueType  # 5
@@ -103,7 +106,10 @@ CHANGE_REASON_MOVE_IN: ChangeReason.ValueType  # 2
 for a person who is a current resident here (MOVE_IN_FOR_CURRENT_RESIDENT).
 """
 CHANGE_REASON_MOVE_OUT: ChangeReason.ValueType  # 3
-"""転出: moved out to another municipality; the record is removed (除票) here."""
+"""転出: moved out to another municipality, named in
+`moved_to_municipality_code`; the record is removed (除票) here. Only that
+municipality may then take the person in (転入).
+"""
 CHANGE_REASON_MOVE_WITHIN: ChangeReason.ValueType  # 4
 """転居: moved within the municipality; only the address may change."""
 CHANGE_REASON_DEATH: ChangeReason.ValueType  # 5
@@ -372,6 +378,7 @@ class Change(_message.Message):
     TERMINAL_ID_FIELD_NUMBER: _builtins.int
     PREVIOUS_JUMINHYO_CODE_FIELD_NUMBER: _builtins.int
     REPAIR_FIELD_NUMBER: _builtins.int
+    MOVED_TO_MUNICIPALITY_CODE_FIELD_NUMBER: _builtins.int
     change_id: _builtins.str
     """Identifier of this change, a UUID (RFC 9562, lowercase hex with dashes)
     chosen by the municipal register system. It is the idempotency key on
@@ -396,6 +403,11 @@ class Change(_message.Message):
     """操作端末ID: the terminal it was entered at (an opaque id, 1..32 chars)."""
     previous_juminhyo_code: _builtins.str
     """For CHANGE_REASON_CODE_CHANGE only: the code being replaced."""
+    moved_to_municipality_code: _builtins.str
+    """For CHANGE_REASON_MOVE_OUT only, and required there: the municipality the
+    person moves to (転出先, 6-digit code, not the one entering the change).
+    Every tier records it; a later 転入 is taken only from that municipality.
+    """
     @_builtins.property
     def record(self) -> Global___ResidentRecord:
         """The record after the change (for a removal: the record as it was)."""
@@ -421,10 +433,11 @@ class Change(_message.Message):
         terminal_id: _builtins.str = ...,
         previous_juminhyo_code: _builtins.str = ...,
         repair: Global___Repair | None = ...,
+        moved_to_municipality_code: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record", "repair", b"repair"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_date", b"change_date", "change_id", b"change_id", "municipality_code", b"municipality_code", "notified_date", b"notified_date", "operator_id", b"operator_id", "previous_juminhyo_code", b"previous_juminhyo_code", "reason", b"reason", "record", b"record", "repair", b"repair", "sequence_number", b"sequence_number", "terminal_id", b"terminal_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_date", b"change_date", "change_id", b"change_id", "moved_to_municipality_code", b"moved_to_municipality_code", "municipality_code", b"municipality_code", "notified_date", b"notified_date", "operator_id", b"operator_id", "previous_juminhyo_code", b"previous_juminhyo_code", "reason", b"reason", "record", b"record", "repair", b"repair", "sequence_number", b"sequence_number", "terminal_id", b"terminal_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -432,25 +445,50 @@ Global___Change: _TypeAlias = Change  # noqa: Y015
 
 @_typing.final
 class Repair(_message.Message):
-    """A consistency repair: the node below re-sends its state of a person."""
+    """A consistency repair: the node below re-sends its state of a person.
+
+    A repair is bound by the same rules as a change (jukinet/records/scope.py):
+    the tier above takes it only for a person the sender's municipality keeps
+    there (or one it does not know, which it then serves only once the tier
+    above it has taken it too), and never for a My Number another current
+    resident holds.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     KIND_FIELD_NUMBER: _builtins.int
     REMOVED_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    APPROVED_BY_FIELD_NUMBER: _builtins.int
+    CHECKED_BY_FIELD_NUMBER: _builtins.int
     kind: Global___RepairKind.ValueType
     """What the repair asks of the tier above."""
     removed: _builtins.bool
     """The re-sent version is a removed one (除票)."""
+    run_id: _builtins.str
+    """For OVERWRITE and WITHDRAW, which an operator approved: the consistency
+    run (UUID) whose difference this repairs.
+    """
+    approved_by: _builtins.str
+    """For OVERWRITE and WITHDRAW: the SPIFFE ID of the operator who approved
+    it. Refused (REPAIR_NOT_APPROVED) if empty, or if it is `checked_by`.
+    """
+    checked_by: _builtins.str
+    """For OVERWRITE and WITHDRAW: the SPIFFE ID of who ran the check (an
+    operator, or the node itself for a scheduled run).
+    """
     def __init__(
         self,
         *,
         kind: Global___RepairKind.ValueType = ...,
         removed: _builtins.bool = ...,
+        run_id: _builtins.str = ...,
+        approved_by: _builtins.str = ...,
+        checked_by: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "removed", b"removed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approved_by", b"approved_by", "checked_by", b"checked_by", "kind", b"kind", "removed", b"removed", "run_id", b"run_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -34,7 +34,9 @@ class _DeliveryStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Deliver
     DELIVERY_STATE_DELIVERED: _DeliveryState.ValueType  # 2
     """The next hop acknowledged it (applied, or already had it)."""
     DELIVERY_STATE_REJECTED: _DeliveryState.ValueType  # 3
-    """The next hop refused it; it will not be retried."""
+    """The next hop, or a tier above it, refused it; it will not be retried, and
+    the tiers that had taken it no longer serve it (ChangeNoticeService).
+    """
     DELIVERY_STATE_HELD: _DeliveryState.ValueType  # 4
     """The next hop holds it back until an earlier change of the person reaches
     it; the CS asks again until the outcome is final (DELIVERED or REJECTED,
@@ -51,7 +53,9 @@ DELIVERY_STATE_PENDING: DeliveryState.ValueType  # 1
 DELIVERY_STATE_DELIVERED: DeliveryState.ValueType  # 2
 """The next hop acknowledged it (applied, or already had it)."""
 DELIVERY_STATE_REJECTED: DeliveryState.ValueType  # 3
-"""The next hop refused it; it will not be retried."""
+"""The next hop, or a tier above it, refused it; it will not be retried, and
+the tiers that had taken it no longer serve it (ChangeNoticeService).
+"""
 DELIVERY_STATE_HELD: DeliveryState.ValueType  # 4
 """The next hop holds it back until an earlier change of the person reaches
 it; the CS asks again until the outcome is final (DELIVERED or REJECTED,
@@ -197,6 +201,7 @@ class GetChangeStatusResponse(_message.Message):
     STATE_FIELD_NUMBER: _builtins.int
     REJECTION_REASON_FIELD_NUMBER: _builtins.int
     ATTEMPTS_FIELD_NUMBER: _builtins.int
+    REJECTED_BY_FIELD_NUMBER: _builtins.int
     change_id: _builtins.str
     """The change reported on."""
     state: Global___DeliveryState.ValueType
@@ -205,6 +210,11 @@ class GetChangeStatusResponse(_message.Message):
     """For DELIVERY_STATE_REJECTED: the next hop's stable reason code."""
     attempts: _builtins.int
     """Delivery attempts made so far (0 while never tried)."""
+    rejected_by: _builtins.str
+    """For DELIVERY_STATE_REJECTED: the SPIFFE ID of the node that refused it
+    (this CS's next hop, or a tier above it that refused it later; the
+    refusal then reached this CS as a ChangeNotice).
+    """
     def __init__(
         self,
         *,
@@ -212,10 +222,11 @@ class GetChangeStatusResponse(_message.Message):
         state: Global___DeliveryState.ValueType = ...,
         rejection_reason: _builtins.str = ...,
         attempts: _builtins.int = ...,
+        rejected_by: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "change_id", b"change_id", "rejection_reason", b"rejection_reason", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "change_id", b"change_id", "rejected_by", b"rejected_by", "rejection_reason", b"rejection_reason", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

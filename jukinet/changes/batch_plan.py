@@ -26,10 +26,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from juki.v1 import common_pb2
-from jukinet.changes import batches, ledger, outbox
+from jukinet.changes import batches, ledger, outbox, versions
 from jukinet.core.clock import today_in_japan
 from jukinet.core.errors import RefusedError
 from jukinet.records import lifecycle, residents
@@ -66,6 +66,7 @@ class _Plan:
     waiting: set[str]  # codes with held changes
     now: dt.datetime
     destination: str  # the hop queued changes go to
+    decides_alone: bool  # no tier above (lifecycle.ResidentView)
     versions: list[dict[str, Any]] = field(default_factory=list)
     queued: list[common_pb2.Change] = field(default_factory=list)  # for the next hop
     remembered: list[dict[str, Any]] = field(default_factory=list)
@@ -88,7 +89,12 @@ class _Plan:
         self.remembered.append(ledger.decision_row(change_id, sender, decision, self.now))
 
     def store(
-        self, change: common_pb2.Change, record: common_pb2.ResidentRecord, *, removed: bool
+        self,
+        change: common_pb2.Change,
+        record: common_pb2.ResidentRecord,
+        *,
+        removed: bool,
+        served: bool,
     ) -> None:
         """A new version of `record`'s person (ledger.store_version, in memory)."""
         code = record.juminhyo_code
@@ -98,11 +104,16 @@ class _Plan:
             self.holders.get(before.record.my_number, set()).discard(code)
         person.version += 1
         values = residents.version_values(
-            change, record, version=person.version, removed=removed, recorded_at=self.now
+            change,
+            record,
+            version=person.version,
+            removed=removed,
+            recorded_at=self.now,
+            served=served,
         )
         self.versions.append(values)
         person.pending = values
-        person.current = lifecycle.Current(change.sequence_number, removed, record)
+        person.current = lifecycle.Current.after(change, record, removed=removed, served=served)
         if not removed:
             self.holders.setdefault(record.my_number, set()).add(code)
 
@@ -123,18 +134,23 @@ def _read_state(
             ).where(bulk.one_of(conn, received_changes.c.change_id, ids))
         )
     }
-    persons = {code: _Person(None, 0, indexed=False) for code in codes}
+    # A person's latest version number may be above their current one's (a version refused
+    # above stays as history: changes/above.py), or exist for a person not current here.
+    latest = dict(
+        conn.execute(
+            select(resident_versions.c.juminhyo_code, func.max(resident_versions.c.version))
+            .where(bulk.one_of(conn, resident_versions.c.juminhyo_code, codes))
+            .group_by(resident_versions.c.juminhyo_code)
+        ).all()
+    )
+    persons = {code: _Person(None, int(latest.get(code, 0)), indexed=False) for code in codes}
     for row in conn.execute(
         residents.current_versions().where(
             bulk.one_of(conn, resident_current.c.juminhyo_code, codes)
         )
     ):
         persons[row.juminhyo_code] = _Person(
-            lifecycle.Current(
-                int(row.sequence_number), bool(row.removed), residents.record_of(row)
-            ),
-            int(row.version),
-            indexed=True,
+            residents.current_of(row), int(latest[row.juminhyo_code]), indexed=True
         )
     holders: dict[str, set[str]] = {}
     for number, code in conn.execute(
@@ -161,8 +177,8 @@ def _apply(plan: _Plan, change: common_pb2.Change, intake: ledger.Intake, today:
     verdict = lifecycle.decide(change, plan, today)
     if isinstance(verdict, lifecycle.Hold) or verdict.releases_held:
         raise _GiveUp
-    for record, removed in verdict.versions:
-        plan.store(change, record, removed=removed)
+    for record, removed, served in verdict.versions:
+        plan.store(change, record, removed=removed, served=served)
     if intake.forward:
         plan.queued.append(change)
 
@@ -171,7 +187,10 @@ def _plan(
     conn: Connection, changes: Sequence[common_pb2.Change], intake: ledger.Intake
 ) -> tuple[_Plan, list[common_pb2.ChangeResult]]:
     plan = _Plan(
-        *_read_state(conn, changes), now=intake.clock.now(), destination=intake.destination
+        *_read_state(conn, changes),
+        now=intake.clock.now(),
+        destination=intake.destination,
+        decides_alone=not intake.forward,
     )
     today = today_in_japan(intake.clock)
     results = []
@@ -228,7 +247,7 @@ def _write_index(conn: Connection, changed: Iterable[tuple[str, _Person]]) -> No
         else:
             inserts.append({"juminhyo_code": code, **state})
     if updates:
-        conn.execute(ledger.point_index(resident_current), updates)
+        conn.execute(versions.point_index(resident_current), updates)
     if inserts:
         bulk.insert_rows(conn, resident_current, inserts)
 

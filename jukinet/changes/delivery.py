@@ -22,7 +22,7 @@ from google.protobuf import message as protobuf_message
 
 from juki.v1 import common_pb2, envelope_pb2
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
-from jukinet.changes import repairs
+from jukinet.changes import above, repairs
 from jukinet.changes.batches import TakeBatch
 from jukinet.changes.ledger import Intake, Vault
 from jukinet.changes.outbox import Sender
@@ -40,18 +40,20 @@ OriginCheck = Callable[[Identity], Callable[[Any], None]]
 
 @dataclass(frozen=True)
 class ChangeKind:
-    """A kind of change as it travels: its message, its batch, how a batch of it is taken."""
+    """A kind of change as it travels: its message, its batch, how a batch of it is taken, and
+    its record file as the tier above's answers touch it (above.py)."""
 
     change_type: type[protobuf_message.Message]
     batch_type: Callable[..., protobuf_message.Message]
     take_batch: TakeBatch[Any]
+    file: above.File
 
 
 RESIDENT_CHANGES = ChangeKind(
-    common_pb2.Change, common_pb2.ChangeBatch, repairs.take_resident_batch
+    common_pb2.Change, common_pb2.ChangeBatch, repairs.take_resident_batch, above.RESIDENTS
 )
 FUHYO_CHANGES = ChangeKind(
-    fuhyo_pb.FuhyoChange, fuhyo_pb.FuhyoChangeBatch, repairs.take_fuhyo_batch
+    fuhyo_pb.FuhyoChange, fuhyo_pb.FuhyoChangeBatch, repairs.take_fuhyo_batch, above.FUHYO
 )
 
 

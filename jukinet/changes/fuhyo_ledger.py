@@ -37,11 +37,11 @@ from jukinet.changes.ledger import (
     rejected,
     remember,
     settle,
-    store_version,
 )
+from jukinet.changes.versions import store_version
 from jukinet.core.clock import today_in_japan
 from jukinet.core.errors import RefusedError
-from jukinet.records import fuhyo, fuhyo_lifecycle
+from jukinet.records import fuhyo, fuhyo_lifecycle, scope
 from jukinet.records.lifecycle import Hold
 from jukinet.storage.schema import fuhyo_current, fuhyo_versions, held_changes
 
@@ -67,25 +67,43 @@ class DatabaseView:
 
 
 def store_fuhyo_version(
-    conn: Connection, change: fuhyo_pb.FuhyoChange, now: dt.datetime, *, move_index: bool = True
+    conn: Connection,
+    change: fuhyo_pb.FuhyoChange,
+    now: dt.datetime,
+    *,
+    served: bool,
+    move_index: bool = True,
 ) -> None:
-    """Insert a version of `change.record` and point the index at it (ledger.store_version)."""
+    """Insert a version of `change.record` (served at once or awaiting the tier above) and point
+    the index at it (versions.store_version)."""
     store_version(
         conn,
         fuhyo_versions,
         fuhyo_current,
         change.record.juminhyo_code,
-        lambda version: fuhyo.version_values(change, version=version, recorded_at=now),
+        lambda version: fuhyo.version_values(
+            change, version=version, recorded_at=now, served=served
+        ),
         fuhyo.index_row,
         move_index=move_index,
     )
 
 
 def _apply(
-    conn: Connection, change: fuhyo_pb.FuhyoChange, now_on_file: Row[Any] | None, at: dt.datetime
+    conn: Connection,
+    change: fuhyo_pb.FuhyoChange,
+    now_on_file: Row[Any] | None,
+    at: dt.datetime,
+    intake: Intake,
 ) -> None:
-    """Store the new version; a code change first removes the old code's fuhyo."""
-    if change.record.notice_kind == K.FUHYO_NOTICE_KIND_CODE_CHANGE and now_on_file is not None:
+    """Store the new version, served at once where this node can decide it alone
+    (records/scope.py); a code change first removes the old code's fuhyo."""
+    code_change = change.record.notice_kind == K.FUHYO_NOTICE_KIND_CODE_CHANGE
+    served_before = None if now_on_file is None else fuhyo.is_served(now_on_file)
+    served = scope.served_when_stored(
+        decides_alone=not intake.forward, served_before=served_before, new_code=code_change
+    )
+    if code_change and now_on_file is not None:
         old = fuhyo.record_of(now_on_file)
         old.status = fuhyo_pb.FUHYO_STATUS_REMOVED
         old.notice_kind = K.FUHYO_NOTICE_KIND_CODE_CHANGE
@@ -96,8 +114,9 @@ def _apply(
                 change_id=change.change_id, municipality_code=change.municipality_code, record=old
             ),
             at,
+            served=bool(served_before),
         )
-    store_fuhyo_version(conn, change, at)
+    store_fuhyo_version(conn, change, at, served=served)
 
 
 def _decide_and_write(conn: Connection, change: fuhyo_pb.FuhyoChange, intake: Intake) -> Decision:
@@ -118,7 +137,7 @@ def _decide_and_write(conn: Connection, change: fuhyo_pb.FuhyoChange, intake: In
             },
         )
         return HELD
-    _apply(conn, change, verdict.now, now)
+    _apply(conn, change, verdict.now, now, intake)
     intake.queue(conn, change, now)
     return APPLIED
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -34,19 +33,15 @@ from typing import Any, Protocol, TypeVar
 from google.protobuf import message as protobuf_message
 from sqlalchemy import (
     Connection,
-    Select,
-    Table,
-    Update,
     bindparam,
     delete,
-    func,
     insert,
     select,
     update,
 )
 
 from juki.v1 import common_pb2
-from jukinet.changes import outbox
+from jukinet.changes import outbox, versions
 from jukinet.core import metrics
 from jukinet.core.clock import SYSTEM, Clock, today_in_japan
 from jukinet.core.config import NEXT_HOP
@@ -56,7 +51,6 @@ from jukinet.storage.schema import (
     held_changes,
     received_changes,
     resident_current,
-    resident_versions,
 )
 
 M = TypeVar("M", bound=protobuf_message.Message)
@@ -174,16 +168,13 @@ _NEXT_HELD = (
 class DatabaseView:
     """records.lifecycle.ResidentView over the node's database, inside one transaction."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, decides_alone: bool) -> None:
         self._conn = conn
+        self.decides_alone = decides_alone
 
     def current(self, code: str) -> lifecycle.Current | None:
         row = self._conn.execute(_CURRENT, {"code": code}).first()
-        if row is None:
-            return None
-        return lifecycle.Current(
-            int(row.sequence_number), bool(row.removed), residents.record_of(row)
-        )
+        return None if row is None else residents.current_of(row)
 
     def my_number_held_by_another(self, my_number: str, person: frozenset[str]) -> bool:
         # A person is known under one code, or two during a code change: plain parameters,
@@ -198,74 +189,6 @@ class DatabaseView:
         return self._conn.execute(_WAITING, {"code": code}).first() is not None
 
 
-@functools.cache
-def point_index(current: Table) -> Update:
-    """The update of one person's index row (parameter `person`), built once."""
-    return update(current).where(current.c.juminhyo_code == bindparam("person"))
-
-
-@functools.cache
-def _latest_version(versions: Table) -> Select[Any]:
-    """A person's latest version number (parameter `person`; 0 if none), built once."""
-    return select(func.coalesce(func.max(versions.c.version), 0)).where(
-        versions.c.juminhyo_code == bindparam("person")
-    )
-
-
-def store_version(
-    conn: Connection,
-    versions: Table,
-    current: Table,
-    code: str,
-    values_for: Callable[[int], dict[str, Any]],
-    index_row: Callable[[dict[str, Any], int], dict[str, Any]],
-    *,
-    move_index: bool = True,
-) -> None:
-    """Insert the person's next version (`values_for(number)`) and point the index row at it
-    (unless not `move_index`: a repaired old version that is history here).
-
-    How both files are kept (the resident file here, the fuhyo file in
-    fuhyo_ledger.py): versions are only inserted, one index row per person
-    (`index_row(values, version_id)`) is updated or created.
-    """
-    latest = conn.execute(_latest_version(versions), {"person": code}).scalar_one()
-    values = values_for(int(latest) + 1)
-    # Values go in as parameters, not .values(...): the statement is then the same every time
-    # and SQLAlchemy compiles it once (bench P1: the per-call .values() was most of the cost).
-    key = conn.execute(insert(versions), values).inserted_primary_key
-    assert key is not None
-    if not move_index:
-        return
-    state = index_row(values, key[0])
-    updated = conn.execute(point_index(current), {**state, "person": code}).rowcount
-    if not updated:
-        conn.execute(insert(current), {"juminhyo_code": code, **state})
-
-
-def store_resident_version(
-    conn: Connection,
-    change: common_pb2.Change,
-    record: common_pb2.ResidentRecord,
-    *,
-    removed: bool,
-    now: dt.datetime,
-    move_index: bool = True,
-) -> None:
-    """Insert a version of `record` as changed by `change` and point the index at it."""
-    store_version(
-        conn,
-        resident_versions,
-        resident_current,
-        record.juminhyo_code,
-        lambda version: residents.version_values(
-            change, record, version=version, removed=removed, recorded_at=now
-        ),
-        residents.index_row,
-        move_index=move_index,
-    )
-
-
 def _decide_and_write(
     conn: Connection, change: common_pb2.Change, intake: Intake
 ) -> tuple[Decision, bool]:
@@ -274,7 +197,8 @@ def _decide_and_write(
     Raises RefusedError having written nothing.
     """
     now = intake.clock.now()
-    verdict = lifecycle.decide(change, DatabaseView(conn), today_in_japan(intake.clock))
+    view = DatabaseView(conn, decides_alone=not intake.forward)
+    verdict = lifecycle.decide(change, view, today_in_japan(intake.clock))
     if isinstance(verdict, lifecycle.Hold):
         conn.execute(
             insert(held_changes).values(
@@ -288,8 +212,10 @@ def _decide_and_write(
             )
         )
         return HELD, False
-    for record, removed in verdict.versions:
-        store_resident_version(conn, change, record, removed=removed, now=now)
+    for record, removed, served in verdict.versions:
+        versions.store_resident_version(
+            conn, change, record, removed=removed, now=now, served=served
+        )
     intake.queue(conn, change, now)
     return APPLIED, verdict.releases_held
 

@@ -119,6 +119,33 @@ def first_in(state: OutboxState, destination: str, limit: int) -> Select[Any]:
 # Sends payloads (in order) to the next hop; returns one result per payload. Raises
 # RefusedError if the hop refused the whole batch or did not answer.
 Sender = Callable[[Sequence[bytes]], Sequence[common_pb2.ChangeResult]]
+# What this node does with the next hop's answers about its entries, in the transaction that
+# records them (changes/above.py): each answered entry with its answer.
+Settle = Callable[[Connection, Sequence[tuple["Pending", common_pb2.ChangeResult]]], None]
+# The answers an entry is finished or held by; any other (one this version does not know) is
+# not taken for delivered: the entry is sent again later.
+_ANSWERS = frozenset(
+    {
+        common_pb2.CHANGE_OUTCOME_APPLIED,
+        common_pb2.CHANGE_OUTCOME_DUPLICATE,
+        common_pb2.CHANGE_OUTCOME_HELD,
+        common_pb2.CHANGE_OUTCOME_REJECTED,
+    }
+)
+
+
+def _nothing_to_settle(conn: Connection, answered: Sequence[tuple[Pending, Any]]) -> None:
+    """A hop whose answers need nothing more than the entries' states (tests, benchmarks)."""
+
+
+@dataclass(frozen=True)
+class Hop:
+    """How an outbox reaches one next hop: `send` batches there, `settle` what it decided;
+    `peer` is its SPIFFE ID, recorded as who refused an entry it rejects."""
+
+    send: Sender
+    settle: Settle = _nothing_to_settle
+    peer: str = ""
 
 
 def enqueue(
@@ -206,7 +233,7 @@ class Deliverer:
     def __init__(
         self,
         db: Database,
-        send: Sender,
+        hop: Hop,
         *,
         batch_size: int,
         tracer: trace.Tracer,
@@ -220,7 +247,7 @@ class Deliverer:
         self._clock = clock
         self._leader = leader
         self._destination = destination
-        self._send = send
+        self._hop = hop
         self._batch_size = batch_size
         self._tracer = tracer
         self._wake = threading.Event()
@@ -291,7 +318,7 @@ class Deliverer:
             attributes={"juki.outbox.batch_size": len(batch)},
         ) as span:
             try:
-                results = self._send([p.payload for p in batch])
+                results = self._hop.send([p.payload for p in batch])
             except RefusedError as refusal:
                 span.set_attribute("juki.outbox.retry", True)
                 span.set_attribute("juki.outbox.refusal", refusal.reason)
@@ -323,12 +350,15 @@ class Deliverer:
         delivered: list[int] = []
         rejected: list[dict[str, Any]] = []
         held: list[dict[str, Any]] = []
+        answered: list[tuple[Pending, common_pb2.ChangeResult]] = []
         with self._db.transaction(urgent=True) as conn:
             for p in batch:
                 result = by_id.get(p.change_id)
-                if result is None:  # not answered: try again later
+                if result is None or result.outcome not in _ANSWERS:  # try again later
                     _postpone(conn, p, now)
-                elif result.outcome == common_pb2.CHANGE_OUTCOME_HELD:
+                    continue
+                answered.append((p, result))
+                if result.outcome == common_pb2.CHANGE_OUTCOME_HELD:
                     held.append(
                         {
                             "entry": p.id,
@@ -344,6 +374,7 @@ class Deliverer:
                             "state": OutboxState.REJECTED,
                             "attempts": p.attempts + 1,
                             "rejection_reason": Reason.known(result.reason),
+                            "rejected_by": self._hop.peer,
                             "finished_at": now,
                         }
                     )
@@ -365,3 +396,4 @@ class Deliverer:
             for rows in (rejected, held):
                 if rows:
                     conn.execute(_FINISH, rows)
+            self._hop.settle(conn, answered)

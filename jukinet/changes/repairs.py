@@ -1,12 +1,25 @@
 """Taking a consistency repair: the node below re-sends its own version of a person
 (jukinet/consistency sends them; common.proto Repair). The rule of what a repair may change
-here has its one home here.
+here has its one home here; who it may change is the rule every change obeys
+(records/scope.py), checked first:
+
+1. (1) the repair is well formed (validation.check_repair), and an OVERWRITE or WITHDRAW
+   carries the approval it was given: a run, and an approving operator who is not who ran
+   the check (REPAIR_NOT_APPROVED);
+2. (2) the person is unknown here or kept by the repair's municipality (NOT_RESIDENT_HERE,
+   KEPT_BY_ANOTHER_MUNICIPALITY): a municipality repairs only its own persons. A person
+   unknown here is taken as any new person is: served only once the tier above took it;
+3. (3) a restored version that is not removed holds a My Number no other current resident
+   holds (MY_NUMBER_IN_USE), as for any change.
+
+Then, by kind:
 
 - RESEND (the tier above was found missing the version, or behind): taken if this node's
-  latest version of the person *from that municipality* is older or missing; a version
-  already held is a no-op. Stored as a new version; the person's index moves to it unless
-  a later change of another municipality is current here (the repaired version is then
-  history). Changes held back waiting for it are taken after it.
+  latest version of the person from that municipality is older or missing; a version
+  already held is a no-op. It restores what this tier missed, not a future: its 更新順番号
+  is at most RESEND_MAX_GAP beyond the person's current one here (SEQUENCE_TOO_FAR_AHEAD).
+  Stored as a new version, the person's index moved to it (or, for an older one than the
+  current, kept as history). Changes held back waiting for it are taken after it.
 - OVERWRITE (an operator approved it: same version, different content): stored over a
   version of the same 更新順番号 (for a fuhyo: over any); never over a later one
   (STALE_SEQUENCE).
@@ -30,10 +43,11 @@ from sqlalchemy import Connection, Row, Table, delete, select
 
 from juki.v1 import common_pb2
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
-from jukinet.changes import batch_plan, batches, fuhyo_ledger, ledger
+from jukinet.changes import batch_plan, batches, fuhyo_ledger, ledger, versions
 from jukinet.core.clock import today_in_japan
 from jukinet.core.errors import Reason, RefusedError
-from jukinet.records import fuhyo, residents, validation
+from jukinet.core.identity import Identity, IdentityError, Role
+from jukinet.records import fuhyo, residents, scope, validation
 from jukinet.storage.schema import (
     content_columns,
     fuhyo_current,
@@ -41,30 +55,36 @@ from jukinet.storage.schema import (
     resident_current,
     resident_versions,
 )
+from jukinet.storage.version_state import VersionState
 
 RESEND = common_pb2.REPAIR_KIND_RESEND
 WITHDRAW = common_pb2.REPAIR_KIND_WITHDRAW
+# How many changes of one person a tier may have missed between two consistency checks (run
+# nightly), with a wide margin: a re-sent version further ahead than that is not a lost one.
+RESEND_MAX_GAP = 100
 
 
-def _latest_from(
-    conn: Connection, versions: Table, code: str, municipality: str
-) -> Row[Any] | None:
-    """The person's latest version here from `municipality`."""
+def _latest_from(conn: Connection, table: Table, code: str, municipality: str) -> Row[Any] | None:
+    """The person's latest version here from `municipality` (not one refused above)."""
     return conn.execute(
-        select(versions)
-        .where(versions.c.juminhyo_code == code, versions.c.municipality_code == municipality)
-        .order_by(versions.c.version.desc())
+        select(table)
+        .where(
+            table.c.juminhyo_code == code,
+            table.c.municipality_code == municipality,
+            table.c.state != VersionState.REFUSED,
+        )
+        .order_by(table.c.version.desc())
         .limit(1)
     ).first()
 
 
-def _same_content(versions: Table, row: Row[Any], values: dict[str, Any]) -> bool:
-    return all(getattr(row, c.name) == values[c.name] for c in content_columns(versions))
+def _same_content(table: Table, row: Row[Any], values: dict[str, Any]) -> bool:
+    return all(getattr(row, c.name) == values[c.name] for c in content_columns(table))
 
 
 def _withdraw(
     conn: Connection,
-    versions: Table,
+    table: Table,
     current: Table,
     index_row: Callable[[dict[str, Any], int], dict[str, Any]],
     change: Any,
@@ -72,22 +92,12 @@ def _withdraw(
     """WITHDRAW: drop the person's versions from the municipality; re-point or drop the index."""
     code = change.record.juminhyo_code
     conn.execute(
-        delete(versions).where(
-            versions.c.juminhyo_code == code,
-            versions.c.municipality_code == change.municipality_code,
+        delete(table).where(
+            table.c.juminhyo_code == code,
+            table.c.municipality_code == change.municipality_code,
         )
     )
-    left = conn.execute(
-        select(versions)
-        .where(versions.c.juminhyo_code == code)
-        .order_by(versions.c.version.desc())
-        .limit(1)
-    ).first()
-    if left is None:
-        conn.execute(delete(current).where(current.c.juminhyo_code == code))
-        return
-    state = index_row(dict(left._mapping), left.id)
-    conn.execute(ledger.point_index(current), {**state, "person": code})
+    versions.repoint_index(conn, table, current, index_row, code)
 
 
 def _written(conn: Connection, change: Any, intake: ledger.Intake) -> ledger.Decision:
@@ -107,6 +117,14 @@ def _restore_resident(
 ) -> ledger.Decision:
     """RESEND or OVERWRITE of a resident version (see the module docstring)."""
     code, seq, now = change.record.juminhyo_code, change.sequence_number, intake.clock.now()
+    view = ledger.DatabaseView(conn, decides_alone=not intake.forward)
+    current = view.current(code)
+    if current is not None and seq > current.sequence_number + RESEND_MAX_GAP:
+        raise RefusedError(Reason.SEQUENCE_TOO_FAR_AHEAD)
+    if not change.repair.removed and view.my_number_held_by_another(  # (3)
+        change.record.my_number, frozenset({code})
+    ):
+        raise RefusedError(Reason.MY_NUMBER_IN_USE)
     mine = _latest_from(conn, resident_versions, code, change.municipality_code)
     if mine is not None:
         if mine.sequence_number > seq:
@@ -118,12 +136,20 @@ def _restore_resident(
             change.repair.kind == RESEND or _same_content(resident_versions, mine, values)
         ):
             return _nothing_to_do(conn, change, intake)
-    current_seq = conn.execute(
-        select(resident_current.c.sequence_number).where(resident_current.c.juminhyo_code == code)
-    ).scalar()
-    is_latest = current_seq is None or current_seq <= seq
-    ledger.store_resident_version(
-        conn, change, change.record, removed=change.repair.removed, now=now, move_index=is_latest
+    is_latest = current is None or current.sequence_number <= seq
+    served = scope.served_when_stored(
+        decides_alone=view.decides_alone,
+        served_before=None if current is None else current.served,
+        new_code=False,
+    )
+    versions.store_resident_version(
+        conn,
+        change,
+        change.record,
+        removed=change.repair.removed,
+        now=now,
+        served=served,
+        move_index=is_latest,
     )
     decision = _written(conn, change, intake)
     if is_latest:
@@ -136,17 +162,19 @@ def _restore_fuhyo(
 ) -> ledger.Decision:
     """RESEND or OVERWRITE of a fuhyo version (see the module docstring)."""
     code, now = change.record.juminhyo_code, intake.clock.now()
+    current = fuhyo.current(conn, code)
     mine = _latest_from(conn, fuhyo_versions, code, change.municipality_code)
     values = fuhyo.version_values(change, version=0, recorded_at=now)
     if mine is not None and _same_content(fuhyo_versions, mine, values):
         return _nothing_to_do(conn, change, intake)
-    current = fuhyo.current(conn, code)
-    # The municipality's version is current here unless another municipality keeps it now.
-    is_latest = current is None or current.keeping_municipality_code == change.municipality_code
-    fuhyo_ledger.store_fuhyo_version(conn, change, now, move_index=is_latest)
+    served = scope.served_when_stored(
+        decides_alone=not intake.forward,
+        served_before=None if current is None else fuhyo.is_served(current),
+        new_code=False,
+    )
+    fuhyo_ledger.store_fuhyo_version(conn, change, now, served=served)
     decision = _written(conn, change, intake)
-    if is_latest:
-        fuhyo_ledger.release_held(conn, code, intake)
+    fuhyo_ledger.release_held(conn, code, intake)
     return decision
 
 
@@ -158,10 +186,35 @@ class _File:
     current: Table
     index_row: Callable[[dict[str, Any], int], dict[str, Any]]
     restore: Callable[[Connection, Any, ledger.Intake], ledger.Decision]
+    keeper_column: str  # the index column naming who keeps the person
+    not_kept: Reason  # the refusal of a repair of a person another municipality keeps
+
+    def check_keeper(self, conn: Connection, change: Any) -> None:
+        """(2): the person is unknown here or kept by the repair's municipality."""
+        keeper = conn.execute(
+            select(self.current.c[self.keeper_column]).where(
+                self.current.c.juminhyo_code == change.record.juminhyo_code
+            )
+        ).scalar()
+        scope.check_keeper(change.municipality_code, keeper, self.not_kept)
 
 
-_RESIDENT = _File(resident_versions, resident_current, residents.index_row, _restore_resident)
-_FUHYO = _File(fuhyo_versions, fuhyo_current, fuhyo.index_row, _restore_fuhyo)
+_RESIDENT = _File(
+    resident_versions,
+    resident_current,
+    residents.index_row,
+    _restore_resident,
+    "municipality_code",
+    Reason.NOT_RESIDENT_HERE,
+)
+_FUHYO = _File(
+    fuhyo_versions,
+    fuhyo_current,
+    fuhyo.index_row,
+    _restore_fuhyo,
+    "keeping_municipality_code",
+    Reason.KEPT_BY_ANOTHER_MUNICIPALITY,
+)
 
 
 def _take_repair(
@@ -171,11 +224,27 @@ def _take_repair(
     previous = ledger.previous_decision(conn, change.change_id)
     if previous is not None:
         return previous
-    validation.check_repair(change, today_in_japan(intake.clock))
+    validation.check_repair(change, today_in_japan(intake.clock))  # (1)
+    _check_approval(change.repair)
+    file.check_keeper(conn, change)  # (2)
     if change.repair.kind == WITHDRAW:
         _withdraw(conn, file.versions, file.current, file.index_row, change)
         return _written(conn, change, intake)
     return file.restore(conn, change, intake)
+
+
+def _check_approval(repair: common_pb2.Repair) -> None:
+    """(1): an OVERWRITE or WITHDRAW names its run and an operator, other than who ran the
+    check, who approved it (consistency/runner.py `approve`)."""
+    if repair.kind == RESEND:
+        return
+    try:
+        approver = Identity.parse(repair.approved_by)
+        validation.check_change_id(repair.run_id, "repair.run_id")
+    except (IdentityError, RefusedError):
+        raise RefusedError(Reason.REPAIR_NOT_APPROVED) from None
+    if approver.role is not Role.OPERATOR or repair.approved_by == repair.checked_by:
+        raise RefusedError(Reason.REPAIR_NOT_APPROVED)
 
 
 def take_resident_repair(

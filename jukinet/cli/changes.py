@@ -1,12 +1,15 @@
-"""`juki-net submit` (a change, as the register system) and `juki-net status` (every node)."""
+"""`juki-net submit` (a change, as the register system), `juki-net notices` (the changes refused
+above, as the register system) and `juki-net status` (every node)."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from pathlib import Path
 
 import grpc
 
+from juki.v1 import change_notice_service_pb2 as change_notice_pb
 from juki.v1 import common_pb2
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from jukinet.cli.errors import FAILED, read_message, refusal_line
@@ -24,6 +27,27 @@ def cmd_submit(args: argparse.Namespace) -> int:
         change = read_message(args.change_file, common_pb2.Change)
         change_id, duplicate = change.change_id, clients.submit_change(network, change)
     print(f"accepted change {change_id}{' (duplicate)' if duplicate else ''}")
+    return 0
+
+
+_FILES = {
+    change_notice_pb.NOTICED_FILE_RESIDENT: "resident",
+    change_notice_pb.NOTICED_FILE_FUHYO: "fuhyo",
+}
+
+
+def cmd_notices(args: argparse.Namespace) -> int:
+    """List the municipality's changes refused above, not acknowledged yet (--ack: and
+    acknowledge them)."""
+    network = load_network(args)
+    found = clients.change_notices(network, args.municipality, acknowledge=args.ack)
+    for notice in found:
+        noticed = notice.noticed_at.ToDatetime(dt.UTC).isoformat(timespec="seconds")
+        print(
+            f"notice {notice.notice_id}: {_FILES.get(notice.file, '?')} change "
+            f"{notice.change_id} refused by {notice.refused_by} [{notice.reason}] at {noticed}"
+        )
+    print(f"{len(found)} notice(s){' acknowledged' if args.ack and found else ''}")
     return 0
 
 
@@ -67,7 +91,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Subcommands) -> None:
-    """submit, status."""
+    """submit, notices, status."""
     submit = command(
         sub,
         "submit",
@@ -82,6 +106,21 @@ def add_commands(sub: Subcommands) -> None:
     submit.add_argument(
         "--fuhyo", action="store_true", help="the file is a juki.v1.FuhyoChange (附票)"
     )
+    notices = command(
+        sub,
+        "notices",
+        summary="the municipality's changes refused above (誤りの通報), as its register system",
+        details="Each line names the change, who refused it and why; --ack acknowledges the "
+        "ones listed, which are then listed no more. Every acknowledgement is in the CS's "
+        "audit log.",
+        example="juki-net notices --network .juki-state/network.json --municipality 141003",
+        func=cmd_notices,
+    )
+    add_network(notices)
+    notices.add_argument(
+        "--municipality", required=True, help="the municipality code (its CS and register system)"
+    )
+    notices.add_argument("--ack", action="store_true", help="acknowledge the notices listed")
     status = command(
         sub,
         "status",

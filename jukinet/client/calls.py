@@ -19,6 +19,8 @@ from typing import Any, TextIO
 from google.protobuf import json_format
 from google.protobuf import message as protobuf_message
 
+from juki.v1 import change_notice_service_pb2 as change_notice_pb
+from juki.v1 import change_notice_service_pb2_grpc as change_notice_pb_grpc
 from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc
 from juki.v1 import consistency_service_pb2 as consistency_pb
 from juki.v1 import consistency_service_pb2_grpc as consistency_grpc
@@ -240,6 +242,25 @@ def submit_fuhyo_change(network: NetworkDescription, change: fuhyo_pb.FuhyoChang
             cs_service_pb2.SubmitFuhyoChangeRequest(change=change), timeout=TIMEOUT_S
         )
     return bool(reply.duplicate)
+
+
+def change_notices(
+    network: NetworkDescription, municipality: str, *, acknowledge: bool = False
+) -> list[change_notice_pb.ChangeNotice]:
+    """The municipality's notices of changes refused above (誤りの通報), at its CS as its
+    register system, oldest first; acknowledged there too if `acknowledge`."""
+    cs = network.node_of(Role.CS, municipality)
+    with connect(network, cs, network.client_of(Role.REGISTER, municipality)) as channel:
+        stub = change_notice_pb_grpc.ChangeNoticeServiceStub(channel)
+        listed = stub.ListChangeNotices(
+            change_notice_pb.ListChangeNoticesRequest(page_size=500), timeout=TIMEOUT_S
+        )
+        if acknowledge and listed.notices:
+            ids = [notice.notice_id for notice in listed.notices]
+            stub.AcknowledgeChangeNotices(
+                change_notice_pb.AcknowledgeChangeNoticesRequest(notice_ids=ids), timeout=TIMEOUT_S
+            )
+    return list(listed.notices)
 
 
 def ask_fuhyo(

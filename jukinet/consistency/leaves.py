@@ -1,6 +1,9 @@
 """The leaves a comparison is made of: per person of a municipality, the latest version a node
 holds *from that municipality*, as (key, marker, digest).
 
+Versions refused by a tier above (storage/version_state.py) are history, not state: no leaf
+is made of one.
+
 Why "from the municipality" and not the person's current version: a person who moved from M
 to N has M's 転出 as M's last word and N's 転入 above it; M's CS holds only the former, and the
 tier above must hold the same. Each tier reads the same definition here, so equal files give
@@ -26,6 +29,7 @@ from jukinet.storage.schema import (
     fuhyo_versions,
     resident_versions,
 )
+from jukinet.storage.version_state import VersionState
 
 DIGEST_BYTES = 16
 CODES_PER_STATEMENT = 500
@@ -78,7 +82,7 @@ def latest_versions(spec: FileSpec, municipality: str, codes: Sequence[str] = ()
     """Each person's latest version from `municipality` (only `codes`, if given), by key."""
     v = spec.versions
     latest = select(v.c.juminhyo_code, func.max(v.c.version).label("version")).where(
-        v.c.municipality_code == municipality
+        v.c.municipality_code == municipality, v.c.state != VersionState.REFUSED
     )
     if codes:
         latest = latest.where(v.c.juminhyo_code.in_(codes))
@@ -118,7 +122,9 @@ def earlier_digests(conn: Connection, file: int, municipality: str, code: str) -
     v = spec.versions
     rows = conn.execute(
         select(*spec.content).where(
-            v.c.juminhyo_code == code, v.c.municipality_code == municipality
+            v.c.juminhyo_code == code,
+            v.c.municipality_code == municipality,
+            v.c.state != VersionState.REFUSED,
         )
     )
     return {digest_of(tuple(row)) for row in rows}

@@ -44,12 +44,14 @@ def change_of(row: Any, change_id: str) -> common_pb2.Change:
         operator_id=row.operator_id,
         terminal_id=row.terminal_id,
         previous_juminhyo_code=row.previous_juminhyo_code,
+        moved_to_municipality_code=row.moved_to_municipality_code,
     )
 
 
 def _resident(row: Any, change_id: str, repair: common_pb2.Repair) -> common_pb2.Change:
     change = change_of(row, change_id)
-    change.repair.CopyFrom(common_pb2.Repair(kind=repair.kind, removed=bool(row.deleted)))
+    change.repair.CopyFrom(repair)
+    change.repair.removed = bool(row.deleted)
     return change
 
 
@@ -67,12 +69,13 @@ def repair_change(
     file: int,
     municipality: str,
     code: str,
-    kind: common_pb2.RepairKind.ValueType,
+    repair: common_pb2.Repair,
     change_id: str,
 ) -> common_pb2.Change | fuhyo_pb.FuhyoChange:
     """The repair of one person: this node's latest version from `municipality`, or for a
-    withdrawal the person's code alone."""
-    repair = common_pb2.Repair(kind=kind)
+    withdrawal the person's code alone. `repair` says its kind and, for one an operator
+    approved, the approval (run, approver, who ran the check) the tier above checks."""
+    kind = repair.kind
     resident = file == pb.RECORD_FILE_RESIDENT
     if kind == common_pb2.REPAIR_KIND_WITHDRAW:
         if resident:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import Connection, select
 
+from juki.v1 import common_pb2
 from juki.v1 import consistency_service_pb2 as pb
 from jukinet.changes import outbox
 from jukinet.changes.ledger import Vault
@@ -43,7 +44,7 @@ from jukinet.consistency.snapshot import Snapshot
 from jukinet.core import methods as m
 from jukinet.core import metrics
 from jukinet.core.clock import SYSTEM, Clock
-from jukinet.core.errors import invalid_field
+from jukinet.core.errors import Reason, RefusedError, invalid_field
 from jukinet.core.identity import Identity, Role
 from jukinet.records import validation
 from jukinet.records.identifiers import is_known_municipality, prefecture_of
@@ -70,6 +71,10 @@ def _wait_until(done: Callable[[], bool], timeout_s: float) -> bool:
             return False
         time.sleep(POLL_S)
     return True
+
+
+# What a run repairs by itself carries no approval (a RESEND needs none).
+_UNAPPROVED = common_pb2.Repair()
 
 
 @dataclass
@@ -262,7 +267,7 @@ class Runner:
         report.finished_at.CopyFrom(_timestamp(now))
         with self._db.transaction() as conn:
             queued = [
-                self._queue(conn, report, comparison, f.code, f.kind, "run")
+                self._queue(conn, report, comparison, f.code, f.kind, _UNAPPROVED)
                 for f in found
                 if f.repair == R.REPAIR_STATE_QUEUED
             ]
@@ -277,15 +282,20 @@ class Runner:
         comparison: Comparison,
         code: str,
         kind: pb.DifferenceKind.ValueType,
-        step: str,
+        approval: common_pb2.Repair,
     ) -> str:
-        """Queue the repair of one difference; its change id."""
+        """Queue the repair of one difference, with the approval it was given (none for what
+        a run repairs by itself); its change id."""
+        repair = common_pb2.Repair()
+        repair.CopyFrom(approval)
+        repair.kind = differences.REPAIR_OF[kind]
+        step = "approved" if approval.approved_by else "run"
         change = repairs.repair_change(
             conn,
             report.file,
             report.municipality_code,
             code,
-            differences.REPAIR_OF[kind],
+            repair,
             repairs.repair_id(report.run_id, code, step),
         )
         repairs.queue_repair(
@@ -309,7 +319,10 @@ class Runner:
         """Repair the differences of `run_id` that wait, each confirmed again first: one
         that holds no more is RESOLVED, the others repaired as they differ now."""
         validation.check_change_id(run_id, "run_id")
-        report, waiting = self.runs.awaiting(run_id)
+        report, waiting, checked_by = self.runs.awaiting(run_id)
+        if actor == checked_by:  # two persons: who ran the check does not approve its repairs
+            raise RefusedError(Reason.APPROVER_RAN_THE_CHECK)
+        approval = common_pb2.Repair(run_id=run_id, approved_by=actor, checked_by=checked_by)
         comparison = self.comparisons[report.file]
         above_now = RemoteAbove(comparison, run_id, report.municipality_code).now(waiting)
         answer = pb.ApproveRepairsResponse()
@@ -325,7 +338,7 @@ class Runner:
                     answer.resolved += 1
                     self.runs.settle(conn, run_id, code, R.REPAIR_STATE_RESOLVED)
                     continue
-                self._queue(conn, report, comparison, code, kind, "approved")
+                self._queue(conn, report, comparison, code, kind, approval)
                 answer.repairs_queued += 1
                 self.runs.settle(conn, run_id, code, R.REPAIR_STATE_APPROVED)
             self.runs.audit.append_in(

@@ -89,6 +89,7 @@ class RunStore:
                 "file": report.file,
                 "finished_at": at,
                 "report": report.SerializeToString(),
+                "checked_by": actor,
             },
         )
         self.audit.append_in(
@@ -104,11 +105,14 @@ class RunStore:
                 .values(report=report.SerializeToString())
             )
 
-    def awaiting(self, run_id: str) -> tuple[pb.ConsistencyReport, list[str]]:
-        """A run's report and the persons whose repair waits for approval; UNKNOWN_RUN."""
+    def awaiting(self, run_id: str) -> tuple[pb.ConsistencyReport, list[str], str]:
+        """A run's report, the persons whose repair waits for approval, and who ran it;
+        UNKNOWN_RUN."""
         with self.db.engine.connect() as conn:
             row = conn.execute(
-                select(consistency_runs.c.report).where(consistency_runs.c.run_id == run_id)
+                select(consistency_runs.c.report, consistency_runs.c.checked_by).where(
+                    consistency_runs.c.run_id == run_id
+                )
             ).first()
             if row is None:
                 raise RefusedError(Reason.UNKNOWN_RUN)
@@ -118,7 +122,7 @@ class RunStore:
                     consistency_differences.c.repair == R.REPAIR_STATE_AWAITING_APPROVAL,
                 )
             ).scalars()
-            return pb.ConsistencyReport.FromString(row.report), list(codes)
+            return pb.ConsistencyReport.FromString(row.report), list(codes), row.checked_by
 
     @staticmethod
     def settle(conn: Connection, run_id: str, code: str, state: pb.RepairState.ValueType) -> None:

@@ -133,6 +133,8 @@ class NodeConfig:
     checkpoint_interval_s: how often the node signs checkpoints of its
         provision and audit logs and has its next hop witness them; 0: only
         on an operator's demand (`juki-net audit checkpoint`).
+    notice_poll_s: how often a CS takes, from the servers above it, the
+        notices of its changes refused there (誤りの通報); 0: never.
     """
 
     name: str
@@ -166,6 +168,7 @@ class NodeConfig:
     metrics_listen: str | None = None
     log_format: str = "text"
     administrators: list[str] = field(default_factory=list)
+    notice_poll_s: float = 5.0
 
     def __post_init__(self) -> None:
         if self.log_format not in ("text", "json"):

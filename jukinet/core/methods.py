@@ -15,6 +15,7 @@ from grpc_reflection.v1alpha import reflection_pb2
 
 from juki.v1 import (
     access_service_pb2,
+    change_notice_service_pb2,
     consistency_service_pb2,
     cs_service_pb2,
     fuhyo_service_pb2,
@@ -59,6 +60,7 @@ _CONSISTENCY_ADMIN = _service(consistency_service_pb2, "ConsistencyAdminService"
 _WITNESS = _service(transparency_service_pb2, "WitnessService")
 _LOG_ADMIN = _service(transparency_service_pb2, "LogAdminService")
 _ACCESS_ADMIN = _service(access_service_pb2, "AccessAdminService")
+_NOTICE = _service(change_notice_service_pb2, "ChangeNoticeService")
 _HEALTH = _service(health_pb2, "Health")
 _REFLECTION = _service(reflection_pb2, "ServerReflection")
 
@@ -79,6 +81,7 @@ CONSISTENCY_ADMIN_SERVICE = _CONSISTENCY_ADMIN.full_name
 WITNESS_SERVICE = _WITNESS.full_name
 LOG_ADMIN_SERVICE = _LOG_ADMIN.full_name
 ACCESS_ADMIN_SERVICE = _ACCESS_ADMIN.full_name
+CHANGE_NOTICE_SERVICE = _NOTICE.full_name
 HEALTH_SERVICE = _HEALTH.full_name
 REFLECTION_SERVICE = _REFLECTION.full_name
 
@@ -92,6 +95,10 @@ DELIVER_MUNICIPAL_CHANGES = _path(_PREFECTURE, "DeliverMunicipalChanges")
 DELIVER_PREFECTURE_CHANGES = _path(_NATIONAL, "DeliverPrefectureChanges")
 DELIVER_MUNICIPAL_FUHYO_CHANGES = _path(_FUHYO, "DeliverMunicipalFuhyoChanges")
 DELIVER_PREFECTURE_FUHYO_CHANGES = _path(_NATIONAL_FUHYO, "DeliverPrefectureFuhyoChanges")
+# Refusals from above (誤りの通報): a CS takes its own from the servers above it, the register
+# system its municipality's from its CS.
+LIST_CHANGE_NOTICES = _path(_NOTICE, "ListChangeNotices")
+ACKNOWLEDGE_CHANGE_NOTICES = _path(_NOTICE, "AcknowledgeChangeNotices")
 # Provision to organs and agencies, and the national server's answers for prefectures (sealed).
 QUERY_RESIDENTS = _path(_PROVISION, "QueryResidents")
 BULK_QUERY_RESIDENTS = _path(_PROVISION, "BulkQueryResidents")

@@ -208,9 +208,11 @@ def follow(
     reason: common_pb2.ChangeReason.ValueType,
     *,
     municipality_code: str | None = None,
+    moved_to: str = "",
     rng: random.Random | None = None,
 ) -> common_pb2.Change:
-    """The next change of the same person: sequence + 1, record copied, dated today.
+    """The next change of the same person: sequence + 1, record copied, dated today; entered
+    at `municipality_code` (default: where the last one was), and for a 転出 naming `moved_to`.
 
     Callers then edit the record as the reason requires (a new address for a
     move, a new name for a name change, ...).
@@ -224,6 +226,7 @@ def follow(
     following.sequence_number = change.sequence_number + 1
     following.change_date = following.notified_date = today
     following.previous_juminhyo_code = ""
+    following.moved_to_municipality_code = moved_to
     following.record.ClearField("seion_kana")
     if municipality_code is not None:
         following.municipality_code = municipality_code

@@ -70,8 +70,10 @@ def check_link_request(
     return task, organ
 
 
-# Built once, not per call (#18).
-_PERSON = current_versions().where(resident_current.c.juminhyo_code == bindparam("code"))
+# Built once, not per call (#18). Only what may be answered (records/scope.py).
+_PERSON = current_versions().where(
+    resident_current.c.juminhyo_code == bindparam("code"), resident_current.c.served.is_(True)
+)
 
 
 def emigrants_my_number(conn: Connection, juminhyo_code: str) -> str:

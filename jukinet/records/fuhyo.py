@@ -46,6 +46,7 @@ from jukinet.records.search import (
     with_four_information,
 )
 from jukinet.storage.schema import fuhyo_current, fuhyo_versions
+from jukinet.storage.version_state import VersionState
 
 # Columns copied one to one between FuhyoRecord and fuhyo_versions.
 _PLAIN = (
@@ -70,9 +71,10 @@ _INDEXED = ("status", "keeping_municipality_code", "seion_kana", "name_kanji", "
 
 
 def version_values(
-    change: fuhyo_pb.FuhyoChange, *, version: int, recorded_at: dt.datetime
+    change: fuhyo_pb.FuhyoChange, *, version: int, recorded_at: dt.datetime, served: bool = True
 ) -> dict[str, Any]:
-    """The column values of one stored version of `change.record`."""
+    """The column values of one stored version of `change.record`, served at once or awaiting
+    the tier above (storage/version_state.py)."""
     record = change.record
     return {
         **{name: getattr(record, name) for name in _PLAIN},
@@ -83,12 +85,22 @@ def version_values(
         "address_municipality_code": record.address.municipality_code,
         "address_text": record.address.text,
         "recorded_at": recorded_at,
+        "state": VersionState.SERVED if served else VersionState.AWAITING,
     }
 
 
 def index_row(values: dict[str, Any], version_id: int) -> dict[str, Any]:
     """The fuhyo_current row (without its key) pointing at a version with `values`."""
-    return {**{k: values[k] for k in _INDEXED}, "version_id": version_id}
+    return {
+        **{k: values[k] for k in _INDEXED},
+        "version_id": version_id,
+        "served": values["state"] == VersionState.SERVED,
+    }
+
+
+def is_served(row: Any) -> bool:
+    """Whether a stored fuhyo version may be answered here (not awaiting the tier above)."""
+    return bool(row.state == VersionState.SERVED)
 
 
 def current_versions() -> Select[Any]:
@@ -117,7 +129,8 @@ def current(conn: Connection, juminhyo_code: str) -> Row[Any] | None:
 
 @functools.cache
 def _statement(by_code: bool, shape: tuple[str, ...]) -> Select[Any]:
-    statement = current_versions()
+    # Only what may be answered: not what awaits the tier above (records/scope.py).
+    statement = current_versions().where(fuhyo_current.c.served.is_(True))
     if by_code:
         statement = statement.where(fuhyo_current.c.juminhyo_code == bindparam("key"))
     else:

@@ -10,12 +10,14 @@ one, or is refused. The checks, in order:
 2. (2) order: the update sequence number (更新順番号) must be the next one;
    a lower one is stale (STALE_SEQUENCE: never a silent overwrite), a higher
    one waits for the gap to fill (HOLD);
-3. (3) removed persons (除票): only 転入 or 職権記載 bring them back; removing
-   them again is refused (REMOVAL_OF_REMOVED_PERSON), anything else too
-   (CHANGE_FOR_REMOVED_PERSON);
+3. (3) removed persons (除票): only 転入 or 職権記載 bring them back, and only
+   at a municipality that may take them in (scope.py: where the 転出 went, or
+   anywhere after an emigration or ex-officio removal; TAKE_IN_NOT_ALLOWED);
+   removing them again is refused (REMOVAL_OF_REMOVED_PERSON), anything else
+   too (CHANGE_FOR_REMOVED_PERSON);
 4. (4) current residents: a move-in (MOVE_IN_FOR_CURRENT_RESIDENT) or an
    entry (ENTRY_FOR_CURRENT_RESIDENT) is refused; the change must come from
-   the municipality the person lives in (NOT_RESIDENT_HERE);
+   the municipality that keeps the person (scope.py; NOT_RESIDENT_HERE);
 5. (5) what each reason may change: 転居 the address only, 氏名変更 the name
    only, 個人番号変更 the My Number only, 住民票コード変更 the code only,
    職権修正 anything but the code, a removal nothing (it records the person
@@ -27,7 +29,8 @@ set-wise in memory: changes/ledger.py, changes/batch_plan.py): the change's
 own fields (validation.py), then `judge`, then the checks needing other
 persons (6): a new 住民票コード must be unused (CODE_ALREADY_IN_USE) and a
 My Number must not be someone else's (MY_NUMBER_IN_USE). It reads the store
-only through a `ResidentView` and writes nothing: it says what to write.
+only through a `ResidentView` and writes nothing: it says what to write, and
+whether each version may be answered at once here (scope.served_when_stored).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from typing import Protocol
 
 from juki.v1 import common_pb2
 from jukinet.core.errors import Reason, RefusedError, invalid_field
-from jukinet.records import validation
+from jukinet.records import scope, validation
 
 R = common_pb2
 CREATING = frozenset(
@@ -103,11 +106,36 @@ class Verdict(enum.Enum):
 
 @dataclass(frozen=True)
 class Current:
-    """A person's latest state on this node."""
+    """A person's latest state on this node (scope.Kept: who keeps them, whether it is served,
+    and for a removed person why and, after a 転出, where to)."""
 
     sequence_number: int
     removed: bool
     record: common_pb2.ResidentRecord
+    keeper: str
+    served: bool = True
+    removal: int = 0
+    moved_to: str = ""
+
+    @classmethod
+    def after(
+        cls,
+        change: common_pb2.Change,
+        record: common_pb2.ResidentRecord,
+        *,
+        removed: bool,
+        served: bool,
+    ) -> Current:
+        """The person's state once `change` stored `record` (removed or not)."""
+        return cls(
+            change.sequence_number,
+            removed,
+            record,
+            keeper=change.municipality_code,
+            served=served,
+            removal=change.reason if removed else 0,
+            moved_to=change.moved_to_municipality_code if removed else "",
+        )
 
 
 def person_key(change: common_pb2.Change) -> str:
@@ -154,14 +182,14 @@ def judge(change: common_pb2.Change, current: Current | None) -> Verdict:
         return Verdict.HOLD
     if current.removed:  # (3)
         if reason in (R.CHANGE_REASON_MOVE_IN, R.CHANGE_REASON_EX_OFFICIO_ENTRY):
+            scope.check_take_in(change, current)
             return Verdict.APPLY
         raise removed_person(removing=reason in REMOVING)
     if reason == R.CHANGE_REASON_MOVE_IN:  # (4)
         raise RefusedError(Reason.MOVE_IN_FOR_CURRENT_RESIDENT)
     if reason == R.CHANGE_REASON_EX_OFFICIO_ENTRY:
         raise RefusedError(Reason.ENTRY_FOR_CURRENT_RESIDENT)
-    if change.municipality_code != current.record.address.municipality_code:
-        raise RefusedError(Reason.NOT_RESIDENT_HERE)
+    scope.check_keeper(change.municipality_code, current.keeper, Reason.NOT_RESIDENT_HERE)
     if reason in MAY_CHANGE:  # (5)
         code, allowed = MAY_CHANGE[reason]
         _only(changed_fields(current.record, change.record), allowed, code)
@@ -187,7 +215,12 @@ def check_new_code_unused(taken: object | None) -> None:
 
 
 class ResidentView(Protocol):
-    """What `decide` reads of the stored records: the database, or a batch being planned."""
+    """What `decide` reads of the stored records: the database, or a batch being planned.
+
+    decides_alone: this node has no tier above (scope.served_when_stored).
+    """
+
+    decides_alone: bool
 
     def current(self, code: str) -> Current | None:
         """The person's latest state under `code`, or None if never on file here."""
@@ -206,13 +239,15 @@ class ResidentView(Protocol):
 class Apply:
     """Apply the change: store these versions, in order.
 
-    versions: (record, removed) pairs; a code change first stores the old
-    code's record removed, then the new one. before: the person's state
-    before (None for a new person). releases_held: changes of the person wait
-    for this one and are to be taken after it (`ResidentView.has_waiting`).
+    versions: (record, removed, served) triples; a code change first stores
+    the old code's record removed, then the new one; served: the version may
+    be answered at once (scope.served_when_stored). before: the person's
+    state before (None for a new person). releases_held: changes of the
+    person wait for this one and are to be taken after it
+    (`ResidentView.has_waiting`).
     """
 
-    versions: tuple[tuple[common_pb2.ResidentRecord, bool], ...]
+    versions: tuple[tuple[common_pb2.ResidentRecord, bool, bool], ...]
     before: Current | None
     releases_held: bool
 
@@ -244,7 +279,12 @@ def decide(change: common_pb2.Change, view: ResidentView, today: dt.date) -> App
         change.record.my_number, frozenset({key, code})
     ):
         raise RefusedError(Reason.MY_NUMBER_IN_USE)
-    versions = [(change.record, removed)]
+    served = scope.served_when_stored(
+        decides_alone=view.decides_alone,
+        served_before=None if before is None else before.served,
+        new_code=is_code_change,
+    )
+    versions = [(change.record, removed, served)]
     if is_code_change and before is not None:
-        versions.insert(0, (before.record, True))
+        versions.insert(0, (before.record, True, before.served))
     return Apply(tuple(versions), before, releases_held=view.has_waiting(code))

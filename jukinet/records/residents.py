@@ -43,7 +43,9 @@ from sqlalchemy import Select, select
 
 from juki.v1 import common_pb2
 from jukinet.records.kana import seion
+from jukinet.records.lifecycle import Current
 from jukinet.storage.schema import resident_current, resident_versions
+from jukinet.storage.version_state import VersionState
 
 # The current-state index columns copied from a version (the rest is its id and state).
 _INDEXED = ("municipality_code", "my_number", "seion_kana", "name_kanji", "birth_date", "sex")
@@ -56,8 +58,10 @@ def version_values(
     version: int,
     removed: bool,
     recorded_at: dt.datetime,
+    served: bool = True,
 ) -> dict[str, Any]:
-    """The column values of one stored version: `record` as changed by `change`."""
+    """The column values of one stored version: `record` as changed by `change`, served at
+    once or awaiting the tier above (storage/version_state.py)."""
     former = record.former_surname
     return {
         "juminhyo_code": record.juminhyo_code,
@@ -92,6 +96,8 @@ def version_values(
         "seion_kana": seion(record.name_kana),
         "deleted": removed,
         "retention": removed,  # a removed record is kept for the retention period
+        "moved_to_municipality_code": change.moved_to_municipality_code,
+        "state": VersionState.SERVED if served else VersionState.AWAITING,
     }
 
 
@@ -102,14 +108,33 @@ def index_row(values: dict[str, Any], version_id: int) -> dict[str, Any]:
         "version_id": version_id,
         "sequence_number": values["sequence_number"],
         "removed": values["deleted"],
+        "served": values["state"] == VersionState.SERVED,
     }
 
 
 def current_versions() -> Select[Any]:
-    """Each person's latest version row with its index state (`sequence_number`, `removed`)."""
+    """Each person's latest version row with its index state (`sequence_number`, `removed`,
+    `served`)."""
     return select(
-        resident_current.c.sequence_number, resident_current.c.removed, resident_versions
+        resident_current.c.sequence_number,
+        resident_current.c.removed,
+        resident_current.c.served,
+        resident_versions,
     ).join(resident_versions, resident_versions.c.id == resident_current.c.version_id)
+
+
+def current_of(row: Any) -> Current:
+    """The person's state on this node from their `current_versions` row."""
+    removed = bool(row.removed)
+    return Current(
+        int(row.sequence_number),
+        removed,
+        record_of(row),
+        keeper=row.municipality_code,
+        served=bool(row.served),
+        removal=int(row.change_reason) if removed else 0,
+        moved_to=row.moved_to_municipality_code if removed else "",
+    )
 
 
 def record_of(row: Any) -> common_pb2.ResidentRecord:

@@ -103,7 +103,8 @@ def key_parameters(query: pb.ResidentQuery, by_code: tuple[str, ...]) -> dict[st
 # statement per query cost more than running it).
 @functools.cache
 def _resident_statement(key: str | None, shape: tuple[str, ...]) -> Select[Any]:
-    statement = records.current_versions()
+    # Only what may be answered: not what awaits the tier above (records/scope.py).
+    statement = records.current_versions().where(resident_current.c.served.is_(True))
     if key in _BY_KEY:
         statement = statement.where(resident_current.c[key] == bindparam("key"))
     else:

@@ -179,6 +179,12 @@ def check_change(change: common_pb2.Change, today: dt.date) -> None:
             raise invalid_field("previous_juminhyo_code", "must differ from the new code")
     elif change.previous_juminhyo_code:
         raise invalid_field("previous_juminhyo_code", "is only for a code change")
+    if change.reason == common_pb2.CHANGE_REASON_MOVE_OUT:
+        _check_municipality(change.moved_to_municipality_code, "moved_to_municipality_code")
+        if change.moved_to_municipality_code == change.municipality_code:
+            raise invalid_field("moved_to_municipality_code", "must be another municipality")
+    elif change.moved_to_municipality_code:
+        raise invalid_field("moved_to_municipality_code", "is only for a move-out")
 
 
 # The fuhyo status each notice kind must leave the record in.
@@ -277,6 +283,8 @@ def check_repair(change: common_pb2.Change | fuhyo_pb.FuhyoChange, today: dt.dat
     if isinstance(change, common_pb2.Change):
         if change.sequence_number < 1:
             raise invalid_field("sequence_number", "must be 1 or more")
+        if change.moved_to_municipality_code:
+            _check_municipality(change.moved_to_municipality_code, "moved_to_municipality_code")
         check_record(change.record, today)
     else:
         _check_person(change.record, today)

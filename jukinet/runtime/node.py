@@ -28,7 +28,7 @@ from juki.v1 import trust_service_pb2 as trust_pb
 from juki.v1 import trust_service_pb2_grpc as trust_grpc
 from jukinet.ca.folder import CaFolder
 from jukinet.ca.signing import Signer
-from jukinet.changes.outbox import Deliverer, Sender
+from jukinet.changes.outbox import Deliverer, Hop
 from jukinet.core.clock import SYSTEM, Clock
 from jukinet.core.config import (
     FUHYO_HOP,
@@ -86,7 +86,7 @@ class ServiceSpec:
     role: Role
     service_names: tuple[str, ...]
     register: Callable[[grpc.Server, Node], None]
-    senders: Mapping[str, Callable[[Node], Sender]] = field(default_factory=dict)
+    senders: Mapping[str, Callable[[Node], Hop]] = field(default_factory=dict)
 
 
 EXPIRY_CHECK_S = 60.0

@@ -6,6 +6,6 @@ create them. Above core only: every layer that keeps something uses this.
 """
 
 from jukinet.storage.db import Database, as_utc, open_database
-from jukinet.storage.schema import metadata
+from jukinet.storage.metadata import metadata
 
 __all__ = ["Database", "as_utc", "metadata", "open_database"]

@@ -18,24 +18,10 @@ outbox
     Changes waiting for the next hop (store-and-forward). The payload is the
     serialized message to send; the trace context links the delivery to the
     trace of the change that produced it.
-seen_envelopes
-    Message ids of sealed envelopes received recently (replay protection).
-audit_log
-    Append-only record of refusals and operator actions (trust/audit.py), a
-    Merkle log: seq is its leaf index + 1.
-provision_log
-    Every provision of a record and every refused query (provision/log.py):
-    who, for which task, which items; keys and persons only as keyed hashes.
-    A Merkle log by leaf_index.
-log_leaves, log_checkpoints, witnessed_logs
-    The Merkle logs' leaf hashes (kept past the rows' retention), the node's
-    signed and witnessed checkpoints, and — as a witness — the last
-    checkpoint it cosigned for each log below (jukinet/transparency).
-access_grants
-    The access-right ledger: operators' rights, granted, approved (two
-    administrators), expired or revoked (trust/access.py).
-bulk_approvals
-    Approvals recorded by operators for bulk provisions above the threshold.
+seen_envelopes, audit_log, provision_log, log_leaves, log_checkpoints, witnessed_logs,
+access_grants, bulk_approvals
+    The replay guard, the tamper-evident logs and the access-right ledger: declared in
+    log_tables.py (beside this module, on the same metadata), importable from here.
 fuhyo_versions, fuhyo_current
     附票本人確認情報 (the 18 items of seed 003 別添2 (2)), kept like the
     resident record: versions only inserted, an index of the latest. No My
@@ -45,6 +31,10 @@ consistency_runs, consistency_differences
     file with the tier above — its report (counts only, serialized
     ConsistencyReport) — and the persons found different, with what was done
     about each, so an operator can approve the repairs that wait.
+change_notices
+    Changes this node took and a tier above refused (誤りの通報), each for the
+    municipality that entered it until acknowledged: at a CS its register
+    system's, at a prefecture or fuhyo server its CS's (changes/notices.py).
 """
 
 from __future__ import annotations
@@ -59,22 +49,45 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     SmallInteger,
     String,
     Table,
-    Text,
     UniqueConstraint,
     false,
+    literal_column,
+    true,
 )
 
 from jukinet.core import sizes
+
+# The log and ledger tables, importable from here like every other table.
+from jukinet.storage.log_tables import (
+    access_grants as access_grants,
+)
+from jukinet.storage.log_tables import (
+    audit_log as audit_log,
+)
+from jukinet.storage.log_tables import (
+    bulk_approvals as bulk_approvals,
+)
+from jukinet.storage.log_tables import (
+    log_checkpoints as log_checkpoints,
+)
+from jukinet.storage.log_tables import (
+    log_leaves as log_leaves,
+)
+from jukinet.storage.log_tables import (
+    provision_log as provision_log,
+)
+from jukinet.storage.log_tables import (
+    seen_envelopes as seen_envelopes,
+)
+from jukinet.storage.log_tables import (
+    witnessed_logs as witnessed_logs,
+)
+from jukinet.storage.metadata import Id, metadata
 from jukinet.storage.outbox_state import DESTINATIONS, OutboxState, partial_index, waiting_for
-
-metadata = MetaData()
-
-# BigInteger autoincrement that SQLite also treats as ROWID.
-Id = BigInteger().with_variant(Integer(), "sqlite")
+from jukinet.storage.version_state import VersionState
 
 resident_versions = Table(
     "resident_versions",
@@ -118,6 +131,17 @@ resident_versions = Table(
     UniqueConstraint("juminhyo_code", "version", name="uq_resident_versions_code_version"),
 )
 
+# Added in revision 0013 (records/scope.py): where a 転出 went, a version's state on this node
+# (storage/version_state.py) and, for a refused one, why.
+resident_versions.append_column(
+    Column(
+        "moved_to_municipality_code",
+        String(sizes.MUNICIPALITY_CODE),
+        nullable=False,
+        server_default="",
+    )
+)
+
 resident_current = Table(
     "resident_current",
     metadata,
@@ -138,6 +162,8 @@ Index(
     "ix_resident_current_my_number", resident_current.c.my_number, resident_current.c.juminhyo_code
 )
 Index("ix_resident_current_kana", resident_current.c.seion_kana, resident_current.c.birth_date)
+# Added in revision 0013: the person's current version may be answered (its state is SERVED).
+resident_current.append_column(Column("served", Boolean, nullable=False, server_default=true()))
 Index("ix_resident_current_kanji", resident_current.c.name_kanji, resident_current.c.birth_date)
 
 held_changes = Table(
@@ -186,6 +212,16 @@ outbox = Table(
 outbox.append_column(
     Column("destination", String(sizes.HOP), nullable=False, server_default="next_hop")
 )
+# Added in revision 0013: for a rejected entry, the node that refused it (the next hop, or a
+# tier above it whose refusal came down as a notice).
+outbox.append_column(
+    Column("rejected_by", String(sizes.SPIFFE_ID), nullable=False, server_default="")
+)
+# Added in revision 0013: a change this node took and a tier above refused since: who refused
+# it ("" when this node did).
+received_changes.append_column(
+    Column("refused_by", String(sizes.SPIFFE_ID), nullable=False, server_default="")
+)
 # A deliverer's fetch (one hop's oldest entries in one state) reads a partial index of that
 # state and hop in id order up to its limit, with or without statistics: revisions 0011 and
 # 0012 say what PostgreSQL did with coarser indexes (#18).
@@ -195,113 +231,6 @@ for _state in (OutboxState.PENDING, OutboxState.HELD):
         Index(
             partial_index(_state, _hop), outbox.c.id, postgresql_where=_where, sqlite_where=_where
         )
-
-seen_envelopes = Table(
-    "seen_envelopes",
-    metadata,
-    Column("message_id", String(sizes.UUID), primary_key=True),
-    Column("sender", String(sizes.SPIFFE_ID), nullable=False),
-    Column("seen_at", DateTime(timezone=True), nullable=False, index=True),
-)
-
-audit_log = Table(
-    "audit_log",
-    metadata,
-    Column("seq", Id, primary_key=True, autoincrement=False),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("actor", String(sizes.SPIFFE_ID), nullable=False),
-    Column("action", String(sizes.METHOD), nullable=False),
-    Column("outcome", String(sizes.AUDIT_OUTCOME), nullable=False),
-    Column("reason", String(sizes.REASON), nullable=False),
-)
-
-provision_log = Table(
-    "provision_log",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("fiscal_year", SmallInteger, nullable=False),
-    # The TLS caller, and the organ or agency the record is for (differs for forwarded queries).
-    Column("caller", String(sizes.SPIFFE_ID), nullable=False),
-    Column("recipient", String(sizes.SPIFFE_ID), nullable=False),
-    Column("operator_id", String(sizes.OPAQUE_ID), nullable=False),
-    Column("task_id", String(sizes.TASK_ID), nullable=False),
-    Column("request_id", String(sizes.UUID), nullable=False),
-    Column("key_kind", String(sizes.KEY_KIND), nullable=False),
-    Column("key_hash", String(sizes.SHA256_HEX), nullable=False),
-    # The person provided (keyed hash of the 住民票コード); "" for refusals and no match.
-    Column("subject_hash", String(sizes.SHA256_HEX), nullable=False),
-    Column("outcome", String(sizes.PROVISION_OUTCOME), nullable=False),
-    Column("reason", String(sizes.REASON), nullable=False),
-    Column("items_given", String(sizes.ITEMS), nullable=False),
-    # Its place in the provision Merkle log (transparency/tlog.py).
-    Column("leaf_index", Id, nullable=False, unique=True),
-)
-Index("ix_provision_log_at", provision_log.c.at)
-Index("ix_provision_log_subject", provision_log.c.subject_hash)
-Index("ix_provision_log_year_task", provision_log.c.fiscal_year, provision_log.c.task_id)
-
-# The leaves of each Merkle log (transparency/tlog.py): kept when retention removes the rows, so
-# the tree and every checkpoint stay provable.
-log_leaves = Table(
-    "log_leaves",
-    metadata,
-    Column("log", String(sizes.LOG_NAME), primary_key=True),
-    Column("leaf_index", Id, primary_key=True, autoincrement=False),
-    Column("leaf_hash", String(sizes.SHA256_HEX), nullable=False),
-)
-
-# The node's signed checkpoints of its logs, with the cosignatures its witness added.
-log_checkpoints = Table(
-    "log_checkpoints",
-    metadata,
-    Column("log", String(sizes.LOG_NAME), primary_key=True),
-    Column("size", Id, primary_key=True, autoincrement=False),
-    Column("root", String(sizes.SHA256_HEX), nullable=False),
-    Column("note", Text, nullable=False),
-    Column("made_at", DateTime(timezone=True), nullable=False),
-    Column("witnessed_at", DateTime(timezone=True)),
-)
-
-# As a witness: the last checkpoint cosigned for each log of the nodes below.
-witnessed_logs = Table(
-    "witnessed_logs",
-    metadata,
-    Column("origin", String(sizes.LOG_ORIGIN), primary_key=True),
-    Column("size", Id, nullable=False),
-    Column("root", String(sizes.SHA256_HEX), nullable=False),
-    Column("note", Text, nullable=False),
-    Column("cosigned_at", DateTime(timezone=True), nullable=False),
-)
-
-# The access-right ledger (trust/access.py): operators' rights on this node, each granted by one
-# administrator and in effect only once another approved it, until it expires or is revoked.
-access_grants = Table(
-    "access_grants",
-    metadata,
-    Column("grant_id", String(sizes.UUID), primary_key=True),
-    Column("operator", String(sizes.SPIFFE_ID), nullable=False, index=True),
-    Column("rights", String(sizes.ITEMS), nullable=False),  # comma-separated right names
-    Column("granted_by", String(sizes.SPIFFE_ID), nullable=False),
-    Column("granted_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
-    Column("approved_by", String(sizes.SPIFFE_ID)),
-    Column("approved_at", DateTime(timezone=True)),
-    Column("revoked_by", String(sizes.SPIFFE_ID)),
-    Column("revoked_at", DateTime(timezone=True)),
-)
-
-bulk_approvals = Table(
-    "bulk_approvals",
-    metadata,
-    Column("approval_id", String(sizes.UUID), primary_key=True),
-    Column("recipient", String(sizes.SPIFFE_ID), nullable=False),
-    Column("task_id", String(sizes.TASK_ID), nullable=False),
-    Column("max_rows", BigInteger, nullable=False),
-    Column("approved_by", String(sizes.SPIFFE_ID), nullable=False),
-    Column("approved_at", DateTime(timezone=True), nullable=False),
-    Column("used_at", DateTime(timezone=True), nullable=True),
-)
 
 fuhyo_versions = Table(
     "fuhyo_versions",
@@ -347,11 +276,35 @@ fuhyo_current = Table(
 )
 Index("ix_fuhyo_current_kana", fuhyo_current.c.seion_kana, fuhyo_current.c.birth_date)
 Index("ix_fuhyo_current_kanji", fuhyo_current.c.name_kanji, fuhyo_current.c.birth_date)
+fuhyo_current.append_column(Column("served", Boolean, nullable=False, server_default=true()))
+
+# Added in revision 0013 to both version tables: the version's state on this node and, for a
+# refused one, the reason; the awaiting ones indexed by the change that brought them, so the
+# tier above's answer confirms them without reading the rest (changes/above.py).
+for _versions in (resident_versions, fuhyo_versions):
+    _versions.append_column(
+        Column(
+            "state",
+            SmallInteger,
+            nullable=False,
+            server_default=str(int(VersionState.SERVED)),
+        )
+    )
+    _versions.append_column(
+        Column("refusal_reason", String(sizes.REASON), nullable=False, server_default="")
+    )
+    _awaiting = _versions.c.state == literal_column(str(int(VersionState.AWAITING)))
+    Index(
+        f"ix_{_versions.name}_awaiting",
+        _versions.c.change_id,
+        postgresql_where=_awaiting,
+        sqlite_where=_awaiting,
+    )
 
 # What a version row holds for this node alone: its row id, its number in this node's history,
 # the change id that brought it (a consistency repair brings it under a new one) and when it
 # was recorded. Every other column is the record, the same on every tier that holds it.
-BOOKKEEPING = frozenset({"id", "version", "change_id", "recorded_at"})
+BOOKKEEPING = frozenset({"id", "version", "change_id", "recorded_at", "state", "refusal_reason"})
 
 
 def content_columns(versions: Table) -> list[Column[Any]]:
@@ -389,6 +342,12 @@ Index(
     consistency_runs.c.finished_at,
 )
 
+# Added in revision 0013: who ran the check (an operator, or the node on its schedule); its
+# repairs are approved by someone else (consistency/runner.py).
+consistency_runs.append_column(
+    Column("checked_by", String(sizes.SPIFFE_ID), nullable=False, server_default="")
+)
+
 consistency_differences = Table(
     "consistency_differences",
     metadata,
@@ -397,3 +356,21 @@ consistency_differences = Table(
     Column("kind", SmallInteger, nullable=False),
     Column("repair", SmallInteger, nullable=False),
 )
+
+# Revision 0013 (changes/notices.py): refusals from above, for the municipality that entered the
+# change, until it acknowledges them. No record: the change id names the change.
+change_notices = Table(
+    "change_notices",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("change_id", String(sizes.UUID), nullable=False),
+    Column("file", SmallInteger, nullable=False),
+    Column("municipality_code", String(sizes.MUNICIPALITY_CODE), nullable=False),
+    Column("reason", String(sizes.REASON), nullable=False),
+    Column("refused_by", String(sizes.SPIFFE_ID), nullable=False),
+    Column("noticed_at", DateTime(timezone=True), nullable=False),
+    Column("acknowledged_at", DateTime(timezone=True), nullable=True),
+    Column("acknowledged_by", String(sizes.SPIFFE_ID), nullable=False, server_default=""),
+    UniqueConstraint("change_id", "refused_by", name="uq_change_notices_change"),
+)
+Index("ix_change_notices_municipality", change_notices.c.municipality_code, change_notices.c.id)

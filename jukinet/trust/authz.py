@@ -85,6 +85,16 @@ POLICY: Mapping[str, tuple[Allow, ...]] = {
         Allow(Role.REGISTER, Scope.SAME_MUNICIPALITY),
         Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),
     ),
+    # 誤りの通報: the register system takes its municipality's notices at its CS, a CS its own at
+    # its prefecture and fuhyo servers (the servicer shows a caller its municipality's only).
+    m.LIST_CHANGE_NOTICES: (
+        Allow(Role.REGISTER, Scope.SAME_MUNICIPALITY),
+        Allow(Role.CS, Scope.SAME_PREFECTURE),
+    ),
+    m.ACKNOWLEDGE_CHANGE_NOTICES: (
+        Allow(Role.REGISTER, Scope.SAME_MUNICIPALITY),
+        Allow(Role.CS, Scope.SAME_PREFECTURE),
+    ),
     # Only a CS of prefecture P delivers to P's prefecture server and P's fuhyo server.
     m.DELIVER_MUNICIPAL_CHANGES: (Allow(Role.CS, Scope.SAME_PREFECTURE),),
     m.DELIVER_MUNICIPAL_FUHYO_CHANGES: (Allow(Role.CS, Scope.SAME_PREFECTURE),),

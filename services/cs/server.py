@@ -23,6 +23,7 @@ from services.shared.access import add_access
 from services.shared.consistency import FUHYO_FILE, RESIDENT_FILE, add_consistency_runner
 from services.shared.delivery import hop_sender
 from services.shared.node_admin import add_node_admin
+from services.shared.notices import add_notices
 from services.shared.transparency import add_transparency
 
 _STATE = {
@@ -101,6 +102,7 @@ class CsServicer(cs_service_pb2_grpc.CsServiceServicer):
                     outbox_table.c.state,
                     outbox_table.c.rejection_reason,
                     outbox_table.c.attempts,
+                    outbox_table.c.rejected_by,
                 ).where(outbox_table.c.change_id == request.change_id)
             ).first()
         if row is None:
@@ -110,6 +112,7 @@ class CsServicer(cs_service_pb2_grpc.CsServiceServicer):
             state=_STATE[outbox.OutboxState(row.state)],
             rejection_reason=row.rejection_reason,
             attempts=row.attempts,
+            rejected_by=row.rejected_by,
         )
 
 
@@ -120,9 +123,10 @@ def _register(server: grpc.Server, node: Node) -> None:
     # The CS holds its municipality's truth: it compares both files with the servers above.
     add_consistency_runner(server, node, {RESIDENT_FILE: NEXT_HOP, FUHYO_FILE: FUHYO_HOP})
     add_transparency(server, node, witness=False)
+    add_notices(server, node)
 
 
-def _prefecture_sender(node: Node) -> outbox.Sender:
+def _prefecture_sender(node: Node) -> outbox.Hop:
     return hop_sender(
         node,
         NEXT_HOP,
@@ -132,7 +136,7 @@ def _prefecture_sender(node: Node) -> outbox.Sender:
     )
 
 
-def _fuhyo_sender(node: Node) -> outbox.Sender:
+def _fuhyo_sender(node: Node) -> outbox.Hop:
     return hop_sender(
         node,
         FUHYO_HOP,
@@ -147,6 +151,7 @@ SPEC = ServiceSpec(
     role=Role.CS,
     service_names=(
         m.CS_SERVICE,
+        m.CHANGE_NOTICE_SERVICE,
         m.NODE_ADMIN_SERVICE,
         m.CONSISTENCY_ADMIN_SERVICE,
         m.LOG_ADMIN_SERVICE,

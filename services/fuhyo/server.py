@@ -36,6 +36,7 @@ from services.shared.consistency import (
 )
 from services.shared.delivery import hop_receiver, hop_sender
 from services.shared.node_admin import add_node_admin
+from services.shared.notices import add_notices
 from services.shared.provision import bulk_approvals
 from services.shared.provision_admin import add_provision_admin
 from services.shared.transparency import add_transparency
@@ -143,6 +144,7 @@ class FuhyoServicer(fuhyo_grpc.FuhyoServiceServicer):
 def _register(server: grpc.Server, node: Node) -> None:
     add_access(server, node)
     add_node_admin(server, node)
+    add_notices(server, node)
     config = node.config
     store = MyNumberStore(
         config.my_number_store_file or config.keyring_file.with_name("my-number-store.db"),
@@ -161,7 +163,7 @@ def _register(server: grpc.Server, node: Node) -> None:
     add_provision_admin(server, node, publisher, disclosure.fuhyo_section)
 
 
-def _national_sender(node: Node) -> outbox.Sender:
+def _national_sender(node: Node) -> outbox.Hop:
     return hop_sender(
         node,
         NEXT_HOP,
@@ -178,6 +180,7 @@ SPEC = ServiceSpec(
     role=Role.FUHYO,
     service_names=(
         m.FUHYO_SERVICE,
+        m.CHANGE_NOTICE_SERVICE,
         m.NODE_ADMIN_SERVICE,
         m.PROVISION_ADMIN_SERVICE,
         m.LOG_ADMIN_SERVICE,

@@ -30,6 +30,7 @@ from services.shared.consistency import (
 )
 from services.shared.delivery import hop_receiver, hop_sender
 from services.shared.node_admin import add_node_admin
+from services.shared.notices import add_notices
 from services.shared.provision import ProvisionServicer, bulk_approvals
 from services.shared.provision_admin import add_provision_admin
 from services.shared.transparency import add_transparency
@@ -60,6 +61,7 @@ def _register(server: grpc.Server, node: Node) -> None:
     add_node_admin(server, node)
     add_trust(server, node)
     prefecture_grpc.add_PrefectureServiceServicer_to_server(PrefectureServicer(node), server)
+    add_notices(server, node)
     # Its CSs compare their resident records here; it compares them with national.
     add_consistency_answerer(server, node, {Role.CS: RESIDENT_FILE})
     add_consistency_runner(server, node, {RESIDENT_FILE: NEXT_HOP})
@@ -94,7 +96,7 @@ def _register(server: grpc.Server, node: Node) -> None:
     link_grpc.add_MyNumberLinkServiceServicer_to_server(MyNumberLinkServicer(answerer), server)
 
 
-def _national_sender(node: Node) -> outbox.Sender:
+def _national_sender(node: Node) -> outbox.Hop:
     return hop_sender(
         node,
         NEXT_HOP,
@@ -108,6 +110,7 @@ SPEC = ServiceSpec(
     role=Role.PREFECTURE,
     service_names=(
         m.PREFECTURE_SERVICE,
+        m.CHANGE_NOTICE_SERVICE,
         m.PROVISION_SERVICE,
         m.PROVISION_ADMIN_SERVICE,
         m.MY_NUMBER_LINK_SERVICE,

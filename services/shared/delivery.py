@@ -7,7 +7,7 @@ from typing import Any
 
 import grpc
 
-from jukinet.changes import delivery, outbox
+from jukinet.changes import above, delivery, outbox
 from jukinet.core.config import NEXT_HOP
 from jukinet.core.errors import Reason
 from jukinet.runtime.node import Node
@@ -21,8 +21,9 @@ def hop_sender(
     rpc: Callable[[grpc.Channel], Callable[..., Any]],
     request_type: Callable[..., Any],
     kind: delivery.ChangeKind = delivery.RESIDENT_CHANGES,
-) -> outbox.Sender:
-    """What `node`'s outbox sends its `hop` batches with: the delivery `method`, sealed."""
+) -> outbox.Hop:
+    """How `node`'s outbox reaches its `hop`: batches sent by the delivery `method`, sealed, and
+    the hop's answers settled (changes/above.py)."""
     stub = node.sealed_stub(
         hop,
         method=method,
@@ -30,9 +31,18 @@ def hop_sender(
         request_type=request_type,
         unavailable=Reason.NEXT_HOP_UNAVAILABLE,
     )
-    if stub is None:
+    target = node.hop(hop)
+    if stub is None or target is None:
         raise ValueError(f"{node.config.name} has no {hop}")
-    return delivery.batch_sender(stub, node.sealer, kind)
+    settle = above.settler(
+        kind.file,
+        vault=node.sealer,
+        peer=target.spiffe_id,
+        action=method,
+        audit=node.audit,
+        clock=node.clock,
+    )
+    return outbox.Hop(delivery.batch_sender(stub, node.sealer, kind), settle, target.spiffe_id)
 
 
 def hop_receiver(

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from jukinet.storage.schema import metadata
+from jukinet.storage.metadata import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=metadata)

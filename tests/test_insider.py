@@ -1,0 +1,409 @@
+"""One node's keys, one node's damage: every rule that protects data, attacked from inside.
+
+Each test acts as one compromised node with nothing but that node's folder — its config, TLS
+key, sealing keys and database — and the project's own code (tests/helpers/insider.py), or as
+one municipality's register system with its own client certificate. It checks that the node
+receiving the data refuses it with a stable reason, or, where that node cannot decide (a
+person it does not know), serves none of it until the tier that can decide has refused it;
+that the refusal travels back down (誤りの通報: the CS shows REJECTED, at which tier and why);
+that no tier answers an organ with what was refused; and that the person's legitimate keeper
+carries on. The rule is records/scope.py, applied by lifecycle.decide and changes/repairs.py;
+the way down is changes/above.py and changes/notices.py.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import pytest
+from sqlalchemy import select
+
+from juki.v1 import change_notice_service_pb2 as notice_pb
+from juki.v1 import change_notice_service_pb2_grpc as notice_grpc
+from juki.v1 import common_pb2 as pb
+from juki.v1 import cs_service_pb2, cs_service_pb2_grpc
+from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
+from jukinet.client import calls as clients
+from jukinet.dev import synthetic
+from jukinet.dev.localnet import LocalNetwork
+from jukinet.records import residents
+from jukinet.storage.schema import change_notices, fuhyo_versions, resident_current
+from jukinet.storage.version_state import VersionState
+from tests.helpers.cli import juki_net
+from tests.helpers.insider import Insider
+from tests.helpers.network import node_db, running_network, versions, wait_for
+
+PASSPORT = "organ-14-passport-centre"
+NATIONAL = "spiffe://juki.example/national"
+RESEND, WITHDRAW = pb.REPAIR_KIND_RESEND, pb.REPAIR_KIND_WITHDRAW
+APPLIED, REJECTED = pb.CHANGE_OUTCOME_APPLIED, pb.CHANGE_OUTCOME_REJECTED
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
+    with running_network(tmp_path_factory.mktemp("net")) as net:
+        yield net
+
+
+def _insider(net: LocalNetwork, name: str) -> Insider:
+    config = net.node_info(name).config
+    assert config is not None
+    return Insider(config.parent)
+
+
+def _current(net: LocalNetwork, node: str, code: str) -> Any:
+    """The person's current version row at `node` (with `served`), or None."""
+    engine = node_db(net, node)
+    with engine.connect() as conn:
+        row = conn.execute(
+            residents.current_versions().where(resident_current.c.juminhyo_code == code)
+        ).first()
+    engine.dispose()
+    return row
+
+
+def _refusal(net: LocalNetwork, node: str, code: str, change_id: str) -> str | None:
+    """Why `node` holds the versions `change_id` wrote refused (None: not refused there)."""
+    reasons = {
+        row.refusal_reason
+        for row in versions(net, node, code)
+        if row.change_id == change_id and row.state == VersionState.REFUSED
+    }
+    return reasons.pop() if reasons else None
+
+
+def _noticed(net: LocalNetwork, node: str, change_id: str) -> list[Any]:
+    engine = node_db(net, node)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(change_notices).where(change_notices.c.change_id == change_id)
+        ).all()
+    engine.dispose()
+    return list(rows)
+
+
+def _resident(net: LocalNetwork, municipality: str, seed: int) -> pb.Change:
+    """A person born at `municipality`, once the national server has them."""
+    born = synthetic.birth(municipality, random.Random(seed))
+    clients.submit_change(net.info, born)
+    code = born.record.juminhyo_code
+    wait_for(lambda: (row := _current(net, "national", code)) is not None and row.served)
+    return born
+
+
+def _the_keeper_carries_on(net: LocalNetwork, last: pb.Change) -> None:
+    """The person's keeper enters its next change, and the national server takes it."""
+    moved = synthetic.follow(last, pb.CHANGE_REASON_MOVE_WITHIN)
+    moved.record.address.text = "本町1丁目1番"
+    clients.submit_change(net.info, moved)
+    code = last.record.juminhyo_code
+    wait_for(
+        lambda: (
+            (row := _current(net, "national", code)) is not None
+            and row.sequence_number == moved.sequence_number
+            and row.address_text == "本町1丁目1番"
+        )
+    )
+
+
+def _status(net: LocalNetwork, municipality: str, change_id: str) -> Any:
+    with net.client_channel(f"cs-{municipality}", f"register-{municipality}") as channel:
+        return cs_service_pb2_grpc.CsServiceStub(channel).GetChangeStatus(
+            cs_service_pb2.GetChangeStatusRequest(change_id=change_id), timeout=5
+        )
+
+
+def _repair(last: pb.Change, municipality: str, *, kind: int = RESEND, **fields: Any) -> pb.Change:
+    """A repair of `last`'s person as municipality `municipality` would send it."""
+    repair = synthetic.follow(last, pb.CHANGE_REASON_EX_OFFICIO_CORRECTION)
+    repair.municipality_code = repair.record.address.municipality_code = municipality
+    repair.sequence_number = last.sequence_number
+    repair.repair.CopyFrom(pb.Repair(kind=kind, **fields))
+    return repair
+
+
+def test_a_repair_of_another_prefectures_resident_is_served_nowhere_and_refused_back(
+    network: LocalNetwork,
+) -> None:
+    # The attack of the issue: cs-141003 re-sends a Tokyo resident as its own, renamed,
+    # removed, with a sequence number no change will ever reach.
+    tokyo = _resident(network, "131016", 3301)
+    code = tokyo.record.juminhyo_code
+    forged = _repair(tokyo, "141003", removed=True)
+    forged.record.name_kanji, forged.sequence_number = "偽造 太郎", 10**15
+    (result,) = _insider(network, "cs-141003").deliver_changes(forged)
+    # prefecture-14 does not know the person: it takes the repair but answers no one with it…
+    assert result.outcome == APPLIED
+    assert (
+        _current(network, "prefecture-14", code) is None
+        or not _current(network, "prefecture-14", code).served
+    )
+    # …until the national server, which knows who keeps the person, refuses it.
+    wait_for(lambda: _refusal(network, "prefecture-14", code, forged.change_id))
+    assert _refusal(network, "prefecture-14", code, forged.change_id) == "NOT_RESIDENT_HERE"
+    assert _current(network, "prefecture-14", code) is None
+    (notice,) = _noticed(network, "prefecture-14", forged.change_id)
+    assert (notice.municipality_code, notice.refused_by) == ("141003", NATIONAL)
+    national = _current(network, "national", code)
+    assert (national.name_kanji, national.sequence_number, national.removed) == (
+        tokyo.record.name_kanji,
+        1,
+        False,
+    )
+    # An organ of prefecture 14 asking for the person gets the truth, from the national server.
+    answer = clients.ask(
+        network.info, PASSPORT, clients.query("pref5-passport", juminhyo_code=code)
+    )
+    assert answer.answered_by_national
+    assert [r.record.name_kanji for r in answer.records] == [tokyo.record.name_kanji]
+    _the_keeper_carries_on(network, tokyo)
+
+
+def test_a_repair_far_ahead_of_the_persons_history_is_refused_at_once(
+    network: LocalNetwork,
+) -> None:
+    own = _resident(network, "141003", 3302)
+    code = own.record.juminhyo_code
+    ahead = _repair(own, "141003")
+    ahead.sequence_number = 10**15
+    ahead.record.name_kanji = "先取 花子"
+    (result,) = _insider(network, "cs-141003").deliver_changes(ahead)
+    assert (result.outcome, result.reason) == (REJECTED, "SEQUENCE_TOO_FAR_AHEAD")
+    assert len(versions(network, "prefecture-14", code)) == 1
+    _the_keeper_carries_on(network, own)
+
+
+def test_a_repair_with_another_persons_my_number_is_refused_where_the_holder_is_known(
+    network: LocalNetwork,
+) -> None:
+    insider = _insider(network, "cs-141003")
+    for holder_at, seed in (("141305", 3303), ("131016", 3304)):
+        holder = _resident(network, holder_at, seed)
+        twin = synthetic.birth("141003", random.Random(seed + 100))
+        twin.record.my_number = holder.record.my_number
+        twin.repair.CopyFrom(pb.Repair(kind=RESEND))
+        code = twin.record.juminhyo_code
+        (result,) = insider.deliver_changes(twin)
+        if holder_at == "141305":  # prefecture-14 knows the holder: refused at once
+            assert (result.outcome, result.reason) == (REJECTED, "MY_NUMBER_IN_USE")
+            assert versions(network, "prefecture-14", code) == []
+        else:  # only the national server knows the holder: refused there, and back down
+            refused = wait_for(
+                lambda c=code, i=twin.change_id: _refusal(network, "prefecture-14", c, i)
+            )
+            assert refused == "MY_NUMBER_IN_USE"
+        assert _current(network, "prefecture-14", code) is None
+        assert _current(network, "national", code) is None
+        by_number = clients.ask(
+            network.info,
+            "agency-pension-service",
+            clients.query("nat1-pension", my_number=holder.record.my_number),
+        )
+        assert [r.record.juminhyo_code for r in by_number.records] == [holder.record.juminhyo_code]
+
+
+def test_a_move_in_for_another_prefectures_resident_is_never_served_and_comes_back_rejected(
+    network: LocalNetwork,
+) -> None:
+    # As 横浜市's own register system: a 転入 of a current Tokyo resident, with an invented
+    # name. The CS and prefecture-14 cannot know better; the national server can.
+    tokyo = _resident(network, "131016", 3305)
+    code = tokyo.record.juminhyo_code
+    invented = synthetic.follow(tokyo, pb.CHANGE_REASON_MOVE_IN, municipality_code="141003")
+    invented.record.name_kanji, invented.record.address.text = "架空 次郎", "中区1番"
+    clients.submit_change(network.info, invented)
+    status = wait_for(
+        lambda: (
+            (s := _status(network, "141003", invented.change_id)).state
+            == cs_service_pb2.DELIVERY_STATE_REJECTED
+            and s
+        ),
+        timeout=45,
+    )
+    assert (status.rejection_reason, status.rejected_by) == (
+        "MOVE_IN_FOR_CURRENT_RESIDENT",
+        NATIONAL,
+    )
+    for node in ("prefecture-14", "cs-141003"):
+        assert _refusal(network, node, code, invented.change_id) == "MOVE_IN_FOR_CURRENT_RESIDENT"
+        assert _current(network, node, code) is None
+    answer = clients.ask(
+        network.info, PASSPORT, clients.query("pref5-passport", juminhyo_code=code)
+    )
+    assert answer.answered_by_national
+    assert [r.record.name_kanji for r in answer.records] == [tokyo.record.name_kanji]
+    # The register system is told, once: `juki-net notices`, then acknowledged.
+    described = str(network.dir / "network.json")
+    listed = juki_net("notices", "--network", described, "--municipality", "141003", "--ack")
+    assert listed.returncode == 0, listed.stderr
+    assert invented.change_id in listed.stdout and "MOVE_IN_FOR_CURRENT_RESIDENT" in listed.stdout
+    again = juki_net("notices", "--network", described, "--municipality", "141003")
+    assert invented.change_id not in again.stdout
+    assert all(row.acknowledged_at for row in _noticed(network, "cs-141003", invented.change_id))
+    _the_keeper_carries_on(network, tokyo)
+
+
+def test_a_change_refused_above_for_a_known_person_is_taken_back_below(
+    network: LocalNetwork,
+) -> None:
+    # 横浜市 gives its resident the My Number of a Tokyo resident: prefecture-14 knows its
+    # resident and takes the change; the national server, which knows the number, refuses it.
+    tokyo = _resident(network, "131016", 3306)
+    own = _resident(network, "141003", 3307)
+    code = own.record.juminhyo_code
+    changed = synthetic.follow(own, pb.CHANGE_REASON_MY_NUMBER_CHANGE)
+    changed.record.my_number = tokyo.record.my_number
+    clients.submit_change(network.info, changed)
+    wait_for(
+        lambda: (
+            _status(network, "141003", changed.change_id).state
+            == cs_service_pb2.DELIVERY_STATE_REJECTED
+        ),
+        timeout=45,
+    )
+    for node in ("prefecture-14", "cs-141003"):
+        assert _refusal(network, node, code, changed.change_id) == "MY_NUMBER_IN_USE"
+        row = _current(network, node, code)
+        assert (row.my_number, row.sequence_number, row.served) == (own.record.my_number, 1, True)
+    by_number = clients.ask(
+        network.info,
+        "organ-14-welfare-office",
+        clients.query(
+            "pref5-disability-certificate",
+            my_number=tokyo.record.my_number,
+            items=["juminhyo_code"],
+        ),
+    )
+    assert code not in [r.record.juminhyo_code for r in by_number.records]
+    _the_keeper_carries_on(network, own)
+
+
+def test_a_move_in_where_the_move_out_named_another_municipality_is_refused(
+    network: LocalNetwork,
+) -> None:
+    tokyo = _resident(network, "131016", 3308)
+    code = tokyo.record.juminhyo_code
+    left = synthetic.follow(tokyo, pb.CHANGE_REASON_MOVE_OUT, moved_to="141305")
+    clients.submit_change(network.info, left)
+    wait_for(lambda: _current(network, "national", code).removed)
+    wrong = synthetic.follow(left, pb.CHANGE_REASON_MOVE_IN, municipality_code="141003")
+    clients.submit_change(network.info, wrong)
+    status = wait_for(
+        lambda: (
+            (s := _status(network, "141003", wrong.change_id)).state
+            == cs_service_pb2.DELIVERY_STATE_REJECTED
+            and s
+        ),
+        timeout=45,
+    )
+    assert (status.rejection_reason, status.rejected_by) == ("TAKE_IN_NOT_ALLOWED", NATIONAL)
+    right = synthetic.follow(left, pb.CHANGE_REASON_MOVE_IN, municipality_code="141305")
+    clients.submit_change(network.info, right)
+    wait_for(
+        lambda: (
+            (
+                (row := _current(network, "national", code)).municipality_code,
+                row.removed,
+                row.sequence_number,
+            )
+            == ("141305", False, 3)
+        )
+    )
+    wait_for(lambda: _current(network, "prefecture-14", code).served)
+
+
+def test_a_fuhyo_repair_of_a_fuhyo_another_municipality_keeps_is_refused(
+    network: LocalNetwork,
+) -> None:
+    kept = synthetic.fuhyo_entry(synthetic.birth("141305", random.Random(3309)), random.Random(1))
+    clients.submit_fuhyo_change(network.info, kept)
+    code = kept.record.juminhyo_code
+
+    def fuhyo_rows() -> list[Any]:
+        engine = node_db(network, "fuhyo-14")
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(fuhyo_versions).where(fuhyo_versions.c.juminhyo_code == code)
+            ).all()
+        engine.dispose()
+        return list(rows)
+
+    wait_for(fuhyo_rows)
+    taken = pb.Repair(kind=RESEND)
+    forged = fuhyo_pb.FuhyoChange(change_id=synthetic.birth("141003").change_id, repair=taken)
+    forged.municipality_code = "141003"
+    forged.record.CopyFrom(kept.record)
+    forged.record.keeping_municipality_code = "141003"
+    forged.record.address.municipality_code = "141003"
+    (result,) = _insider(network, "cs-141003").deliver_fuhyo_changes(forged)
+    assert (result.outcome, result.reason) == (REJECTED, "KEPT_BY_ANOTHER_MUNICIPALITY")
+    assert [row.keeping_municipality_code for row in fuhyo_rows()] == ["141305"]
+
+
+def test_a_withdrawal_needs_an_approval_and_stays_inside_its_municipality(
+    network: LocalNetwork,
+) -> None:
+    kawasaki = _resident(network, "141305", 3310)
+    code = kawasaki.record.juminhyo_code
+    insider = _insider(network, "cs-141003")
+    operator = "spiffe://juki.example/operator/14/admin-a"
+    run = synthetic.birth("141003", random.Random(5)).change_id
+
+    def withdrawal(**approval: str) -> pb.Change:
+        change = _repair(kawasaki, "141003", kind=WITHDRAW, **approval)
+        change.change_id = synthetic.birth("141003").change_id
+        return change
+
+    for unapproved in (
+        withdrawal(),
+        withdrawal(run_id=run, approved_by=operator, checked_by=operator),
+        withdrawal(run_id=run, approved_by="spiffe://juki.example/cs/141003", checked_by=""),
+    ):
+        (result,) = insider.deliver_changes(unapproved)
+        assert (result.outcome, result.reason) == (REJECTED, "REPAIR_NOT_APPROVED")
+    approved = withdrawal(run_id=run, approved_by=operator, checked_by=NATIONAL)
+    (result,) = insider.deliver_changes(approved)
+    assert (result.outcome, result.reason) == (REJECTED, "NOT_RESIDENT_HERE")
+    assert len(versions(network, "prefecture-14", code)) == 1
+    _the_keeper_carries_on(network, kawasaki)
+
+
+def test_a_compromised_prefecture_server_cannot_speak_for_another_prefecture(
+    network: LocalNetwork,
+) -> None:
+    tokyo = _resident(network, "131016", 3311)
+    insider = _insider(network, "prefecture-14")
+    as_tokyo = _repair(tokyo, "131016")
+    as_yokohama = _repair(tokyo, "141003")
+    as_yokohama.record.name_kanji = "乗取 三郎"
+    first, second = insider.deliver_changes(as_tokyo, as_yokohama)
+    assert (first.outcome, first.reason) == (REJECTED, "ORIGIN_MISMATCH")
+    assert (second.outcome, second.reason) == (REJECTED, "NOT_RESIDENT_HERE")
+    assert _current(network, "national", tokyo.record.juminhyo_code).name_kanji == (
+        tokyo.record.name_kanji
+    )
+    _the_keeper_carries_on(network, tokyo)
+
+
+def test_a_register_system_sees_only_its_own_municipalitys_notices(
+    network: LocalNetwork,
+) -> None:
+    described = str(network.dir / "network.json")
+    listed = juki_net("notices", "--network", described, "--municipality", "141305")
+    assert listed.returncode == 0, listed.stderr
+    engine = node_db(network, "cs-141305")
+    with engine.connect() as conn:
+        theirs = conn.execute(select(change_notices.c.municipality_code)).scalars().all()
+    engine.dispose()
+    assert set(theirs) <= {"141305"}
+    with (
+        network.client_channel("prefecture-14", "register-141003") as channel,
+        pytest.raises(grpc.RpcError) as refused,
+    ):
+        notice_grpc.ChangeNoticeServiceStub(channel).ListChangeNotices(
+            notice_pb.ListChangeNoticesRequest(), timeout=5
+        )
+    assert refused.value.code() is grpc.StatusCode.PERMISSION_DENIED

@@ -42,6 +42,7 @@ from tests.helpers.network import (
 
 RESIDENT, FUHYO = pb.RECORD_FILE_RESIDENT, pb.RECORD_FILE_FUHYO
 DOMAIN = "spiffe://juki.example"
+SUPERVISOR = "supervisor"  # the other operator, who approves what the operator's check found
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +98,13 @@ def test_planted_differences_are_found_repaired_and_gone(network: LocalNetwork, 
     assert versions(network, "prefecture-14", deleted[0])
     assert versions(network, "prefecture-14", extra[0])  # waits for approval
 
-    approved = clients.approve_repairs(network.info, network.info.node("cs-141305"), report.run_id)
+    # Two persons: who ran the check does not approve its repairs.
+    with pytest.raises(grpc.RpcError) as caught:
+        clients.approve_repairs(network.info, network.info.node("cs-141305"), report.run_id)
+    assert error_info(caught.value).reason == "APPROVER_RAN_THE_CHECK"
+    approved = clients.approve_repairs(
+        network.info, network.info.node("cs-141305"), report.run_id, SUPERVISOR
+    )
     assert (approved.repairs_queued, approved.resolved) == (2 * n, 0)
     again = check(network, "cs-141305", "141305", RESIDENT)
     assert found(again) == (0, 0, 0, 0)
@@ -108,7 +115,9 @@ def test_planted_differences_are_found_repaired_and_gone(network: LocalNetwork, 
     assert found(national) == (0, 0, 0, 0)
     assert [v.sequence_number for v in versions(network, "national", older[-1])][-1] == 2
     # Approving the same run again repairs nothing more.
-    twice = clients.approve_repairs(network.info, network.info.node("cs-141305"), report.run_id)
+    twice = clients.approve_repairs(
+        network.info, network.info.node("cs-141305"), report.run_id, SUPERVISOR
+    )
     assert (twice.repairs_queued, twice.resolved) == (0, 0)
 
 
@@ -129,7 +138,9 @@ def test_fuhyo_records_are_compared_and_repaired_too(network: LocalNetwork) -> N
     report = check(network, "cs-141003", "141003", FUHYO)
     assert found(report) == (1, 0, 1, 1)
     assert (report.repairs_queued, report.awaiting_approval) == (2, 1)
-    approved = clients.approve_repairs(network.info, network.info.node("cs-141003"), report.run_id)
+    approved = clients.approve_repairs(
+        network.info, network.info.node("cs-141003"), report.run_id, SUPERVISOR
+    )
     assert approved.repairs_queued == 1
     assert found(check(network, "cs-141003", "141003", FUHYO)) == (0, 0, 0, 0)
     assert found(check(network, "fuhyo-14", "141003", FUHYO)) == (0, 0, 0, 0)

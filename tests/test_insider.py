@@ -14,12 +14,13 @@ the way down is changes/above.py and changes/notices.py.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import grpc
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from juki.v1 import change_notice_service_pb2 as notice_pb
 from juki.v1 import change_notice_service_pb2_grpc as notice_grpc
@@ -30,9 +31,14 @@ from jukinet.client import calls as clients
 from jukinet.dev import synthetic
 from jukinet.dev.localnet import LocalNetwork
 from jukinet.records import residents
-from jukinet.storage.schema import change_notices, fuhyo_versions, resident_current
+from jukinet.storage.schema import (
+    change_notices,
+    fuhyo_versions,
+    resident_current,
+    resident_versions,
+)
 from jukinet.storage.version_state import VersionState
-from tests.helpers.cli import juki_net
+from tests.helpers.cli import ROOT, juki_net
 from tests.helpers.insider import Insider
 from tests.helpers.network import node_db, running_network, versions, wait_for
 
@@ -407,3 +413,56 @@ def test_a_register_system_sees_only_its_own_municipalitys_notices(
             notice_pb.ListChangeNoticesRequest(), timeout=5
         )
     assert refused.value.code() is grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_the_readme_threat_model_cites_tests_that_exist() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Threat model", 1)[1].split("\n## ", 1)[0]
+    cited, module = [], ""
+    for file, name in re.findall(r"`(test_\w+\.py)?::(test_\w+)`", section):
+        module = file or module
+        cited.append((module, name))
+    assert len(cited) >= 20
+    for module, name in cited:
+        source = (ROOT / "tests" / module).read_text(encoding="utf-8")
+        assert re.search(rf"^def {name}\(", source, flags=re.MULTILINE), f"{module}::{name}"
+
+
+def test_a_forgery_made_before_these_rules_is_withdrawn_by_the_forgers_municipalitys_check(
+    network: LocalNetwork,
+) -> None:
+    # What the old rules let through: national's current version of a Tokyo resident came from
+    # 横浜市, renamed, with a sequence number out of reach. prefecture-14's check of 横浜市 with
+    # national finds a person above that 横浜市 never had; the withdrawal, approved by another
+    # operator, takes the forgery out, and the Tokyo keeper's version is current again.
+    tokyo = _resident(network, "131016", 3312)
+    code = tokyo.record.juminhyo_code
+    forged = _repair(tokyo, "141003")
+    forged.record.name_kanji, forged.sequence_number = "偽造 四郎", 10**15
+    engine = _insider(network, "national").database()
+    with engine.begin() as conn:
+        row = conn.execute(
+            residents.current_versions().where(resident_current.c.juminhyo_code == code)
+        ).one()
+        values = residents.version_values(
+            forged,
+            forged.record,
+            version=row.version + 1,
+            removed=False,
+            recorded_at=row.recorded_at,
+        )
+        new_id = conn.execute(insert(resident_versions), values).inserted_primary_key[0]
+        conn.execute(
+            update(resident_current)
+            .where(resident_current.c.juminhyo_code == code)
+            .values(residents.index_row(values, new_id))
+        )
+    engine.dispose()
+    assert _current(network, "national", code).name_kanji == "偽造 四郎"
+    prefecture = network.info.node("prefecture-14")
+    reports = clients.consistency_check(network.info, prefecture, "141003")
+    (report,) = [r for r in reports if r.awaiting_approval]
+    clients.approve_repairs(network.info, prefecture, report.run_id, "supervisor")
+    wait_for(lambda: _current(network, "national", code).name_kanji == tokyo.record.name_kanji)
+    assert _current(network, "national", code).sequence_number == 1
+    _the_keeper_carries_on(network, tokyo)

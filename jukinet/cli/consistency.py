@@ -87,7 +87,7 @@ def cmd_consistency(args: argparse.Namespace) -> int:
             if report.awaiting_approval:
                 print(
                     f"  approve with: juki-net consistency --network {args.network} "
-                    f"--approve {report.run_id} --node {node.name}"
+                    f"--approve {report.run_id} --node {node.name} --operator OTHER_OPERATOR"
                 )
             unfinished += not report.complete or bool(report.awaiting_approval)
     return FAILED if unfinished else 0

@@ -39,6 +39,7 @@ from jukinet.dev.topology import (
     HOST,
     OPERATOR_IDENTITY,
     ORGANS,
+    SUPERVISOR,
     TOPOLOGY,
     NodePlan,
     free_port,
@@ -138,7 +139,7 @@ class LocalNetwork:
         """The non-node identities: an operator, each CS's register system, organs, agencies."""
         domain = self.trust_domain
         clients = {OPERATOR: Identity.of(Role.OPERATOR, *OPERATOR_IDENTITY, trust_domain=domain)}
-        for stem, (code, name) in (*ADMINISTRATORS.items(), CLERK):
+        for stem, (code, name) in (*ADMINISTRATORS.items(), CLERK, SUPERVISOR):
             clients[stem] = Identity.of(Role.OPERATOR, code, name, trust_domain=domain)
         for prefecture, name in ORGANS:
             clients[f"organ-{prefecture}-{name}"] = Identity.of(
@@ -356,12 +357,14 @@ class LocalNetwork:
         self.supervisor.stop(name)
 
     def start(self) -> None:
-        """Start every node in topology order; the operator gets every right on each."""
+        """Start every node in topology order; the operator and the supervisor get every right
+        on each."""
         for plan in self.topology:
             self.start_node(plan.name, wait=False)
         for plan in self.topology:
             self.wait_healthy(plan.name)
         self.grant_operator()
+        self.grant_operator(SUPERVISOR[0])
 
     def grant_operator(self, client: str = OPERATOR) -> None:
         """Give `client` every right on every node it holds none on yet: admin-a grants, admin-b

@@ -46,6 +46,9 @@ OPERATOR_IDENTITY = ("14", "local-admin")
 ADMINISTRATORS = {"admin-a": ("14", "admin-a"), "admin-b": ("14", "admin-b")}
 # An operator with no grant at all: the demo shows it refused, then granted.
 CLERK = ("clerk", ("14", "counter-clerk"))
+# A second operator with every right, as the operator has: the other person who approves the
+# repairs of a consistency check the operator ran (consistency/runner.py).
+SUPERVISOR = ("supervisor", ("14", "supervisor"))
 # Organs of the prefectures and national agencies that ask for records (see tasks.toml).
 ORGANS = (
     ("14", "passport-centre"),

@@ -50,6 +50,7 @@ class Scope(enum.Enum):
     SAME_PREFECTURE = "same prefecture"
     NETWORK = "anywhere in the network"
     AT_NATIONAL = "only at the national server"
+    AT_ITS_SERVERS = "only at its prefecture's prefecture and fuhyo servers"
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,13 @@ class Allow:
             return caller.prefecture == node.prefecture
         if self.scope is Scope.AT_NATIONAL:
             return node.role is Role.NATIONAL
+        if self.scope is Scope.AT_ITS_SERVERS:
+            return caller.prefecture == node.prefecture and node.role in _SERVERS
         return True
 
 
 ANY_NETWORK_IDENTITY = Allow(role=None)
+_SERVERS = frozenset({Role.PREFECTURE, Role.FUHYO})
 
 # fmt: off
 POLICY: Mapping[str, tuple[Allow, ...]] = {
@@ -89,11 +93,11 @@ POLICY: Mapping[str, tuple[Allow, ...]] = {
     # its prefecture and fuhyo servers (the servicer shows a caller its municipality's only).
     m.LIST_CHANGE_NOTICES: (
         Allow(Role.REGISTER, Scope.SAME_MUNICIPALITY),
-        Allow(Role.CS, Scope.SAME_PREFECTURE),
+        Allow(Role.CS, Scope.AT_ITS_SERVERS),
     ),
     m.ACKNOWLEDGE_CHANGE_NOTICES: (
         Allow(Role.REGISTER, Scope.SAME_MUNICIPALITY),
-        Allow(Role.CS, Scope.SAME_PREFECTURE),
+        Allow(Role.CS, Scope.AT_ITS_SERVERS),
     ),
     # Only a CS of prefecture P delivers to P's prefecture server and P's fuhyo server.
     m.DELIVER_MUNICIPAL_CHANGES: (Allow(Role.CS, Scope.SAME_PREFECTURE),),

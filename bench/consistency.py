@@ -141,7 +141,10 @@ def run(residents_count: int) -> dict[str, Any]:
             plant.add_version(net, "cs-141003", codes[6:8])
             plant.load_at(net, ["prefecture-14"], MUNICIPALITY, 2, seed=16)
             planted = _check(net)
-            clients.approve_repairs(net.info, net.info.node("cs-141003"), planted["run_id"])
+            # Approved by another operator than the one who ran the check (the two-person rule).
+            clients.approve_repairs(
+                net.info, net.info.node("cs-141003"), planted["run_id"], "supervisor"
+            )
             after = _check(net)
             transfer = full_transfer(net)
         finally:

@@ -12,6 +12,7 @@ import random
 import re
 import subprocess
 import venv
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -231,11 +232,14 @@ def test_other_mistakes_are_one_line_too(described: str, tmp_path: Path) -> None
 
 
 def _commands(*prefix: str) -> dict[tuple[str, ...], str]:
-    """Every leaf command below `prefix` with its --help, found as a person would find them."""
+    """Every leaf command below `prefix` with its --help, found as a person would find them
+    (the commands of one level asked two at a time: each is a process of its own)."""
     out = _run(*prefix, "--help").stdout
+    names = re.findall(r"^    ([a-z][a-z-]*) ", out, flags=re.MULTILINE)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        helps = list(pool.map(lambda name: _run(*prefix, name, "--help").stdout, names))
     found = {}
-    for name in re.findall(r"^    ([a-z][a-z-]*) ", out, flags=re.MULTILINE):
-        sub = _run(*prefix, name, "--help").stdout
+    for name, sub in zip(names, helps, strict=True):
         nested = re.search(r"^  COMMAND$", sub, flags=re.MULTILINE)
         found |= _commands(*prefix, name) if nested else {(*prefix, name): sub}
     return found

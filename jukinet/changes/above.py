@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf import message as protobuf_message
-from sqlalchemy import Connection, Table, literal_column, select, update
+from sqlalchemy import Connection, Table, select, update
 
 from juki.v1 import change_notice_service_pb2 as notice_pb
 from juki.v1 import common_pb2
@@ -31,6 +31,7 @@ from jukinet.core.clock import Clock
 from jukinet.core.errors import Reason
 from jukinet.records import fuhyo, lifecycle, residents
 from jukinet.storage import bulk
+from jukinet.storage.outbox_state import state_is
 from jukinet.storage.schema import (
     fuhyo_current,
     fuhyo_versions,
@@ -86,18 +87,14 @@ FUHYO = File(
 )
 
 
-def _state(table: Table, state: VersionState) -> Any:
-    # Written into the SQL, not bound: the partial index of awaiting versions is used then.
-    return table.c.state == literal_column(str(int(state)))
-
-
 def confirm(conn: Connection, file: File, change_ids: Sequence[str]) -> None:
     """Taken above: the versions of these changes that awaited it are served (one indexed read
     of the awaiting ones; nothing more where none awaited)."""
     v, current = file.versions, file.current
     waited = conn.execute(
         select(v.c.id, v.c.juminhyo_code).where(
-            _state(v, VersionState.AWAITING), bulk.one_of(conn, v.c.change_id, change_ids)
+            state_is(v.c.state, VersionState.AWAITING),
+            bulk.one_of(conn, v.c.change_id, change_ids),
         )
     ).all()
     if not waited:

@@ -26,10 +26,12 @@ class OutboxState(enum.IntEnum):
     HELD = 4  # delivered, and held back by the next hop: asked again until final
 
 
-def state_is(column: ColumnElement[Any], state: OutboxState) -> ColumnElement[bool]:
+def state_is(column: ColumnElement[Any], state: enum.IntEnum) -> ColumnElement[bool]:
     """`column = <n>` with the number written into the SQL, not bound: a database uses a
     partial index of one state only where it sees the constant (SQLite always; PostgreSQL
-    once it plans the statement generically)."""
+    once it plans the statement generically). Outbox entries and versions
+    (storage/version_state.py) alike: the partial index and the queries using it are written
+    by this one function."""
     return column == literal_column(str(int(state)))
 
 

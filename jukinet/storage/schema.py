@@ -54,7 +54,6 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     false,
-    literal_column,
     true,
 )
 
@@ -86,7 +85,13 @@ from jukinet.storage.log_tables import (
     witnessed_logs as witnessed_logs,
 )
 from jukinet.storage.metadata import Id, metadata
-from jukinet.storage.outbox_state import DESTINATIONS, OutboxState, partial_index, waiting_for
+from jukinet.storage.outbox_state import (
+    DESTINATIONS,
+    OutboxState,
+    partial_index,
+    state_is,
+    waiting_for,
+)
 from jukinet.storage.version_state import VersionState
 
 resident_versions = Table(
@@ -293,7 +298,7 @@ for _versions in (resident_versions, fuhyo_versions):
     _versions.append_column(
         Column("refusal_reason", String(sizes.REASON), nullable=False, server_default="")
     )
-    _awaiting = _versions.c.state == literal_column(str(int(VersionState.AWAITING)))
+    _awaiting = state_is(_versions.c.state, VersionState.AWAITING)
     Index(
         f"ix_{_versions.name}_awaiting",
         _versions.c.change_id,

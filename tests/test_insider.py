@@ -428,18 +428,16 @@ def test_the_readme_threat_model_cites_tests_that_exist() -> None:
         assert re.search(rf"^def {name}\(", source, flags=re.MULTILINE), f"{module}::{name}"
 
 
-def test_a_forgery_made_before_these_rules_is_withdrawn_by_the_forgers_municipalitys_check(
-    network: LocalNetwork,
-) -> None:
-    # What the old rules let through: national's current version of a Tokyo resident came from
-    # 横浜市, renamed, with a sequence number out of reach. prefecture-14's check of 横浜市 with
-    # national finds a person above that 横浜市 never had; the withdrawal, approved by another
-    # operator, takes the forgery out, and the Tokyo keeper's version is current again.
-    tokyo = _resident(network, "131016", 3312)
-    code = tokyo.record.juminhyo_code
-    forged = _repair(tokyo, "141003")
-    forged.record.name_kanji, forged.sequence_number = "偽造 四郎", 10**15
-    engine = _insider(network, "national").database()
+def _forgery_from_before(
+    net: LocalNetwork, kept: pb.Change, name: str, *, at: str = "national"
+) -> pb.Change:
+    """What the old rules let through, written into node `at`'s database as they did: its
+    current version of `kept`'s person came from 横浜市, renamed, with a sequence number out of
+    reach."""
+    code = kept.record.juminhyo_code
+    forged = _repair(kept, "141003")
+    forged.record.name_kanji, forged.sequence_number = name, 10**15
+    engine = _insider(net, at).database()
     with engine.begin() as conn:
         row = conn.execute(
             residents.current_versions().where(resident_current.c.juminhyo_code == code)
@@ -458,7 +456,19 @@ def test_a_forgery_made_before_these_rules_is_withdrawn_by_the_forgers_municipal
             .values(residents.index_row(values, new_id))
         )
     engine.dispose()
-    assert _current(network, "national", code).name_kanji == "偽造 四郎"
+    assert _current(net, at, code).name_kanji == name
+    return forged
+
+
+def test_a_forgery_made_before_these_rules_is_withdrawn_by_the_forgers_municipalitys_check(
+    network: LocalNetwork,
+) -> None:
+    # prefecture-14's check of 横浜市 with national finds a person above that 横浜市 never had;
+    # the withdrawal, approved by another operator, takes the forgery out, and the Tokyo
+    # keeper's version is current again.
+    tokyo = _resident(network, "131016", 3312)
+    code = tokyo.record.juminhyo_code
+    _forgery_from_before(network, tokyo, "偽造 四郎")
     prefecture = network.info.node("prefecture-14")
     reports = clients.consistency_check(network.info, prefecture, "141003")
     (report,) = [r for r in reports if r.awaiting_approval]
@@ -466,3 +476,26 @@ def test_a_forgery_made_before_these_rules_is_withdrawn_by_the_forgers_municipal
     wait_for(lambda: _current(network, "national", code).name_kanji == tokyo.record.name_kanji)
     assert _current(network, "national", code).sequence_number == 1
     _the_keeper_carries_on(network, tokyo)
+
+
+def test_a_forgery_made_before_these_rules_is_taken_back_by_the_keepers_check(
+    network: LocalNetwork,
+) -> None:
+    # The same kind of forgery at prefecture-14, found from the true keeper's side: it serves
+    # 横浜市's version of a 川崎市 resident whose latest word from 川崎市 does not remove them.
+    # cs-141305's check shows the difference; its approved repair takes the person back
+    # (prefecture-14's own history says 川崎市 keeps them), and the forgery stays only as
+    # refused history.
+    kawasaki = _resident(network, "141305", 3313)
+    code = kawasaki.record.juminhyo_code
+    forged = _forgery_from_before(network, kawasaki, "偽造 五郎", at="prefecture-14")
+    cs = network.info.node("cs-141305")
+    reports = clients.consistency_check(network.info, cs, "141305")
+    (report,) = [r for r in reports if r.awaiting_approval]
+    assert report.found.different_content == 1
+    clients.approve_repairs(network.info, cs, report.run_id, "supervisor")
+    wait_for(
+        lambda: _current(network, "prefecture-14", code).name_kanji == kawasaki.record.name_kanji
+    )
+    assert _refusal(network, "prefecture-14", code, forged.change_id) == "NOT_RESIDENT_HERE"
+    _the_keeper_carries_on(network, kawasaki)

@@ -56,6 +56,7 @@ def _environment() -> dict[str, str]:
     return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
+@pytest.mark.timeout(300)  # some 40 commands, each its own process, on a network it starts
 def test_every_readme_command_runs_as_shown(network: LocalNetwork, tmp_path: Path) -> None:
     commands = readme_commands()
     assert any(c.startswith("juki-net query") for c in commands)

@@ -8,7 +8,11 @@ here has its one home here; who it may change is the rule every change obeys
    the check (REPAIR_NOT_APPROVED);
 2. (2) the person is unknown here or kept by the repair's municipality (NOT_RESIDENT_HERE,
    KEPT_BY_ANOTHER_MUNICIPALITY): a municipality repairs only its own persons. A person
-   unknown here is taken as any new person is: served only once the tier above took it;
+   unknown here is taken as any new person is: served only once the tier above took it.
+   A resident whose current version here came from another municipality out of scope (a
+   forgery written before the rule, or by hand) is still the repair's municipality's when
+   this tier's own history says so (scope.out_of_scope): those versions are marked refused
+   (NOT_RESIDENT_HERE, kept as history) and the index points at the keeper's again;
 3. (3) a restored version that is not removed holds a My Number no other current resident
    holds (MY_NUMBER_IN_USE), as for any change.
 
@@ -39,7 +43,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, delete, select
+from sqlalchemy import Connection, Row, Table, delete, select, update
 
 from juki.v1 import common_pb2
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
@@ -112,8 +116,33 @@ def _nothing_to_do(conn: Connection, change: Any, intake: ledger.Intake) -> ledg
     return ledger.APPLIED
 
 
+def _reclaim_resident(conn: Connection, change: common_pb2.Change) -> bool:
+    """(2) for a resident kept here by another municipality: whether this tier's history says
+    the repair's municipality keeps them; if so its out-of-scope versions are refused."""
+    v, code = resident_versions, change.record.juminhyo_code
+    moved_to = v.c.moved_to_municipality_code.label("moved_to")
+    rows = conn.execute(
+        select(v.c.id, v.c.municipality_code, v.c.change_reason, v.c.deleted, moved_to)
+        .where(v.c.juminhyo_code == code, v.c.state != VersionState.REFUSED)
+        .order_by(v.c.version)
+    ).all()
+    read = scope.out_of_scope(
+        [scope.Step(r.municipality_code, r.change_reason, r.deleted, r.moved_to) for r in rows]
+    )
+    if read is None or read[0] != change.municipality_code:
+        return False
+    refused = [rows[position].id for position in read[1]]
+    conn.execute(
+        update(v)
+        .where(v.c.id.in_(refused))
+        .values(state=VersionState.REFUSED, refusal_reason=Reason.NOT_RESIDENT_HERE.name)
+    )
+    versions.repoint_index(conn, v, resident_current, residents.index_row, code)
+    return True
+
+
 def _restore_resident(
-    conn: Connection, change: common_pb2.Change, intake: ledger.Intake
+    conn: Connection, change: common_pb2.Change, intake: ledger.Intake, reclaimed: bool
 ) -> ledger.Decision:
     """RESEND or OVERWRITE of a resident version (see the module docstring)."""
     code, seq, now = change.record.juminhyo_code, change.sequence_number, intake.clock.now()
@@ -135,7 +164,7 @@ def _restore_resident(
         if mine.sequence_number == seq and (
             change.repair.kind == RESEND or _same_content(resident_versions, mine, values)
         ):
-            return _nothing_to_do(conn, change, intake)
+            return (_written if reclaimed else _nothing_to_do)(conn, change, intake)
     is_latest = current is None or current.sequence_number <= seq
     served = scope.served_when_stored(
         decides_alone=view.decides_alone,
@@ -158,7 +187,7 @@ def _restore_resident(
 
 
 def _restore_fuhyo(
-    conn: Connection, change: fuhyo_pb.FuhyoChange, intake: ledger.Intake
+    conn: Connection, change: fuhyo_pb.FuhyoChange, intake: ledger.Intake, reclaimed: bool
 ) -> ledger.Decision:
     """RESEND or OVERWRITE of a fuhyo version (see the module docstring)."""
     code, now = change.record.juminhyo_code, intake.clock.now()
@@ -185,18 +214,27 @@ class _File:
     versions: Table
     current: Table
     index_row: Callable[[dict[str, Any], int], dict[str, Any]]
-    restore: Callable[[Connection, Any, ledger.Intake], ledger.Decision]
+    restore: Callable[[Connection, Any, ledger.Intake, bool], ledger.Decision]
     keeper_column: str  # the index column naming who keeps the person
     not_kept: Reason  # the refusal of a repair of a person another municipality keeps
+    # (2) past an out-of-scope version (residents; a fuhyo is refused: fail closed)
+    reclaim: Callable[[Connection, Any], bool] = lambda conn, change: False
 
-    def check_keeper(self, conn: Connection, change: Any) -> None:
-        """(2): the person is unknown here or kept by the repair's municipality."""
+    def check_keeper(self, conn: Connection, change: Any) -> bool:
+        """(2): the person is unknown here or kept by the repair's municipality; True if it
+        was taken back from an out-of-scope version (the index was moved)."""
         keeper = conn.execute(
             select(self.current.c[self.keeper_column]).where(
                 self.current.c.juminhyo_code == change.record.juminhyo_code
             )
         ).scalar()
-        scope.check_keeper(change.municipality_code, keeper, self.not_kept)
+        try:
+            scope.check_keeper(change.municipality_code, keeper, self.not_kept)
+        except RefusedError:
+            if self.reclaim(conn, change):
+                return True
+            raise
+        return False
 
 
 _RESIDENT = _File(
@@ -206,6 +244,7 @@ _RESIDENT = _File(
     _restore_resident,
     "municipality_code",
     Reason.NOT_RESIDENT_HERE,
+    _reclaim_resident,
 )
 _FUHYO = _File(
     fuhyo_versions,
@@ -226,11 +265,11 @@ def _take_repair(
         return previous
     validation.check_repair(change, today_in_japan(intake.clock))  # (1)
     _check_approval(change.repair)
-    file.check_keeper(conn, change)  # (2)
+    reclaimed = file.check_keeper(conn, change)  # (2)
     if change.repair.kind == WITHDRAW:
         _withdraw(conn, file.versions, file.current, file.index_row, change)
         return _written(conn, change, intake)
-    return file.restore(conn, change, intake)
+    return file.restore(conn, change, intake, reclaimed)
 
 
 def _check_approval(repair: common_pb2.Repair) -> None:

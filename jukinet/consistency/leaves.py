@@ -10,7 +10,12 @@ tier above must hold the same. Each tier reads the same definition here, so equa
 equal leaves.
 
 The digest covers what every tier stores alike: every column of the version but the node's
-own bookkeeping (storage.schema.content_columns). The marker is the 更新順番号 of a
+own bookkeeping (storage.schema.content_columns), and, for a resident, whether a version that
+does not remove the person has been superseded here by another municipality's (1, else 0). A
+CS's own latest word is always its person's current one; a tier above that serves another
+municipality's version instead of it holds a version the scope rule would refuse (one written
+before the rule, or by hand), and the check shows the difference so the keeper can repair it
+(records/scope.py `out_of_scope`, changes/repairs.py). The marker is the 更新順番号 of a
 resident version (so "behind" can be told from "different"); fuhyo versions have none (0).
 """
 
@@ -21,12 +26,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Connection, Select, Table, and_, func, select
+from sqlalchemy import Column, ColumnElement, Connection, Select, Table, and_, case, func, select
 
 from juki.v1 import consistency_service_pb2 as pb
 from jukinet.storage.schema import (
     content_columns,
     fuhyo_versions,
+    resident_current,
     resident_versions,
 )
 from jukinet.storage.version_state import VersionState
@@ -42,15 +48,24 @@ class FileSpec:
 
     versions: Table
     marker: str | None  # the version column that orders a person's versions across tiers
+    current: Table | None = None  # the index whose pointer tells a superseded version
 
     @property
     def content(self) -> list[Column[Any]]:
-        """The columns a leaf digests, in a fixed order."""
+        """The version columns a leaf digests, in a fixed order."""
         return content_columns(self.versions)
+
+    def digested(self) -> list[ColumnElement[Any]]:
+        """What a leaf digests: the content, then (residents) whether it is superseded."""
+        if self.current is None:
+            return list(self.content)
+        v, index = self.versions, self.current
+        superseded = and_(~v.c.deleted, index.c.municipality_code != v.c.municipality_code)
+        return [*self.content, case((superseded, 1), else_=0).label("superseded")]
 
 
 FILES: dict[int, FileSpec] = {
-    pb.RECORD_FILE_RESIDENT: FileSpec(resident_versions, "sequence_number"),
+    pb.RECORD_FILE_RESIDENT: FileSpec(resident_versions, "sequence_number", resident_current),
     pb.RECORD_FILE_FUHYO: FileSpec(fuhyo_versions, None),
 }
 
@@ -87,18 +102,18 @@ def latest_versions(spec: FileSpec, municipality: str, codes: Sequence[str] = ()
     if codes:
         latest = latest.where(v.c.juminhyo_code.in_(codes))
     newest = latest.group_by(v.c.juminhyo_code).subquery()
-    return (
-        select(*spec.content)
-        .join(
-            newest,
-            and_(v.c.juminhyo_code == newest.c.juminhyo_code, v.c.version == newest.c.version),
-        )
-        .order_by(v.c.juminhyo_code)
+    query = select(*spec.digested()).join(
+        newest,
+        and_(v.c.juminhyo_code == newest.c.juminhyo_code, v.c.version == newest.c.version),
     )
+    if spec.current is not None:
+        index = spec.current
+        query = query.outerjoin(index, index.c.juminhyo_code == v.c.juminhyo_code)
+    return query.order_by(v.c.juminhyo_code)
 
 
 def leaf_of(spec: FileSpec, row: Any) -> Leaf:
-    """The leaf of one version row (selected with `spec.content`)."""
+    """The leaf of one version row (selected with `spec.digested()`)."""
     marker = int(getattr(row, spec.marker)) if spec.marker else 0
     return Leaf(int(row.juminhyo_code), marker, digest_of(tuple(row)))
 

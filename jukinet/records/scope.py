@@ -17,11 +17,18 @@ municipality's CS supplies a person's updates, and the prefecture checks them ag
     removal; by 職権記載 also at the municipality that removed them.
 
 Anything else is refused, and the tier below learns of it (誤りの通報, changes/notices.py).
+
+A version this rule would refuse may still sit in a tier's history, written before the rule
+existed or by hand. `out_of_scope` reads the history as the rule would have, so the person's
+rightful keeper can repair it (changes/repairs.py); where the history cannot tell (a 転出
+recorded before its destination was), it decides nothing and the repair is refused.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from juki.v1 import common_pb2
@@ -81,11 +88,57 @@ def _is(taker: Taker, municipality: str, current: Removed) -> bool:
     return current.keeper == municipality
 
 
+def _may_take_in(reason: int, municipality: str, current: Removed) -> bool:
+    takers = MAY_TAKE_IN.get((reason, current.removal), frozenset())
+    return any(_is(taker, municipality, current) for taker in takers)
+
+
 def check_take_in(change: common_pb2.Change, current: Removed) -> None:
     """(c): may the change's municipality take in (転入, 職権記載) this removed person?"""
-    takers = MAY_TAKE_IN.get((change.reason, current.removal), frozenset())
-    if not any(_is(taker, change.municipality_code, current) for taker in takers):
+    if not _may_take_in(change.reason, change.municipality_code, current):
         raise RefusedError(Reason.TAKE_IN_NOT_ALLOWED)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One stored version of a person as this rule reads it (a version row)."""
+
+    keeper: str  # the municipality whose change or repair wrote it
+    reason: int  # its change reason
+    removed: bool
+    moved_to: str = ""  # for a 転出: the municipality it named
+
+    @property
+    def removal(self) -> int:
+        return self.reason if self.removed else 0
+
+
+def _admits(before: Step, step: Step) -> bool | None:
+    """Whether the rule lets `step` follow `before` (None: the history cannot tell)."""
+    if step.keeper == before.keeper:
+        return True
+    if not before.removed:
+        return False
+    if before.removal == R.CHANGE_REASON_MOVE_OUT and not before.moved_to:
+        return None
+    return _may_take_in(step.reason, step.keeper, before)
+
+
+def out_of_scope(history: Sequence[Step]) -> tuple[str, list[int]] | None:
+    """The person's rightful keeper and the positions in `history` (oldest first) of the
+    versions the rule would have refused; None where the history cannot tell."""
+    if not history:
+        return None
+    rightful, refused = history[0], []
+    for position, step in enumerate(history[1:], start=1):
+        admitted = _admits(rightful, step)
+        if admitted is None:
+            return None
+        if admitted:
+            rightful = step
+        else:
+            refused.append(position)
+    return rightful.keeper, refused
 
 
 def check_keeper(municipality: str, keeper: str | None, refusal: Reason) -> None:

@@ -73,6 +73,16 @@ def test_checkpoints_are_witnessed_and_an_export_verifies_offline(
     assert status == 0 and "NOT witnessed" not in out, out  # witnessed by prefecture-13
     export = tmp_path / "provision.jsonl"
     _export(network, "prefecture-14", export)
+    # Handing over the whole log is an operator's action like any other: audited.
+    with node_db(network, "prefecture-14").connect() as conn:
+        exports = conn.execute(
+            select(audit_log.c.actor, audit_log.c.outcome).where(
+                audit_log.c.action == "/juki.v1.LogAdminService/ExportLog"
+            )
+        ).all()
+    assert [(actor.endswith("/local-admin"), outcome) for actor, outcome in exports] == [
+        (True, "ok")
+    ]
     status, out = _cli("audit", "verify", "--network", description, "--in", str(export))
     assert status == 0, out
     assert "witnessed up to" in out and "by juki.example/national" in out

@@ -13,9 +13,11 @@ the way down is changes/above.py and changes/notices.py.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -27,10 +29,17 @@ from juki.v1 import change_notice_service_pb2_grpc as notice_grpc
 from juki.v1 import common_pb2 as pb
 from juki.v1 import cs_service_pb2, cs_service_pb2_grpc
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
+from jukinet.ca.folder import CaFolder
+from jukinet.client import access
 from jukinet.client import calls as clients
+from jukinet.core.clock import SYSTEM
+from jukinet.core.errors import error_info
+from jukinet.core.identity import Identity
 from jukinet.dev import synthetic
 from jukinet.dev.localnet import LocalNetwork
 from jukinet.records import residents
+from jukinet.runtime.trust_refresh import TrustFiles, TrustRefresher, read_folder
+from jukinet.sealing.keys import NodeKeyring, new_entries, sign_document
 from jukinet.storage.schema import (
     change_notices,
     fuhyo_versions,
@@ -38,11 +47,14 @@ from jukinet.storage.schema import (
     resident_versions,
 )
 from jukinet.storage.version_state import VersionState
+from jukinet.trust.distribution import TrustMaterialError
+from jukinet.trust.pki import load_crls
 from tests.helpers.cli import ROOT, juki_net
 from tests.helpers.insider import Insider
 from tests.helpers.network import node_db, running_network, versions, wait_for
 
 PASSPORT = "organ-14-passport-centre"
+NODE = "spiffe://juki.example/prefecture/14"
 NATIONAL = "spiffe://juki.example/national"
 RESEND, WITHDRAW = pb.REPAIR_KIND_RESEND, pb.REPAIR_KIND_WITHDRAW
 APPLIED, REJECTED = pb.CHANGE_OUTCOME_APPLIED, pb.CHANGE_OUTCOME_REJECTED
@@ -460,6 +472,16 @@ def _forgery_from_before(
     return forged
 
 
+def _check_and_approve(net: LocalNetwork, node: str, municipality: str) -> Any:
+    """`node`'s consistency check of `municipality` as the operator, its repairs approved by
+    the supervisor; the report that awaited approval."""
+    at = net.info.node(node)
+    reports = clients.consistency_check(net.info, at, municipality)
+    (report,) = [r for r in reports if r.awaiting_approval]
+    clients.approve_repairs(net.info, at, report.run_id, "supervisor")
+    return report
+
+
 def test_a_forgery_made_before_these_rules_is_withdrawn_by_the_forgers_municipalitys_check(
     network: LocalNetwork,
 ) -> None:
@@ -469,10 +491,7 @@ def test_a_forgery_made_before_these_rules_is_withdrawn_by_the_forgers_municipal
     tokyo = _resident(network, "131016", 3312)
     code = tokyo.record.juminhyo_code
     _forgery_from_before(network, tokyo, "偽造 四郎")
-    prefecture = network.info.node("prefecture-14")
-    reports = clients.consistency_check(network.info, prefecture, "141003")
-    (report,) = [r for r in reports if r.awaiting_approval]
-    clients.approve_repairs(network.info, prefecture, report.run_id, "supervisor")
+    _check_and_approve(network, "prefecture-14", "141003")
     wait_for(lambda: _current(network, "national", code).name_kanji == tokyo.record.name_kanji)
     assert _current(network, "national", code).sequence_number == 1
     _the_keeper_carries_on(network, tokyo)
@@ -489,13 +508,83 @@ def test_a_forgery_made_before_these_rules_is_taken_back_by_the_keepers_check(
     kawasaki = _resident(network, "141305", 3313)
     code = kawasaki.record.juminhyo_code
     forged = _forgery_from_before(network, kawasaki, "偽造 五郎", at="prefecture-14")
-    cs = network.info.node("cs-141305")
-    reports = clients.consistency_check(network.info, cs, "141305")
-    (report,) = [r for r in reports if r.awaiting_approval]
+    report = _check_and_approve(network, "cs-141305", "141305")
     assert report.found.different_content == 1
-    clients.approve_repairs(network.info, cs, report.run_id, "supervisor")
     wait_for(
         lambda: _current(network, "prefecture-14", code).name_kanji == kawasaki.record.name_kanji
     )
     assert _refusal(network, "prefecture-14", code, forged.change_id) == "NOT_RESIDENT_HERE"
     _the_keeper_carries_on(network, kawasaki)
+
+
+def test_an_administrator_never_approves_a_grant_to_itself(network: LocalNetwork) -> None:
+    # Two persons besides the one who gains the rights: admin-b grants admin-a an operator's
+    # rights; admin-a, holding its own administrator's certificate, cannot put them in effect.
+    prefecture = network.info.node("prefecture-14")
+    admin_a = network.info.client("admin-a").spiffe_id
+    grant = access.grant(network.info, prefecture, "admin-b", admin_a, ["disclose"], 30)
+    with pytest.raises(grpc.RpcError) as refused:
+        access.approve(network.info, prefecture, "admin-a", grant.grant_id)
+    assert refused.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    info = error_info(refused.value)
+    assert info is not None and info.reason == "GRANTEE_APPROVES"
+    held = access.grants(network.info, prefecture, "admin-b")
+    (mine,) = [g for g in held if g.grant_id == grant.grant_id]
+    assert mine.approved_by == ""
+
+
+def _trust_files(folder: Path, ca: CaFolder) -> TrustFiles:
+    """A node below that was handed the CA's bundle and nothing else yet."""
+    files = TrustFiles(folder / "bundle.pem", folder / "crl.pem", folder / "keys")
+    files.key_directory.mkdir(parents=True)
+    files.bundle.write_bytes(ca.bundle.read_bytes())
+    return files
+
+
+def test_an_upstream_node_cannot_serve_a_revocation_list_from_before_a_revocation(
+    tmp_path: Path,
+) -> None:
+    # The node above hands down its trust material; compromised, it serves the CRLs it kept
+    # from before a thief's certificate was revoked. The node below keeps the newer list.
+    ca = CaFolder(tmp_path / "pki")
+    ca.ensure_ca()
+    stolen, _ = ca.issue(
+        Identity.parse("spiffe://juki.example/cs/141003"),
+        tmp_path,
+        "cs",
+        lifetime=dt.timedelta(days=1),
+    )
+    before = read_folder(ca.published)
+    serial = ca.revoke(stolen)
+    below = _trust_files(tmp_path / "below", ca)
+    refresher = TrustRefresher(
+        below, lambda: read_folder(ca.published), interval_s=60, clock=SYSTEM
+    )
+    assert "crl.pem" in refresher.refresh()
+    upstream = TrustRefresher(below, lambda: before, interval_s=60, clock=SYSTEM)
+    with pytest.raises(TrustMaterialError, match="older"):
+        upstream.refresh()
+    (held,) = load_crls(below.crls.read_bytes())
+    assert held.get_revoked_certificate_by_serial_number(serial) is not None
+
+
+def test_an_upstream_node_cannot_bring_back_a_retired_key(tmp_path: Path) -> None:
+    # A node's key document, reissued after its key rotation and the old key's retirement,
+    # must not be replaced by the document from before (which lists the retired key).
+    ca = CaFolder(tmp_path / "pki")
+    ca.ensure_ca()
+    now = SYSTEM.now()
+    ring = NodeKeyring.create(tmp_path / "ring.json", new_entries(now - dt.timedelta(hours=1)))
+    old = sign_document(ring.document(NODE, now - dt.timedelta(hours=1)), ca.signer())
+    new = sign_document(ring.document(NODE, now), ca.signer())
+    below = _trust_files(tmp_path / "below", ca)
+
+    def serving(document: Any) -> Any:
+        material = read_folder(ca.published)
+        material.key_documents.append(document)
+        return lambda: material
+
+    TrustRefresher(below, serving(new), interval_s=60, clock=SYSTEM).refresh()
+    assert TrustRefresher(below, serving(old), interval_s=60, clock=SYSTEM).refresh() == []
+    (held,) = below.key_directory.glob("*.keydoc")
+    assert held.read_bytes() == new.SerializeToString()

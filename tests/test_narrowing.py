@@ -5,13 +5,17 @@ from __future__ import annotations
 import hashlib
 import itertools
 import random
+import threading
 from collections.abc import Sequence
+
+import pytest
 
 from juki.v1 import consistency_service_pb2 as pb
 from jukinet.consistency.differences import classify
 from jukinet.consistency.leaves import Leaf
 from jukinet.consistency.narrowing import KeyRange, find_differing, split
-from jukinet.consistency.snapshot import KEY_SPACE, RangeSummary, Snapshot
+from jukinet.consistency.snapshot import KEY_SPACE, RangeSummary, Snapshot, SnapshotCache
+from jukinet.core.errors import RefusedError
 
 K = pb.DifferenceKind
 
@@ -110,3 +114,44 @@ def test_fuhyo_versions_are_older_when_the_lower_tier_held_them_before() -> None
     assert classify(_leaf(1, 1), _leaf(1, 2), has_marker=True, earlier_here=set) == (
         K.DIFFERENCE_KIND_DIFFERENT_CONTENT
     )
+
+
+def test_a_caller_holds_one_snapshot_and_begins_only_so_many_runs() -> None:
+    cache = SnapshotCache(runs_per_hour=2)
+    built: list[str] = []
+
+    def build(name: str) -> Snapshot:
+        built.append(name)
+        return Snapshot([])
+
+    cs = "spiffe://juki.example/cs/141003"
+    first = cache.get(cs, ("run-1", "141003", 1), lambda: build("1"))
+    assert cache.get(cs, ("run-1", "141003", 1), lambda: build("again")) is first
+    cache.get(cs, ("run-2", "141003", 1), lambda: build("2"))
+    with pytest.raises(RefusedError) as refused:
+        cache.get(cs, ("run-3", "141003", 1), lambda: build("3"))
+    assert refused.value.reason == "TOO_MANY_RUNS"
+    # The run under way is still answered, and another caller has a budget of its own.
+    cache.get(cs, ("run-2", "141003", 1), lambda: build("2 again"))
+    cache.get("spiffe://juki.example/cs/141305", ("run-9", "141305", 1), lambda: build("9"))
+    assert built == ["1", "2", "9"]
+
+
+def test_one_callers_slow_snapshot_does_not_hold_up_another() -> None:
+    cache = SnapshotCache()
+    reading, release = threading.Event(), threading.Event()
+
+    def slow() -> Snapshot:
+        reading.set()
+        release.wait(10)
+        return Snapshot([])
+
+    slow_caller = threading.Thread(
+        target=cache.get, args=("spiffe://juki.example/cs/141003", ("a", "141003", 1), slow)
+    )
+    slow_caller.start()
+    assert reading.wait(10)
+    other = cache.get("spiffe://juki.example/cs/141305", ("b", "141305", 1), lambda: Snapshot([]))
+    assert len(other) == 0 and slow_caller.is_alive()
+    release.set()
+    slow_caller.join(10)

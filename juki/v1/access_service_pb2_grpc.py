@@ -76,7 +76,8 @@ class AccessAdminServiceServicer:
 
     def ApproveAccess(self, request, context):
         """Approve a pending grant: only another administrator than the one who
-        granted it (FAILED_PRECONDITION, SAME_ADMINISTRATOR, otherwise).
+        granted it (FAILED_PRECONDITION, SAME_ADMINISTRATOR, otherwise) and than
+        the one it gives rights to (FAILED_PRECONDITION, GRANTEE_APPROVES).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

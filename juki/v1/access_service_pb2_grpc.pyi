@@ -43,7 +43,8 @@ class AccessAdminServiceStub:
     """Grant an operator rights on this node; pending until approved."""
     ApproveAccess: _grpc.UnaryUnaryMultiCallable[_access_service_pb2.ApproveAccessRequest, _access_service_pb2.ApproveAccessResponse]
     """Approve a pending grant: only another administrator than the one who
-    granted it (FAILED_PRECONDITION, SAME_ADMINISTRATOR, otherwise).
+    granted it (FAILED_PRECONDITION, SAME_ADMINISTRATOR, otherwise) and than
+    the one it gives rights to (FAILED_PRECONDITION, GRANTEE_APPROVES).
     """
     RevokeAccess: _grpc.UnaryUnaryMultiCallable[_access_service_pb2.RevokeAccessRequest, _access_service_pb2.RevokeAccessResponse]
     """Revoke a grant: out of effect at once, by any administrator."""
@@ -63,7 +64,8 @@ class AccessAdminServiceAsyncStub(AccessAdminServiceStub):
     """Grant an operator rights on this node; pending until approved."""
     ApproveAccess: _aio.UnaryUnaryMultiCallable[_access_service_pb2.ApproveAccessRequest, _access_service_pb2.ApproveAccessResponse]  # type: ignore[assignment]
     """Approve a pending grant: only another administrator than the one who
-    granted it (FAILED_PRECONDITION, SAME_ADMINISTRATOR, otherwise).
+    granted it (FAILED_PRECONDITION, SAME_ADMINISTRATOR, otherwise) and than
+    the one it gives rights to (FAILED_PRECONDITION, GRANTEE_APPROVES).
     """
     RevokeAccess: _aio.UnaryUnaryMultiCallable[_access_service_pb2.RevokeAccessRequest, _access_service_pb2.RevokeAccessResponse]  # type: ignore[assignment]
     """Revoke a grant: out of effect at once, by any administrator."""
@@ -92,7 +94,8 @@ class AccessAdminServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_access_service_pb2.ApproveAccessResponse, _abc.Awaitable[_access_service_pb2.ApproveAccessResponse]]:
         """Approve a pending grant: only another administrator than the one who
-        granted it (FAILED_PRECONDITION, SAME_ADMINISTRATOR, otherwise).
+        granted it (FAILED_PRECONDITION, SAME_ADMINISTRATOR, otherwise) and than
+        the one it gives rights to (FAILED_PRECONDITION, GRANTEE_APPROVES).
         """
 
     @_abc_1.abstractmethod

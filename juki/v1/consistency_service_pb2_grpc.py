@@ -36,7 +36,10 @@ class ConsistencyServiceStub:
 
     Fails with PERMISSION_DENIED (COMPARISON_NOT_ALLOWED) when the caller asks
     about a municipality it does not speak for, or a file it does not keep for
-    this node; UNAUTHENTICATED / PERMISSION_DENIED by the policy like every RPC.
+    this node; RESOURCE_EXHAUSTED (TOO_MANY_RUNS) when the caller begins more
+    runs (new run_id) in an hour than this node answers (30: each reads a whole
+    municipality's file; a caller holds one run's snapshot at a time);
+    UNAUTHENTICATED / PERMISSION_DENIED by the policy like every RPC.
     """
 
     def __init__(self, channel):
@@ -68,7 +71,10 @@ class ConsistencyServiceServicer:
 
     Fails with PERMISSION_DENIED (COMPARISON_NOT_ALLOWED) when the caller asks
     about a municipality it does not speak for, or a file it does not keep for
-    this node; UNAUTHENTICATED / PERMISSION_DENIED by the policy like every RPC.
+    this node; RESOURCE_EXHAUSTED (TOO_MANY_RUNS) when the caller begins more
+    runs (new run_id) in an hour than this node answers (30: each reads a whole
+    municipality's file; a caller holds one run's snapshot at a time);
+    UNAUTHENTICATED / PERMISSION_DENIED by the policy like every RPC.
     """
 
     def DigestRanges(self, request, context):
@@ -118,7 +124,10 @@ class ConsistencyService:
 
     Fails with PERMISSION_DENIED (COMPARISON_NOT_ALLOWED) when the caller asks
     about a municipality it does not speak for, or a file it does not keep for
-    this node; UNAUTHENTICATED / PERMISSION_DENIED by the policy like every RPC.
+    this node; RESOURCE_EXHAUSTED (TOO_MANY_RUNS) when the caller begins more
+    runs (new run_id) in an hour than this node answers (30: each reads a whole
+    municipality's file; a caller holds one run's snapshot at a time);
+    UNAUTHENTICATED / PERMISSION_DENIED by the policy like every RPC.
     """
 
     @staticmethod

@@ -39,7 +39,10 @@ class ConsistencyServiceStub:
 
     Fails with PERMISSION_DENIED (COMPARISON_NOT_ALLOWED) when the caller asks
     about a municipality it does not speak for, or a file it does not keep for
-    this node; UNAUTHENTICATED / PERMISSION_DENIED by the policy like every RPC.
+    this node; RESOURCE_EXHAUSTED (TOO_MANY_RUNS) when the caller begins more
+    runs (new run_id) in an hour than this node answers (30: each reads a whole
+    municipality's file; a caller holds one run's snapshot at a time);
+    UNAUTHENTICATED / PERMISSION_DENIED by the policy like every RPC.
     """
 
     @_typing.overload
@@ -65,7 +68,10 @@ class ConsistencyServiceAsyncStub(ConsistencyServiceStub):
 
     Fails with PERMISSION_DENIED (COMPARISON_NOT_ALLOWED) when the caller asks
     about a municipality it does not speak for, or a file it does not keep for
-    this node; UNAUTHENTICATED / PERMISSION_DENIED by the policy like every RPC.
+    this node; RESOURCE_EXHAUSTED (TOO_MANY_RUNS) when the caller begins more
+    runs (new run_id) in an hour than this node answers (30: each reads a whole
+    municipality's file; a caller holds one run's snapshot at a time);
+    UNAUTHENTICATED / PERMISSION_DENIED by the policy like every RPC.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -87,7 +93,10 @@ class ConsistencyServiceServicer(metaclass=_abc_1.ABCMeta):
 
     Fails with PERMISSION_DENIED (COMPARISON_NOT_ALLOWED) when the caller asks
     about a municipality it does not speak for, or a file it does not keep for
-    this node; UNAUTHENTICATED / PERMISSION_DENIED by the policy like every RPC.
+    this node; RESOURCE_EXHAUSTED (TOO_MANY_RUNS) when the caller begins more
+    runs (new run_id) in an hour than this node answers (30: each reads a whole
+    municipality's file; a caller holds one run's snapshot at a time);
+    UNAUTHENTICATED / PERMISSION_DENIED by the policy like every RPC.
     """
 
     @_abc_1.abstractmethod

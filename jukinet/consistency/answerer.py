@@ -65,12 +65,12 @@ class Answerer:
         if not own:
             raise RefusedError(Reason.COMPARISON_NOT_ALLOWED)
 
-    def _snapshot(self, run_id: str, municipality: str, file: int) -> Snapshot:
+    def _snapshot(self, caller: Identity, run_id: str, municipality: str, file: int) -> Snapshot:
         def build() -> Snapshot:
             with self.db.engine.connect() as conn, conn.begin():
                 return Snapshot(leaves.read_leaves(conn, file, municipality))
 
-        return self.cache.get((run_id, municipality, file), build)
+        return self.cache.get(caller.spiffe_id, (run_id, municipality, file), build)
 
     def digest_ranges(
         self, envelope: envelope_pb2.SealedEnvelope, caller: Identity
@@ -84,7 +84,7 @@ class Answerer:
         check_ranges(query.ranges)
         with self.db.transaction() as conn:
             request.remember(conn)
-        snapshot = self._snapshot(query.run_id, query.municipality_code, query.file)
+        snapshot = self._snapshot(caller, query.run_id, query.municipality_code, query.file)
         summaries = (snapshot.summary(r.low, r.high) for r in query.ranges)
         answer = pb.DigestRangesAnswer(
             digests=[pb.RangeDigest(count=s.count, digest=s.digest) for s in summaries]
@@ -108,7 +108,7 @@ class Answerer:
             request.remember(conn)
         found: list[pb.Leaf] = []
         if query.ranges:
-            snapshot = self._snapshot(query.run_id, query.municipality_code, query.file)
+            snapshot = self._snapshot(caller, query.run_id, query.municipality_code, query.file)
             listed = [leaf for r in query.ranges for leaf in snapshot.within(r.low, r.high)]
             if len(listed) > MAX_LISTED:
                 raise invalid_field("ranges", f"must hold at most {MAX_LISTED} leaves together")

@@ -6,8 +6,9 @@ narrowing is answered from two prefix-XOR lookups per range, whatever its
 size. Each leaf digest covers the person's key, so equal leaves never cancel
 out across persons.
 
-`SnapshotCache` keeps the tier above's snapshots per run for the run's rounds
-(a few at a time, for minutes), so a run compares one moment of each side.
+`SnapshotCache` keeps the tier above's snapshot of each caller's run for the run's rounds
+(one per caller, a few callers at a time, for minutes), so a run compares one moment of each
+side, and bounds what one caller can make this node read.
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from jukinet.consistency.leaves import DIGEST_BYTES, Leaf
+from jukinet.core.errors import Reason, RefusedError
 
 KEY_SPACE = 10**11  # 住民票コード: 11 digits
+# New runs one caller may begin in an hour: a nightly check, its re-runs and an operator's,
+# with room; a caller beginning more is reading this node's files for nothing.
+RUNS_PER_HOUR = 30
 
 
 @dataclass(frozen=True)
@@ -63,27 +68,61 @@ class Snapshot:
         return self.leaves[start:end]
 
 
-class SnapshotCache:
-    """Snapshots by (run, municipality, file), built once each, kept `ttl_s` at most."""
+@dataclass
+class _Held:
+    """One caller's snapshot: the run it is for, when it was built, when its runs began."""
 
-    def __init__(self, *, capacity: int = 4, ttl_s: float = 900.0) -> None:
+    run: tuple[str, str, int] | None = None
+    snapshot: Snapshot | None = None
+    built: float = 0.0
+    starts: list[float] = field(default_factory=list)  # when its recent runs began
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class SnapshotCache:
+    """The snapshot of each caller's current run, built once, kept `ttl_s` at most.
+
+    A snapshot costs the reading of a whole municipality's file, so what one caller can make
+    this node do is bounded (a compromised node below must not stall its peers): each caller
+    holds one run's snapshot at a time (a new run replaces its last), builds it under a lock
+    of its own (never the others'), and may begin at most `runs_per_hour` runs an hour
+    (TOO_MANY_RUNS). A run is (run id, municipality, file); at most `capacity` callers'
+    snapshots are kept, the least recently used dropped first.
+    """
+
+    def __init__(
+        self, *, capacity: int = 4, ttl_s: float = 900.0, runs_per_hour: int = RUNS_PER_HOUR
+    ) -> None:
         self._capacity = capacity
         self._ttl_s = ttl_s
+        self._runs_per_hour = runs_per_hour
         self._lock = threading.Lock()
-        self._entries: OrderedDict[tuple[str, str, int], tuple[float, Snapshot]] = OrderedDict()
+        self._callers: OrderedDict[str, _Held] = OrderedDict()
 
-    def get(self, key: tuple[str, str, int], build: Callable[[], Snapshot]) -> Snapshot:
-        """The snapshot under `key`, built with `build` the first time it is asked for."""
-        now = time.monotonic()
+    def _held(self, caller: str) -> _Held:
         with self._lock:
-            for stale in [k for k, (at, _) in self._entries.items() if now - at > self._ttl_s]:
-                del self._entries[stale]
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-                return found[1]
+            held = self._callers.setdefault(caller, _Held())
+            self._callers.move_to_end(caller)
+            built = [c for c, h in self._callers.items() if h.snapshot is not None]
+            for dropped in built[: max(0, len(built) - self._capacity)]:
+                self._callers[dropped].snapshot = None
+            return held
+
+    def get(
+        self, caller: str, run: tuple[str, str, int], build: Callable[[], Snapshot]
+    ) -> Snapshot:
+        """`caller`'s snapshot for `run`, built with `build` the first time it is asked for."""
+        held = self._held(caller)
+        with held.lock:
+            now = time.monotonic()
+            held.starts = [at for at in held.starts if now - at < 3600.0]
+            if held.run == run and held.snapshot is not None and now - held.built < self._ttl_s:
+                return held.snapshot
+            if held.run != run:
+                if len(held.starts) >= self._runs_per_hour:
+                    raise RefusedError(Reason.TOO_MANY_RUNS)
+                held.starts.append(now)
+            held.snapshot = None  # the last run's is let go before the new one is read
             snapshot = build()
-            self._entries[key] = (now, snapshot)
-            while len(self._entries) > self._capacity:
-                self._entries.popitem(last=False)
+            held.run, held.snapshot, held.built = run, snapshot, now
             return snapshot

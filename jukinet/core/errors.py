@@ -66,6 +66,10 @@ _REFUSALS: Mapping[Reason, tuple[grpc.StatusCode, str]] = {
         _S.PERMISSION_DENIED,
         "the caller does not compare that municipality's file with this node",
     ),
+    R.TOO_MANY_RUNS: (
+        _S.RESOURCE_EXHAUSTED,
+        "the caller began more comparison runs this hour than this node answers",
+    ),
     R.ORGAN_NOT_OF_CALLER: (_S.PERMISSION_DENIED, "the organ is not of the caller's prefecture"),
     R.TASK_UNKNOWN: (_S.PERMISSION_DENIED, "the task is not in the catalogue"),
     R.TASK_NOT_FOR_CALLER: (_S.PERMISSION_DENIED, "this caller may not use this task here"),
@@ -184,6 +188,10 @@ _REFUSALS: Mapping[Reason, tuple[grpc.StatusCode, str]] = {
     R.SAME_ADMINISTRATOR: (
         _S.FAILED_PRECONDITION,
         "a grant is approved by another administrator than the one who granted it",
+    ),
+    R.GRANTEE_APPROVES: (
+        _S.FAILED_PRECONDITION,
+        "a grant is approved by another administrator than the one it gives rights to",
     ),
     R.APPROVER_RAN_THE_CHECK: (
         _S.FAILED_PRECONDITION,

@@ -40,6 +40,7 @@ class Reason(enum.StrEnum):
     ENVELOPE_WRONG_METHOD = enum.auto()
     CSR_IDENTITY_MISMATCH = enum.auto()
     COMPARISON_NOT_ALLOWED = enum.auto()
+    TOO_MANY_RUNS = enum.auto()
     CHECKPOINT_NOT_OF_CALLER = enum.auto()
     NOT_AN_ADMINISTRATOR = enum.auto()
     NO_ACCESS_GRANT = enum.auto()
@@ -85,6 +86,7 @@ class Reason(enum.StrEnum):
     LOG_NOT_EXTENDED = enum.auto()
     SAME_ADMINISTRATOR = enum.auto()
     APPROVER_RAN_THE_CHECK = enum.auto()
+    GRANTEE_APPROVES = enum.auto()
     GRANT_NOT_PENDING = enum.auto()
     # Not there.
     UNKNOWN_CHANGE = enum.auto()

@@ -4,8 +4,10 @@ The trust bundle, the CAs' CRLs and the nodes' key documents reach a node
 from the node above it (TrustService.GetTrustMaterial over its next hop),
 or, at the national server, from the CA's publication folder. Each refresh
 verifies every part against what the node trusts already
-(trust/distribution.py, sealing/keys.verify_document) and writes only what
-verified, each file atomically: the CRLs first, then the key documents,
+(trust/distribution.py, sealing/keys.verify_document), refuses what is older
+than what it holds (the bundle by issue time, each CA's CRL by its number, each
+node's key document by its issue time: never back in time), and writes only
+what verified, each file atomically: the CRLs first, then the key documents,
 then the bundle, so a reader never sees a bundle without its CRLs. What
 fails is logged with its reason and the last good copy stays in use; the
 node reports the age of its material in GetNodeStatus. The files are the
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from google.protobuf.message import DecodeError
 
 from juki.v1 import envelope_pb2
 from juki.v1 import trust_service_pb2 as pb
@@ -73,6 +76,21 @@ def read_folder(folder: Path) -> pb.TrustMaterial:
     return TrustFiles(folder / "bundle.pem", folder / "crl.pem", folder / "keys").read()
 
 
+def _issued_at(signed: envelope_pb2.SignedKeyDocument) -> int:
+    stamp = envelope_pb2.KeyDocument.FromString(signed.document).issued_at
+    return stamp.seconds * 1_000_000_000 + stamp.nanos
+
+
+def _not_older(signed: envelope_pb2.SignedKeyDocument, held_at: Path) -> bool:
+    """Whether a verified key document was issued no earlier than the one held for its node
+    (a key document listing a retired key is not taken back in)."""
+    try:
+        held = envelope_pb2.SignedKeyDocument.FromString(held_at.read_bytes())
+        return _issued_at(signed) >= _issued_at(held)
+    except (OSError, DecodeError):
+        return True  # none held, or not readable: the verified document replaces it
+
+
 def _write_if_changed(path: Path, data: bytes) -> bool:
     if path.exists() and path.read_bytes() == data:
         return False
@@ -114,11 +132,15 @@ class TrustRefresher(BackgroundJob):
         cas = verify_bundle(
             material.bundle, x509.load_pem_x509_certificates(files.bundle.read_bytes()), current
         )
-        verify_crls(material.crls_pem, cas)
+        held_crls = files.crls.read_bytes() if files.crls.exists() else b""
+        verify_crls(material.crls_pem, cas, held_crls)
         documents = self._verified_documents(material, cas)
         changed = [files.crls.name] if _write_if_changed(files.crls, material.crls_pem) else []
         for name, signed in documents.items():
             path = files.key_directory / f"{name}.keydoc"
+            if not _not_older(signed, path):
+                log.warning("a key document older than the one held was not taken in: %s", name)
+                continue
             if _write_if_changed(path, signed.SerializeToString()):
                 changed.append(path.name)
         if _write_if_changed(files.signed_bundle, material.bundle.SerializeToString()):

@@ -157,13 +157,16 @@ class AccessLedger:
             return self._get(conn, grant_id)
 
     def approve(self, by: Identity, grant_id: str) -> Grant:
-        """Put a pending grant in effect: only another administrator than its granter."""
+        """Put a pending grant in effect: only an administrator who is neither its granter nor
+        its grantee (two persons besides the one who gains the rights)."""
         self.check_administrator(by)
         now = self.clock.now()
         with self.db.transaction() as conn:
             found = self._get(conn, grant_id)
             if found.granted_by == by.spiffe_id:
                 raise RefusedError(Reason.SAME_ADMINISTRATOR)
+            if found.operator == by.spiffe_id:
+                raise RefusedError(Reason.GRANTEE_APPROVES)
             if found.state(now) is not State.PENDING:
                 raise RefusedError(Reason.GRANT_NOT_PENDING)
             conn.execute(

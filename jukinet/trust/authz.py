@@ -287,6 +287,12 @@ class AuthorizationInterceptor(grpc.ServerInterceptor):
         except Exception:  # the refusal itself must still reach the caller
             log.exception("audit append failed for %s", method)
 
+    def _record_success(self, caller: Identity, method: str) -> None:
+        """Every operator's action that succeeded, unary or streamed (ExportLog hands over a
+        whole log), is an entry of the audit log."""
+        if caller.role is Role.OPERATOR and method not in _NOT_AUDITED:
+            self._record(caller.spiffe_id, method, "ok")
+
     def _refused(self, actor: str, method: str, refusal: RefusedError, started: float) -> None:
         """A refusal's audit entry and metrics (reason codes and methods only)."""
         self._record(actor, method, "refused", refusal.reason)
@@ -312,8 +318,7 @@ class AuthorizationInterceptor(grpc.ServerInterceptor):
             token = _caller.set(caller)
             try:
                 result = behavior(request, context)
-                if caller.role is Role.OPERATOR and method not in _NOT_AUDITED:
-                    self._record(actor, method, "ok")
+                self._record_success(caller, method)
                 metrics.RPC_DURATION.record(time.perf_counter() - started, timed)
                 return result
             except RefusedError as refusal:
@@ -329,6 +334,7 @@ class AuthorizationInterceptor(grpc.ServerInterceptor):
             token = _caller.set(caller)
             try:
                 yield from behavior(request, context)
+                self._record_success(caller, method)
                 metrics.RPC_DURATION.record(time.perf_counter() - started, timed)
             except RefusedError as refusal:
                 self._refused(caller.spiffe_id, method, refusal, started)

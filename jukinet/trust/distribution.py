@@ -14,7 +14,9 @@ receiver keeps what it had):
 3. (3) it holds at least one CA certificate, and every certificate is a CA.
 
 `verify_crls`: (1) the file parses; (2) each CRL is signed by a CA of the
-bundle being taken into use; (3) each CA of that bundle has one.
+bundle being taken into use; (3) each CA of that bundle has one; (4) none is
+older (a lower CRL number) than the one the receiver holds for its CA, so an
+upstream node cannot serve a list from before a revocation.
 Key documents are checked by sealing.keys.verify_document.
 """
 
@@ -105,10 +107,19 @@ def verify_bundle(
     return list(cas)
 
 
+def crl_number(crl: x509.CertificateRevocationList) -> int:
+    """A CRL's number; -1 for one without (older than any numbered one)."""
+    try:
+        return int(crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number)
+    except x509.ExtensionNotFound:
+        return -1
+
+
 def verify_crls(
-    crls_pem: bytes, cas: Iterable[x509.Certificate]
+    crls_pem: bytes, cas: Iterable[x509.Certificate], held_pem: bytes = b""
 ) -> list[x509.CertificateRevocationList]:
-    """The CRLs of `crls_pem` if each CA of `cas` has one, signed by it; (1)-(3) above."""
+    """The CRLs of `crls_pem` if each CA of `cas` has one, signed by it, none older than its
+    CA's of `held_pem` (what the receiver holds); (1)-(4) above."""
     try:
         crls = load_crls(crls_pem)  # (1)
     except ValueError:
@@ -123,4 +134,11 @@ def verify_crls(
         covered.add(crl.issuer.public_bytes())
     if covered != set(by_subject):  # (3)
         raise TrustMaterialError("a CA of the bundle has no revocation list")
+    try:
+        held = {crl.issuer.public_bytes(): crl_number(crl) for crl in load_crls(held_pem)}
+    except ValueError:
+        held = {}  # what is held does not parse: nothing to compare with (it is replaced)
+    for crl in crls:  # (4)
+        if crl_number(crl) < held.get(crl.issuer.public_bytes(), -1):
+            raise TrustMaterialError("a revocation list is older than the one held here")
     return crls

@@ -227,7 +227,12 @@ def build_crl(
     lifetime: dt.timedelta = CRL_LIFETIME,
     clock: Clock = SYSTEM,
 ) -> x509.CertificateRevocationList:
-    """A CRL of `issuer` listing `serials`, valid for `lifetime` (its nextUpdate)."""
+    """A CRL of `issuer` listing `serials`, valid for `lifetime` (its nextUpdate).
+
+    Its CRL number (RFC 5280 5.2.3) is its issue time in microseconds: every CRL the CA signs
+    has a higher one than the last, so a receiver can refuse one older than it holds
+    (trust/distribution.py). The CA's clock must not go back.
+    """
     now = clock.now()
     start = now - backdate(lifetime)
     builder = (
@@ -235,6 +240,7 @@ def build_crl(
         .issuer_name(issuer.certificate.subject)
         .last_update(start)
         .next_update(now + lifetime)
+        .add_extension(x509.CRLNumber(int(now.timestamp() * 1_000_000)), critical=False)
     )
     for serial in sorted(set(serials)):
         builder = builder.add_revoked_certificate(

@@ -8,20 +8,23 @@ import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import func, select
 
 from juki.v1 import consistency_service_pb2 as consistency_pb
 from jukinet.client import calls as clients
 from jukinet.core import clock
-from jukinet.core.config import Credentials, NodeConfig
 from jukinet.dev import localpg, synthetic
 from jukinet.dev.localnet import LocalNetwork
 from jukinet.runtime import backup
 from jukinet.sealing import backup_box
-from jukinet.sealing.backup_box import BackupError
+from jukinet.sealing.backup_box import BackupError, BackupSigner
+from jukinet.sealing.keys import ED25519
 from jukinet.storage import open_database
 from jukinet.storage.schema import audit_log
 from jukinet.transparency import tlog, verify
@@ -29,37 +32,77 @@ from jukinet.trust.audit import AuditLog
 from tests.helpers.cli import juki_net
 from tests.helpers.network import pending_outbox, running_network, versions, wait_for
 from tests.helpers.postgres import postgres_server
+from tests.helpers.sealing import make_world
+
+PREFECTURE = "spiffe://juki.example/prefecture/14"
 
 
-def _sealed(tmp_path: Path, data: bytes) -> tuple[bytes, Path]:
+def _signer() -> tuple[BackupSigner, Ed25519PublicKey]:
+    key = Ed25519PrivateKey.generate()
+    return BackupSigner("k1", ED25519, key.sign), key.public_key()
+
+
+def _sealed(tmp_path: Path, data: bytes) -> tuple[bytes, Path, Ed25519PublicKey]:
     public, private = backup_box.make_recipient(tmp_path / "custodian")
     out = io.BytesIO()
-    backup_box.seal(io.BytesIO(data), out, {"node": "test"}, public)
-    return out.getvalue(), private
+    signer, verifying = _signer()
+    backup_box.seal(io.BytesIO(data), out, {"node": "test"}, public, signer)
+    return out.getvalue(), private, verifying
 
 
-def _open(sealed: bytes, key: Path) -> bytes:
+def _open(sealed: bytes, key: Path, verifying: Ed25519PublicKey) -> bytes:
+    def verify(header: dict[str, Any], signed: bytes, signature: bytes) -> None:
+        assert header["signer_key_id"] == "k1"
+        try:
+            verifying.verify(signature, signed)
+        except InvalidSignature:
+            raise BackupError("not signed") from None
+
     out = io.BytesIO()
-    backup_box.open_sealed(io.BytesIO(sealed), out, key)
+    backup_box.open_sealed(io.BytesIO(sealed), out, key, verify)
     return out.getvalue()
 
 
-def test_a_sealed_backup_opens_only_whole_unaltered_and_with_its_key(tmp_path: Path) -> None:
+def test_a_sealed_backup_opens_only_whole_unaltered_signed_and_with_its_key(
+    tmp_path: Path,
+) -> None:
     data = random.Random(5).randbytes(backup_box.CHUNK * 2 + 12345)  # three chunks
-    sealed, key = _sealed(tmp_path, data)
-    assert _open(sealed, key) == data
+    sealed, key, verifying = _sealed(tmp_path, data)
+    assert _open(sealed, key, verifying) == data
     assert data[:4096] not in sealed
     assert oct((key.stat().st_mode) & 0o777) == "0o600"
-    cut_at_chunk = len(sealed) - (backup_box.CHUNK + 12345 + 16 + 4)  # the last chunk dropped
+    signature = 4 + 64
+    cut_at_chunk = len(sealed) - signature - (backup_box.CHUNK + 12345 + 16 + 4)
     tampered = bytearray(sealed)
     tampered[len(sealed) // 2] ^= 1
     header_changed = sealed.replace(b'"node": "test"', b'"node": "tess"')
-    for broken in (sealed[:-1], sealed[:cut_at_chunk], bytes(tampered), header_changed):
+    unsigned = sealed[:-signature]
+    for broken in (sealed[:-1], sealed[:cut_at_chunk], bytes(tampered), header_changed, unsigned):
         with pytest.raises(BackupError):
-            _open(broken, key)
-    _, other_key = _sealed(tmp_path / "other", b"x")
+            _open(broken, key, verifying)
+    _, other_key, _ = _sealed(tmp_path / "other", b"x")
     with pytest.raises(BackupError, match="another recipient"):
-        _open(sealed, other_key)
+        _open(sealed, other_key, verifying)
+    # Sealed with the custodian's public key by someone else: opens, but is not the node's.
+    forged, _, _ = _sealed(tmp_path, data)
+    with pytest.raises(BackupError, match="not signed"):
+        _open(forged, key, verifying)
+
+
+@pytest.mark.parametrize("field", ["header", "sealed key", "chunk", "signature"])
+def test_every_length_of_a_backup_is_bounded_before_it_is_read(tmp_path: Path, field: str) -> None:
+    sealed, key, verifying = _sealed(tmp_path, b"a small database")
+    # Where each length prefix stands: after MAGIC, then after each field in turn.
+    at = len(backup_box.MAGIC)
+    offsets = {}
+    for name in ("header", "sealed key", "chunk", "signature"):
+        offsets[name] = at
+        at += 4 + int.from_bytes(sealed[at : at + 4], "big")
+    assert at == len(sealed)
+    position = offsets[field]
+    huge = sealed[:position] + (2**32 - 1).to_bytes(4, "big") + sealed[position + 4 :]
+    with pytest.raises(BackupError, match="longer than any"):
+        _open(huge, key, verifying)
 
 
 @pytest.fixture(scope="module")
@@ -133,20 +176,6 @@ def test_backup_restore_into_a_fresh_node_then_the_consistency_check_finds_nothi
         assert (*kinds, found.different_version, found.different_content) == (0, 0, 0, 0)
 
 
-def _config(url: str, folder: Path) -> NodeConfig:
-    return NodeConfig(
-        name="prefecture-14",
-        spiffe_id="spiffe://juki.example/prefecture/14",
-        listen="127.0.0.1:0",
-        database_url=url,
-        credentials=Credentials(
-            cert_file=folder / "c", key_file=folder / "k", trust_bundle=folder / "b"
-        ),
-        keyring_file=folder / "keys.json",
-        key_directory=folder / "keys",
-    )
-
-
 def test_a_postgresql_node_is_backed_up_with_pg_dump_and_restored_with_pg_restore(
     tmp_path: Path,
 ) -> None:
@@ -159,13 +188,15 @@ def test_a_postgresql_node_is_backed_up_with_pg_dump_and_restored_with_pg_restor
         source.dispose()
         public, private = backup_box.make_recipient(tmp_path / "custodian")
         out = tmp_path / "pg.backup"
-        header = backup.take(_config(source_url, tmp_path), public, out, clock.SYSTEM.now())
+        world = make_world(tmp_path / "world", (PREFECTURE,))
+        source_config = world.node_config(PREFECTURE, source_url)
+        header = backup.take(source_config, public, out, clock.SYSTEM.now())
         assert header["database"] == "postgresql"
-        fresh_url = localpg.create_database(server, "fresh")
-        backup.restore(_config(fresh_url, tmp_path), out, private)
+        fresh = world.node_config(PREFECTURE, localpg.create_database(server, "fresh"))
+        backup.restore(fresh, out, private)
         with pytest.raises(BackupError, match="already holds data"):
-            backup.restore(_config(fresh_url, tmp_path), out, private)
-        restored = open_database(fresh_url)
+            backup.restore(fresh, out, private)
+        restored = open_database(fresh.database_url)
         with restored.reading() as conn:
             assert verify.rows_against_leaves(conn, tlog.AUDIT) == []
             assert conn.execute(select(func.count()).select_from(audit_log)).scalar_one() == 1

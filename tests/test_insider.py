@@ -17,6 +17,7 @@ import datetime as dt
 import random
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,12 @@ from jukinet.core.identity import Identity
 from jukinet.dev import synthetic
 from jukinet.dev.localnet import LocalNetwork
 from jukinet.records import residents
+from jukinet.runtime import backup
 from jukinet.runtime.trust_refresh import TrustFiles, TrustRefresher, read_folder
+from jukinet.sealing import backup_box
+from jukinet.sealing.backup_box import BackupError
 from jukinet.sealing.keys import NodeKeyring, new_entries, sign_document
+from jukinet.storage import open_database
 from jukinet.storage.schema import (
     change_notices,
     fuhyo_versions,
@@ -52,6 +57,7 @@ from jukinet.trust.pki import load_crls
 from tests.helpers.cli import ROOT, juki_net
 from tests.helpers.insider import Insider
 from tests.helpers.network import node_db, running_network, versions, wait_for
+from tests.helpers.sealing import make_world
 
 PASSPORT = "organ-14-passport-centre"
 NODE = "spiffe://juki.example/prefecture/14"
@@ -588,3 +594,36 @@ def test_an_upstream_node_cannot_bring_back_a_retired_key(tmp_path: Path) -> Non
     assert TrustRefresher(below, serving(old), interval_s=60, clock=SYSTEM).refresh() == []
     (held,) = below.key_directory.glob("*.keydoc")
     assert held.read_bytes() == new.SerializeToString()
+
+
+def test_a_backup_made_with_the_custodians_public_key_alone_is_not_restored(
+    tmp_path: Path,
+) -> None:
+    # The custodian's public key sits on every node's host. cs-141003's operator, with its own
+    # folder, makes a "backup of prefecture-14" (its own planted database, its own signing key
+    # under prefecture-14's name): the restore into a fresh prefecture-14 refuses it, and
+    # prefecture-14's own backup restores.
+    cs, prefecture = "spiffe://juki.example/cs/141003", NODE
+    world = make_world(tmp_path / "world", (cs, prefecture))
+    public, private = backup_box.make_recipient(tmp_path / "custodian")
+    planted = f"sqlite:///{tmp_path / 'planted.db'}"
+    open_database(planted).dispose()
+    forger = replace(world.node_config(cs, planted), spiffe_id=prefecture)
+    backup.take(forger, public, tmp_path / "forged.backup", SYSTEM.now())
+    # …and once more naming prefecture-14's own signing key, signed with cs-141003's.
+    victims = {e.use: e.key_id for e in world.rings[prefecture].entries}
+    renamed = [replace(e, key_id=victims[e.use]) for e in world.rings[cs].entries]
+    borrowed = NodeKeyring.create(tmp_path / "borrowed.json", renamed)
+    forger = replace(forger, keyring_file=borrowed.path)
+    backup.take(forger, public, tmp_path / "forged-as-its-key.backup", SYSTEM.now())
+    fresh = world.node_config(prefecture, f"sqlite:///{tmp_path / 'fresh.db'}")
+    for forged, why in (
+        ("forged.backup", "not signed by a key of this node's key document"),
+        ("forged-as-its-key.backup", "signature does not verify"),
+    ):
+        with pytest.raises(BackupError, match=why):
+            backup.restore(fresh, tmp_path / forged, private)
+    assert not (tmp_path / "fresh.db").exists()
+    own = world.node_config(prefecture, planted)
+    backup.take(own, public, tmp_path / "own.backup", SYSTEM.now())
+    assert backup.restore(fresh, tmp_path / "own.backup", private)["spiffe_id"] == prefecture

@@ -3,11 +3,14 @@
 `take` snapshots the node's database while it runs — SQLite's online backup
 API (a consistent copy, page by page, beside the writers), or `pg_dump` for
 PostgreSQL (one repeatable-read snapshot) — and seals it to the backup
-custodian's recipient key (sealing/backup_box.py): the node's operators can
-make backups but not read them. `restore` opens one with the custodian's
-private key into a node whose database is still empty, and only for the
-identity it was taken of; the node then migrates it to its schema on start,
-and a consistency check with its neighbours shows what changed since.
+custodian's recipient key (sealing/backup_box.py), signed with the node's
+current signing key: the node's operators can make backups but not read them,
+and nobody else can make one. `restore` opens one with the custodian's private
+key into a node whose database is still empty, only for the identity it was
+taken of, and only if the signature verifies with a signing key that node's
+CA-signed key document lists for the time it was taken (the node's key
+directory); the node then migrates it to its schema on start, and a
+consistency check with its neighbours shows what changed since.
 """
 
 from __future__ import annotations
@@ -21,12 +24,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from google.protobuf.message import DecodeError
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 
 from jukinet.core.config import NodeConfig
 from jukinet.sealing import backup_box
-from jukinet.sealing.backup_box import BackupError
+from jukinet.sealing.backup_box import BackupError, BackupSigner, Verify
+from jukinet.sealing.key_directory import KeyDirectory
+from jukinet.sealing.keys import KeyTrustError, NodeKeyring, signing_public_key
 from jukinet.storage import postgres_bin
 
 
@@ -66,8 +73,38 @@ def _snapshot(url: str, into: Path) -> str:
     return "postgresql"
 
 
+def _signer(config: NodeConfig) -> BackupSigner:
+    """The node's current signing key (the one its envelopes are signed with)."""
+    try:
+        entry, private = NodeKeyring(config.keyring_file).current_signing_key()
+    except (OSError, ValueError, KeyTrustError) as error:
+        kind = type(error).__name__
+        raise BackupError(f"the node's signing key is not usable ({kind})") from None
+    return BackupSigner(entry.key_id, entry.algorithm, private.sign)
+
+
+def _verifier(config: NodeConfig) -> Verify:
+    """Checks a backup's signature with the key the node's key document lists."""
+
+    def verify(header: dict[str, Any], signed: bytes, signature: bytes) -> None:
+        try:
+            taken_at = dt.datetime.fromisoformat(str(header.get("taken_at")))
+            directory = KeyDirectory(config.key_directory, config.credentials.trust_bundle)
+            key_id = str(header.get("signer_key_id"))
+            key = directory.signing_key(config.spiffe_id, key_id, taken_at)
+            if key is None or key.signature_algorithm != header.get("signature_algorithm"):
+                raise BackupError("the backup is not signed by a key of this node's key document")
+            signing_public_key(key.signature_algorithm, key.public_key).verify(signature, signed)
+        except (InvalidSignature, KeyTrustError, DecodeError, ValueError, TypeError, OSError):
+            raise BackupError("the backup's signature does not verify: not this node's") from None
+
+    return verify
+
+
 def take(config: NodeConfig, recipient: Path, out: Path, now: dt.datetime) -> dict[str, Any]:
-    """Seal a snapshot of the node's database to `recipient` into `out`; the file's header."""
+    """Seal a snapshot of the node's database to `recipient` into `out`, signed by the node;
+    the file's header."""
+    signer = _signer(config)
     with tempfile.TemporaryDirectory() as folder:
         snapshot = Path(folder) / "snapshot"
         kind = _snapshot(config.database_url, snapshot)
@@ -80,7 +117,7 @@ def take(config: NodeConfig, recipient: Path, out: Path, now: dt.datetime) -> di
         }
         partial = out.with_name(f".{out.name}.partial")
         with snapshot.open("rb") as source, partial.open("wb") as sink:
-            backup_box.seal(source, sink, header, recipient)
+            backup_box.seal(source, sink, header, recipient, signer)
         os.replace(partial, out)
     with out.open("rb") as written:
         return backup_box.read_header(written)[0]
@@ -109,7 +146,7 @@ def restore(config: NodeConfig, backup: Path, key: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         snapshot = Path(folder) / "snapshot"
         with backup.open("rb") as source, snapshot.open("wb") as sink:
-            backup_box.open_sealed(source, sink, key)
+            backup_box.open_sealed(source, sink, key, _verifier(config))
         path = _sqlite_path(config.database_url)
         if path is not None:
             if header.get("database") != "sqlite":

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jukinet.core import clock
+from jukinet.core.config import Credentials, NodeConfig
 from jukinet.sealing.envelope import Sealer
 from jukinet.sealing.key_directory import KeyDirectory, publish
 from jukinet.sealing.keys import NodeKeyring, new_entries, sign_document
@@ -47,6 +48,22 @@ class World:
 
     def sealer(self, spiffe_id: str) -> Sealer:
         return Sealer(spiffe_id, self.rings[spiffe_id], self.directory())
+
+    def node_config(self, spiffe_id: str, database_url: str) -> NodeConfig:
+        """A node's config for what works offline on its folder (backups): its keyring, this
+        world's key directory and bundle, and `database_url`."""
+        files = self.tmp / "tls"
+        return NodeConfig(
+            name=spiffe_id.rsplit("/", 2)[-2] + "-" + spiffe_id.rsplit("/", 1)[-1],
+            spiffe_id=spiffe_id,
+            listen="127.0.0.1:0",
+            database_url=database_url,
+            credentials=Credentials(
+                cert_file=files / "c", key_file=files / "k", trust_bundle=self.tmp / "bundle.pem"
+            ),
+            keyring_file=self.rings[spiffe_id].path,
+            key_directory=self.key_dir,
+        )
 
 
 def make_world(tmp_path: Path, nodes: tuple[str, ...]) -> World:

@@ -73,6 +73,8 @@ CLIENTS = {
     "register-141003": f"{DOMAIN}/register/141003",
     "operator": f"{DOMAIN}/operator/14/admin-1",
     "operator-2": f"{DOMAIN}/operator/14/admin-2",
+    # A third administrator: the operator's own grant is approved by neither it nor its granter.
+    "operator-3": f"{DOMAIN}/operator/14/admin-3",
     "organ-14-tax-office": f"{DOMAIN}/organ/14/tax-office",
 }
 REFRESH_S = "1"
@@ -155,7 +157,7 @@ def _provision(w: Walkthrough) -> None:
     )  # fmt: skip
     w.juki(
         "ca", "pki", "sign", "--pki-dir", str(ca / "pki"), "--csr", str(ca / "service/node.csr"),
-        "--expect", f"{DOMAIN}/ca", "--out", str(ca / "service/node.crt"),
+        "--expect", f"{DOMAIN}/ca", "--out", str(ca / "service/node.crt"), "--yes",
     )  # fmt: skip
     for name, (role, code, hops) in NODES.items():
         folder = w.root / name
@@ -170,12 +172,14 @@ def _provision(w: Walkthrough) -> None:
             "--signing-service", signing, "--bundle", str(w.root / "inbox" / name / "bundle.pem"),
             "--trust-refresh-s", REFRESH_S, "--renewal-check-s", CHECK_S, *options,
             "--administrator", CLIENTS["operator"], "--administrator", CLIENTS["operator-2"],
+            "--administrator", CLIENTS["operator-3"],
         )  # fmt: skip
         inbox = ca / "inbox" / name
         _handover(folder / "node.csr", inbox / "node.csr")
         w.juki(
             "ca", "pki", "sign", "--pki-dir", str(ca / "pki"), "--csr", str(inbox / "node.csr"),
             "--expect", _spiffe_id(name), "--out", str(inbox / "node.crt"), "--hours", "24",
+            "--yes",
         )  # fmt: skip
         _sign_keys(w, name)
         _handover(inbox / "node.crt", folder / "node.crt")
@@ -187,7 +191,7 @@ def _provision(w: Walkthrough) -> None:
         w.juki(
             "ca", "pki", "sign", "--pki-dir", str(ca / "pki"),
             "--csr", str(ca / "inbox" / f"{stem}.csr"), "--expect", spiffe_id,
-            "--out", str(clients / f"{stem}.crt"), "--hours", CLIENT_HOURS,
+            "--out", str(clients / f"{stem}.crt"), "--hours", CLIENT_HOURS, "--yes",
         )  # fmt: skip
     _handover(bundle, clients / "bundle.pem")
     configs = [a for name in NODES for a in ("--config", str(w.root / name / "config.toml"))]
@@ -264,7 +268,7 @@ def _status_granted(w: Walkthrough, granted: set[str]) -> bool:
             return False
         w.juki(
             "clients", "access", "approve", "--network", w.network(), "--node", name,
-            "--grant", done.stdout.split()[0], "--as", "operator",
+            "--grant", done.stdout.split()[0], "--as", "operator-3",
         )  # fmt: skip
         granted.add(name)
     return True

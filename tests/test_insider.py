@@ -23,6 +23,7 @@ from typing import Any
 
 import grpc
 import pytest
+from cryptography.hazmat.primitives import serialization
 from sqlalchemy import insert, select, update
 
 from juki.v1 import change_notice_service_pb2 as notice_pb
@@ -31,10 +32,11 @@ from juki.v1 import common_pb2 as pb
 from juki.v1 import cs_service_pb2, cs_service_pb2_grpc
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from jukinet.ca.folder import CaFolder
+from jukinet.ca.signing import Signer
 from jukinet.client import access
 from jukinet.client import calls as clients
 from jukinet.core.clock import SYSTEM
-from jukinet.core.errors import error_info
+from jukinet.core.errors import RefusedError, error_info
 from jukinet.core.identity import Identity
 from jukinet.dev import synthetic
 from jukinet.dev.localnet import LocalNetwork
@@ -52,6 +54,7 @@ from jukinet.storage.schema import (
     resident_versions,
 )
 from jukinet.storage.version_state import VersionState
+from jukinet.trust import pki
 from jukinet.trust.distribution import TrustMaterialError
 from jukinet.trust.pki import load_crls
 from tests.helpers.cli import ROOT, juki_net
@@ -627,3 +630,61 @@ def test_a_backup_made_with_the_custodians_public_key_alone_is_not_restored(
     own = world.node_config(prefecture, planted)
     backup.take(own, public, tmp_path / "own.backup", SYSTEM.now())
     assert backup.restore(fresh, tmp_path / "own.backup", private)["spiffe_id"] == prefecture
+
+
+CS_141003 = Identity.parse("spiffe://juki.example/cs/141003")
+
+
+def _request_pem(identity: Identity, **names: Any) -> bytes:
+    csr = pki.request(pki.new_key(), identity, **names)
+    return csr.public_bytes(serialization.Encoding.PEM)
+
+
+def test_a_thief_who_renewed_a_stolen_certificate_is_evicted_with_the_identity(
+    tmp_path: Path,
+) -> None:
+    # Whoever steals cs-141003's key renews at the signing service and holds a serial the
+    # operator never saw. Revoking the identity revokes it too, and refuses further renewals
+    # until the operator signs a new request for cs-141003.
+    ca = CaFolder(tmp_path / "pki")
+    ca.ensure_ca()
+    signer = Signer(ca)
+    day = dt.timedelta(hours=24)
+    first = signer.sign(
+        signer.read_request(_request_pem(CS_141003), expect=CS_141003, lifetime=day)
+    )
+    stolen = signer.renew(_request_pem(CS_141003), CS_141003, parent=first.serial_number)
+    assert [e.parent for e in ca.ledger.entries()] == [None, first.serial_number]
+    done = juki_net("pki", "revoke", "--pki-dir", str(ca.dir), "--identity", CS_141003.spiffe_id)
+    assert done.returncode == 0, done.stderr
+    (crl,) = load_crls(ca.crl.read_bytes())
+    for cert in (first, stolen):
+        assert crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None
+    with pytest.raises(RefusedError) as refused:
+        signer.renew(_request_pem(CS_141003), CS_141003, parent=stolen.serial_number)
+    assert refused.value.reason == "IDENTITY_NOT_APPROVED"
+    # Re-admitted by the operator with a new request from the node's operator: a new, good one.
+    again = signer.sign(
+        signer.read_request(_request_pem(CS_141003), expect=CS_141003, lifetime=day)
+    )
+    (crl,) = load_crls(ca.crl.read_bytes())
+    assert crl.get_revoked_certificate_by_serial_number(again.serial_number) is None
+
+
+def test_a_request_asking_for_another_nodes_dns_name_is_not_given_it(tmp_path: Path) -> None:
+    # A CS's request asks for national's DNS name, which clients check servers by. `pki sign`
+    # shows the operator what it would sign, signs only with --yes, and issues the CS's own
+    # derived name only.
+    ca = CaFolder(tmp_path / "pki")
+    ca.ensure_ca()
+    csr = tmp_path / "cs.csr"
+    csr.write_bytes(_request_pem(CS_141003, dns_names=["national.juki.example"]))
+    out = tmp_path / "cs.crt"
+    sign = ("pki", "sign", "--pki-dir", str(ca.dir), "--csr", str(csr), "--out", str(out))
+    unconfirmed = juki_net(*sign, "--expect", CS_141003.spiffe_id)
+    assert unconfirmed.returncode == 2 and "add --yes" in unconfirmed.stderr
+    assert "not issued:   national.juki.example" in unconfirmed.stdout
+    assert not out.exists()
+    done = juki_net(*sign, "--expect", CS_141003.spiffe_id, "--yes")
+    assert done.returncode == 0, done.stderr
+    assert pki.names_of(pki.load_certificate(out)) == (["cs-141003.juki.example"], [])

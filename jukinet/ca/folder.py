@@ -9,6 +9,7 @@ Files in ``DIR/pki/``::
     revoked.json              serials revoked so far, by CA fingerprint
     settings.json             the CRLs' lifetime (`init-ca --crl-hours`)
     approved.json             identities whose requests the operator signed (signing.py)
+    issued.jsonl              every certificate issued, renewals with their parent (ledger.py)
     retired/                  CAs rolled out of service
     published/                what every node's trust material comes from (`publish`):
         bundle.signed         the bundle, signed by every CA it holds (trust/distribution.py)
@@ -29,6 +30,7 @@ from pathlib import Path
 
 from cryptography import x509
 
+from jukinet.ca.ledger import IssuedLedger, LedgerError
 from jukinet.core.clock import SYSTEM, Clock
 from jukinet.core.errors import JukiError
 from jukinet.core.identity import Identity
@@ -51,6 +53,11 @@ class CaFolder:
     def __init__(self, directory: Path, *, clock: Clock = SYSTEM) -> None:
         self.dir = directory
         self.clock = clock
+
+    @property
+    def ledger(self) -> IssuedLedger:
+        """Every certificate this CA folder issued (what revoking an identity revokes)."""
+        return IssuedLedger(self.dir / "issued.jsonl")
 
     @property
     def published(self) -> Path:
@@ -155,15 +162,18 @@ class CaFolder:
         dns_names: Iterable[str] = (),
         ip_addresses: Iterable[str] = (),
     ) -> tuple[Path, Path]:
-        """Issue (or renew: new key, atomically beside the old) a certificate from the signer."""
+        """Issue (or renew: new key, atomically beside the old) a certificate from the signer,
+        recorded in the ledger first."""
+        signer = self.signer()
         cert, key = pki.issue(
-            self.signer(),
+            signer,
             identity,
             lifetime=lifetime,
             dns_names=list(dns_names),
             ip_addresses=list(ip_addresses),
             clock=self.clock,
         )
+        self.ledger.record(cert, signer.certificate)
         return pki.write_pair(out, stem, cert, key)
 
     def revoke(self, cert_path: Path) -> int:
@@ -172,11 +182,30 @@ class CaFolder:
         issuer = next((i for i in self.trusted() if _issued_by(cert, i)), None)
         if issuer is None:
             raise PkiError(f"{cert_path}: not issued by a CA of {self.dir}")
+        self._revoke({fingerprint(issuer.certificate): [int(cert.serial_number)]})
+        return int(cert.serial_number)
+
+    def revoke_identity(self, identity: Identity) -> list[int]:
+        """Revoke every certificate the ledger holds for `identity` that has not expired
+        (renewals a thief made included) and publish new CRLs; the serials revoked."""
+        try:
+            found = self.ledger.unexpired(identity.spiffe_id, self.clock.now())
+        except LedgerError as damaged:
+            raise PkiError(str(damaged)) from None
+        by_issuer: dict[str, list[int]] = {}
+        for entry in found:
+            by_issuer.setdefault(entry.issuer, []).append(entry.serial)
+        self._revoke(by_issuer)
+        return sorted(entry.serial for entry in found)
+
+    def _revoke(self, serials: dict[str, list[int]]) -> None:
+        """Add serials (by issuing CA's fingerprint) to revoked.json, and re-sign the CRLs."""
         revoked = self._revoked()
-        revoked.setdefault(fingerprint(issuer.certificate), []).append(cert.serial_number)
+        for issuer, listed in serials.items():
+            held = revoked.setdefault(issuer, [])
+            held.extend(s for s in listed if s not in held)
         pki.write_atomic(self.dir / "revoked.json", json.dumps(revoked).encode())
         self.write_crls()
-        return int(cert.serial_number)
 
     def begin_rollover(self) -> None:
         """Make the next CA and trust it beside the current one."""

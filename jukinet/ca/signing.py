@@ -2,9 +2,13 @@
 
 A node makes its own keys on its own machine and sends only requests (`juki-net
 node init`). The CA operator signs a node's first request after checking it
-names the identity the operator expects (`sign_request`): the certificate gets
-the DNS name peers check (derived from the identity), and the identity, its
-names and lifetime are recorded as approved. From then on the node renews
+names the identity the operator expects and reading what will be signed
+(`read_request`, then `sign`): the certificate gets the DNS names derived from
+the identity by one rule (trust/tls.py `certificate_dns_names`: a node's name
+its peers check, none for a client), never the names the request asks for, and
+the identity, its names and lifetime are recorded as approved. Every
+certificate signed is recorded in the CA's ledger (ca/ledger.py), so revoking an
+identity (`evict`) revokes its renewals too. From then on the node renews
 itself (`renew`, behind the signing service's CertificateService): a request
 for the calling certificate's own identity is signed with the approved names
 and lifetime, whatever names the request asks for. A node's key-document
@@ -42,6 +46,16 @@ class Approval:
     lifetime_s: float
 
 
+@dataclass(frozen=True)
+class FirstRequest:
+    """A node's or client's first request, read and checked, as the operator signs it."""
+
+    identity: Identity
+    public_key: ec.EllipticCurvePublicKey
+    approval: Approval  # what the certificate will carry, and its renewals
+    ignored_dns_names: tuple[str, ...]  # asked for, never issued (names derive from identity)
+
+
 def _public_key(csr: x509.CertificateSigningRequest) -> ec.EllipticCurvePublicKey:
     key = csr.public_key()
     if not isinstance(key, ec.EllipticCurvePublicKey):
@@ -71,42 +85,49 @@ class Signer:
             for spiffe_id, a in raw.items()
         }
 
-    def _approve(self, approval: Approval) -> None:
-        approvals = self.approvals() | {approval.spiffe_id: approval}
+    def _save(self, approvals: dict[str, Approval]) -> None:
         data = {k: asdict(v) | {"spiffe_id": k} for k, v in approvals.items()}
         pki.write_atomic(self._approvals_file, json.dumps(data, indent=1).encode())
 
-    def sign_request(
+    def read_request(
         self, csr_pem: bytes, *, expect: Identity, lifetime: dt.timedelta
-    ) -> x509.Certificate:
-        """The operator's signature on a first request; PkiError if it is not `expect`'s.
-
-        The identity, its names (the derived DNS name added) and `lifetime` are
-        approved for the node's later renewals.
-        """
+    ) -> FirstRequest:
+        """A first request as the operator is shown it before signing (`pki sign`); PkiError
+        if it is not `expect`'s. Its DNS names are the identity's derived ones, whatever it
+        asks for (a CS must not get national's name); its IP addresses are as asked, shown."""
         try:
             csr = pki.load_request(csr_pem)
-            spiffe_id, dns_names, ip_addresses = pki.requested_names(csr)
+            spiffe_id, asked_dns, ip_addresses = pki.requested_names(csr)
             identity = Identity.parse(spiffe_id)
             public_key = _public_key(csr)
         except (ValueError, IdentityError) as error:
             raise PkiError(f"not a request juki-net can sign: {error}") from None
         if identity != expect:
             raise PkiError(f"the request is for {identity}, not the expected {expect}")
+        dns_names = tuple(certificate_dns_names(identity))
         approval = Approval(
-            identity.spiffe_id,
-            tuple(certificate_dns_names(identity, dns_names)),
-            tuple(ip_addresses),
-            lifetime.total_seconds(),
+            identity.spiffe_id, dns_names, tuple(ip_addresses), lifetime.total_seconds()
         )
-        self._approve(approval)
-        return self._certify(identity, public_key, approval)
+        ignored = tuple(name for name in asked_dns if name not in dns_names)
+        return FirstRequest(identity, public_key, approval, ignored)
+
+    def sign(self, request: FirstRequest) -> x509.Certificate:
+        """The operator's signature on a first request (read with `read_request`): its
+        identity, names and lifetime are approved for the node's later renewals."""
+        self._save(self.approvals() | {request.identity.spiffe_id: request.approval})
+        return self._certify(request.identity, request.public_key, request.approval)
 
     def _certify(
-        self, identity: Identity, public_key: ec.EllipticCurvePublicKey, approval: Approval
+        self,
+        identity: Identity,
+        public_key: ec.EllipticCurvePublicKey,
+        approval: Approval,
+        parent: int | None = None,
     ) -> x509.Certificate:
-        return pki.certify(
-            self.folder.signer(),
+        """Sign, and record in the CA's ledger before the certificate leaves (ca/ledger.py)."""
+        signer = self.folder.signer()
+        cert = pki.certify(
+            signer,
             identity,
             public_key,
             lifetime=dt.timedelta(seconds=approval.lifetime_s),
@@ -114,9 +135,21 @@ class Signer:
             ip_addresses=approval.ip_addresses,
             clock=self.folder.clock,
         )
+        self.folder.ledger.record(cert, signer.certificate, parent)
+        return cert
 
-    def renew(self, csr_pem: bytes, caller: Identity) -> x509.Certificate:
-        """A new certificate for `caller`'s own identity (the signing service's one check)."""
+    def evict(self, identity: Identity) -> list[int]:
+        """Revoke every unexpired certificate of `identity` (ca/ledger.py) and withdraw its
+        approval: its renewals are refused (IDENTITY_NOT_APPROVED) until the operator signs a
+        new request for it. The serials revoked."""
+        self._save({k: v for k, v in self.approvals().items() if k != identity.spiffe_id})
+        return self.folder.revoke_identity(identity)
+
+    def renew(
+        self, csr_pem: bytes, caller: Identity, parent: int | None = None
+    ) -> x509.Certificate:
+        """A new certificate for `caller`'s own identity (the signing service's one check);
+        `parent`: the serial of the certificate it called with (the ledger's link)."""
         try:
             csr = pki.load_request(csr_pem)
             spiffe_id, _, _ = pki.requested_names(csr)
@@ -128,7 +161,7 @@ class Signer:
         approval = self.approvals().get(caller.spiffe_id)
         if approval is None:
             raise RefusedError(Reason.IDENTITY_NOT_APPROVED)
-        return self._certify(caller, public_key, approval)
+        return self._certify(caller, public_key, approval, parent)
 
     def sign_key_document(self, request: bytes, *, expect: Identity) -> Path:
         """Sign a node's key-document request and publish it; the published file."""

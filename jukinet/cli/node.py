@@ -121,13 +121,12 @@ def cmd_init(args: argparse.Namespace) -> int:
         SIGNING_SERVICE: _hop(identity, SIGNING_SERVICE, args.signing_service),
         WITNESS_HOP: _witness_hop(identity, args.witness_hop, args.witness_prefecture),
     }
-    names = [a for a in args.advertise if not _is_ip(a)]
     ips = [a for a in args.advertise if _is_ip(a)]
     folder.mkdir(parents=True, exist_ok=True)
     key = pki.new_key()
     pki.write_private_key(folder / KEY, key)
     csr = pki.request(
-        key, identity, dns_names=tls.certificate_dns_names(identity, names), ip_addresses=ips
+        key, identity, dns_names=tls.certificate_dns_names(identity), ip_addresses=ips
     )
     pki.write_atomic(folder / CSR, csr.public_bytes(serialization.Encoding.PEM))
     ring = NodeKeyring.create(folder / KEYRING, new_entries(clock.SYSTEM.now()))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
+import sys
 from pathlib import Path
 
 from cryptography import x509
@@ -18,20 +18,10 @@ from jukinet.ca.folder import CaFolder
 from jukinet.ca.signing import Signer
 from jukinet.cli.errors import UsageError, read_bytes
 from jukinet.cli.parsing import Subcommands, add_network, command, group, load_network
+from jukinet.cli.pki_inspect import certificate, cmd_inspect
 from jukinet.client import renewal
-from jukinet.core import clock
 from jukinet.core.identity import Identity, IdentityError
-from jukinet.sealing import keys
 from jukinet.trust import pki, tls
-from jukinet.trust.revocation import RevocationList
-
-
-def _certificate(path: Path) -> x509.Certificate:
-    """A PEM certificate file; UsageError if it is not one."""
-    try:
-        return pki.load_certificate(path)
-    except ValueError:
-        raise UsageError(f"{path}: not a PEM certificate") from None
 
 
 def _identity(spiffe_id: str) -> Identity:
@@ -67,7 +57,7 @@ def cmd_issue(args: argparse.Namespace) -> int:
 
 def cmd_renew(args: argparse.Namespace) -> int:
     """New key and certificate for the same identity, names and lifetime, beside the old."""
-    old = _certificate(args.cert)
+    old = certificate(args.cert)
     dns_names, ip_addresses = pki.names_of(old)
     try:
         identity = Identity.parse(pki.spiffe_id_of(old))
@@ -86,8 +76,18 @@ def cmd_renew(args: argparse.Namespace) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
-    """Revoke a certificate and publish the CRLs."""
-    _certificate(args.cert)
+    """Revoke a certificate, or every certificate of an identity (evicting it), and publish
+    the CRLs."""
+    if args.identity is not None:
+        identity = _identity(args.identity)
+        serials = Signer(CaFolder(args.pki_dir)).evict(identity)
+        listed = ", ".join(f"{serial:x}" for serial in serials) or "none unexpired"
+        print(
+            f"revoked every certificate of {identity} ({listed}); its renewals are refused "
+            "until you sign a new request for it"
+        )
+        return 0
+    certificate(args.cert)
     serial = CaFolder(args.pki_dir).revoke(args.cert)
     print(f"revoked serial {serial:x}; {args.pki_dir / 'crl.pem'} updated")
     return 0
@@ -129,11 +129,23 @@ def cmd_request(args: argparse.Namespace) -> int:
 
 
 def cmd_sign(args: argparse.Namespace) -> int:
-    """Sign a PKCS#10 request for the identity the operator expects (and approve it)."""
+    """Show what a PKCS#10 request for the identity the operator expects would be signed as;
+    sign it (and approve its renewals) with --yes, or on a yes typed at a terminal."""
     expect = _identity(args.expect)
-    cert = Signer(CaFolder(args.pki_dir)).sign_request(
+    signer = Signer(CaFolder(args.pki_dir))
+    request = signer.read_request(
         read_bytes(args.csr), expect=expect, lifetime=dt.timedelta(hours=args.hours)
     )
+    approval = request.approval
+    print(f"to sign: {expect} for {args.hours:g} h")
+    print(f"  DNS names:    {', '.join(approval.dns_names) or 'none'}")
+    print(f"  IP addresses: {', '.join(approval.ip_addresses) or 'none'}")
+    if request.ignored_dns_names:
+        ignored = ", ".join(request.ignored_dns_names)
+        print(f"  not issued:   {ignored} (asked for; DNS names derive from the identity)")
+    if not args.yes and not (sys.stdin.isatty() and input("sign? [y/N] ").strip() == "y"):
+        raise UsageError("not signed: read what it would sign above, then add --yes")
+    cert = signer.sign(request)
     pki.write_atomic(args.out, pki.pem(cert))
     dns_names, ips = pki.names_of(cert)
     print(
@@ -158,48 +170,6 @@ def cmd_publish(args: argparse.Namespace) -> int:
     folder.write_bundle()
     folder.write_crls()
     print(f"published to {folder.published}")
-    return 0
-
-
-def describe_certificate(
-    path: Path, bundle: Path | None = None, crl: Path | None = None
-) -> dict[str, str]:
-    """What an operator needs to know about a certificate file (its chain and revocation,
-    given a bundle; the CRL file defaults to crl.pem beside the bundle)."""
-    cert = _certificate(path)
-    left = cert.not_valid_after_utc - clock.SYSTEM.now()
-    try:
-        holder = "(CA)" if pki.is_ca(cert) else pki.spiffe_id_of(cert)
-    except (ValueError, x509.ExtensionNotFound):
-        holder = "(none)"
-    facts = {
-        "spiffe_id": holder,
-        "subject": cert.subject.rfc4514_string(),
-        "issuer": cert.issuer.rfc4514_string(),
-        "serial": f"{cert.serial_number:x}",
-        "not_before": cert.not_valid_before_utc.isoformat(),
-        "not_after": cert.not_valid_after_utc.isoformat(),
-        "seconds_left": str(int(left.total_seconds())),
-        "status": "EXPIRED" if left.total_seconds() <= 0 else "valid",
-    }
-    if bundle is None:
-        return facts
-    try:
-        chain = pki.issuing_ca(cert, keys.load_bundle(bundle))
-    except ValueError:
-        raise UsageError(f"{bundle}: not a PEM trust bundle") from None
-    facts["chains_to_bundle"] = "yes" if chain is not None else "NO"
-    if chain is not None:
-        facts["issuer_fingerprint"] = pki.fingerprint(chain)
-    crl = crl or bundle.with_name("crl.pem")
-    if crl.exists() and RevocationList(crl, bundle).is_listed(cert):
-        facts["status"] = "REVOKED"
-    return facts
-
-
-def cmd_inspect(args: argparse.Namespace) -> int:
-    """Print a certificate's identity, serial, validity, chain and revocation as JSON."""
-    print(json.dumps(describe_certificate(args.file, args.bundle, args.crl), indent=2))
     return 0
 
 
@@ -270,19 +240,29 @@ def add_commands(sub: Subcommands) -> None:
     )
     issue.add_argument("--dns", action="append", default=[], help="another DNS name (repeatable)")
     issue.add_argument("--ip", action="append", default=[], help="an IP address (repeatable)")
-    for verb, func, summary in (
-        ("renew", cmd_renew, "new key and certificate for a certificate's identity and names"),
-        ("revoke", cmd_revoke, "revoke a certificate (every node refuses it from its next call)"),
-    ):
-        p = command(
-            pki_sub,
-            verb,
-            summary=summary,
-            example=f"juki-net pki {verb} --pki-dir pki --cert certs/cs-141003.crt",
-            func=func,
-        )
-        _add_pki_dir(p)
-        p.add_argument("--cert", type=Path, required=True, help="the certificate file")
+    renew = command(
+        pki_sub,
+        "renew",
+        summary="new key and certificate for a certificate's identity and names",
+        example="juki-net pki renew --pki-dir pki --cert certs/cs-141003.crt",
+        func=cmd_renew,
+    )
+    _add_pki_dir(renew)
+    renew.add_argument("--cert", type=Path, required=True, help="the certificate file")
+    revoke = command(
+        pki_sub,
+        "revoke",
+        summary="revoke a certificate, or every certificate of an identity (every node refuses "
+        "them from its next call)",
+        details="--identity also revokes the renewals someone holding a stolen key made, and "
+        "refuses the identity's renewals until you sign a new request for it.",
+        example="juki-net pki revoke --pki-dir pki --cert certs/cs-141003.crt",
+        func=cmd_revoke,
+    )
+    _add_pki_dir(revoke)
+    which = revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("--cert", type=Path, help="the certificate file")
+    which.add_argument("--identity", help="a SPIFFE ID: every certificate issued to it")
     crl = command(
         pki_sub,
         "crl",
@@ -324,9 +304,10 @@ def add_commands(sub: Subcommands) -> None:
         pki_sub,
         "sign",
         summary="sign a PKCS#10 request for the identity you expect, and approve its renewals",
-        details="A node's certificate also gets the DNS name its peers check.",
+        details="Shows what it would sign first: a node's certificate gets the DNS name its "
+        "peers check, derived from its identity, never the names the request asks for.",
         example="juki-net pki sign --pki-dir pki --csr prefecture-14/node.csr --expect "
-        "spiffe://juki.example/prefecture/14 --out prefecture-14/node.crt",
+        "spiffe://juki.example/prefecture/14 --out prefecture-14/node.crt --yes",
         func=cmd_sign,
     )
     _add_pki_dir(sign)
@@ -336,6 +317,7 @@ def add_commands(sub: Subcommands) -> None:
     sign.add_argument(
         "--hours", type=float, default=24, help="lifetime in hours (default: %(default)s)"
     )
+    sign.add_argument("--yes", action="store_true", help="sign what it shows, without asking")
     renew_client = command(
         pki_sub,
         "renew-client",

@@ -112,7 +112,7 @@ def request(
     """A PKCS#10 request for `identity` (and the names it asks for), signed by `key`.
 
     The private key never leaves the requester's machine: the CA signs the
-    request (`sign_request`) and sends back only the certificate.
+    request (ca/signing.py `Signer.sign`) and sends back only the certificate.
     """
     sans: list[x509.GeneralName] = [x509.UniformResourceIdentifier(identity.spiffe_id)]
     sans += [x509.DNSName(d) for d in dns_names]

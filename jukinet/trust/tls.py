@@ -33,11 +33,12 @@ def node_dns_name(identity: Identity) -> str:
     return f"{identity.label}.{identity.trust_domain}"
 
 
-def certificate_dns_names(identity: Identity, asked: Iterable[str] = ()) -> list[str]:
-    """The DNS names a certificate of `identity` carries: a node's derived name first (what its
-    peers check), then the others asked for."""
+def certificate_dns_names(identity: Identity, extra: Iterable[str] = ()) -> list[str]:
+    """The DNS names a certificate of `identity` carries: a node's derived name (what its peers
+    check), none for a client; `extra` only where the CA operator types them (`pki issue
+    --dns`), never from a request (ca/signing.py)."""
     derived = [node_dns_name(identity)] if identity.role in NODE_ROLES else []
-    return list(dict.fromkeys([*derived, *asked]))
+    return list(dict.fromkeys([*derived, *extra]))
 
 
 def channel_credentials(key: bytes, cert: bytes, bundle: bytes) -> grpc.ChannelCredentials:

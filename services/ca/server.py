@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 import grpc
+from cryptography import x509
 
 from juki.v1 import trust_service_pb2 as pb
 from juki.v1 import trust_service_pb2_grpc as pb_grpc
@@ -18,7 +19,7 @@ from jukinet.ca.folder import CaFolder
 from jukinet.ca.signing import Signer
 from jukinet.core import methods as m
 from jukinet.core.clock import Clock
-from jukinet.core.identity import Role
+from jukinet.core.identity import Role, peer_certificate_pem
 from jukinet.runtime.jobs import BackgroundJob
 from jukinet.runtime.node import Node, ServiceSpec
 from jukinet.trust import pki
@@ -37,7 +38,8 @@ class CertificateServicer(pb_grpc.CertificateServiceServicer):
     def RenewCertificate(
         self, request: pb.RenewCertificateRequest, context: grpc.ServicerContext
     ) -> pb.RenewCertificateResponse:
-        cert = self._signer.renew(request.csr_pem, current_caller())
+        calling = x509.load_pem_x509_certificate(peer_certificate_pem(context))
+        cert = self._signer.renew(request.csr_pem, current_caller(), calling.serial_number)
         return pb.RenewCertificateResponse(certificate_pem=pki.pem(cert))
 
 

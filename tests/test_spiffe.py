@@ -36,6 +36,7 @@ from tests.helpers.workload_api import WorkloadApi, response
 NODE = Identity.parse("spiffe://juki.example/cs/141003")
 OPERATOR = Identity.parse("spiffe://juki.example/operator/14/admin-1")
 SECOND_ADMIN = Identity.parse("spiffe://juki.example/operator/14/admin-2")
+THIRD_ADMIN = Identity.parse("spiffe://juki.example/operator/14/admin-3")
 
 
 @dataclass
@@ -87,6 +88,7 @@ def spire(tmp_path: Path) -> Iterator[Spire]:
                 "--advertise", "127.0.0.1", "--bundle", str(folder.bundle),
                 "--trust-refresh-s", "0", "--workload-api", api.address,
                 "--administrator", SECOND_ADMIN.spiffe_id, "--administrator", OPERATOR.spiffe_id,
+                "--administrator", THIRD_ADMIN.spiffe_id,
             ],
             check=True,
             capture_output=True,
@@ -98,11 +100,15 @@ def spire(tmp_path: Path) -> Iterator[Spire]:
         operator = Credentials(
             cert_file=op_files[0], key_file=op_files[1], trust_bundle=folder.bundle
         )
-        second_cert, second_key = pki.issue(folder.signer(), SECOND_ADMIN)
-        second_files = pki.write_pair(tmp_path / "clients", "admin-2", second_cert, second_key)
-        second = Credentials(
-            cert_file=second_files[0], key_file=second_files[1], trust_bundle=folder.bundle
-        )
+
+        def admin(identity: Identity, stem: str) -> Credentials:
+            cert, key = pki.write_pair(
+                tmp_path / "clients", stem, *pki.issue(folder.signer(), identity)
+            )
+            return Credentials(cert_file=cert, key_file=key, trust_bundle=folder.bundle)
+
+        # The operator's own grant: made by one administrator, approved by a third.
+        second, third = admin(SECOND_ADMIN, "admin-2"), admin(THIRD_ADMIN, "admin-3")
         with (tmp_path / "node.log").open("wb") as log:
             process = subprocess.Popen(
                 [
@@ -124,7 +130,7 @@ def spire(tmp_path: Path) -> Iterator[Spire]:
 
             def granted() -> bool:
                 try:
-                    grant_by_two(address, NODE, second, operator, OPERATOR, [STATUS])
+                    grant_by_two(address, NODE, second, third, OPERATOR, [STATUS])
                 except grpc.RpcError:
                     return False
                 return True

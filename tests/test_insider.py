@@ -31,6 +31,8 @@ from juki.v1 import change_notice_service_pb2_grpc as notice_grpc
 from juki.v1 import common_pb2 as pb
 from juki.v1 import cs_service_pb2, cs_service_pb2_grpc
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
+from juki.v1 import provision_service_pb2 as pb_provision
+from juki.v1 import provision_service_pb2_grpc as provision_grpc
 from jukinet.ca.folder import CaFolder
 from jukinet.ca.signing import Signer
 from jukinet.client import access
@@ -688,3 +690,32 @@ def test_a_request_asking_for_another_nodes_dns_name_is_not_given_it(tmp_path: P
     done = juki_net(*sign, "--expect", CS_141003.spiffe_id, "--yes")
     assert done.returncode == 0, done.stderr
     assert pki.names_of(pki.load_certificate(out)) == (["cs-141003.juki.example"], [])
+
+
+def test_a_bulk_provision_split_into_small_streams_still_needs_an_approval(
+    network: LocalNetwork,
+) -> None:
+    # The threshold (1,000 rows) counts the organ's rows per day: its first stream of 600
+    # declared rows goes through, the second of 600 that day needs an operator's approval.
+    tax_office = "organ-14-tax-office"
+    kept = _resident(network, "141305", 3321)
+    row = clients.query("pref5-prefectural-tax", juminhyo_code=kept.record.juminhyo_code)
+
+    def stream() -> list[Any]:
+        header = pb_provision.BulkHeader(
+            task_id="pref5-prefectural-tax", operator_id="c1", declared_rows=600
+        )
+        requests = [
+            pb_provision.BulkQueryResidentsRequest(header=header),
+            pb_provision.BulkQueryResidentsRequest(row=row),
+        ]
+        with network.client_channel("prefecture-14", tax_office) as channel:
+            stub = provision_grpc.ProvisionServiceStub(channel)
+            return list(stub.BulkQueryResidents(iter(requests), timeout=10))
+
+    (answer,) = stream()
+    assert answer.records[0].record.juminhyo_code == kept.record.juminhyo_code
+    with pytest.raises(grpc.RpcError) as refused:
+        stream()
+    info = error_info(refused.value)
+    assert info is not None and info.reason == "BULK_APPROVAL_REQUIRED"

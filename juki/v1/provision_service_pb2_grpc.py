@@ -106,10 +106,11 @@ class ProvisionServiceServicer:
         in order. Rows are authorised and logged one by one; a malformed or
         refused row is answered with its reason and the stream goes on.
 
-        Fails with FAILED_PRECONDITION (BULK_APPROVAL_REQUIRED) if more rows are
-        declared than the node's threshold without a matching approval
-        (ProvisionAdminService.ApproveBulkProvision), and (BULK_ROWS_EXCEEDED) if
-        more rows arrive than were declared.
+        Fails with FAILED_PRECONDITION (BULK_APPROVAL_REQUIRED) if the rows
+        declared, with those of the caller's other streams that day (in Japan)
+        without an approval, exceed the node's threshold and no matching approval
+        is named (ProvisionAdminService.ApproveBulkProvision), and
+        (BULK_ROWS_EXCEEDED) if more rows arrive than were declared.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -63,10 +63,11 @@ class ProvisionServiceStub:
     in order. Rows are authorised and logged one by one; a malformed or
     refused row is answered with its reason and the stream goes on.
 
-    Fails with FAILED_PRECONDITION (BULK_APPROVAL_REQUIRED) if more rows are
-    declared than the node's threshold without a matching approval
-    (ProvisionAdminService.ApproveBulkProvision), and (BULK_ROWS_EXCEEDED) if
-    more rows arrive than were declared.
+    Fails with FAILED_PRECONDITION (BULK_APPROVAL_REQUIRED) if the rows
+    declared, with those of the caller's other streams that day (in Japan)
+    without an approval, exceed the node's threshold and no matching approval
+    is named (ProvisionAdminService.ApproveBulkProvision), and
+    (BULK_ROWS_EXCEEDED) if more rows arrive than were declared.
     """
 
 @_typing.type_check_only
@@ -104,10 +105,11 @@ class ProvisionServiceAsyncStub(ProvisionServiceStub):
     in order. Rows are authorised and logged one by one; a malformed or
     refused row is answered with its reason and the stream goes on.
 
-    Fails with FAILED_PRECONDITION (BULK_APPROVAL_REQUIRED) if more rows are
-    declared than the node's threshold without a matching approval
-    (ProvisionAdminService.ApproveBulkProvision), and (BULK_ROWS_EXCEEDED) if
-    more rows arrive than were declared.
+    Fails with FAILED_PRECONDITION (BULK_APPROVAL_REQUIRED) if the rows
+    declared, with those of the caller's other streams that day (in Japan)
+    without an approval, exceed the node's threshold and no matching approval
+    is named (ProvisionAdminService.ApproveBulkProvision), and
+    (BULK_ROWS_EXCEEDED) if more rows arrive than were declared.
     """
 
 class ProvisionServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -154,10 +156,11 @@ class ProvisionServiceServicer(metaclass=_abc_1.ABCMeta):
         in order. Rows are authorised and logged one by one; a malformed or
         refused row is answered with its reason and the stream goes on.
 
-        Fails with FAILED_PRECONDITION (BULK_APPROVAL_REQUIRED) if more rows are
-        declared than the node's threshold without a matching approval
-        (ProvisionAdminService.ApproveBulkProvision), and (BULK_ROWS_EXCEEDED) if
-        more rows arrive than were declared.
+        Fails with FAILED_PRECONDITION (BULK_APPROVAL_REQUIRED) if the rows
+        declared, with those of the caller's other streams that day (in Japan)
+        without an approval, exceed the node's threshold and no matching approval
+        is named (ProvisionAdminService.ApproveBulkProvision), and
+        (BULK_ROWS_EXCEEDED) if more rows arrive than were declared.
         """
 
 def add_ProvisionServiceServicer_to_server(servicer: ProvisionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

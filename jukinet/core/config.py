@@ -94,7 +94,8 @@ class NodeConfig:
     outbox_batch_size: changes sent in one delivery RPC at most.
     log_secret_file: the secret the provision log hashes keys with (0600,
         created on first use); None: ``provision-log.secret`` beside the keyring.
-    bulk_approval_threshold: bulk provisions of more rows need an approval.
+    bulk_approval_threshold: an organ's bulk rows a day (streams without an approval) beyond
+        which a bulk stream needs an approval (provision/approvals.py).
     fuhyo_hop: a CS's fuhyo prefecture server (fuhyo changes go there), or None.
     link_hop: a fuhyo server's own prefecture server (the narrow link), or None.
     my_number_ttl_s: how long a fuhyo server keeps an obtained My Number for

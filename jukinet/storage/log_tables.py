@@ -19,6 +19,8 @@ access_grants
     administrators), expired or revoked (trust/access.py).
 bulk_approvals
     Approvals recorded by operators for bulk provisions above the threshold.
+bulk_streams
+    Every bulk stream admitted, by recipient and day: the threshold counts a day's rows.
 """
 
 from __future__ import annotations
@@ -134,3 +136,16 @@ bulk_approvals = Table(
     Column("approved_at", DateTime(timezone=True), nullable=False),
     Column("used_at", DateTime(timezone=True), nullable=True),
 )
+
+bulk_streams = Table(
+    "bulk_streams",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("recipient", String(sizes.SPIFFE_ID), nullable=False),
+    Column("day", String(sizes.DATE), nullable=False),  # in Japan, YYYY-MM-DD
+    Column("task_id", String(sizes.TASK_ID), nullable=False),
+    Column("declared_rows", BigInteger, nullable=False),
+    Column("approval_id", String(sizes.UUID), nullable=True),  # None: within the threshold
+    Column("admitted_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_bulk_streams_recipient_day", bulk_streams.c.recipient, bulk_streams.c.day)

@@ -14,6 +14,7 @@ the way down is changes/above.py and changes/notices.py.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import re
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from typing import Any
 import grpc
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import insert, select, update
 
 from juki.v1 import change_notice_service_pb2 as notice_pb
@@ -56,6 +58,8 @@ from jukinet.storage.schema import (
     resident_versions,
 )
 from jukinet.storage.version_state import VersionState
+from jukinet.transparency import merkle, note
+from jukinet.transparency.witness import Witness
 from jukinet.trust import pki
 from jukinet.trust.distribution import TrustMaterialError
 from jukinet.trust.pki import load_crls
@@ -719,3 +723,65 @@ def test_a_bulk_provision_split_into_small_streams_still_needs_an_approval(
         stream()
     info = error_info(refused.value)
     assert info is not None and info.reason == "BULK_APPROVAL_REQUIRED"
+
+
+def test_a_log_rewritten_by_who_holds_two_nodes_keys_does_not_verify(
+    network: LocalNetwork, tmp_path: Path
+) -> None:
+    # prefecture-14 and fuhyo-14 sit in one data centre; their operator holds both folders.
+    # They drop the last provision from prefecture-14's provision log, sign a checkpoint of the
+    # shortened log with prefecture-14's log key and cosign it with fuhyo-14's. fuhyo-14 is no
+    # witness of prefecture-14's logs (national is): the verifier does not count it.
+    for seed in (3331, 3332):
+        kept = _resident(network, "141305", seed)
+        query = clients.query("pref5-passport", juminhyo_code=kept.record.juminhyo_code)
+        clients.ask(network.info, PASSPORT, query)
+    described = str(network.dir / "network.json")
+    export = tmp_path / "provision.jsonl"
+    done = juki_net(
+        "audit", "export", "--network", described, "--node", "prefecture-14",
+        "--log", "provision", "--out", str(export),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in export.read_text().splitlines()]
+    header, leaves = records[0], [r for r in records if "leaf" in r][:-1]
+    assert leaves
+    entries = [r for r in records if "entry" in r and r["entry"]["leaf_index"] < len(leaves)]
+    tree = merkle.Tree(bytes.fromhex(leaf["hash"]) for leaf in leaves)
+    text = note.Checkpoint(header["origin"], tree.size, tree.root()).text()
+    prefecture = NodeKeyring(_insider(network, "prefecture-14").config.keyring_file)
+    fuhyo = NodeKeyring(_insider(network, "fuhyo-14").config.keyring_file)
+    forged = note.sign_note(text, prefecture.log_signer(NODE))
+    cosigner = fuhyo.log_signer("spiffe://juki.example/fuhyo/14", note.COSIGNATURE_TYPE)
+    forged = forged.with_line(cosigner.sign(text, at=SYSTEM.now()))
+    lines = [header, *leaves, *entries, {"checkpoint": str(forged)}]
+    export.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    done = juki_net("audit", "verify", "--network", described, "--in", str(export))
+    assert done.returncode == 1, done.stdout
+    assert "leaves" in done.stdout and "by juki.example/fuhyo/14" not in done.stdout
+    assert "no witnessed checkpoint vouches for this log" in done.stdout
+
+
+def test_a_node_cannot_have_a_log_witnessed_under_an_origin_it_invented(tmp_path: Path) -> None:
+    # cs-141003 signs a checkpoint of a "log" of its own naming, to open a history no auditor
+    # knows of. Its witness cosigns only its two logs (provision, audit).
+    db = open_database(f"sqlite:///{tmp_path / 'witness.db'}")
+    ed = Ed25519PrivateKey.generate
+    witness = Witness(db, note.Signer("juki.example/prefecture/14", ed(), note.COSIGNATURE_TYPE))
+    cs = note.Signer("juki.example/cs/141003", ed())
+    root = merkle.Tree([bytes(32)]).root()
+    for log, taken in (("shadow-provision", False), ("provision", True)):
+        text = note.Checkpoint(f"juki.example/cs/141003/{log}", 1, root).text()
+        signed = note.sign_note(text, cs)
+        if taken:
+            line = witness.add_checkpoint(signed, [cs.key], 0, [], SYSTEM.now())
+            # What the publisher records only once it checked it against the witness's key.
+            assert note.cosigned_by(signed, line, [witness.cosigner.key])
+            assert not note.cosigned_by(
+                signed, line, [note.Signer(witness.cosigner.name, ed(), note.COSIGNATURE_TYPE).key]
+            )
+            continue
+        with pytest.raises(RefusedError) as refused:
+            witness.add_checkpoint(signed, [cs.key], 0, [], SYSTEM.now())
+        assert refused.value.reason == "CHECKPOINT_NOT_OF_CALLER"
+    db.dispose()

@@ -17,9 +17,11 @@ from typing import Any
 from jukinet.cli.errors import FAILED, UsageError, read_text
 from jukinet.cli.parsing import Subcommands, add_network, command, group, load_network
 from jukinet.client import logs as clients
+from jukinet.core.identity import Identity, IdentityError
 from jukinet.core.network import NetworkDescription
 from jukinet.sealing.key_directory import KeyDirectory
 from jukinet.transparency import inclusion, note, verify
+from jukinet.trust.authz import may_witness
 
 
 def cmd_checkpoint(args: argparse.Namespace) -> int:
@@ -76,20 +78,31 @@ def _directory(args: argparse.Namespace, network: NetworkDescription | None) -> 
 def _keys_of(
     args: argparse.Namespace, origin: str
 ) -> tuple[list[note.NoteKey], list[note.NoteKey]]:
-    """The log keys of the node whose log `origin` is, and every other node's cosigning keys,
-    from the published key documents the CA signed."""
+    """The log keys of the node whose log `origin` is, and the cosigning keys of its witnesses
+    (authz.may_witness: not any node's), from the published key documents the CA signed."""
     directory = _directory(args, load_network(args) if args.network else None)
     node_id = "spiffe://" + origin.rsplit("/", 1)[0]
+    try:
+        owner = Identity.parse(node_id)
+    except IdentityError:
+        raise UsageError(f"{origin}: not the origin of a juki-net log") from None
     log_keys = directory.note_keys(node_id)
     if not log_keys:
         raise UsageError(f"no key document lists a log key of {node_id}")
     witnesses = [
         key
         for spiffe_id in directory.spiffe_ids()
-        if spiffe_id != node_id
+        if _witnesses(owner, spiffe_id)
         for key in directory.note_keys(spiffe_id, note.COSIGNATURE_TYPE)
     ]
     return log_keys, witnesses
+
+
+def _witnesses(owner: Identity, spiffe_id: str) -> bool:
+    try:
+        return may_witness(owner, Identity.parse(spiffe_id))
+    except IdentityError:
+        return False
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -181,6 +181,10 @@ _REFUSALS: Mapping[Reason, tuple[grpc.StatusCode, str]] = {
         _S.FAILED_PRECONDITION,
         "the proof starts from another size than the last checkpoint this witness cosigned",
     ),
+    R.COSIGNATURE_INVALID: (
+        _S.FAILED_PRECONDITION,
+        "the witness's answer is not a valid cosignature by its published key",
+    ),
     R.LOG_NOT_EXTENDED: (
         _S.FAILED_PRECONDITION,
         "the checkpoint does not extend the last one this witness cosigned: the log was rewritten",

@@ -41,6 +41,7 @@ class Reason(enum.StrEnum):
     CSR_IDENTITY_MISMATCH = enum.auto()
     COMPARISON_NOT_ALLOWED = enum.auto()
     TOO_MANY_RUNS = enum.auto()
+    COSIGNATURE_INVALID = enum.auto()
     CHECKPOINT_NOT_OF_CALLER = enum.auto()
     NOT_AN_ADMINISTRATOR = enum.auto()
     NO_ACCESS_GRANT = enum.auto()

@@ -16,6 +16,7 @@ import base64
 import datetime as dt
 import hashlib
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -219,3 +220,13 @@ class Checkpoint:
         if not origin or len(raw) != 32:
             raise NoteError("a checkpoint needs an origin and a 32-byte root")
         return cls(origin, int(size), raw)
+
+
+def cosigned_by(signed: SignedNote, line: str, keys: Sequence[NoteKey]) -> bool:
+    """Whether `line` added to `signed` is a valid cosignature by one of `keys` (what a
+    publisher checks before it records what its witness answered)."""
+    try:
+        cosigned = signed.with_line(line)
+        return any(cosigned.verified_by(key) is not None for key in keys)
+    except NoteError:
+        return False

@@ -7,7 +7,10 @@ proof starts where it left off, and the proof itself; then it remembers the
 new checkpoint and returns its cosignature line. A checkpoint that does not
 extend the last one means the log was rewritten: refused (LOG_NOT_EXTENDED)
 and never cosigned, so nothing can later be proven against the rewrite. The
-first checkpoint of a log is trusted as it comes (trust on first use).
+first checkpoint of a log is trusted as it comes (trust on first use), but only
+for the caller's own two logs (tlog.origin: its key name and `provision` or
+`audit`): a node cannot invent origins, and who may ask whom is the policy's
+(authz.POLICY AddCheckpoint; `authz.may_witness`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from sqlalchemy import insert, select, update
 from jukinet.core.errors import Reason, RefusedError
 from jukinet.storage import Database
 from jukinet.storage.schema import witnessed_logs
-from jukinet.transparency import merkle, note
+from jukinet.transparency import merkle, note, tlog
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ class Witness:
             signer = next(k for k in log_keys if signed.verified_by(k) is not None)
         except (note.NoteError, StopIteration):
             raise RefusedError(Reason.CHECKPOINT_MALFORMED) from None
-        if not checkpoint.origin.startswith(f"{signer.name}/"):
+        if checkpoint.origin not in {tlog.origin(signer.name, spec) for spec in tlog.LOGS.values()}:
             raise RefusedError(Reason.CHECKPOINT_NOT_OF_CALLER)
         with self.db.transaction() as conn:
             last = conn.execute(

@@ -104,9 +104,12 @@ def _log_name(log: pb.LogName.ValueType) -> str:
 
 
 def _witness_upstream(node: Node) -> AskWitness | None:
-    """The call to this node's witness: its witness_hop if it has one, else its next hop."""
+    """The call to this node's witness: its witness_hop if it has one, else its next hop. What
+    it answers is recorded only if it is a valid cosignature by that witness's published key
+    (COSIGNATURE_INVALID otherwise: the checkpoint stays unwitnessed)."""
     hop = WITNESS_HOP if node.hop(WITNESS_HOP) is not None else NEXT_HOP
-    if node.hop(hop) is None:
+    witness = node.hop(hop)
+    if witness is None:
         return None
 
     def ask(signed: note.SignedNote, old_size: int, proof: Sequence[bytes]) -> str:
@@ -121,7 +124,11 @@ def _witness_upstream(node: Node) -> AskWitness | None:
             )
         except grpc.RpcError as error:
             raise passed_on(error, unavailable=Reason.NEXT_HOP_UNAVAILABLE) from None
-        return str(reply.cosignature)
+        line = str(reply.cosignature)
+        witness_keys = node.key_directory.note_keys(witness.spiffe_id, note.COSIGNATURE_TYPE)
+        if not note.cosigned_by(signed, line, witness_keys):
+            raise RefusedError(Reason.COSIGNATURE_INVALID)
+        return line
 
     return ask
 

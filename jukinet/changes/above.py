@@ -90,24 +90,32 @@ FUHYO = File(
 def confirm(conn: Connection, file: File, change_ids: Sequence[str]) -> None:
     """Taken above: the versions of these changes that awaited it are served (one indexed read
     of the awaiting ones; nothing more where none awaited)."""
-    v, current = file.versions, file.current
+    v = file.versions
     waited = conn.execute(
         select(v.c.id, v.c.juminhyo_code).where(
             state_is(v.c.state, VersionState.AWAITING),
             bulk.one_of(conn, v.c.change_id, change_ids),
         )
     ).all()
-    if not waited:
+    _mark(conn, file, waited, served=True)
+
+
+def _mark(conn: Connection, file: File, rows: Sequence[Any], *, served: bool) -> None:
+    """Mark these versions (id, juminhyo_code rows) served or awaiting, and the index rows
+    pointing at them alike."""
+    if not rows:
         return
-    ids = [row.id for row in waited]
-    conn.execute(update(v).where(bulk.one_of(conn, v.c.id, ids)).values(state=VersionState.SERVED))
+    ids = [row.id for row in rows]
+    v, current = file.versions, file.current
+    state = VersionState.SERVED if served else VersionState.AWAITING
+    conn.execute(update(v).where(bulk.one_of(conn, v.c.id, ids)).values(state=state))
     conn.execute(
         update(current)
         .where(
-            bulk.one_of(conn, current.c.juminhyo_code, {row.juminhyo_code for row in waited}),
+            bulk.one_of(conn, current.c.juminhyo_code, {row.juminhyo_code for row in rows}),
             bulk.one_of(conn, current.c.version_id, ids),
         )
-        .values(served=True)
+        .values(served=served)
     )
 
 
@@ -126,20 +134,7 @@ def _versions_of(conn: Connection, file: File, change: Any) -> list[Any]:
 
 def hold(conn: Connection, file: File, change: Any) -> None:
     """Held back above: the change's versions here are not answered until it is taken."""
-    rows = _versions_of(conn, file, change)
-    if not rows:
-        return
-    ids = [row.id for row in rows]
-    v, current = file.versions, file.current
-    conn.execute(update(v).where(v.c.id.in_(ids)).values(state=VersionState.AWAITING))
-    conn.execute(
-        update(current)
-        .where(
-            current.c.juminhyo_code.in_({row.juminhyo_code for row in rows}),
-            current.c.version_id.in_(ids),
-        )
-        .values(served=False)
-    )
+    _mark(conn, file, _versions_of(conn, file, change), served=False)
 
 
 def refuse(

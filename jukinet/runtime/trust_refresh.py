@@ -77,8 +77,7 @@ def read_folder(folder: Path) -> pb.TrustMaterial:
 
 
 def _issued_at(signed: envelope_pb2.SignedKeyDocument) -> int:
-    stamp = envelope_pb2.KeyDocument.FromString(signed.document).issued_at
-    return stamp.seconds * 1_000_000_000 + stamp.nanos
+    return envelope_pb2.KeyDocument.FromString(signed.document).issued_at.ToNanoseconds()
 
 
 def _not_older(signed: envelope_pb2.SignedKeyDocument, held_at: Path) -> bool:

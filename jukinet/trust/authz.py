@@ -229,7 +229,7 @@ _NOT_AUDITED = frozenset({m.HEALTH_CHECK, m.HEALTH_WATCH, m.HEALTH_LIST, m.REFLE
 # What any identity may do for itself with no grant: liveness, schema, renewing its certificate.
 NO_RIGHT_NEEDED = _NOT_AUDITED | {m.RENEW_CERTIFICATE}
 
-# The roles that serve WitnessService (services/*/server.py add_transparency(witness=True)).
+# The roles that serve WitnessService (services/shared/transparency.py add_transparency).
 WITNESS_ROLES = frozenset({Role.PREFECTURE, Role.NATIONAL})
 
 

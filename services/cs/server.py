@@ -122,7 +122,7 @@ def _register(server: grpc.Server, node: Node) -> None:
     cs_service_pb2_grpc.add_CsServiceServicer_to_server(CsServicer(node), server)
     # The CS holds its municipality's truth: it compares both files with the servers above.
     add_consistency_runner(server, node, {RESIDENT_FILE: NEXT_HOP, FUHYO_FILE: FUHYO_HOP})
-    add_transparency(server, node, witness=False)
+    add_transparency(server, node)
     add_notices(server, node)
 
 

@@ -159,7 +159,7 @@ def _register(server: grpc.Server, node: Node) -> None:
     # Its CSs compare their fuhyo records here; it compares them with the national fuhyo server.
     add_consistency_answerer(server, node, {Role.CS: FUHYO_FILE})
     add_consistency_runner(server, node, {FUHYO_FILE: NEXT_HOP})
-    publisher = add_transparency(server, node, witness=False)
+    publisher = add_transparency(server, node)
     add_provision_admin(server, node, publisher, disclosure.fuhyo_section)
 
 

@@ -110,7 +110,7 @@ def _register(server: grpc.Server, node: Node) -> None:
         approvals=bulk_approvals(node),
     )
     provision_grpc.add_ProvisionServiceServicer_to_server(ProvisionServicer(agencies), server)
-    add_provision_admin(server, node, add_transparency(server, node, witness=True))
+    add_provision_admin(server, node, add_transparency(server, node))
 
 
 SPEC = ServiceSpec(

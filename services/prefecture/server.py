@@ -86,7 +86,7 @@ def _register(server: grpc.Server, node: Node) -> None:
         approvals=approvals,
     )
     provision_grpc.add_ProvisionServiceServicer_to_server(ProvisionServicer(provider), server)
-    add_provision_admin(server, node, add_transparency(server, node, witness=True))
+    add_provision_admin(server, node, add_transparency(server, node))
     answerer = LinkAnswerer(
         db=node.db,
         log=node.provision_log,

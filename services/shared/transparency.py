@@ -21,7 +21,7 @@ from jukinet.transparency import note, tlog
 from jukinet.transparency.checkpoints import MerkleLog
 from jukinet.transparency.publisher import AskWitness, Publisher
 from jukinet.transparency.witness import Witness
-from jukinet.trust.authz import current_caller
+from jukinet.trust.authz import WITNESS_ROLES, current_caller
 
 LOG_NAMES = {wire: name for name, wire in tlog.WIRE_LOGS.items()}
 EXPORT_CHUNK_LINES = 2000
@@ -133,8 +133,9 @@ def _witness_upstream(node: Node) -> AskWitness | None:
     return ask
 
 
-def add_transparency(server: grpc.Server, node: Node, *, witness: bool) -> Publisher:
-    """Serve LogAdminService (and WitnessService where `witness`), and publish on a schedule."""
+def add_transparency(server: grpc.Server, node: Node) -> Publisher:
+    """Serve LogAdminService (and WitnessService on the roles that witness, authz.WITNESS_ROLES:
+    the one home of who may be a witness), and publish on a schedule."""
     name = node.identity.spiffe_id
     key_name = log_key_name(name)
     logs = {
@@ -145,7 +146,7 @@ def add_transparency(server: grpc.Server, node: Node, *, witness: bool) -> Publi
         logs, lambda: node.keyring.log_signer(name), _witness_upstream(node), node.clock
     )
     pb_grpc.add_LogAdminServiceServicer_to_server(LogAdminServicer(node, publisher), server)
-    if witness:
+    if node.identity.role in WITNESS_ROLES:
         pb_grpc.add_WitnessServiceServicer_to_server(WitnessServicer(node), server)
     if node.config.checkpoint_interval_s > 0:
         node.add_job(

@@ -14,6 +14,8 @@ import grpc
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from juki.v1 import consistency_service_pb2 as consistency_pb
@@ -35,6 +37,7 @@ from tests.helpers.postgres import postgres_server
 from tests.helpers.sealing import make_world
 
 PREFECTURE = "spiffe://juki.example/prefecture/14"
+SMALL = b"a small database" * 30
 
 
 def _signer() -> tuple[BackupSigner, Ed25519PublicKey]:
@@ -48,6 +51,14 @@ def _sealed(tmp_path: Path, data: bytes) -> tuple[bytes, Path, Ed25519PublicKey]
     signer, verifying = _signer()
     backup_box.seal(io.BytesIO(data), out, {"node": "test"}, public, signer)
     return out.getvalue(), private, verifying
+
+
+@pytest.fixture(scope="module")
+def sealed_once(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[bytes, Path, Ed25519PublicKey]:
+    """One sealed and signed backup of SMALL, its custodian key and the signer's public key."""
+    return _sealed(tmp_path_factory.mktemp("sealed"), SMALL)
 
 
 def _open(sealed: bytes, key: Path, verifying: Ed25519PublicKey) -> bytes:
@@ -201,3 +212,39 @@ def test_a_postgresql_node_is_backed_up_with_pg_dump_and_restored_with_pg_restor
             assert verify.rows_against_leaves(conn, tlog.AUDIT) == []
             assert conn.execute(select(func.count()).select_from(audit_log)).scalar_one() == 1
         restored.dispose()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cut=st.integers(min_value=0),
+    flips=st.lists(st.tuples(st.integers(min_value=0), st.integers(1, 255)), max_size=4),
+    tail=st.binary(max_size=64),
+)
+def test_any_backup_file_opens_whole_or_is_one_backup_error(
+    sealed_once: tuple[bytes, Path, Ed25519PublicKey],
+    cut: int,
+    flips: list[tuple[int, int]],
+    tail: bytes,
+) -> None:
+    # A real backup cut short anywhere, with bytes changed anywhere and anything appended: it
+    # opens only as it was written; anything else is a BackupError, never another exception.
+    sealed, key, verifying = sealed_once
+    damaged = bytearray(sealed[: cut % (len(sealed) + 1)] + tail)
+    for at, mask in flips:
+        if damaged:
+            damaged[at % len(damaged)] ^= mask
+    try:
+        opened = _open(bytes(damaged), key, verifying)
+    except BackupError:
+        return
+    assert bytes(damaged) == sealed and opened == SMALL
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=512))
+def test_any_bytes_after_the_magic_are_one_backup_error(
+    sealed_once: tuple[bytes, Path, Ed25519PublicKey], rest: bytes
+) -> None:
+    _, key, verifying = sealed_once
+    with pytest.raises(BackupError):
+        _open(backup_box.MAGIC + rest, key, verifying)

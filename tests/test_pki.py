@@ -14,7 +14,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from jukinet.ca.ledger import IssuedLedger, LedgerError
 from jukinet.core.identity import Identity, IdentityError, Role
 from jukinet.trust import pki
 
@@ -114,3 +117,37 @@ def test_identities_parse(spiffe_id: str, role: Role, code: str, name: str) -> N
 def test_malformed_identities_are_rejected(bad: str) -> None:
     with pytest.raises(IdentityError):
         Identity.parse(bad)
+
+
+_LEDGER_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.text(max_size=40),
+    st.floats(allow_nan=False),
+    st.just("spiffe://juki.example/cs/141003"),
+    st.datetimes(timezones=st.none() | st.just(dt.UTC)).map(dt.datetime.isoformat),
+)
+_LEDGER_LINES = st.one_of(
+    st.text(max_size=80),
+    st.fixed_dictionaries(
+        {key: _LEDGER_VALUES for key in ("spiffe_id", "serial", "issuer", "not_after")},
+        optional={"parent": _LEDGER_VALUES, "other": _LEDGER_VALUES},
+    ).map(json.dumps),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(_LEDGER_LINES, max_size=4))
+def test_any_ca_ledger_reads_as_entries_or_one_ledger_error(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[str]
+) -> None:
+    # The ledger revoking an identity reads (ca/ledger.py): a damaged line is a LedgerError,
+    # never another exception, and what it returns can be filtered by identity and expiry.
+    ledger = IssuedLedger(tmp_path_factory.mktemp("ledger") / "issued.jsonl")
+    ledger.path.write_text("\n".join(lines), encoding="utf-8")
+    try:
+        found = ledger.unexpired("spiffe://juki.example/cs/141003", dt.datetime.now(dt.UTC))
+    except LedgerError:
+        return
+    assert all(entry.spiffe_id == "spiffe://juki.example/cs/141003" for entry in found)

@@ -43,6 +43,18 @@ class Issued:
     parent: int | None = None  # for a renewal: the serial of the certificate that asked
 
 
+def _issued(data: object) -> Issued:
+    """One ledger line as written by `IssuedLedger.record`; TypeError or ValueError if not."""
+    entry = Issued(**data)  # type: ignore[arg-type]  # TypeError: not an object of these keys
+    integers = (entry.serial, *(() if entry.parent is None else (entry.parent,)))
+    texts = (entry.spiffe_id, entry.issuer, entry.not_after)
+    if not all(type(n) is int for n in integers) or not all(type(t) is str for t in texts):
+        raise TypeError("a ledger field of the wrong type")
+    if dt.datetime.fromisoformat(entry.not_after).tzinfo is None:
+        raise ValueError("a ledger expiry without its time zone")
+    return entry
+
+
 class IssuedLedger:
     """``issued.jsonl`` of one CA folder."""
 
@@ -73,7 +85,7 @@ class IssuedLedger:
         found = []
         for number, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), 1):
             try:
-                found.append(Issued(**json.loads(line)))
+                found.append(_issued(json.loads(line)))
             except (ValueError, TypeError):
                 raise LedgerError(f"{self.path}: line {number} is damaged") from None
         return found

@@ -137,6 +137,17 @@ def test_a_caller_holds_one_snapshot_and_begins_only_so_many_runs() -> None:
     assert built == ["1", "2", "9"]
 
 
+def test_a_prefecture_checks_every_municipality_of_its_night() -> None:
+    """The budget is per municipality's file: Hokkaido's 179 municipalities in one night."""
+    cache = SnapshotCache(runs_per_hour=2)
+    prefecture = "spiffe://juki.example/prefecture/01"
+    for number in range(179):
+        cache.get(prefecture, (f"run-{number}", f"01{number:04d}", 1), lambda: Snapshot([]))
+    cache.get(prefecture, ("again-1", "010000", 1), lambda: Snapshot([]))
+    with pytest.raises(RefusedError):
+        cache.get(prefecture, ("again-2", "010000", 1), lambda: Snapshot([]))
+
+
 def test_one_callers_slow_snapshot_does_not_hold_up_another() -> None:
     cache = SnapshotCache()
     reading, release = threading.Event(), threading.Event()

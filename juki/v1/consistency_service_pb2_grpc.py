@@ -37,8 +37,9 @@ class ConsistencyServiceStub:
     Fails with PERMISSION_DENIED (COMPARISON_NOT_ALLOWED) when the caller asks
     about a municipality it does not speak for, or a file it does not keep for
     this node; RESOURCE_EXHAUSTED (TOO_MANY_RUNS) when the caller begins more
-    runs (new run_id) in an hour than this node answers (30: each reads a whole
-    municipality's file; a caller holds one run's snapshot at a time);
+    runs (new run_id) of one municipality's file in an hour than this node
+    answers (30: each reads a whole municipality's file; a caller holds one
+    run's snapshot at a time);
     UNAUTHENTICATED / PERMISSION_DENIED by the policy like every RPC.
     """
 
@@ -72,8 +73,9 @@ class ConsistencyServiceServicer:
     Fails with PERMISSION_DENIED (COMPARISON_NOT_ALLOWED) when the caller asks
     about a municipality it does not speak for, or a file it does not keep for
     this node; RESOURCE_EXHAUSTED (TOO_MANY_RUNS) when the caller begins more
-    runs (new run_id) in an hour than this node answers (30: each reads a whole
-    municipality's file; a caller holds one run's snapshot at a time);
+    runs (new run_id) of one municipality's file in an hour than this node
+    answers (30: each reads a whole municipality's file; a caller holds one
+    run's snapshot at a time);
     UNAUTHENTICATED / PERMISSION_DENIED by the policy like every RPC.
     """
 
@@ -125,8 +127,9 @@ class ConsistencyService:
     Fails with PERMISSION_DENIED (COMPARISON_NOT_ALLOWED) when the caller asks
     about a municipality it does not speak for, or a file it does not keep for
     this node; RESOURCE_EXHAUSTED (TOO_MANY_RUNS) when the caller begins more
-    runs (new run_id) in an hour than this node answers (30: each reads a whole
-    municipality's file; a caller holds one run's snapshot at a time);
+    runs (new run_id) of one municipality's file in an hour than this node
+    answers (30: each reads a whole municipality's file; a caller holds one
+    run's snapshot at a time);
     UNAUTHENTICATED / PERMISSION_DENIED by the policy like every RPC.
     """
 

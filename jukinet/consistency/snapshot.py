@@ -24,8 +24,10 @@ from jukinet.consistency.leaves import DIGEST_BYTES, Leaf
 from jukinet.core.errors import Reason, RefusedError
 
 KEY_SPACE = 10**11  # 住民票コード: 11 digits
-# New runs one caller may begin in an hour: a nightly check, its re-runs and an operator's,
-# with room; a caller beginning more is reading this node's files for nothing.
+# New runs one caller may begin in an hour for one municipality's file: a nightly check, its
+# re-runs and an operator's, with room; a caller beginning more is reading this node's files
+# for nothing. Counted per file, so a prefecture checking each of its 179 municipalities in
+# one night is not refused.
 RUNS_PER_HOUR = 30
 
 
@@ -75,7 +77,8 @@ class _Held:
     run: tuple[str, str, int] | None = None
     snapshot: Snapshot | None = None
     built: float = 0.0
-    starts: list[float] = field(default_factory=list)  # when its recent runs began
+    # when its recent runs began, per (municipality, file)
+    starts: dict[tuple[str, int], list[float]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -85,9 +88,9 @@ class SnapshotCache:
     A snapshot costs the reading of a whole municipality's file, so what one caller can make
     this node do is bounded (a compromised node below must not stall its peers): each caller
     holds one run's snapshot at a time (a new run replaces its last), builds it under a lock
-    of its own (never the others'), and may begin at most `runs_per_hour` runs an hour
-    (TOO_MANY_RUNS). A run is (run id, municipality, file); at most `capacity` callers'
-    snapshots are kept, the least recently used dropped first.
+    of its own (never the others'), and may begin at most `runs_per_hour` runs an hour of
+    one municipality's file (TOO_MANY_RUNS). A run is (run id, municipality, file); at most
+    `capacity` callers' snapshots are kept, the least recently used dropped first.
     """
 
     def __init__(
@@ -115,13 +118,18 @@ class SnapshotCache:
         held = self._held(caller)
         with held.lock:
             now = time.monotonic()
-            held.starts = [at for at in held.starts if now - at < 3600.0]
             if held.run == run and held.snapshot is not None and now - held.built < self._ttl_s:
                 return held.snapshot
             if held.run != run:
-                if len(held.starts) >= self._runs_per_hour:
+                held.starts = {
+                    file: recent
+                    for file, times in held.starts.items()
+                    if (recent := [at for at in times if now - at < 3600.0])
+                }
+                starts = held.starts.setdefault((run[1], run[2]), [])
+                if len(starts) >= self._runs_per_hour:
                     raise RefusedError(Reason.TOO_MANY_RUNS)
-                held.starts.append(now)
+                starts.append(now)
             held.snapshot = None  # the last run's is let go before the new one is read
             snapshot = build()
             held.run, held.snapshot, held.built = run, snapshot, now

@@ -56,11 +56,13 @@ from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from juki.v1 import fuhyo_service_pb2_grpc as fuhyo_grpc
 from jukinet.client import calls as clients
+from jukinet.core.clock import SYSTEM
 from jukinet.core.identity import Role
 from jukinet.core.telemetry import setup_tracing
 from jukinet.dev import localpg, synthetic
 from jukinet.dev.localnet import LocalNetwork
 from jukinet.dev.topology import NodePlan
+from jukinet.provision import organ_query
 from jukinet.storage import as_utc, postgres_bin
 from jukinet.storage.schema import received_changes, resident_current
 
@@ -184,12 +186,20 @@ def _emigrants(net: LocalNetwork, count: int) -> list[str]:
 def p3(net: LocalNetwork, calls: int) -> dict[str, dict[str, float]]:
     """The narrow link round trip, sequential and concurrent."""
     codes = _emigrants(net, 20)
+    key_pem = net.info.client(provision.ORGAN).key.read_bytes()
+    fuhyo = net.node_info("fuhyo-14").spiffe_id
     with net.client_channel("fuhyo-14", provision.ORGAN) as channel:
         stub = fuhyo_grpc.FuhyoServiceStub(channel)
 
         def ask(i: int) -> str:
             query = clients.query("fuhyo5-prefectural-tax", juminhyo_code=codes[i % len(codes)])
-            reply = stub.QueryFuhyoRecords(fuhyo_pb.QueryFuhyoRecordsRequest(query=query))
+            # The organ signs each query (organ_query.py), as a real one does.
+            signed = organ_query.sign_with_pem(
+                query, audience=fuhyo, key_pem=key_pem, at=SYSTEM.now()
+            )
+            reply = stub.QueryFuhyoRecords(
+                fuhyo_pb.QueryFuhyoRecordsRequest(query=query, signed=signed)
+            )
             return reply.records[0].my_number if reply.records else ""
 
         deadline = time.monotonic() + WAIT_S

@@ -18,6 +18,7 @@ from sqlalchemy import inspect, select
 
 from juki.v1 import common_pb2, cs_service_pb2, cs_service_pb2_grpc
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
+from juki.v1 import fuhyo_service_pb2_grpc as fuhyo_grpc
 from juki.v1 import my_number_link_service_pb2 as link_pb
 from juki.v1 import my_number_link_service_pb2_grpc as link_grpc
 from juki.v1 import provision_service_pb2 as pb
@@ -44,6 +45,7 @@ from tests.helpers.network import (
 TTL_S = 3.0
 TAX = "organ-14-tax-office"
 PASSPORT = "organ-14-passport-centre"
+TAX_TASK = "fuhyo5-prefectural-tax"
 K = fuhyo_pb.FuhyoNoticeKind
 
 
@@ -297,6 +299,34 @@ def test_an_organ_gets_an_emigrants_record_with_my_number_under_a_lawful_task(
     given = {r.items_given: r.reason for r in provision_rows(network, "fuhyo-14", q.request_id)}
     assert given["my_number"] == "VIA_LINK"
     assert "juminhyo_code" in next(k for k in given if k != "my_number")
+
+
+def test_an_emigrant_found_by_4_information_gets_the_my_number_the_organ_signed_for(
+    network: LocalNetwork, emigrant: Person
+) -> None:
+    """The prefecture matches the organ's signed 4 information against its own record."""
+    born = emigrant.born.record
+    four = pb.FourInformation(name_kanji=born.name_kanji, birth_date=born.birth_date)
+    q = clients.query("fuhyo5-prefectural-tax", four=four)
+    (record,) = clients.ask_fuhyo(network.info, TAX, q).records
+    assert record.my_number == emigrant.my_number
+    # The same search under another's birth date names nobody the prefecture would answer.
+    wrong = pb.FourInformation(name_kanji=born.name_kanji, birth_date="1901-01-01")
+    assert not clients.ask_fuhyo(network.info, TAX, clients.query(TAX_TASK, four=wrong)).records
+
+
+def test_an_organ_that_did_not_sign_its_query_gets_no_my_number(
+    network: LocalNetwork, emigrant: Person
+) -> None:
+    q = _tax_query(emigrant.code)
+    with network.client_channel("fuhyo-14", TAX) as channel:
+        reply = fuhyo_grpc.FuhyoServiceStub(channel).QueryFuhyoRecords(
+            fuhyo_pb.QueryFuhyoRecordsRequest(query=q), timeout=10
+        )
+    (record,) = reply.records
+    assert (record.my_number, record.my_number_withheld) == ("", "ORGAN_PROOF_MISSING")
+    (link,) = _link_rows(network, q.request_id)
+    assert (link.outcome, link.reason) == ("refused", "ORGAN_PROOF_MISSING")
 
 
 def test_a_failed_delivery_is_resent_from_the_store_then_confirmation_deletes_it(

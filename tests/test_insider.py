@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import random
 import re
+import ssl
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -44,6 +45,9 @@ from jukinet.core.errors import RefusedError, error_info
 from jukinet.core.identity import Identity
 from jukinet.dev import synthetic
 from jukinet.dev.localnet import LocalNetwork
+from jukinet.provision import organ_query
+from jukinet.provision.link import within_rate
+from jukinet.provision.log import Entry, ProvisionLog
 from jukinet.records import residents
 from jukinet.runtime import backup
 from jukinet.runtime.trust_refresh import TrustFiles, TrustRefresher, read_folder
@@ -65,7 +69,8 @@ from jukinet.trust.distribution import TrustMaterialError
 from jukinet.trust.pki import load_crls
 from tests.helpers.cli import ROOT, juki_net
 from tests.helpers.insider import Insider
-from tests.helpers.network import node_db, running_network, versions, wait_for
+from tests.helpers.link import TAX_OFFICE, TAX_TASK, link_request
+from tests.helpers.network import node_db, provision_rows, running_network, versions, wait_for
 from tests.helpers.sealing import make_world
 
 PASSPORT = "organ-14-passport-centre"
@@ -785,3 +790,101 @@ def test_a_node_cannot_have_a_log_witnessed_under_an_origin_it_invented(tmp_path
             witness.add_checkpoint(signed, [cs.key], 0, [], SYSTEM.now())
         assert refused.value.reason == "CHECKPOINT_NOT_OF_CALLER"
     db.dispose()
+
+
+def _emigrant(net: LocalNetwork, seed: int) -> pb.Change:
+    """A person born at 141003 who then emigrated, once prefecture-14 has both versions."""
+    rng = random.Random(seed)
+    born = synthetic.birth("141003", rng)
+    emigrated = synthetic.follow(born, pb.CHANGE_REASON_EMIGRATION, rng=rng)
+    for change in (born, emigrated):
+        clients.submit_change(net.info, change)
+    code = born.record.juminhyo_code
+    wait_for(lambda: len(versions(net, "prefecture-14", code)) == 2)
+    return born
+
+
+def _link_refusal(fuhyo: Insider, link: Any) -> str:
+    with pytest.raises(grpc.RpcError) as refused:
+        fuhyo.ask_link(link)
+    info = error_info(refused.value)
+    assert info is not None
+    return str(info.reason)
+
+
+def test_a_fuhyo_server_cannot_obtain_a_my_number_for_an_organ_that_did_not_ask(
+    network: LocalNetwork,
+) -> None:
+    """fuhyo-14's folder alone cannot make the link give a My Number in an organ's name: the
+    prefecture checks the query the organ signed (organ_query.py) and logs every refusal."""
+    fuhyo = _insider(network, "fuhyo-14")
+    target, other = _emigrant(network, 4401), _emigrant(network, 4402)
+    code = target.record.juminhyo_code
+    # Asked in the tax office's name with nothing from it.
+    unsigned = link_request(network.info, code)
+    unsigned.ClearField("organ_query")
+    assert _link_refusal(fuhyo, unsigned) == "ORGAN_PROOF_MISSING"
+    # "Signed" with the fuhyo server's own key and certificate.
+    forged = link_request(network.info, code)
+    query = clients.query(TAX_TASK, juminhyo_code=code)
+    query.request_id = forged.request_id
+    forged.organ_query.CopyFrom(
+        organ_query.sign_with_pem(
+            query,
+            audience=fuhyo.config.spiffe_id,
+            key_pem=fuhyo.config.credentials.key_file.read_bytes(),
+            at=SYSTEM.now(),
+        )
+    )
+    forged.organ_certificate = ssl.PEM_cert_to_DER_cert(
+        fuhyo.config.credentials.cert_file.read_text()
+    )
+    assert _link_refusal(fuhyo, forged) == "ORGAN_PROOF_INVALID"
+    # The tax office's genuine query about another emigrant, passed on for this one.
+    other_asked = link_request(network.info, code, asked_code=other.record.juminhyo_code)
+    assert _link_refusal(fuhyo, other_asked) == "ORGAN_PROOF_MISMATCH"
+    by_name = pb_provision.FourInformation(
+        name_kanji=other.record.name_kanji, birth_date=other.record.birth_date
+    )
+    other_by_name = link_request(network.info, code, four=by_name)
+    assert _link_refusal(fuhyo, other_by_name) == "ORGAN_PROOF_MISMATCH"
+    # A query the tax office signed an hour ago, kept and replayed.
+    old = link_request(network.info, code, signed_at=SYSTEM.now() - dt.timedelta(hours=1))
+    assert _link_refusal(fuhyo, old) == "ORGAN_PROOF_STALE"
+    # Signed for another fuhyo server.
+    elsewhere = link_request(network.info, code, audience="spiffe://juki.example/fuhyo/13")
+    assert _link_refusal(fuhyo, elsewhere) == "ORGAN_PROOF_MISMATCH"
+    # What the organ did ask is given, with the clerk it signed for in the log.
+    asked = link_request(network.info, code)
+    assert fuhyo.ask_link(asked) == target.record.my_number
+    logged = provision_rows(network, "prefecture-14", asked.request_id)
+    assert [(row.outcome, row.operator_id) for row in logged] == [("provided", "clerk-7")]
+    refused = provision_rows(network, "prefecture-14", unsigned.request_id)
+    assert [(row.outcome, row.reason) for row in refused] == [("refused", "ORGAN_PROOF_MISSING")]
+
+
+def test_the_link_gives_one_organ_only_so_many_my_numbers_an_hour(tmp_path: Path) -> None:
+    """The rate limit counts what the provision log says the organ was given in the hour."""
+    db = open_database(f"sqlite:///{tmp_path / 'prefecture.db'}")
+    log = ProvisionLog(db, b"secret")
+    now = SYSTEM.now()
+    given = Entry(
+        caller="spiffe://juki.example/fuhyo/14",
+        recipient=TAX_OFFICE,
+        operator_id="clerk-7",
+        task_id=TAX_TASK,
+        request_id="00000000-0000-4000-8000-000000000001",
+        key_kind="juminhyo_code",
+        key_hash="0" * 64,
+        outcome="provided",
+        items_given="my_number",
+    )
+    log.commit([given, given])
+    with db.transaction() as conn:
+        within_rate(conn, given, now - dt.timedelta(hours=1), per_hour=3)
+        with pytest.raises(RefusedError) as refused:
+            within_rate(conn, given, now - dt.timedelta(hours=1), per_hour=2)
+        assert refused.value.reason == "LINK_RATE_EXCEEDED"
+        # Another task of the organ, or the hour gone by, is counted apart.
+        within_rate(conn, replace(given, task_id="fuhyo5-other"), now, per_hour=1)
+        within_rate(conn, given, now + dt.timedelta(seconds=1), per_hour=1)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from jukinet.core.identity import Identity, Role
 from jukinet.core.methods import GET_MY_NUMBER_FOR_EMIGRANT
 from jukinet.dev import synthetic
 from jukinet.dev.localnet import LocalNetwork
+from tests.helpers.link import TAX_OFFICE, link_request
 from tests.helpers.network import (
     channel_as,
     client_credentials,
@@ -34,8 +34,6 @@ from tests.helpers.network import (
     versions,
     wait_for,
 )
-
-TAX_OFFICE = "spiffe://juki.example/organ/14/tax-office"
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +48,6 @@ def people(network: LocalNetwork) -> dict[str, common_pb2.ResidentRecord]:
     wait_for(lambda: len(versions(network, "prefecture-14", born.record.juminhyo_code)) == 2)
     wait_for(lambda: versions(network, "prefecture-14", resident.record.juminhyo_code))
     return {"emigrant": born.record, "resident": resident.record}
-
-
-def _request(code: str, task: str = "fuhyo5-prefectural-tax", organ: str = TAX_OFFICE) -> Any:
-    return pb.MyNumberLinkRequest(
-        juminhyo_code=code, task_id=task, organ=organ, request_id=str(uuid.uuid4())
-    )
 
 
 def _call(network: LocalNetwork, creds: Credentials, link: pb.MyNumberLinkRequest) -> Any:
@@ -90,7 +82,7 @@ def _logged(network: LocalNetwork, request_id: str) -> list[tuple[str, str]]:
 def test_the_fuhyo_server_gets_an_emigrants_my_number_only(
     network: LocalNetwork, people: Any
 ) -> None:
-    link = _request(people["emigrant"].juminhyo_code)
+    link = link_request(network.info, people["emigrant"].juminhyo_code)
     answer = _call(network, _fuhyo(network), link)
     assert answer.my_number == people["emigrant"].my_number
     assert [f.name for f, _ in answer.ListFields()] == ["my_number"]
@@ -115,7 +107,7 @@ def test_every_other_caller_is_refused(
         creds = client_credentials(network, who)
     else:
         creds = node_credentials(network, who)
-    link = _request(people["emigrant"].juminhyo_code)
+    link = link_request(network.info, people["emigrant"].juminhyo_code)
     error = _refusal(network, creds, link)
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
     assert error_info(error).reason == "CALLER_NOT_ADMITTED"
@@ -188,7 +180,7 @@ def test_refusals_are_recorded_in_both_logs(
 ) -> None:
     unknown = synthetic.juminhyo_code(random.Random(1))  # valid, on nobody's record
     juminhyo_code = unknown if person == "unknown" else people[person].juminhyo_code
-    link = _request(juminhyo_code, task, organ)
+    link = link_request(network.info, juminhyo_code, task, organ)
     error = _refusal(network, _fuhyo(network), link)
     assert error.code() == code
     assert error_info(error).reason == reason
@@ -200,7 +192,7 @@ def test_refusals_are_recorded_in_both_logs(
 
 
 def test_my_number_never_in_logs_or_spans(network: LocalNetwork, people: Any) -> None:
-    _call(network, _fuhyo(network), _request(people["emigrant"].juminhyo_code))
+    _call(network, _fuhyo(network), link_request(network.info, people["emigrant"].juminhyo_code))
     spans_settled(network, ("prefecture-14", "fuhyo-14"))
     for name in ("prefecture-14", "fuhyo-14"):
         info = network.node_info(name)

@@ -22,58 +22,63 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from juki.v1 import common_pb2 as juki_dot_v1_dot_common__pb2
 from juki.v1 import envelope_pb2 as juki_dot_v1_dot_envelope__pb2
 from juki.v1 import provision_service_pb2 as juki_dot_v1_dot_provision__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bjuki/v1/fuhyo_service.proto\x12\x07juki.v1\x1a\x14juki/v1/common.proto\x1a\x16juki/v1/envelope.proto\x1a\x1fjuki/v1/provision_service.proto\"\xf4\x03\n\x0b\x46uhyoRecord\x12\x15\n\rjuminhyo_code\x18\x01 \x01(\t\x12\x12\n\nname_kanji\x18\x02 \x01(\t\x12\x18\n\x10name_gaiji_count\x18\x03 \x01(\x05\x12\x11\n\tname_kana\x18\x04 \x01(\t\x12\x12\n\nbirth_date\x18\x05 \x01(\t\x12\x19\n\x03sex\x18\x06 \x01(\x0e\x32\x0c.juki.v1.Sex\x12!\n\x07\x61\x64\x64ress\x18\x07 \x01(\x0b\x32\x10.juki.v1.Address\x12\x1b\n\x13\x61\x64\x64ress_gaiji_count\x18\x08 \x01(\x05\x12\x1d\n\x15last_domestic_address\x18\t \x01(\t\x12)\n!last_domestic_address_gaiji_count\x18\n \x01(\x05\x12\x13\n\x0b\x63hange_date\x18\x0b \x01(\t\x12\x1c\n\x14\x66ormer_juminhyo_code\x18\x0c \x01(\t\x12!\n\x19keeping_municipality_code\x18\r \x01(\t\x12$\n\x06status\x18\x0e \x01(\x0e\x32\x14.juki.v1.FuhyoStatus\x12\x12\n\ngaiji_flag\x18\x0f \x01(\x08\x12\x15\n\rgaiji_pattern\x18\x10 \x01(\t\x12-\n\x0bnotice_kind\x18\x11 \x01(\x0e\x32\x18.juki.v1.FuhyoNoticeKind\"\x82\x01\n\x0b\x46uhyoChange\x12\x11\n\tchange_id\x18\x01 \x01(\t\x12\x19\n\x11municipality_code\x18\x02 \x01(\t\x12$\n\x06record\x18\x03 \x01(\x0b\x32\x14.juki.v1.FuhyoRecord\x12\x1f\n\x06repair\x18\x04 \x01(\x0b\x32\x0f.juki.v1.Repair\"9\n\x10\x46uhyoChangeBatch\x12%\n\x07\x63hanges\x18\x01 \x03(\x0b\x32\x14.juki.v1.FuhyoChange\"P\n#DeliverMunicipalFuhyoChangesRequest\x12)\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x17.juki.v1.SealedEnvelope\"N\n$DeliverMunicipalFuhyoChangesResponse\x12&\n\x07results\x18\x01 \x03(\x0b\x32\x15.juki.v1.ChangeResult\"Q\n$DeliverPrefectureFuhyoChangesRequest\x12)\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x17.juki.v1.SealedEnvelope\"O\n%DeliverPrefectureFuhyoChangesResponse\x12&\n\x07results\x18\x01 \x03(\x0b\x32\x15.juki.v1.ChangeResult\"\x8e\x01\n\x13ProvidedFuhyoRecord\x12$\n\x06record\x18\x01 \x01(\x0b\x32\x14.juki.v1.FuhyoRecord\x12\"\n\x05items\x18\x02 \x03(\x0e\x32\x13.juki.v1.RecordItem\x12\x11\n\tmy_number\x18\x03 \x01(\t\x12\x1a\n\x12my_number_withheld\x18\x04 \x01(\t\"A\n\x18QueryFuhyoRecordsRequest\x12%\n\x05query\x18\x01 \x01(\x0b\x32\x16.juki.v1.ResidentQuery\"h\n\x19QueryFuhyoRecordsResponse\x12-\n\x07records\x18\x01 \x03(\x0b\x32\x1c.juki.v1.ProvidedFuhyoRecord\x12\x1c\n\x14\x61nswered_by_national\x18\x02 \x01(\x08\"4\n\x1e\x43onfirmMyNumberDeliveryRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\"2\n\x1f\x43onfirmMyNumberDeliveryResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"K\n\x1eQueryFuhyoForPrefectureRequest\x12)\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x17.juki.v1.SealedEnvelope\"L\n\x1fQueryFuhyoForPrefectureResponse\x12)\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x17.juki.v1.SealedEnvelope\"8\n\x0cHeldMyNumber\x12\x15\n\rjuminhyo_code\x18\x01 \x01(\t\x12\x11\n\tmy_number\x18\x02 \x01(\t\"t\n\x1c\x42ulkQueryFuhyoRecordsRequest\x12%\n\x06header\x18\x01 \x01(\x0b\x32\x13.juki.v1.BulkHeaderH\x00\x12%\n\x03row\x18\x02 \x01(\x0b\x32\x16.juki.v1.ResidentQueryH\x00\x42\x06\n\x04part\"z\n\x1d\x42ulkQueryFuhyoRecordsResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12-\n\x07records\x18\x02 \x03(\x0b\x32\x1c.juki.v1.ProvidedFuhyoRecord\x12\x16\n\x0erefusal_reason\x18\x03 \x01(\t*|\n\x0b\x46uhyoStatus\x12\x1c\n\x18\x46UHYO_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15\x46UHYO_STATUS_DOMESTIC\x10\x01\x12\x1a\n\x16\x46UHYO_STATUS_EMIGRATED\x10\x02\x12\x18\n\x14\x46UHYO_STATUS_REMOVED\x10\x03*\xf5\x01\n\x0f\x46uhyoNoticeKind\x12!\n\x1d\x46UHYO_NOTICE_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x46UHYO_NOTICE_KIND_ENTRY\x10\x01\x12 \n\x1c\x46UHYO_NOTICE_KIND_CORRECTION\x10\x02\x12 \n\x1c\x46UHYO_NOTICE_KIND_EMIGRATION\x10\x03\x12\x1c\n\x18\x46UHYO_NOTICE_KIND_RETURN\x10\x04\x12\x1d\n\x19\x46UHYO_NOTICE_KIND_REMOVAL\x10\x05\x12!\n\x1d\x46UHYO_NOTICE_KIND_CODE_CHANGE\x10\x06\x32\xc1\x03\n\x0c\x46uhyoService\x12{\n\x1c\x44\x65liverMunicipalFuhyoChanges\x12,.juki.v1.DeliverMunicipalFuhyoChangesRequest\x1a-.juki.v1.DeliverMunicipalFuhyoChangesResponse\x12Z\n\x11QueryFuhyoRecords\x12!.juki.v1.QueryFuhyoRecordsRequest\x1a\".juki.v1.QueryFuhyoRecordsResponse\x12j\n\x15\x42ulkQueryFuhyoRecords\x12%.juki.v1.BulkQueryFuhyoRecordsRequest\x1a&.juki.v1.BulkQueryFuhyoRecordsResponse(\x01\x30\x01\x12l\n\x17\x43onfirmMyNumberDelivery\x12\'.juki.v1.ConfirmMyNumberDeliveryRequest\x1a(.juki.v1.ConfirmMyNumberDeliveryResponse2\x84\x02\n\x14NationalFuhyoService\x12~\n\x1d\x44\x65liverPrefectureFuhyoChanges\x12-.juki.v1.DeliverPrefectureFuhyoChangesRequest\x1a..juki.v1.DeliverPrefectureFuhyoChangesResponse\x12l\n\x17QueryFuhyoForPrefecture\x12\'.juki.v1.QueryFuhyoForPrefectureRequest\x1a(.juki.v1.QueryFuhyoForPrefectureResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bjuki/v1/fuhyo_service.proto\x12\x07juki.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14juki/v1/common.proto\x1a\x16juki/v1/envelope.proto\x1a\x1fjuki/v1/provision_service.proto\"\xf4\x03\n\x0b\x46uhyoRecord\x12\x15\n\rjuminhyo_code\x18\x01 \x01(\t\x12\x12\n\nname_kanji\x18\x02 \x01(\t\x12\x18\n\x10name_gaiji_count\x18\x03 \x01(\x05\x12\x11\n\tname_kana\x18\x04 \x01(\t\x12\x12\n\nbirth_date\x18\x05 \x01(\t\x12\x19\n\x03sex\x18\x06 \x01(\x0e\x32\x0c.juki.v1.Sex\x12!\n\x07\x61\x64\x64ress\x18\x07 \x01(\x0b\x32\x10.juki.v1.Address\x12\x1b\n\x13\x61\x64\x64ress_gaiji_count\x18\x08 \x01(\x05\x12\x1d\n\x15last_domestic_address\x18\t \x01(\t\x12)\n!last_domestic_address_gaiji_count\x18\n \x01(\x05\x12\x13\n\x0b\x63hange_date\x18\x0b \x01(\t\x12\x1c\n\x14\x66ormer_juminhyo_code\x18\x0c \x01(\t\x12!\n\x19keeping_municipality_code\x18\r \x01(\t\x12$\n\x06status\x18\x0e \x01(\x0e\x32\x14.juki.v1.FuhyoStatus\x12\x12\n\ngaiji_flag\x18\x0f \x01(\x08\x12\x15\n\rgaiji_pattern\x18\x10 \x01(\t\x12-\n\x0bnotice_kind\x18\x11 \x01(\x0e\x32\x18.juki.v1.FuhyoNoticeKind\"\x82\x01\n\x0b\x46uhyoChange\x12\x11\n\tchange_id\x18\x01 \x01(\t\x12\x19\n\x11municipality_code\x18\x02 \x01(\t\x12$\n\x06record\x18\x03 \x01(\x0b\x32\x14.juki.v1.FuhyoRecord\x12\x1f\n\x06repair\x18\x04 \x01(\x0b\x32\x0f.juki.v1.Repair\"9\n\x10\x46uhyoChangeBatch\x12%\n\x07\x63hanges\x18\x01 \x03(\x0b\x32\x14.juki.v1.FuhyoChange\"P\n#DeliverMunicipalFuhyoChangesRequest\x12)\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x17.juki.v1.SealedEnvelope\"N\n$DeliverMunicipalFuhyoChangesResponse\x12&\n\x07results\x18\x01 \x03(\x0b\x32\x15.juki.v1.ChangeResult\"Q\n$DeliverPrefectureFuhyoChangesRequest\x12)\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x17.juki.v1.SealedEnvelope\"O\n%DeliverPrefectureFuhyoChangesResponse\x12&\n\x07results\x18\x01 \x03(\x0b\x32\x15.juki.v1.ChangeResult\"\x8e\x01\n\x13ProvidedFuhyoRecord\x12$\n\x06record\x18\x01 \x01(\x0b\x32\x14.juki.v1.FuhyoRecord\x12\"\n\x05items\x18\x02 \x03(\x0e\x32\x13.juki.v1.RecordItem\x12\x11\n\tmy_number\x18\x03 \x01(\t\x12\x1a\n\x12my_number_withheld\x18\x04 \x01(\t\"l\n\x18QueryFuhyoRecordsRequest\x12%\n\x05query\x18\x01 \x01(\x0b\x32\x16.juki.v1.ResidentQuery\x12)\n\x06signed\x18\x02 \x01(\x0b\x32\x19.juki.v1.SignedOrganQuery\"t\n\nOrganQuery\x12%\n\x05query\x18\x01 \x01(\x0b\x32\x16.juki.v1.ResidentQuery\x12\x10\n\x08\x61udience\x18\x02 \x01(\t\x12-\n\tsigned_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"4\n\x10SignedOrganQuery\x12\r\n\x05query\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"h\n\x19QueryFuhyoRecordsResponse\x12-\n\x07records\x18\x01 \x03(\x0b\x32\x1c.juki.v1.ProvidedFuhyoRecord\x12\x1c\n\x14\x61nswered_by_national\x18\x02 \x01(\x08\"4\n\x1e\x43onfirmMyNumberDeliveryRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\"2\n\x1f\x43onfirmMyNumberDeliveryResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"K\n\x1eQueryFuhyoForPrefectureRequest\x12)\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x17.juki.v1.SealedEnvelope\"L\n\x1fQueryFuhyoForPrefectureResponse\x12)\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x17.juki.v1.SealedEnvelope\"8\n\x0cHeldMyNumber\x12\x15\n\rjuminhyo_code\x18\x01 \x01(\t\x12\x11\n\tmy_number\x18\x02 \x01(\t\"t\n\x1c\x42ulkQueryFuhyoRecordsRequest\x12%\n\x06header\x18\x01 \x01(\x0b\x32\x13.juki.v1.BulkHeaderH\x00\x12%\n\x03row\x18\x02 \x01(\x0b\x32\x16.juki.v1.ResidentQueryH\x00\x42\x06\n\x04part\"z\n\x1d\x42ulkQueryFuhyoRecordsResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12-\n\x07records\x18\x02 \x03(\x0b\x32\x1c.juki.v1.ProvidedFuhyoRecord\x12\x16\n\x0erefusal_reason\x18\x03 \x01(\t*|\n\x0b\x46uhyoStatus\x12\x1c\n\x18\x46UHYO_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15\x46UHYO_STATUS_DOMESTIC\x10\x01\x12\x1a\n\x16\x46UHYO_STATUS_EMIGRATED\x10\x02\x12\x18\n\x14\x46UHYO_STATUS_REMOVED\x10\x03*\xf5\x01\n\x0f\x46uhyoNoticeKind\x12!\n\x1d\x46UHYO_NOTICE_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x46UHYO_NOTICE_KIND_ENTRY\x10\x01\x12 \n\x1c\x46UHYO_NOTICE_KIND_CORRECTION\x10\x02\x12 \n\x1c\x46UHYO_NOTICE_KIND_EMIGRATION\x10\x03\x12\x1c\n\x18\x46UHYO_NOTICE_KIND_RETURN\x10\x04\x12\x1d\n\x19\x46UHYO_NOTICE_KIND_REMOVAL\x10\x05\x12!\n\x1d\x46UHYO_NOTICE_KIND_CODE_CHANGE\x10\x06\x32\xc1\x03\n\x0c\x46uhyoService\x12{\n\x1c\x44\x65liverMunicipalFuhyoChanges\x12,.juki.v1.DeliverMunicipalFuhyoChangesRequest\x1a-.juki.v1.DeliverMunicipalFuhyoChangesResponse\x12Z\n\x11QueryFuhyoRecords\x12!.juki.v1.QueryFuhyoRecordsRequest\x1a\".juki.v1.QueryFuhyoRecordsResponse\x12j\n\x15\x42ulkQueryFuhyoRecords\x12%.juki.v1.BulkQueryFuhyoRecordsRequest\x1a&.juki.v1.BulkQueryFuhyoRecordsResponse(\x01\x30\x01\x12l\n\x17\x43onfirmMyNumberDelivery\x12\'.juki.v1.ConfirmMyNumberDeliveryRequest\x1a(.juki.v1.ConfirmMyNumberDeliveryResponse2\x84\x02\n\x14NationalFuhyoService\x12~\n\x1d\x44\x65liverPrefectureFuhyoChanges\x12-.juki.v1.DeliverPrefectureFuhyoChangesRequest\x1a..juki.v1.DeliverPrefectureFuhyoChangesResponse\x12l\n\x17QueryFuhyoForPrefecture\x12\'.juki.v1.QueryFuhyoForPrefectureRequest\x1a(.juki.v1.QueryFuhyoForPrefectureResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'juki.v1.fuhyo_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FUHYOSTATUS']._serialized_start=2019
-  _globals['_FUHYOSTATUS']._serialized_end=2143
-  _globals['_FUHYONOTICEKIND']._serialized_start=2146
-  _globals['_FUHYONOTICEKIND']._serialized_end=2391
-  _globals['_FUHYORECORD']._serialized_start=120
-  _globals['_FUHYORECORD']._serialized_end=620
-  _globals['_FUHYOCHANGE']._serialized_start=623
-  _globals['_FUHYOCHANGE']._serialized_end=753
-  _globals['_FUHYOCHANGEBATCH']._serialized_start=755
-  _globals['_FUHYOCHANGEBATCH']._serialized_end=812
-  _globals['_DELIVERMUNICIPALFUHYOCHANGESREQUEST']._serialized_start=814
-  _globals['_DELIVERMUNICIPALFUHYOCHANGESREQUEST']._serialized_end=894
-  _globals['_DELIVERMUNICIPALFUHYOCHANGESRESPONSE']._serialized_start=896
-  _globals['_DELIVERMUNICIPALFUHYOCHANGESRESPONSE']._serialized_end=974
-  _globals['_DELIVERPREFECTUREFUHYOCHANGESREQUEST']._serialized_start=976
-  _globals['_DELIVERPREFECTUREFUHYOCHANGESREQUEST']._serialized_end=1057
-  _globals['_DELIVERPREFECTUREFUHYOCHANGESRESPONSE']._serialized_start=1059
-  _globals['_DELIVERPREFECTUREFUHYOCHANGESRESPONSE']._serialized_end=1138
-  _globals['_PROVIDEDFUHYORECORD']._serialized_start=1141
-  _globals['_PROVIDEDFUHYORECORD']._serialized_end=1283
-  _globals['_QUERYFUHYORECORDSREQUEST']._serialized_start=1285
-  _globals['_QUERYFUHYORECORDSREQUEST']._serialized_end=1350
-  _globals['_QUERYFUHYORECORDSRESPONSE']._serialized_start=1352
-  _globals['_QUERYFUHYORECORDSRESPONSE']._serialized_end=1456
-  _globals['_CONFIRMMYNUMBERDELIVERYREQUEST']._serialized_start=1458
-  _globals['_CONFIRMMYNUMBERDELIVERYREQUEST']._serialized_end=1510
-  _globals['_CONFIRMMYNUMBERDELIVERYRESPONSE']._serialized_start=1512
-  _globals['_CONFIRMMYNUMBERDELIVERYRESPONSE']._serialized_end=1562
-  _globals['_QUERYFUHYOFORPREFECTUREREQUEST']._serialized_start=1564
-  _globals['_QUERYFUHYOFORPREFECTUREREQUEST']._serialized_end=1639
-  _globals['_QUERYFUHYOFORPREFECTURERESPONSE']._serialized_start=1641
-  _globals['_QUERYFUHYOFORPREFECTURERESPONSE']._serialized_end=1717
-  _globals['_HELDMYNUMBER']._serialized_start=1719
-  _globals['_HELDMYNUMBER']._serialized_end=1775
-  _globals['_BULKQUERYFUHYORECORDSREQUEST']._serialized_start=1777
-  _globals['_BULKQUERYFUHYORECORDSREQUEST']._serialized_end=1893
-  _globals['_BULKQUERYFUHYORECORDSRESPONSE']._serialized_start=1895
-  _globals['_BULKQUERYFUHYORECORDSRESPONSE']._serialized_end=2017
-  _globals['_FUHYOSERVICE']._serialized_start=2394
-  _globals['_FUHYOSERVICE']._serialized_end=2843
-  _globals['_NATIONALFUHYOSERVICE']._serialized_start=2846
-  _globals['_NATIONALFUHYOSERVICE']._serialized_end=3106
+  _globals['_FUHYOSTATUS']._serialized_start=2267
+  _globals['_FUHYOSTATUS']._serialized_end=2391
+  _globals['_FUHYONOTICEKIND']._serialized_start=2394
+  _globals['_FUHYONOTICEKIND']._serialized_end=2639
+  _globals['_FUHYORECORD']._serialized_start=153
+  _globals['_FUHYORECORD']._serialized_end=653
+  _globals['_FUHYOCHANGE']._serialized_start=656
+  _globals['_FUHYOCHANGE']._serialized_end=786
+  _globals['_FUHYOCHANGEBATCH']._serialized_start=788
+  _globals['_FUHYOCHANGEBATCH']._serialized_end=845
+  _globals['_DELIVERMUNICIPALFUHYOCHANGESREQUEST']._serialized_start=847
+  _globals['_DELIVERMUNICIPALFUHYOCHANGESREQUEST']._serialized_end=927
+  _globals['_DELIVERMUNICIPALFUHYOCHANGESRESPONSE']._serialized_start=929
+  _globals['_DELIVERMUNICIPALFUHYOCHANGESRESPONSE']._serialized_end=1007
+  _globals['_DELIVERPREFECTUREFUHYOCHANGESREQUEST']._serialized_start=1009
+  _globals['_DELIVERPREFECTUREFUHYOCHANGESREQUEST']._serialized_end=1090
+  _globals['_DELIVERPREFECTUREFUHYOCHANGESRESPONSE']._serialized_start=1092
+  _globals['_DELIVERPREFECTUREFUHYOCHANGESRESPONSE']._serialized_end=1171
+  _globals['_PROVIDEDFUHYORECORD']._serialized_start=1174
+  _globals['_PROVIDEDFUHYORECORD']._serialized_end=1316
+  _globals['_QUERYFUHYORECORDSREQUEST']._serialized_start=1318
+  _globals['_QUERYFUHYORECORDSREQUEST']._serialized_end=1426
+  _globals['_ORGANQUERY']._serialized_start=1428
+  _globals['_ORGANQUERY']._serialized_end=1544
+  _globals['_SIGNEDORGANQUERY']._serialized_start=1546
+  _globals['_SIGNEDORGANQUERY']._serialized_end=1598
+  _globals['_QUERYFUHYORECORDSRESPONSE']._serialized_start=1600
+  _globals['_QUERYFUHYORECORDSRESPONSE']._serialized_end=1704
+  _globals['_CONFIRMMYNUMBERDELIVERYREQUEST']._serialized_start=1706
+  _globals['_CONFIRMMYNUMBERDELIVERYREQUEST']._serialized_end=1758
+  _globals['_CONFIRMMYNUMBERDELIVERYRESPONSE']._serialized_start=1760
+  _globals['_CONFIRMMYNUMBERDELIVERYRESPONSE']._serialized_end=1810
+  _globals['_QUERYFUHYOFORPREFECTUREREQUEST']._serialized_start=1812
+  _globals['_QUERYFUHYOFORPREFECTUREREQUEST']._serialized_end=1887
+  _globals['_QUERYFUHYOFORPREFECTURERESPONSE']._serialized_start=1889
+  _globals['_QUERYFUHYOFORPREFECTURERESPONSE']._serialized_end=1965
+  _globals['_HELDMYNUMBER']._serialized_start=1967
+  _globals['_HELDMYNUMBER']._serialized_end=2023
+  _globals['_BULKQUERYFUHYORECORDSREQUEST']._serialized_start=2025
+  _globals['_BULKQUERYFUHYORECORDSREQUEST']._serialized_end=2141
+  _globals['_BULKQUERYFUHYORECORDSRESPONSE']._serialized_start=2143
+  _globals['_BULKQUERYFUHYORECORDSRESPONSE']._serialized_end=2265
+  _globals['_FUHYOSERVICE']._serialized_start=2642
+  _globals['_FUHYOSERVICE']._serialized_end=3091
+  _globals['_NATIONALFUHYOSERVICE']._serialized_start=3094
+  _globals['_NATIONALFUHYOSERVICE']._serialized_end=3354
 # @@protoc_insertion_point(module_scope)

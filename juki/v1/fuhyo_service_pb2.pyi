@@ -10,6 +10,7 @@ never holds a My Number (seed 003 別添2 (2)).
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from juki.v1 import common_pb2 as _common_pb2
@@ -408,22 +409,94 @@ class QueryFuhyoRecordsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     QUERY_FIELD_NUMBER: _builtins.int
+    SIGNED_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def query(self) -> _provision_service_pb2.ResidentQuery:
         """The query: a fuhyo task, and a 住民票コード or 4 information."""
+
+    @_builtins.property
+    def signed(self) -> Global___SignedOrganQuery:
+        """The organ's signature of this query, needed for a My Number."""
 
     def __init__(
         self,
         *,
         query: _provision_service_pb2.ResidentQuery | None = ...,
+        signed: Global___SignedOrganQuery | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["query", b"query"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["query", b"query", "signed", b"signed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["query", b"query"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["query", b"query", "signed", b"signed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___QueryFuhyoRecordsRequest: _TypeAlias = QueryFuhyoRecordsRequest  # noqa: Y015
+
+@_typing.final
+class OrganQuery(_message.Message):
+    """What an organ signs: its query, the fuhyo server it sends it to, and when."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERY_FIELD_NUMBER: _builtins.int
+    AUDIENCE_FIELD_NUMBER: _builtins.int
+    SIGNED_AT_FIELD_NUMBER: _builtins.int
+    audience: _builtins.str
+    """The fuhyo server the query is for (its SPIFFE ID)."""
+    @_builtins.property
+    def query(self) -> _provision_service_pb2.ResidentQuery:
+        """The query exactly as in QueryFuhyoRecordsRequest.query."""
+
+    @_builtins.property
+    def signed_at(self) -> _timestamp_pb2.Timestamp:
+        """When the organ signed; the prefecture accepts it for 5 minutes (and 1
+        minute ahead of its clock).
+        """
+
+    def __init__(
+        self,
+        *,
+        query: _provision_service_pb2.ResidentQuery | None = ...,
+        audience: _builtins.str = ...,
+        signed_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["query", b"query", "signed_at", b"signed_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "query", b"query", "signed_at", b"signed_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OrganQuery: _TypeAlias = OrganQuery  # noqa: Y015
+
+@_typing.final
+class SignedOrganQuery(_message.Message):
+    """An organ's query, signed with the private key of the organ's client
+    certificate (ECDSA P-256, SHA-256, DER signature) over the bytes
+    "juki-net organ query v1\\n" followed by `query`. The bytes are signed as
+    sent, so no canonical encoding is needed; the receiving nodes parse them.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERY_FIELD_NUMBER: _builtins.int
+    SIGNATURE_FIELD_NUMBER: _builtins.int
+    query: _builtins.bytes
+    """A serialized juki.v1.OrganQuery (at most 4 KiB)."""
+    signature: _builtins.bytes
+    """The signature."""
+    def __init__(
+        self,
+        *,
+        query: _builtins.bytes = ...,
+        signature: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["query", b"query", "signature", b"signature"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SignedOrganQuery: _TypeAlias = SignedOrganQuery  # noqa: Y015
 
 @_typing.final
 class QueryFuhyoRecordsResponse(_message.Message):

@@ -97,6 +97,13 @@ class FuhyoServiceServicer:
         ends. Asking again with the same request_id within that time re-sends
         it without asking the prefecture again. Otherwise `my_number_withheld`
         says why it is not given.
+
+        The prefecture gives the My Number only for a query the organ signed
+        (`signed`, see SignedOrganQuery): the fuhyo server passes the signed
+        query and the organ's certificate on, and the prefecture server checks
+        them itself; its refusal (ORGAN_PROOF_MISSING, ORGAN_PROOF_INVALID,
+        ORGAN_PROOF_STALE, ORGAN_PROOF_MISMATCH, LINK_RATE_EXCEEDED) is given as
+        `my_number_withheld`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -64,6 +64,13 @@ class FuhyoServiceStub:
     ends. Asking again with the same request_id within that time re-sends
     it without asking the prefecture again. Otherwise `my_number_withheld`
     says why it is not given.
+
+    The prefecture gives the My Number only for a query the organ signed
+    (`signed`, see SignedOrganQuery): the fuhyo server passes the signed
+    query and the organ's certificate on, and the prefecture server checks
+    them itself; its refusal (ORGAN_PROOF_MISSING, ORGAN_PROOF_INVALID,
+    ORGAN_PROOF_STALE, ORGAN_PROOF_MISMATCH, LINK_RATE_EXCEEDED) is given as
+    `my_number_withheld`.
     """
     BulkQueryFuhyoRecords: _grpc.StreamStreamMultiCallable[_fuhyo_service_pb2.BulkQueryFuhyoRecordsRequest, _fuhyo_service_pb2.BulkQueryFuhyoRecordsResponse]
     """Many queries of one task in one stream (a header, then rows), answered
@@ -108,6 +115,13 @@ class FuhyoServiceAsyncStub(FuhyoServiceStub):
     ends. Asking again with the same request_id within that time re-sends
     it without asking the prefecture again. Otherwise `my_number_withheld`
     says why it is not given.
+
+    The prefecture gives the My Number only for a query the organ signed
+    (`signed`, see SignedOrganQuery): the fuhyo server passes the signed
+    query and the organ's certificate on, and the prefecture server checks
+    them itself; its refusal (ORGAN_PROOF_MISSING, ORGAN_PROOF_INVALID,
+    ORGAN_PROOF_STALE, ORGAN_PROOF_MISMATCH, LINK_RATE_EXCEEDED) is given as
+    `my_number_withheld`.
     """
     BulkQueryFuhyoRecords: _aio.StreamStreamMultiCallable[_fuhyo_service_pb2.BulkQueryFuhyoRecordsRequest, _fuhyo_service_pb2.BulkQueryFuhyoRecordsResponse]  # type: ignore[assignment]
     """Many queries of one task in one stream (a header, then rows), answered
@@ -161,6 +175,13 @@ class FuhyoServiceServicer(metaclass=_abc_1.ABCMeta):
         ends. Asking again with the same request_id within that time re-sends
         it without asking the prefecture again. Otherwise `my_number_withheld`
         says why it is not given.
+
+        The prefecture gives the My Number only for a query the organ signed
+        (`signed`, see SignedOrganQuery): the fuhyo server passes the signed
+        query and the organ's certificate on, and the prefecture server checks
+        them itself; its refusal (ORGAN_PROOF_MISSING, ORGAN_PROOF_INVALID,
+        ORGAN_PROOF_STALE, ORGAN_PROOF_MISMATCH, LINK_RATE_EXCEEDED) is given as
+        `my_number_withheld`.
         """
 
     @_abc_1.abstractmethod

@@ -23,23 +23,24 @@ _sym_db = _symbol_database.Default()
 
 
 from juki.v1 import envelope_pb2 as juki_dot_v1_dot_envelope__pb2
+from juki.v1 import fuhyo_service_pb2 as juki_dot_v1_dot_fuhyo__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$juki/v1/my_number_link_service.proto\x12\x07juki.v1\x1a\x16juki/v1/envelope.proto\"`\n\x13MyNumberLinkRequest\x12\x15\n\rjuminhyo_code\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\r\n\x05organ\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"\'\n\x12MyNumberLinkAnswer\x12\x11\n\tmy_number\x18\x01 \x01(\t\"J\n\x1dGetMyNumberForEmigrantRequest\x12)\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x17.juki.v1.SealedEnvelope\"K\n\x1eGetMyNumberForEmigrantResponse\x12)\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x17.juki.v1.SealedEnvelope2\x80\x01\n\x13MyNumberLinkService\x12i\n\x16GetMyNumberForEmigrant\x12&.juki.v1.GetMyNumberForEmigrantRequest\x1a\'.juki.v1.GetMyNumberForEmigrantResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$juki/v1/my_number_link_service.proto\x12\x07juki.v1\x1a\x16juki/v1/envelope.proto\x1a\x1bjuki/v1/fuhyo_service.proto\"\xab\x01\n\x13MyNumberLinkRequest\x12\x15\n\rjuminhyo_code\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\r\n\x05organ\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12.\n\x0borgan_query\x18\x05 \x01(\x0b\x32\x19.juki.v1.SignedOrganQuery\x12\x19\n\x11organ_certificate\x18\x06 \x01(\x0c\"\'\n\x12MyNumberLinkAnswer\x12\x11\n\tmy_number\x18\x01 \x01(\t\"J\n\x1dGetMyNumberForEmigrantRequest\x12)\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x17.juki.v1.SealedEnvelope\"K\n\x1eGetMyNumberForEmigrantResponse\x12)\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x17.juki.v1.SealedEnvelope2\x80\x01\n\x13MyNumberLinkService\x12i\n\x16GetMyNumberForEmigrant\x12&.juki.v1.GetMyNumberForEmigrantRequest\x1a\'.juki.v1.GetMyNumberForEmigrantResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'juki.v1.my_number_link_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MYNUMBERLINKREQUEST']._serialized_start=73
-  _globals['_MYNUMBERLINKREQUEST']._serialized_end=169
-  _globals['_MYNUMBERLINKANSWER']._serialized_start=171
-  _globals['_MYNUMBERLINKANSWER']._serialized_end=210
-  _globals['_GETMYNUMBERFOREMIGRANTREQUEST']._serialized_start=212
-  _globals['_GETMYNUMBERFOREMIGRANTREQUEST']._serialized_end=286
-  _globals['_GETMYNUMBERFOREMIGRANTRESPONSE']._serialized_start=288
-  _globals['_GETMYNUMBERFOREMIGRANTRESPONSE']._serialized_end=363
-  _globals['_MYNUMBERLINKSERVICE']._serialized_start=366
-  _globals['_MYNUMBERLINKSERVICE']._serialized_end=494
+  _globals['_MYNUMBERLINKREQUEST']._serialized_start=103
+  _globals['_MYNUMBERLINKREQUEST']._serialized_end=274
+  _globals['_MYNUMBERLINKANSWER']._serialized_start=276
+  _globals['_MYNUMBERLINKANSWER']._serialized_end=315
+  _globals['_GETMYNUMBERFOREMIGRANTREQUEST']._serialized_start=317
+  _globals['_GETMYNUMBERFOREMIGRANTREQUEST']._serialized_end=391
+  _globals['_GETMYNUMBERFOREMIGRANTRESPONSE']._serialized_start=393
+  _globals['_GETMYNUMBERFOREMIGRANTRESPONSE']._serialized_end=468
+  _globals['_MYNUMBERLINKSERVICE']._serialized_start=471
+  _globals['_MYNUMBERLINKSERVICE']._serialized_end=599
 # @@protoc_insertion_point(module_scope)

@@ -8,6 +8,7 @@ own prefecture server (住基法 第30条の44の6 の規定による個人番�
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from juki.v1 import envelope_pb2 as _envelope_pb2
+from juki.v1 import fuhyo_service_pb2 as _fuhyo_service_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -21,7 +22,7 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class MyNumberLinkRequest(_message.Message):
-    """The sealed payload of GetMyNumberForEmigrantRequest: only these four fields."""
+    """The sealed payload of GetMyNumberForEmigrantRequest."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -29,6 +30,8 @@ class MyNumberLinkRequest(_message.Message):
     TASK_ID_FIELD_NUMBER: _builtins.int
     ORGAN_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ORGAN_QUERY_FIELD_NUMBER: _builtins.int
+    ORGAN_CERTIFICATE_FIELD_NUMBER: _builtins.int
     juminhyo_code: _builtins.str
     """The emigrant's 住民票コード (11 digits)."""
     task_id: _builtins.str
@@ -37,6 +40,12 @@ class MyNumberLinkRequest(_message.Message):
     """The requesting organ (SPIFFE ID), of the same prefecture."""
     request_id: _builtins.str
     """The fuhyo server's id of this request (a lowercase UUID)."""
+    organ_certificate: _builtins.bytes
+    """The organ's client certificate the fuhyo server saw (DER, at most 8 KiB)."""
+    @_builtins.property
+    def organ_query(self) -> _fuhyo_service_pb2.SignedOrganQuery:
+        """The organ's signed query (fuhyo_service.proto), as the organ sent it."""
+
     def __init__(
         self,
         *,
@@ -44,10 +53,12 @@ class MyNumberLinkRequest(_message.Message):
         task_id: _builtins.str = ...,
         organ: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        organ_query: _fuhyo_service_pb2.SignedOrganQuery | None = ...,
+        organ_certificate: _builtins.bytes = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["organ_query", b"organ_query"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["juminhyo_code", b"juminhyo_code", "organ", b"organ", "request_id", b"request_id", "task_id", b"task_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["juminhyo_code", b"juminhyo_code", "organ", b"organ", "organ_certificate", b"organ_certificate", "organ_query", b"organ_query", "request_id", b"request_id", "task_id", b"task_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -63,7 +63,14 @@ class MyNumberLinkServiceServicer:
         envelope.proto; INVALID_ARGUMENT (INVALID_FIELD) for a malformed field;
         PERMISSION_DENIED: TASK_UNKNOWN, TASK_NOT_FOR_CALLER (not a fuhyo task
         of this organ), MY_NUMBER_NOT_ALLOWED_FOR_TASK (the task may not receive
-        the My Number), ORGAN_NOT_OF_CALLER (an organ of another prefecture);
+        the My Number), ORGAN_NOT_OF_CALLER (an organ of another prefecture),
+        ORGAN_PROOF_MISSING (no signed query of the organ), ORGAN_PROOF_INVALID
+        (certificate not of the organ, not from the network's CA, expired or
+        revoked, or a signature that does not verify), ORGAN_PROOF_MISMATCH (the
+        signed query is for another fuhyo server, request, task or person),
+        ORGAN_PROOF_STALE (signed more than 5 minutes ago);
+        RESOURCE_EXHAUSTED (LINK_RATE_EXCEEDED: more My Numbers for one organ and
+        task in an hour than the prefecture gives, 100 by default);
         NOT_FOUND (PERSON_NOT_FOUND); FAILED_PRECONDITION (PERSON_NOT_EMIGRANT).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

@@ -31,8 +31,10 @@ from juki.v1 import node_admin_service_pb2_grpc as admin_grpc
 from juki.v1 import provision_service_pb2 as pb
 from juki.v1 import provision_service_pb2_grpc as pb_grpc
 from jukinet.client.channels import connect
+from jukinet.core.clock import SYSTEM
 from jukinet.core.identity import Role
 from jukinet.core.network import OPERATOR, NetworkDescription, NodeEntry
+from jukinet.provision import organ_query
 from jukinet.provision.catalogue import ITEMS
 
 TIMEOUT_S = 15.0
@@ -266,11 +268,18 @@ def change_notices(
 def ask_fuhyo(
     network: NetworkDescription, client: str, q: pb.ResidentQuery
 ) -> fuhyo_pb.QueryFuhyoRecordsResponse:
-    """Send one fuhyo query as organ `client`; raises grpc.RpcError if refused."""
-    with connect(network, fuhyo_server_of(network, client), network.client(client)) as channel:
+    """Send one fuhyo query as organ `client`, signed with its client key (so the narrow link
+    may give an emigrant's My Number: organ_query.py); raises grpc.RpcError if refused."""
+    fuhyo, organ = fuhyo_server_of(network, client), network.client(client)
+    signed = organ_query.sign_with_pem(
+        q, audience=fuhyo.spiffe_id, key_pem=organ.key.read_bytes(), at=SYSTEM.now()
+    )
+    with connect(network, fuhyo, organ) as channel:
         reply: fuhyo_pb.QueryFuhyoRecordsResponse = fuhyo_grpc.FuhyoServiceStub(
             channel
-        ).QueryFuhyoRecords(fuhyo_pb.QueryFuhyoRecordsRequest(query=q), timeout=TIMEOUT_S)
+        ).QueryFuhyoRecords(
+            fuhyo_pb.QueryFuhyoRecordsRequest(query=q, signed=signed), timeout=TIMEOUT_S
+        )
     return reply
 
 

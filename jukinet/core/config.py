@@ -98,6 +98,8 @@ class NodeConfig:
         which a bulk stream needs an approval (provision/approvals.py).
     fuhyo_hop: a CS's fuhyo prefecture server (fuhyo changes go there), or None.
     link_hop: a fuhyo server's own prefecture server (the narrow link), or None.
+    link_per_hour: the My Numbers a prefecture server gives over the narrow link
+        for one organ and task in an hour, at most (LINK_RATE_EXCEEDED beyond).
     my_number_ttl_s: how long a fuhyo server keeps an obtained My Number for
         a re-send, at most (deleted earlier when the organ confirms).
     my_number_store_file: the fuhyo server's temporary My Number store (a
@@ -154,6 +156,7 @@ class NodeConfig:
     bulk_approval_threshold: int = 1000
     fuhyo_hop: NextHop | None = None
     link_hop: NextHop | None = None
+    link_per_hour: int = 100
     my_number_ttl_s: float = 300.0
     my_number_store_file: Path | None = None
     signing_service: NextHop | None = None

@@ -82,6 +82,23 @@ _REFUSALS: Mapping[Reason, tuple[grpc.StatusCode, str]] = {
         _S.PERMISSION_DENIED,
         "the task may not receive the My Number",
     ),
+    R.ORGAN_PROOF_MISSING: (
+        _S.PERMISSION_DENIED,
+        "a My Number is given only for a query the organ signed",
+    ),
+    R.ORGAN_PROOF_INVALID: (
+        _S.PERMISSION_DENIED,
+        "the organ's signed query does not verify with a valid certificate of the organ",
+    ),
+    R.ORGAN_PROOF_STALE: (_S.PERMISSION_DENIED, "the organ signed its query too long ago"),
+    R.ORGAN_PROOF_MISMATCH: (
+        _S.PERMISSION_DENIED,
+        "the organ's signed query is not this request",
+    ),
+    R.LINK_RATE_EXCEEDED: (
+        _S.RESOURCE_EXHAUSTED,
+        "this organ received as many My Numbers for this task this hour as the link gives",
+    ),
     R.ENVELOPE_SENDER_NOT_PEER: (
         _S.PERMISSION_DENIED,
         "the envelope's sender is not the connected peer",

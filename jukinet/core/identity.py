@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import enum
 import re
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,6 +155,12 @@ def peer_spiffe_ids(context: grpc.ServicerContext) -> list[str]:
 def peer_certificate_pem(context: grpc.ServicerContext) -> bytes:
     """The verified TLS peer's certificate (PEM), b'' if there is none."""
     return next(iter(_auth_values(context, "x509_pem_cert")), b"")
+
+
+def peer_certificate_der(context: grpc.ServicerContext) -> bytes:
+    """The verified TLS peer's certificate (DER), b'' if there is none."""
+    pem = peer_certificate_pem(context)
+    return ssl.PEM_cert_to_DER_cert(pem.decode("ascii")) if pem else b""
 
 
 def peer_identity(context: grpc.ServicerContext, trust_domain: str) -> Identity | None:

@@ -64,7 +64,10 @@ PROVISIONS = _counter(
     "juki_provisions", "provision-log entries: by task and outcome", "task", "outcome"
 )
 LINK_CALLS = _counter(
-    "juki_link_calls", "narrow-link requests answered here, by outcome", "outcome"
+    "juki_link_calls",
+    "narrow-link requests answered here, by outcome (and a refusal's reason)",
+    "outcome",
+    "reason",
 )
 CONSISTENCY_DIFFERENCES = _counter(
     "juki_consistency_differences", "persons a consistency run found different", "file", "kind"

@@ -6,7 +6,9 @@ another prefecture's emigrants). Then, only if the task is of the My Number
 Act and allows the My Number, the organ asked for it (or for every item),
 the query found exactly one person on this prefecture's file, and that
 person emigrated, the My Number is obtained from the prefecture server
-(link.ask_prefecture) and added to the answer. It is held, sealed,
+(link.ask_prefecture), passing on the organ's signed query and the certificate
+it called with (OrganProof: the prefecture checks them, organ_query.py), and added
+to the answer. It is held, sealed,
 in the temporary store (my_number_store.py) so a failed delivery can be
 repeated with the same request id without asking the prefecture again; the
 organ's confirmation or the time-to-live deletes it.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from juki.v1 import my_number_link_service_pb2 as link_pb
@@ -59,6 +62,15 @@ class Withheld(enum.StrEnum):
 AskPrefecture = Callable[[link_pb.MyNumberLinkRequest], str]
 
 
+@dataclass(frozen=True)
+class OrganProof:
+    """What the organ gave for its query: its signature of it (empty if none) and the client
+    certificate it called with (DER)."""
+
+    signed: fuhyo_pb.SignedOrganQuery
+    certificate: bytes
+
+
 class EmigrantMyNumbers:
     """The fuhyo side of the narrow link: decide, ask (or re-send), hold, log."""
 
@@ -75,6 +87,7 @@ class EmigrantMyNumbers:
         provision: Provision[fuhyo_pb.QueryFuhyoRecordsResponse],
         query: pb.ResidentQuery,
         organ: Identity,
+        proof: OrganProof,
     ) -> list[Entry]:
         """Add the My Number to the provision's one record if the link may be used; else say why.
 
@@ -109,7 +122,7 @@ class EmigrantMyNumbers:
             outcome=REFUSED,
         )
         try:
-            my_number, how = self._obtain(query, organ, code)
+            my_number, how = self._obtain(query, organ, proof, code)
         except RefusedError as refusal:
             records[0].my_number_withheld = refusal.reason
             self._audit.append(
@@ -130,7 +143,9 @@ class EmigrantMyNumbers:
         records[0].items.append(pb.RECORD_ITEM_MY_NUMBER)
         return [given]
 
-    def _obtain(self, query: pb.ResidentQuery, organ: Identity, code: str) -> tuple[str, str]:
+    def _obtain(
+        self, query: pb.ResidentQuery, organ: Identity, proof: OrganProof, code: str
+    ) -> tuple[str, str]:
         """(My Number, how): re-sent from the store, or asked of the prefecture and held."""
         held = self._store.get(organ.spiffe_id, query.request_id, code)
         if held is not None:
@@ -141,6 +156,8 @@ class EmigrantMyNumbers:
                 task_id=query.task_id,
                 organ=organ.spiffe_id,
                 request_id=query.request_id,
+                organ_query=proof.signed,
+                organ_certificate=proof.certificate,
             ),
         )
         self._store.put(organ.spiffe_id, query.request_id, code, my_number)

@@ -6,20 +6,27 @@ asks for it.
 
 Who may call is one policy entry (authz.POLICY: the fuhyo server of the same
 prefecture). What may be asked is `check_link_request`, the one function
-below: a well-formed request of exactly four fields, a fuhyo task of the My
-Number Act whose items include the My Number and whose recipients include
-the organ, an organ of this prefecture, and a person on this prefecture's
-file whose record was removed by emigration (国外転出). The answer carries the
-My Number only. Request and answer are sealed; every request and refusal is
-written to the provision log (identifiers as keyed hashes) and refusals also
-to the audit log.
+below: a well-formed request, a fuhyo task of the My Number Act whose items
+include the My Number and whose recipients include the organ, an organ of this
+prefecture that signed this very query (organ_query.py: a fuhyo server cannot
+ask in an organ's name), and a person on this prefecture's file whose record
+was removed by emigration (国外転出) and whom the organ's query names. At most
+`per_hour` My Numbers an hour go to one organ under one task (counted in the
+provision log). The answer carries the My Number only. Request and answer are
+sealed; every request and refusal is written to the provision log
+(identifiers as keyed hashes) and refusals also to the audit log.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import functools
+from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import Connection, bindparam
+from cryptography import x509
+from sqlalchemy import Connection, Select, bindparam, func, select
 
 from juki.v1 import common_pb2, envelope_pb2
 from juki.v1 import my_number_link_service_pb2 as pb
@@ -28,15 +35,18 @@ from jukinet.core import metrics
 from jukinet.core.errors import Reason, RefusedError, invalid_field
 from jukinet.core.identity import Identity, IdentityError, Role
 from jukinet.core.sizes import SPIFFE_ID, TASK_ID, UUID, kept
+from jukinet.provision import organ_query
 from jukinet.provision.catalogue import FUHYO, PREFECTURE_TABLES, Catalogue, Task, default_catalogue
 from jukinet.provision.log import PROVIDED, REFUSED, Entry, ProvisionLog
 from jukinet.records.identifiers import is_valid_juminhyo_code
 from jukinet.records.residents import current_versions
+from jukinet.records.search import four_information_parameters, with_four_information
 from jukinet.records.validation import check_change_id
 from jukinet.sealing.sealed_rpc import SealedEndpoint, SealedStub
 from jukinet.storage import Database
 from jukinet.storage.group_commit import GroupTransaction
-from jukinet.storage.schema import resident_current
+from jukinet.storage.schema import provision_log, resident_current, resident_versions
+from jukinet.trust.revocation import RevocationList
 
 
 def check_link_request(
@@ -76,14 +86,67 @@ _PERSON = current_versions().where(
 )
 
 
-def emigrants_my_number(conn: Connection, juminhyo_code: str) -> str:
-    """The My Number of a person whose record here was removed by emigration."""
+# The parts of 4 information that name a person whatever their address (an emigrant's address
+# on the fuhyo file and on the resident file differ): what an organ's query must match here.
+_PERSON_PARTS = ("seion_kana", "name_kanji", "birth_date", "sex")
+
+
+@functools.cache
+def _person_with(shape: tuple[str, ...]) -> Select[Any]:
+    return with_four_information(_PERSON, shape, resident_current, resident_versions)
+
+
+def _asks_for(
+    conn: Connection, asked: provision_pb.ResidentQuery, juminhyo_code: str, my_number: str
+) -> bool:
+    """Whether the organ's query names this person: the same 住民票コード or My Number, or
+    4 information whose name, birth date and sex (those given, one at least) are the person's."""
+    key = asked.WhichOneof("key")
+    if key == "juminhyo_code":
+        return asked.juminhyo_code == juminhyo_code
+    if key == "my_number":
+        return asked.my_number == my_number
+    if key != "four_information":
+        return False
+    given = four_information_parameters(asked.four_information)
+    parts = {name: given[name] for name in _PERSON_PARTS if name in given}
+    if not parts:
+        return False
+    found = conn.execute(_person_with(tuple(parts)), {"code": juminhyo_code, **parts}).first()
+    return found is not None
+
+
+def emigrants_my_number(
+    conn: Connection, juminhyo_code: str, asked: provision_pb.ResidentQuery
+) -> str:
+    """The My Number of a person whose record here was removed by emigration, and whom the
+    organ's query `asked` names."""
     row = conn.execute(_PERSON, {"code": juminhyo_code}).first()
     if row is None:
         raise RefusedError(Reason.PERSON_NOT_FOUND)
+    if not _asks_for(conn, asked, juminhyo_code, str(row.my_number)):
+        raise RefusedError(Reason.ORGAN_PROOF_MISMATCH)
     if not row.removed or row.change_reason != common_pb2.CHANGE_REASON_EMIGRATION:
         raise RefusedError(Reason.PERSON_NOT_EMIGRANT)
     return str(row.my_number)
+
+
+def within_rate(conn: Connection, entry: Entry, since: dt.datetime, per_hour: int) -> None:
+    """LINK_RATE_EXCEEDED if the organ already received `per_hour` My Numbers under the task
+    through the link since `since` (the provision log is the count: one home for the fact)."""
+    given = conn.execute(
+        select(func.count())
+        .select_from(provision_log)
+        .where(
+            provision_log.c.recipient == entry.recipient,
+            provision_log.c.task_id == entry.task_id,
+            provision_log.c.caller == entry.caller,
+            provision_log.c.outcome == PROVIDED,
+            provision_log.c.at >= since,
+        )
+    ).scalar_one()
+    if given >= per_hour:
+        raise RefusedError(Reason.LINK_RATE_EXCEEDED)
 
 
 class LinkAnswerer:
@@ -96,12 +159,18 @@ class LinkAnswerer:
         log: ProvisionLog,
         endpoint: SealedEndpoint,
         node: Identity,
+        trust_anchors: Callable[[], list[x509.Certificate]],
+        revocation: RevocationList | None,
+        per_hour: int = 100,
         catalogue: Catalogue | None = None,
     ) -> None:
         self._answers = GroupTransaction(db)
         self._log = log
         self._endpoint = endpoint
         self._node = node
+        self._trust_anchors = trust_anchors
+        self._revocation = revocation
+        self._per_hour = per_hour
         self._catalogue = catalogue or default_catalogue()
 
     def answer(
@@ -123,14 +192,27 @@ class LinkAnswerer:
             items_given="my_number",
         )
         try:
-            check_link_request(self._catalogue, link, fuhyo=fuhyo, node=self._node)
-            provided = dataclasses.replace(
-                entry, outcome=PROVIDED, subject_hash=log.subject(link.juminhyo_code)
+            _, organ = check_link_request(self._catalogue, link, fuhyo=fuhyo, node=self._node)
+            asked = organ_query.verify(
+                link,
+                fuhyo=fuhyo,
+                organ=organ,
+                cas=self._trust_anchors(),
+                revocation=self._revocation,
+                now=request.received_at,
             )
+            provided = dataclasses.replace(
+                entry,
+                outcome=PROVIDED,
+                subject_hash=log.subject(link.juminhyo_code),
+                operator_id=asked.operator_id,  # the clerk the organ signed for
+            )
+            since = request.received_at - dt.timedelta(hours=1)
 
             def look_up(conn: Connection) -> str:
                 request.remember(conn)
-                found = emigrants_my_number(conn, link.juminhyo_code)
+                within_rate(conn, entry, since, self._per_hour)
+                found = emigrants_my_number(conn, link.juminhyo_code, asked)
                 ProvisionLog.write(conn, [provided], request.received_at)
                 return found
 
@@ -138,9 +220,9 @@ class LinkAnswerer:
             my_number = self._answers.run(look_up)
         except RefusedError as refusal:
             log.write_refusal(dataclasses.replace(entry, reason=refusal.reason, items_given=""))
-            metrics.LINK_CALLS.add(1, {"outcome": "refused"})
+            metrics.LINK_CALLS.add(1, {"outcome": "refused", "reason": refusal.reason})
             raise
-        metrics.LINK_CALLS.add(1, {"outcome": "provided"})
+        metrics.LINK_CALLS.add(1, {"outcome": "provided", "reason": ""})
         return self._endpoint.seal(pb.MyNumberLinkAnswer(my_number=my_number), fuhyo)
 
 

@@ -18,10 +18,10 @@ from jukinet.core import methods as m
 from jukinet.core import metrics
 from jukinet.core.config import LINK_HOP, NEXT_HOP
 from jukinet.core.errors import Reason
-from jukinet.core.identity import Identity, Role
+from jukinet.core.identity import Identity, Role, peer_certificate_der
 from jukinet.provision import disclosure
 from jukinet.provision.catalogue import PREFECTURE_TABLES
-from jukinet.provision.fuhyo import FUHYO_RECORDS, EmigrantMyNumbers
+from jukinet.provision.fuhyo import FUHYO_RECORDS, EmigrantMyNumbers, OrganProof
 from jukinet.provision.link import ask_prefecture
 from jukinet.provision.my_number_store import MyNumberStore
 from jukinet.provision.provider import Provider
@@ -100,13 +100,14 @@ class FuhyoServicer(fuhyo_grpc.FuhyoServiceServicer):
     def QueryFuhyoRecords(
         self, request: fuhyo_pb.QueryFuhyoRecordsRequest, context: grpc.ServicerContext
     ) -> fuhyo_pb.QueryFuhyoRecordsResponse:
-        return self._answer(request.query, current_caller())
+        proof = OrganProof(request.signed, peer_certificate_der(context))
+        return self._answer(request.query, current_caller(), proof)
 
     def _answer(
-        self, query: provision_pb.ResidentQuery, organ: Identity
+        self, query: provision_pb.ResidentQuery, organ: Identity, proof: OrganProof
     ) -> fuhyo_pb.QueryFuhyoRecordsResponse:
         provision = self._provider.provide(query, caller=organ, recipient=organ, log_later=True)
-        link_entries = self._my_numbers.add(provision, query, organ)
+        link_entries = self._my_numbers.add(provision, query, organ, proof)
         # One durable commit for the query and the link's use, before the answer leaves.
         if entries := [*provision.unlogged, *link_entries]:
             self._node.provision_log.commit(entries)
@@ -118,6 +119,7 @@ class FuhyoServicer(fuhyo_grpc.FuhyoServiceServicer):
         context: grpc.ServicerContext,
     ) -> Iterator[fuhyo_pb.BulkQueryFuhyoRecordsResponse]:
         organ = current_caller()
+        unsigned = OrganProof(fuhyo_pb.SignedOrganQuery(), peer_certificate_der(context))
 
         def respond(
             request_id: str, records: Sequence[fuhyo_pb.ProvidedFuhyoRecord], refusal: str
@@ -129,7 +131,7 @@ class FuhyoServicer(fuhyo_grpc.FuhyoServiceServicer):
         return self._provider.bulk(
             request_iterator,
             organ,
-            answer_row=lambda row: list(self._answer(row, organ).records),
+            answer_row=lambda row: list(self._answer(row, organ, unsigned).records),
             respond=respond,
         )
 

@@ -4,6 +4,7 @@ the prefecture side of the narrow link."""
 from __future__ import annotations
 
 import grpc
+from cryptography import x509
 
 from juki.v1 import my_number_link_service_pb2_grpc as link_grpc
 from juki.v1 import national_service_pb2, prefecture_service_pb2
@@ -92,6 +93,9 @@ def _register(server: grpc.Server, node: Node) -> None:
         log=node.provision_log,
         endpoint=node.endpoint(m.GET_MY_NUMBER_FOR_EMIGRANT),
         node=node.identity,
+        trust_anchors=lambda: x509.load_pem_x509_certificates(node.credentials.current().bundle),
+        revocation=node.revocation,
+        per_hour=node.config.link_per_hour,
     )
     link_grpc.add_MyNumberLinkServiceServicer_to_server(MyNumberLinkServicer(answerer), server)
 

@@ -15,7 +15,14 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine
 
-from juki.v1 import common_pb2, fuhyo_service_pb2, national_service_pb2, prefecture_service_pb2
+from juki.v1 import (
+    common_pb2,
+    fuhyo_service_pb2,
+    my_number_link_service_pb2,
+    my_number_link_service_pb2_grpc,
+    national_service_pb2,
+    prefecture_service_pb2,
+)
 from juki.v1 import fuhyo_service_pb2_grpc as fuhyo_grpc
 from juki.v1 import national_service_pb2_grpc as national_grpc
 from juki.v1 import prefecture_service_pb2_grpc as prefecture_grpc
@@ -108,6 +115,30 @@ class Insider:
         role = self.config.identity.role.value
         delivery = _CS_RESIDENTS if role == "cs" else _PREFECTURE_RESIDENTS
         return self._deliver(delivery, changes)
+
+    def ask_link(self, link: my_number_link_service_pb2.MyNumberLinkRequest) -> str:
+        """The narrow link as the node (a fuhyo server) asks it of its prefecture server:
+        sealed with the node's keys over its TLS identity; the My Number, or grpc.RpcError."""
+        config = self.config
+        hop = config.link_hop
+        assert hop is not None, f"{config.name} has no link_hop"
+        sealer = self.sealer()
+        envelope = sealer.seal(link, recipient=hop.spiffe_id, method=m.GET_MY_NUMBER_FOR_EMIGRANT)
+        channel = tls.secure_channel(hop.address, config.credentials, Identity.parse(hop.spiffe_id))
+        with channel:
+            reply = my_number_link_service_pb2_grpc.MyNumberLinkServiceStub(
+                channel
+            ).GetMyNumberForEmigrant(
+                my_number_link_service_pb2.GetMyNumberForEmigrantRequest(envelope=envelope),
+                timeout=10,
+            )
+        _, answer = sealer.open(
+            reply.envelope,
+            my_number_link_service_pb2.MyNumberLinkAnswer,
+            peer=hop.spiffe_id,
+            method=m.GET_MY_NUMBER_FOR_EMIGRANT,
+        )
+        return str(answer.my_number)
 
     def deliver_fuhyo_changes(
         self, *changes: fuhyo_service_pb2.FuhyoChange

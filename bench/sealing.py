@@ -26,13 +26,8 @@ from jukinet.core import clock
 from jukinet.dev import synthetic
 from jukinet.sealing.envelope import Sealer
 from jukinet.sealing.key_directory import KeyDirectory, publish
-from jukinet.sealing.keys import (
-    ED25519,
-    ML_DSA_65,
-    NodeKeyring,
-    new_entries,
-    sign_document,
-)
+from jukinet.sealing.key_documents import sign_document
+from jukinet.sealing.keys import ED25519, ML_DSA_65, NodeKeyring, new_entries
 from jukinet.trust import pki
 
 SENDER = "spiffe://juki.example/cs/141003"

@@ -18,7 +18,8 @@ from jukinet.ca.signing import Signer
 from jukinet.core import clock
 from jukinet.core.identity import Identity
 from jukinet.runtime.trust_refresh import TrustFiles, TrustRefresher, read_folder
-from jukinet.sealing.keys import NodeKeyring, new_entries, sign_document, verify_document
+from jukinet.sealing.key_documents import sign_document, verify_document
+from jukinet.sealing.keys import NodeKeyring, new_entries
 from jukinet.trust import pki
 from jukinet.trust.distribution import (
     TrustMaterialError,

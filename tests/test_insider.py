@@ -36,6 +36,8 @@ from juki.v1 import cs_service_pb2, cs_service_pb2_grpc
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from juki.v1 import provision_service_pb2 as pb_provision
 from juki.v1 import provision_service_pb2_grpc as provision_grpc
+from juki.v1 import transparency_service_pb2 as transparency_pb
+from juki.v1 import transparency_service_pb2_grpc as transparency_grpc
 from jukinet.ca.folder import CaFolder
 from jukinet.ca.signing import Signer
 from jukinet.client import access
@@ -53,7 +55,9 @@ from jukinet.runtime import backup
 from jukinet.runtime.trust_refresh import TrustFiles, TrustRefresher, read_folder
 from jukinet.sealing import backup_box
 from jukinet.sealing.backup_box import BackupError
-from jukinet.sealing.keys import NodeKeyring, new_entries, sign_document
+from jukinet.sealing.key_directory import KeyDirectory
+from jukinet.sealing.key_documents import sign_document
+from jukinet.sealing.keys import NodeKeyring, new_entries
 from jukinet.storage import open_database
 from jukinet.storage.schema import (
     change_notices,
@@ -70,7 +74,14 @@ from jukinet.trust.pki import load_crls
 from tests.helpers.cli import ROOT, juki_net
 from tests.helpers.insider import Insider
 from tests.helpers.link import TAX_OFFICE, TAX_TASK, link_request
-from tests.helpers.network import node_db, provision_rows, running_network, versions, wait_for
+from tests.helpers.network import (
+    channel_as,
+    node_db,
+    provision_rows,
+    running_network,
+    versions,
+    wait_for,
+)
 from tests.helpers.sealing import make_world
 
 PASSPORT = "organ-14-passport-centre"
@@ -779,7 +790,9 @@ def test_a_node_cannot_have_a_log_witnessed_under_an_origin_it_invented(tmp_path
         text = note.Checkpoint(f"juki.example/cs/141003/{log}", 1, root).text()
         signed = note.sign_note(text, cs)
         if taken:
-            line = witness.add_checkpoint(signed, [cs.key], 0, [], SYSTEM.now())
+            line = witness.add_checkpoint(
+                signed, [cs.key], 0, [], SYSTEM.now(), named=[witness.cosigner.name]
+            )
             # What the publisher records only once it checked it against the witness's key.
             assert note.cosigned_by(signed, line, [witness.cosigner.key])
             assert not note.cosigned_by(
@@ -787,7 +800,9 @@ def test_a_node_cannot_have_a_log_witnessed_under_an_origin_it_invented(tmp_path
             )
             continue
         with pytest.raises(RefusedError) as refused:
-            witness.add_checkpoint(signed, [cs.key], 0, [], SYSTEM.now())
+            witness.add_checkpoint(
+                signed, [cs.key], 0, [], SYSTEM.now(), named=[witness.cosigner.name]
+            )
         assert refused.value.reason == "CHECKPOINT_NOT_OF_CALLER"
     db.dispose()
 
@@ -888,3 +903,51 @@ def test_the_link_gives_one_organ_only_so_many_my_numbers_an_hour(tmp_path: Path
         # Another task of the organ, or the hour gone by, is counted apart.
         within_rate(conn, replace(given, task_id="fuhyo5-other"), now, per_hour=1)
         within_rate(conn, given, now + dt.timedelta(seconds=1), per_hour=1)
+
+
+def test_a_key_document_names_the_witnesses_the_ca_decides_not_the_node(tmp_path: Path) -> None:
+    """cs-141003 asks the CA to name national and prefecture-13 as its witnesses (to open its
+    history where its own prefecture would not look); the CA names prefecture-14 only. The
+    national server may ask for prefecture servers only, and at most two."""
+    ca = CaFolder(tmp_path / "pki")
+    ca.ensure_ca()
+    signer = Signer(ca)
+    ring = NodeKeyring.create(tmp_path / "keys.json", new_entries(SYSTEM.now()))
+    asked = [NATIONAL, "spiffe://juki.example/prefecture/13"]
+    request = ring.document(CS_141003.spiffe_id, SYSTEM.now(), asked).SerializeToString()
+    path = signer.sign_key_document(request, expect=CS_141003)
+    directory = KeyDirectory(path.parent, ca.bundle)
+    assert directory.witnesses(CS_141003.spiffe_id) == ["spiffe://juki.example/prefecture/14"]
+    national = Identity.parse(NATIONAL)
+    asked = [
+        "spiffe://juki.example/fuhyo/13",
+        "spiffe://juki.example/prefecture/13",
+        "spiffe://juki.example/prefecture/27",
+        "spiffe://juki.example/prefecture/14",
+    ]
+    request = ring.document(NATIONAL, SYSTEM.now(), asked).SerializeToString()
+    signer.sign_key_document(request, expect=national)
+    assert KeyDirectory(path.parent, ca.bundle).witnesses(NATIONAL) == [
+        "spiffe://juki.example/prefecture/13",
+        "spiffe://juki.example/prefecture/27",
+    ]
+
+
+def test_a_node_cannot_open_its_history_at_a_witness_its_document_does_not_name(
+    network: LocalNetwork,
+) -> None:
+    """The national server's key document names prefecture-13. With its own folder it shows a
+    checkpoint — another history — to prefecture-14 as if it were the first: refused, nothing
+    cosigned, so no second history can gather a cosignature to show a verifier."""
+    national = _insider(network, "national")
+    ring = NodeKeyring(national.config.keyring_file)
+    root = merkle.Tree([bytes(32)]).root()
+    text = note.Checkpoint("juki.example/national/provision", 1, root).text()
+    signed = note.sign_note(text, ring.log_signer(NATIONAL))
+    request = transparency_pb.AddCheckpointRequest(checkpoint=str(signed), old_size=0)
+    channel = channel_as(network, "prefecture-14", national.config.credentials)
+    with channel, pytest.raises(grpc.RpcError) as refused:
+        transparency_grpc.WitnessServiceStub(channel).AddCheckpoint(request, timeout=10)
+    info = error_info(refused.value)
+    assert info is not None and info.reason == "WITNESS_NOT_NAMED"
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED

@@ -11,7 +11,8 @@ import pytest
 from jukinet.core import clock, file_stamps
 from jukinet.sealing import key_directory
 from jukinet.sealing.key_directory import KeyDirectory
-from jukinet.sealing.keys import rotate, sign_document
+from jukinet.sealing.key_documents import sign_document
+from jukinet.sealing.keys import rotate
 from tests.helpers.sealing import World, make_world
 
 CS = "spiffe://juki.example/cs/141003"

@@ -121,9 +121,9 @@ def _max_attempts(net: LocalNetwork) -> int:
 
 def _issuer_fingerprint(net: LocalNetwork, name: str) -> str:
     cert = pki.load_certificate(net.node_dir(name) / "node.crt")
-    from jukinet.sealing import keys
+    from jukinet.sealing import key_documents
 
-    ca = pki.issuing_ca(cert, keys.load_bundle(net.bundle))
+    ca = pki.issuing_ca(cert, key_documents.load_bundle(net.bundle))
     assert ca is not None
     return pki.fingerprint(ca)
 

@@ -20,6 +20,7 @@ from jukinet.trust.audit import AuditLog
 
 NOW = dt.datetime(2026, 12, 2, 3, 0, tzinfo=dt.UTC)
 ORIGIN = "juki.example/prefecture/14/provision"
+NAMED = ["juki.example/national"]  # the witness, as the node's key document names it
 
 
 def _entry(i: int) -> Entry:
@@ -60,7 +61,9 @@ class _Node:
         last = self.log.latest(witnessed=True)
         old = 0 if last is None else last.size
         proof = self.log.tree().consistency_proof(old, made.size) if old else []
-        line = self.witness.add_checkpoint(made.note, [self.signer.key], old, proof, NOW)
+        line = self.witness.add_checkpoint(
+            made.note, [self.signer.key], old, proof, NOW, named=[self.witness.cosigner.name]
+        )
         self.log.record_cosigned(made.size, made.note.with_line(line), NOW)
         stored = self.log.latest(witnessed=True)
         assert stored is not None
@@ -184,7 +187,7 @@ def test_a_log_rewritten_and_reappended_is_refused_by_its_witness(node: _Node) -
     made = rewritten.checkpoint(node.signer, NOW)
     proof = rewritten.tree().consistency_proof(10, made.size)
     with pytest.raises(RefusedError) as refused:
-        node.witness.add_checkpoint(made.note, [node.signer.key], 10, proof, NOW)
+        node.witness.add_checkpoint(made.note, [node.signer.key], 10, proof, NOW, named=NAMED)
     assert refused.value.reason == "LOG_NOT_EXTENDED"
     cosigned = node.witness.last_cosigned(ORIGIN)
     assert cosigned is not None
@@ -198,16 +201,16 @@ def test_the_witness_refuses_a_wrong_start_a_stranger_and_another_nodes_log(node
     made = node.log.checkpoint(node.signer, NOW)
     proof = node.log.tree().consistency_proof(4, 8)
     with pytest.raises(RefusedError) as wrong_start:
-        node.witness.add_checkpoint(made.note, [node.signer.key], 3, proof, NOW)
+        node.witness.add_checkpoint(made.note, [node.signer.key], 3, proof, NOW, named=NAMED)
     assert wrong_start.value.reason == "CHECKPOINT_SIZE_MISMATCH"
     stranger = note.Signer("juki.example/prefecture/14", Ed25519PrivateKey.generate())
     with pytest.raises(RefusedError) as unsigned:
-        node.witness.add_checkpoint(made.note, [stranger.key], 4, proof, NOW)
+        node.witness.add_checkpoint(made.note, [stranger.key], 4, proof, NOW, named=NAMED)
     assert unsigned.value.reason == "CHECKPOINT_MALFORMED"
     other = note.Signer("juki.example/prefecture/13", Ed25519PrivateKey.generate())
     forged = note.sign_note(made.note.text, other)
     with pytest.raises(RefusedError) as not_own:
-        node.witness.add_checkpoint(forged, [other.key], 0, [], NOW)
+        node.witness.add_checkpoint(forged, [other.key], 0, [], NOW, named=NAMED)
     assert not_own.value.reason == "CHECKPOINT_NOT_OF_CALLER"
 
 

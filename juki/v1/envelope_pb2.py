@@ -25,27 +25,27 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16juki/v1/envelope.proto\x12\x07juki.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaa\x02\n\x0e\x45nvelopeHeader\x12\x0e\n\x06sender\x18\x01 \x01(\t\x12\x11\n\trecipient\x18\x02 \x01(\t\x12\x15\n\rsender_key_id\x18\x03 \x01(\t\x12\x18\n\x10recipient_key_id\x18\x04 \x01(\t\x12!\n\x05suite\x18\x05 \x01(\x0e\x32\x12.juki.v1.HpkeSuite\x12\x38\n\x13signature_algorithm\x18\x06 \x01(\x0e\x32\x1b.juki.v1.SignatureAlgorithm\x12\x0e\n\x06method\x18\x07 \x01(\t\x12\x12\n\nmessage_id\x18\x08 \x01(\t\x12-\n\tsealed_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cpayload_type\x18\n \x01(\t\"a\n\x0eSealedEnvelope\x12\x0e\n\x06header\x18\x01 \x01(\x0c\x12\x18\n\x10\x65ncapsulated_key\x18\x02 \x01(\x0c\x12\x12\n\nciphertext\x18\x03 \x01(\x0c\x12\x11\n\tsignature\x18\x04 \x01(\x0c\"\x89\x02\n\tPublicKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x1c\n\x03use\x18\x02 \x01(\x0e\x32\x0f.juki.v1.KeyUse\x12!\n\x05suite\x18\x03 \x01(\x0e\x32\x12.juki.v1.HpkeSuite\x12\x38\n\x13signature_algorithm\x18\x04 \x01(\x0e\x32\x1b.juki.v1.SignatureAlgorithm\x12\x12\n\npublic_key\x18\x05 \x01(\x0c\x12.\n\nnot_before\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tnot_after\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"q\n\x0bKeyDocument\x12\x11\n\tspiffe_id\x18\x01 \x01(\t\x12 \n\x04keys\x18\x02 \x03(\x0b\x32\x12.juki.v1.PublicKey\x12-\n\tissued_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"S\n\x11SignedKeyDocument\x12\x10\n\x08\x64ocument\x18\x01 \x01(\x0c\x12\x14\n\x0c\x63\x61_signature\x18\x02 \x01(\x0c\x12\x16\n\x0e\x63\x61_fingerprint\x18\x03 \x01(\t*[\n\tHpkeSuite\x12\x1a\n\x16HPKE_SUITE_UNSPECIFIED\x10\x00\x12\x32\n.HPKE_SUITE_MLKEM768X25519_HKDFSHA256_AES256GCM\x10\x01*}\n\x12SignatureAlgorithm\x12#\n\x1fSIGNATURE_ALGORITHM_UNSPECIFIED\x10\x00\x12\x1f\n\x1bSIGNATURE_ALGORITHM_ED25519\x10\x01\x12!\n\x1dSIGNATURE_ALGORITHM_ML_DSA_65\x10\x02*_\n\x06KeyUse\x12\x17\n\x13KEY_USE_UNSPECIFIED\x10\x00\x12\x16\n\x12KEY_USE_ENCRYPTION\x10\x01\x12\x13\n\x0fKEY_USE_SIGNING\x10\x02\x12\x0f\n\x0bKEY_USE_LOG\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16juki/v1/envelope.proto\x12\x07juki.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaa\x02\n\x0e\x45nvelopeHeader\x12\x0e\n\x06sender\x18\x01 \x01(\t\x12\x11\n\trecipient\x18\x02 \x01(\t\x12\x15\n\rsender_key_id\x18\x03 \x01(\t\x12\x18\n\x10recipient_key_id\x18\x04 \x01(\t\x12!\n\x05suite\x18\x05 \x01(\x0e\x32\x12.juki.v1.HpkeSuite\x12\x38\n\x13signature_algorithm\x18\x06 \x01(\x0e\x32\x1b.juki.v1.SignatureAlgorithm\x12\x0e\n\x06method\x18\x07 \x01(\t\x12\x12\n\nmessage_id\x18\x08 \x01(\t\x12-\n\tsealed_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cpayload_type\x18\n \x01(\t\"a\n\x0eSealedEnvelope\x12\x0e\n\x06header\x18\x01 \x01(\x0c\x12\x18\n\x10\x65ncapsulated_key\x18\x02 \x01(\x0c\x12\x12\n\nciphertext\x18\x03 \x01(\x0c\x12\x11\n\tsignature\x18\x04 \x01(\x0c\"\x89\x02\n\tPublicKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x1c\n\x03use\x18\x02 \x01(\x0e\x32\x0f.juki.v1.KeyUse\x12!\n\x05suite\x18\x03 \x01(\x0e\x32\x12.juki.v1.HpkeSuite\x12\x38\n\x13signature_algorithm\x18\x04 \x01(\x0e\x32\x1b.juki.v1.SignatureAlgorithm\x12\x12\n\npublic_key\x18\x05 \x01(\x0c\x12.\n\nnot_before\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tnot_after\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x84\x01\n\x0bKeyDocument\x12\x11\n\tspiffe_id\x18\x01 \x01(\t\x12 \n\x04keys\x18\x02 \x03(\x0b\x32\x12.juki.v1.PublicKey\x12-\n\tissued_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\twitnesses\x18\x04 \x03(\t\"S\n\x11SignedKeyDocument\x12\x10\n\x08\x64ocument\x18\x01 \x01(\x0c\x12\x14\n\x0c\x63\x61_signature\x18\x02 \x01(\x0c\x12\x16\n\x0e\x63\x61_fingerprint\x18\x03 \x01(\t*[\n\tHpkeSuite\x12\x1a\n\x16HPKE_SUITE_UNSPECIFIED\x10\x00\x12\x32\n.HPKE_SUITE_MLKEM768X25519_HKDFSHA256_AES256GCM\x10\x01*}\n\x12SignatureAlgorithm\x12#\n\x1fSIGNATURE_ALGORITHM_UNSPECIFIED\x10\x00\x12\x1f\n\x1bSIGNATURE_ALGORITHM_ED25519\x10\x01\x12!\n\x1dSIGNATURE_ALGORITHM_ML_DSA_65\x10\x02*_\n\x06KeyUse\x12\x17\n\x13KEY_USE_UNSPECIFIED\x10\x00\x12\x16\n\x12KEY_USE_ENCRYPTION\x10\x01\x12\x13\n\x0fKEY_USE_SIGNING\x10\x02\x12\x0f\n\x0bKEY_USE_LOG\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'juki.v1.envelope_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_HPKESUITE']._serialized_start=936
-  _globals['_HPKESUITE']._serialized_end=1027
-  _globals['_SIGNATUREALGORITHM']._serialized_start=1029
-  _globals['_SIGNATUREALGORITHM']._serialized_end=1154
-  _globals['_KEYUSE']._serialized_start=1156
-  _globals['_KEYUSE']._serialized_end=1251
+  _globals['_HPKESUITE']._serialized_start=956
+  _globals['_HPKESUITE']._serialized_end=1047
+  _globals['_SIGNATUREALGORITHM']._serialized_start=1049
+  _globals['_SIGNATUREALGORITHM']._serialized_end=1174
+  _globals['_KEYUSE']._serialized_start=1176
+  _globals['_KEYUSE']._serialized_end=1271
   _globals['_ENVELOPEHEADER']._serialized_start=69
   _globals['_ENVELOPEHEADER']._serialized_end=367
   _globals['_SEALEDENVELOPE']._serialized_start=369
   _globals['_SEALEDENVELOPE']._serialized_end=466
   _globals['_PUBLICKEY']._serialized_start=469
   _globals['_PUBLICKEY']._serialized_end=734
-  _globals['_KEYDOCUMENT']._serialized_start=736
-  _globals['_KEYDOCUMENT']._serialized_end=849
-  _globals['_SIGNEDKEYDOCUMENT']._serialized_start=851
-  _globals['_SIGNEDKEYDOCUMENT']._serialized_end=934
+  _globals['_KEYDOCUMENT']._serialized_start=737
+  _globals['_KEYDOCUMENT']._serialized_end=869
+  _globals['_SIGNEDKEYDOCUMENT']._serialized_start=871
+  _globals['_SIGNEDKEYDOCUMENT']._serialized_end=954
 # @@protoc_insertion_point(module_scope)

@@ -271,6 +271,7 @@ class KeyDocument(_message.Message):
     SPIFFE_ID_FIELD_NUMBER: _builtins.int
     KEYS_FIELD_NUMBER: _builtins.int
     ISSUED_AT_FIELD_NUMBER: _builtins.int
+    WITNESSES_FIELD_NUMBER: _builtins.int
     spiffe_id: _builtins.str
     """The node's SPIFFE ID."""
     @_builtins.property
@@ -281,16 +282,27 @@ class KeyDocument(_message.Message):
     def issued_at(self) -> _timestamp_pb2.Timestamp:
         """When the CA signed this document."""
 
+    @_builtins.property
+    def witnesses(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The nodes that witness this node's logs (SPIFFE IDs), written by the CA
+        by one rule (jukinet/trust/witnesses.py): the tier above, whatever the
+        request said; for the national server, the prefecture servers its
+        request names (its witness_hop; at most two). A witness cosigns only for
+        a node whose document names it; a verifier counts only these
+        witnesses' cosignatures. Empty: nobody witnesses this node's logs.
+        """
+
     def __init__(
         self,
         *,
         spiffe_id: _builtins.str = ...,
         keys: _abc.Iterable[Global___PublicKey] | None = ...,
         issued_at: _timestamp_pb2.Timestamp | None = ...,
+        witnesses: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["issued_at", b"issued_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["issued_at", b"issued_at", "keys", b"keys", "spiffe_id", b"spiffe_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["issued_at", b"issued_at", "keys", b"keys", "spiffe_id", b"spiffe_id", "witnesses", b"witnesses"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -31,7 +31,8 @@ from juki.v1 import envelope_pb2
 from jukinet.ca.folder import CaFolder, PkiError
 from jukinet.core.errors import Reason, RefusedError, invalid_field
 from jukinet.core.identity import Identity, IdentityError
-from jukinet.sealing.keys import KeyTrustError, sign_document, verify_document
+from jukinet.sealing.key_documents import sign_document, verify_document
+from jukinet.sealing.keys import KeyTrustError
 from jukinet.trust import pki
 from jukinet.trust.tls import certificate_dns_names
 

@@ -21,7 +21,6 @@ from jukinet.core.identity import Identity, IdentityError
 from jukinet.core.network import NetworkDescription
 from jukinet.sealing.key_directory import KeyDirectory
 from jukinet.transparency import inclusion, note, verify
-from jukinet.trust.authz import may_witness
 
 
 def cmd_checkpoint(args: argparse.Namespace) -> int:
@@ -78,12 +77,12 @@ def _directory(args: argparse.Namespace, network: NetworkDescription | None) -> 
 def _keys_of(
     args: argparse.Namespace, origin: str
 ) -> tuple[list[note.NoteKey], list[note.NoteKey]]:
-    """The log keys of the node whose log `origin` is, and the cosigning keys of its witnesses
-    (authz.may_witness: not any node's), from the published key documents the CA signed."""
+    """The log keys of the node whose log `origin` is, and the cosigning keys of the witnesses
+    its CA-signed key document names (not any node's), from the published key documents."""
     directory = _directory(args, load_network(args) if args.network else None)
     node_id = "spiffe://" + origin.rsplit("/", 1)[0]
     try:
-        owner = Identity.parse(node_id)
+        Identity.parse(node_id)
     except IdentityError:
         raise UsageError(f"{origin}: not the origin of a juki-net log") from None
     log_keys = directory.note_keys(node_id)
@@ -91,18 +90,10 @@ def _keys_of(
         raise UsageError(f"no key document lists a log key of {node_id}")
     witnesses = [
         key
-        for spiffe_id in directory.spiffe_ids()
-        if _witnesses(owner, spiffe_id)
+        for spiffe_id in directory.witnesses(node_id)
         for key in directory.note_keys(spiffe_id, note.COSIGNATURE_TYPE)
     ]
     return log_keys, witnesses
-
-
-def _witnesses(owner: Identity, spiffe_id: str) -> bool:
-    try:
-        return may_witness(owner, Identity.parse(spiffe_id))
-    except IdentityError:
-        return False
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -130,7 +130,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     )
     pki.write_atomic(folder / CSR, csr.public_bytes(serialization.Encoding.PEM))
     ring = NodeKeyring.create(folder / KEYRING, new_entries(clock.SYSTEM.now()))
-    document = ring.document(identity.spiffe_id, clock.SYSTEM.now())
+    witness = hops[WITNESS_HOP]  # the national server asks for its witness to be named
+    witnesses = [] if witness is None else [witness.spiffe_id]
+    document = ring.document(identity.spiffe_id, clock.SYSTEM.now(), witnesses)
     pki.write_atomic(folder / KEY_REQUEST, document.SerializeToString())
     (folder / KEY_DOCUMENTS).mkdir(parents=True, exist_ok=True)
     shutil.copyfile(args.bundle, folder / BUNDLE)

@@ -18,7 +18,7 @@ from pathlib import Path
 from jukinet.cli.errors import UsageError
 from jukinet.cli.parsing import Subcommands, command
 from jukinet.core import clock
-from jukinet.core.config import load_node_config
+from jukinet.core.config import NodeConfig, load_node_config
 from jukinet.sealing.keys import NodeKeyring, retire, rotate, superseded
 from jukinet.trust import pki
 
@@ -30,8 +30,8 @@ CONFIG, KEY_REQUEST = "config.toml", "key-document.request"
 TIERS = 4
 
 
-def _node(folder: Path) -> tuple[str, NodeKeyring, float]:
-    """The node's SPIFFE ID, keyring and trust refresh interval, from its folder's config."""
+def _node(folder: Path) -> tuple[NodeConfig, NodeKeyring]:
+    """The node's config and keyring, from its folder."""
     try:
         config = load_node_config(folder / CONFIG)
     except FileNotFoundError:
@@ -40,12 +40,14 @@ def _node(folder: Path) -> tuple[str, NodeKeyring, float]:
         raise UsageError(f"{folder / CONFIG}: not a node config ({error})") from None
     if not config.keyring_file.is_file():
         raise UsageError(f"{config.keyring_file}: the node's sealing keys are missing")
-    return config.spiffe_id, NodeKeyring(config.keyring_file), config.trust_refresh_s
+    return config, NodeKeyring(config.keyring_file)
 
 
-def _write_request(folder: Path, spiffe_id: str, ring: NodeKeyring) -> Path:
+def _write_request(folder: Path, config: NodeConfig, ring: NodeKeyring) -> Path:
+    """The key-document request (naming the national server's witness, its witness_hop)."""
     request = folder / KEY_REQUEST
-    document = ring.document(spiffe_id, clock.SYSTEM.now())
+    witnesses = [] if config.witness_hop is None else [config.witness_hop.spiffe_id]
+    document = ring.document(config.spiffe_id, clock.SYSTEM.now(), witnesses)
     pki.write_atomic(request, document.SerializeToString())
     return request
 
@@ -54,14 +56,14 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     """New sealing keys, active from --activate-in-hours on, and a request for their document."""
     if args.activate_in_hours < 0:
         raise UsageError("--activate-in-hours: must be 0 or more")
-    spiffe_id, ring, refresh_s = _node(args.dir)
+    config, ring = _node(args.dir)
     now = clock.SYSTEM.now()
     active_from = now + dt.timedelta(hours=args.activate_in_hours)
     rotate(ring, now, active_from)
-    request = _write_request(args.dir, spiffe_id, ring)
+    request = _write_request(args.dir, config, ring)
     print(f"new sealing keys, used from {active_from:%Y-%m-%d %H:%M} UTC")
     print(f"  send {request} to the CA operator (juki-net pki sign-keys) well before then")
-    needed_s = TIERS * refresh_s
+    needed_s = TIERS * config.trust_refresh_s
     if args.activate_in_hours * 3600 < needed_s:
         print(
             f"  caution: that is sooner than the signed document can reach every node "
@@ -73,13 +75,13 @@ def cmd_rotate(args: argparse.Namespace) -> int:
 
 def cmd_retire(args: argparse.Namespace) -> int:
     """Drop the keys newer active ones replaced, and a request for the document without them."""
-    spiffe_id, ring, _ = _node(args.dir)
+    config, ring = _node(args.dir)
     ring.refresh()
     dropped = superseded(ring.entries, clock.SYSTEM.now())
     if not dropped:
         raise UsageError("nothing to retire: no key is replaced by a newer, active one yet")
     retire(ring, dropped)
-    request = _write_request(args.dir, spiffe_id, ring)
+    request = _write_request(args.dir, config, ring)
     print(f"retired {len(dropped)} key(s); send {request} to the CA operator (pki sign-keys)")
     return 0
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from juki.v1 import envelope_pb2
 from jukinet.ca.folder import CaFolder
 from jukinet.ca.signing import Signer
 from jukinet.cli.errors import UsageError, read_bytes
@@ -159,7 +160,10 @@ def cmd_sign_keys(args: argparse.Namespace) -> int:
     """Sign a node's key-document request and publish it."""
     expect = _identity(args.expect)
     path = Signer(CaFolder(args.pki_dir)).sign_key_document(read_bytes(args.request), expect=expect)
+    signed = envelope_pb2.SignedKeyDocument.FromString(path.read_bytes())
+    witnesses = envelope_pb2.KeyDocument.FromString(signed.document).witnesses
     print(f"signed the key document of {expect}; published at {path}")
+    print(f"  witnesses of its logs: {', '.join(witnesses) or 'none'}")
     return 0
 
 

@@ -10,7 +10,7 @@ from cryptography import x509
 
 from jukinet.cli.errors import UsageError
 from jukinet.core import clock
-from jukinet.sealing import keys
+from jukinet.sealing import key_documents
 from jukinet.trust import pki
 from jukinet.trust.revocation import RevocationList
 
@@ -47,7 +47,7 @@ def describe_certificate(
     if bundle is None:
         return facts
     try:
-        chain = pki.issuing_ca(cert, keys.load_bundle(bundle))
+        chain = pki.issuing_ca(cert, key_documents.load_bundle(bundle))
     except ValueError:
         raise UsageError(f"{bundle}: not a PEM trust bundle") from None
     facts["chains_to_bundle"] = "yes" if chain is not None else "NO"

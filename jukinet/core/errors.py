@@ -62,6 +62,10 @@ _REFUSALS: Mapping[Reason, tuple[grpc.StatusCode, str]] = {
         _S.PERMISSION_DENIED,
         "a node may only have its own logs' checkpoints witnessed",
     ),
+    R.WITNESS_NOT_NAMED: (
+        _S.PERMISSION_DENIED,
+        "the caller's key document does not name this node as a witness of its logs",
+    ),
     R.COMPARISON_NOT_ALLOWED: (
         _S.PERMISSION_DENIED,
         "the caller does not compare that municipality's file with this node",

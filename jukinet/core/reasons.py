@@ -48,6 +48,7 @@ class Reason(enum.StrEnum):
     TOO_MANY_RUNS = enum.auto()
     COSIGNATURE_INVALID = enum.auto()
     CHECKPOINT_NOT_OF_CALLER = enum.auto()
+    WITNESS_NOT_NAMED = enum.auto()
     NOT_AN_ADMINISTRATOR = enum.auto()
     NO_ACCESS_GRANT = enum.auto()
     REPAIR_NOT_APPROVED = enum.auto()

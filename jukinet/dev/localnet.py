@@ -46,14 +46,8 @@ from jukinet.dev.topology import (
     port_is_free,
 )
 from jukinet.sealing.key_directory import publish
-from jukinet.sealing.keys import (
-    NodeKeyring,
-    new_entries,
-    retire,
-    rotate,
-    sign_document,
-    superseded,
-)
+from jukinet.sealing.key_documents import sign_document
+from jukinet.sealing.keys import NodeKeyring, new_entries, retire, rotate, superseded
 from jukinet.trust import pki, tls
 
 
@@ -303,8 +297,11 @@ class LocalNetwork:
     def publish_keys(self, plan: NodePlan) -> None:
         """Sign a node's current key document with the CA and put it in the key directory."""
         issuer = self.pki.signer()
+        witnesses = (
+            [self.identity(self._plan(plan.witness_hop)).spiffe_id] if plan.witness_hop else []
+        )
         document = self.keyring(plan.name).document(
-            self.identity(plan).spiffe_id, clock.SYSTEM.now()
+            self.identity(plan).spiffe_id, clock.SYSTEM.now(), witnesses
         )
         publish(self.key_dir, plan.name, sign_document(document, issuer))
 

@@ -4,7 +4,7 @@ The trust bundle, the CAs' CRLs and the nodes' key documents reach a node
 from the node above it (TrustService.GetTrustMaterial over its next hop),
 or, at the national server, from the CA's publication folder. Each refresh
 verifies every part against what the node trusts already
-(trust/distribution.py, sealing/keys.verify_document), refuses what is older
+(trust/distribution.py, sealing/key_documents.verify_document), refuses what is older
 than what it holds (the bundle by issue time, each CA's CRL by its number, each
 node's key document by its issue time: never back in time), and writes only
 what verified, each file atomically: the CRLs first, then the key documents,
@@ -32,7 +32,8 @@ from jukinet.core.clock import Clock
 from jukinet.core.errors import JukiError, Reason, RefusedError
 from jukinet.core.identity import Identity, IdentityError
 from jukinet.runtime.jobs import BackgroundJob
-from jukinet.sealing.keys import KeyTrustError, verify_document
+from jukinet.sealing.key_documents import verify_document
+from jukinet.sealing.keys import KeyTrustError
 from jukinet.trust import pki
 from jukinet.trust.distribution import verify_bundle, verify_crls
 

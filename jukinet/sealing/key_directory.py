@@ -14,7 +14,8 @@ from pathlib import Path
 
 from juki.v1 import envelope_pb2
 from jukinet.core.file_stamps import FileWatch, Stamp, settled, stamp_of
-from jukinet.sealing.keys import KeyTrustError, load_bundle, log_key_name, verify_document
+from jukinet.sealing.key_documents import load_bundle, verify_document
+from jukinet.sealing.keys import KeyTrustError, log_key_name
 from jukinet.transparency import note
 from jukinet.trust import pki
 
@@ -126,6 +127,13 @@ class KeyDirectory:
         self._refresh()
         doc = self._docs.get(spiffe_id)
         return [] if doc is None else note_keys_of(doc, kind)
+
+    def witnesses(self, spiffe_id: str) -> list[str]:
+        """The witnesses of a node's logs as its CA-signed document names them (none if the
+        node has no trusted document, or an old one that names none)."""
+        self._refresh()
+        doc = self._docs.get(spiffe_id)
+        return [] if doc is None else list(doc.witnesses)
 
     def signing_key(
         self, spiffe_id: str, key_id: str, now: dt.datetime

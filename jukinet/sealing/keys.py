@@ -30,10 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem, x25519
+from cryptography.hazmat.primitives.asymmetric import ed25519, mldsa, mlkem, x25519
 from cryptography.hazmat.primitives.hpke import MLKEM768X25519PrivateKey, MLKEM768X25519PublicKey
 from google.protobuf import timestamp_pb2
 
@@ -42,7 +39,6 @@ from jukinet.core.clock import SYSTEM, Clock
 from jukinet.core.file_stamps import FileWatch
 from jukinet.transparency import note
 from jukinet.trust import pki
-from jukinet.trust.pki import fingerprint
 
 HYBRID_SUITE = envelope_pb2.HPKE_SUITE_MLKEM768X25519_HKDFSHA256_AES256GCM
 ED25519 = envelope_pb2.SIGNATURE_ALGORITHM_ED25519
@@ -300,13 +296,17 @@ class NodeKeyring:
         assert isinstance(private, ed25519.Ed25519PrivateKey)
         return note.Signer(log_key_name(spiffe_id), private, kind)
 
-    def document(self, spiffe_id: str, now: dt.datetime) -> envelope_pb2.KeyDocument:
-        """The public key document listing every key held (old and new during a rotation)."""
+    def document(
+        self, spiffe_id: str, now: dt.datetime, witnesses: Iterable[str] = ()
+    ) -> envelope_pb2.KeyDocument:
+        """The public key document listing every key held (old and new during a rotation);
+        `witnesses`: the witnesses the node asks to be named (the CA decides: key_documents)."""
         self.refresh()
         return envelope_pb2.KeyDocument(
             spiffe_id=spiffe_id,
             keys=[e.public_key() for e in self.entries],
             issued_at=_stamp(now),
+            witnesses=list(witnesses),
         )
 
 
@@ -360,38 +360,3 @@ def retire(ring: NodeKeyring, key_ids: Iterable[str]) -> None:
 def log_key_name(spiffe_id: str) -> str:
     """A node's name on its checkpoints and cosignatures: its SPIFFE ID without the scheme."""
     return spiffe_id.removeprefix("spiffe://")
-
-
-def sign_document(
-    document: envelope_pb2.KeyDocument, issuer: pki.Issuer
-) -> envelope_pb2.SignedKeyDocument:
-    """The CA's signature over a key document."""
-    body = document.SerializeToString(deterministic=True)
-    return envelope_pb2.SignedKeyDocument(
-        document=body,
-        ca_signature=issuer.key.sign(body, ec.ECDSA(hashes.SHA256())),
-        ca_fingerprint=fingerprint(issuer.certificate),
-    )
-
-
-def verify_document(
-    signed: envelope_pb2.SignedKeyDocument, cas: Iterable[x509.Certificate]
-) -> envelope_pb2.KeyDocument:
-    """The document, if a CA of the bundle signed it; KeyTrustError otherwise."""
-    for ca in cas:
-        if fingerprint(ca) != signed.ca_fingerprint:
-            continue
-        public = ca.public_key()
-        if not isinstance(public, ec.EllipticCurvePublicKey):
-            raise KeyTrustError("CA key is not ECDSA")
-        try:
-            public.verify(signed.ca_signature, signed.document, ec.ECDSA(hashes.SHA256()))
-        except InvalidSignature:
-            raise KeyTrustError("key document signature does not verify") from None
-        return envelope_pb2.KeyDocument.FromString(signed.document)
-    raise KeyTrustError("key document signed by a CA outside the trust bundle")
-
-
-def load_bundle(path: Path) -> list[x509.Certificate]:
-    """Every CA certificate of a PEM trust bundle."""
-    return x509.load_pem_x509_certificates(path.read_bytes())

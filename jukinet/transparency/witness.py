@@ -6,11 +6,13 @@ carried over gRPC). The witness checks the log key's signature, that the
 proof starts where it left off, and the proof itself; then it remembers the
 new checkpoint and returns its cosignature line. A checkpoint that does not
 extend the last one means the log was rewritten: refused (LOG_NOT_EXTENDED)
-and never cosigned, so nothing can later be proven against the rewrite. The
-first checkpoint of a log is trusted as it comes (trust on first use), but only
-for the caller's own two logs (tlog.origin: its key name and `provision` or
-`audit`): a node cannot invent origins, and who may ask whom is the policy's
-(authz.POLICY AddCheckpoint; `authz.may_witness`).
+and never cosigned, so nothing can later be proven against the rewrite. A witness
+cosigns only for a node whose CA-signed key document names it as a witness
+(trust/witnesses.py, written by the CA: WITNESS_NOT_NAMED otherwise), so a
+node cannot open a history at a witness of its choosing; the first checkpoint
+of a log is then taken as it comes, but only for the caller's own two logs
+(tlog.origin: its key name and `provision` or `audit`): a node cannot invent
+origins.
 """
 
 from __future__ import annotations
@@ -41,12 +43,18 @@ class Witness:
         old_size: int,
         proof: Sequence[bytes],
         now: dt.datetime,
+        *,
+        named: Sequence[str],
     ) -> str:
         """Check `signed` against the last cosigned checkpoint of its log; the cosignature line.
 
         `log_keys` are the caller's log keys (its key document lists old and
-        new during a rotation); one of them must have signed.
+        new during a rotation); one of them must have signed. `named`: the key
+        names of the witnesses the caller's key document names; this one must
+        be among them.
         """
+        if self.cosigner.name not in named:
+            raise RefusedError(Reason.WITNESS_NOT_NAMED)
         try:
             checkpoint = note.Checkpoint.parse(signed.text)
             signer = next(k for k in log_keys if signed.verified_by(k) is not None)

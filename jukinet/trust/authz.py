@@ -229,19 +229,6 @@ _NOT_AUDITED = frozenset({m.HEALTH_CHECK, m.HEALTH_WATCH, m.HEALTH_LIST, m.REFLE
 # What any identity may do for itself with no grant: liveness, schema, renewing its certificate.
 NO_RIGHT_NEEDED = _NOT_AUDITED | {m.RENEW_CERTIFICATE}
 
-# The roles that serve WitnessService (services/shared/transparency.py add_transparency).
-WITNESS_ROLES = frozenset({Role.PREFECTURE, Role.NATIONAL})
-
-
-def may_witness(owner: Identity, witness: Identity) -> bool:
-    """Whether `witness` is a witness of `owner`'s logs: a node that serves the witness and
-    that the policy lets `owner` ask (AddCheckpoint). A verifier counts only these nodes'
-    cosignatures, so whoever also holds another node's key (a fuhyo server in the same data
-    centre) cannot vouch for a rewritten log with it."""
-    rules = POLICY[m.ADD_CHECKPOINT]
-    return witness.role in WITNESS_ROLES and any(rule.admits(owner, witness) for rule in rules)
-
-
 _caller: contextvars.ContextVar[Identity] = contextvars.ContextVar("juki_caller")
 
 

@@ -17,7 +17,7 @@ receiver keeps what it had):
 bundle being taken into use; (3) each CA of that bundle has one; (4) none is
 older (a lower CRL number) than the one the receiver holds for its CA, so an
 upstream node cannot serve a list from before a revocation.
-Key documents are checked by sealing.keys.verify_document.
+Key documents are checked by sealing.key_documents.verify_document.
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ from jukinet.transparency import note, tlog
 from jukinet.transparency.checkpoints import MerkleLog
 from jukinet.transparency.publisher import AskWitness, Publisher
 from jukinet.transparency.witness import Witness
-from jukinet.trust.authz import WITNESS_ROLES, current_caller
+from jukinet.trust.authz import current_caller
+from jukinet.trust.witnesses import WITNESS_ROLES
 
 LOG_NAMES = {wire: name for name, wire in tlog.WIRE_LOGS.items()}
 EXPORT_CHUNK_LINES = 2000
@@ -42,9 +43,15 @@ class WitnessServicer(pb_grpc.WitnessServiceServicer):
             signed = note.SignedNote.parse(request.checkpoint)
         except note.NoteError:
             raise RefusedError(Reason.CHECKPOINT_MALFORMED) from None
-        keys = self._node.key_directory.note_keys(current_caller().spiffe_id)
+        caller = current_caller().spiffe_id
+        directory = self._node.key_directory
         line = self._witness.add_checkpoint(
-            signed, keys, request.old_size, list(request.consistency_proof), self._node.clock.now()
+            signed,
+            directory.note_keys(caller),
+            request.old_size,
+            list(request.consistency_proof),
+            self._node.clock.now(),
+            named=[log_key_name(w) for w in directory.witnesses(caller)],
         )
         return pb.AddCheckpointResponse(cosignature=line)
 
@@ -134,7 +141,7 @@ def _witness_upstream(node: Node) -> AskWitness | None:
 
 
 def add_transparency(server: grpc.Server, node: Node) -> Publisher:
-    """Serve LogAdminService (and WitnessService on the roles that witness, authz.WITNESS_ROLES:
+    """Serve LogAdminService (and WitnessService on the roles that witness, witnesses.WITNESS_ROLES:
     the one home of who may be a witness), and publish on a schedule."""
     name = node.identity.spiffe_id
     key_name = log_key_name(name)

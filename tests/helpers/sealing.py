@@ -10,7 +10,8 @@ from jukinet.core import clock
 from jukinet.core.config import Credentials, NodeConfig
 from jukinet.sealing.envelope import Sealer
 from jukinet.sealing.key_directory import KeyDirectory, publish
-from jukinet.sealing.keys import NodeKeyring, new_entries, sign_document
+from jukinet.sealing.key_documents import sign_document
+from jukinet.sealing.keys import NodeKeyring, new_entries
 from jukinet.trust import pki
 
 

@@ -32,6 +32,7 @@ from jukinet.storage.schema import audit_log
 from jukinet.transparency import tlog, verify
 from jukinet.trust.audit import AuditLog
 from tests.helpers.cli import juki_net
+from tests.helpers.damage import CUTS, FLIPS, TAILS, damaged
 from tests.helpers.network import pending_outbox, running_network, versions, wait_for
 from tests.helpers.postgres import postgres_server
 from tests.helpers.sealing import make_world
@@ -216,9 +217,9 @@ def test_a_postgresql_node_is_backed_up_with_pg_dump_and_restored_with_pg_restor
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    cut=st.integers(min_value=0),
-    flips=st.lists(st.tuples(st.integers(min_value=0), st.integers(1, 255)), max_size=4),
-    tail=st.binary(max_size=64),
+    cut=CUTS,
+    flips=FLIPS,
+    tail=TAILS,
 )
 def test_any_backup_file_opens_whole_or_is_one_backup_error(
     sealed_once: tuple[bytes, Path, Ed25519PublicKey],
@@ -229,15 +230,12 @@ def test_any_backup_file_opens_whole_or_is_one_backup_error(
     # A real backup cut short anywhere, with bytes changed anywhere and anything appended: it
     # opens only as it was written; anything else is a BackupError, never another exception.
     sealed, key, verifying = sealed_once
-    damaged = bytearray(sealed[: cut % (len(sealed) + 1)] + tail)
-    for at, mask in flips:
-        if damaged:
-            damaged[at % len(damaged)] ^= mask
+    changed = damaged(sealed, cut, flips, tail)
     try:
-        opened = _open(bytes(damaged), key, verifying)
+        opened = _open(changed, key, verifying)
     except BackupError:
         return
-    assert bytes(damaged) == sealed and opened == SMALL
+    assert changed == sealed and opened == SMALL
 
 
 @settings(max_examples=150, deadline=None)

@@ -5,11 +5,14 @@ the old CA."""
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from juki.v1 import envelope_pb2
 from juki.v1 import trust_service_pb2 as pb
@@ -17,7 +20,7 @@ from jukinet.ca.folder import CaFolder
 from jukinet.ca.signing import Signer
 from jukinet.core import clock
 from jukinet.core.identity import Identity
-from jukinet.runtime.trust_refresh import TrustFiles, TrustRefresher, read_folder
+from jukinet.runtime.trust_refresh import TrustFiles, TrustRefresher, _not_older, read_folder
 from jukinet.sealing.key_documents import sign_document, verify_document
 from jukinet.sealing.keys import NodeKeyring, new_entries
 from jukinet.trust import pki
@@ -27,6 +30,7 @@ from jukinet.trust.distribution import (
     verify_bundle,
     verify_crls,
 )
+from tests.helpers.damage import CUTS, FLIPS, TAILS, damaged
 
 NODE = "spiffe://juki.example/prefecture/14"
 IDENTITY = Identity.parse(NODE)
@@ -149,3 +153,53 @@ def test_a_rollover_resigns_the_published_key_documents(ca: CaFolder, tmp_path: 
     ca.finish_rollover([tmp_path / "node.crt"])
     signed = envelope_pb2.SignedKeyDocument.FromString(published.read_bytes())
     assert verify_document(signed, [ca.signer().certificate]).spiffe_id == NODE
+
+
+@pytest.fixture(scope="module")
+def crl_world() -> tuple[pki.Issuer, bytes]:
+    """A CA and its CRL as PEM (module-wide: the property tests below reuse them)."""
+    issuer = pki.create_ca("test CA")
+    return issuer, pki.build_crl(issuer, []).public_bytes(PEM)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    cut=CUTS,
+    flips=FLIPS,
+    tail=TAILS,
+    held=st.binary(max_size=512),
+)
+def test_any_revocation_lists_are_taken_whole_or_are_one_trust_material_error(
+    crl_world: tuple[pki.Issuer, bytes],
+    cut: int,
+    flips: list[tuple[int, int]],
+    tail: bytes,
+    held: bytes,
+) -> None:
+    # What an upstream node hands down, cut, changed or extended, against anything held here
+    # (the held file is the node's own, but may be damaged): the lists, or one error.
+    issuer, crl_pem = crl_world
+    offered = damaged(crl_pem, cut, flips, tail)
+    try:
+        crls = verify_crls(offered, [issuer.certificate], held)
+    except TrustMaterialError:
+        return
+    assert [c.issuer for c in crls] == [issuer.certificate.subject]
+
+
+@settings(max_examples=200)
+@given(held=st.binary(max_size=512), document=st.binary(max_size=256))
+def test_any_held_key_document_is_compared_or_replaced(held: bytes, document: bytes) -> None:
+    # A node's held key document may be any bytes (damaged on disk): the newness check answers
+    # yes or no, never an exception; a document that is not one is replaced.
+    offered = sign_document(
+        envelope_pb2.KeyDocument(spiffe_id=NODE, issued_at={"seconds": 1_800_000_000}),
+        pki.create_ca("test CA"),
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "held.keydoc"
+        path.write_bytes(held)
+        assert _not_older(offered, path) in (True, False)
+        wrapped = envelope_pb2.SignedKeyDocument(document=document).SerializeToString()
+        path.write_bytes(wrapped)
+        assert _not_older(offered, path) in (True, False)

@@ -20,6 +20,7 @@ from jukinet.core.errors import RefusedError
 from jukinet.core.identity import Identity
 from jukinet.provision import organ_query
 from jukinet.trust import pki
+from tests.helpers.damage import CUTS, FLIPS, TAILS, damaged
 
 ORGAN = Identity.parse("spiffe://juki.example/organ/14/tax-office")
 FUHYO = Identity.parse("spiffe://juki.example/fuhyo/14")
@@ -70,20 +71,12 @@ def test_what_the_organ_signed_verifies_and_only_for_a_while(signed: Any) -> Non
     assert other_ca.value.reason == "ORGAN_PROOF_INVALID"
 
 
-def _altered(data: bytes, cut: int, flips: list[tuple[int, int]], tail: bytes) -> bytes:
-    changed = bytearray(data[: cut % (len(data) + 1)] + tail)
-    for at, bits in flips:
-        if changed:
-            changed[at % len(changed)] ^= bits
-    return bytes(changed)
-
-
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     field=st.sampled_from(["query", "signature", "certificate"]),
-    cut=st.integers(min_value=0),
-    flips=st.lists(st.tuples(st.integers(min_value=0), st.integers(1, 255)), max_size=3),
-    tail=st.binary(max_size=64),
+    cut=CUTS,
+    flips=FLIPS,
+    tail=TAILS,
 )
 def test_any_altered_proof_is_one_organ_proof_refusal(
     signed: Any, field: str, cut: int, flips: list[tuple[int, int]], tail: bytes
@@ -92,9 +85,9 @@ def test_any_altered_proof_is_one_organ_proof_refusal(
     altered = link_pb.MyNumberLinkRequest()
     altered.CopyFrom(link)
     if field == "certificate":
-        altered.organ_certificate = _altered(link.organ_certificate, cut, flips, tail)
+        altered.organ_certificate = damaged(link.organ_certificate, cut, flips, tail)
     else:
-        value = _altered(getattr(link.organ_query, field), cut, flips, tail)
+        value = damaged(getattr(link.organ_query, field), cut, flips, tail)
         setattr(altered.organ_query, field, value)
     try:
         assert _verify(altered, ca) == _verify(link, ca)  # unchanged, or changed harmlessly

@@ -10,7 +10,7 @@ if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
 fi
 scripts/bootstrap.sh dev
 export PATH="$PWD/.venv/bin:$PATH"
-echo "== ruff"; ruff check . && ruff format --check .
+echo "== ruff"; ruff check .; ruff format --check .  # separate: set -e stops at either
 echo "== mypy (strict on jukinet and services)"; mypy
 echo "== import-linter (lower layers never import higher ones)"; lint-imports --no-cache
 echo "== pytest"; pytest --timeout=180 -q "$@"

@@ -18,10 +18,13 @@ from juki.v1.cs_service_pb2 import SubmitChangesRequest
 from juki.v1.cs_service_pb2_grpc import CsServiceStub
 from jukinet.client import calls as clients
 from jukinet.client.calls import submit_change
+from jukinet.core.errors import error_info
 from jukinet.core.telemetry import setup_tracing
 from jukinet.dev import synthetic
 from jukinet.dev.localnet import LocalNetwork
 from tests.helpers.network import spans_settled, versions, wait_for
+
+APPLIED, DUPLICATE = common_pb2.CHANGE_OUTCOME_APPLIED, common_pb2.CHANGE_OUTCOME_DUPLICATE
 
 PATH = ("cs-141003", "prefecture-14", "national")
 
@@ -32,7 +35,7 @@ def _birth(seed: int) -> common_pb2.Change:
 
 def test_birth_lands_at_national_with_every_field_intact(network: LocalNetwork) -> None:
     change = _birth(1)
-    assert submit_change(network.info, change) is False
+    assert submit_change(network.info, change) == APPLIED
     rows = wait_for(lambda: versions(network, "national", change.record.juminhyo_code))
     r = change.record
     for node in PATH:
@@ -60,8 +63,8 @@ def test_birth_lands_at_national_with_every_field_intact(network: LocalNetwork) 
 
 def test_resubmitting_the_same_change_is_a_no_op(network: LocalNetwork) -> None:
     change = _birth(2)
-    assert submit_change(network.info, change) is False
-    assert submit_change(network.info, change) is True
+    assert submit_change(network.info, change) == APPLIED
+    assert submit_change(network.info, change) == DUPLICATE
     wait_for(lambda: versions(network, "national", change.record.juminhyo_code))
     for node in PATH:
         assert len(versions(network, node, change.record.juminhyo_code)) == 1
@@ -77,7 +80,7 @@ def test_many_changes_in_one_call_are_taken_in_order_each_on_its_own(
     bad.record.my_number = "12345"  # not 12 digits
     foreign = synthetic.birth("141305", rng)
     again = synthetic.birth("141003", rng)
-    assert submit_change(network.info, again) is False
+    assert submit_change(network.info, again) == APPLIED
     results = clients.submit_changes(network.info, [born, renamed, bad, foreign, again])
     assert [(r.change_id, r.outcome, r.reason) for r in results] == [
         (born.change_id, common_pb2.CHANGE_OUTCOME_APPLIED, ""),
@@ -95,6 +98,15 @@ def test_many_changes_in_one_call_are_taken_in_order_each_on_its_own(
     # A refused change stays decided: sending it again answers the same refusal.
     (repeat,) = clients.submit_changes(network.info, [bad])
     assert (repeat.outcome, repeat.reason) == (common_pb2.CHANGE_OUTCOME_REJECTED, "INVALID_FIELD")
+    # One at a time too: the refusal, never an acceptance — even mended, the id was refused.
+    mended = common_pb2.Change()
+    mended.CopyFrom(bad)
+    mended.record.my_number = synthetic.birth("141003", random.Random(12)).record.my_number
+    with pytest.raises(grpc.RpcError) as refused:
+        submit_change(network.info, mended)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    info = error_info(refused.value)
+    assert info is not None and info.reason == "INVALID_FIELD"
 
 
 def _two_versions(net: LocalNetwork, code: str) -> list[Any] | None:

@@ -200,8 +200,12 @@ def test_removing_a_removed_person_is_refused(network: LocalNetwork) -> None:
     entry = synthetic.fuhyo_entry(synthetic.birth("141305", rng), rng)
     removal = synthetic.fuhyo_follow(entry, K.FUHYO_NOTICE_KIND_REMOVAL, rng)
     for change in (entry, removal):
-        assert clients.submit_fuhyo_change(network.info, change) is False
-    assert clients.submit_fuhyo_change(network.info, removal) is True  # same id: a no-op
+        assert (
+            clients.submit_fuhyo_change(network.info, change) == common_pb2.CHANGE_OUTCOME_APPLIED
+        )
+    assert clients.submit_fuhyo_change(network.info, removal) == (  # same id: a no-op
+        common_pb2.CHANGE_OUTCOME_DUPLICATE
+    )
     second = synthetic.fuhyo_follow(removal, K.FUHYO_NOTICE_KIND_REMOVAL, rng)
     assert _refused(lambda: clients.submit_fuhyo_change(network.info, second)) == (
         grpc.StatusCode.FAILED_PRECONDITION,

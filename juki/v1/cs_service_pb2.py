@@ -26,31 +26,31 @@ from juki.v1 import common_pb2 as juki_dot_v1_dot_common__pb2
 from juki.v1 import fuhyo_service_pb2 as juki_dot_v1_dot_fuhyo__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18juki/v1/cs_service.proto\x12\x07juki.v1\x1a\x14juki/v1/common.proto\x1a\x1bjuki/v1/fuhyo_service.proto\"6\n\x13SubmitChangeRequest\x12\x1f\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x0f.juki.v1.Change\"J\n\x14SubmitChangeResponse\x12\x11\n\tchange_id\x18\x01 \x01(\t\x12\x11\n\tduplicate\x18\x02 \x01(\x08\x12\x0c\n\x04held\x18\x03 \x01(\x08\"8\n\x14SubmitChangesRequest\x12 \n\x07\x63hanges\x18\x01 \x03(\x0b\x32\x0f.juki.v1.Change\"?\n\x15SubmitChangesResponse\x12&\n\x07results\x18\x01 \x03(\x0b\x32\x15.juki.v1.ChangeResult\"+\n\x16GetChangeStatusRequest\x12\x11\n\tchange_id\x18\x01 \x01(\t\"\x94\x01\n\x17GetChangeStatusResponse\x12\x11\n\tchange_id\x18\x01 \x01(\t\x12%\n\x05state\x18\x02 \x01(\x0e\x32\x16.juki.v1.DeliveryState\x12\x18\n\x10rejection_reason\x18\x03 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x04 \x01(\x05\x12\x13\n\x0brejected_by\x18\x05 \x01(\t\"@\n\x18SubmitFuhyoChangeRequest\x12$\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x14.juki.v1.FuhyoChange\"A\n\x19SubmitFuhyoChangeResponse\x12\x11\n\tchange_id\x18\x01 \x01(\t\x12\x11\n\tduplicate\x18\x02 \x01(\x08*\x9f\x01\n\rDeliveryState\x12\x1e\n\x1a\x44\x45LIVERY_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44\x45LIVERY_STATE_PENDING\x10\x01\x12\x1c\n\x18\x44\x45LIVERY_STATE_DELIVERED\x10\x02\x12\x1b\n\x17\x44\x45LIVERY_STATE_REJECTED\x10\x03\x12\x17\n\x13\x44\x45LIVERY_STATE_HELD\x10\x04\x32\xda\x02\n\tCsService\x12K\n\x0cSubmitChange\x12\x1c.juki.v1.SubmitChangeRequest\x1a\x1d.juki.v1.SubmitChangeResponse\x12N\n\rSubmitChanges\x12\x1d.juki.v1.SubmitChangesRequest\x1a\x1e.juki.v1.SubmitChangesResponse\x12T\n\x0fGetChangeStatus\x12\x1f.juki.v1.GetChangeStatusRequest\x1a .juki.v1.GetChangeStatusResponse\x12Z\n\x11SubmitFuhyoChange\x12!.juki.v1.SubmitFuhyoChangeRequest\x1a\".juki.v1.SubmitFuhyoChangeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18juki/v1/cs_service.proto\x12\x07juki.v1\x1a\x14juki/v1/common.proto\x1a\x1bjuki/v1/fuhyo_service.proto\"6\n\x13SubmitChangeRequest\x12\x1f\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x0f.juki.v1.Change\"s\n\x14SubmitChangeResponse\x12\x11\n\tchange_id\x18\x01 \x01(\t\x12\x11\n\tduplicate\x18\x02 \x01(\x08\x12\x0c\n\x04held\x18\x03 \x01(\x08\x12\'\n\x07outcome\x18\x04 \x01(\x0e\x32\x16.juki.v1.ChangeOutcome\"8\n\x14SubmitChangesRequest\x12 \n\x07\x63hanges\x18\x01 \x03(\x0b\x32\x0f.juki.v1.Change\"?\n\x15SubmitChangesResponse\x12&\n\x07results\x18\x01 \x03(\x0b\x32\x15.juki.v1.ChangeResult\"+\n\x16GetChangeStatusRequest\x12\x11\n\tchange_id\x18\x01 \x01(\t\"\x94\x01\n\x17GetChangeStatusResponse\x12\x11\n\tchange_id\x18\x01 \x01(\t\x12%\n\x05state\x18\x02 \x01(\x0e\x32\x16.juki.v1.DeliveryState\x12\x18\n\x10rejection_reason\x18\x03 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x04 \x01(\x05\x12\x13\n\x0brejected_by\x18\x05 \x01(\t\"@\n\x18SubmitFuhyoChangeRequest\x12$\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x14.juki.v1.FuhyoChange\"j\n\x19SubmitFuhyoChangeResponse\x12\x11\n\tchange_id\x18\x01 \x01(\t\x12\x11\n\tduplicate\x18\x02 \x01(\x08\x12\'\n\x07outcome\x18\x03 \x01(\x0e\x32\x16.juki.v1.ChangeOutcome*\x9f\x01\n\rDeliveryState\x12\x1e\n\x1a\x44\x45LIVERY_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44\x45LIVERY_STATE_PENDING\x10\x01\x12\x1c\n\x18\x44\x45LIVERY_STATE_DELIVERED\x10\x02\x12\x1b\n\x17\x44\x45LIVERY_STATE_REJECTED\x10\x03\x12\x17\n\x13\x44\x45LIVERY_STATE_HELD\x10\x04\x32\xda\x02\n\tCsService\x12K\n\x0cSubmitChange\x12\x1c.juki.v1.SubmitChangeRequest\x1a\x1d.juki.v1.SubmitChangeResponse\x12N\n\rSubmitChanges\x12\x1d.juki.v1.SubmitChangesRequest\x1a\x1e.juki.v1.SubmitChangesResponse\x12T\n\x0fGetChangeStatus\x12\x1f.juki.v1.GetChangeStatusRequest\x1a .juki.v1.GetChangeStatusResponse\x12Z\n\x11SubmitFuhyoChange\x12!.juki.v1.SubmitFuhyoChangeRequest\x1a\".juki.v1.SubmitFuhyoChangeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'juki.v1.cs_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DELIVERYSTATE']._serialized_start=673
-  _globals['_DELIVERYSTATE']._serialized_end=832
+  _globals['_DELIVERYSTATE']._serialized_start=755
+  _globals['_DELIVERYSTATE']._serialized_end=914
   _globals['_SUBMITCHANGEREQUEST']._serialized_start=88
   _globals['_SUBMITCHANGEREQUEST']._serialized_end=142
   _globals['_SUBMITCHANGERESPONSE']._serialized_start=144
-  _globals['_SUBMITCHANGERESPONSE']._serialized_end=218
-  _globals['_SUBMITCHANGESREQUEST']._serialized_start=220
-  _globals['_SUBMITCHANGESREQUEST']._serialized_end=276
-  _globals['_SUBMITCHANGESRESPONSE']._serialized_start=278
-  _globals['_SUBMITCHANGESRESPONSE']._serialized_end=341
-  _globals['_GETCHANGESTATUSREQUEST']._serialized_start=343
-  _globals['_GETCHANGESTATUSREQUEST']._serialized_end=386
-  _globals['_GETCHANGESTATUSRESPONSE']._serialized_start=389
-  _globals['_GETCHANGESTATUSRESPONSE']._serialized_end=537
-  _globals['_SUBMITFUHYOCHANGEREQUEST']._serialized_start=539
-  _globals['_SUBMITFUHYOCHANGEREQUEST']._serialized_end=603
-  _globals['_SUBMITFUHYOCHANGERESPONSE']._serialized_start=605
-  _globals['_SUBMITFUHYOCHANGERESPONSE']._serialized_end=670
-  _globals['_CSSERVICE']._serialized_start=835
-  _globals['_CSSERVICE']._serialized_end=1181
+  _globals['_SUBMITCHANGERESPONSE']._serialized_end=259
+  _globals['_SUBMITCHANGESREQUEST']._serialized_start=261
+  _globals['_SUBMITCHANGESREQUEST']._serialized_end=317
+  _globals['_SUBMITCHANGESRESPONSE']._serialized_start=319
+  _globals['_SUBMITCHANGESRESPONSE']._serialized_end=382
+  _globals['_GETCHANGESTATUSREQUEST']._serialized_start=384
+  _globals['_GETCHANGESTATUSREQUEST']._serialized_end=427
+  _globals['_GETCHANGESTATUSRESPONSE']._serialized_start=430
+  _globals['_GETCHANGESTATUSRESPONSE']._serialized_end=578
+  _globals['_SUBMITFUHYOCHANGEREQUEST']._serialized_start=580
+  _globals['_SUBMITFUHYOCHANGEREQUEST']._serialized_end=644
+  _globals['_SUBMITFUHYOCHANGERESPONSE']._serialized_start=646
+  _globals['_SUBMITFUHYOCHANGERESPONSE']._serialized_end=752
+  _globals['_CSSERVICE']._serialized_start=917
+  _globals['_CSSERVICE']._serialized_end=1263
 # @@protoc_insertion_point(module_scope)

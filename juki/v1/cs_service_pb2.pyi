@@ -96,13 +96,20 @@ class SubmitChangeResponse(_message.Message):
     CHANGE_ID_FIELD_NUMBER: _builtins.int
     DUPLICATE_FIELD_NUMBER: _builtins.int
     HELD_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
     change_id: _builtins.str
     """The accepted change's id, as sent."""
     duplicate: _builtins.bool
-    """True if this change_id had already been accepted; nothing new was stored."""
+    """Same as outcome == CHANGE_OUTCOME_DUPLICATE (kept for older clients)."""
     held: _builtins.bool
-    """True if the change waits for an earlier change of the same person (a gap
-    in update sequence numbers); it is applied when that one arrives.
+    """Same as outcome == CHANGE_OUTCOME_HELD (kept for older clients)."""
+    outcome: _common_pb2.ChangeOutcome.ValueType
+    """APPLIED (stored now), DUPLICATE (this change_id was taken before; nothing
+    new was stored) or HELD (it waits for an earlier change of the same
+    person, a gap in update sequence numbers, and is applied when that one
+    arrives). Never REJECTED: a refusal, new or one this change_id met
+    before (in a batch, or a held change refused later), is the call's
+    error status with its reason, so it cannot be read as an acceptance.
     """
     def __init__(
         self,
@@ -110,10 +117,11 @@ class SubmitChangeResponse(_message.Message):
         change_id: _builtins.str = ...,
         duplicate: _builtins.bool = ...,
         held: _builtins.bool = ...,
+        outcome: _common_pb2.ChangeOutcome.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_id", b"change_id", "duplicate", b"duplicate", "held", b"held"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_id", b"change_id", "duplicate", b"duplicate", "held", b"held", "outcome", b"outcome"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -264,19 +272,25 @@ class SubmitFuhyoChangeResponse(_message.Message):
 
     CHANGE_ID_FIELD_NUMBER: _builtins.int
     DUPLICATE_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
     change_id: _builtins.str
     """The accepted change's id, as sent."""
     duplicate: _builtins.bool
-    """True if this change_id had already been accepted; nothing new was stored."""
+    """Same as outcome == CHANGE_OUTCOME_DUPLICATE (kept for older clients)."""
+    outcome: _common_pb2.ChangeOutcome.ValueType
+    """APPLIED, DUPLICATE or HELD, as for SubmitChangeResponse.outcome; a
+    refusal, new or met before, is the call's error status.
+    """
     def __init__(
         self,
         *,
         change_id: _builtins.str = ...,
         duplicate: _builtins.bool = ...,
+        outcome: _common_pb2.ChangeOutcome.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_id", b"change_id", "duplicate", b"duplicate"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_id", b"change_id", "duplicate", b"duplicate", "outcome", b"outcome"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

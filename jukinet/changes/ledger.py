@@ -45,7 +45,7 @@ from jukinet.changes import outbox, versions
 from jukinet.core import metrics
 from jukinet.core.clock import SYSTEM, Clock, today_in_japan
 from jukinet.core.config import NEXT_HOP
-from jukinet.core.errors import RefusedError
+from jukinet.core.errors import Reason, RefusedError
 from jukinet.records import lifecycle, residents, validation
 from jukinet.storage.schema import (
     held_changes,
@@ -131,6 +131,15 @@ class Decision:
 APPLIED = Decision(common_pb2.CHANGE_OUTCOME_APPLIED)
 DUPLICATE = Decision(common_pb2.CHANGE_OUTCOME_DUPLICATE)
 HELD = Decision(common_pb2.CHANGE_OUTCOME_HELD)
+
+
+def accepted(decision: Decision) -> common_pb2.ChangeOutcome.ValueType:
+    """The outcome of a change taken one at a time (SubmitChange): APPLIED, DUPLICATE or HELD;
+    a refusal this change id met before is raised again as the refusal it was, so that a
+    change sent again is never read as accepted."""
+    if decision.outcome == common_pb2.CHANGE_OUTCOME_REJECTED:
+        raise RefusedError(Reason.known(decision.reason))
+    return decision.outcome
 
 
 def rejected(refusal: RefusedError) -> Decision:

@@ -22,12 +22,19 @@ def cmd_submit(args: argparse.Namespace) -> int:
     network = load_network(args)
     if args.fuhyo:
         fuhyo = read_message(args.change_file, fuhyo_pb.FuhyoChange)
-        change_id, duplicate = fuhyo.change_id, clients.submit_fuhyo_change(network, fuhyo)
+        change_id, outcome = fuhyo.change_id, clients.submit_fuhyo_change(network, fuhyo)
     else:
         change = read_message(args.change_file, common_pb2.Change)
-        change_id, duplicate = change.change_id, clients.submit_change(network, change)
-    print(f"accepted change {change_id}{' (duplicate)' if duplicate else ''}")
+        change_id, outcome = change.change_id, clients.submit_change(network, change)
+    print(f"accepted change {change_id}{_NOTED.get(outcome, '')}")
     return 0
+
+
+# What the register system's operator is told beside "accepted" (a refusal is an error line).
+_NOTED = {
+    common_pb2.CHANGE_OUTCOME_DUPLICATE: " (duplicate)",
+    common_pb2.CHANGE_OUTCOME_HELD: " (held: it waits for an earlier change of the person)",
+}
 
 
 _FILES = {

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeAlias
 
 from google.protobuf import json_format
 from google.protobuf import message as protobuf_message
@@ -126,27 +126,39 @@ def ask(network: NetworkDescription, client: str, q: pb.ResidentQuery) -> pb.Que
 
 
 class BulkFileError(ValueError):
-    """A bulk query file whose header is not one of BULK_COLUMNS."""
+    """A bulk query file that is not a CSV of BULK_COLUMNS: the one error `read_bulk_file`
+    raises, naming the line and the column, never a cell's value."""
 
 
 def read_bulk_file(source: TextIO, task_id: str) -> Iterator[pb.ResidentQuery]:
-    """Rows of a bulk query CSV (header line with BULK_COLUMNS) as queries."""
+    """Rows of a bulk query CSV (header line with BULK_COLUMNS) as queries, one at a time
+    (a cell is at most csv.field_size_limit() long, so memory stays bounded)."""
     reader = csv.DictReader(source)
-    header = reader.fieldnames or []
-    unknown = [name for name in header if name not in BULK_COLUMNS]
-    if not header or unknown:
-        raise BulkFileError(
-            f"the header line must name columns of {', '.join(BULK_COLUMNS)}"
-            + (f"; unknown: {', '.join(unknown)}" if unknown else "")
-        )
-    for row in reader:
-        cells = {k: (row.get(k) or "").strip() for k in BULK_COLUMNS}
-        four = four_information(
-            **{k: cells[k] for k in BULK_COLUMNS if k not in ("juminhyo_code", "my_number")}
-        )
-        yield query(
-            task_id, juminhyo_code=cells["juminhyo_code"], my_number=cells["my_number"], four=four
-        )
+    try:
+        header = reader.fieldnames or []
+        unknown = [name for name in header if name not in BULK_COLUMNS]
+        if not header or unknown:
+            raise BulkFileError(
+                f"the header line must name columns of {', '.join(BULK_COLUMNS)}"
+                + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+            )
+        for row in reader:
+            cells = {k: (row.get(k) or "").strip() for k in BULK_COLUMNS}
+            if cells["sex"] not in _SEXES:
+                raise BulkFileError(f"line {reader.line_num}: sex must be male, female or empty")
+            four = four_information(
+                **{k: cells[k] for k in BULK_COLUMNS if k not in ("juminhyo_code", "my_number")}
+            )
+            yield query(
+                task_id,
+                juminhyo_code=cells["juminhyo_code"],
+                my_number=cells["my_number"],
+                four=four,
+            )
+    except csv.Error as error:
+        raise BulkFileError(f"line {reader.line_num}: not a CSV line ({error})") from None
+    except UnicodeDecodeError:
+        raise BulkFileError(f"after line {reader.line_num}: not UTF-8 text") from None
 
 
 def bulk(
@@ -217,13 +229,17 @@ def _cs_as_register(
         yield cs_service_pb2_grpc.CsServiceStub(channel)
 
 
-def submit_change(network: NetworkDescription, change: common_pb2.Change) -> bool:
-    """Enter `change` at its municipality's CS as its register system; True if duplicate."""
+Outcome: TypeAlias = common_pb2.ChangeOutcome.ValueType
+
+
+def submit_change(network: NetworkDescription, change: common_pb2.Change) -> Outcome:
+    """Enter `change` at its municipality's CS as its register system: APPLIED, DUPLICATE or
+    HELD; a refusal (new, or met by this change id before) raises grpc.RpcError."""
     with _cs_as_register(network, change.municipality_code) as cs:
         reply = cs.SubmitChange(
             cs_service_pb2.SubmitChangeRequest(change=change), timeout=TIMEOUT_S
         )
-    return bool(reply.duplicate)
+    return reply.outcome
 
 
 def submit_changes(
@@ -237,13 +253,14 @@ def submit_changes(
     return list(reply.results)
 
 
-def submit_fuhyo_change(network: NetworkDescription, change: fuhyo_pb.FuhyoChange) -> bool:
-    """Enter a fuhyo change at its municipality's CS as its register system; True if duplicate."""
+def submit_fuhyo_change(network: NetworkDescription, change: fuhyo_pb.FuhyoChange) -> Outcome:
+    """Enter a fuhyo change at its municipality's CS as its register system: APPLIED,
+    DUPLICATE or HELD; a refusal raises grpc.RpcError."""
     with _cs_as_register(network, change.municipality_code) as cs:
         reply = cs.SubmitFuhyoChange(
             cs_service_pb2.SubmitFuhyoChangeRequest(change=change), timeout=TIMEOUT_S
         )
-    return bool(reply.duplicate)
+    return reply.outcome
 
 
 def change_notices(

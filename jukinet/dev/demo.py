@@ -52,7 +52,7 @@ def demo_life(rng: random.Random) -> list[common_pb2.Change]:
 def _reach_national(
     network: NetworkDescription,
     changes: Sequence[Any],
-    submit: Callable[[NetworkDescription, Any], bool] = clients.submit_change,
+    submit: Callable[[NetworkDescription, Any], object] = clients.submit_change,
 ) -> dict[str, int]:
     """Enter `changes` (with `submit`) and wait until the national server applied them.
 

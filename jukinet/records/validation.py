@@ -52,13 +52,18 @@ def check_change_id(change_id: str, field: str = "change_id") -> None:
         raise invalid_field(field, "must be a lowercase UUID")
 
 
+# The one form a date is written in (date.fromisoformat also takes 2020-W01-1, 20200101, …,
+# which would be stored as written and then never match a 4-information search).
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def _check_date(value: str, field: str, today: dt.date) -> dt.date:
     try:
+        if not _DATE.fullmatch(value):
+            raise ValueError(value)
         parsed = dt.date.fromisoformat(value)
     except ValueError:
         raise invalid_field(field, "must be a date YYYY-MM-DD") from None
-    if len(value) != 10:
-        raise invalid_field(field, "must be a date YYYY-MM-DD")
     if parsed > today:
         raise invalid_field(field, "must not be in the future")
     return parsed

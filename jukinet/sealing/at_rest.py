@@ -92,12 +92,14 @@ def _open(entries: Mapping[str, PrivateKeyEntry], data: bytes, payload_type: typ
     entry = entries.get(key_id.decode(errors="replace"))
     if entry is None:
         raise RefusedError(Reason.AT_REST_KEY_RETIRED)
+    if len(data) < nonce_at + _NONCE:
+        raise RefusedError(Reason.AT_REST_MALFORMED)
     try:
         plaintext = _cipher(entry.seed).decrypt(
             data[nonce_at : nonce_at + _NONCE],
             data[nonce_at + _NONCE :],
             _associated(key_id, payload_type.DESCRIPTOR.full_name),
         )
-    except InvalidTag:
+        return payload_type.FromString(plaintext)
+    except (InvalidTag, protobuf_message.DecodeError):
         raise RefusedError(Reason.AT_REST_TAMPERED) from None
-    return payload_type.FromString(plaintext)

@@ -179,7 +179,10 @@ class SignedNote:
                     raise NoteError(f"the cosignature of {key.name} has the wrong length")
                 (stamp,) = struct.unpack(">Q", raw[4:12])
                 key.check(_cosigned_message(stamp, self.text.encode()), raw[12:])
-                return dt.datetime.fromtimestamp(stamp, dt.UTC)
+                try:
+                    return dt.datetime.fromtimestamp(stamp, dt.UTC)
+                except (OverflowError, OSError, ValueError):
+                    raise NoteError(f"the cosignature of {key.name} has no valid time") from None
             key.check(self.text.encode(), raw[4:])
             return dt.datetime.min.replace(tzinfo=dt.UTC)
         return None

@@ -67,6 +67,7 @@ class CsServicer(cs_service_pb2_grpc.CsServiceServicer):
             change_id=change.change_id,
             duplicate=decision is ledger.DUPLICATE,
             held=decision.outcome == common_pb2.CHANGE_OUTCOME_HELD,
+            outcome=ledger.accepted(decision),
         )
 
     def SubmitChanges(
@@ -89,7 +90,9 @@ class CsServicer(cs_service_pb2_grpc.CsServiceServicer):
             decision = fuhyo_ledger.take_fuhyo_change(conn, change, intake)
         self._node.changes_queued()
         return cs_service_pb2.SubmitFuhyoChangeResponse(
-            change_id=change.change_id, duplicate=decision is ledger.DUPLICATE
+            change_id=change.change_id,
+            duplicate=decision is ledger.DUPLICATE,
+            outcome=ledger.accepted(decision),
         )
 
     def GetChangeStatus(

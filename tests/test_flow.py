@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from juki.v1 import common_pb2
-from juki.v1.cs_service_pb2 import SubmitChangesRequest
+from juki.v1.cs_service_pb2 import SubmitChangeRequest, SubmitChangesRequest
 from juki.v1.cs_service_pb2_grpc import CsServiceStub
 from jukinet.client import calls as clients
 from jukinet.client.calls import submit_change
@@ -126,6 +126,28 @@ def test_an_empty_or_oversized_call_is_refused_whole(network: LocalNetwork) -> N
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     for change in too_many[:3]:
         assert versions(network, "cs-141003", change.record.juminhyo_code) == []
+
+
+def test_the_first_check_is_the_fields_then_who_may(network: LocalNetwork) -> None:
+    """An empty or malformed municipality code is INVALID_FIELD (not another municipality's);
+    bytes that are not a SubmitChangeRequest are INVALID_ARGUMENT, not INTERNAL."""
+    change = _birth(31)
+    for code in ("", "12", "14100x"):
+        change.municipality_code = code
+        with (
+            pytest.raises(grpc.RpcError) as refused,
+            network.client_channel("cs-141003", "register-141003") as channel,
+        ):
+            CsServiceStub(channel).SubmitChange(SubmitChangeRequest(change=change), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        info = error_info(refused.value)
+        assert info is not None and info.reason == "INVALID_FIELD"
+    with (
+        pytest.raises(grpc.RpcError) as garbage,
+        network.client_channel("cs-141003", "register-141003") as channel,
+    ):
+        channel.unary_unary("/juki.v1.CsService/SubmitChange")(b"\xff\xff\xff", timeout=10)
+    assert garbage.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def _spans(net: LocalNetwork, node: str) -> list[dict[str, Any]]:

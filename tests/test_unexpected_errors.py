@@ -43,15 +43,37 @@ def _answers(request: bytes, context: grpc.ServicerContext) -> bytes:
     return b"ok:" + request
 
 
+def _streams_then_fails(request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
+    yield b"first"
+    raise RuntimeError(SECRET)
+
+
+def _reads_then_fails(requests: Iterator[bytes], context: grpc.ServicerContext) -> bytes:
+    for _ in requests:
+        pass
+    raise RuntimeError(SECRET)
+
+
+def _parsed(raw: bytes) -> bytes:
+    """A deserializer that takes only b"x" (stands for a message's FromString)."""
+    if raw != b"x":
+        raise ValueError("not the message")
+    return raw
+
+
 @pytest.fixture
 def channel() -> Iterator[grpc.Channel]:
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=2), interceptors=[unexpected.UnexpectedErrors()]
     )
     handlers = {
-        name: grpc.unary_unary_rpc_method_handler(behavior)
+        name: grpc.unary_unary_rpc_method_handler(behavior, request_deserializer=_parsed)
         for name, behavior in (("Fails", _fails), ("Aborts", _aborts), ("Answers", _answers))
     }
+    handlers["Streams"] = grpc.unary_stream_rpc_method_handler(_streams_then_fails)
+    handlers["Reads"] = grpc.stream_unary_rpc_method_handler(
+        _reads_then_fails, request_deserializer=_parsed
+    )
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, handlers)])
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
@@ -88,6 +110,31 @@ def test_aborts_and_answers_pass_through(channel: grpc.Channel) -> None:
         _call(channel, "Aborts")
     assert raised.value.code() is grpc.StatusCode.NOT_FOUND
     assert raised.value.details() == "no such thing"
+
+
+def test_a_streaming_handler_ends_internal_without_the_text(channel: grpc.Channel) -> None:
+    replies = channel.unary_stream(f"/{SERVICE}/Streams")(b"x", timeout=10)
+    with pytest.raises(grpc.RpcError) as raised:
+        list(replies)
+    assert raised.value.code() is grpc.StatusCode.INTERNAL
+    assert raised.value.details() == unexpected.MESSAGE
+    with pytest.raises(grpc.RpcError) as raised:
+        channel.stream_unary(f"/{SERVICE}/Reads")(iter([b"x", b"x"]), timeout=10)
+    assert (raised.value.code(), raised.value.details()) == (
+        grpc.StatusCode.INTERNAL,
+        unexpected.MESSAGE,
+    )
+
+
+def test_bytes_that_are_not_the_message_are_invalid_argument(channel: grpc.Channel) -> None:
+    for call in (
+        lambda: channel.unary_unary(f"/{SERVICE}/Answers")(b"garbage", timeout=10),
+        lambda: channel.stream_unary(f"/{SERVICE}/Reads")(iter([b"x", b"garbage"]), timeout=10),
+    ):
+        with pytest.raises(grpc.RpcError) as raised:
+            call()
+        assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert raised.value.details() == unexpected.NOT_THE_MESSAGE
 
 
 def test_our_own_errors_keep_their_message_in_the_log() -> None:

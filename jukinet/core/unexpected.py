@@ -1,18 +1,21 @@
-"""The last word on an error no handler expected: INTERNAL, a message without data, the trace
-in the node's log.
+"""The last word on what no handler expected: bytes that are not the request message, and an
+error no handler raised on purpose.
 
-Left to gRPC, such an error reaches the caller as "Exception calling application: <the
-exception's text>", and the tracing interceptor writes that text on the span; a database
-driver's text can quote the row it failed on (PostgreSQL: "Key (…)=(…) already exists").
-Installed innermost, this interceptor ends the call with INTERNAL and a fixed message, and
-logs the exception as logs.exception_without_values writes it. Refusals and calls a handler
-already aborted pass through untouched.
+Left to gRPC, undeserialisable bytes answer INTERNAL "Exception deserializing request!", and
+an unexpected error reaches the caller as "Exception calling application: <the exception's
+text>" (or "Exception iterating responses: …" from a streaming handler), which the tracing
+interceptor writes on the span; a database driver's text can quote the row it failed on
+(PostgreSQL: "Key (…)=(…) already exists"). Installed innermost, this interceptor takes the
+request as bytes and parses it itself — bytes that are not the message answer
+INVALID_ARGUMENT — and ends a call of any of the four handler kinds that failed unexpectedly
+with INTERNAL and a fixed message, logging the exception as logs.exception_without_values
+writes it. Refusals and calls a handler already aborted pass through untouched.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
@@ -22,10 +25,34 @@ from jukinet.core.errors import JukiError
 log = logging.getLogger(__name__)
 
 MESSAGE = "internal error; the node's log has the details"
+NOT_THE_MESSAGE = "the request bytes are not the method's request message"
+
+
+def _parser(handler: grpc.RpcMethodHandler[Any, Any]) -> Callable[[Any, grpc.ServicerContext], Any]:
+    """The request parsed as the method's message; INVALID_ARGUMENT if it is not one."""
+    deserialize = handler.request_deserializer
+
+    def parse(raw: Any, context: grpc.ServicerContext) -> Any:
+        if deserialize is None:
+            return raw
+        try:
+            return deserialize(raw)
+        except Exception:  # DecodeError, or whatever a deserializer raises: the bytes are bad
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, NOT_THE_MESSAGE)
+
+    return parse
+
+
+def _unexpected(error: Exception, method: str, context: grpc.ServicerContext) -> None:
+    """Re-raise a refusal or an abort; end anything else with INTERNAL, logged."""
+    if isinstance(error, JukiError) or type(error) is Exception:
+        raise error  # a refusal (the authorisation interceptor maps it) or gRPC's abort()
+    log.error("unexpected %s in %s", type(error).__name__, method, exc_info=error)
+    context.abort(grpc.StatusCode.INTERNAL, MESSAGE)
 
 
 class UnexpectedErrors(grpc.ServerInterceptor):
-    """Unary handlers' unexpected exceptions become INTERNAL with `MESSAGE`."""
+    """Every handler kind: bad request bytes INVALID_ARGUMENT, unexpected errors INTERNAL."""
 
     def intercept_service(
         self,
@@ -33,24 +60,54 @@ class UnexpectedErrors(grpc.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler  # streaming handlers are left as they are
-        behavior = handler.unary_unary
-        method = handler_call_details.method
+        if handler is None:
+            return None
+        method, parse = handler_call_details.method, _parser(handler)
+        serializer = handler.response_serializer
 
-        def guarded(request: Any, context: grpc.ServicerContext) -> Any:
+        def requests(raw: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
+            return (parse(item, context) for item in raw)
+
+        if handler.unary_unary is not None:
+            unary_unary = handler.unary_unary
+
+            def one_to_one(raw: Any, context: grpc.ServicerContext) -> Any:
+                request = parse(raw, context)
+                try:
+                    return unary_unary(request, context)
+                except Exception as error:
+                    _unexpected(error, method, context)
+
+            return grpc.unary_unary_rpc_method_handler(one_to_one, response_serializer=serializer)
+        if handler.unary_stream is not None:
+            unary_stream = handler.unary_stream
+
+            def one_to_many(raw: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+                request = parse(raw, context)
+                try:
+                    yield from unary_stream(request, context)
+                except Exception as error:
+                    _unexpected(error, method, context)
+
+            return grpc.unary_stream_rpc_method_handler(one_to_many, response_serializer=serializer)
+        if handler.stream_unary is not None:
+            stream_unary = handler.stream_unary
+
+            def many_to_one(raw: Iterator[Any], context: grpc.ServicerContext) -> Any:
+                try:
+                    return stream_unary(requests(raw, context), context)
+                except Exception as error:
+                    _unexpected(error, method, context)
+
+            return grpc.stream_unary_rpc_method_handler(many_to_one, response_serializer=serializer)
+        stream_stream = handler.stream_stream
+        if stream_stream is None:  # pragma: no cover - gRPC always sets one behaviour
+            return handler
+
+        def many_to_many(raw: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
             try:
-                return behavior(request, context)
-            except JukiError:
-                raise  # a refusal: the authorisation interceptor turns it into its status
+                yield from stream_stream(requests(raw, context), context)
             except Exception as error:
-                if type(error) is Exception:  # gRPC's abort(): the call has its status already
-                    raise
-                log.error("unexpected %s in %s", type(error).__name__, method, exc_info=error)
-                context.abort(grpc.StatusCode.INTERNAL, MESSAGE)
+                _unexpected(error, method, context)
 
-        return grpc.unary_unary_rpc_method_handler(
-            guarded,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return grpc.stream_stream_rpc_method_handler(many_to_many, response_serializer=serializer)

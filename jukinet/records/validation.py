@@ -84,7 +84,8 @@ def _check_text(value: str, field: str, limit: int) -> None:
         raise invalid_field(field, "must not contain control or unassigned characters")
 
 
-def _check_municipality(value: str, field: str) -> None:
+def check_municipality(value: str, field: str) -> None:
+    """A municipality code of JIS X 0402 (a field check: it runs before any scope check)."""
     if not is_known_municipality(value):
         raise invalid_field(field, "must be a municipality code of JIS X 0402")
 
@@ -130,7 +131,7 @@ def check_record(record: common_pb2.ResidentRecord, today: dt.date) -> dt.date:
     birth = _check_person(record, today)
     if not record.HasField("address"):
         raise invalid_field("record.address", "is required")
-    _check_municipality(record.address.municipality_code, "record.address.municipality_code")
+    check_municipality(record.address.municipality_code, "record.address.municipality_code")
     _check_text(record.address.text, "record.address.text", MAX_ADDRESS)
     _check_count(record.address_gaiji_count, "record.address_gaiji_count", len(record.address.text))
     if record.oaza_code and not _OAZA.fullmatch(record.oaza_code):
@@ -160,7 +161,7 @@ def check_change(change: common_pb2.Change, today: dt.date) -> None:
         raise invalid_field("reason", "is not a supported change reason")
     change_date = _check_date(change.change_date, "change_date", today)
     _check_date(change.notified_date, "notified_date", today)
-    _check_municipality(change.municipality_code, "municipality_code")
+    check_municipality(change.municipality_code, "municipality_code")
     if change.sequence_number < 1:
         raise invalid_field("sequence_number", "must be 1 or more")
     for name in ("operator_id", "terminal_id"):
@@ -185,7 +186,7 @@ def check_change(change: common_pb2.Change, today: dt.date) -> None:
     elif change.previous_juminhyo_code:
         raise invalid_field("previous_juminhyo_code", "is only for a code change")
     if change.reason == common_pb2.CHANGE_REASON_MOVE_OUT:
-        _check_municipality(change.moved_to_municipality_code, "moved_to_municipality_code")
+        check_municipality(change.moved_to_municipality_code, "moved_to_municipality_code")
         if change.moved_to_municipality_code == change.municipality_code:
             raise invalid_field("moved_to_municipality_code", "must be another municipality")
     elif change.moved_to_municipality_code:
@@ -226,7 +227,7 @@ def _check_fuhyo_address(record: fuhyo_pb.FuhyoRecord) -> None:
         record.status == fuhyo_pb.FUHYO_STATUS_REMOVED and not record.address.municipality_code
     )
     if not abroad:
-        _check_municipality(record.address.municipality_code, "record.address.municipality_code")
+        check_municipality(record.address.municipality_code, "record.address.municipality_code")
     if emigrant or record.last_domestic_address:
         _check_text(record.last_domestic_address, "record.last_domestic_address", MAX_ADDRESS)
     _check_count(
@@ -241,7 +242,7 @@ def check_fuhyo_change(change: fuhyo_pb.FuhyoChange, today: dt.date) -> None:
     check_change_id(change.change_id)
     if change.HasField("repair"):
         raise invalid_field("repair", _REPAIR_ONLY)
-    _check_municipality(change.municipality_code, "municipality_code")
+    check_municipality(change.municipality_code, "municipality_code")
     if not change.HasField("record"):
         raise invalid_field("record", "is required")
     record = change.record
@@ -278,7 +279,7 @@ def check_repair(change: common_pb2.Change | fuhyo_pb.FuhyoChange, today: dt.dat
     would carry it (a re-sent version may be one no register system could enter today, e.g.
     the old code's removed version of a code change, so only the record is checked)."""
     check_change_id(change.change_id)
-    _check_municipality(change.municipality_code, "municipality_code")
+    check_municipality(change.municipality_code, "municipality_code")
     kind = change.repair.kind
     if kind not in _REPAIR_KINDS or not kind:
         raise invalid_field("repair.kind", "is not a supported repair")
@@ -289,7 +290,7 @@ def check_repair(change: common_pb2.Change | fuhyo_pb.FuhyoChange, today: dt.dat
         if change.sequence_number < 1:
             raise invalid_field("sequence_number", "must be 1 or more")
         if change.moved_to_municipality_code:
-            _check_municipality(change.moved_to_municipality_code, "moved_to_municipality_code")
+            check_municipality(change.moved_to_municipality_code, "moved_to_municipality_code")
         check_record(change.record, today)
     else:
         _check_person(change.record, today)
@@ -324,7 +325,7 @@ def check_query(query: provision_service_pb2.ResidentQuery, today: dt.date) -> N
         raise invalid_field("query.four_information.sex", "is not a sex code")
     address = four.address if four.HasField("address") else None
     if address is not None:
-        _check_municipality(address.municipality_code, "query.four_information.address")
+        check_municipality(address.municipality_code, "query.four_information.address")
         if address.text:
             _check_text(address.text, "query.four_information.address.text", MAX_ADDRESS)
     has_name = bool(four.name_kana or four.name_kanji)

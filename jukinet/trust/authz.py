@@ -324,6 +324,9 @@ class AuthorizationInterceptor(grpc.ServerInterceptor):
             except RefusedError as refusal:
                 self._refused(actor, method, refusal, started)
                 abort(context, refusal)
+            except Exception:  # ended by an abort (INTERNAL, INVALID_ARGUMENT, …): timed too
+                _time_ended(method, context, started)
+                raise
             finally:
                 _caller.reset(token)
 
@@ -339,6 +342,9 @@ class AuthorizationInterceptor(grpc.ServerInterceptor):
             except RefusedError as refusal:
                 self._refused(caller.spiffe_id, method, refusal, started)
                 abort(context, refusal)
+            except Exception:
+                _time_ended(method, context, started)
+                raise
             finally:
                 _caller.reset(token)
 
@@ -368,6 +374,13 @@ class AuthorizationInterceptor(grpc.ServerInterceptor):
                     response_serializer=handler.response_serializer,
                 )
         return handler  # pragma: no cover - gRPC always sets one behaviour
+
+
+def _time_ended(method: str, context: grpc.ServicerContext, started: float) -> None:
+    """Time a call a handler or the innermost interceptor ended with an error status."""
+    code = context.code() if hasattr(context, "code") else None
+    name = code.name if isinstance(code, grpc.StatusCode) else "INTERNAL"
+    metrics.RPC_DURATION.record(time.perf_counter() - started, {"method": method, "code": name})
 
 
 def _peer_spiffe_id(context: grpc.ServicerContext) -> str:

@@ -41,6 +41,8 @@ class CsServicer(cs_service_pb2_grpc.CsServiceServicer):
         self._node = node
 
     def _check_municipality(self, change: common_pb2.Change | fuhyo_pb.FuhyoChange) -> None:
+        # The field first: an empty or malformed code is INVALID_FIELD, not another's.
+        validation.check_municipality(change.municipality_code, "municipality_code")
         if change.municipality_code != self._node.identity.code:
             raise RefusedError(Reason.WRONG_MUNICIPALITY)
 

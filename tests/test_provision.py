@@ -533,3 +533,28 @@ def test_grpcurl_statistics_as_the_operator(network: LocalNetwork, people: Any) 
     )
     assert done.returncode == 0, done.stderr
     assert "fiscal_year,task_id" in json.loads(done.stdout)["csv"]
+
+
+@pytest.mark.parametrize("who", ["organ-14-passport-centre", "register-141003", "operator"])
+def test_any_identity_reads_the_catalogue_with_grpcurl(network: LocalNetwork, who: str) -> None:
+    """ProvisionService/ListTasks: the tasks a vendor's system may ask under, from the node."""
+    client = network.info.client(who)
+    done = subprocess.run(
+        [
+            grpcurl_binary(),
+            "-cacert", network.info.trust_bundle,
+            "-cert", str(client.cert),
+            "-key", str(client.key),
+            network.node_info("prefecture-14").address,
+            "juki.v1.ProvisionService/ListTasks",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    listed = {task["taskId"]: task for task in json.loads(done.stdout)["tasks"]}
+    assert set(listed) == set(default_catalogue().tasks)
+    passport = listed["pref5-passport"]
+    assert passport["table"] == "5" and "passport-centre" in passport["recipients"]
+    assert "RECORD_ITEM_MY_NUMBER" not in passport["items"]

@@ -70,6 +70,119 @@ RECORD_ITEM_CHANGE: RecordItem.ValueType  # 8
 Global___RecordItem: _TypeAlias = RecordItem  # noqa: Y015
 
 @_typing.final
+class ListTasksRequest(_message.Message):
+    """Request of ProvisionService.ListTasks."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTasksRequest: _TypeAlias = ListTasksRequest  # noqa: Y015
+
+@_typing.final
+class ListTasksResponse(_message.Message):
+    """Response of ProvisionService.ListTasks."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASKS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def tasks(self) -> _containers.RepeatedCompositeFieldContainer[Global___TaskDescription]:
+        """Every task of the catalogue, by id."""
+
+    def __init__(
+        self,
+        *,
+        tasks: _abc.Iterable[Global___TaskDescription] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tasks", b"tasks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTasksResponse: _TypeAlias = ListTasksResponse  # noqa: Y015
+
+@_typing.final
+class TaskDescription(_message.Message):
+    """One task of the catalogue, as ResidentQuery.task_id names it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    LAW_FIELD_NUMBER: _builtins.int
+    TABLE_FIELD_NUMBER: _builtins.int
+    RECIPIENTS_FIELD_NUMBER: _builtins.int
+    KEYS_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    MY_NUMBER_ACT_FIELD_NUMBER: _builtins.int
+    WIDE_AREA_FIELD_NUMBER: _builtins.int
+    RECORD_FIELD_NUMBER: _builtins.int
+    task_id: _builtins.str
+    """The task id, e.g. "pref5-passport"."""
+    title: _builtins.str
+    """What the task is, in Japanese as the law names it."""
+    law: _builtins.str
+    """The law and article, e.g. "住基法第30条の15第1項"."""
+    table: _builtins.str
+    """The table of 住基法 it is listed in ("1".."6" for 別表第1..第6), or
+    "ordinance" for a prefecture's ordinance (条例).
+    """
+    my_number_act: _builtins.bool
+    """A task of the My Number Act (the only ones that may use the My Number)."""
+    wide_area: _builtins.bool
+    """Answered for other prefectures' residents too, through the national
+    server (別表第3).
+    """
+    record: _builtins.str
+    """The file it reads: "resident" (住民票) or "fuhyo" (附票)."""
+    @_builtins.property
+    def recipients(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The recipients by name: organ names (spiffe://<domain>/organ/<pref>/
+        <name>) for prefecture tables, agency names for 別表第1.
+        """
+
+    @_builtins.property
+    def keys(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The search keys allowed: "juminhyo_code", "my_number",
+        "four_information" (the ResidentQuery key oneof's names).
+        """
+
+    @_builtins.property
+    def items(self) -> _containers.RepeatedScalarFieldContainer[Global___RecordItem.ValueType]:
+        """The items it may receive."""
+
+    def __init__(
+        self,
+        *,
+        task_id: _builtins.str = ...,
+        title: _builtins.str = ...,
+        law: _builtins.str = ...,
+        table: _builtins.str = ...,
+        recipients: _abc.Iterable[_builtins.str] | None = ...,
+        keys: _abc.Iterable[_builtins.str] | None = ...,
+        items: _abc.Iterable[Global___RecordItem.ValueType] | None = ...,
+        my_number_act: _builtins.bool = ...,
+        wide_area: _builtins.bool = ...,
+        record: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items", "keys", b"keys", "law", b"law", "my_number_act", b"my_number_act", "recipients", b"recipients", "record", b"record", "table", b"table", "task_id", b"task_id", "title", b"title", "wide_area", b"wide_area"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TaskDescription: _TypeAlias = TaskDescription  # noqa: Y015
+
+@_typing.final
 class FourInformation(_message.Message):
     """The 4 information (４情報) search key. Minimum conditions: a name (kana or
     kanji) and at least one of birth date and address; sex alone does not

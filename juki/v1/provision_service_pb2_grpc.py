@@ -66,6 +66,11 @@ class ProvisionServiceStub:
                 request_serializer=juki_dot_v1_dot_provision__service__pb2.BulkQueryResidentsRequest.SerializeToString,
                 response_deserializer=juki_dot_v1_dot_provision__service__pb2.BulkQueryResidentsResponse.FromString,
                 _registered_method=True)
+        self.ListTasks = channel.unary_unary(
+                '/juki.v1.ProvisionService/ListTasks',
+                request_serializer=juki_dot_v1_dot_provision__service__pb2.ListTasksRequest.SerializeToString,
+                response_deserializer=juki_dot_v1_dot_provision__service__pb2.ListTasksResponse.FromString,
+                _registered_method=True)
 
 
 class ProvisionServiceServicer:
@@ -116,6 +121,16 @@ class ProvisionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListTasks(self, request, context):
+        """The task catalogue this node decides by (jukinet/provision/tasks.toml):
+        every task with its law, table, recipients, search keys and items. Any
+        identity of the network may read it; it holds no personal data. The
+        catalogue is a few dozen tasks, so it comes whole, without pages.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProvisionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +143,11 @@ def add_ProvisionServiceServicer_to_server(servicer, server):
                     servicer.BulkQueryResidents,
                     request_deserializer=juki_dot_v1_dot_provision__service__pb2.BulkQueryResidentsRequest.FromString,
                     response_serializer=juki_dot_v1_dot_provision__service__pb2.BulkQueryResidentsResponse.SerializeToString,
+            ),
+            'ListTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTasks,
+                    request_deserializer=juki_dot_v1_dot_provision__service__pb2.ListTasksRequest.FromString,
+                    response_serializer=juki_dot_v1_dot_provision__service__pb2.ListTasksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -206,6 +226,33 @@ class ProvisionService:
             '/juki.v1.ProvisionService/BulkQueryResidents',
             juki_dot_v1_dot_provision__service__pb2.BulkQueryResidentsRequest.SerializeToString,
             juki_dot_v1_dot_provision__service__pb2.BulkQueryResidentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/juki.v1.ProvisionService/ListTasks',
+            juki_dot_v1_dot_provision__service__pb2.ListTasksRequest.SerializeToString,
+            juki_dot_v1_dot_provision__service__pb2.ListTasksResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -69,6 +69,12 @@ class ProvisionServiceStub:
     is named (ProvisionAdminService.ApproveBulkProvision), and
     (BULK_ROWS_EXCEEDED) if more rows arrive than were declared.
     """
+    ListTasks: _grpc.UnaryUnaryMultiCallable[_provision_service_pb2.ListTasksRequest, _provision_service_pb2.ListTasksResponse]
+    """The task catalogue this node decides by (jukinet/provision/tasks.toml):
+    every task with its law, table, recipients, search keys and items. Any
+    identity of the network may read it; it holds no personal data. The
+    catalogue is a few dozen tasks, so it comes whole, without pages.
+    """
 
 @_typing.type_check_only
 class ProvisionServiceAsyncStub(ProvisionServiceStub):
@@ -110,6 +116,12 @@ class ProvisionServiceAsyncStub(ProvisionServiceStub):
     without an approval, exceed the node's threshold and no matching approval
     is named (ProvisionAdminService.ApproveBulkProvision), and
     (BULK_ROWS_EXCEEDED) if more rows arrive than were declared.
+    """
+    ListTasks: _aio.UnaryUnaryMultiCallable[_provision_service_pb2.ListTasksRequest, _provision_service_pb2.ListTasksResponse]  # type: ignore[assignment]
+    """The task catalogue this node decides by (jukinet/provision/tasks.toml):
+    every task with its law, table, recipients, search keys and items. Any
+    identity of the network may read it; it holds no personal data. The
+    catalogue is a few dozen tasks, so it comes whole, without pages.
     """
 
 class ProvisionServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -161,6 +173,18 @@ class ProvisionServiceServicer(metaclass=_abc_1.ABCMeta):
         without an approval, exceed the node's threshold and no matching approval
         is named (ProvisionAdminService.ApproveBulkProvision), and
         (BULK_ROWS_EXCEEDED) if more rows arrive than were declared.
+        """
+
+    @_abc_1.abstractmethod
+    def ListTasks(
+        self,
+        request: _provision_service_pb2.ListTasksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_provision_service_pb2.ListTasksResponse, _abc.Awaitable[_provision_service_pb2.ListTasksResponse]]:
+        """The task catalogue this node decides by (jukinet/provision/tasks.toml):
+        every task with its law, table, recipients, search keys and items. Any
+        identity of the network may read it; it holds no personal data. The
+        catalogue is a few dozen tasks, so it comes whole, without pages.
         """
 
 def add_ProvisionServiceServicer_to_server(servicer: ProvisionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -102,6 +102,7 @@ ACKNOWLEDGE_CHANGE_NOTICES = _path(_NOTICE, "AcknowledgeChangeNotices")
 # Provision to organs and agencies, and the national server's answers for prefectures (sealed).
 QUERY_RESIDENTS = _path(_PROVISION, "QueryResidents")
 BULK_QUERY_RESIDENTS = _path(_PROVISION, "BulkQueryResidents")
+LIST_TASKS = _path(_PROVISION, "ListTasks")
 QUERY_FOR_PREFECTURE = _path(_NATIONAL, "QueryForPrefecture")
 QUERY_FUHYO_RECORDS = _path(_FUHYO, "QueryFuhyoRecords")
 BULK_QUERY_FUHYO_RECORDS = _path(_FUHYO, "BulkQueryFuhyoRecords")

@@ -185,6 +185,22 @@ class Catalogue:
 
 
 @cache
+def description(task: Task) -> pb.TaskDescription:
+    """A task as ProvisionService.ListTasks gives it (sorted, so the answer is stable)."""
+    return pb.TaskDescription(
+        task_id=task.id,
+        title=task.title,
+        law=task.law,
+        table=task.table,
+        recipients=sorted(task.recipients),
+        keys=sorted(task.keys),
+        items=sorted(task.items),
+        my_number_act=task.my_number_act,
+        wide_area=task.wide_area,
+        record=task.record,
+    )
+
+
 def default_catalogue() -> Catalogue:
     """The catalogue shipped with juki-net (tasks.toml)."""
     return Catalogue.parse(

@@ -115,6 +115,8 @@ POLICY: Mapping[str, tuple[Allow, ...]] = {
         Allow(Role.ORGAN, Scope.SAME_PREFECTURE),
         Allow(Role.AGENCY, Scope.AT_NATIONAL),
     ),
+    # The catalogue itself holds no personal data: any identity of the network reads it.
+    m.LIST_TASKS: (ANY_NETWORK_IDENTITY,),
     # Fuhyo provision to the prefecture's own organs; the catalogue then decides per task.
     m.QUERY_FUHYO_RECORDS: (Allow(Role.ORGAN, Scope.SAME_PREFECTURE),),
     m.BULK_QUERY_FUHYO_RECORDS: (Allow(Role.ORGAN, Scope.SAME_PREFECTURE),),
@@ -227,7 +229,7 @@ ADMINISTRATION = frozenset({m.GRANT_ACCESS, m.APPROVE_ACCESS, m.REVOKE_ACCESS, m
 # Health and reflection are not operator *actions*; everything else they call is.
 _NOT_AUDITED = frozenset({m.HEALTH_CHECK, m.HEALTH_WATCH, m.HEALTH_LIST, m.REFLECTION_INFO})
 # What any identity may do for itself with no grant: liveness, schema, renewing its certificate.
-NO_RIGHT_NEEDED = _NOT_AUDITED | {m.RENEW_CERTIFICATE}
+NO_RIGHT_NEEDED = _NOT_AUDITED | {m.RENEW_CERTIFICATE, m.LIST_TASKS}
 
 _caller: contextvars.ContextVar[Identity] = contextvars.ContextVar("juki_caller")
 

@@ -10,6 +10,7 @@ import grpc
 from juki.v1 import provision_service_pb2 as pb
 from juki.v1 import provision_service_pb2_grpc as pb_grpc
 from jukinet.provision.approvals import BulkApprovals
+from jukinet.provision.catalogue import description
 from jukinet.provision.provider import Provider
 from jukinet.runtime.node import Node
 from jukinet.trust.authz import current_caller
@@ -33,6 +34,12 @@ class ProvisionServicer(pb_grpc.ProvisionServiceServicer):
         context: grpc.ServicerContext,
     ) -> Iterator[pb.BulkQueryResidentsResponse]:
         return self._provider.bulk(request_iterator, current_caller(), respond=bulk_answer)
+
+    def ListTasks(
+        self, request: pb.ListTasksRequest, context: grpc.ServicerContext
+    ) -> pb.ListTasksResponse:
+        tasks = self._provider.catalogue.tasks
+        return pb.ListTasksResponse(tasks=[description(tasks[i]) for i in sorted(tasks)])
 
 
 def bulk_answer(

@@ -22,8 +22,10 @@ PROTOS = ROOT / "protos"
 
 
 def generate(out: Path) -> None:
-    """Run protoc over every .proto below protos/, writing into `out`."""
-    files = sorted(str(p.relative_to(PROTOS)) for p in PROTOS.rglob("*.proto"))
+    """Run protoc over every .proto of juki-net's own below protos/juki, writing into `out`
+    (protos/google and protos/grpc are shipped for other languages' clients; Python has
+    them from googleapis-common-protos and grpcio-health-checking)."""
+    files = sorted(str(p.relative_to(PROTOS)) for p in (PROTOS / "juki").rglob("*.proto"))
     well_known = str(resources.files("grpc_tools") / "_proto")
     # The mypy-protobuf plugins are installed beside this interpreter.
     bin_dir = str(Path(sys.executable).parent)

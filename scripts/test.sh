@@ -9,6 +9,10 @@ if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   export JUKI_REQUIRE_POSTGRES=1
 fi
 scripts/bootstrap.sh dev
+if command -v npm >/dev/null; then  # the client outside Python, exactly as locked (with hashes)
+  npm ci --prefix tests/clients/node --no-audit --no-fund --ignore-scripts --silent
+  export JUKI_REQUIRE_NODE=1
+fi
 export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff"; ruff check .; ruff format --check .  # separate: set -e stops at either
 echo "== mypy (strict on jukinet and services)"; mypy

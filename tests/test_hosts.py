@@ -294,8 +294,15 @@ def test_a_birth_crosses_the_hosts(walkthrough: Walkthrough) -> None:
     wait_for(
         lambda: w.count("national", resident_versions, resident_versions.c.juminhyo_code == code)
     )
-    status = w.juki("clients", "status", "--network", w.network()).stdout
-    assert all(name in status for name in NODES)
+
+    # Every node answers its status (a node busy past the 5 s status deadline on a loaded
+    # machine is asked again, as an operator would).
+    def answered() -> subprocess.CompletedProcess[str] | None:
+        run = w.juki("clients", "status", "--network", w.network(), check=False)
+        return run if run.returncode == 0 else None
+
+    done = wait_for(answered)
+    assert all(name in done.stdout for name in NODES)
 
 
 def _emigrants_my_number_crosses(w: Walkthrough, seed: int) -> None:

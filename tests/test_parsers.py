@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import struct
+from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -18,10 +20,11 @@ from juki.v1 import provision_service_pb2 as pb
 from jukinet.client.calls import BULK_COLUMNS, BulkFileError, read_bulk_file
 from jukinet.core.clock import SYSTEM
 from jukinet.core.errors import RefusedError
+from jukinet.core.network import NetworkDescription, NetworkError
 from jukinet.records import validation
 from jukinet.sealing import at_rest
 from jukinet.sealing.keys import NodeKeyring, new_entries
-from jukinet.transparency import note
+from jukinet.transparency import inclusion, note
 from tests.helpers.damage import CUTS, FLIPS, TAILS, damaged
 
 TODAY = dt.date(2026, 12, 7)
@@ -131,3 +134,37 @@ def test_a_cosignature_with_a_time_out_of_range_is_a_note_error() -> None:
     signed = note.SignedNote(text, (("juki.example/prefecture/13", raw),))
     with pytest.raises(note.NoteError, match="no valid time"):
         signed.verified_by(witness.key)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300)
+@given(
+    data=_JSON,
+    shaped=st.fixed_dictionaries(
+        {"format": st.just(inclusion.BUNDLE_FORMAT), "log": st.just("provision")},
+        optional={"origin": _JSON, "checkpoint": _JSON, "rows": _JSON},
+    ),
+)
+def test_any_proof_bundle_is_checked_or_one_bundle_error(data: Any, shaped: dict[str, Any]) -> None:
+    # A person hands `verify-disclosure` any JSON: a check, or one BundleError.
+    for bundle in (data, shaped):
+        try:
+            check = inclusion.verify_bundle(bundle, [], [])
+        except inclusion.BundleError:
+            continue
+        assert not check.ok
+
+
+def test_a_network_description_with_a_huge_number_is_a_network_error(tmp_path: Path) -> None:
+    described = tmp_path / "network.json"
+    described.write_text('{"trust_domain": "juki.example", "port": ' + "9" * 5000 + "}")
+    with pytest.raises(NetworkError, match="too long"):
+        NetworkDescription.load(described)

@@ -194,6 +194,8 @@ class NetworkDescription:
             raise NetworkError(f"{path}: not JSON (line {error.lineno}: {error.msg})") from None
         except (OSError, UnicodeDecodeError) as error:
             raise NetworkError(f"{path}: cannot be read ({type(error).__name__})") from None
+        except ValueError:  # json's own limit, e.g. an integer of more than 4300 digits
+            raise NetworkError(f"{path}: not JSON that can be read (a value too long)") from None
         try:
             return cls.from_dict(data)
         except KeyError as error:

@@ -77,7 +77,12 @@ def verify_bundle(
 ) -> BundleCheck:
     """Check every row's inclusion proof against the bundle's checkpoint; BundleError if the
     bundle is malformed or its checkpoint is not signed by one of `log_keys`."""
-    if data.get("format") != BUNDLE_FORMAT or data.get("log") not in tlog.LOGS:
+    if (
+        not isinstance(data, Mapping)
+        or data.get("format") != BUNDLE_FORMAT
+        or not isinstance(data.get("log"), str)
+        or data["log"] not in tlog.LOGS
+    ):
         raise BundleError("not a juki-net proof bundle")
     spec, origin = tlog.LOGS[data["log"]], str(data.get("origin", ""))
     check = BundleCheck(origin)
@@ -101,8 +106,8 @@ def verify_bundle(
         try:
             hashed = tlog.leaf_hash_of(spec, index, entry)
             merkle.verify_inclusion(index, checkpoint.size, hashed, proof, checkpoint.root)
-        except (merkle.ProofError, KeyError, TypeError):
-            check.failed.append(index)
+        except (merkle.ProofError, KeyError, TypeError, ValueError, AttributeError):
+            check.failed.append(index)  # an entry of the wrong shape proves nothing
         else:
             check.proven.append(index)
     return check

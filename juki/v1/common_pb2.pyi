@@ -94,7 +94,7 @@ class _ChangeReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ChangeRe
 
 class ChangeReason(_ChangeReason, metaclass=_ChangeReasonEnumTypeWrapper):
     """Why a resident's identity record changed (異動事由). The logic checks each
-    reason must pass are listed in jukinet/lifecycle.py and the README.
+    reason must pass are listed in jukinet/records/lifecycle.py and the README.
     """
 
 CHANGE_REASON_UNSPECIFIED: ChangeReason.ValueType  # 0

@@ -82,7 +82,7 @@ class _FuhyoNoticeKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Fuhyo
 
 class FuhyoNoticeKind(_FuhyoNoticeKind, metaclass=_FuhyoNoticeKindEnumTypeWrapper):
     """通知区分: what the municipality notifies. The logic checks each kind must
-    pass are in jukinet/fuhyo_ledger.py.
+    pass are in jukinet/records/fuhyo_lifecycle.py.
     """
 
 FUHYO_NOTICE_KIND_UNSPECIFIED: FuhyoNoticeKind.ValueType  # 0

@@ -27,7 +27,7 @@ if _version_not_supported:
 
 class ProvisionServiceStub:
     """ProvisionService answers queries for identity records under a task of the
-    task catalogue (jukinet/tasks.toml). It is served by
+    task catalogue (jukinet/provision/tasks.toml). It is served by
 
     - every prefecture server, to the executive organs and departments of its
     own prefecture (spiffe://<domain>/organ/<prefecture>/<name>): tasks of
@@ -75,7 +75,7 @@ class ProvisionServiceStub:
 
 class ProvisionServiceServicer:
     """ProvisionService answers queries for identity records under a task of the
-    task catalogue (jukinet/tasks.toml). It is served by
+    task catalogue (jukinet/provision/tasks.toml). It is served by
 
     - every prefecture server, to the executive organs and departments of its
     own prefecture (spiffe://<domain>/organ/<prefecture>/<name>): tasks of
@@ -159,7 +159,7 @@ def add_ProvisionServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class ProvisionService:
     """ProvisionService answers queries for identity records under a task of the
-    task catalogue (jukinet/tasks.toml). It is served by
+    task catalogue (jukinet/provision/tasks.toml). It is served by
 
     - every prefecture server, to the executive organs and departments of its
     own prefecture (spiffe://<domain>/organ/<prefecture>/<name>): tasks of

@@ -28,7 +28,7 @@ GRPC_VERSION: str
 
 class ProvisionServiceStub:
     """ProvisionService answers queries for identity records under a task of the
-    task catalogue (jukinet/tasks.toml). It is served by
+    task catalogue (jukinet/provision/tasks.toml). It is served by
 
     - every prefecture server, to the executive organs and departments of its
       own prefecture (spiffe://<domain>/organ/<prefecture>/<name>): tasks of
@@ -79,7 +79,7 @@ class ProvisionServiceStub:
 @_typing.type_check_only
 class ProvisionServiceAsyncStub(ProvisionServiceStub):
     """ProvisionService answers queries for identity records under a task of the
-    task catalogue (jukinet/tasks.toml). It is served by
+    task catalogue (jukinet/provision/tasks.toml). It is served by
 
     - every prefecture server, to the executive organs and departments of its
       own prefecture (spiffe://<domain>/organ/<prefecture>/<name>): tasks of
@@ -126,7 +126,7 @@ class ProvisionServiceAsyncStub(ProvisionServiceStub):
 
 class ProvisionServiceServicer(metaclass=_abc_1.ABCMeta):
     """ProvisionService answers queries for identity records under a task of the
-    task catalogue (jukinet/tasks.toml). It is served by
+    task catalogue (jukinet/provision/tasks.toml). It is served by
 
     - every prefecture server, to the executive organs and departments of its
       own prefecture (spiffe://<domain>/organ/<prefecture>/<name>): tasks of

@@ -6,17 +6,19 @@ Everything runs `juki-net` (or a certs/ script) as a subprocess, as a person wou
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import random
 import re
 import subprocess
 import venv
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from jukinet.cli.main import build_parser
 from jukinet.client import calls as clients
 from jukinet.dev import plant, synthetic
 from jukinet.dev.localnet import LocalNetwork
@@ -231,18 +233,29 @@ def test_other_mistakes_are_one_line_too(described: str, tmp_path: Path) -> None
         assert_one_line_mistake(_run(*args), *words)
 
 
+def _help(*words: str) -> str:
+    """`juki-net WORDS --help` as a person would read it, asked of the command's own parser
+    in this process (argparse prints the help and exits; 80 columns like a pipe's)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        build_parser().parse_args([*words, "--help"])
+    return out.getvalue()
+
+
 def _commands(*prefix: str) -> dict[tuple[str, ...], str]:
-    """Every leaf command below `prefix` with its --help, found as a person would find them
-    (the commands of one level asked two at a time: each is a process of its own)."""
-    out = _run(*prefix, "--help").stdout
-    names = re.findall(r"^    ([a-z][a-z-]*) ", out, flags=re.MULTILINE)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        helps = list(pool.map(lambda name: _run(*prefix, name, "--help").stdout, names))
+    """Every leaf command below `prefix` with its --help, found as a person would find them."""
+    names = re.findall(r"^    ([a-z][a-z-]*) ", _help(*prefix), flags=re.MULTILINE)
     found = {}
-    for name, sub in zip(names, helps, strict=True):
+    for name in names:
+        sub = _help(*prefix, name)
         nested = re.search(r"^  COMMAND$", sub, flags=re.MULTILINE)
         found |= _commands(*prefix, name) if nested else {(*prefix, name): sub}
     return found
+
+
+def test_help_in_this_process_is_what_the_command_line_prints() -> None:
+    # The parser asked here is the one the console command runs (one check, as a process).
+    assert _run("pki", "sign", "--help").stdout == _help("pki", "sign")
 
 
 def test_every_command_has_a_description_help_for_every_option_and_an_example() -> None:

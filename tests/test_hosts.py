@@ -249,8 +249,7 @@ def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walkthroug
             wait_for(lambda: _all_serving(w), timeout=90, interval=1.0)
             yield w
         finally:
-            for name in ("cs-141003", "fuhyo-14", "prefecture-14", "national", "ca"):
-                w.supervisor.stop(name)
+            w.supervisor.stop_all(["cs-141003", "fuhyo-14", "prefecture-14", "national", "ca"])
 
 
 def _status_granted(w: Walkthrough, granted: set[str]) -> bool:

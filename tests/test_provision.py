@@ -553,7 +553,7 @@ def test_any_identity_reads_the_catalogue_with_grpcurl(network: LocalNetwork, wh
         timeout=30,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    listed = {task["taskId"]: task for task in json.loads(done.stdout)["tasks"]}
+    listed = {task["task_id"]: task for task in json.loads(done.stdout)["tasks"]}
     assert set(listed) == set(default_catalogue().tasks)
     passport = listed["pref5-passport"]
     assert passport["table"] == "5" and "passport-centre" in passport["recipients"]

@@ -130,20 +130,27 @@ class Supervisor:
 
     def stop(self, name: str, timeout: float = STOP_TIMEOUT_S) -> None:
         """Stop `name` gracefully (SIGTERM, then SIGKILL after `timeout`); no restart."""
+        self.stop_all([name], timeout)
+
+    def stop_all(self, names: list[str], timeout: float = STOP_TIMEOUT_S) -> None:
+        """Stop `names` gracefully, all at once: each is sent SIGTERM in the order given, then
+        waited for (SIGKILL after `timeout`), so their shutdowns overlap instead of queueing."""
         with self._lock:
-            child = self._children.pop(name, None)
-        if child is None:
-            return
-        with child.lock:
-            process = child.process
-            if process.poll() is not None:
-                return
-            process.send_signal(signal.SIGTERM)
+            children = [c for c in (self._children.pop(n, None) for n in names) if c]
+        stopping = []
+        for child in children:
+            child.lock.acquire()
+            if child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+            stopping.append(child)
+        for child in stopping:
             try:
-                process.wait(timeout)
+                child.process.wait(timeout)
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                child.process.kill()
+                child.process.wait()
+            finally:
+                child.lock.release()
 
     def _watch(self) -> None:
         while not self._stop.wait(WATCH_INTERVAL_S):

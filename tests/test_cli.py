@@ -14,6 +14,7 @@ import random
 import re
 import subprocess
 import venv
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -118,8 +119,7 @@ def test_the_thirteen_mistakes_of_a_new_user(
             ("no node 'nosuch'",),
         ),
     ]
-    for args, words in cases:
-        assert_one_line_mistake(_run(*args), *words)
+    _each_one_line(cases)
     # Nothing was written by any of them: no node has the mistaken changes.
     assert versions(network, "cs-141003", "20010090017") == []
 
@@ -229,8 +229,16 @@ def test_other_mistakes_are_one_line_too(described: str, tmp_path: Path) -> None
         (("consistency", *net, "--municipality", "011002"), ("no cs node for 011002",)),
         (("consistency", *net, "--approve", "x"), ("--approve needs --node",)),
     ]
-    for args, words in cases:
-        assert_one_line_mistake(_run(*args), *words)
+    _each_one_line(cases)
+
+
+def _each_one_line(cases: list[tuple[tuple[str, ...], tuple[str, ...]]]) -> None:
+    """Run each mistaken command (each a process of its own, two at a time: none writes) and
+    check it answers one line naming its problem."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = list(pool.map(lambda case: _run(*case[0]), cases))
+    for (_, words), answer in zip(cases, done, strict=True):
+        assert_one_line_mistake(answer, *words)
 
 
 def _help(*words: str) -> str:

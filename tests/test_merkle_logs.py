@@ -73,7 +73,7 @@ class _Node:
         with self.db.reading() as conn:
             records = list(tlog.export(conn, tlog.PROVISION, ORIGIN))
         report = verify.verify_export(
-            records, self.log.all_checkpoints(), self.signer.key, [self.witness.cosigner.key]
+            records, self.log.all_checkpoints(), [self.signer.key], [self.witness.cosigner.key]
         )
         return [str(f) for f in report.findings]
 
@@ -93,7 +93,7 @@ def test_an_untouched_log_verifies_against_its_witnessed_checkpoints(node: _Node
     with node.db.reading() as conn:
         records = list(tlog.export(conn, tlog.PROVISION, ORIGIN))
     report = verify.verify_export(
-        records, node.log.all_checkpoints(), node.signer.key, [node.witness.cosigner.key]
+        records, node.log.all_checkpoints(), [node.signer.key], [node.witness.cosigner.key]
     )
     assert (report.witnessed_size, report.witnesses) == (17, {"juki.example/national"})
 
@@ -245,3 +245,33 @@ def test_rows_logged_before_the_merkle_logs_become_their_first_leaves(tmp_path: 
         assert verify.rows_against_leaves(conn, tlog.AUDIT) == []
         sizes = dict(conn.execute(text("SELECT log, count(*) FROM log_leaves GROUP BY log")).all())
     assert sizes == {"audit": 4, "provision": 5}
+
+
+def test_a_rotated_log_key_signs_on_and_the_old_one_still_vouches_for_what_it_signed(
+    node: _Node,
+) -> None:
+    """A log-key rotation: the key document lists old and new side by side; the witness takes
+    the new key's checkpoint as extending the old one's, and a verifier holding either key
+    checks what that key signed."""
+    _log(node.db, 6)
+    old = node.signer
+    first = node.witnessed_checkpoint()
+    node.signer = note.Signer(old.name, Ed25519PrivateKey.generate())
+    _log(node.db, 5, start=6)
+    made = node.log.checkpoint(node.signer, NOW)
+    proof = node.log.tree().consistency_proof(first.size, made.size)
+    line = node.witness.add_checkpoint(
+        made.note, [old.key, node.signer.key], first.size, proof, NOW, named=NAMED
+    )
+    node.log.record_cosigned(made.size, made.note.with_line(line), NOW)
+    with node.db.reading() as conn:
+        records = list(tlog.export(conn, tlog.PROVISION, ORIGIN))
+    witnesses = [node.witness.cosigner.key]
+    checkpoints = node.log.all_checkpoints()
+    both = verify.verify_export(records, checkpoints, [old.key, node.signer.key], witnesses)
+    assert (both.witnessed_size, both.findings) == (11, [])
+    # Holding only the old key, the new checkpoint is not the node's: said so, and the old
+    # key's still vouches for its 6 leaves.
+    older = verify.verify_export(records, checkpoints, [old.key], witnesses)
+    assert older.witnessed_size == 6
+    assert [f.detail for f in older.findings] == ["not signed by the log's key"]

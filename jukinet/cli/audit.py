@@ -115,8 +115,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if not held:
             raise UsageError(f"{args.witness} holds no checkpoint of {origin}")
         extra.append(note.SignedNote.parse(held))
-    reports = [verify.verify_export(records, extra, key, witnesses) for key in log_keys]
-    report = min(reports, key=lambda r: len(r.findings))
+    report = verify.verify_export(records, extra, log_keys, witnesses)
     print(
         f"{origin}: {report.leaves} leaves, {report.rows} rows"
         f" ({report.expired} expired), witnessed up to {report.witnessed_size}"

@@ -18,7 +18,7 @@ after it are reported as not yet witnessed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,21 +97,23 @@ def read_export(records: Iterable[Mapping[str, Any]]) -> Export:
 def verify_export(
     records: Iterable[Mapping[str, Any]],
     checkpoints: Iterable[note.SignedNote] = (),
-    log_key: note.NoteKey | None = None,
+    log_keys: Sequence[note.NoteKey] = (),
     witness_keys: Iterable[note.NoteKey] = (),
 ) -> Report:
     """Check an export's rows against its leaves, and its leaves against witnessed checkpoints.
 
     Without checkpoints (and keys) only the rows are checked against the
     leaves: enough to find a hand edit, not a rewrite of the leaves too.
+    `log_keys` are every log key the node's key document lists: after a
+    rotation, old and new, each vouching for the checkpoints it signed.
     """
     export = read_export(records)
     report = Report(origin=export.origin, leaves=len(export.leaves), rows=len(export.entries))
     tree = _check_leaves(export.leaves, report)
     _check_rows(export.spec, tree, export.entries, report)
-    if log_key is not None:
+    if log_keys:
         notes = [*export.checkpoints, *checkpoints]
-        _check_checkpoints(tree, export.origin, notes, log_key, list(witness_keys), report)
+        _check_checkpoints(tree, export.origin, notes, log_keys, list(witness_keys), report)
     return report
 
 
@@ -175,14 +177,15 @@ def _check_checkpoints(
     tree: merkle.Tree,
     origin: str,
     checkpoints: Iterable[note.SignedNote],
-    log_key: note.NoteKey,
+    log_keys: Sequence[note.NoteKey],
     witness_keys: list[note.NoteKey],
     report: Report,
 ) -> None:
     for signed in checkpoints:
         try:
             checkpoint = note.Checkpoint.parse(signed.text)
-            if checkpoint.origin != origin or signed.verified_by(log_key) is None:
+            signed_by_log = any(signed.verified_by(key) is not None for key in log_keys)
+            if checkpoint.origin != origin or not signed_by_log:
                 raise note.NoteError("not signed by the log's key")
             by = {k.name for k in witness_keys if signed.verified_by(k) is not None}
         except note.NoteError as bad:

@@ -63,3 +63,23 @@ def test_every_proto_element_has_a_leading_comment() -> None:
                 assert method.input_type.endswith(f".{method.name}Request"), method.name
                 assert method.output_type.endswith(f".{method.name}Response"), method.name
     assert not undocumented, "\n".join(undocumented)
+
+
+def test_every_refusal_reason_is_in_the_protos() -> None:
+    """protos/juki/v1/error_reason.proto is what scripts/gen_reasons.py makes of the reasons
+    now: no reason the code refuses with is missing from the contract, numbers kept."""
+    from juki.v1 import error_reason_pb2
+    from jukinet.core.errors import status_code_of
+    from jukinet.core.reasons import Reason
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "gen_reasons.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    in_protos = set(error_reason_pb2.ErrorReason.keys()) - {"ERROR_REASON_UNSPECIFIED"}
+    assert in_protos == {reason.value for reason in Reason}
+    text = (ROOT / "protos" / "juki" / "v1" / "error_reason.proto").read_text(encoding="utf-8")
+    assert f"// {status_code_of(Reason.WRONG_MUNICIPALITY).name}: " in text

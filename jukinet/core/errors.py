@@ -251,6 +251,11 @@ def status_code_of(reason: Reason) -> grpc.StatusCode:
     return _REFUSALS[reason][0]
 
 
+def default_message_of(reason: Reason) -> str:
+    """The message a refusal for `reason` is sent with unless it names more."""
+    return _REFUSALS[reason][1]
+
+
 class JukiError(Exception):
     """Root of every error juki-net raises on purpose."""
 

@@ -6,20 +6,18 @@ Everything runs `juki-net` (or a certs/ script) as a subprocess, as a person wou
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import random
 import re
 import subprocess
+import sys
 import venv
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from jukinet.cli.main import build_parser
 from jukinet.client import calls as clients
 from jukinet.dev import plant, synthetic
 from jukinet.dev.localnet import LocalNetwork
@@ -241,29 +239,43 @@ def _each_one_line(cases: list[tuple[tuple[str, ...], tuple[str, ...]]]) -> None
         assert_one_line_mistake(answer, *words)
 
 
-def _help(*words: str) -> str:
-    """`juki-net WORDS --help` as a person would read it, asked of the command's own parser
-    in this process (argparse prints the help and exits; 80 columns like a pipe's)."""
+# Walks the command tree asking the console command's own parser for each --help (argparse
+# prints it and exits), in one process: a process per command cost a minute.
+_HELPS = """
+import contextlib, io, json, re
+from jukinet.cli.main import build_parser
+
+def help_of(words):
     out = io.StringIO()
-    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
         build_parser().parse_args([*words, "--help"])
     return out.getvalue()
 
-
-def _commands(*prefix: str) -> dict[tuple[str, ...], str]:
-    """Every leaf command below `prefix` with its --help, found as a person would find them."""
-    names = re.findall(r"^    ([a-z][a-z-]*) ", _help(*prefix), flags=re.MULTILINE)
+def walk(prefix):
     found = {}
-    for name in names:
-        sub = _help(*prefix, name)
-        nested = re.search(r"^  COMMAND$", sub, flags=re.MULTILINE)
-        found |= _commands(*prefix, name) if nested else {(*prefix, name): sub}
+    for name in re.findall(r"^    ([a-z][a-z-]*) ", help_of(prefix), flags=re.MULTILINE):
+        sub = help_of([*prefix, name])
+        if re.search(r"^  COMMAND$", sub, flags=re.MULTILINE):
+            found.update(walk([*prefix, name]))
+        else:
+            found[" ".join([*prefix, name])] = sub
     return found
 
+print(json.dumps(walk([])))
+"""
 
-def test_help_in_this_process_is_what_the_command_line_prints() -> None:
-    # The parser asked here is the one the console command runs (one check, as a process).
-    assert _run("pki", "sign", "--help").stdout == _help("pki", "sign")
+
+def _commands() -> dict[tuple[str, ...], str]:
+    """Every leaf command with its --help, found as a person would find them."""
+    done = subprocess.run(
+        [sys.executable, "-c", _HELPS], capture_output=True, text=True, timeout=90, check=True
+    )
+    return {tuple(k.split()): v for k, v in json.loads(done.stdout).items()}
+
+
+def test_help_in_one_process_is_what_the_command_line_prints() -> None:
+    # The walk above asks the parser the console command runs; one command, as its own process.
+    assert _run("pki", "sign", "--help").stdout == _commands()[("pki", "sign")]
 
 
 def test_every_command_has_a_description_help_for_every_option_and_an_example() -> None:

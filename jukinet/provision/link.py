@@ -86,11 +86,6 @@ _PERSON = current_versions().where(
 )
 
 
-# The parts of 4 information that name a person whatever their address (an emigrant's address
-# on the fuhyo file and on the resident file differ): what an organ's query must match here.
-_PERSON_PARTS = ("seion_kana", "name_kanji", "birth_date", "sex")
-
-
 @functools.cache
 def _person_with(shape: tuple[str, ...]) -> Select[Any]:
     return with_four_information(_PERSON, shape, resident_current, resident_versions)
@@ -100,7 +95,8 @@ def _asks_for(
     conn: Connection, asked: provision_pb.ResidentQuery, juminhyo_code: str, my_number: str
 ) -> bool:
     """Whether the organ's query names this person: the same 住民票コード or My Number, or
-    4 information whose name, birth date and sex (those given, one at least) are the person's."""
+    4 information every given part of which (name, birth date, sex, address) is the person's
+    record here — so an organ's query cannot be passed on for a namesake."""
     key = asked.WhichOneof("key")
     if key == "juminhyo_code":
         return asked.juminhyo_code == juminhyo_code
@@ -109,10 +105,9 @@ def _asks_for(
     if key != "four_information":
         return False
     given = four_information_parameters(asked.four_information)
-    parts = {name: given[name] for name in _PERSON_PARTS if name in given}
-    if not parts:
+    if not given:
         return False
-    found = conn.execute(_person_with(tuple(parts)), {"code": juminhyo_code, **parts}).first()
+    found = conn.execute(_person_with(tuple(given)), {"code": juminhyo_code, **given}).first()
     return found is not None
 
 

@@ -184,7 +184,6 @@ class Catalogue:
         return task, wanted
 
 
-@cache
 def description(task: Task) -> pb.TaskDescription:
     """A task as ProvisionService.ListTasks gives it (sorted, so the answer is stable)."""
     return pb.TaskDescription(
@@ -201,6 +200,7 @@ def description(task: Task) -> pb.TaskDescription:
     )
 
 
+@cache
 def default_catalogue() -> Catalogue:
     """The catalogue shipped with juki-net (tasks.toml)."""
     return Catalogue.parse(

@@ -51,6 +51,15 @@ def _unexpected(error: Exception, method: str, context: grpc.ServicerContext) ->
     context.abort(grpc.StatusCode.INTERNAL, MESSAGE)
 
 
+# Each handler kind: its attribute, its factory, whether requests and responses stream.
+_KINDS: tuple[tuple[str, Callable[..., grpc.RpcMethodHandler[Any, Any]], bool, bool], ...] = (
+    ("unary_unary", grpc.unary_unary_rpc_method_handler, False, False),
+    ("unary_stream", grpc.unary_stream_rpc_method_handler, False, True),
+    ("stream_unary", grpc.stream_unary_rpc_method_handler, True, False),
+    ("stream_stream", grpc.stream_stream_rpc_method_handler, True, True),
+)
+
+
 class UnexpectedErrors(grpc.ServerInterceptor):
     """Every handler kind: bad request bytes INVALID_ARGUMENT, unexpected errors INTERNAL."""
 
@@ -63,51 +72,38 @@ class UnexpectedErrors(grpc.ServerInterceptor):
         if handler is None:
             return None
         method, parse = handler_call_details.method, _parser(handler)
-        serializer = handler.response_serializer
 
-        def requests(raw: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
+        def each(raw: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
             return (parse(item, context) for item in raw)
 
-        if handler.unary_unary is not None:
-            unary_unary = handler.unary_unary
+        for attribute, factory, streamed_in, streamed_out in _KINDS:
+            behavior = getattr(handler, attribute)
+            if behavior is not None:
+                take = each if streamed_in else parse
+                guarded = _guard(method, behavior, take, streamed_out=streamed_out)
+                return factory(guarded, response_serializer=handler.response_serializer)
+        return handler  # pragma: no cover - gRPC always sets one behaviour
 
-            def one_to_one(raw: Any, context: grpc.ServicerContext) -> Any:
-                request = parse(raw, context)
-                try:
-                    return unary_unary(request, context)
-                except Exception as error:
-                    _unexpected(error, method, context)
 
-            return grpc.unary_unary_rpc_method_handler(one_to_one, response_serializer=serializer)
-        if handler.unary_stream is not None:
-            unary_stream = handler.unary_stream
+def _guard(
+    method: str,
+    behavior: Callable[..., Any],
+    take: Callable[[Any, grpc.ServicerContext], Any],
+    *,
+    streamed_out: bool,
+) -> Callable[[Any, grpc.ServicerContext], Any]:
+    """`behavior` given its request as `take` reads it, its unexpected errors made INTERNAL."""
 
-            def one_to_many(raw: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-                request = parse(raw, context)
-                try:
-                    yield from unary_stream(request, context)
-                except Exception as error:
-                    _unexpected(error, method, context)
+    def answer(raw: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return behavior(take(raw, context), context)
+        except Exception as error:
+            _unexpected(error, method, context)
 
-            return grpc.unary_stream_rpc_method_handler(one_to_many, response_serializer=serializer)
-        if handler.stream_unary is not None:
-            stream_unary = handler.stream_unary
+    def answers(raw: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        try:
+            yield from behavior(take(raw, context), context)
+        except Exception as error:
+            _unexpected(error, method, context)
 
-            def many_to_one(raw: Iterator[Any], context: grpc.ServicerContext) -> Any:
-                try:
-                    return stream_unary(requests(raw, context), context)
-                except Exception as error:
-                    _unexpected(error, method, context)
-
-            return grpc.stream_unary_rpc_method_handler(many_to_one, response_serializer=serializer)
-        stream_stream = handler.stream_stream
-        if stream_stream is None:  # pragma: no cover - gRPC always sets one behaviour
-            return handler
-
-        def many_to_many(raw: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
-            try:
-                yield from stream_stream(requests(raw, context), context)
-            except Exception as error:
-                _unexpected(error, method, context)
-
-        return grpc.stream_stream_rpc_method_handler(many_to_many, response_serializer=serializer)
+    return answers if streamed_out else answer

@@ -130,10 +130,6 @@ def cmd_init(args: argparse.Namespace) -> int:
     )
     pki.write_atomic(folder / CSR, csr.public_bytes(serialization.Encoding.PEM))
     ring = NodeKeyring.create(folder / KEYRING, new_entries(clock.SYSTEM.now()))
-    witness = hops[WITNESS_HOP]  # the national server asks for its witness to be named
-    witnesses = [] if witness is None else [witness.spiffe_id]
-    document = ring.document(identity.spiffe_id, clock.SYSTEM.now(), witnesses)
-    pki.write_atomic(folder / KEY_REQUEST, document.SerializeToString())
     (folder / KEY_DOCUMENTS).mkdir(parents=True, exist_ok=True)
     shutil.copyfile(args.bundle, folder / BUNDLE)
     ca = args.ca_folder.resolve() if args.ca_folder else None
@@ -165,6 +161,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         workload_api=args.workload_api,
     )
     (folder / CONFIG).write_text(config.to_toml(), encoding="utf-8")
+    node_keys.write_key_request(folder, config, ring)
     print(f"{identity}: node folder {folder}")
     print(f"  send to the CA operator: {folder / CSR} and {folder / KEY_REQUEST}")
     print(

@@ -43,8 +43,9 @@ def _node(folder: Path) -> tuple[NodeConfig, NodeKeyring]:
     return config, NodeKeyring(config.keyring_file)
 
 
-def _write_request(folder: Path, config: NodeConfig, ring: NodeKeyring) -> Path:
-    """The key-document request (naming the national server's witness, its witness_hop)."""
+def write_key_request(folder: Path, config: NodeConfig, ring: NodeKeyring) -> Path:
+    """Write the node's key-document request: every key it holds, and the witness it asks to
+    be named (its witness_hop: the national server's; the CA decides, trust/witnesses.py)."""
     request = folder / KEY_REQUEST
     witnesses = [] if config.witness_hop is None else [config.witness_hop.spiffe_id]
     document = ring.document(config.spiffe_id, clock.SYSTEM.now(), witnesses)
@@ -60,7 +61,7 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     now = clock.SYSTEM.now()
     active_from = now + dt.timedelta(hours=args.activate_in_hours)
     rotate(ring, now, active_from)
-    request = _write_request(args.dir, config, ring)
+    request = write_key_request(args.dir, config, ring)
     print(f"new sealing keys, used from {active_from:%Y-%m-%d %H:%M} UTC")
     print(f"  send {request} to the CA operator (juki-net pki sign-keys) well before then")
     needed_s = TIERS * config.trust_refresh_s
@@ -81,7 +82,7 @@ def cmd_retire(args: argparse.Namespace) -> int:
     if not dropped:
         raise UsageError("nothing to retire: no key is replaced by a newer, active one yet")
     retire(ring, dropped)
-    request = _write_request(args.dir, config, ring)
+    request = write_key_request(args.dir, config, ring)
     print(f"retired {len(dropped)} key(s); send {request} to the CA operator (pki sign-keys)")
     return 0
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,12 +47,20 @@ def _cli(*args: str) -> tuple[int, str]:
     return done.returncode, done.stdout + done.stderr
 
 
-def _export(net: LocalNetwork, node: str, path: Path) -> None:
+def _export(net: LocalNetwork, node: str, path: Path, log: str = "provision") -> None:
     status, _ = _cli(
         "audit", "export", "--network", str(net.dir / "network.json"), "--node", node,
-        "--log", "provision", "--out", str(path),
+        "--log", log, "--out", str(path),
     )  # fmt: skip
     assert status == 0
+
+
+def _gossip_seen(net: LocalNetwork, node: str, outcome: str) -> bool:
+    address = net.node_info(node).metrics_address
+    with urllib.request.urlopen(f"http://{address}/metrics", timeout=10) as answer:
+        lines = answer.read().decode().splitlines()
+    wanted = f'outcome="{outcome}"'
+    return any(line.startswith("juki_witness_gossip_total") and wanted in line for line in lines)
 
 
 def _writable(net: LocalNetwork, node: str) -> object:
@@ -70,7 +79,14 @@ def test_checkpoints_are_witnessed_and_an_export_verifies_offline(
         assert status == 0, out
         assert out.count(", witnessed") == 2, out
     status, out = _cli("audit", "checkpoint", "--network", description, "--node", "national")
-    assert status == 0 and "NOT witnessed" not in out, out  # witnessed by prefecture-13
+    assert status == 0 and "NOT witnessed" not in out, out  # by prefecture-13 and prefecture-14
+    national = tmp_path / "national-audit.jsonl"
+    _export(network, "national", national, "audit")  # its operators' actions
+    status, out = _cli("audit", "verify", "--network", description, "--in", str(national))
+    assert status == 0, out
+    assert "by juki.example/prefecture/13, juki.example/prefecture/14" in out
+    # Its two witnesses compare what each cosigned (every 5 s here) and find one history.
+    wait_for(lambda: _gossip_seen(network, "prefecture-13", "consistent"))
     export = tmp_path / "provision.jsonl"
     _export(network, "prefecture-14", export)
     # Handing over the whole log is an operator's action like any other: audited.

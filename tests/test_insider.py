@@ -57,9 +57,10 @@ from jukinet.sealing import backup_box
 from jukinet.sealing.backup_box import BackupError
 from jukinet.sealing.key_directory import KeyDirectory
 from jukinet.sealing.key_documents import sign_document
-from jukinet.sealing.keys import NodeKeyring, new_entries
+from jukinet.sealing.keys import NodeKeyring, log_key_name, new_entries
 from jukinet.storage import open_database
 from jukinet.storage.schema import (
+    audit_log,
     change_notices,
     fuhyo_versions,
     resident_current,
@@ -83,6 +84,7 @@ from tests.helpers.network import (
     wait_for,
 )
 from tests.helpers.sealing import make_world
+from tests.helpers.witnesses import witness_in
 
 PASSPORT = "organ-14-passport-centre"
 NODE = "spiffe://juki.example/prefecture/14"
@@ -934,20 +936,64 @@ def test_a_key_document_names_the_witnesses_the_ca_decides_not_the_node(tmp_path
 
 
 def test_a_node_cannot_open_its_history_at_a_witness_its_document_does_not_name(
-    network: LocalNetwork,
+    network: LocalNetwork, tmp_path: Path
 ) -> None:
-    """The national server's key document names prefecture-13. With its own folder it shows a
-    checkpoint — another history — to prefecture-14 as if it were the first: refused, nothing
-    cosigned, so no second history can gather a cosignature to show a verifier."""
+    """The national server's CA-signed key document names prefecture-13 and prefecture-14. With
+    its own folder it shows a checkpoint — another history — to a third prefecture server as if
+    it were the first: refused, nothing cosigned, so no second history can gather a cosignature
+    to show a verifier."""
     national = _insider(network, "national")
     ring = NodeKeyring(national.config.keyring_file)
+    directory = KeyDirectory(network.key_dir, network.bundle)
+    named = [log_key_name(w) for w in directory.witnesses(NATIONAL)]
+    assert named == ["juki.example/prefecture/13", "juki.example/prefecture/14"]
     root = merkle.Tree([bytes(32)]).root()
     text = note.Checkpoint("juki.example/national/provision", 1, root).text()
     signed = note.sign_note(text, ring.log_signer(NATIONAL))
-    request = transparency_pb.AddCheckpointRequest(checkpoint=str(signed), old_size=0)
-    channel = channel_as(network, "prefecture-14", national.config.credentials)
-    with channel, pytest.raises(grpc.RpcError) as refused:
-        transparency_grpc.WitnessServiceStub(channel).AddCheckpoint(request, timeout=10)
-    info = error_info(refused.value)
-    assert info is not None and info.reason == "WITNESS_NOT_NAMED"
-    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    third = witness_in(tmp_path, "27")
+    with pytest.raises(RefusedError) as refused:
+        third.add_checkpoint(
+            signed, [ring.log_signer(NATIONAL).key], 0, [], SYSTEM.now(), named=named
+        )
+    assert refused.value.reason == "WITNESS_NOT_NAMED"
+    assert third.last_cosigned("juki.example/national/provision") is None
+
+
+def test_a_node_showing_its_two_witnesses_two_histories_is_caught_by_their_gossip(
+    network: LocalNetwork,
+) -> None:
+    """The national server's operator, with its folder, shows prefecture-13 one history of its
+    audit log and prefecture-14 another (a checkpoint of the same size, another root). Each
+    witness alone sees a first checkpoint and cosigns; a verifier takes neither, as each has one
+    cosignature of the two needed (tests/test_witness_quorum.py). Within one gossip interval
+    the witnesses compare, catch the fork, record it and cosign nothing more of that log."""
+    national = _insider(network, "national")
+    signer = NodeKeyring(national.config.keyring_file).log_signer(NATIONAL)
+    origin = "juki.example/national/audit"
+    for witness, leaf in (("prefecture-13", b"a"), ("prefecture-14", b"b")):
+        root = merkle.Tree([leaf * 32, bytes(32)]).root()
+        signed = note.sign_note(note.Checkpoint(origin, 2, root).text(), signer)
+        request = transparency_pb.AddCheckpointRequest(checkpoint=str(signed), old_size=0)
+        with channel_as(network, witness, national.config.credentials) as channel:
+            reply = transparency_grpc.WitnessServiceStub(channel).AddCheckpoint(request, timeout=10)
+        assert reply.cosignature
+    forked = select(audit_log.c.actor).where(
+        audit_log.c.action == "witness_gossip", audit_log.c.outcome == "forked"
+    )
+    request = transparency_pb.AddCheckpointRequest(checkpoint=str(signed), old_size=2)
+    for witness in ("prefecture-13", "prefecture-14"):
+        wait_for(lambda at=witness: bool(_rows(network, at, forked)))
+        assert [row.actor for row in _rows(network, witness, forked)] == [NATIONAL]
+        channel = channel_as(network, witness, national.config.credentials)
+        with channel, pytest.raises(grpc.RpcError) as refused:
+            transparency_grpc.WitnessServiceStub(channel).AddCheckpoint(request, timeout=10)
+        info = error_info(refused.value)
+        assert info is not None and info.reason == "LOG_FORKED"
+
+
+def _rows(net: LocalNetwork, node: str, query: Any) -> list[Any]:
+    engine = node_db(net, node)
+    with engine.connect() as conn:
+        rows = list(conn.execute(query).all())
+    engine.dispose()
+    return rows

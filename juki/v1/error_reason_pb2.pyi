@@ -260,6 +260,11 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """DATA_LOSS: stored data does not authenticate."""
     PEER_REFUSED: _ErrorReason.ValueType  # 90
     """UNKNOWN: another node refused for a reason not known here."""
+    LOG_FORKED: _ErrorReason.ValueType  # 91
+    """FAILED_PRECONDITION: another witness of this log holds a checkpoint its
+    node cannot reconcile with this one: the node showed two histories, and
+    this witness cosigns no more of it.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """Every reason juki-net refuses a call with. A refusal is a gRPC status whose
@@ -508,4 +513,9 @@ AT_REST_TAMPERED: ErrorReason.ValueType  # 89
 """DATA_LOSS: stored data does not authenticate."""
 PEER_REFUSED: ErrorReason.ValueType  # 90
 """UNKNOWN: another node refused for a reason not known here."""
+LOG_FORKED: ErrorReason.ValueType  # 91
+"""FAILED_PRECONDITION: another witness of this log holds a checkpoint its
+node cannot reconcile with this one: the node showed two histories, and
+this witness cosigns no more of it.
+"""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015

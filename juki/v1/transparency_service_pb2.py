@@ -24,15 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"juki/v1/transparency_service.proto\x12\x07juki.v1\"W\n\x14\x41\x64\x64\x43heckpointRequest\x12\x12\n\ncheckpoint\x18\x01 \x01(\t\x12\x10\n\x08old_size\x18\x02 \x01(\x04\x12\x19\n\x11\x63onsistency_proof\x18\x03 \x03(\x0c\",\n\x15\x41\x64\x64\x43heckpointResponse\x12\x13\n\x0b\x63osignature\x18\x01 \x01(\t\"/\n\x1dGetWitnessedCheckpointRequest\x12\x0e\n\x06origin\x18\x01 \x01(\t\"4\n\x1eGetWitnessedCheckpointResponse\x12\x12\n\ncheckpoint\x18\x01 \x01(\t\"9\n\x18PublishCheckpointRequest\x12\x1d\n\x03log\x18\x01 \x01(\x0e\x32\x10.juki.v1.LogName\"B\n\x19PublishCheckpointResponse\x12\x12\n\ncheckpoint\x18\x01 \x01(\t\x12\x11\n\twitnessed\x18\x02 \x01(\x08\"1\n\x10\x45xportLogRequest\x12\x1d\n\x03log\x18\x01 \x01(\x0e\x32\x10.juki.v1.LogName\"7\n\x11\x45xportLogResponse\x12\r\n\x05lines\x18\x01 \x01(\x0c\x12\x13\n\x0b\x63heckpoints\x18\x02 \x03(\t\"/\n\x18GetSelfInspectionRequest\x12\x13\n\x0b\x66iscal_year\x18\x01 \x01(\x05\"7\n\x19GetSelfInspectionResponse\x12\x0b\n\x03\x63sv\x18\x01 \x01(\t\x12\r\n\x05table\x18\x02 \x01(\t*O\n\x07LogName\x12\x18\n\x14LOG_NAME_UNSPECIFIED\x10\x00\x12\x16\n\x12LOG_NAME_PROVISION\x10\x01\x12\x12\n\x0eLOG_NAME_AUDIT\x10\x02\x32\xcb\x01\n\x0eWitnessService\x12N\n\rAddCheckpoint\x12\x1d.juki.v1.AddCheckpointRequest\x1a\x1e.juki.v1.AddCheckpointResponse\x12i\n\x16GetWitnessedCheckpoint\x12&.juki.v1.GetWitnessedCheckpointRequest\x1a\'.juki.v1.GetWitnessedCheckpointResponse2\x8f\x02\n\x0fLogAdminService\x12Z\n\x11PublishCheckpoint\x12!.juki.v1.PublishCheckpointRequest\x1a\".juki.v1.PublishCheckpointResponse\x12\x44\n\tExportLog\x12\x19.juki.v1.ExportLogRequest\x1a\x1a.juki.v1.ExportLogResponse0\x01\x12Z\n\x11GetSelfInspection\x12!.juki.v1.GetSelfInspectionRequest\x1a\".juki.v1.GetSelfInspectionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"juki/v1/transparency_service.proto\x12\x07juki.v1\"W\n\x14\x41\x64\x64\x43heckpointRequest\x12\x12\n\ncheckpoint\x18\x01 \x01(\t\x12\x10\n\x08old_size\x18\x02 \x01(\x04\x12\x19\n\x11\x63onsistency_proof\x18\x03 \x03(\x0c\",\n\x15\x41\x64\x64\x43heckpointResponse\x12\x13\n\x0b\x63osignature\x18\x01 \x01(\t\"/\n\x1dGetWitnessedCheckpointRequest\x12\x0e\n\x06origin\x18\x01 \x01(\t\"4\n\x1eGetWitnessedCheckpointResponse\x12\x12\n\ncheckpoint\x18\x01 \x01(\t\"9\n\x18PublishCheckpointRequest\x12\x1d\n\x03log\x18\x01 \x01(\x0e\x32\x10.juki.v1.LogName\"B\n\x19PublishCheckpointResponse\x12\x12\n\ncheckpoint\x18\x01 \x01(\t\x12\x11\n\twitnessed\x18\x02 \x01(\x08\"1\n\x10\x45xportLogRequest\x12\x1d\n\x03log\x18\x01 \x01(\x0e\x32\x10.juki.v1.LogName\"7\n\x11\x45xportLogResponse\x12\r\n\x05lines\x18\x01 \x01(\x0c\x12\x13\n\x0b\x63heckpoints\x18\x02 \x03(\t\"/\n\x18GetSelfInspectionRequest\x12\x13\n\x0b\x66iscal_year\x18\x01 \x01(\x05\"7\n\x19GetSelfInspectionResponse\x12\x0b\n\x03\x63sv\x18\x01 \x01(\t\x12\r\n\x05table\x18\x02 \x01(\t\"_\n\x1aGetConsistencyProofRequest\x12\x1d\n\x03log\x18\x01 \x01(\x0e\x32\x10.juki.v1.LogName\x12\x10\n\x08old_size\x18\x02 \x01(\x04\x12\x10\n\x08new_size\x18\x03 \x01(\x04\"8\n\x1bGetConsistencyProofResponse\x12\x19\n\x11\x63onsistency_proof\x18\x01 \x03(\x0c*O\n\x07LogName\x12\x18\n\x14LOG_NAME_UNSPECIFIED\x10\x00\x12\x16\n\x12LOG_NAME_PROVISION\x10\x01\x12\x12\n\x0eLOG_NAME_AUDIT\x10\x02\x32\xcb\x01\n\x0eWitnessService\x12N\n\rAddCheckpoint\x12\x1d.juki.v1.AddCheckpointRequest\x1a\x1e.juki.v1.AddCheckpointResponse\x12i\n\x16GetWitnessedCheckpoint\x12&.juki.v1.GetWitnessedCheckpointRequest\x1a\'.juki.v1.GetWitnessedCheckpointResponse2\xf1\x02\n\x0fLogAdminService\x12Z\n\x11PublishCheckpoint\x12!.juki.v1.PublishCheckpointRequest\x1a\".juki.v1.PublishCheckpointResponse\x12\x44\n\tExportLog\x12\x19.juki.v1.ExportLogRequest\x1a\x1a.juki.v1.ExportLogResponse0\x01\x12Z\n\x11GetSelfInspection\x12!.juki.v1.GetSelfInspectionRequest\x1a\".juki.v1.GetSelfInspectionResponse\x12`\n\x13GetConsistencyProof\x12#.juki.v1.GetConsistencyProofRequest\x1a$.juki.v1.GetConsistencyProofResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'juki.v1.transparency_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LOGNAME']._serialized_start=626
-  _globals['_LOGNAME']._serialized_end=705
+  _globals['_LOGNAME']._serialized_start=781
+  _globals['_LOGNAME']._serialized_end=860
   _globals['_ADDCHECKPOINTREQUEST']._serialized_start=47
   _globals['_ADDCHECKPOINTREQUEST']._serialized_end=134
   _globals['_ADDCHECKPOINTRESPONSE']._serialized_start=136
@@ -53,8 +53,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETSELFINSPECTIONREQUEST']._serialized_end=567
   _globals['_GETSELFINSPECTIONRESPONSE']._serialized_start=569
   _globals['_GETSELFINSPECTIONRESPONSE']._serialized_end=624
-  _globals['_WITNESSSERVICE']._serialized_start=708
-  _globals['_WITNESSSERVICE']._serialized_end=911
-  _globals['_LOGADMINSERVICE']._serialized_start=914
-  _globals['_LOGADMINSERVICE']._serialized_end=1185
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=626
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=721
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_start=723
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_end=779
+  _globals['_WITNESSSERVICE']._serialized_start=863
+  _globals['_WITNESSSERVICE']._serialized_end=1066
+  _globals['_LOGADMINSERVICE']._serialized_start=1069
+  _globals['_LOGADMINSERVICE']._serialized_end=1438
 # @@protoc_insertion_point(module_scope)

@@ -180,10 +180,10 @@ class PublishCheckpointResponse(_message.Message):
     CHECKPOINT_FIELD_NUMBER: _builtins.int
     WITNESSED_FIELD_NUMBER: _builtins.int
     checkpoint: _builtins.str
-    """The signed note, with the witness's cosignature if it was witnessed."""
+    """The signed note, with its witnesses' cosignatures."""
     witnessed: _builtins.bool
-    """Whether its witness cosigned it (false for a node with no witness
-    configured, or when the witness could not be reached or refused).
+    """Whether a quorum of its witnesses cosigned it (false for a node with no
+    witness configured, or when too few could be reached or agreed).
     """
     def __init__(
         self,
@@ -296,3 +296,57 @@ class GetSelfInspectionResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetSelfInspectionResponse: _TypeAlias = GetSelfInspectionResponse  # noqa: Y015
+
+@_typing.final
+class GetConsistencyProofRequest(_message.Message):
+    """Which log, between which two sizes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOG_FIELD_NUMBER: _builtins.int
+    OLD_SIZE_FIELD_NUMBER: _builtins.int
+    NEW_SIZE_FIELD_NUMBER: _builtins.int
+    log: Global___LogName.ValueType
+    """The log."""
+    old_size: _builtins.int
+    """The smaller tree size."""
+    new_size: _builtins.int
+    """The larger tree size."""
+    def __init__(
+        self,
+        *,
+        log: Global___LogName.ValueType = ...,
+        old_size: _builtins.int = ...,
+        new_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["log", b"log", "new_size", b"new_size", "old_size", b"old_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetConsistencyProofRequest: _TypeAlias = GetConsistencyProofRequest  # noqa: Y015
+
+@_typing.final
+class GetConsistencyProofResponse(_message.Message):
+    """The proof."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSISTENCY_PROOF_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def consistency_proof(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]:
+        """RFC 9162 section 2.1.4 consistency proof hashes, in order."""
+
+    def __init__(
+        self,
+        *,
+        consistency_proof: _abc.Iterable[_builtins.bytes] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consistency_proof", b"consistency_proof"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetConsistencyProofResponse: _TypeAlias = GetConsistencyProofResponse  # noqa: Y015

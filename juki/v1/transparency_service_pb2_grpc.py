@@ -27,15 +27,22 @@ if _version_not_supported:
 
 class WitnessServiceStub:
     """WitnessService is served by the tier above: a prefecture server for its
-    CSs, the national server for prefecture and fuhyo servers, and a
-    prefecture server for the national server (its witness_hop). The witness
+    CSs, the national server for prefecture and fuhyo servers, and two
+    prefecture servers for the national server (its witness_hop and
+    second_witness_hop; a checkpoint counts once both cosigned). The witness
     cosigns a checkpoint only if a consistency proof shows it extends the last
     one it cosigned for that log; a rewritten log is refused with
     FAILED_PRECONDITION (LOG_NOT_EXTENDED) and recorded in its audit log.
     Other refusals: INVALID_ARGUMENT (CHECKPOINT_MALFORMED: not a checkpoint
     signed by the caller's log key), PERMISSION_DENIED (CHECKPOINT_NOT_OF_CALLER:
     another node's log), FAILED_PRECONDITION (CHECKPOINT_SIZE_MISMATCH: the
-    proof starts elsewhere; the ErrorInfo metadata "known_size" says where).
+    proof starts elsewhere; the ErrorInfo metadata "known_size" says where),
+    PERMISSION_DENIED (WITNESS_NOT_NAMED: the caller's key document names
+    another witness), FAILED_PRECONDITION (LOG_FORKED: gossip with the log's
+    other witness proved the caller showed two histories; nothing more of that
+    log is cosigned). The two witnesses of one log exchange their last
+    cosigned checkpoints through GetWitnessedCheckpoint every checkpoint
+    interval (their peer_witness_hop).
     """
 
     def __init__(self, channel):
@@ -58,15 +65,22 @@ class WitnessServiceStub:
 
 class WitnessServiceServicer:
     """WitnessService is served by the tier above: a prefecture server for its
-    CSs, the national server for prefecture and fuhyo servers, and a
-    prefecture server for the national server (its witness_hop). The witness
+    CSs, the national server for prefecture and fuhyo servers, and two
+    prefecture servers for the national server (its witness_hop and
+    second_witness_hop; a checkpoint counts once both cosigned). The witness
     cosigns a checkpoint only if a consistency proof shows it extends the last
     one it cosigned for that log; a rewritten log is refused with
     FAILED_PRECONDITION (LOG_NOT_EXTENDED) and recorded in its audit log.
     Other refusals: INVALID_ARGUMENT (CHECKPOINT_MALFORMED: not a checkpoint
     signed by the caller's log key), PERMISSION_DENIED (CHECKPOINT_NOT_OF_CALLER:
     another node's log), FAILED_PRECONDITION (CHECKPOINT_SIZE_MISMATCH: the
-    proof starts elsewhere; the ErrorInfo metadata "known_size" says where).
+    proof starts elsewhere; the ErrorInfo metadata "known_size" says where),
+    PERMISSION_DENIED (WITNESS_NOT_NAMED: the caller's key document names
+    another witness), FAILED_PRECONDITION (LOG_FORKED: gossip with the log's
+    other witness proved the caller showed two histories; nothing more of that
+    log is cosigned). The two witnesses of one log exchange their last
+    cosigned checkpoints through GetWitnessedCheckpoint every checkpoint
+    interval (their peer_witness_hop).
     """
 
     def AddCheckpoint(self, request, context):
@@ -107,15 +121,22 @@ def add_WitnessServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class WitnessService:
     """WitnessService is served by the tier above: a prefecture server for its
-    CSs, the national server for prefecture and fuhyo servers, and a
-    prefecture server for the national server (its witness_hop). The witness
+    CSs, the national server for prefecture and fuhyo servers, and two
+    prefecture servers for the national server (its witness_hop and
+    second_witness_hop; a checkpoint counts once both cosigned). The witness
     cosigns a checkpoint only if a consistency proof shows it extends the last
     one it cosigned for that log; a rewritten log is refused with
     FAILED_PRECONDITION (LOG_NOT_EXTENDED) and recorded in its audit log.
     Other refusals: INVALID_ARGUMENT (CHECKPOINT_MALFORMED: not a checkpoint
     signed by the caller's log key), PERMISSION_DENIED (CHECKPOINT_NOT_OF_CALLER:
     another node's log), FAILED_PRECONDITION (CHECKPOINT_SIZE_MISMATCH: the
-    proof starts elsewhere; the ErrorInfo metadata "known_size" says where).
+    proof starts elsewhere; the ErrorInfo metadata "known_size" says where),
+    PERMISSION_DENIED (WITNESS_NOT_NAMED: the caller's key document names
+    another witness), FAILED_PRECONDITION (LOG_FORKED: gossip with the log's
+    other witness proved the caller showed two histories; nothing more of that
+    log is cosigned). The two witnesses of one log exchange their last
+    cosigned checkpoints through GetWitnessedCheckpoint every checkpoint
+    interval (their peer_witness_hop).
     """
 
     @staticmethod
@@ -198,6 +219,11 @@ class LogAdminServiceStub:
                 request_serializer=juki_dot_v1_dot_transparency__service__pb2.GetSelfInspectionRequest.SerializeToString,
                 response_deserializer=juki_dot_v1_dot_transparency__service__pb2.GetSelfInspectionResponse.FromString,
                 _registered_method=True)
+        self.GetConsistencyProof = channel.unary_unary(
+                '/juki.v1.LogAdminService/GetConsistencyProof',
+                request_serializer=juki_dot_v1_dot_transparency__service__pb2.GetConsistencyProofRequest.SerializeToString,
+                response_deserializer=juki_dot_v1_dot_transparency__service__pb2.GetConsistencyProofResponse.FromString,
+                _registered_method=True)
 
 
 class LogAdminServiceServicer:
@@ -229,6 +255,16 @@ class LogAdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetConsistencyProof(self, request, context):
+        """RFC 9162 consistency proof between two sizes of the log, for the
+        witnesses of the log comparing what each cosigned (and for auditors).
+        INVALID_ARGUMENT (INVALID_FIELD) unless 0 < old_size <= new_size <= the
+        log's size.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LogAdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -246,6 +282,11 @@ def add_LogAdminServiceServicer_to_server(servicer, server):
                     servicer.GetSelfInspection,
                     request_deserializer=juki_dot_v1_dot_transparency__service__pb2.GetSelfInspectionRequest.FromString,
                     response_serializer=juki_dot_v1_dot_transparency__service__pb2.GetSelfInspectionResponse.SerializeToString,
+            ),
+            'GetConsistencyProof': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConsistencyProof,
+                    request_deserializer=juki_dot_v1_dot_transparency__service__pb2.GetConsistencyProofRequest.FromString,
+                    response_serializer=juki_dot_v1_dot_transparency__service__pb2.GetConsistencyProofResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -330,6 +371,33 @@ class LogAdminService:
             '/juki.v1.LogAdminService/GetSelfInspection',
             juki_dot_v1_dot_transparency__service__pb2.GetSelfInspectionRequest.SerializeToString,
             juki_dot_v1_dot_transparency__service__pb2.GetSelfInspectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConsistencyProof(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/juki.v1.LogAdminService/GetConsistencyProof',
+            juki_dot_v1_dot_transparency__service__pb2.GetConsistencyProofRequest.SerializeToString,
+            juki_dot_v1_dot_transparency__service__pb2.GetConsistencyProofResponse.FromString,
             options,
             channel_credentials,
             insecure,

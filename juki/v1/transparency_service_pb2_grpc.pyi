@@ -30,15 +30,22 @@ GRPC_VERSION: str
 
 class WitnessServiceStub:
     """WitnessService is served by the tier above: a prefecture server for its
-    CSs, the national server for prefecture and fuhyo servers, and a
-    prefecture server for the national server (its witness_hop). The witness
+    CSs, the national server for prefecture and fuhyo servers, and two
+    prefecture servers for the national server (its witness_hop and
+    second_witness_hop; a checkpoint counts once both cosigned). The witness
     cosigns a checkpoint only if a consistency proof shows it extends the last
     one it cosigned for that log; a rewritten log is refused with
     FAILED_PRECONDITION (LOG_NOT_EXTENDED) and recorded in its audit log.
     Other refusals: INVALID_ARGUMENT (CHECKPOINT_MALFORMED: not a checkpoint
     signed by the caller's log key), PERMISSION_DENIED (CHECKPOINT_NOT_OF_CALLER:
     another node's log), FAILED_PRECONDITION (CHECKPOINT_SIZE_MISMATCH: the
-    proof starts elsewhere; the ErrorInfo metadata "known_size" says where).
+    proof starts elsewhere; the ErrorInfo metadata "known_size" says where),
+    PERMISSION_DENIED (WITNESS_NOT_NAMED: the caller's key document names
+    another witness), FAILED_PRECONDITION (LOG_FORKED: gossip with the log's
+    other witness proved the caller showed two histories; nothing more of that
+    log is cosigned). The two witnesses of one log exchange their last
+    cosigned checkpoints through GetWitnessedCheckpoint every checkpoint
+    interval (their peer_witness_hop).
     """
 
     @_typing.overload
@@ -55,15 +62,22 @@ class WitnessServiceStub:
 @_typing.type_check_only
 class WitnessServiceAsyncStub(WitnessServiceStub):
     """WitnessService is served by the tier above: a prefecture server for its
-    CSs, the national server for prefecture and fuhyo servers, and a
-    prefecture server for the national server (its witness_hop). The witness
+    CSs, the national server for prefecture and fuhyo servers, and two
+    prefecture servers for the national server (its witness_hop and
+    second_witness_hop; a checkpoint counts once both cosigned). The witness
     cosigns a checkpoint only if a consistency proof shows it extends the last
     one it cosigned for that log; a rewritten log is refused with
     FAILED_PRECONDITION (LOG_NOT_EXTENDED) and recorded in its audit log.
     Other refusals: INVALID_ARGUMENT (CHECKPOINT_MALFORMED: not a checkpoint
     signed by the caller's log key), PERMISSION_DENIED (CHECKPOINT_NOT_OF_CALLER:
     another node's log), FAILED_PRECONDITION (CHECKPOINT_SIZE_MISMATCH: the
-    proof starts elsewhere; the ErrorInfo metadata "known_size" says where).
+    proof starts elsewhere; the ErrorInfo metadata "known_size" says where),
+    PERMISSION_DENIED (WITNESS_NOT_NAMED: the caller's key document names
+    another witness), FAILED_PRECONDITION (LOG_FORKED: gossip with the log's
+    other witness proved the caller showed two histories; nothing more of that
+    log is cosigned). The two witnesses of one log exchange their last
+    cosigned checkpoints through GetWitnessedCheckpoint every checkpoint
+    interval (their peer_witness_hop).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -76,15 +90,22 @@ class WitnessServiceAsyncStub(WitnessServiceStub):
 
 class WitnessServiceServicer(metaclass=_abc_1.ABCMeta):
     """WitnessService is served by the tier above: a prefecture server for its
-    CSs, the national server for prefecture and fuhyo servers, and a
-    prefecture server for the national server (its witness_hop). The witness
+    CSs, the national server for prefecture and fuhyo servers, and two
+    prefecture servers for the national server (its witness_hop and
+    second_witness_hop; a checkpoint counts once both cosigned). The witness
     cosigns a checkpoint only if a consistency proof shows it extends the last
     one it cosigned for that log; a rewritten log is refused with
     FAILED_PRECONDITION (LOG_NOT_EXTENDED) and recorded in its audit log.
     Other refusals: INVALID_ARGUMENT (CHECKPOINT_MALFORMED: not a checkpoint
     signed by the caller's log key), PERMISSION_DENIED (CHECKPOINT_NOT_OF_CALLER:
     another node's log), FAILED_PRECONDITION (CHECKPOINT_SIZE_MISMATCH: the
-    proof starts elsewhere; the ErrorInfo metadata "known_size" says where).
+    proof starts elsewhere; the ErrorInfo metadata "known_size" says where),
+    PERMISSION_DENIED (WITNESS_NOT_NAMED: the caller's key document names
+    another witness), FAILED_PRECONDITION (LOG_FORKED: gossip with the log's
+    other witness proved the caller showed two histories; nothing more of that
+    log is cosigned). The two witnesses of one log exchange their last
+    cosigned checkpoints through GetWitnessedCheckpoint every checkpoint
+    interval (their peer_witness_hop).
     """
 
     @_abc_1.abstractmethod
@@ -126,6 +147,12 @@ class LogAdminServiceStub:
     (operator actions, provisions per client and task, refusals by reason,
     days with provisions but no operator, actions outside working hours).
     """
+    GetConsistencyProof: _grpc.UnaryUnaryMultiCallable[_transparency_service_pb2.GetConsistencyProofRequest, _transparency_service_pb2.GetConsistencyProofResponse]
+    """RFC 9162 consistency proof between two sizes of the log, for the
+    witnesses of the log comparing what each cosigned (and for auditors).
+    INVALID_ARGUMENT (INVALID_FIELD) unless 0 < old_size <= new_size <= the
+    log's size.
+    """
 
 @_typing.type_check_only
 class LogAdminServiceAsyncStub(LogAdminServiceStub):
@@ -143,6 +170,12 @@ class LogAdminServiceAsyncStub(LogAdminServiceStub):
     """所属点検: the node's self-inspection of one fiscal year from its two logs
     (operator actions, provisions per client and task, refusals by reason,
     days with provisions but no operator, actions outside working hours).
+    """
+    GetConsistencyProof: _aio.UnaryUnaryMultiCallable[_transparency_service_pb2.GetConsistencyProofRequest, _transparency_service_pb2.GetConsistencyProofResponse]  # type: ignore[assignment]
+    """RFC 9162 consistency proof between two sizes of the log, for the
+    witnesses of the log comparing what each cosigned (and for auditors).
+    INVALID_ARGUMENT (INVALID_FIELD) unless 0 < old_size <= new_size <= the
+    log's size.
     """
 
 class LogAdminServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -176,6 +209,18 @@ class LogAdminServiceServicer(metaclass=_abc_1.ABCMeta):
         """所属点検: the node's self-inspection of one fiscal year from its two logs
         (operator actions, provisions per client and task, refusals by reason,
         days with provisions but no operator, actions outside working hours).
+        """
+
+    @_abc_1.abstractmethod
+    def GetConsistencyProof(
+        self,
+        request: _transparency_service_pb2.GetConsistencyProofRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_transparency_service_pb2.GetConsistencyProofResponse, _abc.Awaitable[_transparency_service_pb2.GetConsistencyProofResponse]]:
+        """RFC 9162 consistency proof between two sizes of the log, for the
+        witnesses of the log comparing what each cosigned (and for auditors).
+        INVALID_ARGUMENT (INVALID_FIELD) unless 0 < old_size <= new_size <= the
+        log's size.
         """
 
 def add_LogAdminServiceServicer_to_server(servicer: LogAdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -20,6 +20,7 @@ from jukinet.client import logs as clients
 from jukinet.core.identity import Identity, IdentityError
 from jukinet.core.network import NetworkDescription
 from jukinet.sealing.key_directory import KeyDirectory
+from jukinet.sealing.keys import log_owner
 from jukinet.transparency import inclusion, note, verify
 
 
@@ -80,7 +81,7 @@ def _keys_of(
     """The log keys of the node whose log `origin` is, and the cosigning keys of the witnesses
     its CA-signed key document names (not any node's), from the published key documents."""
     directory = _directory(args, load_network(args) if args.network else None)
-    node_id = "spiffe://" + origin.rsplit("/", 1)[0]
+    node_id = log_owner(origin)
     try:
         Identity.parse(node_id)
     except IdentityError:
@@ -145,7 +146,7 @@ def cmd_verify_disclosure(args: argparse.Namespace) -> int:
     by = ", ".join(sorted(check.witnesses)) or "no witness"
     print(
         f"{origin}: {len(check.proven)} provisions proven in the log at size {check.size},"
-        f" cosigned by {by}"
+        f" cosigned by {by} ({len(check.witnesses)} of the {check.quorum} needed)"
     )
     for index in check.failed:
         print(f"  provision {index}: NOT in the log its witness saw")

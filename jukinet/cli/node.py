@@ -27,7 +27,6 @@ from jukinet.core.config import (
     LINK_HOP,
     NEXT_HOP,
     SIGNING_SERVICE,
-    WITNESS_HOP,
     Credentials,
     NextHop,
     NodeConfig,
@@ -44,6 +43,7 @@ from jukinet.core.identity import (
 from jukinet.core.network import ClientEntry, NetworkDescription, NodeEntry
 from jukinet.sealing.keys import NodeKeyring, new_entries
 from jukinet.trust import pki, tls
+from jukinet.trust.witnesses import NATIONAL_WITNESSES
 
 # The files of a node folder (relative to it, as the config names them).
 KEY, CSR, CERT = "node.key", "node.csr", "node.crt"
@@ -68,18 +68,39 @@ def _hop(node: Identity, name: str, address: str | None) -> NextHop | None:
     return NextHop(address=address, spiffe_id=peer.spiffe_id)
 
 
-def _witness_hop(node: Identity, address: str | None, prefecture: str | None) -> NextHop | None:
-    """The national server's witness: a prefecture server (every other node's is its next hop)."""
-    if not address and not prefecture:
-        return None
+def _witness_hops(node: Identity, addresses: list[str], prefectures: list[str]) -> list[NextHop]:
+    """The national server's witnesses: one or two prefecture servers (every other node's is its
+    next hop), each --witness-hop with its --witness-prefecture, in order."""
+    if not addresses and not prefectures:
+        return []
     if node.role is not Role.NATIONAL:
         raise UsageError("--witness-hop: only the national server names one (others: next hop)")
+    if len(addresses) != len(prefectures) or len(addresses) > NATIONAL_WITNESSES:
+        raise UsageError("--witness-hop and --witness-prefecture go together, at most twice")
+    return [
+        _prefecture_hop(node, a, p, "--witness-prefecture")
+        for a, p in zip(addresses, prefectures, strict=True)
+    ]
+
+
+def _peer_witness_hop(
+    node: Identity, address: str | None, prefecture: str | None
+) -> NextHop | None:
+    """At a prefecture server witnessing the national server's logs, the other witness."""
+    if not address and not prefecture:
+        return None
+    if node.role is not Role.PREFECTURE:
+        raise UsageError("--peer-witness-hop: only a prefecture server witnessing national has one")
     if not address or not prefecture:
-        raise UsageError("--witness-hop and --witness-prefecture go together")
+        raise UsageError("--peer-witness-hop and --peer-witness-prefecture go together")
+    return _prefecture_hop(node, address, prefecture, "--peer-witness-prefecture")
+
+
+def _prefecture_hop(node: Identity, address: str, prefecture: str, option: str) -> NextHop:
     try:
         peer = Identity.of(Role.PREFECTURE, prefecture, trust_domain=node.trust_domain)
     except IdentityError as error:
-        raise UsageError(f"--witness-prefecture: {error}") from None
+        raise UsageError(f"{option}: {error}") from None
     return NextHop(address=address, spiffe_id=peer.spiffe_id)
 
 
@@ -119,8 +140,9 @@ def cmd_init(args: argparse.Namespace) -> int:
         FUHYO_HOP: _hop(identity, FUHYO_HOP, args.fuhyo_hop),
         LINK_HOP: _hop(identity, LINK_HOP, args.link_hop),
         SIGNING_SERVICE: _hop(identity, SIGNING_SERVICE, args.signing_service),
-        WITNESS_HOP: _witness_hop(identity, args.witness_hop, args.witness_prefecture),
     }
+    witnesses = _witness_hops(identity, args.witness_hop, args.witness_prefecture)
+    peer_witness = _peer_witness_hop(identity, args.peer_witness_hop, args.peer_witness_prefecture)
     ips = [a for a in args.advertise if _is_ip(a)]
     folder.mkdir(parents=True, exist_ok=True)
     key = pki.new_key()
@@ -156,7 +178,9 @@ def cmd_init(args: argparse.Namespace) -> int:
         fuhyo_hop=hops[FUHYO_HOP],
         link_hop=hops[LINK_HOP],
         signing_service=hops[SIGNING_SERVICE],
-        witness_hop=hops[WITNESS_HOP],
+        witness_hop=next(iter(witnesses), None),
+        second_witness_hop=witnesses[1] if len(witnesses) > 1 else None,
+        peer_witness_hop=peer_witness,
         renewal_check_s=args.renewal_check_s,
         workload_api=args.workload_api,
     )
@@ -290,9 +314,21 @@ def add_commands(sub: Subcommands) -> None:
     ):
         init.add_argument(hop, help=what)
     init.add_argument(
-        "--witness-hop", help="HOST:PORT of the prefecture server witnessing national's logs"
+        "--witness-hop",
+        action="append",
+        default=[],
+        help="HOST:PORT of a prefecture server witnessing national's logs (national only; "
+        "twice for two witnesses, each followed by its --witness-prefecture)",
     )
-    init.add_argument("--witness-prefecture", help="that prefecture's code (national only)")
+    init.add_argument(
+        "--witness-prefecture", action="append", default=[], help="that prefecture's code"
+    )
+    init.add_argument(
+        "--peer-witness-hop",
+        help="HOST:PORT of the other witness of national's logs (a prefecture server that is "
+        "one), to compare checkpoints with",
+    )
+    init.add_argument("--peer-witness-prefecture", help="that prefecture's code")
     init.add_argument(
         "--bundle", type=Path, required=True, help="the network's trust bundle, from the CA"
     )

@@ -44,10 +44,12 @@ def _node(folder: Path) -> tuple[NodeConfig, NodeKeyring]:
 
 
 def write_key_request(folder: Path, config: NodeConfig, ring: NodeKeyring) -> Path:
-    """Write the node's key-document request: every key it holds, and the witness it asks to
-    be named (its witness_hop: the national server's; the CA decides, trust/witnesses.py)."""
+    """Write the node's key-document request: every key it holds, and the witnesses it asks to
+    be named (its witness_hop and second_witness_hop: the national server's; the CA decides,
+    trust/witnesses.py)."""
     request = folder / KEY_REQUEST
-    witnesses = [] if config.witness_hop is None else [config.witness_hop.spiffe_id]
+    hops = (config.witness_hop, config.second_witness_hop)
+    witnesses = [hop.spiffe_id for hop in hops if hop is not None]
     document = ring.document(config.spiffe_id, clock.SYSTEM.now(), witnesses)
     pki.write_atomic(request, document.SerializeToString())
     return request

@@ -35,7 +35,9 @@ SQLITE_PREFIX = "sqlite:///"
 # The hops a node may have, by their config field: where changes go next (and
 # forwarded queries), a CS's fuhyo server, a fuhyo server's prefecture server.
 NEXT_HOP, FUHYO_HOP, LINK_HOP = "next_hop", "fuhyo_hop", "link_hop"
-WITNESS_HOP = "witness_hop"
+WITNESS_HOP, SECOND_WITNESS_HOP = "witness_hop", "second_witness_hop"
+# The other witness of the same logs, with which a witness compares what it cosigned (gossip).
+PEER_WITNESS_HOP = "peer_witness_hop"
 # The CA's signing service (certificate renewal), by its config field.
 SIGNING_SERVICE = "signing_service"
 
@@ -133,6 +135,13 @@ class NodeConfig:
     witness_hop: the node that witnesses this node's log checkpoints when it
         is not the next hop (the national server, which has none: a
         prefecture server).
+    second_witness_hop: the national server's second witness (another
+        prefecture server); a checkpoint counts once both cosigned it.
+    peer_witness_hop: at a witness of the national server's logs, the other
+        one: every checkpoint interval each compares the last checkpoint it
+        cosigned with the other's, to catch a node showing two histories.
+    gossip_interval_s: how often a witness with a peer compares (at most the
+        checkpoint interval of the logs it witnesses); 0: never.
     checkpoint_interval_s: how often the node signs checkpoints of its
         provision and audit logs and has its next hop witness them; 0: only
         on an operator's demand (`juki-net audit checkpoint`).
@@ -169,6 +178,9 @@ class NodeConfig:
     consistency_at: str = "02:30"
     checkpoint_interval_s: float = 3600.0
     witness_hop: NextHop | None = None
+    second_witness_hop: NextHop | None = None
+    peer_witness_hop: NextHop | None = None
+    gossip_interval_s: float = 600.0
     metrics_listen: str | None = None
     log_format: str = "text"
     administrators: list[str] = field(default_factory=list)

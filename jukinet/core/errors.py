@@ -210,6 +210,11 @@ _REFUSALS: Mapping[Reason, tuple[grpc.StatusCode, str]] = {
         _S.FAILED_PRECONDITION,
         "the checkpoint does not extend the last one this witness cosigned: the log was rewritten",
     ),
+    R.LOG_FORKED: (
+        _S.FAILED_PRECONDITION,
+        "another witness of this log holds a checkpoint its node cannot reconcile with this one: "
+        "the node showed two histories, and this witness cosigns no more of it",
+    ),
     R.SAME_ADMINISTRATOR: (
         _S.FAILED_PRECONDITION,
         "a grant is approved by another administrator than the one who granted it",

@@ -126,6 +126,7 @@ GET_WITNESSED_CHECKPOINT = _path(_WITNESS, "GetWitnessedCheckpoint")
 PUBLISH_CHECKPOINT = _path(_LOG_ADMIN, "PublishCheckpoint")
 EXPORT_LOG = _path(_LOG_ADMIN, "ExportLog")
 GET_SELF_INSPECTION = _path(_LOG_ADMIN, "GetSelfInspection")
+GET_CONSISTENCY_PROOF = _path(_LOG_ADMIN, "GetConsistencyProof")
 # The access-right ledger: administrators grant, approve, revoke and list operators' rights.
 GRANT_ACCESS = _path(_ACCESS_ADMIN, "GrantAccess")
 APPROVE_ACCESS = _path(_ACCESS_ADMIN, "ApproveAccess")

@@ -78,6 +78,11 @@ CHECKPOINTS = _counter(
     "log",
     "witnessed",
 )
+WITNESS_GOSSIP = _counter(
+    "juki_witness_gossip",
+    "comparisons of a log's checkpoint with another witness's, by outcome",
+    "outcome",
+)
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,7 @@ class Reason(enum.StrEnum):
     CHECKPOINT_MALFORMED = enum.auto()
     CHECKPOINT_SIZE_MISMATCH = enum.auto()
     LOG_NOT_EXTENDED = enum.auto()
+    LOG_FORKED = enum.auto()
     SAME_ADMINISTRATOR = enum.auto()
     APPROVER_RAN_THE_CHECK = enum.auto()
     GRANTEE_APPROVES = enum.auto()

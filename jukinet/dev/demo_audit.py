@@ -1,5 +1,6 @@
 """The demo's audit part: an operator refused without a grant, granted by two administrators,
-a disclosure whose proofs the person checks, and a hand-edited log row caught offline.
+a disclosure whose proofs the person checks, the national server's log checked against both of
+its witnesses (a quorum), and a hand-edited log row caught offline.
 
 The checks run the `juki-net audit` commands themselves, as a person would,
 so the demo shows exactly what an auditor types.
@@ -79,7 +80,19 @@ def demo_audit(network: NetworkDescription, description: Path, code: str) -> Non
     print(
         _juki_net("audit", "verify-disclosure", "--network", str(description), "--in", str(proofs))
     )
+    _national_quorum(network, description)
     _tamper_and_verify(network, description)
+
+
+def _national_quorum(network: NetworkDescription, description: Path) -> None:
+    """The national server's checkpoint, cosigned by the two prefecture servers its key document
+    names; its audit log verified only with both (witness.quorum)."""
+    print("demo: audit: the national server's logs count as witnessed once both its witnesses")
+    print("demo:   (prefecture-13 and prefecture-14) cosigned them:")
+    print(_juki_net("audit", "checkpoint", "--network", str(description), "--node", "national"))
+    export = description.parent / "national-audit-log.jsonl"
+    logs.export_to(export, network, network.node("national"), "audit")
+    print(_juki_net("audit", "verify", "--network", str(description), "--in", str(export)))
 
 
 def _tamper_and_verify(network: NetworkDescription, description: Path) -> None:

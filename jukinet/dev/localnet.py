@@ -50,6 +50,10 @@ from jukinet.sealing.key_documents import sign_document
 from jukinet.sealing.keys import NodeKeyring, new_entries, retire, rotate, superseded
 from jukinet.trust import pki, tls
 
+# The national server's two witnesses compare what each cosigned this often here (in production
+# at most the checkpoint interval, config.gossip_interval_s): a demo sees a fork caught at once.
+GOSSIP_INTERVAL_S = 5.0
+
 
 class LocalNetwork:
     """Prepares and runs the local network in `state_dir`."""
@@ -212,7 +216,12 @@ class LocalNetwork:
                 next_hop=hop(plan.next_hop),
                 fuhyo_hop=hop(plan.fuhyo_hop),
                 link_hop=hop(plan.link_hop),
-                witness_hop=hop(plan.witness_hop),
+                witness_hop=hop(next(iter(plan.witness_hops), None)),
+                second_witness_hop=hop(
+                    plan.witness_hops[1] if len(plan.witness_hops) > 1 else None
+                ),
+                peer_witness_hop=hop(plan.peer_witness_hop),
+                gossip_interval_s=GOSSIP_INTERVAL_S,
                 my_number_ttl_s=self.my_number_ttl_s,
                 trace_file=folder / "spans.jsonl",
                 metrics_listen=f"{HOST}:{ports[plan.name + '/metrics']}",
@@ -297,9 +306,7 @@ class LocalNetwork:
     def publish_keys(self, plan: NodePlan) -> None:
         """Sign a node's current key document with the CA and put it in the key directory."""
         issuer = self.pki.signer()
-        witnesses = (
-            [self.identity(self._plan(plan.witness_hop)).spiffe_id] if plan.witness_hop else []
-        )
+        witnesses = [self.identity(self._plan(w)).spiffe_id for w in plan.witness_hops]
         document = self.keyring(plan.name).document(
             self.identity(plan).spiffe_id, clock.SYSTEM.now(), witnesses
         )

@@ -19,7 +19,10 @@ class NodePlan:
     next_hop: str | None = None
     fuhyo_hop: str | None = None
     link_hop: str | None = None
-    witness_hop: str | None = None
+    # The national server's witnesses (two prefecture servers); every other node's is its next
+    # hop. A witness of the national server's logs compares with the other (peer_witness_hop).
+    witness_hops: tuple[str, ...] = ()
+    peer_witness_hop: str | None = None
 
     @property
     def name(self) -> str:
@@ -27,12 +30,12 @@ class NodePlan:
         return f"{self.role.value}-{self.code}" if self.code else self.role.value
 
 
-# Start order: every node's hops come before it (but the national server's witness, asked
-# only when it publishes a checkpoint).
+# Start order: every node's hops come before it (but the national server's witnesses and their
+# peers, asked only when a checkpoint is published or compared).
 TOPOLOGY: tuple[NodePlan, ...] = (
-    NodePlan(Role.NATIONAL, witness_hop="prefecture-13"),  # its checkpoints' witness
-    NodePlan(Role.PREFECTURE, "13", next_hop="national"),
-    NodePlan(Role.PREFECTURE, "14", next_hop="national"),
+    NodePlan(Role.NATIONAL, witness_hops=("prefecture-13", "prefecture-14")),
+    NodePlan(Role.PREFECTURE, "13", next_hop="national", peer_witness_hop="prefecture-14"),
+    NodePlan(Role.PREFECTURE, "14", next_hop="national", peer_witness_hop="prefecture-13"),
     NodePlan(Role.FUHYO, "13", next_hop="national", link_hop="prefecture-13"),
     NodePlan(Role.FUHYO, "14", next_hop="national", link_hop="prefecture-14"),
     NodePlan(Role.CS, "131016", next_hop="prefecture-13", fuhyo_hop="fuhyo-13"),  # 千代田区

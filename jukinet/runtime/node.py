@@ -34,6 +34,8 @@ from jukinet.core.config import (
     FUHYO_HOP,
     LINK_HOP,
     NEXT_HOP,
+    PEER_WITNESS_HOP,
+    SECOND_WITNESS_HOP,
     SIGNING_SERVICE,
     WITNESS_HOP,
     NextHop,
@@ -145,6 +147,8 @@ class Node:
                 (FUHYO_HOP, config.fuhyo_hop),
                 (LINK_HOP, config.link_hop),
                 (WITNESS_HOP, config.witness_hop),
+                (SECOND_WITNESS_HOP, config.second_witness_hop),
+                (PEER_WITNESS_HOP, config.peer_witness_hop),
                 (SIGNING_SERVICE, config.signing_service),
             )
             if hop is not None

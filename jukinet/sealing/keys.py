@@ -360,3 +360,9 @@ def retire(ring: NodeKeyring, key_ids: Iterable[str]) -> None:
 def log_key_name(spiffe_id: str) -> str:
     """A node's name on its checkpoints and cosignatures: its SPIFFE ID without the scheme."""
     return spiffe_id.removeprefix("spiffe://")
+
+
+def log_owner(origin: str) -> str:
+    """The SPIFFE ID of the node whose log `origin` is (tlog.origin: its log key's name, then
+    the log's name) — not necessarily a valid identity: callers parse it."""
+    return "spiffe://" + origin.rsplit("/", 1)[0]

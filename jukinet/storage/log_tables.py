@@ -10,10 +10,11 @@ provision_log
     Every provision of a record and every refused query (provision/log.py):
     who, for which task, which items; keys and persons only as keyed hashes.
     A Merkle log by leaf_index.
-log_leaves, log_checkpoints, witnessed_logs
+log_leaves, log_checkpoints, witnessed_logs, cosigned_checkpoints
     The Merkle logs' leaf hashes (kept past the rows' retention), the node's
     signed and witnessed checkpoints, and — as a witness — the last
-    checkpoint it cosigned for each log below (jukinet/transparency).
+    checkpoint it cosigned for each log below and every one before it
+    (jukinet/transparency).
 access_grants
     The access-right ledger: operators' rights, granted, approved (two
     administrators), expired or revoked (trust/access.py).
@@ -105,6 +106,20 @@ witnessed_logs = Table(
     Column("size", Id, nullable=False),
     Column("root", String(sizes.SHA256_HEX), nullable=False),
     Column("note", Text, nullable=False),
+    Column("cosigned_at", DateTime(timezone=True), nullable=False),
+    # When gossip with another witness of the log proved that its node shows two histories
+    # (transparency/gossip.py): from then on this witness cosigns nothing more of it.
+    Column("forked_at", DateTime(timezone=True), nullable=True),
+)
+
+# As a witness: every checkpoint it ever cosigned, so that another witness's view of the same
+# log can be compared with what this one saw at that size.
+cosigned_checkpoints = Table(
+    "cosigned_checkpoints",
+    metadata,
+    Column("origin", String(sizes.LOG_ORIGIN), primary_key=True),
+    Column("size", Id, primary_key=True, autoincrement=False),
+    Column("root", String(sizes.SHA256_HEX), nullable=False),
     Column("cosigned_at", DateTime(timezone=True), nullable=False),
 )
 

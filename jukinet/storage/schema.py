@@ -19,7 +19,7 @@ outbox
     serialized message to send; the trace context links the delivery to the
     trace of the change that produced it.
 seen_envelopes, audit_log, provision_log, log_leaves, log_checkpoints, witnessed_logs,
-access_grants, bulk_approvals, bulk_streams
+cosigned_checkpoints, access_grants, bulk_approvals, bulk_streams
     The replay guard, the tamper-evident logs and the access-right ledger: declared in
     log_tables.py (beside this module, on the same metadata), importable from here.
 fuhyo_versions, fuhyo_current
@@ -71,6 +71,9 @@ from jukinet.storage.log_tables import (
 )
 from jukinet.storage.log_tables import (
     bulk_streams as bulk_streams,
+)
+from jukinet.storage.log_tables import (
+    cosigned_checkpoints as cosigned_checkpoints,
 )
 from jukinet.storage.log_tables import (
     log_checkpoints as log_checkpoints,

@@ -94,13 +94,16 @@ class MerkleLog:
             return stored
         return StoredCheckpoint(size, root, signed, None)
 
-    def record_cosigned(self, size: int, cosigned: note.SignedNote, now: dt.datetime) -> None:
-        """Keep the witness's cosignatures of the checkpoint of `size`."""
+    def record_cosigned(
+        self, size: int, cosigned: note.SignedNote, now: dt.datetime, *, witnessed: bool = True
+    ) -> None:
+        """Keep the witnesses' cosignatures of the checkpoint of `size`; `witnessed`: a quorum
+        of them cosigned, so proofs may now point to it."""
         with self.db.transaction() as conn:
             conn.execute(
                 update(log_checkpoints)
                 .where(log_checkpoints.c.log == self.spec.name, log_checkpoints.c.size == size)
-                .values(note=str(cosigned), witnessed_at=now)
+                .values(note=str(cosigned), witnessed_at=now if witnessed else None)
             )
 
     def latest(self, *, witnessed: bool = False) -> StoredCheckpoint | None:

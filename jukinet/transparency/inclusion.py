@@ -18,6 +18,7 @@ from typing import Any
 
 from jukinet.transparency import merkle, note, tlog
 from jukinet.transparency.checkpoints import MerkleLog, StoredCheckpoint
+from jukinet.transparency.witness import quorum
 
 BUNDLE_FORMAT = "juki-net-inclusion-proofs/1"
 
@@ -60,14 +61,16 @@ class BundleCheck:
     origin: str
     size: int = 0
     witnesses: set[str] = field(default_factory=set)
+    quorum: int = 1
     proven: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     newer: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """Every row older than the checkpoint is proven, and a witness cosigned it."""
-        return bool(self.witnesses) and not self.failed
+        """Every row older than the checkpoint is proven, and a quorum of the log's named
+        witnesses cosigned it."""
+        return len(self.witnesses) >= self.quorum and not self.failed
 
 
 def verify_bundle(
@@ -85,7 +88,8 @@ def verify_bundle(
     ):
         raise BundleError("not a juki-net proof bundle")
     spec, origin = tlog.LOGS[data["log"]], str(data.get("origin", ""))
-    check = BundleCheck(origin)
+    witness_keys = list(witness_keys)
+    check = BundleCheck(origin, quorum=quorum(len({k.name for k in witness_keys})))
     try:
         signed = note.SignedNote.parse(str(data["checkpoint"]))
         checkpoint = note.Checkpoint.parse(signed.text)

@@ -165,6 +165,13 @@ class SignedNote:
         """This note with one more signature line (a witness's cosignature)."""
         return SignedNote.parse(str(self) + line)
 
+    def with_cosignature(self, line: str) -> SignedNote:
+        """This note with `line` in place of any earlier line by the same key name (a witness
+        asked again cosigns again; a note keeps one line per witness)."""
+        added = SignedNote.parse(f"{self.text}\n{line}").signatures
+        kept = tuple(s for s in self.signatures if s[0] not in {name for name, _ in added})
+        return SignedNote(self.text, kept + added)
+
     def verified_by(self, key: NoteKey) -> dt.datetime | None:
         """Check `key`'s signature; None if it has none, its time for a cosignature.
 

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from jukinet.transparency import merkle, note, tlog
+from jukinet.transparency.witness import quorum
 
 
 class ExportError(Exception):
@@ -191,8 +192,8 @@ def _check_checkpoints(
         except note.NoteError as bad:
             report.findings.append(Finding("checkpoint", None, str(bad)))
             continue
-        if not by:
-            continue  # not witnessed: vouches for nothing
+        if len(by) < quorum(len({k.name for k in witness_keys})):
+            continue  # not witnessed by a quorum of its named witnesses: vouches for nothing
         if checkpoint.size > tree.size or tree.root(checkpoint.size) != checkpoint.root:
             detail = f"the first {checkpoint.size} leaves do not reproduce the witnessed root"
             report.findings.append(Finding("checkpoint", None, detail))

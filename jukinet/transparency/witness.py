@@ -12,7 +12,12 @@ cosigns only for a node whose CA-signed key document names it as a witness
 node cannot open a history at a witness of its choosing; the first checkpoint
 of a log is then taken as it comes, but only for the caller's own two logs
 (tlog.origin: its key name and `provision` or `audit`): a node cannot invent
-origins.
+origins. It keeps every checkpoint it cosigned, and once gossip with another
+witness of the same log (gossip.py) proved that the node showed two
+histories, it cosigns nothing more of that log (LOG_FORKED).
+
+A verifier takes a checkpoint only with the cosignatures of a `quorum` of the
+log's named witnesses: one of one, two of two (the national server's).
 """
 
 from __future__ import annotations
@@ -25,8 +30,15 @@ from sqlalchemy import insert, select, update
 
 from jukinet.core.errors import Reason, RefusedError
 from jukinet.storage import Database
-from jukinet.storage.schema import witnessed_logs
+from jukinet.storage.schema import cosigned_checkpoints, witnessed_logs
 from jukinet.transparency import merkle, note, tlog
+
+
+def quorum(named: int) -> int:
+    """How many of a log's `named` witnesses must have cosigned a checkpoint for a verifier (or
+    its publisher) to take it as witnessed: a majority, so that no one witness alone — nor its
+    operator holding a second key — vouches for a history the others never saw."""
+    return named // 2 + 1
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,8 @@ class Witness:
             last = conn.execute(
                 select(witnessed_logs).where(witnessed_logs.c.origin == checkpoint.origin)
             ).first()
+            if last is not None and last.forked_at is not None:
+                raise RefusedError(Reason.LOG_FORKED)
             known = 0 if last is None else int(last.size)
             if old_size != known:
                 raise RefusedError(Reason.CHECKPOINT_SIZE_MISMATCH, known_size=str(known))
@@ -91,6 +105,19 @@ class Witness:
                     .where(witnessed_logs.c.origin == checkpoint.origin)
                     .values(**values)
                 )
+            held = select(cosigned_checkpoints.c.size).where(
+                cosigned_checkpoints.c.origin == checkpoint.origin,
+                cosigned_checkpoints.c.size == checkpoint.size,
+            )
+            if conn.execute(held).first() is None:
+                conn.execute(
+                    insert(cosigned_checkpoints).values(
+                        origin=checkpoint.origin,
+                        size=checkpoint.size,
+                        root=checkpoint.root.hex(),
+                        cosigned_at=now,
+                    )
+                )
         return line
 
     def last_cosigned(self, origin: str) -> note.SignedNote | None:
@@ -100,3 +127,30 @@ class Witness:
                 select(witnessed_logs.c.note).where(witnessed_logs.c.origin == origin)
             ).first()
         return None if row is None else note.SignedNote.parse(row.note)
+
+    def root_at(self, origin: str, size: int) -> bytes | None:
+        """The root of the checkpoint of `size` this witness cosigned for `origin`, if it did."""
+        with self.db.reading() as conn:
+            row = conn.execute(
+                select(cosigned_checkpoints.c.root).where(
+                    cosigned_checkpoints.c.origin == origin, cosigned_checkpoints.c.size == size
+                )
+            ).first()
+        return None if row is None else bytes.fromhex(row.root)
+
+    def origins(self) -> list[str]:
+        """The logs this witness cosigns, and has not found forked."""
+        with self.db.reading() as conn:
+            rows = conn.execute(
+                select(witnessed_logs.c.origin).where(witnessed_logs.c.forked_at.is_(None))
+            )
+            return [r.origin for r in rows]
+
+    def mark_forked(self, origin: str, now: dt.datetime) -> None:
+        """Cosign nothing more of `origin`: its node showed another witness another history."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                update(witnessed_logs)
+                .where(witnessed_logs.c.origin == origin)
+                .values(forked_at=now)
+            )

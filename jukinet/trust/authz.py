@@ -78,6 +78,11 @@ class Allow:
 ANY_NETWORK_IDENTITY = Allow(role=None)
 _SERVERS = frozenset({Role.PREFECTURE, Role.FUHYO})
 
+# Who operates a node's logs: its prefecture's operators (the national server's: any).
+_LOG_OPERATORS = (
+    Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),
+    Allow(Role.OPERATOR, Scope.AT_NATIONAL),
+)
 # fmt: off
 POLICY: Mapping[str, tuple[Allow, ...]] = {
     # Only the municipality's own register system enters changes at its CS.
@@ -165,22 +170,16 @@ POLICY: Mapping[str, tuple[Allow, ...]] = {
         Allow(Role.PREFECTURE, Scope.AT_NATIONAL),
         Allow(Role.FUHYO, Scope.AT_NATIONAL),
     ),
-    # What a witness cosigned (sizes and roots only) is for any operator, as an auditor.
-    m.GET_WITNESSED_CHECKPOINT: (Allow(Role.OPERATOR),),
+    # What a witness cosigned (sizes and roots only) is for any operator, as an auditor, and for
+    # the other witness of the national server's logs (gossip: transparency/gossip.py).
+    m.GET_WITNESSED_CHECKPOINT: (Allow(Role.OPERATOR), Allow(Role.PREFECTURE)),
     # The prefecture's own operators publish and export its nodes' logs; the national
     # server's logs, any prefecture's operators (no national operator identity exists yet).
-    m.PUBLISH_CHECKPOINT: (
-        Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),
-        Allow(Role.OPERATOR, Scope.AT_NATIONAL),
-    ),
-    m.EXPORT_LOG: (
-        Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),
-        Allow(Role.OPERATOR, Scope.AT_NATIONAL),
-    ),
-    m.GET_SELF_INSPECTION: (
-        Allow(Role.OPERATOR, Scope.SAME_PREFECTURE),
-        Allow(Role.OPERATOR, Scope.AT_NATIONAL),
-    ),
+    m.PUBLISH_CHECKPOINT: _LOG_OPERATORS,
+    m.EXPORT_LOG: _LOG_OPERATORS,
+    m.GET_SELF_INSPECTION: _LOG_OPERATORS,
+    # A consistency proof of a log: for its operators, and the national server's witnesses.
+    m.GET_CONSISTENCY_PROOF: (*_LOG_OPERATORS, Allow(Role.PREFECTURE, Scope.AT_NATIONAL)),
     # Operators see counts and states (no personal data) of any node.
     m.GET_NODE_STATUS: (Allow(Role.OPERATOR),),
     # The access-right ledger: any operator identity reaches it; only the node's configured
@@ -222,6 +221,7 @@ RIGHTS: Mapping[str, Right] = {
     m.EXPORT_LOG: Right.LOGS,
     m.GET_SELF_INSPECTION: Right.LOGS,
     m.GET_WITNESSED_CHECKPOINT: Right.LOGS,
+    m.GET_CONSISTENCY_PROOF: Right.LOGS,
 }
 # Methods only the node's administrators may call (and need no grant for).
 ADMINISTRATION = frozenset({m.GRANT_ACCESS, m.APPROVE_ACCESS, m.REVOKE_ACCESS, m.LIST_ACCESS})

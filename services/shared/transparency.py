@@ -1,25 +1,28 @@
 """Tamper-evident logs' servicers: WitnessService at the tier above, LogAdminService at every
-node, and the hourly round that signs each log's checkpoint and has it witnessed upstream."""
+node, the hourly round that signs each log's checkpoint and has it witnessed upstream, and —
+at a witness with a peer — the round that compares what the two cosigned (gossip)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import grpc
 
 from juki.v1 import transparency_service_pb2 as pb
 from juki.v1 import transparency_service_pb2_grpc as pb_grpc
-from jukinet.core.config import NEXT_HOP, WITNESS_HOP
-from jukinet.core.errors import Reason, RefusedError, invalid_field, passed_on
+from jukinet.core.config import NEXT_HOP, PEER_WITNESS_HOP, SECOND_WITNESS_HOP, WITNESS_HOP
+from jukinet.core.errors import Reason, RefusedError, error_info, invalid_field, passed_on
 from jukinet.provision import inspection
 from jukinet.provision.statistics import check_fiscal_year
 from jukinet.runtime.jobs import Periodic
 from jukinet.runtime.node import HOP_TIMEOUT_S, Node
-from jukinet.sealing.keys import log_key_name
+from jukinet.sealing.keys import log_key_name, log_owner
 from jukinet.transparency import note, tlog
 from jukinet.transparency.checkpoints import MerkleLog
-from jukinet.transparency.publisher import AskWitness, Publisher
+from jukinet.transparency.gossip import Gossip
+from jukinet.transparency.publisher import AskWitness, Publisher, WitnessKnowsOtherSize
 from jukinet.transparency.witness import Witness
 from jukinet.trust.authz import current_caller
 from jukinet.trust.witnesses import WITNESS_ROLES
@@ -34,7 +37,7 @@ class WitnessServicer(pb_grpc.WitnessServiceServicer):
     def __init__(self, node: Node) -> None:
         self._node = node
         cosigner = node.keyring.log_signer(node.identity.spiffe_id, note.COSIGNATURE_TYPE)
-        self._witness = Witness(node.db, cosigner)
+        self.witness = Witness(node.db, cosigner)
 
     def AddCheckpoint(
         self, request: pb.AddCheckpointRequest, context: grpc.ServicerContext
@@ -45,7 +48,7 @@ class WitnessServicer(pb_grpc.WitnessServiceServicer):
             raise RefusedError(Reason.CHECKPOINT_MALFORMED) from None
         caller = current_caller().spiffe_id
         directory = self._node.key_directory
-        line = self._witness.add_checkpoint(
+        line = self.witness.add_checkpoint(
             signed,
             directory.note_keys(caller),
             request.old_size,
@@ -58,7 +61,7 @@ class WitnessServicer(pb_grpc.WitnessServiceServicer):
     def GetWitnessedCheckpoint(
         self, request: pb.GetWitnessedCheckpointRequest, context: grpc.ServicerContext
     ) -> pb.GetWitnessedCheckpointResponse:
-        found = self._witness.last_cosigned(request.origin)
+        found = self.witness.last_cosigned(request.origin)
         return pb.GetWitnessedCheckpointResponse(checkpoint="" if found is None else str(found))
 
 
@@ -99,6 +102,15 @@ class LogAdminServicer(pb_grpc.LogAdminServiceServicer):
             csv=inspection.as_csv(report), table=inspection.as_table(report)
         )
 
+    def GetConsistencyProof(
+        self, request: pb.GetConsistencyProofRequest, context: grpc.ServicerContext
+    ) -> pb.GetConsistencyProofResponse:
+        tree = self._publisher.logs[_log_name(request.log)].tree()
+        if not 0 < request.old_size <= request.new_size <= tree.size:
+            raise invalid_field("new_size", "sizes must satisfy 0 < old_size <= new_size <= log")
+        proof = tree.consistency_proof(request.old_size, request.new_size)
+        return pb.GetConsistencyProofResponse(consistency_proof=proof)
+
 
 def _joined(lines: list[str]) -> bytes:
     return "".join(f"{line}\n" for line in lines).encode()
@@ -110,14 +122,17 @@ def _log_name(log: pb.LogName.ValueType) -> str:
     return LOG_NAMES[log]
 
 
-def _witness_upstream(node: Node) -> AskWitness | None:
-    """The call to this node's witness: its witness_hop if it has one, else its next hop. What
-    it answers is recorded only if it is a valid cosignature by that witness's published key
-    (COSIGNATURE_INVALID otherwise: the checkpoint stays unwitnessed)."""
-    hop = WITNESS_HOP if node.hop(WITNESS_HOP) is not None else NEXT_HOP
+def _witnesses_upstream(node: Node) -> list[AskWitness]:
+    """The calls to this node's witnesses: its witness_hop and second_witness_hop if it has them
+    (the national server), else its next hop. What one answers is kept only if it is a valid
+    cosignature by that witness's published key (COSIGNATURE_INVALID otherwise)."""
+    named = [h for h in (WITNESS_HOP, SECOND_WITNESS_HOP) if node.hop(h) is not None]
+    return [_ask_witness(node, hop) for hop in named or [NEXT_HOP] if node.hop(hop) is not None]
+
+
+def _ask_witness(node: Node, hop: str) -> AskWitness:
     witness = node.hop(hop)
-    if witness is None:
-        return None
+    assert witness is not None
 
     def ask(signed: note.SignedNote, old_size: int, proof: Sequence[bytes]) -> str:
         channel = node.channel(hop)
@@ -130,6 +145,14 @@ def _witness_upstream(node: Node) -> AskWitness | None:
                 request, timeout=HOP_TIMEOUT_S
             )
         except grpc.RpcError as error:
+            info = error_info(error)
+            known = "" if info is None else info.metadata.get("known_size", "")
+            if (
+                info is not None
+                and info.reason == Reason.CHECKPOINT_SIZE_MISMATCH
+                and known.isdigit()
+            ):
+                raise WitnessKnowsOtherSize(int(known)) from None
             raise passed_on(error, unavailable=Reason.NEXT_HOP_UNAVAILABLE) from None
         line = str(reply.cosignature)
         witness_keys = node.key_directory.note_keys(witness.spiffe_id, note.COSIGNATURE_TYPE)
@@ -138,6 +161,59 @@ def _witness_upstream(node: Node) -> AskWitness | None:
         return line
 
     return ask
+
+
+def _gossip(node: Node, witness: Witness) -> Gossip | None:
+    """This witness's comparisons with its peer_witness_hop, if it has one: of the logs whose
+    key document names both, the peer's last cosigned checkpoint (GetWitnessedCheckpoint), and
+    a consistency proof from the log's node (GetConsistencyProof over its next hop: the only
+    node with two witnesses is the national server)."""
+    peer = node.hop(PEER_WITNESS_HOP)
+    if peer is None:
+        return None
+    directory = node.key_directory
+
+    def keys_of(origin: str) -> tuple[list[note.NoteKey], list[note.NoteKey]] | None:
+        owner = log_owner(origin)
+        if peer.spiffe_id not in directory.witnesses(owner):
+            return None
+        return directory.note_keys(owner), directory.note_keys(
+            peer.spiffe_id, note.COSIGNATURE_TYPE
+        )
+
+    def peer_checkpoint(origin: str) -> note.SignedNote | None:
+        request = pb.GetWitnessedCheckpointRequest(origin=origin)
+        reply = _call(node, PEER_WITNESS_HOP, lambda stub: stub.GetWitnessedCheckpoint, request)
+        return note.SignedNote.parse(reply.checkpoint) if reply.checkpoint else None
+
+    def node_proof(origin: str, old: int, new: int) -> list[bytes]:
+        log = tlog.WIRE_LOGS.get(origin.rsplit("/", 1)[-1])
+        if log is None or node.hop(NEXT_HOP) is None:
+            raise RefusedError(Reason.NEXT_HOP_UNAVAILABLE)
+        request = pb.GetConsistencyProofRequest(log=log, old_size=old, new_size=new)
+        reply = _call(node, NEXT_HOP, lambda stub: stub.GetConsistencyProof, request, admin=True)
+        return list(reply.consistency_proof)
+
+    def on_fork(origin: str) -> None:
+        node.audit.append(
+            actor=log_owner(origin),
+            action="witness_gossip",
+            outcome="forked",
+            reason=Reason.LOG_FORKED,
+        )
+
+    return Gossip(witness, keys_of, peer_checkpoint, node_proof, on_fork, node.clock.now)
+
+
+def _call(node: Node, hop: str, method: Any, request: Any, *, admin: bool = False) -> Any:
+    """`method` of WitnessService (LogAdminService with `admin`) on `hop`, failures as refusals."""
+    channel = node.channel(hop)
+    assert channel is not None
+    stub = pb_grpc.LogAdminServiceStub(channel) if admin else pb_grpc.WitnessServiceStub(channel)
+    try:
+        return method(stub)(request, timeout=HOP_TIMEOUT_S)
+    except grpc.RpcError as error:
+        raise passed_on(error, unavailable=Reason.NEXT_HOP_UNAVAILABLE) from None
 
 
 def add_transparency(server: grpc.Server, node: Node) -> Publisher:
@@ -150,11 +226,16 @@ def add_transparency(server: grpc.Server, node: Node) -> Publisher:
         for spec in (tlog.PROVISION, tlog.AUDIT)
     }
     publisher = Publisher(
-        logs, lambda: node.keyring.log_signer(name), _witness_upstream(node), node.clock
+        logs, lambda: node.keyring.log_signer(name), _witnesses_upstream(node), node.clock
     )
     pb_grpc.add_LogAdminServiceServicer_to_server(LogAdminServicer(node, publisher), server)
     if node.identity.role in WITNESS_ROLES:
-        pb_grpc.add_WitnessServiceServicer_to_server(WitnessServicer(node), server)
+        servicer = WitnessServicer(node)
+        pb_grpc.add_WitnessServiceServicer_to_server(servicer, server)
+        gossip = _gossip(node, servicer.witness)
+        if gossip is not None and node.config.gossip_interval_s > 0:
+            leader = node.leadership("gossip").held
+            node.add_job(Periodic("gossip", gossip.round, node.config.gossip_interval_s, leader))
     if node.config.checkpoint_interval_s > 0:
         node.add_job(
             Periodic(

@@ -40,6 +40,16 @@ WITNESS_HOP, SECOND_WITNESS_HOP = "witness_hop", "second_witness_hop"
 PEER_WITNESS_HOP = "peer_witness_hop"
 # The CA's signing service (certificate renewal), by its config field.
 SIGNING_SERVICE = "signing_service"
+# Every hop a node may have a channel to.
+HOPS = (
+    NEXT_HOP,
+    FUHYO_HOP,
+    LINK_HOP,
+    WITNESS_HOP,
+    SECOND_WITNESS_HOP,
+    PEER_WITNESS_HOP,
+    SIGNING_SERVICE,
+)
 
 
 @dataclass(frozen=True, kw_only=True)

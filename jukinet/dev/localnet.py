@@ -50,8 +50,7 @@ from jukinet.sealing.key_documents import sign_document
 from jukinet.sealing.keys import NodeKeyring, new_entries, retire, rotate, superseded
 from jukinet.trust import pki, tls
 
-# The national server's two witnesses compare what each cosigned this often here (in production
-# at most the checkpoint interval, config.gossip_interval_s): a demo sees a fork caught at once.
+# How often national's two witnesses compare what each cosigned, here (config.gossip_interval_s).
 GOSSIP_INTERVAL_S = 5.0
 
 
@@ -194,6 +193,7 @@ class LocalNetwork:
                     spiffe_id=self.identity(self._plan(name)).spiffe_id,
                 )
 
+            witnesses = [*plan.witness_hops, None, None]
             keyring_file = folder / "sealing-keys.json"
             if not keyring_file.exists():
                 NodeKeyring.create(keyring_file, new_entries(clock.SYSTEM.now()))
@@ -216,10 +216,8 @@ class LocalNetwork:
                 next_hop=hop(plan.next_hop),
                 fuhyo_hop=hop(plan.fuhyo_hop),
                 link_hop=hop(plan.link_hop),
-                witness_hop=hop(next(iter(plan.witness_hops), None)),
-                second_witness_hop=hop(
-                    plan.witness_hops[1] if len(plan.witness_hops) > 1 else None
-                ),
+                witness_hop=hop(witnesses[0]),
+                second_witness_hop=hop(witnesses[1]),
                 peer_witness_hop=hop(plan.peer_witness_hop),
                 gossip_interval_s=GOSSIP_INTERVAL_S,
                 my_number_ttl_s=self.my_number_ttl_s,

@@ -31,13 +31,9 @@ from jukinet.ca.signing import Signer
 from jukinet.changes.outbox import Deliverer, Hop
 from jukinet.core.clock import SYSTEM, Clock
 from jukinet.core.config import (
-    FUHYO_HOP,
-    LINK_HOP,
+    HOPS,
     NEXT_HOP,
-    PEER_WITNESS_HOP,
-    SECOND_WITNESS_HOP,
     SIGNING_SERVICE,
-    WITNESS_HOP,
     NextHop,
     NodeConfig,
 )
@@ -142,16 +138,8 @@ class Node:
         self._stopped = threading.Event()
         self._channels = {
             name: self._reloading_channel(hop)
-            for name, hop in (
-                (NEXT_HOP, config.next_hop),
-                (FUHYO_HOP, config.fuhyo_hop),
-                (LINK_HOP, config.link_hop),
-                (WITNESS_HOP, config.witness_hop),
-                (SECOND_WITNESS_HOP, config.second_witness_hop),
-                (PEER_WITNESS_HOP, config.peer_witness_hop),
-                (SIGNING_SERVICE, config.signing_service),
-            )
-            if hop is not None
+            for name in HOPS
+            if (hop := getattr(config, name)) is not None
         }
         self.started_at = clock.now()
         self.trust_files = TrustFiles(
@@ -311,7 +299,7 @@ class Node:
         self._closers.append(close)
 
     def hop(self, name: str) -> NextHop | None:
-        """The configured hop `name` (NEXT_HOP, FUHYO_HOP, LINK_HOP, WITNESS_HOP), or None."""
+        """The configured hop `name` (one of config.HOPS), or None."""
         hop: NextHop | None = getattr(self.config, name)
         return hop
 

@@ -55,9 +55,9 @@ from jukinet.runtime import backup
 from jukinet.runtime.trust_refresh import TrustFiles, TrustRefresher, read_folder
 from jukinet.sealing import backup_box
 from jukinet.sealing.backup_box import BackupError
-from jukinet.sealing.key_directory import KeyDirectory
+from jukinet.sealing.key_directory import KeyDirectory, note_keys_of
 from jukinet.sealing.key_documents import sign_document
-from jukinet.sealing.keys import NodeKeyring, log_key_name, new_entries
+from jukinet.sealing.keys import NodeKeyring, log_key_name, new_entries, rotate
 from jukinet.storage import open_database
 from jukinet.storage.schema import (
     audit_log,
@@ -68,7 +68,7 @@ from jukinet.storage.schema import (
 )
 from jukinet.storage.version_state import VersionState
 from jukinet.transparency import merkle, note
-from jukinet.transparency.witness import Witness
+from jukinet.transparency.witness import Witness, cosigners
 from jukinet.trust import pki
 from jukinet.trust.distribution import TrustMaterialError
 from jukinet.trust.pki import load_crls
@@ -957,6 +957,34 @@ def test_a_node_cannot_open_its_history_at_a_witness_its_document_does_not_name(
         )
     assert refused.value.reason == "WITNESS_NOT_NAMED"
     assert third.last_cosigned("juki.example/national/provision") is None
+
+
+def test_a_copy_of_a_rotated_log_key_cannot_sign_a_later_history(tmp_path: Path) -> None:
+    """Whoever kept a copy of prefecture-14's keyring from before a log-key rotation signs a
+    checkpoint of another history with the old log key. The key document still lists that key
+    (what it signed stays verifiable) but with its window ended: the witness refuses the
+    checkpoint, and a verifier counts no cosignature made after the window."""
+    now = SYSTEM.now()
+    ring = NodeKeyring.create(tmp_path / "keys.json", new_entries(now - dt.timedelta(days=30)))
+    stolen = ring.log_signer(NODE)
+    rotate(ring, now - dt.timedelta(days=2))
+    keys = note_keys_of(ring.document(NODE, now, [NATIONAL]))
+    assert len(keys) == 2 and any(not k.valid_at(now) for k in keys)
+    text = note.Checkpoint(f"{log_key_name(NODE)}/provision", 1, merkle.Tree([bytes(32)]).root())
+    forged = note.sign_note(text.text(), stolen)
+    witness = Witness(
+        open_database(f"sqlite:///{tmp_path / 'national.db'}"),
+        note.Signer(log_key_name(NATIONAL), Ed25519PrivateKey.generate(), note.COSIGNATURE_TYPE),
+    )
+    with pytest.raises(RefusedError) as refused:
+        witness.add_checkpoint(forged, keys, 0, [], now, named=[witness.cosigner.name])
+    assert refused.value.reason == "CHECKPOINT_MALFORMED"
+    # A cosignature made now (by a careless witness) vouches for nothing; the new key's does.
+    late = forged.with_line(witness.cosigner.sign(forged.text, at=now))
+    assert cosigners(late, keys, [witness.cosigner.key]) == set()
+    fresh = note.sign_note(text.text(), ring.log_signer(NODE))
+    line = witness.add_checkpoint(fresh, keys, 0, [], now, named=[witness.cosigner.name])
+    assert cosigners(fresh.with_line(line), keys, [witness.cosigner.key]) == {witness.cosigner.name}
 
 
 def test_a_node_showing_its_two_witnesses_two_histories_is_caught_by_their_gossip(

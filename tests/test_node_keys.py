@@ -5,11 +5,13 @@ keys in use, is tests/test_hosts.py."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import tomllib
 from pathlib import Path
 
 from juki.v1 import envelope_pb2
+from jukinet.core.clock import SYSTEM
 from jukinet.sealing.keys import NodeKeyring
 from tests.helpers.cli import juki_net
 
@@ -53,7 +55,7 @@ def test_a_node_folder_rotates_then_retires_its_sealing_keys(tmp_path: Path) -> 
     out = _ok("node", "rotate-keys", "--dir", str(folder))
     assert "key-document.request" in out and "pki sign-keys" in out
     rotated = _requested_key_ids(folder)
-    assert first < rotated and len(rotated) == 5
+    assert first < rotated and len(rotated) == 6  # a new encryption, signing and log key
     # Not active for two hours: nothing is superseded yet.
     assert "nothing to retire" in _mistake("node", "retire-keys", "--dir", str(folder))
     assert "caution" not in out  # two hours: time enough for 4 refreshes of 300 s
@@ -64,9 +66,12 @@ def test_a_node_folder_rotates_then_retires_its_sealing_keys(tmp_path: Path) -> 
     ring.refresh()
     kept = {e.key_id for e in ring.entries}
     assert kept == _requested_key_ids(folder)
-    # The log key stays (checkpoints must stay verifiable); the keys waiting for their time
-    # stay; the first encryption and signing keys are gone.
-    assert len(kept) == 5 and first - kept and (first & kept)
+    # The log keys stay (checkpoints must stay verifiable), the first one's window ended an hour
+    # after its successor started; the keys waiting for their time stay; the first encryption
+    # and signing keys are gone.
+    assert len(kept) == 7 and first - kept and {k for k in first if k.startswith("log-")} < kept
+    first_log = next(e for e in ring.entries if e.key_id in first)
+    assert first_log.not_after < SYSTEM.now() + dt.timedelta(hours=1, minutes=5)
     assert "--activate-in-hours" in _mistake(
         "node", "rotate-keys", "--dir", str(folder), "--activate-in-hours", "-1"
     )

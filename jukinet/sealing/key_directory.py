@@ -23,14 +23,18 @@ from jukinet.trust import pki
 def note_keys_of(
     doc: envelope_pb2.KeyDocument, kind: int = note.ED25519_TYPE
 ) -> list[note.NoteKey]:
-    """The log keys a key document lists, as note verifier keys of `kind` (0x01 or 0x04).
-
-    Validity windows are not applied: a checkpoint signed while the key was
-    listed stays verifiable as long as the document lists the key.
-    """
+    """The log keys a key document lists, as note verifier keys of `kind` (0x01 or 0x04), each
+    with its window: a key replaced by a rotation stays listed, its window ended, so what it
+    signed (and was cosigned) while valid stays verifiable and nothing signed later counts."""
     name = log_key_name(doc.spiffe_id)
     return [
-        note.NoteKey(name, kind, k.public_key)
+        note.NoteKey(
+            name,
+            kind,
+            k.public_key,
+            k.not_before.ToDatetime(dt.UTC) if k.HasField("not_before") else None,
+            k.not_after.ToDatetime(dt.UTC) if k.HasField("not_after") else None,
+        )
         for k in doc.keys
         if k.use == envelope_pb2.KEY_USE_LOG
     ]

@@ -27,7 +27,7 @@ import functools
 import json
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ed25519, mldsa, mlkem, x25519
@@ -44,12 +44,15 @@ HYBRID_SUITE = envelope_pb2.HPKE_SUITE_MLKEM768X25519_HKDFSHA256_AES256GCM
 ED25519 = envelope_pb2.SIGNATURE_ALGORITHM_ED25519
 ML_DSA_65 = envelope_pb2.SIGNATURE_ALGORITHM_ML_DSA_65
 KEY_LIFETIME = dt.timedelta(days=90)
-# A log key signs checkpoints that must stay verifiable for the log's 7 years; it is not
-# rotated with the sealing keys.
+# A log key signs checkpoints that must stay verifiable for the log's 7 years: a rotation ends
+# its window but keeps it listed (rotate).
 LOG_KEY_LIFETIME = dt.timedelta(days=3653)
 # New keys count as valid from an hour before they were made, so a receiver
 # whose clock lags the key's maker does not refuse a freshly published key.
 KEY_BACKDATE = dt.timedelta(hours=1)
+# How long a rotated log key still signs (a replica not yet reloaded; a checkpoint in flight to
+# its witness) after its successor starts.
+LOG_KEY_OVERLAP = dt.timedelta(hours=1)
 _MLKEM768_PUBLIC_LEN = 1184
 
 SigningPrivateKey = ed25519.Ed25519PrivateKey | mldsa.MLDSA65PrivateKey
@@ -325,12 +328,19 @@ def newest_active(
 
 
 def rotate(ring: NodeKeyring, now: dt.datetime, active_from: dt.datetime | None = None) -> None:
-    """Add a new encryption and signing key, used from `active_from` (default: now); the old
-    ones stay until `retire`."""
+    """Add a new encryption, signing and log key, used from `active_from` (default: now); the
+    old encryption and signing keys stay until `retire`. An old log key stays for good, its
+    window ended an overlap after the new one starts (LOG_KEY_OVERLAP): the checkpoints it
+    signed stay verifiable, and whoever kept a copy of it cannot sign a later history."""
     ring.refresh()
     algorithm = ring.current_signing_key()[0].algorithm
     start = max(now, active_from or now)
-    ring.entries.extend(new_entries(start, signature_algorithm=algorithm, log_key=False))
+    log_ends = start + LOG_KEY_OVERLAP
+    ring.entries = [
+        replace(e, not_after=min(e.not_after, log_ends)) if e.use == envelope_pb2.KEY_USE_LOG else e
+        for e in ring.entries
+    ]
+    ring.entries.extend(new_entries(start, signature_algorithm=algorithm))
     ring.save()
 
 
@@ -339,7 +349,7 @@ def superseded(entries: Iterable[PrivateKeyEntry], now: dt.datetime) -> list[str
     rotation's overlap ends with. Keys not active yet, and what they will replace, stay."""
     entries = list(entries)
     dropped = []
-    for use in {e.use for e in entries}:
+    for use in {e.use for e in entries} - {envelope_pb2.KEY_USE_LOG}:  # log keys stay (rotate)
         newest = newest_active(entries, use, now)
         if newest is not None:  # what came before an active key is active too, and replaced
             dropped += [

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from jukinet.core import metrics
 from jukinet.core.errors import JukiError
 from jukinet.transparency import merkle, note
-from jukinet.transparency.witness import Witness
+from jukinet.transparency.witness import Witness, cosigners
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +79,7 @@ def peer_checkpoint(
     """The checkpoint a peer sent, if its node signed it and the peer cosigned it; NoteError
     otherwise (a peer's word alone proves nothing against the node)."""
     checkpoint = note.Checkpoint.parse(signed.text)
-    signed_by_node = any(signed.verified_by(k) is not None for k in log_keys)
-    cosigned = any(signed.verified_by(k) is not None for k in peer_keys)
-    if not (signed_by_node and cosigned):
+    if not cosigners(signed, log_keys, peer_keys):
         raise note.NoteError("the checkpoint is not signed by its node and cosigned by the peer")
     return checkpoint
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from jukinet.transparency import merkle, note, tlog
 from jukinet.transparency.checkpoints import MerkleLog, StoredCheckpoint
-from jukinet.transparency.witness import quorum
+from jukinet.transparency.witness import cosigners, quorum
 
 BUNDLE_FORMAT = "juki-net-inclusion-proofs/1"
 
@@ -80,6 +80,7 @@ def verify_bundle(
 ) -> BundleCheck:
     """Check every row's inclusion proof against the bundle's checkpoint; BundleError if the
     bundle is malformed or its checkpoint is not signed by one of `log_keys`."""
+    log_keys = list(log_keys)
     if (
         not isinstance(data, Mapping)
         or data.get("format") != BUNDLE_FORMAT
@@ -95,7 +96,7 @@ def verify_bundle(
         checkpoint = note.Checkpoint.parse(signed.text)
         if checkpoint.origin != origin or not any(signed.verified_by(k) for k in log_keys):
             raise BundleError("the checkpoint is not signed by the node's log key")
-        check.witnesses = {k.name for k in witness_keys if signed.verified_by(k) is not None}
+        check.witnesses = cosigners(signed, log_keys, witness_keys)
         rows = [
             (int(r["index"]), r["entry"], [base64.b64decode(p) for p in r["proof"]])
             for r in data["rows"]

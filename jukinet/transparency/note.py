@@ -48,11 +48,20 @@ def _raw(public: ed25519.Ed25519PublicKey) -> bytes:
 
 @dataclass(frozen=True)
 class NoteKey:
-    """A named Ed25519 public key of one signature type: a note signer or a cosigner."""
+    """A named Ed25519 public key of one signature type: a note signer or a cosigner; with the
+    window its key document gives it (None: open), outside which what it signs counts for
+    nothing (`valid_at`)."""
 
     name: str
     kind: int
     public: bytes
+    valid_from: dt.datetime | None = None
+    valid_until: dt.datetime | None = None
+
+    def valid_at(self, at: dt.datetime) -> bool:
+        """Whether the key was in its window at `at`."""
+        starts, ends = self.valid_from, self.valid_until
+        return (starts is None or starts <= at) and (ends is None or at <= ends)
 
     @property
     def key_id(self) -> bytes:

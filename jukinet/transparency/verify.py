@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from jukinet.transparency import merkle, note, tlog
-from jukinet.transparency.witness import quorum
+from jukinet.transparency.witness import cosigners, quorum
 
 
 class ExportError(Exception):
@@ -188,7 +188,7 @@ def _check_checkpoints(
             signed_by_log = any(signed.verified_by(key) is not None for key in log_keys)
             if checkpoint.origin != origin or not signed_by_log:
                 raise note.NoteError("not signed by the log's key")
-            by = {k.name for k in witness_keys if signed.verified_by(k) is not None}
+            by = cosigners(signed, log_keys, witness_keys)
         except note.NoteError as bad:
             report.findings.append(Finding("checkpoint", None, str(bad)))
             continue

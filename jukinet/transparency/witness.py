@@ -34,6 +34,21 @@ from jukinet.storage.schema import cosigned_checkpoints, witnessed_logs
 from jukinet.transparency import merkle, note, tlog
 
 
+def cosigners(
+    signed: note.SignedNote, log_keys: Sequence[note.NoteKey], witness_keys: Sequence[note.NoteKey]
+) -> set[str]:
+    """The witnesses (by key name) whose valid cosignature `signed` carries, made while both
+    their key and a log key that signed it were in their windows — so a log key retired by a
+    rotation vouches for nothing signed after. NoteError for a forged signature line."""
+    signers = [k for k in log_keys if signed.verified_by(k) is not None]
+    found = set()
+    for key in witness_keys:
+        at = signed.verified_by(key)
+        if at is not None and key.valid_at(at) and any(k.valid_at(at) for k in signers):
+            found.add(key.name)
+    return found
+
+
 def quorum(named: int) -> int:
     """How many of a log's `named` witnesses must have cosigned a checkpoint for a verifier (or
     its publisher) to take it as witnessed: a majority, so that no one witness alone — nor its
@@ -61,7 +76,7 @@ class Witness:
         """Check `signed` against the last cosigned checkpoint of its log; the cosignature line.
 
         `log_keys` are the caller's log keys (its key document lists old and
-        new during a rotation); one of them must have signed. `named`: the key
+        new after a rotation); one of them, in its window now, must have signed. `named`: the key
         names of the witnesses the caller's key document names; this one must
         be among them.
         """
@@ -69,7 +84,9 @@ class Witness:
             raise RefusedError(Reason.WITNESS_NOT_NAMED)
         try:
             checkpoint = note.Checkpoint.parse(signed.text)
-            signer = next(k for k in log_keys if signed.verified_by(k) is not None)
+            signer = next(
+                k for k in log_keys if k.valid_at(now) and signed.verified_by(k) is not None
+            )
         except (note.NoteError, StopIteration):
             raise RefusedError(Reason.CHECKPOINT_MALFORMED) from None
         if checkpoint.origin not in {tlog.origin(signer.name, spec) for spec in tlog.LOGS.values()}:

@@ -14,6 +14,12 @@ if command -v npm >/dev/null; then  # the client outside Python, exactly as lock
   export JUKI_REQUIRE_NODE=1
 fi
 export PATH="$PWD/.venv/bin:$PATH"
+if [ "${JUKI_REQUIRE_NODE:-}" = 1 ]; then  # the protos as a contract: lint, and nothing broken
+  release=$(ls protos/releases/*.binpb | sort -V | tail -1)
+  echo "== buf lint; buf breaking against $release"
+  tests/clients/node/node_modules/.bin/buf lint
+  tests/clients/node/node_modules/.bin/buf breaking --against "$release"
+fi
 echo "== ruff"; ruff check .; ruff format --check .  # separate: set -e stops at either
 echo "== mypy (strict on jukinet and services)"; mypy
 echo "== import-linter (lower layers never import higher ones)"; lint-imports --no-cache

@@ -32,7 +32,7 @@ from jukinet.storage.schema import audit_log
 from jukinet.transparency import tlog, verify
 from jukinet.trust.audit import AuditLog
 from tests.helpers.cli import juki_net
-from tests.helpers.damage import CUTS, FLIPS, TAILS, damaged
+from tests.helpers.damage import CUTS, FLIPS, TAILS, damaged, examples
 from tests.helpers.network import pending_outbox, running_network, versions, wait_for
 from tests.helpers.postgres import postgres_server
 from tests.helpers.sealing import make_world
@@ -215,7 +215,7 @@ def test_a_postgresql_node_is_backed_up_with_pg_dump_and_restored_with_pg_restor
         restored.dispose()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     cut=CUTS,
     flips=FLIPS,
@@ -238,7 +238,7 @@ def test_any_backup_file_opens_whole_or_is_one_backup_error(
     assert changed == sealed and opened == SMALL
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.binary(max_size=512))
 def test_any_bytes_after_the_magic_are_one_backup_error(
     sealed_once: tuple[bytes, Path, Ed25519PublicKey], rest: bytes

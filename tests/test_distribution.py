@@ -30,7 +30,7 @@ from jukinet.trust.distribution import (
     verify_bundle,
     verify_crls,
 )
-from tests.helpers.damage import CUTS, FLIPS, TAILS, damaged
+from tests.helpers.damage import CUTS, FLIPS, TAILS, damaged, examples
 
 NODE = "spiffe://juki.example/prefecture/14"
 IDENTITY = Identity.parse(NODE)
@@ -162,7 +162,7 @@ def crl_world() -> tuple[pki.Issuer, bytes]:
     return issuer, pki.build_crl(issuer, []).public_bytes(PEM)
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(200), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     cut=CUTS,
     flips=FLIPS,
@@ -187,7 +187,7 @@ def test_any_revocation_lists_are_taken_whole_or_are_one_trust_material_error(
     assert [c.issuer for c in crls] == [issuer.certificate.subject]
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(held=st.binary(max_size=512), document=st.binary(max_size=256))
 def test_any_held_key_document_is_compared_or_replaced(held: bytes, document: bytes) -> None:
     # A node's held key document may be any bytes (damaged on disk): the newness check answers

@@ -20,7 +20,7 @@ from jukinet.core.errors import RefusedError
 from jukinet.core.identity import Identity
 from jukinet.provision import organ_query
 from jukinet.trust import pki
-from tests.helpers.damage import CUTS, FLIPS, TAILS, damaged
+from tests.helpers.damage import CUTS, FLIPS, TAILS, damaged, examples
 
 ORGAN = Identity.parse("spiffe://juki.example/organ/14/tax-office")
 FUHYO = Identity.parse("spiffe://juki.example/fuhyo/14")
@@ -71,7 +71,7 @@ def test_what_the_organ_signed_verifies_and_only_for_a_while(signed: Any) -> Non
     assert other_ca.value.reason == "ORGAN_PROOF_INVALID"
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(300), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     field=st.sampled_from(["query", "signature", "certificate"]),
     cut=CUTS,
@@ -95,7 +95,7 @@ def test_any_altered_proof_is_one_organ_proof_refusal(
         assert refusal.reason in PROOF_REASONS
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(
     query=st.binary(max_size=5000), signature=st.binary(max_size=300), der=st.binary(max_size=9000)
 )

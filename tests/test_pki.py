@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from jukinet.ca.ledger import IssuedLedger, LedgerError
 from jukinet.core.identity import Identity, IdentityError, Role
 from jukinet.trust import pki
+from tests.helpers.damage import examples
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -137,7 +138,7 @@ _LEDGER_LINES = st.one_of(
 )
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lines=st.lists(_LEDGER_LINES, max_size=4))
 def test_any_ca_ledger_reads_as_entries_or_one_ledger_error(
     tmp_path_factory: pytest.TempPathFactory, lines: list[str]

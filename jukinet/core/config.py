@@ -250,38 +250,77 @@ class NodeConfig:
             kind = hints.get(name)
             if kind is None:
                 raise TypeError(f"unknown key {name!r}")
-            values[name] = _converted(kind, raw, base)
+            try:
+                values[name] = _converted(kind, raw, base)
+            except ValueError as error:
+                raise ValueError(f"{name}: {error}") from None
         return cls(**values)
 
 
 def _converted(kind: Any, raw: Any, base: Path | None) -> Any:
-    """`raw` as the field type `kind` (a path, a hop, credentials, or as it is)."""
-    if raw is None:
-        return None
+    """`raw` as the field type `kind` (a path, a hop, credentials, text, a number, a list of
+    text); ValueError naming the type it must be (a config holds nothing of another type)."""
+    if typing.get_origin(kind) is list:
+        if isinstance(raw, list) and all(isinstance(v, str) for v in raw):
+            return list(raw)
+        raise ValueError("must be a list of text")
     kinds = set(typing.get_args(kind)) or {kind}
-    if Path in kinds:
-        path = Path(str(raw))
+    if raw is None:
+        if type(None) in kinds:
+            return None
+        raise ValueError("must be set")
+    if Path in kinds and isinstance(raw, str):
+        path = Path(raw)
         return path if base is None or path.is_absolute() else base / path
     for nested in (NextHop, Credentials):
         if nested in kinds:
             if not isinstance(raw, dict):
                 raise ValueError(f"must be a table of {', '.join(nested.__dataclass_fields__)}")
             fields = typing.get_type_hints(nested)
+            unknown = set(raw) - set(fields)
+            if unknown:
+                raise TypeError(f"unknown key {sorted(unknown)[0]!r} in a table")
             return nested(**{k: _converted(fields[k], v, base) for k, v in raw.items()})
-    return raw
+    if str in kinds and isinstance(raw, str):
+        return raw
+    if int in kinds and isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if float in kinds and isinstance(raw, int | float) and not isinstance(raw, bool):
+        return float(raw)
+    wanted = " or ".join(sorted(getattr(k, "__name__", str(k)) for k in kinds - {type(None)}))
+    raise ValueError(f"must be {wanted}")
+
+
+class ConfigError(ValueError):
+    """A config file that is not a node config: what is wrong, never a value from it."""
 
 
 def load_node_config(path: Path) -> NodeConfig:
     """Read a node's config file (TOML if it ends in .toml, else JSON) and apply overrides.
 
-    Raises OSError if it cannot be read, ValueError (tomllib/json errors are
-    ValueErrors), KeyError or TypeError if it is not a node config.
+    Raises OSError if it cannot be read, ConfigError (a ValueError) for anything else: not
+    TOML or JSON, not a table, a key missing or unknown, a value of the wrong type.
     """
-    text = path.read_text(encoding="utf-8")
-    data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError("not UTF-8 text") from None
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except ValueError as error:  # tomllib's and json's errors, a too long number
+        raise ConfigError(f"not {'TOML' if path.suffix == '.toml' else 'JSON'} ({error})") from None
+    if not isinstance(data, dict):
+        raise ConfigError("not a table of settings")
     base = path.resolve().parent
     url = os.environ.get(DATABASE_URL_ENV) or data.get("database_url", "")
+    if not isinstance(url, str):
+        raise ConfigError("database_url: must be str")
     if url.startswith(SQLITE_PREFIX) and not Path(url.removeprefix(SQLITE_PREFIX)).is_absolute():
         url = f"{SQLITE_PREFIX}{base / url.removeprefix(SQLITE_PREFIX)}"  # beside the config
     data["database_url"] = url
-    return NodeConfig.from_dict(data, base=base)
+    try:
+        return NodeConfig.from_dict(data, base=base)
+    except KeyError as error:
+        raise ConfigError(f"no {error}") from None
+    except (TypeError, ValueError) as error:
+        raise ConfigError(str(error)) from None

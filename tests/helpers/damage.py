@@ -3,7 +3,16 @@ of the parsers of outside bytes (any input: a value or its one documented error)
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import strategies as st
+
+
+def examples(n: int) -> int:
+    """`n` examples per property in the suite; JUKI_FUZZ_SCALE times as many in a long run
+    (scripts/fuzz.sh)."""
+    return n * max(1, int(os.environ.get("JUKI_FUZZ_SCALE", "1")))
+
 
 # Where to cut, which bytes to flip (position, mask) and what to append.
 CUTS = st.integers(min_value=0)

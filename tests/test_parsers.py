@@ -333,3 +333,14 @@ def test_any_damaged_envelope_opens_or_is_one_refusal(
         )
     except RefusedError:
         return
+
+
+@pytest.mark.parametrize("size", ["²", "٣", "9" * 4301, str(1 << 63), "0" * 2])
+def test_a_checkpoint_size_that_is_not_a_plain_number_a_log_can_reach_is_a_note_error(
+    size: str,
+) -> None:
+    """Unicode digits, a number of more digits than int() reads, one beyond a 64-bit column:
+    each was a ValueError that a note's callers (gossip, verify, the witness) did not expect."""
+    root = "A" * 43 + "="
+    with pytest.raises(note.NoteError):
+        note.Checkpoint.parse(f"juki.example/national/audit\n{size}\n{root}\n")

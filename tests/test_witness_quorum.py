@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -126,3 +127,55 @@ def test_two_witnesses_of_one_history_agree_and_an_unanswered_round_is_undecided
     assert _gossip(w13, w14, None, signer.key).round() == {ORIGIN: Outcome.UNDECIDED}
     cosign(w13, 5, 6)
     assert w13.origins() == [ORIGIN]
+
+
+def test_a_peer_sending_another_logs_checkpoint_or_none_decides_nothing(tmp_path: Path) -> None:
+    """prefecture-13, compromised, answers gossip about national's audit log with a genuine
+    checkpoint of national's provision log (another root at the same size), or with nothing:
+    prefecture-14 takes neither as a fork — or as agreement."""
+    signer = note.Signer(NATIONAL, Ed25519PrivateKey.generate())
+    w13, w14 = witness_in(tmp_path, "13"), witness_in(tmp_path, "14")
+    named = [w13.cosigner.name, w14.cosigner.name]
+    for origin, leaf in ((ORIGIN, b"a"), (f"{NATIONAL}/provision", b"b")):
+        text = note.Checkpoint(origin, 1, merkle.Tree([leaf * 32]).root()).text()
+        for witness in (w13, w14) if origin == ORIGIN else (w13,):
+            asking(witness, signer.key, named)(note.sign_note(text, signer), 0, [])
+    keys = ([signer.key], [w13.cosigner.key])
+
+    def fail(origin: str) -> None:
+        raise AssertionError("a fork taken from another log's checkpoint")
+
+    def other_log(origin: str) -> note.SignedNote | None:
+        return w13.last_cosigned(f"{NATIONAL}/provision")
+
+    for sent in (other_log, lambda origin: None):
+        gossip = Gossip(w14, lambda origin: keys, sent, lambda *a: [], fail, lambda: NOW)
+        assert gossip.round() == {ORIGIN: Outcome.UNDECIDED}
+
+
+def test_one_witness_word_finds_a_cut_log_but_vouches_for_nothing_alone(tmp_path: Path) -> None:
+    """An auditor asks one of national's witnesses how far the log had grown (`audit verify
+    --witness`): a shorter export is named, but that witness's cosignature alone does not make
+    the export witnessed."""
+    db = open_database(f"sqlite:///{tmp_path / 'national.db'}")
+    merkle_log = checkpoints.MerkleLog(db, tlog.AUDIT, ORIGIN)
+    signer = note.Signer(NATIONAL, Ed25519PrivateKey.generate())
+    w13, w14 = witness_in(tmp_path, "13"), witness_in(tmp_path, "14")
+    named = [w13.cosigner.name, w14.cosigner.name]
+    _grow(db, 4)
+    made = merkle_log.checkpoint(signer, NOW)
+    held = made.note.with_cosignature(asking(w13, signer.key, named)(made.note, 0, []))
+    with db.reading() as conn:
+        records = list(tlog.export(conn, tlog.AUDIT, ORIGIN))
+    keys = [w13.cosigner.key, w14.cosigner.key]
+    alone = verify.verify_export(records, (), [signer.key], keys, named=2, held_by_witness=[held])
+    assert (alone.witnessed_size, alone.findings) == (0, [])
+
+    def kept(record: dict[str, Any]) -> bool:  # the first 3 leaves and their rows (seq 1-3)
+        return record.get("leaf", 0) < 3 and record.get("entry", {}).get("seq", 0) <= 3
+
+    cut = [r for r in records if kept(r)]
+    shorter = verify.verify_export(cut, (), [signer.key], keys, named=2, held_by_witness=[held])
+    assert [f.detail for f in shorter.findings] == [
+        "the first 4 leaves do not reproduce the witnessed root"
+    ]

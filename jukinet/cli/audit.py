@@ -77,9 +77,10 @@ def _directory(args: argparse.Namespace, network: NetworkDescription | None) -> 
 
 def _keys_of(
     args: argparse.Namespace, origin: str
-) -> tuple[list[note.NoteKey], list[note.NoteKey]]:
-    """The log keys of the node whose log `origin` is, and the cosigning keys of the witnesses
-    its CA-signed key document names (not any node's), from the published key documents."""
+) -> tuple[list[note.NoteKey], list[note.NoteKey], int]:
+    """The log keys of the node whose log `origin` is, the cosigning keys of the witnesses its
+    CA-signed key document names (not any node's), from the published key documents, and how
+    many it names (the quorum counts them all, whether their keys were found or not)."""
     directory = _directory(args, load_network(args) if args.network else None)
     node_id = log_owner(origin)
     try:
@@ -89,12 +90,11 @@ def _keys_of(
     log_keys = directory.note_keys(node_id)
     if not log_keys:
         raise UsageError(f"no key document lists a log key of {node_id}")
+    named = directory.witnesses(node_id)
     witnesses = [
-        key
-        for spiffe_id in directory.witnesses(node_id)
-        for key in directory.note_keys(spiffe_id, note.COSIGNATURE_TYPE)
+        key for spiffe_id in named for key in directory.note_keys(spiffe_id, note.COSIGNATURE_TYPE)
     ]
-    return log_keys, witnesses
+    return log_keys, witnesses, len(set(named))
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -104,7 +104,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         origin = verify.read_export(records).origin
     except verify.ExportError as bad:
         raise UsageError(f"{args.input}: {bad}") from None
-    log_keys, witnesses = _keys_of(args, origin)
+    log_keys, witnesses, named = _keys_of(args, origin)
     extra = []
     if args.witness:  # the witness's own word on how far the log had grown
         network = load_network(args) if args.network else None
@@ -116,7 +116,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if not held:
             raise UsageError(f"{args.witness} holds no checkpoint of {origin}")
         extra.append(note.SignedNote.parse(held))
-    report = verify.verify_export(records, extra, log_keys, witnesses)
+    report = verify.verify_export(
+        records, (), log_keys, witnesses, named=named, held_by_witness=extra
+    )
     print(
         f"{origin}: {report.leaves} leaves, {report.rows} rows"
         f" ({report.expired} expired), witnessed up to {report.witnessed_size}"
@@ -138,9 +140,9 @@ def cmd_verify_disclosure(args: argparse.Namespace) -> int:
         origin = str(data["origin"])
     except (json.JSONDecodeError, KeyError, TypeError):
         raise UsageError(f"{args.input}: not a proof file of a disclosure") from None
-    log_keys, witnesses = _keys_of(args, origin)
+    log_keys, witnesses, named = _keys_of(args, origin)
     try:
-        check = inclusion.verify_bundle(data, log_keys, witnesses)
+        check = inclusion.verify_bundle(data, log_keys, witnesses, named=named)
     except inclusion.BundleError as bad:
         raise UsageError(f"{args.input}: {bad}") from None
     by = ", ".join(sorted(check.witnesses)) or "no witness"

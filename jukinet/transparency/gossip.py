@@ -74,11 +74,17 @@ def compare(
 
 
 def peer_checkpoint(
-    signed: note.SignedNote, log_keys: Sequence[note.NoteKey], peer_keys: Sequence[note.NoteKey]
+    origin: str,
+    signed: note.SignedNote,
+    log_keys: Sequence[note.NoteKey],
+    peer_keys: Sequence[note.NoteKey],
 ) -> note.Checkpoint:
-    """The checkpoint a peer sent, if its node signed it and the peer cosigned it; NoteError
-    otherwise (a peer's word alone proves nothing against the node)."""
+    """The checkpoint of `origin` a peer sent, if its node signed it and the peer cosigned it;
+    NoteError otherwise (a peer's word alone proves nothing against the node, and a checkpoint
+    of another of its logs is no view of this one)."""
     checkpoint = note.Checkpoint.parse(signed.text)
+    if checkpoint.origin != origin:
+        raise note.NoteError("the peer sent a checkpoint of another log")
     if not cosigners(signed, log_keys, peer_keys):
         raise note.NoteError("the checkpoint is not signed by its node and cosigned by the peer")
     return checkpoint
@@ -111,12 +117,14 @@ class Gossip:
         ours = self.witness.last_cosigned(origin)
         try:
             sent = self.peer_checkpoint(origin)
-            theirs = None if sent is None else peer_checkpoint(sent, log_keys, peer_keys)
+            if sent is None:
+                raise note.NoteError("the peer holds no checkpoint of this log")
+            theirs = peer_checkpoint(origin, sent, log_keys, peer_keys)
         except (JukiError, note.NoteError) as failure:
             log.warning("gossip on %s undecided: %s", origin, failure)
             return Outcome.UNDECIDED
-        if ours is None or theirs is None:
-            return Outcome.CONSISTENT  # one of the two has seen nothing yet: nothing to differ
+        if ours is None:
+            return Outcome.UNDECIDED  # gone since the round began (cannot happen in one node)
         mine = note.Checkpoint.parse(ours.text)
         outcome = compare(
             mine,

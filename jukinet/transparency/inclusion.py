@@ -77,9 +77,13 @@ def verify_bundle(
     data: Mapping[str, Any],
     log_keys: Iterable[note.NoteKey],
     witness_keys: Iterable[note.NoteKey],
+    *,
+    named: int | None = None,
 ) -> BundleCheck:
     """Check every row's inclusion proof against the bundle's checkpoint; BundleError if the
-    bundle is malformed or its checkpoint is not signed by one of `log_keys`."""
+    bundle is malformed or its checkpoint is not signed by one of `log_keys`. The checkpoint
+    needs the cosignatures of a quorum of the `named` witnesses (default: as many as
+    `witness_keys` name)."""
     log_keys = list(log_keys)
     if (
         not isinstance(data, Mapping)
@@ -90,7 +94,8 @@ def verify_bundle(
         raise BundleError("not a juki-net proof bundle")
     spec, origin = tlog.LOGS[data["log"]], str(data.get("origin", ""))
     witness_keys = list(witness_keys)
-    check = BundleCheck(origin, quorum=quorum(len({k.name for k in witness_keys})))
+    named = len({k.name for k in witness_keys}) if named is None else named
+    check = BundleCheck(origin, quorum=quorum(named))
     try:
         signed = note.SignedNote.parse(str(data["checkpoint"]))
         checkpoint = note.Checkpoint.parse(signed.text)

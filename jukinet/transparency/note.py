@@ -27,6 +27,10 @@ ED25519_TYPE = 0x01  # a note signature
 COSIGNATURE_TYPE = 0x04  # a timestamped cosignature (tlog-cosignature v1)
 _DASH = "\u2014 "
 _MAX_NOTE = 1 << 16
+# The largest tree a checkpoint may name: what a signed 64-bit column holds (and a proof's
+# sizes on the wire); its decimal digits are counted before the number is read.
+MAX_TREE_SIZE = (1 << 63) - 1
+MAX_SIZE_DIGITS = len(str(MAX_TREE_SIZE))
 
 
 class NoteError(Exception):
@@ -230,8 +234,10 @@ class Checkpoint:
         if len(lines) != 4 or lines[3] != "":
             raise NoteError("a checkpoint has three lines")
         origin, size, root = lines[:3]
-        if not size.isdigit() or (size != "0" and size.startswith("0")):
+        if not (size.isascii() and size.isdigit()) or (size != "0" and size.startswith("0")):
             raise NoteError("a checkpoint's size is not a decimal number")
+        if len(size) > MAX_SIZE_DIGITS or int(size) > MAX_TREE_SIZE:
+            raise NoteError("a checkpoint's size is beyond any log's")
         try:
             raw = base64.b64decode(root, validate=True)
         except ValueError as bad:

@@ -60,14 +60,15 @@ class Publisher:
         if not self.witnesses:
             return made, False
         last = merkle_log.latest(witnessed=True)
-        cosigned, lines = made.note, 0
+        cosigned, names = made.note, set()  # by key name: one witness asked twice counts once
         for ask in self.witnesses:
             line = self._ask(name, merkle_log, made, 0 if last is None else last.size, ask)
             if line is not None:
-                cosigned, lines = cosigned.with_cosignature(line), lines + 1
-        if not lines:
+                cosigned = cosigned.with_cosignature(line)
+                names.add(note.SignedNote.parse(f"{made.note.text}\n{line}").signatures[0][0])
+        if not names:
             return made, False
-        witnessed = lines >= quorum(len(self.witnesses))
+        witnessed = len(names) >= quorum(len(self.witnesses))
         merkle_log.record_cosigned(made.size, cosigned, self.clock.now(), witnessed=witnessed)
         stored = merkle_log.latest(witnessed=witnessed)
         assert stored is not None

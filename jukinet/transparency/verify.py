@@ -100,6 +100,9 @@ def verify_export(
     checkpoints: Iterable[note.SignedNote] = (),
     log_keys: Sequence[note.NoteKey] = (),
     witness_keys: Iterable[note.NoteKey] = (),
+    *,
+    named: int | None = None,
+    held_by_witness: Iterable[note.SignedNote] = (),
 ) -> Report:
     """Check an export's rows against its leaves, and its leaves against witnessed checkpoints.
 
@@ -107,14 +110,24 @@ def verify_export(
     leaves: enough to find a hand edit, not a rewrite of the leaves too.
     `log_keys` are every log key the node's key document lists: after a
     rotation, old and new, each vouching for the checkpoints it signed.
+    The node's checkpoints (the export's and `checkpoints`) count with the
+    cosignatures of a quorum of the `named` witnesses (default: as many as
+    `witness_keys` name); `held_by_witness` are what an auditor got from a
+    named witness itself: the leaves must reproduce each (the log had grown at
+    least that far), but one witness's word alone vouches for nothing.
     """
     export = read_export(records)
     report = Report(origin=export.origin, leaves=len(export.leaves), rows=len(export.entries))
     tree = _check_leaves(export.leaves, report)
     _check_rows(export.spec, tree, export.entries, report)
     if log_keys:
-        notes = [*export.checkpoints, *checkpoints]
-        _check_checkpoints(tree, export.origin, notes, log_keys, list(witness_keys), report)
+        keys = list(witness_keys)
+        need = quorum(len({k.name for k in keys}) if named is None else named)
+        notes: list[tuple[note.SignedNote, int | None]] = [
+            (n, need) for n in [*export.checkpoints, *checkpoints]
+        ]
+        notes += [(n, None) for n in held_by_witness]
+        _check_checkpoints(tree, export.origin, notes, log_keys, keys, report)
     return report
 
 
@@ -177,12 +190,15 @@ def _check_rows(
 def _check_checkpoints(
     tree: merkle.Tree,
     origin: str,
-    checkpoints: Iterable[note.SignedNote],
+    checkpoints: Iterable[tuple[note.SignedNote, int | None]],
     log_keys: Sequence[note.NoteKey],
     witness_keys: list[note.NoteKey],
     report: Report,
 ) -> None:
-    for signed in checkpoints:
+    """Each checkpoint with the number of named witnesses' cosignatures it needs to vouch for
+    the log; None: a witness's own word, which the leaves must reproduce but which vouches
+    for nothing by itself (one witness is not a quorum)."""
+    for signed, need in checkpoints:
         try:
             checkpoint = note.Checkpoint.parse(signed.text)
             signed_by_log = any(signed.verified_by(key) is not None for key in log_keys)
@@ -192,12 +208,12 @@ def _check_checkpoints(
         except note.NoteError as bad:
             report.findings.append(Finding("checkpoint", None, str(bad)))
             continue
-        if len(by) < quorum(len({k.name for k in witness_keys})):
+        if len(by) < (need or 1):
             continue  # not witnessed by a quorum of its named witnesses: vouches for nothing
         if checkpoint.size > tree.size or tree.root(checkpoint.size) != checkpoint.root:
             detail = f"the first {checkpoint.size} leaves do not reproduce the witnessed root"
             report.findings.append(Finding("checkpoint", None, detail))
             continue
-        if checkpoint.size >= report.witnessed_size:
+        if need is not None and checkpoint.size >= report.witnessed_size:
             report.witnessed_size = checkpoint.size
             report.witnesses |= by

@@ -150,7 +150,9 @@ def _ask_witness(node: Node, hop: str) -> AskWitness:
             if (
                 info is not None
                 and info.reason == Reason.CHECKPOINT_SIZE_MISMATCH
+                and known.isascii()
                 and known.isdigit()
+                and len(known) <= note.MAX_SIZE_DIGITS
             ):
                 raise WitnessKnowsOtherSize(int(known)) from None
             raise passed_on(error, unavailable=Reason.NEXT_HOP_UNAVAILABLE) from None

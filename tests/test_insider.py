@@ -38,7 +38,7 @@ from juki.v1 import provision_service_pb2 as pb_provision
 from juki.v1 import provision_service_pb2_grpc as provision_grpc
 from juki.v1 import transparency_service_pb2 as transparency_pb
 from juki.v1 import transparency_service_pb2_grpc as transparency_grpc
-from jukinet.ca.folder import CaFolder
+from jukinet.ca.folder import CaFolder, PkiError
 from jukinet.ca.signing import Signer
 from jukinet.client import access
 from jukinet.client import calls as clients
@@ -929,10 +929,17 @@ def test_a_key_document_names_the_witnesses_the_ca_decides_not_the_node(tmp_path
     ]
     request = ring.document(NATIONAL, SYSTEM.now(), asked).SerializeToString()
     signer.sign_key_document(request, expect=national)
-    assert KeyDirectory(path.parent, ca.bundle).witnesses(NATIONAL) == [
-        "spiffe://juki.example/prefecture/13",
-        "spiffe://juki.example/prefecture/27",
-    ]
+    named = ["spiffe://juki.example/prefecture/13", "spiffe://juki.example/prefecture/27"]
+    assert KeyDirectory(path.parent, ca.bundle).witnesses(NATIONAL) == named
+    # A routine key rotation that quietly moves national's history to witnesses that never saw
+    # it (one of them the operator's own) is refused until the CA operator says it is meant.
+    moved = ["spiffe://juki.example/prefecture/14"]
+    request = ring.document(NATIONAL, SYSTEM.now(), moved).SerializeToString()
+    with pytest.raises(PkiError, match="--witnesses-changed"):
+        signer.sign_key_document(request, expect=national)
+    assert KeyDirectory(path.parent, ca.bundle).witnesses(NATIONAL) == named
+    signer.sign_key_document(request, expect=national, witnesses_changed=True)
+    assert KeyDirectory(path.parent, ca.bundle).witnesses(NATIONAL) == moved
 
 
 def test_a_node_cannot_open_its_history_at_a_witness_its_document_does_not_name(

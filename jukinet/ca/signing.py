@@ -164,8 +164,15 @@ class Signer:
             raise RefusedError(Reason.IDENTITY_NOT_APPROVED)
         return self._certify(caller, public_key, approval, parent)
 
-    def sign_key_document(self, request: bytes, *, expect: Identity) -> Path:
-        """Sign a node's key-document request and publish it; the published file."""
+    def sign_key_document(
+        self, request: bytes, *, expect: Identity, witnesses_changed: bool = False
+    ) -> Path:
+        """Sign a node's key-document request and publish it; the published file.
+
+        A document that would name other witnesses than the one published before it is
+        refused unless the operator says the change is meant (`witnesses_changed`): a national
+        server moving its history to witnesses that never saw it would otherwise need only a
+        routine key rotation."""
         try:
             document = envelope_pb2.KeyDocument.FromString(request)
             identity = Identity.parse(document.spiffe_id)
@@ -177,8 +184,25 @@ class Signer:
             raise PkiError("the key document lists no keys")
         signed = sign_document(document, self.folder.signer())
         path = self.folder.published / "keys" / f"{identity.label}.keydoc"
+        before = self._published_witnesses(path)
+        after = list(envelope_pb2.KeyDocument.FromString(signed.document).witnesses)
+        if before is not None and before != after and not witnesses_changed:
+            raise PkiError(
+                f"the document would name other witnesses ({', '.join(after) or 'none'}) than "
+                f"the published one ({', '.join(before) or 'none'}); check with the node's "
+                "operator, then sign with --witnesses-changed"
+            )
         pki.write_atomic(path, signed.SerializeToString())
         return path
+
+    def _published_witnesses(self, path: Path) -> list[str] | None:
+        """The witnesses the published document at `path` names (None: none published)."""
+        try:
+            signed = envelope_pb2.SignedKeyDocument.FromString(path.read_bytes())
+            trusted = [i.certificate for i in self.folder.trusted()]
+            return list(verify_document(signed, trusted).witnesses)
+        except (OSError, protobuf_message.DecodeError, KeyTrustError):
+            return None
 
     def resign_published(self) -> list[Path]:
         """Sign every published key document again with the CA that signs now.

@@ -159,7 +159,9 @@ def cmd_sign(args: argparse.Namespace) -> int:
 def cmd_sign_keys(args: argparse.Namespace) -> int:
     """Sign a node's key-document request and publish it."""
     expect = _identity(args.expect)
-    path = Signer(CaFolder(args.pki_dir)).sign_key_document(read_bytes(args.request), expect=expect)
+    path = Signer(CaFolder(args.pki_dir)).sign_key_document(
+        read_bytes(args.request), expect=expect, witnesses_changed=args.witnesses_changed
+    )
     signed = envelope_pb2.SignedKeyDocument.FromString(path.read_bytes())
     witnesses = envelope_pb2.KeyDocument.FromString(signed.document).witnesses
     print(f"signed the key document of {expect}; published at {path}")
@@ -347,6 +349,12 @@ def add_commands(sub: Subcommands) -> None:
     _add_pki_dir(sign_keys)
     sign_keys.add_argument("--request", type=Path, required=True, help="the key-document request")
     sign_keys.add_argument("--expect", required=True, help="the SPIFFE ID it must name")
+    sign_keys.add_argument(
+        "--witnesses-changed",
+        action="store_true",
+        help="sign although it names other witnesses than the published document (checked "
+        "with the node's operator: the new witnesses never saw its logs)",
+    )
     publish = command(
         pki_sub,
         "publish",

@@ -20,44 +20,72 @@ juki-net backup|restore --config FILE …  sealed backups (backup-key: the custo
 
 from __future__ import annotations
 
+import importlib
 import sys
+from types import ModuleType
 
-from jukinet.cli import (
-    access,
-    audit,
-    backup,
-    changes,
-    consistency,
-    data,
-    errors,
-    health,
-    net,
-    node,
-    nodes,
-    pki,
-    provision,
-)
+from jukinet.cli import errors
 from jukinet.cli.errors import Parser
 from jukinet.core import logs
 
+# The command groups, by module of jukinet.cli, in the order `juki-net --help` lists them.
 GROUPS = (
-    nodes,
-    node,
-    health,
-    pki,
-    net,
-    changes,
-    consistency,
-    provision,
-    access,
-    audit,
-    data,
-    backup,
+    "nodes",
+    "node",
+    "health",
+    "pki",
+    "net",
+    "changes",
+    "consistency",
+    "provision",
+    "access",
+    "audit",
+    "data",
+    "backup",
 )
+# Which group defines each top-level command: a command imports only its own group (a CLI
+# process starts in a fraction of the time); tests/test_cli.py checks this against the parser.
+COMMAND_GROUPS = {
+    "up": "nodes",
+    "serve": "nodes",
+    "node": "node",
+    "network": "node",
+    "health": "health",
+    "pki": "pki",
+    "net": "net",
+    "keys": "net",
+    "submit": "changes",
+    "status": "changes",
+    "notices": "changes",
+    "consistency": "consistency",
+    "query": "provision",
+    "bulk": "provision",
+    "disclose": "provision",
+    "stats": "provision",
+    "approve": "provision",
+    "tasks": "provision",
+    "access": "access",
+    "audit": "audit",
+    "load": "data",
+    "retention": "data",
+    "backup": "backup",
+    "restore": "backup",
+    "backup-key": "backup",
+}
 
 
-def build_parser() -> Parser:
-    """The juki-net argument parser: every command of every group."""
+def _groups(argv: list[str]) -> list[ModuleType]:
+    """The group modules a command line needs: the one its command is in, or all of them (no
+    command, an unknown one, or a request for the list)."""
+    words = [a for a in argv if not a.startswith("-")]
+    chosen = COMMAND_GROUPS.get(words[0]) if words else None
+    names = [chosen] if chosen else GROUPS
+    return [importlib.import_module(f"jukinet.cli.{name}") for name in names]
+
+
+def build_parser(argv: list[str] | None = None) -> Parser:
+    """The juki-net argument parser: every command of every group (only the groups `argv`
+    needs, if given)."""
     parser = Parser(
         prog=errors.PROG,
         description="juki-net: Japan's Basic Resident Registry Network, as gRPC services.",
@@ -68,14 +96,23 @@ def build_parser() -> Parser:
         help="show the Python traceback of an unexpected failure (for bug reports)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in GROUPS:
+    for group in _groups([] if argv is None else argv):
+        before = set(sub.choices)
         group.add_commands(sub)
+        stale = [c for c in set(sub.choices) - before if COMMAND_GROUPS.get(c) != _name(group)]
+        if stale:  # a command added to a group but not to COMMAND_GROUPS (the help walk fails)
+            raise RuntimeError(f"COMMAND_GROUPS does not name the group of {sorted(stale)}")
     return parser
+
+
+def _name(group: ModuleType) -> str:
+    return group.__name__.rsplit(".", 1)[-1]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse and run one command (`jukinet.cli.main` is the console command's entry)."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     if not getattr(args, "log_format_from_config", False):  # `serve` chooses after its config
         logs.configure(errors.PROG, "text")
     return errors.run(args.func, args)

@@ -53,6 +53,11 @@ def test_shipped_catalogue_is_consistent() -> None:
             'items=["name"]\nwide_area=true\n',
             "wide-area",
         ),
+        (  # 条例事務 only from the prefecture's own server (seed 004): never through national
+            '[[task]]\nid="a"\ntitle="t"\nlaw="l"\ntable="ordinance"\nrecipients=["x"]\n'
+            'keys=["juminhyo_code"]\nitems=["name"]\nwide_area=true\n',
+            "wide-area",
+        ),
     ],
 )
 def test_inconsistent_catalogue_is_rejected(text: str, problem: str) -> None:

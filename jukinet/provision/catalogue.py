@@ -26,6 +26,10 @@ TABLES = ("1", "2", "3", "4", "5", "6", "ordinance")
 RESIDENT, FUHYO = "resident", "fuhyo"  # which record a task is about
 # Tables answered by a prefecture server (its own residents); 別表第1 by the national server.
 PREFECTURE_TABLES = frozenset({"5", "6", "ordinance"})
+# The tables whose tasks may also be in 別表第3 and so answered for other prefectures' residents
+# by the national server: statutes' tasks only. 条例事務 are provided from the prefecture's own
+# server alone (seed 004), whatever a catalogue says.
+WIDE_AREA_TABLES = frozenset({"5", "6"})
 NATIONAL_TABLES = frozenset({"1"})
 
 
@@ -102,8 +106,8 @@ def _task(entry: dict[str, object]) -> Task:
     uses_my_number = pb.RECORD_ITEM_MY_NUMBER in task.items or SearchKey.MY_NUMBER in task.keys
     if uses_my_number and not task.my_number_act:
         raise CatalogueError(f"task {task.id}: My Number only for My Number Act tasks")
-    if task.wide_area and task.table not in PREFECTURE_TABLES:
-        raise CatalogueError(f"task {task.id}: only prefecture tasks are wide-area")
+    if task.wide_area and task.table not in WIDE_AREA_TABLES:
+        raise CatalogueError(f"task {task.id}: only tasks of 別表第5 and 第6 are wide-area")
     return task
 
 

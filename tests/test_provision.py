@@ -15,6 +15,7 @@ from typing import Any
 
 import grpc
 import pytest
+from sqlalchemy import select
 
 from juki.v1 import common_pb2, envelope_pb2, national_service_pb2
 from juki.v1 import national_service_pb2_grpc as national_grpc
@@ -29,11 +30,13 @@ from jukinet.dev import synthetic
 from jukinet.dev.localnet import LocalNetwork
 from jukinet.provision.catalogue import ITEM_NAMES, default_catalogue
 from jukinet.records.kana import seion
+from jukinet.storage.schema import provision_log
 from tests.helpers.grpcurl import grpcurl_binary
 from tests.helpers.network import (
     channel_as,
     last_audit_reason,
     node_credentials,
+    node_db,
     node_sealer,
     provision_rows,
     versions,
@@ -423,6 +426,13 @@ def test_statistics_per_task_and_organ(network: LocalNetwork, people: Any) -> No
                 "pref6-special-support-school", juminhyo_code=people["yokohama"].juminhyo_code
             ),
         )
+    # A resident of another prefecture, answered by the national server under 別表第3.
+    tokyo = _ask(
+        network,
+        PASSPORT,
+        clients.query("pref5-passport", juminhyo_code=people["tokyo"].juminhyo_code),
+    )
+    assert tokyo.answered_by_national
     year = fiscal_year(dt.datetime.now(dt.UTC))
     with clients.admin(network.info, network.node_info("prefecture-14")) as admin:
         reply = admin.GetProvisionStatistics(
@@ -433,12 +443,25 @@ def test_statistics_per_task_and_organ(network: LocalNetwork, people: Any) -> No
         )
     board = network.info.clients["organ-14-board-of-education"].spiffe_id
     line = next(c for c in reply.counts if c.task_id == "pref6-special-support-school")
-    assert (line.recipient, line.provided) == (board, 3)
+    assert (line.recipient, line.provided, line.table) == (board, 3, "6")
+    # National's answers are counted apart, not as the prefecture's own 別表第5 use.
+    engine = node_db(network, "prefecture-14")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(provision_log.c.reason).where(
+                provision_log.c.task_id == "pref5-passport", provision_log.c.outcome == "provided"
+            )
+        ).all()
+    engine.dispose()
+    passport = next(c for c in reply.counts if c.task_id == "pref5-passport")
+    by_national = sum(r.reason == "ANSWERED_BY_NATIONAL" for r in rows)
+    assert passport.provided_by_national == by_national >= 1 and passport.table == "5"
+    assert passport.provided == sum(r.reason != "ANSWERED_BY_NATIONAL" for r in rows)
     parsed = list(csv.DictReader(io.StringIO(reply.csv)))
     assert {"task_id": "pref6-special-support-school", "provided": "3"}.items() <= next(
         r for r in parsed if r["task_id"] == "pref6-special-support-school"
     ).items()
-    assert "total" in reply.table and "特別支援学校" in reply.table
+    assert "total" in reply.table and "特別支援学校" in reply.table and "別表第6" in reply.table
     assert not empty.counts
 
 

@@ -563,6 +563,8 @@ class ProvisionCount(_message.Message):
     RECIPIENT_FIELD_NUMBER: _builtins.int
     PROVIDED_FIELD_NUMBER: _builtins.int
     REFUSED_FIELD_NUMBER: _builtins.int
+    PROVIDED_BY_NATIONAL_FIELD_NUMBER: _builtins.int
+    TABLE_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     """Task id."""
     task_title: _builtins.str
@@ -570,9 +572,21 @@ class ProvisionCount(_message.Message):
     recipient: _builtins.str
     """The receiving organ or agency (SPIFFE ID)."""
     provided: _builtins.int
-    """Records provided."""
+    """Records this node provided itself (for a prefecture server: its 別表第5,
+    第6 or 条例 use).
+    """
     refused: _builtins.int
     """Queries refused."""
+    provided_by_national: _builtins.int
+    """At a prefecture server: records the national server provided for a
+    query it passed on (a resident of another prefecture, under 別表第3),
+    counted there and not in `provided`.
+    """
+    table: _builtins.str
+    """The task's table: "1".."6" (住民基本台帳法 別表第1..第6) or "ordinance"
+    (条例事務), so that 法令事務 and 条例事務 are counted apart; empty for a
+    task no longer in the catalogue.
+    """
     def __init__(
         self,
         *,
@@ -581,10 +595,12 @@ class ProvisionCount(_message.Message):
         recipient: _builtins.str = ...,
         provided: _builtins.int = ...,
         refused: _builtins.int = ...,
+        provided_by_national: _builtins.int = ...,
+        table: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["provided", b"provided", "recipient", b"recipient", "refused", b"refused", "task_id", b"task_id", "task_title", b"task_title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["provided", b"provided", "provided_by_national", b"provided_by_national", "recipient", b"recipient", "refused", b"refused", "table", b"table", "task_id", b"task_id", "task_title", b"task_title"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

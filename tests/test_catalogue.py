@@ -53,6 +53,11 @@ def test_shipped_catalogue_is_consistent() -> None:
             'items=["name"]\nwide_area=true\n',
             "wide-area",
         ),
+        (  # a removed person is answered only with the change item that says so
+            '[[task]]\nid="a"\ntitle="t"\nlaw="l"\ntable="1"\nrecipients=["x"]\n'
+            'keys=["four_information"]\nitems=["name"]\nremoved_persons=true\n',
+            "removed persons",
+        ),
         (  # 条例事務 only from the prefecture's own server (seed 004): never through national
             '[[task]]\nid="a"\ntitle="t"\nlaw="l"\ntable="ordinance"\nrecipients=["x"]\n'
             'keys=["juminhyo_code"]\nitems=["name"]\nwide_area=true\n',

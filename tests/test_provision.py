@@ -206,6 +206,29 @@ def test_national_agency_under_table_1(network: LocalNetwork, people: Any) -> No
     assert [r.record.my_number for r in got] == [person.my_number]
 
 
+def test_a_survival_check_by_four_information_finds_a_death(network: LocalNetwork) -> None:
+    """生存確認: the pension service searches by 4 information for a person who died. Its task
+    asks after removed persons: the death is the answer, marked removed with its reason and
+    date. A task that does not (the passport office's) finds no one."""
+    rng = random.Random(5151)
+    born = synthetic.birth("141305", rng)
+    died = synthetic.follow(born, common_pb2.CHANGE_REASON_DEATH, rng=rng)
+    for change in (born, died):
+        submit_change(network.info, change)
+    code = born.record.juminhyo_code
+    wait_for(lambda: len(versions(network, "national", code)) == 2)
+    four = clients.four_information(
+        name_kanji=born.record.name_kanji, birth_date=born.record.birth_date
+    )
+    answer = _ask(network, "agency-pension-service", clients.query("nat1-pension", four=four))
+    assert [r.record.juminhyo_code for r in answer.records] == [code]
+    found = answer.records[0]
+    assert found.removed and found.change_reason == common_pb2.CHANGE_REASON_DEATH
+    assert found.change_date == died.change_date
+    passport = _ask(network, "agency-mofa-passport", clients.query("nat1-passport", four=four))
+    assert not passport.records
+
+
 REFUSALS = [
     ("unknown-task", PASSPORT, "no-such-task", {}, "TASK_UNKNOWN"),
     ("organ-not-listed", "organ-14-npo-office", "pref5-prefectural-tax", {}, "TASK_NOT_FOR_CALLER"),

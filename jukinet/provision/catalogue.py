@@ -72,6 +72,9 @@ class Task:
     my_number_act: bool = False
     wide_area: bool = False
     record: str = RESIDENT
+    # A 4-information search finds 消除者 too (a death or move-out is what 生存確認 asks),
+    # each answered with its removal reason and date and marked removed (RECORD_ITEM_CHANGE).
+    removed_persons: bool = False
 
     @property
     def recipient_role(self) -> Role:
@@ -96,6 +99,7 @@ def _task(entry: dict[str, object]) -> Task:
             my_number_act=bool(entry.get("my_number_act", False)),
             wide_area=bool(entry.get("wide_area", False)),
             record=str(entry.get("record", RESIDENT)),
+            removed_persons=bool(entry.get("removed_persons", False)),
         )
     except (KeyError, ValueError) as error:
         raise CatalogueError(f"task {entry.get('id')!r}: {error}") from None
@@ -106,6 +110,10 @@ def _task(entry: dict[str, object]) -> Task:
     uses_my_number = pb.RECORD_ITEM_MY_NUMBER in task.items or SearchKey.MY_NUMBER in task.keys
     if uses_my_number and not task.my_number_act:
         raise CatalogueError(f"task {task.id}: My Number only for My Number Act tasks")
+    if task.removed_persons and (
+        task.record != RESIDENT or pb.RECORD_ITEM_CHANGE not in task.items
+    ):
+        raise CatalogueError(f"task {task.id}: removed persons are given with the change item")
     if task.wide_area and task.table not in WIDE_AREA_TABLES:
         raise CatalogueError(f"task {task.id}: only tasks of 別表第5 and 第6 are wide-area")
     return task

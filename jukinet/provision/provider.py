@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from google.protobuf import message as protobuf_message
-from sqlalchemy import Connection, Row
+from sqlalchemy import Row
 
 from juki.v1 import envelope_pb2, national_service_pb2
 from juki.v1 import provision_service_pb2 as pb
@@ -76,14 +76,14 @@ class RecordKind(Generic[R]):
     """What a Provider provides: resident records (RESIDENTS) or fuhyo records.
 
     record: the catalogue's record name (tasks must be for it);
-    find: the rows a query's key matches;
+    find: the rows a query's key matches (`removed_too`: 消除者 by 4 information as well);
     provided: one row cut down to items;
     response: the answer message type, built with `records=`;
     record_items: the items a stored record can give (the rest come from elsewhere).
     """
 
     record: str
-    find: Callable[[Connection, pb.ResidentQuery], Sequence[Row[Any]]]
+    find: Callable[..., Sequence[Row[Any]]]  # (conn, query, *, removed_too) -> rows
     provided: Callable[[Row[Any], frozenset[pb.RecordItem.ValueType]], Any]
     # The message class, typed as what it is used as: types-protobuf's Message takes no fields.
     response: Callable[..., R]
@@ -216,7 +216,7 @@ class Provider(Generic[R]):
             given_items = items & kind.record_items if kind.record_items else items
             names = _item_names(given_items)
             with self._db.reading() as conn:
-                rows = kind.find(conn, query)
+                rows = kind.find(conn, query, removed_too=task.removed_persons)
             if rows or self._ask_national is None or not task.wide_area:
                 given = [(self._log.subject(row.juminhyo_code), names) for row in rows]
                 outcomes = _outcomes(entry, given)

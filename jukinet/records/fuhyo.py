@@ -143,8 +143,11 @@ def _statement(by_code: bool, shape: tuple[str, ...]) -> Select[Any]:
     return limited(statement.order_by(fuhyo_current.c.juminhyo_code))
 
 
-def find(conn: Connection, query: pb.ResidentQuery) -> Sequence[Row[Any]]:
-    """Fuhyo rows the query's key matches: by code (removed too), or 4 information (on file).
+def find(
+    conn: Connection, query: pb.ResidentQuery, *, removed_too: bool = False
+) -> Sequence[Row[Any]]:
+    """Fuhyo rows the query's key matches: by code (removed too), or 4 information (on file;
+    no fuhyo task asks for removed persons: `removed_too` is for the resident file's).
 
     An emigrant's address is abroad, so a 4-information search for one names
     a birth date; an address key matches the current address in Japan.

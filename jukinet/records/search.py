@@ -4,7 +4,9 @@ Lookups read the current-state index (resident_current) and the version it
 points at. A 住民票コード or My Number finds the person's latest record even
 if it is removed (a death or move-out is itself information a task may need,
 given as RECORD_ITEM_CHANGE); a 4-information search finds current residents
-only. Kana is compared in its search form (清音化かな, kana.py).
+only, unless the task is one that asks after removed persons too (生存確認: the
+catalogue's `removed_persons`). Kana is compared in its search form (清音化かな,
+kana.py).
 """
 
 from __future__ import annotations
@@ -102,30 +104,30 @@ def key_parameters(query: pb.ResidentQuery, by_code: tuple[str, ...]) -> dict[st
 # Statements are built once per key and shape and reused (#18: building and caching a fresh
 # statement per query cost more than running it).
 @functools.cache
-def _resident_statement(key: str | None, shape: tuple[str, ...]) -> Select[Any]:
+def _resident_statement(key: str | None, shape: tuple[str, ...], removed_too: bool) -> Select[Any]:
     # Only what may be answered: not what awaits the tier above (records/scope.py).
     statement = records.current_versions().where(resident_current.c.served.is_(True))
     if key in _BY_KEY:
         statement = statement.where(resident_current.c[key] == bindparam("key"))
     else:
-        statement = with_four_information(
-            statement.where(resident_current.c.removed.is_(False)),
-            shape,
-            resident_current,
-            resident_versions,
-        )
+        if not removed_too:
+            statement = statement.where(resident_current.c.removed.is_(False))
+        statement = with_four_information(statement, shape, resident_current, resident_versions)
     return limited(statement.order_by(resident_current.c.juminhyo_code))
 
 
 _BY_KEY = ("juminhyo_code", "my_number")
 
 
-def find(conn: Connection, query: pb.ResidentQuery) -> Sequence[Row[Any]]:
-    """The version rows (with `removed`) of the persons the query's key matches."""
+def find(
+    conn: Connection, query: pb.ResidentQuery, *, removed_too: bool = False
+) -> Sequence[Row[Any]]:
+    """The version rows (with `removed`) of the persons the query's key matches; with
+    `removed_too`, a 4-information search finds 消除者 as well."""
     parameters = key_parameters(query, _BY_KEY)
     key = query.WhichOneof("key")
     shape = () if key in _BY_KEY else tuple(parameters)
-    return at_most_max_matches(conn, _resident_statement(key, shape), parameters)
+    return at_most_max_matches(conn, _resident_statement(key, shape, removed_too), parameters)
 
 
 def provided(row: Row[Any], items: frozenset[pb.RecordItem.ValueType]) -> pb.ProvidedRecord:

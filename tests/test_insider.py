@@ -68,6 +68,7 @@ from jukinet.storage.schema import (
 )
 from jukinet.storage.version_state import VersionState
 from jukinet.transparency import merkle, note
+from jukinet.transparency.gossip import peer_checkpoint
 from jukinet.transparency.witness import Witness, cosigners
 from jukinet.trust import pki
 from jukinet.trust.distribution import TrustMaterialError
@@ -994,28 +995,77 @@ def test_a_copy_of_a_rotated_log_key_cannot_sign_a_later_history(tmp_path: Path)
     assert cosigners(fresh.with_line(line), keys, [witness.cosigner.key]) == {witness.cosigner.name}
 
 
+def test_a_witness_named_anew_starts_from_what_the_other_witness_saw(tmp_path: Path) -> None:
+    """prefecture-13 has witnessed national's audit log to size 4. National, with its folder,
+    shows prefecture-14 — which has never witnessed it — a "first" checkpoint of another
+    history. prefecture-14 starts from prefecture-13's checkpoint instead (no trust on first
+    use): the other history is refused, the true one taken from there."""
+    ring = NodeKeyring.create(tmp_path / "national.json", new_entries(SYSTEM.now()))
+    signer = ring.log_signer(NATIONAL)
+    w13, w14 = witness_in(tmp_path, "13"), witness_in(tmp_path, "14")
+    named = [w13.cosigner.name, w14.cosigner.name]
+    origin = "juki.example/national/audit"
+    true = merkle.Tree(bytes([i]) * 32 for i in range(6))
+    other = merkle.Tree(bytes([i + 100]) * 32 for i in range(6))
+
+    def shown(tree: merkle.Tree, size: int) -> note.SignedNote:
+        return note.sign_note(note.Checkpoint(origin, size, tree.root(size)).text(), signer)
+
+    w13.add_checkpoint(shown(true, 4), [signer.key], 0, [], SYSTEM.now(), named=named)
+
+    def start(at: str) -> note.Checkpoint | None:
+        sent = w13.last_cosigned(at)
+        return None if sent is None else peer_checkpoint(at, sent, [signer.key], [w13.cosigner.key])
+
+    def add(tree: merkle.Tree, old: int) -> str:
+        proof = tree.consistency_proof(old, 6) if old else []
+        return w14.add_checkpoint(
+            shown(tree, 6), [signer.key], old, proof, SYSTEM.now(), named=named, start=start
+        )
+
+    for tree, old, reason in (
+        (other, 0, "CHECKPOINT_SIZE_MISMATCH"),
+        (other, 4, "LOG_NOT_EXTENDED"),
+    ):
+        with pytest.raises(RefusedError) as refused:
+            add(tree, old)
+        assert refused.value.reason == reason
+    assert note.cosigned_by(shown(true, 6), add(true, 4), [w14.cosigner.key])
+
+
 def test_a_node_showing_its_two_witnesses_two_histories_is_caught_by_their_gossip(
     network: LocalNetwork,
 ) -> None:
-    """The national server's operator, with its folder, shows prefecture-13 one history of its
-    audit log and prefecture-14 another (a checkpoint of the same size, another root). Each
-    witness alone sees a first checkpoint and cosigns; a verifier takes neither, as each has one
-    cosignature of the two needed (tests/test_witness_quorum.py). Within one gossip interval
-    the witnesses compare, catch the fork, record it and cosign nothing more of that log."""
+    """The national server's operator, with its folder, has both its witnesses cosign one
+    history of its audit log (a witness new to a log starts from the other's checkpoint), then
+    extends it one way for prefecture-13 and another for prefecture-14. Each witness alone sees
+    a log that grew and cosigns; a verifier takes neither, as each has one cosignature of the
+    two needed (tests/test_witness_quorum.py). Within one gossip interval the witnesses
+    compare, catch the fork, record it and cosign nothing more of that log."""
     national = _insider(network, "national")
     signer = NodeKeyring(national.config.keyring_file).log_signer(NATIONAL)
     origin = "juki.example/national/audit"
-    for witness, leaf in (("prefecture-13", b"a"), ("prefecture-14", b"b")):
-        root = merkle.Tree([leaf * 32, bytes(32)]).root()
-        signed = note.sign_note(note.Checkpoint(origin, 2, root).text(), signer)
-        request = transparency_pb.AddCheckpointRequest(checkpoint=str(signed), old_size=0)
+
+    def show(witness: str, leaves: list[bytes], old: int) -> str:
+        tree = merkle.Tree(leaves)
+        signed = note.sign_note(note.Checkpoint(origin, tree.size, tree.root()).text(), signer)
+        proof = tree.consistency_proof(old, tree.size) if 0 < old < tree.size else []
+        request = transparency_pb.AddCheckpointRequest(
+            checkpoint=str(signed), old_size=old, consistency_proof=proof
+        )
         with channel_as(network, witness, national.config.credentials) as channel:
             reply = transparency_grpc.WitnessServiceStub(channel).AddCheckpoint(request, timeout=10)
-        assert reply.cosignature
+        return str(reply.cosignature)
+
+    common = [b"x" * 32, b"y" * 32]
+    assert show("prefecture-13", common, 0) and show("prefecture-14", common, 2)
+    assert show("prefecture-13", [*common, b"a" * 32], 2)
+    assert show("prefecture-14", [*common, b"b" * 32], 2)
+    signed = note.sign_note(note.Checkpoint(origin, 3, bytes(32)).text(), signer)
     forked = select(audit_log.c.actor).where(
         audit_log.c.action == "witness_gossip", audit_log.c.outcome == "forked"
     )
-    request = transparency_pb.AddCheckpointRequest(checkpoint=str(signed), old_size=2)
+    request = transparency_pb.AddCheckpointRequest(checkpoint=str(signed), old_size=3)
     for witness in ("prefecture-13", "prefecture-14"):
         wait_for(lambda at=witness: bool(_rows(network, at, forked)))
         assert [row.actor for row in _rows(network, witness, forked)] == [NATIONAL]

@@ -10,9 +10,10 @@ and never cosigned, so nothing can later be proven against the rewrite. A witnes
 cosigns only for a node whose CA-signed key document names it as a witness
 (trust/witnesses.py, written by the CA: WITNESS_NOT_NAMED otherwise), so a
 node cannot open a history at a witness of its choosing; the first checkpoint
-of a log is then taken as it comes, but only for the caller's own two logs
-(tlog.origin: its key name and `provision` or `audit`): a node cannot invent
-origins. It keeps every checkpoint it cosigned, and once gossip with another
+of a log is taken only for the caller's own two logs (tlog.origin: its key name
+and `provision` or `audit`: a node cannot invent origins), and, where another
+named witness has cosigned that log before (the national server's second
+witness), only as an extension of that witness's checkpoint (`start`). It keeps every checkpoint it cosigned, and once gossip with another
 witness of the same log (gossip.py) proved that the node showed two
 histories, it cosigns nothing more of that log (LOG_FORKED).
 
@@ -23,7 +24,7 @@ log's named witnesses: one of one, two of two (the national server's).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
@@ -72,13 +73,16 @@ class Witness:
         now: dt.datetime,
         *,
         named: Sequence[str],
+        start: Callable[[str], note.Checkpoint | None] | None = None,
     ) -> str:
         """Check `signed` against the last cosigned checkpoint of its log; the cosignature line.
 
         `log_keys` are the caller's log keys (its key document lists old and
         new after a rotation); one of them, in its window now, must have signed. `named`: the key
         names of the witnesses the caller's key document names; this one must
-        be among them.
+        be among them. `start(origin)`: for a log this witness has never cosigned, the
+        checkpoint another named witness last cosigned (None: none), which the first one shown
+        here must then extend.
         """
         if self.cosigner.name not in named:
             raise RefusedError(Reason.WITNESS_NOT_NAMED)
@@ -91,20 +95,23 @@ class Witness:
             raise RefusedError(Reason.CHECKPOINT_MALFORMED) from None
         if checkpoint.origin not in {tlog.origin(signer.name, spec) for spec in tlog.LOGS.values()}:
             raise RefusedError(Reason.CHECKPOINT_NOT_OF_CALLER)
+        first = start is not None and self.last_cosigned(checkpoint.origin) is None
+        begin = start(checkpoint.origin) if start is not None and first else None
         with self.db.transaction() as conn:
             last = conn.execute(
                 select(witnessed_logs).where(witnessed_logs.c.origin == checkpoint.origin)
             ).first()
             if last is not None and last.forked_at is not None:
                 raise RefusedError(Reason.LOG_FORKED)
-            known = 0 if last is None else int(last.size)
+            if last is not None:
+                known, root = int(last.size), bytes.fromhex(last.root)
+            else:
+                known, root = (0, b"") if begin is None else (begin.size, begin.root)
             if old_size != known:
                 raise RefusedError(Reason.CHECKPOINT_SIZE_MISMATCH, known_size=str(known))
-            if last is not None:
+            if known:
                 try:
-                    merkle.verify_consistency(
-                        known, checkpoint.size, bytes.fromhex(last.root), checkpoint.root, proof
-                    )
+                    merkle.verify_consistency(known, checkpoint.size, root, checkpoint.root, proof)
                 except merkle.ProofError:
                     raise RefusedError(Reason.LOG_NOT_EXTENDED) from None
             line = self.cosigner.sign(signed.text, at=now)

@@ -6,26 +6,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import grpc
 
 from juki.v1 import transparency_service_pb2 as pb
 from juki.v1 import transparency_service_pb2_grpc as pb_grpc
-from jukinet.core.config import NEXT_HOP, PEER_WITNESS_HOP, SECOND_WITNESS_HOP, WITNESS_HOP
+from jukinet.core.config import NEXT_HOP, SECOND_WITNESS_HOP, WITNESS_HOP
 from jukinet.core.errors import Reason, RefusedError, error_info, invalid_field, passed_on
 from jukinet.provision import inspection
 from jukinet.provision.statistics import check_fiscal_year
 from jukinet.runtime.jobs import Periodic
 from jukinet.runtime.node import HOP_TIMEOUT_S, Node
-from jukinet.sealing.keys import log_key_name, log_owner
+from jukinet.sealing.keys import log_key_name
 from jukinet.transparency import note, tlog
 from jukinet.transparency.checkpoints import MerkleLog
-from jukinet.transparency.gossip import Gossip
 from jukinet.transparency.publisher import AskWitness, Publisher, WitnessKnowsOtherSize
 from jukinet.transparency.witness import Witness
 from jukinet.trust.authz import current_caller
 from jukinet.trust.witnesses import WITNESS_ROLES
+from services.shared.witness_peer import Peer
 
 LOG_NAMES = {wire: name for name, wire in tlog.WIRE_LOGS.items()}
 EXPORT_CHUNK_LINES = 2000
@@ -48,13 +47,16 @@ class WitnessServicer(pb_grpc.WitnessServiceServicer):
             raise RefusedError(Reason.CHECKPOINT_MALFORMED) from None
         caller = current_caller().spiffe_id
         directory = self._node.key_directory
+        log_keys = directory.note_keys(caller)
+        peer = Peer.of(self._node)
         line = self.witness.add_checkpoint(
             signed,
-            directory.note_keys(caller),
+            log_keys,
             request.old_size,
             list(request.consistency_proof),
             self._node.clock.now(),
             named=[log_key_name(w) for w in directory.witnesses(caller)],
+            start=None if peer is None else peer.start,
         )
         return pb.AddCheckpointResponse(cosignature=line)
 
@@ -165,59 +167,6 @@ def _ask_witness(node: Node, hop: str) -> AskWitness:
     return ask
 
 
-def _gossip(node: Node, witness: Witness) -> Gossip | None:
-    """This witness's comparisons with its peer_witness_hop, if it has one: of the logs whose
-    key document names both, the peer's last cosigned checkpoint (GetWitnessedCheckpoint), and
-    a consistency proof from the log's node (GetConsistencyProof over its next hop: the only
-    node with two witnesses is the national server)."""
-    peer = node.hop(PEER_WITNESS_HOP)
-    if peer is None:
-        return None
-    directory = node.key_directory
-
-    def keys_of(origin: str) -> tuple[list[note.NoteKey], list[note.NoteKey]] | None:
-        owner = log_owner(origin)
-        if peer.spiffe_id not in directory.witnesses(owner):
-            return None
-        return directory.note_keys(owner), directory.note_keys(
-            peer.spiffe_id, note.COSIGNATURE_TYPE
-        )
-
-    def peer_checkpoint(origin: str) -> note.SignedNote | None:
-        request = pb.GetWitnessedCheckpointRequest(origin=origin)
-        reply = _call(node, PEER_WITNESS_HOP, lambda stub: stub.GetWitnessedCheckpoint, request)
-        return note.SignedNote.parse(reply.checkpoint) if reply.checkpoint else None
-
-    def node_proof(origin: str, old: int, new: int) -> list[bytes]:
-        log = tlog.WIRE_LOGS.get(origin.rsplit("/", 1)[-1])
-        if log is None or node.hop(NEXT_HOP) is None:
-            raise RefusedError(Reason.NEXT_HOP_UNAVAILABLE)
-        request = pb.GetConsistencyProofRequest(log=log, old_size=old, new_size=new)
-        reply = _call(node, NEXT_HOP, lambda stub: stub.GetConsistencyProof, request, admin=True)
-        return list(reply.consistency_proof)
-
-    def on_fork(origin: str) -> None:
-        node.audit.append(
-            actor=log_owner(origin),
-            action="witness_gossip",
-            outcome="forked",
-            reason=Reason.LOG_FORKED,
-        )
-
-    return Gossip(witness, keys_of, peer_checkpoint, node_proof, on_fork, node.clock.now)
-
-
-def _call(node: Node, hop: str, method: Any, request: Any, *, admin: bool = False) -> Any:
-    """`method` of WitnessService (LogAdminService with `admin`) on `hop`, failures as refusals."""
-    channel = node.channel(hop)
-    assert channel is not None
-    stub = pb_grpc.LogAdminServiceStub(channel) if admin else pb_grpc.WitnessServiceStub(channel)
-    try:
-        return method(stub)(request, timeout=HOP_TIMEOUT_S)
-    except grpc.RpcError as error:
-        raise passed_on(error, unavailable=Reason.NEXT_HOP_UNAVAILABLE) from None
-
-
 def add_transparency(server: grpc.Server, node: Node) -> Publisher:
     """Serve LogAdminService (and WitnessService on the roles that witness, witnesses.WITNESS_ROLES:
     the one home of who may be a witness), and publish on a schedule."""
@@ -234,8 +183,9 @@ def add_transparency(server: grpc.Server, node: Node) -> Publisher:
     if node.identity.role in WITNESS_ROLES:
         servicer = WitnessServicer(node)
         pb_grpc.add_WitnessServiceServicer_to_server(servicer, server)
-        gossip = _gossip(node, servicer.witness)
-        if gossip is not None and node.config.gossip_interval_s > 0:
+        peer = Peer.of(node)
+        if peer is not None and node.config.gossip_interval_s > 0:
+            gossip = peer.gossip(servicer.witness)
             leader = node.leadership("gossip").held
             node.add_job(Periodic("gossip", gossip.round, node.config.gossip_interval_s, leader))
     if node.config.checkpoint_interval_s > 0:

@@ -265,6 +265,18 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     node cannot reconcile with this one: the node showed two histories, and
     this witness cosigns no more of it.
     """
+    SEVERAL_MATCHES: _ErrorReason.ValueType  # 92
+    """FAILED_PRECONDITION: the query matches several persons: a My Number is
+    given for one identified person only.
+    """
+    NOT_OF_THIS_PREFECTURE: _ErrorReason.ValueType  # 93
+    """FAILED_PRECONDITION: the person is not of this prefecture: the narrow link
+    is to this prefecture's server.
+    """
+    OUTBOX_BEHIND: _ErrorReason.ValueType  # 94
+    """UNAVAILABLE: this node's outbox has not caught up: the comparison would
+    take changes on their way for differences; it runs again.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """Every reason juki-net refuses a call with. A refusal is a gRPC status whose
@@ -517,5 +529,17 @@ LOG_FORKED: ErrorReason.ValueType  # 91
 """FAILED_PRECONDITION: another witness of this log holds a checkpoint its
 node cannot reconcile with this one: the node showed two histories, and
 this witness cosigns no more of it.
+"""
+SEVERAL_MATCHES: ErrorReason.ValueType  # 92
+"""FAILED_PRECONDITION: the query matches several persons: a My Number is
+given for one identified person only.
+"""
+NOT_OF_THIS_PREFECTURE: ErrorReason.ValueType  # 93
+"""FAILED_PRECONDITION: the person is not of this prefecture: the narrow link
+is to this prefecture's server.
+"""
+OUTBOX_BEHIND: ErrorReason.ValueType  # 94
+"""UNAVAILABLE: this node's outbox has not caught up: the comparison would
+take changes on their way for differences; it runs again.
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015

@@ -156,7 +156,7 @@ class Runner:
         pairs = find_differing(snapshot, above)  # (2)
         found: list[Found] = []
         if pairs and not self._outbox_caught_up(comparison.hop, sent_up_to):  # (3)
-            report.incomplete_reason = "OUTBOX_BEHIND"
+            report.incomplete_reason = Reason.OUTBOX_BEHIND
         else:
             found, report.changed_during_run = self._confirm(above, file, municipality, pairs)
             report.complete = True

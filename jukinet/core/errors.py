@@ -184,6 +184,19 @@ _REFUSALS: Mapping[Reason, tuple[grpc.StatusCode, str]] = {
         _S.FAILED_PRECONDITION,
         "the person's record does not show an emigration",
     ),
+    R.SEVERAL_MATCHES: (
+        _S.FAILED_PRECONDITION,
+        "the query matches several persons: a My Number is given for one identified person only",
+    ),
+    R.NOT_OF_THIS_PREFECTURE: (
+        _S.FAILED_PRECONDITION,
+        "the person is not of this prefecture: the narrow link is to this prefecture's server",
+    ),
+    R.OUTBOX_BEHIND: (
+        _S.UNAVAILABLE,
+        "this node's outbox has not caught up: the comparison would take changes on their way "
+        "for differences; it runs again",
+    ),
     R.NO_LINK: (_S.FAILED_PRECONDITION, "this node has no narrow link"),
     R.ENVELOPE_UNKNOWN_KEY: (_S.FAILED_PRECONDITION, "the envelope names an unknown key"),
     R.ENVELOPE_OUTSIDE_TIME_WINDOW: (

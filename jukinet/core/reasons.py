@@ -115,6 +115,10 @@ class Reason(enum.StrEnum):
     AT_REST_TAMPERED = enum.auto()
     # Another node refused with a reason this version does not know.
     PEER_REFUSED = enum.auto()
+    # Codes given in a response's reason field, not as a call's refusal (still one status each).
+    SEVERAL_MATCHES = enum.auto()
+    NOT_OF_THIS_PREFECTURE = enum.auto()
+    OUTBOX_BEHIND = enum.auto()
 
     @classmethod
     def known(cls, text: str) -> Reason:

@@ -21,14 +21,13 @@ given, with the person as a keyed hash), the audit log, a span or an error.
 from __future__ import annotations
 
 import dataclasses
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from juki.v1 import my_number_link_service_pb2 as link_pb
 from juki.v1 import provision_service_pb2 as pb
-from jukinet.core.errors import RefusedError
+from jukinet.core.errors import Reason, RefusedError
 from jukinet.core.identity import Identity
 from jukinet.core.methods import GET_MY_NUMBER_FOR_EMIGRANT
 from jukinet.provision.catalogue import FUHYO
@@ -45,17 +44,6 @@ FUHYO_RECORDS = RecordKind(
     fuhyo_pb.QueryFuhyoRecordsResponse,
     record_items=fuhyo.FUHYO_ITEMS,
 )
-
-
-class Withheld(enum.StrEnum):
-    """Why a fuhyo answer carries no My Number though the task allows it (my_number_withheld).
-
-    A refusal by the prefecture server is passed on as its own reason instead.
-    """
-
-    NOT_OF_THIS_PREFECTURE = "NOT_OF_THIS_PREFECTURE"  # answered by the national fuhyo server
-    SEVERAL_MATCHES = "SEVERAL_MATCHES"  # the link is for one identified person only
-    PERSON_NOT_EMIGRANT = "PERSON_NOT_EMIGRANT"  # only an emigrant's number is asked for
 
 
 # Asks the prefecture server for an emigrant's My Number (link.ask_prefecture, bound).
@@ -99,13 +87,15 @@ class EmigrantMyNumbers:
         records = provision.response.records
         if not records:
             return []
+        # Why the answer carries no My Number though the task allows it (my_number_withheld);
+        # a refusal by the prefecture server is passed on as its own reason instead.
         withheld: str = ""
         if provision.response.answered_by_national:
-            withheld = Withheld.NOT_OF_THIS_PREFECTURE
+            withheld = Reason.NOT_OF_THIS_PREFECTURE
         elif len(provision.rows) != 1:
-            withheld = Withheld.SEVERAL_MATCHES
+            withheld = Reason.SEVERAL_MATCHES
         elif provision.rows[0].status != fuhyo_pb.FUHYO_STATUS_EMIGRATED:
-            withheld = Withheld.PERSON_NOT_EMIGRANT
+            withheld = Reason.PERSON_NOT_EMIGRANT
         if withheld:
             for record in records:
                 record.my_number_withheld = withheld

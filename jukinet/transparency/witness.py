@@ -13,9 +13,10 @@ node cannot open a history at a witness of its choosing; the first checkpoint
 of a log is taken only for the caller's own two logs (tlog.origin: its key name
 and `provision` or `audit`: a node cannot invent origins), and, where another
 named witness has cosigned that log before (the national server's second
-witness), only as an extension of that witness's checkpoint (`start`). It keeps every checkpoint it cosigned, and once gossip with another
-witness of the same log (gossip.py) proved that the node showed two
-histories, it cosigns nothing more of that log (LOG_FORKED).
+witness), only as an extension of that witness's checkpoint (`start`). It
+keeps every checkpoint it cosigned, and once gossip with another witness of
+the same log (gossip.py) proved that the node showed two histories, it
+cosigns nothing more of that log (LOG_FORKED).
 
 A verifier takes a checkpoint only with the cosignatures of a `quorum` of the
 log's named witnesses: one of one, two of two (the national server's).

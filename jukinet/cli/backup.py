@@ -6,8 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from jukinet.cli.data import node_config
-from jukinet.cli.errors import UsageError
+from jukinet.cli.errors import UsageError, node_config
 from jukinet.cli.parsing import Subcommands, command
 from jukinet.core import clock
 from jukinet.runtime import backup

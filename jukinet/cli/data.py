@@ -7,23 +7,13 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from jukinet.cli.errors import UsageError, read_text
+from jukinet.cli.errors import UsageError, node_config
 from jukinet.cli.parsing import Subcommands, command, positive
 from jukinet.core import clock
-from jukinet.core.config import NodeConfig, load_node_config
 from jukinet.dev import synthetic
 from jukinet.records.identifiers import municipalities_of
 from jukinet.runtime import retention
 from jukinet.storage import as_utc, open_database
-
-
-def node_config(path: Path) -> NodeConfig:
-    """The node config at `path`; UsageError saying what is wrong with it."""
-    read_text(path)  # a missing or unreadable file is the operator's mistake
-    try:
-        return load_node_config(path)
-    except (ValueError, KeyError, TypeError) as error:
-        raise UsageError(f"{path}: not a node config ({error})") from None
 
 
 def cmd_load(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ import grpc
 from google.protobuf import descriptor_pool, json_format
 from google.protobuf import message as protobuf_message
 
+from jukinet.core.config import ConfigError, NodeConfig, load_node_config
 from jukinet.core.errors import JukiError, status_line
 
 M = TypeVar("M", bound=protobuf_message.Message)
@@ -65,6 +66,16 @@ def read_text(path: Path) -> str:
         raise UsageError(f"{path}: not UTF-8 text") from None
     except OSError as error:
         raise UsageError(f"{path}: {error.strerror or type(error).__name__}") from None
+
+
+def node_config(path: Path) -> NodeConfig:
+    """The node config at `path`; UsageError saying what is wrong with it (the one reading of
+    a config file for every command)."""
+    read_text(path)  # a missing or unreadable file is the operator's mistake
+    try:
+        return load_node_config(path)
+    except (OSError, ConfigError) as error:
+        raise UsageError(f"{path}: not a node config ({error})") from None
 
 
 def read_bytes(path: Path) -> bytes:

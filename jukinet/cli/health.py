@@ -14,8 +14,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from jukinet.cli.data import node_config
-from jukinet.cli.errors import FAILED
+from jukinet.cli.errors import FAILED, node_config
 from jukinet.cli.parsing import Subcommands, command
 from jukinet.core.config import host_and_port
 from jukinet.trust import tls

@@ -15,10 +15,10 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
-from jukinet.cli.errors import UsageError
+from jukinet.cli.errors import UsageError, node_config
 from jukinet.cli.parsing import Subcommands, command
 from jukinet.core import clock
-from jukinet.core.config import NodeConfig, load_node_config
+from jukinet.core.config import NodeConfig
 from jukinet.sealing.keys import NodeKeyring, retire, rotate, superseded
 from jukinet.trust import pki
 
@@ -32,12 +32,9 @@ TIERS = 4
 
 def _node(folder: Path) -> tuple[NodeConfig, NodeKeyring]:
     """The node's config and keyring, from its folder."""
-    try:
-        config = load_node_config(folder / CONFIG)
-    except FileNotFoundError:
-        raise UsageError(f"{folder}: not a node folder (no {CONFIG})") from None
-    except (ValueError, KeyError, TypeError) as error:
-        raise UsageError(f"{folder / CONFIG}: not a node config ({error})") from None
+    if not (folder / CONFIG).exists():
+        raise UsageError(f"{folder}: not a node folder (no {CONFIG})")
+    config = node_config(folder / CONFIG)
     if not config.keyring_file.is_file():
         raise UsageError(f"{config.keyring_file}: the node's sealing keys are missing")
     return config, NodeKeyring(config.keyring_file)

@@ -9,10 +9,9 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from jukinet.cli.errors import UsageError, read_text
+from jukinet.cli.errors import node_config
 from jukinet.cli.parsing import Subcommands, command
 from jukinet.core import clock, logs
-from jukinet.core.config import load_node_config
 from jukinet.dev.demo import run_demo
 from jukinet.dev.grpcurl import grpcurl_commands
 from jukinet.dev.localnet import LocalNetwork
@@ -25,12 +24,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from jukinet.runtime.node import serve
     from services import spec_for
 
-    read_text(args.config)  # a missing or unreadable file is the operator's mistake
-    try:
-        config = load_node_config(args.config)
-        role = config.identity.role
-    except (ValueError, KeyError, TypeError) as error:
-        raise UsageError(f"{args.config}: not a node config ({error})") from None
+    config = node_config(args.config)
+    role = config.identity.role
     logs.configure(config.name, args.log_format or config.log_format)
     if args.print_config:
         print(config.to_toml(), end="")

@@ -197,6 +197,7 @@ class NodeConfig:
     notice_poll_s: float = 5.0
 
     def __post_init__(self) -> None:
+        Identity.parse(self.spiffe_id)  # IdentityError (a ValueError) if it is not one
         if self.log_format not in ("text", "json"):
             raise ValueError('log_format must be "text" or "json"')
         if self.metrics_listen:

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from juki.v1 import common_pb2, envelope_pb2
 from juki.v1 import provision_service_pb2 as pb
 from jukinet.client.calls import BULK_COLUMNS, BulkFileError, read_bulk_file
+from jukinet.core import paging
 from jukinet.core.clock import SYSTEM
 from jukinet.core.config import ConfigError, Credentials, NextHop, NodeConfig, load_node_config
 from jukinet.core.errors import RefusedError
@@ -344,3 +345,19 @@ def test_a_checkpoint_size_that_is_not_a_plain_number_a_log_can_reach_is_a_note_
     root = "A" * 43 + "="
     with pytest.raises(note.NoteError):
         note.Checkpoint.parse(f"juki.example/national/audit\n{size}\n{root}\n")
+
+
+@settings(max_examples=examples(300))
+@given(
+    st.one_of(
+        st.text(max_size=700), st.builds(paging.token, st.text(max_size=40), st.text(max_size=40))
+    )
+)
+def test_any_page_token_is_its_keys_or_one_invalid_field(text: str) -> None:
+    """A page token is a client's bytes: keys this list gave, or INVALID_FIELD page_token."""
+    try:
+        parts = paging.parts_of(text, 2)
+    except RefusedError as refused:
+        assert refused.reason == "INVALID_FIELD" and refused.metadata.get("field") == "page_token"
+        return
+    assert len(parts) == 2 and paging.parts_of(paging.token(*parts), 2) == parts

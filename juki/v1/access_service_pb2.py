@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cjuki/v1/access_service.proto\x12\x07juki.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xff\x02\n\x0b\x41\x63\x63\x65ssGrant\x12\x10\n\x08grant_id\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12$\n\x06rights\x18\x03 \x03(\x0e\x32\x14.juki.v1.AccessRight\x12\x12\n\ngranted_by\x18\x04 \x01(\t\x12.\n\ngranted_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x61pproved_by\x18\x07 \x01(\t\x12/\n\x0b\x61pproved_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrevoked_by\x18\t \x01(\t\x12.\n\nrevoked_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x05state\x18\x0b \x01(\x0e\x32\x19.juki.v1.AccessGrantState\"Z\n\x12GrantAccessRequest\x12\x10\n\x08operator\x18\x01 \x01(\t\x12$\n\x06rights\x18\x02 \x03(\x0e\x32\x14.juki.v1.AccessRight\x12\x0c\n\x04\x64\x61ys\x18\x03 \x01(\r\":\n\x13GrantAccessResponse\x12#\n\x05grant\x18\x01 \x01(\x0b\x32\x14.juki.v1.AccessGrant\"(\n\x14\x41pproveAccessRequest\x12\x10\n\x08grant_id\x18\x01 \x01(\t\"<\n\x15\x41pproveAccessResponse\x12#\n\x05grant\x18\x01 \x01(\x0b\x32\x14.juki.v1.AccessGrant\"\'\n\x13RevokeAccessRequest\x12\x10\n\x08grant_id\x18\x01 \x01(\t\";\n\x14RevokeAccessResponse\x12#\n\x05grant\x18\x01 \x01(\x0b\x32\x14.juki.v1.AccessGrant\"\x13\n\x11ListAccessRequest\":\n\x12ListAccessResponse\x12$\n\x06grants\x18\x01 \x03(\x0b\x32\x14.juki.v1.AccessGrant*\xd0\x01\n\x0b\x41\x63\x63\x65ssRight\x12\x1c\n\x18\x41\x43\x43\x45SS_RIGHT_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41\x43\x43\x45SS_RIGHT_STATUS\x10\x01\x12\x19\n\x15\x41\x43\x43\x45SS_RIGHT_DISCLOSE\x10\x02\x12\x1b\n\x17\x41\x43\x43\x45SS_RIGHT_STATISTICS\x10\x03\x12\x1d\n\x19\x41\x43\x43\x45SS_RIGHT_APPROVE_BULK\x10\x04\x12\x1c\n\x18\x41\x43\x43\x45SS_RIGHT_CONSISTENCY\x10\x05\x12\x15\n\x11\x41\x43\x43\x45SS_RIGHT_LOGS\x10\x06*\xb5\x01\n\x10\x41\x63\x63\x65ssGrantState\x12\"\n\x1e\x41\x43\x43\x45SS_GRANT_STATE_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x41\x43\x43\x45SS_GRANT_STATE_PENDING\x10\x01\x12\x1d\n\x19\x41\x43\x43\x45SS_GRANT_STATE_ACTIVE\x10\x02\x12\x1e\n\x1a\x41\x43\x43\x45SS_GRANT_STATE_EXPIRED\x10\x03\x12\x1e\n\x1a\x41\x43\x43\x45SS_GRANT_STATE_REVOKED\x10\x04\x32\xc2\x02\n\x12\x41\x63\x63\x65ssAdminService\x12H\n\x0bGrantAccess\x12\x1b.juki.v1.GrantAccessRequest\x1a\x1c.juki.v1.GrantAccessResponse\x12N\n\rApproveAccess\x12\x1d.juki.v1.ApproveAccessRequest\x1a\x1e.juki.v1.ApproveAccessResponse\x12K\n\x0cRevokeAccess\x12\x1c.juki.v1.RevokeAccessRequest\x1a\x1d.juki.v1.RevokeAccessResponse\x12\x45\n\nListAccess\x12\x1a.juki.v1.ListAccessRequest\x1a\x1b.juki.v1.ListAccessResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cjuki/v1/access_service.proto\x12\x07juki.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xff\x02\n\x0b\x41\x63\x63\x65ssGrant\x12\x10\n\x08grant_id\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12$\n\x06rights\x18\x03 \x03(\x0e\x32\x14.juki.v1.AccessRight\x12\x12\n\ngranted_by\x18\x04 \x01(\t\x12.\n\ngranted_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x61pproved_by\x18\x07 \x01(\t\x12/\n\x0b\x61pproved_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrevoked_by\x18\t \x01(\t\x12.\n\nrevoked_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x05state\x18\x0b \x01(\x0e\x32\x19.juki.v1.AccessGrantState\"Z\n\x12GrantAccessRequest\x12\x10\n\x08operator\x18\x01 \x01(\t\x12$\n\x06rights\x18\x02 \x03(\x0e\x32\x14.juki.v1.AccessRight\x12\x0c\n\x04\x64\x61ys\x18\x03 \x01(\r\":\n\x13GrantAccessResponse\x12#\n\x05grant\x18\x01 \x01(\x0b\x32\x14.juki.v1.AccessGrant\"(\n\x14\x41pproveAccessRequest\x12\x10\n\x08grant_id\x18\x01 \x01(\t\"<\n\x15\x41pproveAccessResponse\x12#\n\x05grant\x18\x01 \x01(\x0b\x32\x14.juki.v1.AccessGrant\"\'\n\x13RevokeAccessRequest\x12\x10\n\x08grant_id\x18\x01 \x01(\t\";\n\x14RevokeAccessResponse\x12#\n\x05grant\x18\x01 \x01(\x0b\x32\x14.juki.v1.AccessGrant\":\n\x11ListAccessRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"S\n\x12ListAccessResponse\x12$\n\x06grants\x18\x01 \x03(\x0b\x32\x14.juki.v1.AccessGrant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\xd0\x01\n\x0b\x41\x63\x63\x65ssRight\x12\x1c\n\x18\x41\x43\x43\x45SS_RIGHT_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41\x43\x43\x45SS_RIGHT_STATUS\x10\x01\x12\x19\n\x15\x41\x43\x43\x45SS_RIGHT_DISCLOSE\x10\x02\x12\x1b\n\x17\x41\x43\x43\x45SS_RIGHT_STATISTICS\x10\x03\x12\x1d\n\x19\x41\x43\x43\x45SS_RIGHT_APPROVE_BULK\x10\x04\x12\x1c\n\x18\x41\x43\x43\x45SS_RIGHT_CONSISTENCY\x10\x05\x12\x15\n\x11\x41\x43\x43\x45SS_RIGHT_LOGS\x10\x06*\xb5\x01\n\x10\x41\x63\x63\x65ssGrantState\x12\"\n\x1e\x41\x43\x43\x45SS_GRANT_STATE_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x41\x43\x43\x45SS_GRANT_STATE_PENDING\x10\x01\x12\x1d\n\x19\x41\x43\x43\x45SS_GRANT_STATE_ACTIVE\x10\x02\x12\x1e\n\x1a\x41\x43\x43\x45SS_GRANT_STATE_EXPIRED\x10\x03\x12\x1e\n\x1a\x41\x43\x43\x45SS_GRANT_STATE_REVOKED\x10\x04\x32\xc2\x02\n\x12\x41\x63\x63\x65ssAdminService\x12H\n\x0bGrantAccess\x12\x1b.juki.v1.GrantAccessRequest\x1a\x1c.juki.v1.GrantAccessResponse\x12N\n\rApproveAccess\x12\x1d.juki.v1.ApproveAccessRequest\x1a\x1e.juki.v1.ApproveAccessResponse\x12K\n\x0cRevokeAccess\x12\x1c.juki.v1.RevokeAccessRequest\x1a\x1d.juki.v1.RevokeAccessResponse\x12\x45\n\nListAccess\x12\x1a.juki.v1.ListAccessRequest\x1a\x1b.juki.v1.ListAccessResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'juki.v1.access_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACCESSRIGHT']._serialized_start=900
-  _globals['_ACCESSRIGHT']._serialized_end=1108
-  _globals['_ACCESSGRANTSTATE']._serialized_start=1111
-  _globals['_ACCESSGRANTSTATE']._serialized_end=1292
+  _globals['_ACCESSRIGHT']._serialized_start=964
+  _globals['_ACCESSRIGHT']._serialized_end=1172
+  _globals['_ACCESSGRANTSTATE']._serialized_start=1175
+  _globals['_ACCESSGRANTSTATE']._serialized_end=1356
   _globals['_ACCESSGRANT']._serialized_start=75
   _globals['_ACCESSGRANT']._serialized_end=458
   _globals['_GRANTACCESSREQUEST']._serialized_start=460
@@ -51,9 +51,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REVOKEACCESSRESPONSE']._serialized_start=757
   _globals['_REVOKEACCESSRESPONSE']._serialized_end=816
   _globals['_LISTACCESSREQUEST']._serialized_start=818
-  _globals['_LISTACCESSREQUEST']._serialized_end=837
-  _globals['_LISTACCESSRESPONSE']._serialized_start=839
-  _globals['_LISTACCESSRESPONSE']._serialized_end=897
-  _globals['_ACCESSADMINSERVICE']._serialized_start=1295
-  _globals['_ACCESSADMINSERVICE']._serialized_end=1617
+  _globals['_LISTACCESSREQUEST']._serialized_end=876
+  _globals['_LISTACCESSRESPONSE']._serialized_start=878
+  _globals['_LISTACCESSRESPONSE']._serialized_end=961
+  _globals['_ACCESSADMINSERVICE']._serialized_start=1359
+  _globals['_ACCESSADMINSERVICE']._serialized_end=1681
 # @@protoc_insertion_point(module_scope)

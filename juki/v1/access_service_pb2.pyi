@@ -318,16 +318,27 @@ Global___RevokeAccessResponse: _TypeAlias = RevokeAccessResponse  # noqa: Y015
 
 @_typing.final
 class ListAccessRequest(_message.Message):
-    """Which grants to list."""
+    """Which grants to list: a page of them (AIP-158)."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """At most this many grants (0: 100; at most 500; else INVALID_ARGUMENT)."""
+    page_token: _builtins.str
+    """Empty for the first page; else a next_page_token this list gave
+    (another: INVALID_ARGUMENT, INVALID_FIELD page_token).
+    """
     def __init__(
         self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -335,11 +346,14 @@ Global___ListAccessRequest: _TypeAlias = ListAccessRequest  # noqa: Y015
 
 @_typing.final
 class ListAccessResponse(_message.Message):
-    """The node's grants."""
+    """A page of the node's grants."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     GRANTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Ask again with this for the next page; empty on the last one."""
     @_builtins.property
     def grants(self) -> _containers.RepeatedCompositeFieldContainer[Global___AccessGrant]:
         """Newest first."""
@@ -348,10 +362,11 @@ class ListAccessResponse(_message.Message):
         self,
         *,
         grants: _abc.Iterable[Global___AccessGrant] | None = ...,
+        next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["grants", b"grants"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["grants", b"grants", "next_page_token", b"next_page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -65,10 +65,20 @@ def _on_grant(
         return revoked.grant
 
 
-def grants(network: NetworkDescription, node: NodeEntry, admin: str) -> list[pb.AccessGrant]:
-    """ListAccess at `node` as `admin`: every grant, newest first."""
+def grants(
+    network: NetworkDescription, node: NodeEntry, admin: str, *, page_size: int = 0
+) -> list[pb.AccessGrant]:
+    """ListAccess at `node` as `admin`: every grant, newest first (page after page)."""
+    grants: list[pb.AccessGrant] = []
     with connect(network, node, network.client(admin)) as channel:
-        reply = pb_grpc.AccessAdminServiceStub(channel).ListAccess(
-            pb.ListAccessRequest(), timeout=ACCESS_TIMEOUT_S
-        )
-    return list(reply.grants)
+        stub = pb_grpc.AccessAdminServiceStub(channel)
+        page = ""
+        while True:
+            reply = stub.ListAccess(
+                pb.ListAccessRequest(page_size=page_size, page_token=page),
+                timeout=ACCESS_TIMEOUT_S,
+            )
+            grants.extend(reply.grants)
+            page = reply.next_page_token
+            if not page:
+                return grants

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, and_, insert, or_, select, update
 
 from juki.v1 import access_service_pb2 as access_pb
 from jukinet.core.clock import SYSTEM, Clock
@@ -191,12 +191,23 @@ class AccessLedger:
             self._audit(conn, by, "access.revoke", grant_id)
             return self._get(conn, grant_id)
 
-    def grants(self, by: Identity) -> list[Grant]:
-        """Every grant, newest first (administrators only)."""
+    def grants(
+        self, by: Identity, *, limit: int, after: tuple[dt.datetime, str] | None = None
+    ) -> tuple[list[Grant], bool]:
+        """Up to `limit` grants, newest first, from after the grant (granted_at, grant_id)
+        `after`; and whether more follow (administrators only)."""
         self.check_administrator(by)
+        g = access_grants.c
+        query = select(access_grants)
+        if after is not None:
+            at, grant_id = after
+            query = query.where(
+                or_(g.granted_at < at, and_(g.granted_at == at, g.grant_id < grant_id))
+            )
+        query = query.order_by(g.granted_at.desc(), g.grant_id.desc()).limit(limit + 1)
         with self.db.reading() as conn:
-            rows = conn.execute(select(access_grants).order_by(access_grants.c.granted_at.desc()))
-            return [_grant(row) for row in rows]
+            found = [_grant(row) for row in conn.execute(query)]
+        return found[:limit], len(found) > limit
 
     def allows(self, operator: str, right: Right) -> bool:
         """True if an approved, unexpired, unrevoked grant gives `operator` `right` now."""

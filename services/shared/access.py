@@ -10,6 +10,7 @@ from google.protobuf import timestamp_pb2
 
 from juki.v1 import access_service_pb2 as pb
 from juki.v1 import access_service_pb2_grpc as pb_grpc
+from jukinet.core import paging
 from jukinet.core.errors import invalid_field
 from jukinet.runtime.node import Node
 from jukinet.trust.access import WIRE_RIGHTS, WIRE_STATES, AccessLedger, Grant
@@ -76,8 +77,21 @@ class AccessAdminServicer(pb_grpc.AccessAdminServiceServicer):
     def ListAccess(
         self, request: pb.ListAccessRequest, context: grpc.ServicerContext
     ) -> pb.ListAccessResponse:
+        size = paging.page_size(request.page_size)
+        after = None
+        if request.page_token:
+            at, grant_id = paging.parts_of(request.page_token, 2)
+            try:
+                after = (dt.datetime.fromisoformat(at), grant_id)
+            except ValueError:
+                raise invalid_field("page_token", "not a token this list gave") from None
+        grants, more = self._ledger.grants(current_caller(), limit=size, after=after)
+        last = grants[-1] if grants and more else None
         return pb.ListAccessResponse(
-            grants=[self._wire(g) for g in self._ledger.grants(current_caller())]
+            grants=[self._wire(g) for g in grants],
+            next_page_token=""
+            if last is None
+            else paging.token(last.granted_at.isoformat(), last.grant_id),
         )
 
 

@@ -45,7 +45,12 @@ from juki.v1 import fuhyo_service_pb2 as fuhyo_pb
 from jukinet.dev import synthetic
 from jukinet.dev.supervisor import Supervisor
 from jukinet.sealing.keys import NodeKeyring
-from jukinet.storage.schema import received_changes, resident_versions, witnessed_logs
+from jukinet.storage.schema import (
+    fuhyo_versions,
+    received_changes,
+    resident_versions,
+    witnessed_logs,
+)
 from jukinet.trust import pki
 from tests.helpers.hosts import Host, hosts, require_namespaces
 from tests.helpers.network import wait_for
@@ -321,6 +326,8 @@ def _emigrants_my_number_crosses(w: Walkthrough, seed: int) -> None:
         lambda: (
             w.count("prefecture-14", resident_versions, resident_versions.c.juminhyo_code == code)
             == 2
+            # …and the fuhyo server shows the emigration (the link is for an emigrant only)
+            and w.count("fuhyo-14", fuhyo_versions, fuhyo_versions.c.juminhyo_code == code) == 2
         )
     )
 

@@ -604,3 +604,6 @@ def test_any_identity_reads_the_catalogue_with_grpcurl(network: LocalNetwork, wh
     passport = listed["pref5-passport"]
     assert passport["table"] == "5" and "passport-centre" in passport["recipients"]
     assert "RECORD_ITEM_MY_NUMBER" not in passport["items"]
+    # A survival check's task says it finds removed persons; others leave it out (false).
+    assert listed["nat1-pension"]["removed_persons"] is True
+    assert "removed_persons" not in passport

@@ -26,53 +26,53 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from juki.v1 import common_pb2 as juki_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fjuki/v1/provision_service.proto\x12\x07juki.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14juki/v1/common.proto\"\x12\n\x10ListTasksRequest\"<\n\x11ListTasksResponse\x12\'\n\x05tasks\x18\x01 \x03(\x0b\x32\x18.juki.v1.TaskDescription\"\xcd\x01\n\x0fTaskDescription\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0b\n\x03law\x18\x03 \x01(\t\x12\r\n\x05table\x18\x04 \x01(\t\x12\x12\n\nrecipients\x18\x05 \x03(\t\x12\x0c\n\x04keys\x18\x06 \x03(\t\x12\"\n\x05items\x18\x07 \x03(\x0e\x32\x13.juki.v1.RecordItem\x12\x15\n\rmy_number_act\x18\x08 \x01(\x08\x12\x11\n\twide_area\x18\t \x01(\x08\x12\x0e\n\x06record\x18\n \x01(\t\"\x8a\x01\n\x0f\x46ourInformation\x12\x11\n\tname_kana\x18\x01 \x01(\t\x12\x12\n\nname_kanji\x18\x02 \x01(\t\x12\x12\n\nbirth_date\x18\x03 \x01(\t\x12\x19\n\x03sex\x18\x04 \x01(\x0e\x32\x0c.juki.v1.Sex\x12!\n\x07\x61\x64\x64ress\x18\x05 \x01(\x0b\x32\x10.juki.v1.Address\"\xd8\x01\n\rResidentQuery\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x13\n\x0boperator_id\x18\x03 \x01(\t\x12\"\n\x05items\x18\x04 \x03(\x0e\x32\x13.juki.v1.RecordItem\x12\x17\n\rjuminhyo_code\x18\x05 \x01(\tH\x00\x12\x13\n\tmy_number\x18\x06 \x01(\tH\x00\x12\x34\n\x10\x66our_information\x18\x07 \x01(\x0b\x32\x18.juki.v1.FourInformationH\x00\x42\x05\n\x03key\"\xb1\x01\n\x0eProvidedRecord\x12\'\n\x06record\x18\x01 \x01(\x0b\x32\x17.juki.v1.ResidentRecord\x12\"\n\x05items\x18\x02 \x03(\x0e\x32\x13.juki.v1.RecordItem\x12,\n\rchange_reason\x18\x03 \x01(\x0e\x32\x15.juki.v1.ChangeReason\x12\x13\n\x0b\x63hange_date\x18\x04 \x01(\t\x12\x0f\n\x07removed\x18\x05 \x01(\x08\">\n\x15QueryResidentsRequest\x12%\n\x05query\x18\x01 \x01(\x0b\x32\x16.juki.v1.ResidentQuery\"`\n\x16QueryResidentsResponse\x12(\n\x07records\x18\x01 \x03(\x0b\x32\x17.juki.v1.ProvidedRecord\x12\x1c\n\x14\x61nswered_by_national\x18\x02 \x01(\x08\"^\n\nBulkHeader\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x13\n\x0boperator_id\x18\x02 \x01(\t\x12\x15\n\rdeclared_rows\x18\x03 \x01(\x03\x12\x13\n\x0b\x61pproval_id\x18\x04 \x01(\t\"q\n\x19\x42ulkQueryResidentsRequest\x12%\n\x06header\x18\x01 \x01(\x0b\x32\x13.juki.v1.BulkHeaderH\x00\x12%\n\x03row\x18\x02 \x01(\x0b\x32\x16.juki.v1.ResidentQueryH\x00\x42\x06\n\x04part\"r\n\x1a\x42ulkQueryResidentsResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12(\n\x07records\x18\x02 \x03(\x0b\x32\x17.juki.v1.ProvidedRecord\x12\x16\n\x0erefusal_reason\x18\x03 \x01(\t\".\n\x15\x44iscloseRecordRequest\x12\x15\n\rjuminhyo_code\x18\x01 \x01(\t\"S\n\x16\x44iscloseRecordResponse\x12\x10\n\x08\x64ocument\x18\x01 \x01(\t\x12\x17\n\x0fprovision_count\x18\x02 \x01(\x03\x12\x0e\n\x06proofs\x18\x03 \x01(\t\"4\n\x1dGetProvisionStatisticsRequest\x12\x13\n\x0b\x66iscal_year\x18\x01 \x01(\x05\"\x98\x01\n\x0eProvisionCount\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x12\n\ntask_title\x18\x02 \x01(\t\x12\x11\n\trecipient\x18\x03 \x01(\t\x12\x10\n\x08provided\x18\x04 \x01(\x03\x12\x0f\n\x07refused\x18\x05 \x01(\x03\x12\x1c\n\x14provided_by_national\x18\x06 \x01(\x03\x12\r\n\x05table\x18\x07 \x01(\t\"e\n\x1eGetProvisionStatisticsResponse\x12\'\n\x06\x63ounts\x18\x01 \x03(\x0b\x32\x17.juki.v1.ProvisionCount\x12\x0b\n\x03\x63sv\x18\x02 \x01(\t\x12\r\n\x05table\x18\x03 \x01(\t\"S\n\x1b\x41pproveBulkProvisionRequest\x12\x11\n\trecipient\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x10\n\x08max_rows\x18\x03 \x01(\x03\"d\n\x1c\x41pproveBulkProvisionResponse\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12/\n\x0b\x61pproved_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xfb\x01\n\nRecordItem\x12\x1b\n\x17RECORD_ITEM_UNSPECIFIED\x10\x00\x12\x1d\n\x19RECORD_ITEM_JUMINHYO_CODE\x10\x01\x12\x14\n\x10RECORD_ITEM_NAME\x10\x02\x12\x1a\n\x16RECORD_ITEM_BIRTH_DATE\x10\x03\x12\x13\n\x0fRECORD_ITEM_SEX\x10\x04\x12\x17\n\x13RECORD_ITEM_ADDRESS\x10\x05\x12\x19\n\x15RECORD_ITEM_MY_NUMBER\x10\x06\x12\x1e\n\x1aRECORD_ITEM_FORMER_SURNAME\x10\x07\x12\x16\n\x12RECORD_ITEM_CHANGE\x10\x08\x32\x8c\x02\n\x10ProvisionService\x12Q\n\x0eQueryResidents\x12\x1e.juki.v1.QueryResidentsRequest\x1a\x1f.juki.v1.QueryResidentsResponse\x12\x61\n\x12\x42ulkQueryResidents\x12\".juki.v1.BulkQueryResidentsRequest\x1a#.juki.v1.BulkQueryResidentsResponse(\x01\x30\x01\x12\x42\n\tListTasks\x12\x19.juki.v1.ListTasksRequest\x1a\x1a.juki.v1.ListTasksResponse2\xba\x02\n\x15ProvisionAdminService\x12Q\n\x0e\x44iscloseRecord\x12\x1e.juki.v1.DiscloseRecordRequest\x1a\x1f.juki.v1.DiscloseRecordResponse\x12i\n\x16GetProvisionStatistics\x12&.juki.v1.GetProvisionStatisticsRequest\x1a\'.juki.v1.GetProvisionStatisticsResponse\x12\x63\n\x14\x41pproveBulkProvision\x12$.juki.v1.ApproveBulkProvisionRequest\x1a%.juki.v1.ApproveBulkProvisionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fjuki/v1/provision_service.proto\x12\x07juki.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14juki/v1/common.proto\"\x12\n\x10ListTasksRequest\"<\n\x11ListTasksResponse\x12\'\n\x05tasks\x18\x01 \x03(\x0b\x32\x18.juki.v1.TaskDescription\"\xe6\x01\n\x0fTaskDescription\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0b\n\x03law\x18\x03 \x01(\t\x12\r\n\x05table\x18\x04 \x01(\t\x12\x12\n\nrecipients\x18\x05 \x03(\t\x12\x0c\n\x04keys\x18\x06 \x03(\t\x12\"\n\x05items\x18\x07 \x03(\x0e\x32\x13.juki.v1.RecordItem\x12\x15\n\rmy_number_act\x18\x08 \x01(\x08\x12\x11\n\twide_area\x18\t \x01(\x08\x12\x0e\n\x06record\x18\n \x01(\t\x12\x17\n\x0fremoved_persons\x18\x0b \x01(\x08\"\x8a\x01\n\x0f\x46ourInformation\x12\x11\n\tname_kana\x18\x01 \x01(\t\x12\x12\n\nname_kanji\x18\x02 \x01(\t\x12\x12\n\nbirth_date\x18\x03 \x01(\t\x12\x19\n\x03sex\x18\x04 \x01(\x0e\x32\x0c.juki.v1.Sex\x12!\n\x07\x61\x64\x64ress\x18\x05 \x01(\x0b\x32\x10.juki.v1.Address\"\xd8\x01\n\rResidentQuery\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x13\n\x0boperator_id\x18\x03 \x01(\t\x12\"\n\x05items\x18\x04 \x03(\x0e\x32\x13.juki.v1.RecordItem\x12\x17\n\rjuminhyo_code\x18\x05 \x01(\tH\x00\x12\x13\n\tmy_number\x18\x06 \x01(\tH\x00\x12\x34\n\x10\x66our_information\x18\x07 \x01(\x0b\x32\x18.juki.v1.FourInformationH\x00\x42\x05\n\x03key\"\xb1\x01\n\x0eProvidedRecord\x12\'\n\x06record\x18\x01 \x01(\x0b\x32\x17.juki.v1.ResidentRecord\x12\"\n\x05items\x18\x02 \x03(\x0e\x32\x13.juki.v1.RecordItem\x12,\n\rchange_reason\x18\x03 \x01(\x0e\x32\x15.juki.v1.ChangeReason\x12\x13\n\x0b\x63hange_date\x18\x04 \x01(\t\x12\x0f\n\x07removed\x18\x05 \x01(\x08\">\n\x15QueryResidentsRequest\x12%\n\x05query\x18\x01 \x01(\x0b\x32\x16.juki.v1.ResidentQuery\"`\n\x16QueryResidentsResponse\x12(\n\x07records\x18\x01 \x03(\x0b\x32\x17.juki.v1.ProvidedRecord\x12\x1c\n\x14\x61nswered_by_national\x18\x02 \x01(\x08\"^\n\nBulkHeader\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x13\n\x0boperator_id\x18\x02 \x01(\t\x12\x15\n\rdeclared_rows\x18\x03 \x01(\x03\x12\x13\n\x0b\x61pproval_id\x18\x04 \x01(\t\"q\n\x19\x42ulkQueryResidentsRequest\x12%\n\x06header\x18\x01 \x01(\x0b\x32\x13.juki.v1.BulkHeaderH\x00\x12%\n\x03row\x18\x02 \x01(\x0b\x32\x16.juki.v1.ResidentQueryH\x00\x42\x06\n\x04part\"r\n\x1a\x42ulkQueryResidentsResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12(\n\x07records\x18\x02 \x03(\x0b\x32\x17.juki.v1.ProvidedRecord\x12\x16\n\x0erefusal_reason\x18\x03 \x01(\t\".\n\x15\x44iscloseRecordRequest\x12\x15\n\rjuminhyo_code\x18\x01 \x01(\t\"S\n\x16\x44iscloseRecordResponse\x12\x10\n\x08\x64ocument\x18\x01 \x01(\t\x12\x17\n\x0fprovision_count\x18\x02 \x01(\x03\x12\x0e\n\x06proofs\x18\x03 \x01(\t\"4\n\x1dGetProvisionStatisticsRequest\x12\x13\n\x0b\x66iscal_year\x18\x01 \x01(\x05\"\x98\x01\n\x0eProvisionCount\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x12\n\ntask_title\x18\x02 \x01(\t\x12\x11\n\trecipient\x18\x03 \x01(\t\x12\x10\n\x08provided\x18\x04 \x01(\x03\x12\x0f\n\x07refused\x18\x05 \x01(\x03\x12\x1c\n\x14provided_by_national\x18\x06 \x01(\x03\x12\r\n\x05table\x18\x07 \x01(\t\"e\n\x1eGetProvisionStatisticsResponse\x12\'\n\x06\x63ounts\x18\x01 \x03(\x0b\x32\x17.juki.v1.ProvisionCount\x12\x0b\n\x03\x63sv\x18\x02 \x01(\t\x12\r\n\x05table\x18\x03 \x01(\t\"S\n\x1b\x41pproveBulkProvisionRequest\x12\x11\n\trecipient\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x10\n\x08max_rows\x18\x03 \x01(\x03\"d\n\x1c\x41pproveBulkProvisionResponse\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12/\n\x0b\x61pproved_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xfb\x01\n\nRecordItem\x12\x1b\n\x17RECORD_ITEM_UNSPECIFIED\x10\x00\x12\x1d\n\x19RECORD_ITEM_JUMINHYO_CODE\x10\x01\x12\x14\n\x10RECORD_ITEM_NAME\x10\x02\x12\x1a\n\x16RECORD_ITEM_BIRTH_DATE\x10\x03\x12\x13\n\x0fRECORD_ITEM_SEX\x10\x04\x12\x17\n\x13RECORD_ITEM_ADDRESS\x10\x05\x12\x19\n\x15RECORD_ITEM_MY_NUMBER\x10\x06\x12\x1e\n\x1aRECORD_ITEM_FORMER_SURNAME\x10\x07\x12\x16\n\x12RECORD_ITEM_CHANGE\x10\x08\x32\x8c\x02\n\x10ProvisionService\x12Q\n\x0eQueryResidents\x12\x1e.juki.v1.QueryResidentsRequest\x1a\x1f.juki.v1.QueryResidentsResponse\x12\x61\n\x12\x42ulkQueryResidents\x12\".juki.v1.BulkQueryResidentsRequest\x1a#.juki.v1.BulkQueryResidentsResponse(\x01\x30\x01\x12\x42\n\tListTasks\x12\x19.juki.v1.ListTasksRequest\x1a\x1a.juki.v1.ListTasksResponse2\xba\x02\n\x15ProvisionAdminService\x12Q\n\x0e\x44iscloseRecord\x12\x1e.juki.v1.DiscloseRecordRequest\x1a\x1f.juki.v1.DiscloseRecordResponse\x12i\n\x16GetProvisionStatistics\x12&.juki.v1.GetProvisionStatisticsRequest\x1a\'.juki.v1.GetProvisionStatisticsResponse\x12\x63\n\x14\x41pproveBulkProvision\x12$.juki.v1.ApproveBulkProvisionRequest\x1a%.juki.v1.ApproveBulkProvisionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'juki.v1.provision_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RECORDITEM']._serialized_start=2051
-  _globals['_RECORDITEM']._serialized_end=2302
+  _globals['_RECORDITEM']._serialized_start=2076
+  _globals['_RECORDITEM']._serialized_end=2327
   _globals['_LISTTASKSREQUEST']._serialized_start=99
   _globals['_LISTTASKSREQUEST']._serialized_end=117
   _globals['_LISTTASKSRESPONSE']._serialized_start=119
   _globals['_LISTTASKSRESPONSE']._serialized_end=179
   _globals['_TASKDESCRIPTION']._serialized_start=182
-  _globals['_TASKDESCRIPTION']._serialized_end=387
-  _globals['_FOURINFORMATION']._serialized_start=390
-  _globals['_FOURINFORMATION']._serialized_end=528
-  _globals['_RESIDENTQUERY']._serialized_start=531
-  _globals['_RESIDENTQUERY']._serialized_end=747
-  _globals['_PROVIDEDRECORD']._serialized_start=750
-  _globals['_PROVIDEDRECORD']._serialized_end=927
-  _globals['_QUERYRESIDENTSREQUEST']._serialized_start=929
-  _globals['_QUERYRESIDENTSREQUEST']._serialized_end=991
-  _globals['_QUERYRESIDENTSRESPONSE']._serialized_start=993
-  _globals['_QUERYRESIDENTSRESPONSE']._serialized_end=1089
-  _globals['_BULKHEADER']._serialized_start=1091
-  _globals['_BULKHEADER']._serialized_end=1185
-  _globals['_BULKQUERYRESIDENTSREQUEST']._serialized_start=1187
-  _globals['_BULKQUERYRESIDENTSREQUEST']._serialized_end=1300
-  _globals['_BULKQUERYRESIDENTSRESPONSE']._serialized_start=1302
-  _globals['_BULKQUERYRESIDENTSRESPONSE']._serialized_end=1416
-  _globals['_DISCLOSERECORDREQUEST']._serialized_start=1418
-  _globals['_DISCLOSERECORDREQUEST']._serialized_end=1464
-  _globals['_DISCLOSERECORDRESPONSE']._serialized_start=1466
-  _globals['_DISCLOSERECORDRESPONSE']._serialized_end=1549
-  _globals['_GETPROVISIONSTATISTICSREQUEST']._serialized_start=1551
-  _globals['_GETPROVISIONSTATISTICSREQUEST']._serialized_end=1603
-  _globals['_PROVISIONCOUNT']._serialized_start=1606
-  _globals['_PROVISIONCOUNT']._serialized_end=1758
-  _globals['_GETPROVISIONSTATISTICSRESPONSE']._serialized_start=1760
-  _globals['_GETPROVISIONSTATISTICSRESPONSE']._serialized_end=1861
-  _globals['_APPROVEBULKPROVISIONREQUEST']._serialized_start=1863
-  _globals['_APPROVEBULKPROVISIONREQUEST']._serialized_end=1946
-  _globals['_APPROVEBULKPROVISIONRESPONSE']._serialized_start=1948
-  _globals['_APPROVEBULKPROVISIONRESPONSE']._serialized_end=2048
-  _globals['_PROVISIONSERVICE']._serialized_start=2305
-  _globals['_PROVISIONSERVICE']._serialized_end=2573
-  _globals['_PROVISIONADMINSERVICE']._serialized_start=2576
-  _globals['_PROVISIONADMINSERVICE']._serialized_end=2890
+  _globals['_TASKDESCRIPTION']._serialized_end=412
+  _globals['_FOURINFORMATION']._serialized_start=415
+  _globals['_FOURINFORMATION']._serialized_end=553
+  _globals['_RESIDENTQUERY']._serialized_start=556
+  _globals['_RESIDENTQUERY']._serialized_end=772
+  _globals['_PROVIDEDRECORD']._serialized_start=775
+  _globals['_PROVIDEDRECORD']._serialized_end=952
+  _globals['_QUERYRESIDENTSREQUEST']._serialized_start=954
+  _globals['_QUERYRESIDENTSREQUEST']._serialized_end=1016
+  _globals['_QUERYRESIDENTSRESPONSE']._serialized_start=1018
+  _globals['_QUERYRESIDENTSRESPONSE']._serialized_end=1114
+  _globals['_BULKHEADER']._serialized_start=1116
+  _globals['_BULKHEADER']._serialized_end=1210
+  _globals['_BULKQUERYRESIDENTSREQUEST']._serialized_start=1212
+  _globals['_BULKQUERYRESIDENTSREQUEST']._serialized_end=1325
+  _globals['_BULKQUERYRESIDENTSRESPONSE']._serialized_start=1327
+  _globals['_BULKQUERYRESIDENTSRESPONSE']._serialized_end=1441
+  _globals['_DISCLOSERECORDREQUEST']._serialized_start=1443
+  _globals['_DISCLOSERECORDREQUEST']._serialized_end=1489
+  _globals['_DISCLOSERECORDRESPONSE']._serialized_start=1491
+  _globals['_DISCLOSERECORDRESPONSE']._serialized_end=1574
+  _globals['_GETPROVISIONSTATISTICSREQUEST']._serialized_start=1576
+  _globals['_GETPROVISIONSTATISTICSREQUEST']._serialized_end=1628
+  _globals['_PROVISIONCOUNT']._serialized_start=1631
+  _globals['_PROVISIONCOUNT']._serialized_end=1783
+  _globals['_GETPROVISIONSTATISTICSRESPONSE']._serialized_start=1785
+  _globals['_GETPROVISIONSTATISTICSRESPONSE']._serialized_end=1886
+  _globals['_APPROVEBULKPROVISIONREQUEST']._serialized_start=1888
+  _globals['_APPROVEBULKPROVISIONREQUEST']._serialized_end=1971
+  _globals['_APPROVEBULKPROVISIONRESPONSE']._serialized_start=1973
+  _globals['_APPROVEBULKPROVISIONRESPONSE']._serialized_end=2073
+  _globals['_PROVISIONSERVICE']._serialized_start=2330
+  _globals['_PROVISIONSERVICE']._serialized_end=2598
+  _globals['_PROVISIONADMINSERVICE']._serialized_start=2601
+  _globals['_PROVISIONADMINSERVICE']._serialized_end=2915
 # @@protoc_insertion_point(module_scope)

@@ -126,6 +126,7 @@ class TaskDescription(_message.Message):
     MY_NUMBER_ACT_FIELD_NUMBER: _builtins.int
     WIDE_AREA_FIELD_NUMBER: _builtins.int
     RECORD_FIELD_NUMBER: _builtins.int
+    REMOVED_PERSONS_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     """The task id, e.g. "pref5-passport"."""
     title: _builtins.str
@@ -144,6 +145,10 @@ class TaskDescription(_message.Message):
     """
     record: _builtins.str
     """The file it reads: "resident" (住民票) or "fuhyo" (附票)."""
+    removed_persons: _builtins.bool
+    """A 4-information search under it finds removed persons (消除者) too, each
+    with RECORD_ITEM_CHANGE's reason and date and `removed` set (生存確認).
+    """
     @_builtins.property
     def recipients(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The recipients by name: organ names (spiffe://<domain>/organ/<pref>/
@@ -173,10 +178,11 @@ class TaskDescription(_message.Message):
         my_number_act: _builtins.bool = ...,
         wide_area: _builtins.bool = ...,
         record: _builtins.str = ...,
+        removed_persons: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items", "keys", b"keys", "law", b"law", "my_number_act", b"my_number_act", "recipients", b"recipients", "record", b"record", "table", b"table", "task_id", b"task_id", "title", b"title", "wide_area", b"wide_area"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items", "keys", b"keys", "law", b"law", "my_number_act", b"my_number_act", "recipients", b"recipients", "record", b"record", "removed_persons", b"removed_persons", "table", b"table", "task_id", b"task_id", "title", b"title", "wide_area", b"wide_area"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -209,6 +209,7 @@ def description(task: Task) -> pb.TaskDescription:
         my_number_act=task.my_number_act,
         wide_area=task.wide_area,
         record=task.record,
+        removed_persons=task.removed_persons,
     )
 
 

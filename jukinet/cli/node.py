@@ -178,12 +178,10 @@ def cmd_init(args: argparse.Namespace) -> int:
         fuhyo_hop=hops[FUHYO_HOP],
         link_hop=hops[LINK_HOP],
         signing_service=hops[SIGNING_SERVICE],
-        witness_hop=next(iter(witnesses), None),
-        second_witness_hop=witnesses[1] if len(witnesses) > 1 else None,
         peer_witness_hop=peer_witness,
         renewal_check_s=args.renewal_check_s,
         workload_api=args.workload_api,
-    )
+    ).with_witnesses(witnesses)
     (folder / CONFIG).write_text(config.to_toml(), encoding="utf-8")
     node_keys.write_key_request(folder, config, ring)
     print(f"{identity}: node folder {folder}")

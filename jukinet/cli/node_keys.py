@@ -45,8 +45,7 @@ def write_key_request(folder: Path, config: NodeConfig, ring: NodeKeyring) -> Pa
     be named (its witness_hop and second_witness_hop: the national server's; the CA decides,
     trust/witnesses.py)."""
     request = folder / KEY_REQUEST
-    hops = (config.witness_hop, config.second_witness_hop)
-    witnesses = [hop.spiffe_id for hop in hops if hop is not None]
+    witnesses = [hop.spiffe_id for hop in config.witness_hops]
     document = ring.document(config.spiffe_id, clock.SYSTEM.now(), witnesses)
     pki.write_atomic(request, document.SerializeToString())
     return request

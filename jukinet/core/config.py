@@ -20,7 +20,7 @@ import json
 import os
 import tomllib
 import typing
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,8 @@ WITNESS_HOP, SECOND_WITNESS_HOP = "witness_hop", "second_witness_hop"
 PEER_WITNESS_HOP = "peer_witness_hop"
 # The CA's signing service (certificate renewal), by its config field.
 SIGNING_SERVICE = "signing_service"
+# The national server's witnesses, by config field, in order: as many as it may have.
+WITNESS_HOPS = (WITNESS_HOP, SECOND_WITNESS_HOP)
 # Every hop a node may have a channel to.
 HOPS = (
     NEXT_HOP,
@@ -218,6 +220,19 @@ class NodeConfig:
     def identity(self) -> Identity:
         """The parsed identity of this node."""
         return Identity.parse(self.spiffe_id)
+
+    @property
+    def witness_hops(self) -> list[NextHop]:
+        """The witnesses it names itself (the national server's), in order."""
+        return [hop for name in WITNESS_HOPS if (hop := getattr(self, name)) is not None]
+
+    def with_witnesses(self, hops: list[NextHop]) -> NodeConfig:
+        """This config naming `hops` as its witnesses, in order; ValueError for more than a
+        config holds."""
+        if len(hops) > len(WITNESS_HOPS):
+            raise ValueError(f"at most {len(WITNESS_HOPS)} witnesses")
+        first, second = [*hops, None, None][:2]
+        return replace(self, witness_hop=first, second_witness_hop=second)
 
     def as_dict(self) -> dict[str, Any]:
         """The config as plain data (paths as strings, unset keys left out)."""

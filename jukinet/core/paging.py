@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 
-from jukinet.core.errors import invalid_field
+from jukinet.core.errors import RefusedError, invalid_field
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500
@@ -31,9 +31,14 @@ def token(*parts: str) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(parts)).encode()).decode()
 
 
+def bad_token() -> RefusedError:
+    """The refusal of a page token this list did not give (also for keys a list cannot read)."""
+    return invalid_field("page_token", "not a token this list gave")
+
+
 def parts_of(page_token: str, count: int) -> tuple[str, ...]:
     """The keys a `token` of `count` parts carries; INVALID_FIELD if it is not one."""
-    refused = invalid_field("page_token", "not a token this list gave")
+    refused = bad_token()
     if len(page_token) > MAX_TOKEN:
         raise refused
     try:

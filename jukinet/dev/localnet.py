@@ -185,15 +185,15 @@ class LocalNetwork:
             folder = self.node_dir(plan.name)
             cert_path, key_path = self.issue_node_certificate(plan.name)
 
-            def hop(name: str | None) -> NextHop | None:
-                if name is None:
-                    return None
+            def to(name: str) -> NextHop:
                 return NextHop(
                     address=f"{HOST}:{ports[name]}",
                     spiffe_id=self.identity(self._plan(name)).spiffe_id,
                 )
 
-            witnesses = [*plan.witness_hops, None, None]
+            def hop(name: str | None) -> NextHop | None:
+                return None if name is None else to(name)
+
             keyring_file = folder / "sealing-keys.json"
             if not keyring_file.exists():
                 NodeKeyring.create(keyring_file, new_entries(clock.SYSTEM.now()))
@@ -216,8 +216,6 @@ class LocalNetwork:
                 next_hop=hop(plan.next_hop),
                 fuhyo_hop=hop(plan.fuhyo_hop),
                 link_hop=hop(plan.link_hop),
-                witness_hop=hop(witnesses[0]),
-                second_witness_hop=hop(witnesses[1]),
                 peer_witness_hop=hop(plan.peer_witness_hop),
                 gossip_interval_s=GOSSIP_INTERVAL_S,
                 my_number_ttl_s=self.my_number_ttl_s,
@@ -228,7 +226,7 @@ class LocalNetwork:
                     Identity.of(Role.OPERATOR, *who, trust_domain=self.trust_domain).spiffe_id
                     for who in ADMINISTRATORS.values()
                 ],
-            )
+            ).with_witnesses([to(w) for w in plan.witness_hops])
             pki.write_atomic(folder / "config.json", config.to_json().encode())
             nodes.append(
                 NodeEntry(

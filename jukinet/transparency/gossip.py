@@ -115,6 +115,8 @@ class Gossip:
         self, origin: str, log_keys: Sequence[note.NoteKey], peer_keys: Sequence[note.NoteKey]
     ) -> Outcome:
         ours = self.witness.last_cosigned(origin)
+        if ours is None:
+            return Outcome.UNDECIDED  # gone since the round began (cannot happen in one node)
         try:
             sent = self.peer_checkpoint(origin)
             if sent is None:
@@ -123,8 +125,6 @@ class Gossip:
         except (JukiError, note.NoteError) as failure:
             log.warning("gossip on %s undecided: %s", origin, failure)
             return Outcome.UNDECIDED
-        if ours is None:
-            return Outcome.UNDECIDED  # gone since the round began (cannot happen in one node)
         mine = note.Checkpoint.parse(ours.text)
         outcome = compare(
             mine,

@@ -27,8 +27,8 @@ ED25519_TYPE = 0x01  # a note signature
 COSIGNATURE_TYPE = 0x04  # a timestamped cosignature (tlog-cosignature v1)
 _DASH = "\u2014 "
 _MAX_NOTE = 1 << 16
-# The largest tree a checkpoint may name: what a signed 64-bit column holds (and a proof's
-# sizes on the wire); its decimal digits are counted before the number is read.
+# The largest tree a size may name: what a signed 64-bit column holds (and a proof's sizes on
+# the wire); its decimal digits are counted before the number is read (tree_size).
 MAX_TREE_SIZE = (1 << 63) - 1
 MAX_SIZE_DIGITS = len(str(MAX_TREE_SIZE))
 
@@ -234,17 +234,23 @@ class Checkpoint:
         if len(lines) != 4 or lines[3] != "":
             raise NoteError("a checkpoint has three lines")
         origin, size, root = lines[:3]
-        if not (size.isascii() and size.isdigit()) or (size != "0" and size.startswith("0")):
-            raise NoteError("a checkpoint's size is not a decimal number")
-        if len(size) > MAX_SIZE_DIGITS or int(size) > MAX_TREE_SIZE:
-            raise NoteError("a checkpoint's size is beyond any log's")
         try:
             raw = base64.b64decode(root, validate=True)
         except ValueError as bad:
             raise NoteError("a checkpoint's root is not base64") from bad
         if not origin or len(raw) != 32:
             raise NoteError("a checkpoint needs an origin and a 32-byte root")
-        return cls(origin, int(size), raw)
+        return cls(origin, tree_size(size), raw)
+
+
+def tree_size(text: str) -> int:
+    """A tree size written as text (a checkpoint's, a witness's `known_size`): ASCII decimal
+    digits, no leading zero, at most MAX_TREE_SIZE; NoteError otherwise."""
+    if not (text.isascii() and text.isdigit()) or (text != "0" and text.startswith("0")):
+        raise NoteError("a tree size is not a decimal number")
+    if len(text) > MAX_SIZE_DIGITS or int(text) > MAX_TREE_SIZE:
+        raise NoteError("a tree size is beyond any log's")
+    return int(text)
 
 
 def cosigned_by(signed: SignedNote, line: str, keys: Sequence[NoteKey]) -> bool:

@@ -96,8 +96,9 @@ class Witness:
             raise RefusedError(Reason.CHECKPOINT_MALFORMED) from None
         if checkpoint.origin not in {tlog.origin(signer.name, spec) for spec in tlog.LOGS.values()}:
             raise RefusedError(Reason.CHECKPOINT_NOT_OF_CALLER)
-        first = start is not None and self.last_cosigned(checkpoint.origin) is None
-        begin = start(checkpoint.origin) if start is not None and first else None
+        begin = None  # asked before the transaction: `start` may ask another node
+        if start is not None and self.last_cosigned(checkpoint.origin) is None:
+            begin = start(checkpoint.origin)
         with self.db.transaction() as conn:
             last = conn.execute(
                 select(witnessed_logs).where(witnessed_logs.c.origin == checkpoint.origin)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from jukinet.core.config import WITNESS_HOPS
 from jukinet.core.identity import Identity, IdentityError, Role
 
 # The roles that serve WitnessService (services/shared/transparency.py add_transparency).
@@ -16,8 +17,9 @@ WITNESS_ROLES = frozenset({Role.PREFECTURE, Role.NATIONAL})
 
 
 # The national server has no tier above: the prefecture servers that witness its logs, as its
-# key-document request names them (its `witness_hop`) and the CA operator signs; at most two.
-NATIONAL_WITNESSES = 2
+# key-document request names them (its witness hops) and the CA operator signs; at most as
+# many as its config has witness hops (two).
+NATIONAL_WITNESSES = len(WITNESS_HOPS)
 
 
 def witnesses_of(owner: Identity, requested: Iterable[Identity] = ()) -> list[Identity]:

@@ -84,7 +84,7 @@ class AccessAdminServicer(pb_grpc.AccessAdminServiceServicer):
             try:
                 after = (dt.datetime.fromisoformat(at), grant_id)
             except ValueError:
-                raise invalid_field("page_token", "not a token this list gave") from None
+                raise paging.bad_token() from None
         grants, more = self._ledger.grants(current_caller(), limit=size, after=after)
         last = grants[-1] if grants and more else None
         return pb.ListAccessResponse(

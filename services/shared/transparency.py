@@ -11,7 +11,7 @@ import grpc
 
 from juki.v1 import transparency_service_pb2 as pb
 from juki.v1 import transparency_service_pb2_grpc as pb_grpc
-from jukinet.core.config import NEXT_HOP, SECOND_WITNESS_HOP, WITNESS_HOP
+from jukinet.core.config import NEXT_HOP, WITNESS_HOPS
 from jukinet.core.errors import Reason, RefusedError, error_info, invalid_field, passed_on
 from jukinet.provision import inspection
 from jukinet.provision.statistics import check_fiscal_year
@@ -37,6 +37,7 @@ class WitnessServicer(pb_grpc.WitnessServiceServicer):
         self._node = node
         cosigner = node.keyring.log_signer(node.identity.spiffe_id, note.COSIGNATURE_TYPE)
         self.witness = Witness(node.db, cosigner)
+        self.peer = Peer.of(node)
 
     def AddCheckpoint(
         self, request: pb.AddCheckpointRequest, context: grpc.ServicerContext
@@ -47,16 +48,14 @@ class WitnessServicer(pb_grpc.WitnessServiceServicer):
             raise RefusedError(Reason.CHECKPOINT_MALFORMED) from None
         caller = current_caller().spiffe_id
         directory = self._node.key_directory
-        log_keys = directory.note_keys(caller)
-        peer = Peer.of(self._node)
         line = self.witness.add_checkpoint(
             signed,
-            log_keys,
+            directory.note_keys(caller),
             request.old_size,
             list(request.consistency_proof),
             self._node.clock.now(),
             named=[log_key_name(w) for w in directory.witnesses(caller)],
-            start=None if peer is None else peer.start,
+            start=None if self.peer is None else self.peer.start,
         )
         return pb.AddCheckpointResponse(cosignature=line)
 
@@ -128,7 +127,7 @@ def _witnesses_upstream(node: Node) -> list[AskWitness]:
     """The calls to this node's witnesses: its witness_hop and second_witness_hop if it has them
     (the national server), else its next hop. What one answers is kept only if it is a valid
     cosignature by that witness's published key (COSIGNATURE_INVALID otherwise)."""
-    named = [h for h in (WITNESS_HOP, SECOND_WITNESS_HOP) if node.hop(h) is not None]
+    named = [h for h in WITNESS_HOPS if node.hop(h) is not None]
     return [_ask_witness(node, hop) for hop in named or [NEXT_HOP] if node.hop(hop) is not None]
 
 
@@ -147,16 +146,9 @@ def _ask_witness(node: Node, hop: str) -> AskWitness:
                 request, timeout=HOP_TIMEOUT_S
             )
         except grpc.RpcError as error:
-            info = error_info(error)
-            known = "" if info is None else info.metadata.get("known_size", "")
-            if (
-                info is not None
-                and info.reason == Reason.CHECKPOINT_SIZE_MISMATCH
-                and known.isascii()
-                and known.isdigit()
-                and len(known) <= note.MAX_SIZE_DIGITS
-            ):
-                raise WitnessKnowsOtherSize(int(known)) from None
+            known = _known_size(error)
+            if known is not None:
+                raise WitnessKnowsOtherSize(known) from None
             raise passed_on(error, unavailable=Reason.NEXT_HOP_UNAVAILABLE) from None
         line = str(reply.cosignature)
         witness_keys = node.key_directory.note_keys(witness.spiffe_id, note.COSIGNATURE_TYPE)
@@ -165,6 +157,18 @@ def _ask_witness(node: Node, hop: str) -> AskWitness:
         return line
 
     return ask
+
+
+def _known_size(error: grpc.RpcError) -> int | None:
+    """The size a witness says it last cosigned (CHECKPOINT_SIZE_MISMATCH's `known_size`), if
+    it said one that is a tree size."""
+    info = error_info(error)
+    if info is None or info.reason != Reason.CHECKPOINT_SIZE_MISMATCH:
+        return None
+    try:
+        return note.tree_size(info.metadata.get("known_size", ""))
+    except note.NoteError:
+        return None
 
 
 def add_transparency(server: grpc.Server, node: Node) -> Publisher:
@@ -183,9 +187,8 @@ def add_transparency(server: grpc.Server, node: Node) -> Publisher:
     if node.identity.role in WITNESS_ROLES:
         servicer = WitnessServicer(node)
         pb_grpc.add_WitnessServiceServicer_to_server(servicer, server)
-        peer = Peer.of(node)
-        if peer is not None and node.config.gossip_interval_s > 0:
-            gossip = peer.gossip(servicer.witness)
+        if servicer.peer is not None and node.config.gossip_interval_s > 0:
+            gossip = servicer.peer.gossip(servicer.witness)
             leader = node.leadership("gossip").held
             node.add_job(Periodic("gossip", gossip.round, node.config.gossip_interval_s, leader))
     if node.config.checkpoint_interval_s > 0:
